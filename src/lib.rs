@@ -1,0 +1,30 @@
+//! `picket`: the library shared by picket-node and picket-sentinel.
+//!
+//! - [`resp`]: the bounded request parser and the RESP2/RESP3 reply encoder.
+//! - [`server`]: listeners, the connection loop, the client registry, the [`server::Service`] trait.
+//! - [`pubsub`]: channels, patterns, PUBLISH fan-out with output limits.
+//! - [`config`]: the directive table, redis.conf/TOML/CLI loading, CONFIG REWRITE.
+//! - [`glob`]: Redis's glob matching. [`numfmt`]: Redis's number parsing and printing.
+//! - [`info`]: INFO section building. [`logging`]: tracing set-up in Redis's line format or JSON.
+//! - [`args`]: the argument cursor that produces Redis's exact errors.
+
+pub mod args;
+pub mod config;
+pub mod fsutil;
+pub mod glob;
+pub mod info;
+pub mod logging;
+pub mod numfmt;
+pub mod pubsub;
+pub mod resp;
+pub mod server;
+
+/// The Redis version Picket reports (clients and sentinels parse it).
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// A random 40-hex-character id (run_id, replid, sentinel myid).
+pub fn random_hex_id() -> String {
+    use rand::RngExt;
+    let mut r = rand::rng();
+    (0..40).map(|_| char::from_digit(r.random_range(0..16u32), 16).unwrap_or('0')).collect()
+}

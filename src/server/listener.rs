@@ -1,0 +1,157 @@
+//! Listening sockets: the `bind` list (a leading `-` marks an address whose failure is
+//! tolerated, `*` is every IPv4 address, `::*` every IPv6 one), `port`, and `unixsocket`.
+
+use super::{serve_connection, Service};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, UnixListener};
+
+/// What to listen on.
+#[derive(Debug, Clone)]
+pub struct ListenSpec {
+    pub bind: Vec<String>,
+    pub port: u16,
+    pub unixsocket: Option<String>,
+    pub unixsocketperm: u32,
+    pub tcp_keepalive: Duration,
+    pub backlog: u32,
+}
+
+/// Bound sockets, ready to accept.
+pub struct Listeners {
+    pub tcp: Vec<TcpListener>,
+    pub unix: Option<UnixListener>,
+}
+
+fn parse_bind(addr: &str) -> Option<IpAddr> {
+    match addr {
+        "*" => Some(IpAddr::from([0u8, 0, 0, 0])),
+        "::*" => Some("::".parse().ok()?),
+        a => a.parse().ok(),
+    }
+}
+
+/// Binds every address of the spec. A failure on an address without `-` fails start-up with
+/// Redis's message.
+pub fn bind_listeners(spec: &ListenSpec) -> Result<Listeners, String> {
+    let mut tcp = Vec::new();
+    if spec.port != 0 {
+        for b in &spec.bind {
+            let (optional, a) = match b.strip_prefix('-') {
+                Some(a) => (true, a),
+                None => (false, b.as_str()),
+            };
+            let Some(ip) = parse_bind(a) else {
+                if optional {
+                    continue;
+                }
+                return Err(format!("Failed listening on port {} (tcp), aborting.", spec.port));
+            };
+            let addr = SocketAddr::new(ip, spec.port);
+            let res = (|| -> std::io::Result<TcpListener> {
+                let sock = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+                sock.set_reuse_address(true)?;
+                if addr.is_ipv6() {
+                    sock.set_only_v6(true)?;
+                }
+                sock.set_nonblocking(true)?;
+                sock.bind(&addr.into())?;
+                sock.listen(spec.backlog as i32)?;
+                TcpListener::from_std(sock.into())
+            })();
+            match res {
+                Ok(l) => tcp.push(l),
+                Err(e) if optional => tracing::debug!("Skipping optional bind address {}: {}", a, e),
+                Err(e) => {
+                    return Err(format!("Warning: Could not create server TCP listening socket {}:{}: {}\nFailed listening on port {} (tcp), aborting.", a, spec.port, e, spec.port));
+                }
+            }
+        }
+    }
+    let unix = match &spec.unixsocket {
+        Some(p) if !p.is_empty() => {
+            let _ = std::fs::remove_file(p);
+            let l = UnixListener::bind(p).map_err(|e| format!("Failed opening Unix socket: {e}"))?;
+            if spec.unixsocketperm != 0 {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(spec.unixsocketperm));
+            }
+            Some(l)
+        }
+        _ => None,
+    };
+    if tcp.is_empty() && unix.is_none() && spec.port != 0 {
+        return Err(format!("Failed listening on port {} (tcp), aborting.", spec.port));
+    }
+    Ok(Listeners { tcp, unix })
+}
+
+async fn reject<W: AsyncWriteExt + Unpin>(mut w: W, msg: &str) {
+    let _ = w.write_all(format!("-{msg}\r\n").as_bytes()).await;
+    let _ = w.shutdown().await;
+}
+
+/// Accepts connections forever, each served on its own task.
+pub async fn run_listeners<S: Service>(svc: Arc<S>, l: Listeners, keepalive: Duration) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in l.tcp {
+        let svc = svc.clone();
+        tasks.spawn(async move {
+            loop {
+                let (stream, peer) = match t.accept().await {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!("Accepting client connection: {}", e);
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                if !keepalive.is_zero() {
+                    let sock = socket2::SockRef::from(&stream);
+                    let _ = sock.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(keepalive).with_interval(keepalive / 3));
+                }
+                let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                let fd = stream.as_raw_fd() as i64;
+                let svc = svc.clone();
+                tokio::spawn(async move {
+                    let (rd, wr) = stream.into_split();
+                    if let Err(e) = svc.admit(Some(&peer)) {
+                        svc.registry().rejected_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        reject(wr, &e).await;
+                        return;
+                    }
+                    let (h, rx) = svc.registry().register(peer.to_string(), laddr, fd, svc.starts_authenticated());
+                    serve_connection(svc, rd, wr, h, rx).await;
+                });
+            }
+        });
+    }
+    if let Some(u) = l.unix {
+        let svc = svc.clone();
+        tasks.spawn(async move {
+            loop {
+                let Ok((stream, _)) = u.accept().await else {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let svc = svc.clone();
+                let fd = stream.as_raw_fd() as i64;
+                let laddr = stream.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string())).unwrap_or_default();
+                tokio::spawn(async move {
+                    let (rd, wr) = stream.into_split();
+                    if let Err(e) = svc.admit(None) {
+                        reject(wr, &e).await;
+                        return;
+                    }
+                    let (h, rx) = svc.registry().register(format!("{laddr}:0"), format!("{laddr}:0"), fd, svc.starts_authenticated());
+                    serve_connection(svc, rd, wr, h, rx).await;
+                });
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
