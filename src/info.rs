@@ -20,8 +20,7 @@ impl InfoSelection {
 
     /// Whether `section` is wanted; `in_default` says if it is part of the default set.
     pub fn wants(&self, section: &str, in_default: bool) -> bool {
-        (self.all && section != "commandstats" && section != "latencystats" || self.all && in_default)
-            || (self.default && in_default)
+        self.all || (self.default && in_default)
             || self.names.iter().any(|n| n == section)
     }
 

@@ -1,1 +1,140 @@
-fn main(){}
+//! `picket-node [config-file] [--directive value ...]`: starts the server, as redis-server does.
+
+use picket::config::{load_file, node_specs, parse_cli_args, Config};
+use picket::server::{bind_listeners, run_listeners, ListenSpec};
+use picket_node::cmd::config::ACTED_ON;
+use picket_node::server::{Node, ShutdownKind};
+use std::time::Duration;
+
+#[global_allocator]
+static GLOBAL: picket_node::alloc::CountingAlloc = picket_node::alloc::CountingAlloc;
+
+fn usage() {
+    eprintln!("Usage: ./picket-node [/path/to/redis.conf|/path/to/node.toml] [options] [-]");
+    eprintln!("       ./picket-node - (read config from stdin)");
+    eprintln!("       ./picket-node -v or --version");
+    eprintln!("       ./picket-node -h or --help");
+    eprintln!();
+    eprintln!("Examples:");
+    eprintln!("       ./picket-node (run the server with default conf)");
+    eprintln!("       ./picket-node conf/node.toml");
+    eprintln!("       ./picket-node --port 7777");
+    eprintln!("       ./picket-node --port 7777 --replicaof 127.0.0.1 8888");
+    eprintln!("       ./picket-node conf/redis.conf --loglevel verbose --log-format json");
+}
+
+fn load_config() -> Config {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cli = parse_cli_args(&args);
+    if cli.version {
+        println!("Redis server v={} sha=00000000:0 malloc=libc bits=64 build=picket-{}", picket::REDIS_VERSION, env!("CARGO_PKG_VERSION"));
+        std::process::exit(0);
+    }
+    if cli.help {
+        usage();
+        std::process::exit(0);
+    }
+    let mut cfg = Config::new(node_specs());
+    let mut set = Vec::new();
+    if let Some(f) = &cli.config_file {
+        match load_file(&mut cfg, f) {
+            Ok(s) => set.extend(s),
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    let mut save_seen = false;
+    for (i, (name, vals)) in cli.directives.iter().enumerate() {
+        if let Err(reason) = picket::config::apply_directive(&mut cfg, name, vals, &mut save_seen) {
+            let e = picket::config::ConfigFileError { file: "(command line)".into(), line: i + 1, text: format!("{} {}", name, vals.join(" ")), reason };
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+        set.push(name.clone());
+    }
+    // `dir` is applied as Redis does: chdir, and CONFIG GET shows the absolute path.
+    let dir = cfg.get("dir").to_string();
+    if let Err(e) = std::env::set_current_dir(&dir) {
+        eprintln!("Can't chdir to '{dir}': {e}");
+        std::process::exit(1);
+    }
+    if let Ok(abs) = std::env::current_dir() {
+        let _ = cfg.set_str("dir", &abs.display().to_string());
+    }
+    let logfile = cfg.get("logfile").to_string();
+    if let Err(e) = picket::logging::init(cfg.get("loglevel"), &logfile, cfg.get("log-format") == "json") {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+    set.sort();
+    set.dedup();
+    for name in set {
+        let canonical = cfg.canonical_name(&name).unwrap_or(&name).to_string();
+        if !ACTED_ON.contains(&canonical.as_str()) && !picket::config::FILE_ONLY_DIRECTIVES.contains(&canonical.as_str()) {
+            tracing::warn!("Configuration directive '{}' is accepted but not acted on by this version of Picket", name);
+        }
+    }
+    cfg
+}
+
+fn main() {
+    let cfg = load_config();
+    picket_node::cmd::set_renames(&cfg.renames);
+    let spec = ListenSpec {
+        bind: cfg.get("bind").split_whitespace().map(String::from).collect(),
+        port: cfg.get_i64("port") as u16,
+        unixsocket: Some(cfg.get("unixsocket").to_string()).filter(|s| !s.is_empty()),
+        unixsocketperm: u32::from_str_radix(cfg.get("unixsocketperm"), 8).unwrap_or(0),
+        tcp_keepalive: Duration::from_secs(cfg.get_i64("tcp-keepalive") as u64),
+        backlog: cfg.get_i64("tcp-backlog") as u32,
+    };
+    let pidfile = cfg.get("pidfile").to_string();
+    let daemonize = cfg.get_bool("daemonize");
+    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap_or_else(|e| {
+        eprintln!("Can't start the runtime: {e}");
+        std::process::exit(1);
+    });
+    rt.block_on(async move {
+        tracing::info!("oO0OoO0OoO0Oo Picket (Redis {} compatible) is starting oO0OoO0OoO0Oo", picket::REDIS_VERSION);
+        tracing::info!("Picket version={}, bits=64, pid={}, just started", env!("CARGO_PKG_VERSION"), std::process::id());
+        if daemonize {
+            tracing::warn!("daemonize yes is not supported: staying in the foreground (use a supervisor)");
+        }
+        let listeners = match bind_listeners(&spec) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("{}", e);
+                std::process::exit(1);
+            }
+        };
+        let write_pid = daemonize || pidfile != "/var/run/redis.pid";
+        if write_pid && !pidfile.is_empty() {
+            let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
+        }
+        let node = Node::new(cfg, exe);
+        tracing::info!("Server initialized");
+        tracing::info!("Ready to accept connections tcp");
+        tokio::spawn(picket_node::cron::run(node.clone()));
+        tokio::spawn(run_listeners(node.clone(), listeners, spec.tcp_keepalive));
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).expect("signal handler");
+        let kind = tokio::select! {
+            _ = node.shutdown_notify.notified() => node.state.lock().shutdown.unwrap_or(ShutdownKind::Default),
+            _ = term.recv() => { tracing::warn!("Received SIGTERM scheduling shutdown..."); ShutdownKind::Default }
+            _ = int.recv() => { tracing::warn!("Received SIGINT scheduling shutdown..."); ShutdownKind::Default }
+        };
+        let _ = kind;
+        if write_pid && !pidfile.is_empty() {
+            tracing::info!("Removing the pid file.");
+            let _ = std::fs::remove_file(&pidfile);
+        }
+        if let Some(p) = Some(spec.unixsocket.clone()).flatten() {
+            let _ = std::fs::remove_file(p);
+        }
+        tracing::warn!("Redis is now ready to exit, bye bye...");
+        std::process::exit(0);
+    });
+}

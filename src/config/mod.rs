@@ -8,7 +8,7 @@
 mod file;
 mod value;
 
-pub use file::{load_file, parse_cli_args, rewrite_file, CliArgs, ConfigFileError, FileSyntax, LoadedFile};
+pub use file::{apply_directive, load_file, parse_cli_args, rewrite_file, CliArgs, ConfigFileError, FileSyntax, LoadedFile};
 pub use value::{parse_memory, validate};
 
 use crate::glob::glob_match;

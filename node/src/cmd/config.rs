@@ -1,0 +1,121 @@
+//! CONFIG GET|SET|RESETSTAT|REWRITE|HELP, and applying changed values to the running node.
+
+use super::Ctx;
+use crate::db::Keyspace;
+use crate::server::HotConfig;
+use bytes::Bytes;
+use picket::config::Config;
+
+/// Directives that CONFIG SET changes but this build does not act on yet are still stored;
+/// these are the ones it does act on (the rest are logged at start-up).
+pub const ACTED_ON: &[&str] = &[
+    "port", "bind", "unixsocket", "unixsocketperm", "tcp-keepalive", "tcp-backlog", "timeout", "databases", "requirepass", "maxclients", "protected-mode",
+    "proto-max-bulk-len", "client-query-buffer-limit", "client-output-buffer-limit", "maxmemory", "maxmemory-policy", "maxmemory-samples", "lfu-log-factor",
+    "lfu-decay-time", "hz", "active-expire-effort", "loglevel", "logfile", "log-format", "enable-debug-command", "lazyfree-lazy-user-flush", "lazyfree-lazy-expire",
+    "lazyfree-lazy-user-del", "dir", "daemonize", "pidfile", "save", "dbfilename", "supervised", "always-show-logo", "set-proc-title",
+];
+
+/// Sets the keyspace's LRU/LFU tracking from the configuration.
+pub fn apply_access_policy(ks: &mut Keyspace, c: &Config) {
+    ks.lru.lfu = c.get("maxmemory-policy").contains("lfu");
+    ks.lru.lfu_log_factor = c.get_i64("lfu-log-factor") as u32;
+    ks.lru.lfu_decay_time = c.get_i64("lfu-decay-time") as u32;
+}
+
+/// CONFIG GET parameter [parameter ...]
+pub fn get(ctx: &mut Ctx, a: &[Bytes]) {
+    let pats: Vec<&[u8]> = a[2..].iter().map(|b| &b[..]).collect();
+    let pairs = ctx.st.config.matching(&pats);
+    ctx.out.map(pairs.len());
+    for (k, v) in pairs {
+        ctx.out.bulk(k.as_bytes());
+        ctx.out.bulk(v.as_bytes());
+    }
+}
+
+/// CONFIG SET parameter value [parameter value ...]: all or nothing.
+pub fn set(ctx: &mut Ctx, a: &[Bytes]) {
+    if a.len() % 2 != 0 {
+        return ctx.out.error("ERR wrong number of arguments for 'config|set' command");
+    }
+    let mut next = ctx.st.config.clone();
+    let mut seen: Vec<String> = Vec::new();
+    for p in a[2..].chunks(2) {
+        let name = String::from_utf8_lossy(&p[0]).to_ascii_lowercase();
+        let val = String::from_utf8_lossy(&p[1]).into_owned();
+        let Some(spec) = next.spec(&name).cloned() else {
+            return ctx.out.error(&format!("ERR Unknown option or number of arguments for CONFIG SET - '{}'", name));
+        };
+        if spec.immutable {
+            return ctx.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"));
+        }
+        if seen.contains(&spec.name) {
+            return ctx.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"));
+        }
+        seen.push(spec.name.clone());
+        if let Err(e) = next.set_str(&name, &val) {
+            return ctx.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {}", e.0));
+        }
+    }
+    if next.get_i64("maxmemory") > 0 && next.get("maxmemory") != ctx.st.config.get("maxmemory") {
+        let used = crate::alloc::used_memory() as i64;
+        if next.get_i64("maxmemory") < used {
+            tracing::warn!("WARNING: the new maxmemory value set via CONFIG SET ({}) is smaller than the current memory usage ({}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.", next.get_i64("maxmemory"), used);
+        }
+    }
+    ctx.st.config = next;
+    apply(ctx);
+    ctx.out.ok();
+}
+
+/// Pushes changed values into the running node.
+fn apply(ctx: &mut Ctx) {
+    let hot = HotConfig::from_config(&ctx.st.config);
+    *ctx.node.hot.write() = hot;
+    apply_access_policy(&mut ctx.st.ks, &ctx.st.config);
+}
+
+/// CONFIG RESETSTAT
+pub fn resetstat(ctx: &mut Ctx, _a: &[Bytes]) {
+    ctx.st.stats.reset();
+    ctx.st.ks.stats = Default::default();
+    ctx.out.ok();
+}
+
+/// CONFIG REWRITE
+pub fn rewrite(ctx: &mut Ctx, _a: &[Bytes]) {
+    if ctx.st.config.file.is_none() {
+        return ctx.out.error("ERR The server is running without a config file");
+    }
+    match picket::config::rewrite_file(&ctx.st.config) {
+        Ok(()) => {
+            tracing::info!("CONFIG REWRITE executed with success.");
+            ctx.out.ok()
+        }
+        Err(e) => {
+            tracing::warn!("CONFIG REWRITE failed: {}", e);
+            ctx.out.error(&format!("ERR Rewriting config file: {e}"))
+        }
+    }
+}
+
+/// CONFIG HELP
+pub fn help(ctx: &mut Ctx, _a: &[Bytes]) {
+    let lines = [
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
+    }
+}

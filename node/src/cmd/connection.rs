@@ -1,0 +1,429 @@
+//! Connection commands: PING, ECHO, QUIT, RESET, SELECT, HELLO, AUTH, CLIENT.
+
+use super::Ctx;
+use crate::server::Session;
+use bytes::Bytes;
+use picket::args::{eq_ic, int_arg, unknown_subcommand, ERR_DB_INDEX, ERR_SYNTAX};
+use picket::server::ClientKind;
+use std::time::{Duration, Instant};
+
+pub const PROTECTED_MODE_ERROR: &str = "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+/// PING [message]
+pub fn ping(ctx: &mut Ctx, a: &[Bytes]) {
+    if a.len() > 2 {
+        return ctx.out.error("ERR wrong number of arguments for 'ping' command");
+    }
+    if !ctx.sess.client.resp3() && ctx.sess.subs.count() > 0 {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(a.get(1).map(|b| &b[..]).unwrap_or(b""));
+        return;
+    }
+    match a.get(1) {
+        Some(m) => ctx.out.bulk(m),
+        None => ctx.out.simple("PONG"),
+    }
+}
+
+/// ECHO message
+pub fn echo(ctx: &mut Ctx, a: &[Bytes]) {
+    ctx.out.bulk(&a[1]);
+}
+
+/// QUIT: replies OK, then the connection closes.
+pub fn quit(ctx: &mut Ctx, _a: &[Bytes]) {
+    ctx.out.ok();
+    ctx.sess.close_after_reply = true;
+}
+
+/// SELECT index
+pub fn select(ctx: &mut Ctx, a: &[Bytes]) {
+    let n = match int_arg(&a[1]) {
+        Ok(n) => n,
+        Err(e) => return ctx.out.error(e),
+    };
+    if n < 0 || n as usize >= ctx.st.ks.dbs.len() {
+        return ctx.out.error(ERR_DB_INDEX);
+    }
+    ctx.sess.db = n as usize;
+    ctx.sess.client.meta.lock().db = n as usize;
+    ctx.out.ok();
+}
+
+/// Checks a password for the default user (the only user until ACLs exist).
+fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match &ctx.node.hot.read().requirepass {
+        None => true,
+        Some(p) => p[..] == *pass,
+    }
+}
+
+fn set_authenticated(sess: &mut Session) {
+    sess.authenticated = true;
+    sess.client.meta.lock().authenticated = true;
+}
+
+/// AUTH [username] password
+pub fn auth(ctx: &mut Ctx, a: &[Bytes]) {
+    if a.len() > 3 {
+        return ctx.out.error(ERR_SYNTAX);
+    }
+    let (user, pass): (&[u8], &[u8]) = if a.len() == 2 { (b"default", &a[1]) } else { (&a[1], &a[2]) };
+    if a.len() == 2 && ctx.node.hot.read().requirepass.is_none() {
+        return ctx.out.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+    }
+    if check_password(ctx, user, pass) {
+        set_authenticated(ctx.sess);
+        ctx.out.ok();
+    } else {
+        tracing::debug!("AUTH failed for client id={}", ctx.sess.client.id);
+        ctx.out.error(WRONGPASS);
+    }
+}
+
+/// HELLO [protover [AUTH username password] [SETNAME clientname]]
+pub fn hello(ctx: &mut Ctx, a: &[Bytes]) {
+    let mut ver = None;
+    if a.len() >= 2 {
+        match int_arg(&a[1]) {
+            Ok(v) if (2..=3).contains(&v) => ver = Some(v),
+            Ok(_) => return ctx.out.error("NOPROTO unsupported protocol version"),
+            Err(_) => return ctx.out.error("ERR Protocol version is not an integer or out of range"),
+        }
+    }
+    let mut name = None;
+    let mut creds = None;
+    let mut i = 2;
+    while i < a.len() {
+        if eq_ic(&a[i], "auth") && i + 2 < a.len() {
+            creds = Some((a[i + 1].clone(), a[i + 2].clone()));
+            i += 3;
+        } else if eq_ic(&a[i], "setname") && i + 1 < a.len() {
+            name = Some(a[i + 1].clone());
+            i += 2;
+        } else {
+            return ctx.out.error(&format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&a[i])));
+        }
+    }
+    if let Some((u, p)) = &creds {
+        if !check_password(ctx, u, p) {
+            return ctx.out.error(WRONGPASS);
+        }
+        set_authenticated(ctx.sess);
+    }
+    if !ctx.sess.authenticated {
+        return ctx.out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    }
+    if let Some(n) = name {
+        if !valid_name(&n) {
+            return ctx.out.error(BAD_NAME);
+        }
+        ctx.sess.client.meta.lock().name = n;
+    }
+    if let Some(v) = ver {
+        ctx.sess.client.set_resp3(v == 3);
+        ctx.out.resp3 = v == 3;
+    }
+    let proto = if ctx.sess.client.resp3() { 3 } else { 2 };
+    ctx.out.map(7);
+    ctx.out.bulk(b"server");
+    ctx.out.bulk(b"redis");
+    ctx.out.bulk(b"version");
+    ctx.out.bulk(picket::REDIS_VERSION.as_bytes());
+    ctx.out.bulk(b"proto");
+    ctx.out.int(proto);
+    ctx.out.bulk(b"id");
+    ctx.out.int(ctx.sess.client.id as i64);
+    ctx.out.bulk(b"mode");
+    ctx.out.bulk(b"standalone");
+    ctx.out.bulk(b"role");
+    ctx.out.bulk(b"master");
+    ctx.out.bulk(b"modules");
+    ctx.out.array(0);
+}
+
+/// RESET: back to a fresh connection's state.
+pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) {
+    super::multi::discard_state(ctx.st, ctx.sess);
+    let id = ctx.sess.client.id;
+    let mut sink = picket::resp::Reply::new(false);
+    ctx.st.pubsub.unsubscribe(&ctx.sess.client, &mut ctx.sess.subs, &[], false, &mut sink);
+    ctx.st.pubsub.unsubscribe(&ctx.sess.client, &mut ctx.sess.subs, &[], true, &mut sink);
+    if ctx.sess.monitor {
+        ctx.sess.monitor = false;
+        ctx.st.monitors.retain(|m| m.id != id);
+        ctx.sess.client.meta.lock().monitor = false;
+    }
+    ctx.sess.db = 0;
+    ctx.sess.client.set_resp3(false);
+    ctx.out.resp3 = false;
+    let auth = ctx.node.hot.read().requirepass.is_none();
+    ctx.sess.authenticated = auth;
+    {
+        let mut m = ctx.sess.client.meta.lock();
+        m.db = 0;
+        m.name = Bytes::new();
+        m.authenticated = auth;
+        m.no_evict = false;
+    }
+    ctx.out.simple("RESET");
+}
+
+const BAD_NAME: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
+
+fn valid_name(n: &[u8]) -> bool {
+    n.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+fn kind_of(name: &[u8]) -> Option<Option<ClientKind>> {
+    let l = String::from_utf8_lossy(name).to_ascii_lowercase();
+    Some(match l.as_str() {
+        "normal" => Some(ClientKind::Normal),
+        "master" => Some(ClientKind::Master),
+        "replica" | "slave" => Some(ClientKind::Replica),
+        "pubsub" => Some(ClientKind::Pubsub),
+        _ => return None,
+    })
+}
+
+/// CLIENT subcommands.
+pub fn client(ctx: &mut Ctx, a: &[Bytes]) {
+    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+    match sub.as_str() {
+        "id" => ctx.out.int(ctx.sess.client.id as i64),
+        "getname" => {
+            let n = ctx.sess.client.meta.lock().name.clone();
+            if n.is_empty() {
+                ctx.out.null()
+            } else {
+                ctx.out.bulk(&n)
+            }
+        }
+        "setname" => {
+            if !valid_name(&a[2]) {
+                return ctx.out.error(BAD_NAME);
+            }
+            ctx.sess.client.meta.lock().name = a[2].clone();
+            ctx.out.ok();
+        }
+        "info" => {
+            let line = ctx.sess.client.info_line() + "\n";
+            ctx.out.verbatim(line.as_bytes());
+        }
+        "list" => client_list(ctx, a),
+        "kill" => client_kill(ctx, a),
+        "pause" => client_pause(ctx, a),
+        "unpause" => {
+            ctx.st.pause.until = None;
+            ctx.node.pause_notify.notify_waiters();
+            ctx.out.ok();
+        }
+        "no-evict" => match a.get(2) {
+            Some(v) if eq_ic(v, "on") || eq_ic(v, "off") => {
+                ctx.sess.client.meta.lock().no_evict = eq_ic(v, "on");
+                ctx.out.ok()
+            }
+            _ => ctx.out.error(ERR_SYNTAX),
+        },
+        "reply" => match a.get(2) {
+            Some(v) if eq_ic(v, "on") => ctx.out.ok(),
+            Some(v) if eq_ic(v, "off") || eq_ic(v, "skip") => ctx.out.ok(),
+            _ => ctx.out.error(ERR_SYNTAX),
+        },
+        "getredir" => ctx.out.int(-1),
+        "help" => {
+            let lines = [
+                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GETNAME",
+                "    Return the name of the current connection.",
+                "ID",
+                "    Return the ID of the current connection.",
+                "INFO",
+                "    Return information about the current client connection.",
+                "KILL <ip:port>",
+                "    Kill connection made from <ip:port>.",
+                "KILL <option> <value> [<option> <value> [...]]",
+                "    Kill connections. Options are:",
+                "    * ADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made from the specified address",
+                "    * LADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made to specified local address",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Kill connections by type.",
+                "    * USER <username>",
+                "      Kill connections authenticated by <username>.",
+                "    * SKIPME (YES|NO)",
+                "      Skip killing current connection (default: yes).",
+                "LIST [options ...]",
+                "    Return information about client connections. Options:",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Return clients of specified type.",
+                "UNPAUSE",
+                "    Stop the current client pause, resuming traffic.",
+                "PAUSE <timeout> [WRITE|ALL]",
+                "    Suspend all, or just write, clients for <timeout> milliseconds.",
+                "REPLY (ON|OFF|SKIP)",
+                "    Control the replies sent to the current connection.",
+                "SETNAME <name>",
+                "    Assign the name <name> to the current connection.",
+                "GETREDIR",
+                "    Return the client ID we are redirecting to when tracking is enabled.",
+                "NO-EVICT (ON|OFF)",
+                "    Protect current client connection from eviction.",
+                "HELP",
+                "    Prints this help.",
+            ];
+            ctx.out.array(lines.len());
+            for l in lines {
+                ctx.out.simple(l);
+            }
+        }
+        _ => ctx.out.error(&unknown_subcommand("client", &a[1])),
+    }
+}
+
+fn client_list(ctx: &mut Ctx, a: &[Bytes]) {
+    let mut kind = None;
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < a.len() {
+        if eq_ic(&a[i], "type") && i + 1 < a.len() {
+            match kind_of(&a[i + 1]) {
+                Some(k) => kind = k,
+                None => return ctx.out.error(&format!("ERR Unknown client type '{}'", String::from_utf8_lossy(&a[i + 1]))),
+            }
+            i += 2;
+        } else if eq_ic(&a[i], "id") && i + 1 < a.len() {
+            let mut v = Vec::new();
+            for x in &a[i + 1..] {
+                match int_arg(x) {
+                    Ok(n) if n > 0 => v.push(n as u64),
+                    _ => return ctx.out.error("ERR Invalid client ID"),
+                }
+            }
+            ids = Some(v);
+            i = a.len();
+        } else {
+            return ctx.out.error(ERR_SYNTAX);
+        }
+    }
+    let mut text = String::new();
+    for c in ctx.node.registry.all() {
+        if kind.map(|k| c.kind() != k).unwrap_or(false) {
+            continue;
+        }
+        if ids.as_ref().map(|v| !v.contains(&c.id)).unwrap_or(false) {
+            continue;
+        }
+        text.push_str(&c.info_line());
+        text.push('\n');
+    }
+    ctx.out.verbatim(text.as_bytes());
+}
+
+fn client_kill(ctx: &mut Ctx, a: &[Bytes]) {
+    let me = ctx.sess.client.id;
+    if a.len() == 3 {
+        // Old form: CLIENT KILL addr:port
+        let addr = String::from_utf8_lossy(&a[2]).into_owned();
+        match ctx.node.registry.all().into_iter().find(|c| c.addr == addr) {
+            Some(c) => {
+                if c.id == me {
+                    ctx.sess.close_after_reply = true;
+                } else {
+                    c.kill();
+                }
+                ctx.out.ok()
+            }
+            None => ctx.out.error("ERR No such client"),
+        }
+        return;
+    }
+    if a.len() % 2 != 0 {
+        return ctx.out.error(ERR_SYNTAX);
+    }
+    let (mut id, mut kind, mut addr, mut laddr, mut user, mut skipme) = (None, None, None, None, None, true);
+    for p in a[2..].chunks(2) {
+        let v = &p[1];
+        if eq_ic(&p[0], "id") {
+            match int_arg(v) {
+                Ok(n) if n > 0 => id = Some(n as u64),
+                _ => return ctx.out.error("ERR client-id should be greater than 0"),
+            }
+        } else if eq_ic(&p[0], "type") {
+            match kind_of(v) {
+                Some(k) => kind = k,
+                None => return ctx.out.error(&format!("ERR Unknown client type '{}'", String::from_utf8_lossy(v))),
+            }
+        } else if eq_ic(&p[0], "addr") {
+            addr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if eq_ic(&p[0], "laddr") {
+            laddr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if eq_ic(&p[0], "user") {
+            user = Some(String::from_utf8_lossy(v).into_owned());
+        } else if eq_ic(&p[0], "skipme") {
+            if eq_ic(v, "yes") {
+                skipme = true;
+            } else if eq_ic(v, "no") {
+                skipme = false;
+            } else {
+                return ctx.out.error(ERR_SYNTAX);
+            }
+        } else {
+            return ctx.out.error(ERR_SYNTAX);
+        }
+    }
+    let mut n = 0;
+    for c in ctx.node.registry.all() {
+        if id.map(|i| c.id != i).unwrap_or(false)
+            || kind.map(|k| c.kind() != k).unwrap_or(false)
+            || addr.as_ref().map(|x| c.addr != *x).unwrap_or(false)
+            || laddr.as_ref().map(|x| c.laddr != *x).unwrap_or(false)
+            || user.as_ref().map(|u| c.meta.lock().user != *u).unwrap_or(false)
+        {
+            continue;
+        }
+        if c.id == me {
+            if skipme {
+                continue;
+            }
+            ctx.sess.close_after_reply = true;
+        } else {
+            c.kill();
+        }
+        n += 1;
+    }
+    ctx.out.int(n);
+}
+
+fn client_pause(ctx: &mut Ctx, a: &[Bytes]) {
+    if a.len() > 4 {
+        return ctx.out.error(ERR_SYNTAX);
+    }
+    let ms = match int_arg(&a[2]) {
+        Ok(ms) if ms >= 0 => ms,
+        Ok(_) => return ctx.out.error("ERR timeout is negative"),
+        Err(_) => return ctx.out.error("ERR timeout is not an integer or out of range"),
+    };
+    let write_only = match a.get(3) {
+        None => false,
+        Some(m) if eq_ic(m, "write") => true,
+        Some(m) if eq_ic(m, "all") => false,
+        Some(_) => return ctx.out.error(ERR_SYNTAX),
+    };
+    let until = Instant::now() + Duration::from_millis(ms as u64);
+    // A new pause never shortens an active one, and ALL wins over WRITE (as Redis).
+    let p = &mut ctx.st.pause;
+    let active = p.until.map(|u| u > Instant::now()).unwrap_or(false);
+    if !active || p.until.map(|u| until > u).unwrap_or(true) {
+        p.until = Some(until);
+    }
+    p.write_only = if active { p.write_only && write_only } else { write_only };
+    ctx.out.ok();
+}

@@ -1,0 +1,162 @@
+//! DEBUG (gated by `enable-debug-command` as in Redis 7) and SCRIPT KILL|HELP.
+
+use super::Ctx;
+use crate::db::{RStr, Value};
+use bytes::Bytes;
+use picket::args::{eq_ic, float_arg, unknown_subcommand};
+use sha1_smol::Sha1;
+
+const NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+
+fn allowed(ctx: &Ctx) -> bool {
+    match ctx.node.hot.read().debug_command.as_str() {
+        "yes" => true,
+        "local" => {
+            let a = &ctx.sess.client.addr;
+            a.starts_with("127.") || a.starts_with("[::1]") || a.starts_with('/')
+        }
+        _ => false,
+    }
+}
+
+/// XORs SHA1(data) into `digest` (order-independent accumulation).
+fn xor_digest(digest: &mut [u8; 20], data: &[u8]) {
+    let h = Sha1::from(data).digest().bytes();
+    for (d, x) in digest.iter_mut().zip(h.iter()) {
+        *d ^= x;
+    }
+}
+
+/// Mixes `data` into `digest` order-dependently: xor, then hash the result.
+fn mix_digest(digest: &mut [u8; 20], data: &[u8]) {
+    xor_digest(digest, data);
+    *digest = Sha1::from(&digest[..]).digest().bytes();
+}
+
+fn value_digest(v: &Value) -> [u8; 20] {
+    let mut d = [0u8; 20];
+    match v {
+        Value::Str(s) => mix_digest(&mut d, &s.as_bytes()),
+    }
+    d
+}
+
+fn hex(d: &[u8; 20]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The dataset digest: zeros for an empty dataset, else an order-independent hash of every
+/// key, value and expiry.
+fn dataset_digest(ctx: &Ctx) -> [u8; 20] {
+    let mut fin = [0u8; 20];
+    for (i, db) in ctx.st.ks.dbs.iter().enumerate() {
+        if db.main.is_empty() {
+            continue;
+        }
+        mix_digest(&mut fin, &(i as u32).to_be_bytes());
+        for (k, e) in db.main.iter() {
+            let mut kd = [0u8; 20];
+            mix_digest(&mut kd, k);
+            let vd = value_digest(&e.val);
+            mix_digest(&mut kd, &vd);
+            if let Some(t) = db.expires.get(k) {
+                mix_digest(&mut kd, format!("!!expire!!{t}").as_bytes());
+            }
+            xor_digest(&mut fin, &kd);
+        }
+    }
+    fin
+}
+
+/// DEBUG subcommand ...
+pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
+    if !allowed(ctx) {
+        return ctx.out.error(NOT_ALLOWED);
+    }
+    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+    match (sub.as_str(), a.len()) {
+        ("sleep", 3) => {
+            let secs = float_arg(&a[2]).unwrap_or(0.0).max(0.0);
+            std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+            ctx.out.ok();
+        }
+        ("set-active-expire", 3) => {
+            ctx.st.active_expire = !eq_ic(&a[2], "0");
+            ctx.out.ok();
+        }
+        ("object", 3) => {
+            let db = ctx.db();
+            let Some(e) = ctx.st.ks.dbs[db].main.get(&a[2]) else {
+                return ctx.out.error("ERR no such key");
+            };
+            let ser = match &e.val {
+                Value::Str(RStr::Int(_)) => 2,
+                Value::Str(s) => s.len() + 1,
+            };
+            let line = format!(
+                "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+                e as *const _ as usize,
+                e.val.encoding(),
+                ser,
+                e.lru,
+                crate::db::lru::AccessPolicy::idle_secs(e.lru)
+            );
+            ctx.out.simple(&line);
+        }
+        ("digest", 2) => {
+            let d = dataset_digest(ctx);
+            ctx.out.simple(&hex(&d));
+        }
+        ("digest-value", _) => {
+            let db = ctx.db();
+            ctx.out.array(a.len() - 2);
+            for k in &a[2..] {
+                let d = ctx.st.ks.dbs[db].main.get(k).map(|e| value_digest(&e.val)).unwrap_or([0u8; 20]);
+                ctx.out.simple(&hex(&d));
+            }
+        }
+        ("change-repl-id", 2) => {
+            ctx.st.replid2 = std::mem::replace(&mut ctx.st.replid, picket::random_hex_id());
+            ctx.out.ok();
+        }
+        ("help", _) => {
+            let lines = [
+                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CHANGE-REPL-ID",
+                "    Change the replication IDs of the instance.",
+                "    Dangerous: should be used only for testing the replication subsystem.",
+                "DIGEST",
+                "    Output a hex signature representing the current DB content.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Output a hex signature of the values of all the specified keys.",
+                "OBJECT <key>",
+                "    Show low level info about the ziplist encoding of <key>.",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background when they are not",
+                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                "    default.",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+                "HELP",
+                "    Prints this help.",
+            ];
+            ctx.out.array(lines.len());
+            for l in lines {
+                ctx.out.simple(l);
+            }
+        }
+        _ => ctx.out.error(&unknown_subcommand("debug", &a[1])),
+    }
+}
+
+/// SCRIPT KILL|HELP: there is no scripting yet, so nothing is ever running.
+pub fn script(ctx: &mut Ctx, a: &[Bytes]) {
+    if eq_ic(&a[1], "kill") {
+        return ctx.out.error("NOTBUSY No scripts in execution right now.");
+    }
+    let lines = ["SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "KILL", "    Kill the currently executing Lua script.", "HELP", "    Prints this help."];
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
+    }
+}

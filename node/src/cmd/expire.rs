@@ -1,0 +1,137 @@
+//! Expiry commands: EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (NX|XX|GT|LT), TTL, PTTL, EXPIRETIME,
+//! PEXPIRETIME, PERSIST. Every expiry is propagated as an absolute PEXPIREAT.
+
+use super::Ctx;
+use bytes::Bytes;
+use picket::args::{eq_ic, int_arg};
+
+fn expire_generic(ctx: &mut Ctx, a: &[Bytes], seconds: bool, relative: bool) {
+    let name = ctx.cmd.name;
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for o in &a[3..] {
+        if eq_ic(o, "nx") {
+            nx = true;
+        } else if eq_ic(o, "xx") {
+            xx = true;
+        } else if eq_ic(o, "gt") {
+            gt = true;
+        } else if eq_ic(o, "lt") {
+            lt = true;
+        } else {
+            return ctx.out.error(&format!("ERR Unsupported option {}", String::from_utf8_lossy(o)));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return ctx.out.error("ERR NX and XX, GT or LT options at the same time are not compatible");
+    }
+    if gt && lt {
+        return ctx.out.error("ERR GT and LT options at the same time are not compatible");
+    }
+    let v = match int_arg(&a[2]) {
+        Ok(v) => v,
+        Err(e) => return ctx.out.error(e),
+    };
+    let bad = format!("ERR invalid expire time in '{name}' command");
+    if seconds && (v > i64::MAX / 1000 || v < i64::MIN / 1000) {
+        return ctx.out.error(&bad);
+    }
+    let mut when = if seconds { v * 1000 } else { v };
+    if relative {
+        match when.checked_add(ctx.now) {
+            Some(w) => when = w,
+            None => return ctx.out.error(&bad),
+        }
+    }
+    let db = ctx.db();
+    if ctx.st.ks.lookup_write(db, &a[1], ctx.now).is_none() {
+        return ctx.out.int(0);
+    }
+    // No TTL counts as an infinite one for GT and LT.
+    let cur = ctx.st.ks.expire_of(db, &a[1]);
+    let ok = (!nx || cur.is_none()) && (!xx || cur.is_some()) && (!gt || cur.map(|c| when > c).unwrap_or(false)) && (!lt || cur.map(|c| when < c).unwrap_or(true));
+    if !ok {
+        return ctx.out.int(0);
+    }
+    if when <= ctx.now && !ctx.st.ks.is_replica {
+        ctx.st.ks.delete(db, &a[1]);
+        let lazy = ctx.st.config.get_bool("lazyfree-lazy-expire");
+        ctx.propagate(vec![Bytes::from_static(if lazy { b"UNLINK" } else { b"DEL" }), a[1].clone()]);
+    } else {
+        ctx.st.ks.set_expire(db, &a[1], when);
+        let mut argv = vec![Bytes::from_static(b"PEXPIREAT"), a[1].clone(), Bytes::from(when.to_string())];
+        argv.extend(a[3..].iter().cloned());
+        ctx.propagate(argv);
+    }
+    ctx.dirty(1);
+    ctx.out.int(1);
+}
+
+/// EXPIRE key seconds [NX|XX|GT|LT]
+pub fn expire(ctx: &mut Ctx, a: &[Bytes]) {
+    expire_generic(ctx, a, true, true);
+}
+
+/// PEXPIRE key milliseconds [NX|XX|GT|LT]
+pub fn pexpire(ctx: &mut Ctx, a: &[Bytes]) {
+    expire_generic(ctx, a, false, true);
+}
+
+/// EXPIREAT key unix-time-seconds [NX|XX|GT|LT]
+pub fn expireat(ctx: &mut Ctx, a: &[Bytes]) {
+    expire_generic(ctx, a, true, false);
+}
+
+/// PEXPIREAT key unix-time-milliseconds [NX|XX|GT|LT]
+pub fn pexpireat(ctx: &mut Ctx, a: &[Bytes]) {
+    expire_generic(ctx, a, false, false);
+}
+
+fn ttl_generic(ctx: &mut Ctx, a: &[Bytes], ms: bool, absolute: bool) {
+    let db = ctx.db();
+    if ctx.st.ks.lookup_write(db, &a[1], ctx.now).is_none() {
+        return ctx.out.int(-2);
+    }
+    let Some(when) = ctx.st.ks.expire_of(db, &a[1]) else {
+        return ctx.out.int(-1);
+    };
+    if absolute {
+        return ctx.out.int(if ms { when } else { when / 1000 });
+    }
+    let ttl = (when - ctx.now).max(0);
+    ctx.out.int(if ms { ttl } else { (ttl + 500) / 1000 });
+}
+
+/// TTL key
+pub fn ttl(ctx: &mut Ctx, a: &[Bytes]) {
+    ttl_generic(ctx, a, false, false);
+}
+
+/// PTTL key
+pub fn pttl(ctx: &mut Ctx, a: &[Bytes]) {
+    ttl_generic(ctx, a, true, false);
+}
+
+/// EXPIRETIME key
+pub fn expiretime(ctx: &mut Ctx, a: &[Bytes]) {
+    ttl_generic(ctx, a, false, true);
+}
+
+/// PEXPIRETIME key
+pub fn pexpiretime(ctx: &mut Ctx, a: &[Bytes]) {
+    ttl_generic(ctx, a, true, true);
+}
+
+/// PERSIST key
+pub fn persist(ctx: &mut Ctx, a: &[Bytes]) {
+    let db = ctx.db();
+    if ctx.st.ks.lookup_write(db, &a[1], ctx.now).is_none() {
+        return ctx.out.int(0);
+    }
+    if ctx.st.ks.persist(db, &a[1]) {
+        ctx.dirty(1);
+        ctx.propagate_as_is(a);
+        ctx.out.int(1);
+    } else {
+        ctx.out.int(0);
+    }
+}

@@ -1,0 +1,321 @@
+//! INFO: Redis 7.0's sections and field names, in Redis's order.
+
+use super::Ctx;
+use bytes::Bytes;
+use picket::info::{bytes_human, InfoBuilder, InfoSelection};
+use std::sync::atomic::Ordering;
+
+fn cpu_times() -> (f64, f64) {
+    // SAFETY: getrusage only writes into the struct we pass it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (t(ru.ru_stime), t(ru.ru_utime))
+}
+
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm").ok().and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok())).map(|p| p * 4096).unwrap_or(0)
+}
+
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok())))
+        .map(|k| k * 1024)
+        .unwrap_or(0)
+}
+
+fn os_line() -> String {
+    let u = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("Linux {} {}", u.trim(), std::env::consts::ARCH)
+}
+
+/// Builds the INFO text for the requested sections.
+pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
+    let mut b = InfoBuilder::default();
+    let node = ctx.node;
+    let st = &mut *ctx.st;
+    let uptime = node.started.elapsed().as_secs();
+    if sel.wants("server", true) {
+        let cfg_file = st.config.file.as_ref().map(|f| std::fs::canonicalize(&f.path).unwrap_or(f.path.clone()).display().to_string()).unwrap_or_default();
+        b.section(
+            "Server",
+            &[
+                ("redis_version", picket::REDIS_VERSION.into()),
+                ("redis_git_sha1", "00000000".into()),
+                ("redis_git_dirty", "0".into()),
+                ("redis_build_id", "7069636b65740000".into()),
+                ("redis_mode", "standalone".into()),
+                ("os", os_line()),
+                ("arch_bits", "64".into()),
+                ("monotonic_clock", "POSIX clock_gettime".into()),
+                ("multiplexing_api", "epoll".into()),
+                ("atomicvar_api", "c11-builtin".into()),
+                ("gcc_version", "0.0.0".into()),
+                ("process_id", std::process::id().to_string()),
+                ("process_supervised", "no".into()),
+                ("run_id", st.run_id.clone()),
+                ("tcp_port", node.tcp_port.to_string()),
+                ("server_time_usec", crate::server::now_us().to_string()),
+                ("uptime_in_seconds", uptime.to_string()),
+                ("uptime_in_days", (uptime / 86400).to_string()),
+                ("hz", st.config.get("hz").into()),
+                ("configured_hz", st.config.get("hz").into()),
+                ("lru_clock", crate::db::lru::lru_clock().to_string()),
+                ("executable", node.executable.clone()),
+                ("config_file", cfg_file),
+                ("io_threads_active", "0".into()),
+                ("picket_version", env!("CARGO_PKG_VERSION").into()),
+            ],
+        );
+    }
+    if sel.wants("clients", true) {
+        let clients = node.registry.all();
+        let pubsub = clients.iter().filter(|c| c.kind() == picket::server::ClientKind::Pubsub).count();
+        let _ = pubsub;
+        b.section(
+            "Clients",
+            &[
+                ("connected_clients", clients.len().to_string()),
+                ("cluster_connections", "0".into()),
+                ("maxclients", st.config.get("maxclients").into()),
+                ("client_recent_max_input_buffer", "0".into()),
+                ("client_recent_max_output_buffer", "0".into()),
+                ("blocked_clients", "0".into()),
+                ("tracking_clients", "0".into()),
+                ("clients_in_timeout_table", "0".into()),
+            ],
+        );
+    }
+    if sel.wants("memory", true) {
+        let used = crate::alloc::used_memory() as u64;
+        let peak = crate::alloc::peak_memory() as u64;
+        let rss = rss_bytes();
+        let sys = total_system_memory();
+        let maxmem: u64 = st.config.get_i64("maxmemory") as u64;
+        b.section(
+            "Memory",
+            &[
+                ("used_memory", used.to_string()),
+                ("used_memory_human", bytes_human(used)),
+                ("used_memory_rss", rss.to_string()),
+                ("used_memory_rss_human", bytes_human(rss)),
+                ("used_memory_peak", peak.to_string()),
+                ("used_memory_peak_human", bytes_human(peak)),
+                ("used_memory_peak_perc", format!("{:.2}%", if peak > 0 { used as f64 * 100.0 / peak as f64 } else { 100.0 })),
+                ("used_memory_overhead", "0".into()),
+                ("used_memory_startup", "0".into()),
+                ("used_memory_dataset", used.to_string()),
+                ("used_memory_dataset_perc", "100.00%".into()),
+                ("allocator_allocated", used.to_string()),
+                ("allocator_active", used.to_string()),
+                ("allocator_resident", rss.to_string()),
+                ("total_system_memory", sys.to_string()),
+                ("total_system_memory_human", bytes_human(sys)),
+                ("used_memory_lua", "0".into()),
+                ("used_memory_vm_eval", "0".into()),
+                ("used_memory_lua_human", "0B".into()),
+                ("used_memory_scripts_eval", "0".into()),
+                ("number_of_cached_scripts", "0".into()),
+                ("number_of_functions", "0".into()),
+                ("number_of_libraries", "0".into()),
+                ("used_memory_vm_functions", "0".into()),
+                ("used_memory_vm_total", "0".into()),
+                ("used_memory_vm_total_human", "0B".into()),
+                ("used_memory_functions", "0".into()),
+                ("used_memory_scripts", "0".into()),
+                ("used_memory_scripts_human", "0B".into()),
+                ("maxmemory", maxmem.to_string()),
+                ("maxmemory_human", bytes_human(maxmem)),
+                ("maxmemory_policy", st.config.get("maxmemory-policy").into()),
+                ("allocator_frag_ratio", "1.00".into()),
+                ("allocator_frag_bytes", "0".into()),
+                ("allocator_rss_ratio", "1.00".into()),
+                ("allocator_rss_bytes", "0".into()),
+                ("rss_overhead_ratio", "1.00".into()),
+                ("rss_overhead_bytes", "0".into()),
+                ("mem_fragmentation_ratio", format!("{:.2}", if used > 0 { rss as f64 / used as f64 } else { 0.0 })),
+                ("mem_fragmentation_bytes", (rss as i64 - used as i64).to_string()),
+                ("mem_not_counted_for_evict", "0".into()),
+                ("mem_replication_backlog", "0".into()),
+                ("mem_total_replication_buffers", "0".into()),
+                ("mem_clients_slaves", "0".into()),
+                ("mem_clients_normal", "0".into()),
+                ("mem_cluster_links", "0".into()),
+                ("mem_aof_buffer", "0".into()),
+                ("mem_allocator", "libc".into()),
+                ("active_defrag_running", "0".into()),
+                ("lazyfree_pending_objects", "0".into()),
+                ("lazyfreed_objects", crate::lazyfree::freed().to_string()),
+            ],
+        );
+    }
+    if sel.wants("persistence", true) {
+        b.section(
+            "Persistence",
+            &[
+                ("loading", "0".into()),
+                ("async_loading", "0".into()),
+                ("current_cow_peak", "0".into()),
+                ("current_cow_size", "0".into()),
+                ("current_cow_size_age", "0".into()),
+                ("current_fork_perc", "0.00".into()),
+                ("current_save_keys_processed", "0".into()),
+                ("current_save_keys_total", "0".into()),
+                ("rdb_changes_since_last_save", st.dirty.to_string()),
+                ("rdb_bgsave_in_progress", "0".into()),
+                ("rdb_last_save_time", st.lastsave.to_string()),
+                ("rdb_last_bgsave_status", "ok".into()),
+                ("rdb_last_bgsave_time_sec", "-1".into()),
+                ("rdb_current_bgsave_time_sec", "-1".into()),
+                ("rdb_saves", "0".into()),
+                ("rdb_last_cow_size", "0".into()),
+                ("rdb_last_load_keys_expired", "0".into()),
+                ("rdb_last_load_keys_loaded", "0".into()),
+                ("aof_enabled", "0".into()),
+                ("aof_rewrite_in_progress", "0".into()),
+                ("aof_rewrite_scheduled", "0".into()),
+                ("aof_last_rewrite_time_sec", "-1".into()),
+                ("aof_current_rewrite_time_sec", "-1".into()),
+                ("aof_last_bgrewrite_status", "ok".into()),
+                ("aof_rewrites", "0".into()),
+                ("aof_rewrites_consecutive_failures", "0".into()),
+                ("aof_last_write_status", "ok".into()),
+                ("aof_last_cow_size", "0".into()),
+                ("module_fork_in_progress", "0".into()),
+                ("module_fork_last_cow_size", "0".into()),
+            ],
+        );
+    }
+    if sel.wants("stats", true) {
+        let net = &node.net;
+        let ks = &st.ks.stats;
+        b.section(
+            "Stats",
+            &[
+                ("total_connections_received", node.registry.total_connections.load(Ordering::Relaxed).to_string()),
+                ("total_commands_processed", st.stats.commands_processed.to_string()),
+                ("instantaneous_ops_per_sec", st.stats.instantaneous_ops().to_string()),
+                ("total_net_input_bytes", net.input_bytes.load(Ordering::Relaxed).to_string()),
+                ("total_net_output_bytes", net.output_bytes.load(Ordering::Relaxed).to_string()),
+                ("total_net_repl_input_bytes", "0".into()),
+                ("total_net_repl_output_bytes", "0".into()),
+                ("instantaneous_input_kbps", "0.00".into()),
+                ("instantaneous_output_kbps", "0.00".into()),
+                ("instantaneous_input_repl_kbps", "0.00".into()),
+                ("instantaneous_output_repl_kbps", "0.00".into()),
+                ("rejected_connections", node.registry.rejected_connections.load(Ordering::Relaxed).to_string()),
+                ("sync_full", "0".into()),
+                ("sync_partial_ok", "0".into()),
+                ("sync_partial_err", "0".into()),
+                ("expired_keys", ks.expired_keys.to_string()),
+                ("expired_stale_perc", format!("{:.2}", ks.expired_stale_perc)),
+                ("expired_time_cap_reached_count", ks.expired_time_cap_reached.to_string()),
+                ("expire_cycle_cpu_milliseconds", "0".into()),
+                ("evicted_keys", ks.evicted_keys.to_string()),
+                ("evicted_clients", "0".into()),
+                ("total_eviction_exceeded_time", "0".into()),
+                ("current_eviction_exceeded_time", "0".into()),
+                ("keyspace_hits", ks.hits.to_string()),
+                ("keyspace_misses", ks.misses.to_string()),
+                ("pubsub_channels", st.pubsub.num_channels().to_string()),
+                ("pubsub_patterns", st.pubsub.numpat().to_string()),
+                ("pubsubshard_channels", "0".into()),
+                ("latest_fork_usec", "0".into()),
+                ("total_forks", "0".into()),
+                ("migrate_cached_sockets", "0".into()),
+                ("slave_expires_tracked_keys", "0".into()),
+                ("active_defrag_hits", "0".into()),
+                ("active_defrag_misses", "0".into()),
+                ("active_defrag_key_hits", "0".into()),
+                ("active_defrag_key_misses", "0".into()),
+                ("total_active_defrag_time", "0".into()),
+                ("current_active_defrag_time", "0".into()),
+                ("tracking_total_keys", "0".into()),
+                ("tracking_total_items", "0".into()),
+                ("tracking_total_prefixes", "0".into()),
+                ("unexpected_error_replies", "0".into()),
+                ("total_error_replies", st.stats.total_error_replies.to_string()),
+                ("dump_payload_sanitizations", "0".into()),
+                ("total_reads_processed", net.reads.load(Ordering::Relaxed).to_string()),
+                ("total_writes_processed", net.writes.load(Ordering::Relaxed).to_string()),
+                ("io_threaded_reads_processed", "0".into()),
+                ("io_threaded_writes_processed", "0".into()),
+                ("reply_buffer_shrinks", "0".into()),
+                ("reply_buffer_expands", "0".into()),
+            ],
+        );
+    }
+    if sel.wants("replication", true) {
+        let off = st.stream.offset.to_string();
+        b.section(
+            "Replication",
+            &[
+                ("role", "master".into()),
+                ("connected_slaves", "0".into()),
+                ("master_failover_state", "no-failover".into()),
+                ("master_replid", st.replid.clone()),
+                ("master_replid2", st.replid2.clone()),
+                ("master_repl_offset", off),
+                ("second_repl_offset", "-1".into()),
+                ("repl_backlog_active", "0".into()),
+                ("repl_backlog_size", st.config.get("repl-backlog-size").into()),
+                ("repl_backlog_first_byte_offset", "0".into()),
+                ("repl_backlog_histlen", "0".into()),
+            ],
+        );
+    }
+    if sel.wants("cpu", true) {
+        let (sys, user) = cpu_times();
+        b.section(
+            "CPU",
+            &[
+                ("used_cpu_sys", format!("{sys:.6}")),
+                ("used_cpu_user", format!("{user:.6}")),
+                ("used_cpu_sys_children", "0.000000".into()),
+                ("used_cpu_user_children", "0.000000".into()),
+                ("used_cpu_sys_main_thread", format!("{sys:.6}")),
+                ("used_cpu_user_main_thread", format!("{user:.6}")),
+            ],
+        );
+    }
+    if sel.wants("modules", true) {
+        b.section("Modules", &[]);
+    }
+    if sel.wants("commandstats", false) {
+        let lines: Vec<String> = st
+            .stats
+            .commands
+            .iter()
+            .map(|(n, s)| format!("cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}", n, s.calls, s.usec, if s.calls > 0 { s.usec as f64 / s.calls as f64 } else { 0.0 }, s.rejected, s.failed))
+            .collect();
+        b.section_lines("Commandstats", &lines);
+    }
+    if sel.wants("errorstats", true) {
+        let lines: Vec<String> = st.stats.errors.iter().map(|(k, v)| format!("errorstat_{k}:count={v}")).collect();
+        b.section_lines("Errorstats", &lines);
+    }
+    if sel.wants("cluster", true) {
+        b.section("Cluster", &[("cluster_enabled", "0".into())]);
+    }
+    if sel.wants("keyspace", true) {
+        let lines: Vec<String> = st
+            .ks
+            .dbs
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| !d.main.is_empty())
+            .map(|(i, d)| format!("db{}:keys={},expires={},avg_ttl={}", i, d.main.len(), d.expires.len(), d.avg_ttl))
+            .collect();
+        b.section_lines("Keyspace", &lines);
+    }
+    b.text
+}
+
+/// INFO [section ...]
+pub fn info(ctx: &mut Ctx, a: &[Bytes]) {
+    let args: Vec<&[u8]> = a[1..].iter().map(|b| &b[..]).collect();
+    let sel = InfoSelection::from_args(&args);
+    let text = info_text(ctx, &sel);
+    ctx.out.verbatim(text.as_bytes());
+}

@@ -1,0 +1,388 @@
+//! Generic keyspace commands: DEL, UNLINK, EXISTS, TYPE, RENAME, KEYS, SCAN, RANDOMKEY, COPY,
+//! MOVE, SWAPDB, TOUCH, OBJECT, DBSIZE, FLUSHDB, FLUSHALL.
+
+use super::Ctx;
+use crate::db::{lru::AccessPolicy, Db, RStr, Value};
+use bytes::Bytes;
+use picket::args::{eq_ic, int_arg, unknown_subcommand, ERR_DB_INDEX, ERR_NO_KEY, ERR_SYNTAX};
+use picket::glob::glob_match;
+
+fn del_generic(ctx: &mut Ctx, a: &[Bytes], lazy: bool) {
+    let db = ctx.db();
+    let mut n = 0;
+    for k in &a[1..] {
+        ctx.st.ks.expire_if_needed(db, k, ctx.now);
+        if let Some(v) = ctx.st.ks.delete(db, k) {
+            n += 1;
+            ctx.propagate(vec![Bytes::from_static(if lazy { b"UNLINK" } else { b"DEL" }), k.clone()]);
+            if lazy {
+                crate::lazyfree::free_value(v);
+            }
+        }
+    }
+    ctx.dirty(n);
+    ctx.out.int(n as i64);
+}
+
+/// DEL key [key ...]
+pub fn del(ctx: &mut Ctx, a: &[Bytes]) {
+    del_generic(ctx, a, false);
+}
+
+/// UNLINK key [key ...]: like DEL, large values are freed off the request path.
+pub fn unlink(ctx: &mut Ctx, a: &[Bytes]) {
+    del_generic(ctx, a, true);
+}
+
+/// EXISTS key [key ...]: repeated keys count each time.
+pub fn exists(ctx: &mut Ctx, a: &[Bytes]) {
+    let db = ctx.db();
+    let n = a[1..].iter().filter(|k| ctx.st.ks.exists(db, k, ctx.now)).count();
+    ctx.out.int(n as i64);
+}
+
+/// TOUCH key [key ...]
+pub fn touch(ctx: &mut Ctx, a: &[Bytes]) {
+    let db = ctx.db();
+    let n = a[1..].iter().filter(|k| ctx.st.ks.lookup_write(db, k, ctx.now).is_some()).count();
+    ctx.out.int(n as i64);
+}
+
+/// TYPE key
+pub fn type_(ctx: &mut Ctx, a: &[Bytes]) {
+    let db = ctx.db();
+    let t = ctx.st.ks.lookup_write(db, &a[1], ctx.now).map(|e| e.val.type_name()).unwrap_or("none");
+    ctx.out.simple(t);
+}
+
+fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) {
+    let db = ctx.db();
+    let (src, dst) = (&a[1], &a[2]);
+    if ctx.st.ks.lookup_write(db, src, ctx.now).is_none() {
+        return ctx.out.error(ERR_NO_KEY);
+    }
+    if src == dst {
+        return if nx { ctx.out.int(0) } else { ctx.out.ok() };
+    }
+    if nx && ctx.st.ks.exists(db, dst, ctx.now) {
+        return ctx.out.int(0);
+    }
+    let ttl = ctx.st.ks.expire_of(db, src);
+    let Some(v) = ctx.st.ks.delete(db, src) else { return ctx.out.error(ERR_NO_KEY) };
+    if let Some(old) = ctx.st.ks.delete(db, dst) {
+        crate::lazyfree::free_value(old);
+    }
+    ctx.st.ks.set(db, dst, v, false);
+    if let Some(t) = ttl {
+        ctx.st.ks.set_expire(db, dst, t);
+    }
+    ctx.dirty(1);
+    ctx.propagate_as_is(a);
+    if nx {
+        ctx.out.int(1)
+    } else {
+        ctx.out.ok()
+    }
+}
+
+/// RENAME key newkey
+pub fn rename(ctx: &mut Ctx, a: &[Bytes]) {
+    rename_generic(ctx, a, false);
+}
+
+/// RENAMENX key newkey
+pub fn renamenx(ctx: &mut Ctx, a: &[Bytes]) {
+    rename_generic(ctx, a, true);
+}
+
+/// KEYS pattern (order is the table's, as in Redis).
+pub fn keys(ctx: &mut Ctx, a: &[Bytes]) {
+    let db = ctx.db();
+    let all = a[1][..] == *b"*";
+    let found: Vec<Bytes> = ctx.st.ks.dbs[db].main.iter().filter(|(k, _)| all || glob_match(&a[1], k, false)).map(|(k, _)| k.clone()).collect();
+    let live: Vec<Bytes> = found.into_iter().filter(|k| !ctx.st.ks.expire_if_needed(db, k, ctx.now)).collect();
+    ctx.out.array(live.len());
+    for k in live {
+        ctx.out.bulk(&k);
+    }
+}
+
+/// Parses a SCAN cursor as Redis does (an unsigned decimal).
+pub fn parse_cursor(a: &[u8]) -> Option<u64> {
+    if a.is_empty() || !a.iter().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    std::str::from_utf8(a).ok()?.parse().ok()
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+pub fn scan(ctx: &mut Ctx, a: &[Bytes]) {
+    let Some(mut cursor) = parse_cursor(&a[1]) else {
+        return ctx.out.error("ERR invalid cursor");
+    };
+    let (mut pat, mut count, mut typ): (Option<&Bytes>, i64, Option<String>) = (None, 10, None);
+    let mut i = 2;
+    while i < a.len() {
+        let more = i + 1 < a.len();
+        if eq_ic(&a[i], "count") && more {
+            count = match int_arg(&a[i + 1]) {
+                Ok(c) if c >= 1 => c,
+                Ok(_) => return ctx.out.error(ERR_SYNTAX),
+                Err(e) => return ctx.out.error(e),
+            };
+        } else if eq_ic(&a[i], "match") && more {
+            pat = Some(&a[i + 1]);
+        } else if eq_ic(&a[i], "type") && more {
+            typ = Some(String::from_utf8_lossy(&a[i + 1]).to_ascii_lowercase());
+        } else {
+            return ctx.out.error(ERR_SYNTAX);
+        }
+        i += 2;
+    }
+    let db = ctx.db();
+    let mut found: Vec<Bytes> = Vec::new();
+    let mut budget = count * 10;
+    let dict = &ctx.st.ks.dbs[db].main;
+    loop {
+        cursor = dict.scan(cursor, |k, e| {
+            if pat.map(|p| glob_match(p, k, false)).unwrap_or(true) && typ.as_deref().map(|t| t == e.val.type_name()).unwrap_or(true) {
+                found.push(k.clone());
+            }
+        });
+        budget -= 1;
+        if cursor == 0 || budget <= 0 || found.len() as i64 >= count {
+            break;
+        }
+    }
+    let live: Vec<Bytes> = found.into_iter().filter(|k| !ctx.st.ks.expire_if_needed(db, k, ctx.now)).collect();
+    ctx.out.array(2);
+    ctx.out.bulk(cursor.to_string().as_bytes());
+    ctx.out.array(live.len());
+    for k in live {
+        ctx.out.bulk(&k);
+    }
+}
+
+/// RANDOMKEY
+pub fn randomkey(ctx: &mut Ctx, _a: &[Bytes]) {
+    let db = ctx.db();
+    for _ in 0..100 {
+        let picked = {
+            let d = &ctx.st.ks.dbs[db].main;
+            let mut rng = |n: usize| rand::random_range(0..n);
+            d.random(&mut rng).map(|(k, _)| k.clone())
+        };
+        let Some(k) = picked else { return ctx.out.null() };
+        if !ctx.st.ks.expire_if_needed(db, &k, ctx.now) {
+            return ctx.out.bulk(&k);
+        }
+    }
+    ctx.out.null();
+}
+
+fn db_index(ctx: &Ctx, a: &[u8]) -> Result<usize, &'static str> {
+    let n = int_arg(a)?;
+    if n < 0 || n as usize >= ctx.st.ks.dbs.len() {
+        return Err(ERR_DB_INDEX);
+    }
+    Ok(n as usize)
+}
+
+/// COPY source destination [DB destination-db] [REPLACE]
+pub fn copy(ctx: &mut Ctx, a: &[Bytes]) {
+    let src_db = ctx.db();
+    let mut dst_db = src_db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < a.len() {
+        if eq_ic(&a[i], "replace") {
+            replace = true;
+        } else if eq_ic(&a[i], "db") && i + 1 < a.len() {
+            dst_db = match db_index(ctx, &a[i + 1]) {
+                Ok(d) => d,
+                Err(e) => return ctx.out.error(e),
+            };
+            i += 1;
+        } else {
+            return ctx.out.error(ERR_SYNTAX);
+        }
+        i += 1;
+    }
+    if src_db == dst_db && a[1] == a[2] {
+        return ctx.out.error("ERR source and destination objects are the same");
+    }
+    let Some(v) = ctx.st.ks.lookup_write(src_db, &a[1], ctx.now).map(|e| e.val.clone()) else {
+        return ctx.out.int(0);
+    };
+    let ttl = ctx.st.ks.expire_of(src_db, &a[1]);
+    if ctx.st.ks.exists(dst_db, &a[2], ctx.now) {
+        if !replace {
+            return ctx.out.int(0);
+        }
+        ctx.st.ks.delete(dst_db, &a[2]);
+    }
+    ctx.st.ks.set(dst_db, &a[2], v, false);
+    if let Some(t) = ttl {
+        ctx.st.ks.set_expire(dst_db, &a[2], t);
+    }
+    ctx.dirty(1);
+    ctx.propagate_as_is(a);
+    ctx.out.int(1);
+}
+
+/// MOVE key db
+pub fn move_(ctx: &mut Ctx, a: &[Bytes]) {
+    let src = ctx.db();
+    let dst = match int_arg(&a[2]) {
+        Ok(n) if n >= 0 && (n as usize) < ctx.st.ks.dbs.len() => n as usize,
+        Ok(_) => return ctx.out.error(ERR_DB_INDEX),
+        Err(e) => return ctx.out.error(e),
+    };
+    if src == dst {
+        return ctx.out.error("ERR source and destination objects are the same");
+    }
+    if ctx.st.ks.lookup_write(src, &a[1], ctx.now).is_none() || ctx.st.ks.exists(dst, &a[1], ctx.now) {
+        return ctx.out.int(0);
+    }
+    let ttl = ctx.st.ks.expire_of(src, &a[1]);
+    let Some(v) = ctx.st.ks.delete(src, &a[1]) else { return ctx.out.int(0) };
+    ctx.st.ks.set(dst, &a[1], v, false);
+    if let Some(t) = ttl {
+        ctx.st.ks.set_expire(dst, &a[1], t);
+    }
+    ctx.dirty(1);
+    ctx.propagate_as_is(a);
+    ctx.out.int(1);
+}
+
+/// SWAPDB index1 index2
+pub fn swapdb(ctx: &mut Ctx, a: &[Bytes]) {
+    let Ok(x) = int_arg(&a[1]) else { return ctx.out.error("ERR invalid first DB index") };
+    let Ok(y) = int_arg(&a[2]) else { return ctx.out.error("ERR invalid second DB index") };
+    let n = ctx.st.ks.dbs.len() as i64;
+    if x < 0 || x >= n || y < 0 || y >= n {
+        return ctx.out.error(ERR_DB_INDEX);
+    }
+    ctx.st.ks.swap_db(x as usize, y as usize);
+    ctx.dirty(1);
+    ctx.propagate_as_is(a);
+    ctx.out.ok();
+}
+
+/// DBSIZE
+pub fn dbsize(ctx: &mut Ctx, _a: &[Bytes]) {
+    let n = ctx.st.ks.dbs[ctx.db()].main.len();
+    ctx.out.int(n as i64);
+}
+
+/// Parses the optional ASYNC|SYNC of FLUSHDB/FLUSHALL.
+fn flush_mode(ctx: &mut Ctx, a: &[Bytes]) -> Option<bool> {
+    match a.len() {
+        1 => Some(ctx.st.config.get_bool("lazyfree-lazy-user-flush")),
+        2 if eq_ic(&a[1], "async") => Some(true),
+        2 if eq_ic(&a[1], "sync") => Some(false),
+        _ => {
+            ctx.out.error(ERR_SYNTAX);
+            None
+        }
+    }
+}
+
+fn dispose(old: Vec<Db>, lazy: bool) {
+    if lazy {
+        std::thread::spawn(move || drop(old));
+    } else {
+        drop(old);
+    }
+}
+
+/// FLUSHDB [ASYNC|SYNC]
+pub fn flushdb(ctx: &mut Ctx, a: &[Bytes]) {
+    let Some(lazy) = flush_mode(ctx, a) else { return };
+    let db = ctx.db();
+    let n = ctx.st.ks.dbs[db].main.len() as u64;
+    let old = ctx.st.ks.flush_db(db);
+    dispose(vec![old], lazy);
+    ctx.dirty(n + 1);
+    ctx.propagate_as_is(a);
+    ctx.out.ok();
+}
+
+/// FLUSHALL [ASYNC|SYNC]
+pub fn flushall(ctx: &mut Ctx, a: &[Bytes]) {
+    let Some(lazy) = flush_mode(ctx, a) else { return };
+    let n = ctx.st.ks.total_keys() as u64;
+    let dbs = ctx.st.ks.dbs.len();
+    let old: Vec<Db> = (0..dbs).map(|d| ctx.st.ks.flush_db(d)).collect();
+    dispose(old, lazy);
+    ctx.dirty(n + 1);
+    ctx.propagate_as_is(a);
+    ctx.out.ok();
+}
+
+const LFU_ERR: &str = "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+const LRU_ERR: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+
+/// OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key, OBJECT HELP
+pub fn object(ctx: &mut Ctx, a: &[Bytes]) {
+    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+    if sub == "help" && a.len() == 2 {
+        let lines = [
+            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+            "HELP",
+            "    Prints this help.",
+        ];
+        ctx.out.array(lines.len());
+        for l in lines {
+            ctx.out.simple(l);
+        }
+        return;
+    }
+    if !matches!(sub.as_str(), "encoding" | "freq" | "idletime" | "refcount") || a.len() != 3 {
+        return ctx.out.error(&format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.", String::from_utf8_lossy(&a[1])));
+    }
+    let db = ctx.db();
+    let lfu = ctx.st.ks.lru.lfu;
+    let policy = ctx.st.ks.lru;
+    let lru_policy = ctx.node.hot.read().maxmemory_policy.contains("lru") || lfu;
+    // OBJECT does not count as an access.
+    if ctx.st.ks.expire_if_needed(db, &a[2], ctx.now) {
+        return ctx.out.null();
+    }
+    let Some(e) = ctx.st.ks.dbs[db].main.get(&a[2]) else { return ctx.out.null() };
+    match sub.as_str() {
+        "encoding" => {
+            let enc = e.val.encoding();
+            ctx.out.bulk(enc.as_bytes())
+        }
+        "refcount" => {
+            let shared = matches!(e.val, Value::Str(RStr::Int(i)) if (0..10000).contains(&i)) && !lru_policy;
+            ctx.out.int(if shared { i32::MAX as i64 } else { 1 })
+        }
+        "idletime" => {
+            if lfu {
+                return ctx.out.error(LFU_ERR);
+            }
+            ctx.out.int(AccessPolicy::idle_secs(e.lru) as i64)
+        }
+        "freq" => {
+            if !lfu {
+                return ctx.out.error(LRU_ERR);
+            }
+            ctx.out.int(policy.decayed_counter(e.lru) as i64)
+        }
+        _ => ctx.out.error(&unknown_subcommand("object", &a[1])),
+    }
+}

@@ -1,0 +1,371 @@
+//! The command table and the executor. Every command is described once ([`Command`]: name,
+//! arity, flags, key positions, handler); dispatch, arity errors, COMMAND INFO/DOCS, MULTI
+//! queueing, the subscribed-context rule, CLIENT PAUSE, OOM rejection, MONITOR feeding and
+//! propagation all read that one table.
+
+pub mod config;
+pub mod connection;
+pub mod debug;
+pub mod expire;
+pub mod info;
+pub mod introspect;
+pub mod keys;
+pub mod multi;
+pub mod pubsub;
+pub mod server;
+pub mod strings;
+mod table;
+
+use crate::server::{now_ms, Node, NodeState, Session};
+use bytes::Bytes;
+use picket::args::{lower, unknown_command, unknown_subcommand, wrong_args};
+use picket::resp::{Reply, Request};
+use picket::server::Control;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+pub use table::{command_table, COMMANDS};
+
+pub type Handler = fn(&mut Ctx, &[Bytes]);
+
+/// Command flags, as Redis names them in COMMAND INFO.
+pub mod flags {
+    pub const WRITE: u32 = 1;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const LOADING: u32 = 1 << 6;
+    pub const STALE: u32 = 1 << 7;
+    pub const FAST: u32 = 1 << 8;
+    pub const NO_AUTH: u32 = 1 << 9;
+    pub const MAY_REPLICATE: u32 = 1 << 10;
+    pub const NO_MULTI: u32 = 1 << 11;
+    pub const SKIP_MONITOR: u32 = 1 << 12;
+    pub const ALLOW_BUSY: u32 = 1 << 13;
+    pub const SKIP_SLOWLOG: u32 = 1 << 14;
+
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// One command (or subcommand) of the table.
+pub struct Command {
+    pub name: &'static str,
+    /// Redis's arity: exact argument count including the name, or -N for "at least N".
+    pub arity: i32,
+    pub flags: u32,
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub handler: Handler,
+    pub subcommands: &'static [Command],
+}
+
+impl Command {
+    pub fn has(&self, f: u32) -> bool {
+        self.flags & f != 0
+    }
+
+    fn arity_ok(&self, n: usize) -> bool {
+        let a = self.arity;
+        (a > 0 && n as i32 == a) || (a < 0 && n as i32 >= -a)
+    }
+}
+
+/// What a handler works with.
+pub struct Ctx<'a> {
+    pub node: &'a Node,
+    pub st: &'a mut NodeState,
+    pub sess: &'a mut Session,
+    pub out: &'a mut Reply,
+    /// The time of this command, ms since the epoch (one value for a whole command, as Redis
+    /// caches the time for a command's duration).
+    pub now: i64,
+    pub cmd: &'static Command,
+}
+
+impl Ctx<'_> {
+    pub fn db(&self) -> usize {
+        self.sess.db
+    }
+
+    /// Records a write for replication and the AOF.
+    pub fn propagate(&mut self, argv: Vec<Bytes>) {
+        let db = self.sess.db;
+        self.st.stream.push(db, argv);
+    }
+
+    /// Propagates the command exactly as it was received.
+    pub fn propagate_as_is(&mut self, args: &[Bytes]) {
+        self.propagate(args.to_vec());
+    }
+
+    pub fn dirty(&mut self, n: u64) {
+        self.st.dirty += n;
+    }
+}
+
+/// The resolved command for `args`, or the error to reply.
+fn lookup(args: &[Bytes]) -> Result<&'static Command, String> {
+    let table = command_table();
+    let name = lower(&args[0]);
+    let Some(cmd) = table.get(name.as_str()) else {
+        return Err(unknown_command(args));
+    };
+    if !cmd.subcommands.is_empty() {
+        if args.len() == 1 && cmd.arity == -1 {
+            return Ok(cmd);
+        }
+        if args.len() < 2 {
+            return Err(wrong_args(cmd.name));
+        }
+        let sub = lower(&args[1]);
+        let Some(s) = cmd.subcommands.iter().find(|s| s.name == sub) else {
+            return Err(unknown_subcommand(cmd.name, &args[1]));
+        };
+        if !s.arity_ok(args.len()) {
+            return Err(wrong_args(&format!("{}|{}", cmd.name, s.name)));
+        }
+        return Ok(s);
+    }
+    if !cmd.arity_ok(args.len()) {
+        return Err(wrong_args(cmd.name));
+    }
+    Ok(cmd)
+}
+
+/// The full name used in stats and CLIENT LIST (`config|get`).
+fn full_name(args: &[Bytes], cmd: &Command) -> String {
+    let top = lower(&args[0]);
+    if top != cmd.name {
+        format!("{}|{}", top, cmd.name)
+    } else {
+        cmd.name.to_string()
+    }
+}
+
+/// Whether this command must wait for CLIENT PAUSE.
+fn paused_for(st: &NodeState, cmd: &Command, name: &str) -> Option<Instant> {
+    let until = st.pause.until?;
+    if Instant::now() >= until {
+        return None;
+    }
+    if !st.pause.write_only {
+        return Some(until);
+    }
+    let blocks = cmd.has(flags::WRITE) || cmd.has(flags::MAY_REPLICATE) && name != "publish" || matches!(name, "publish" | "eval" | "evalsha" | "fcall");
+    blocks.then_some(until)
+}
+
+/// Runs as many requests as possible from the front of `reqs`.
+pub fn execute_batch(node: &Node, sess: &mut Session, reqs: &mut Vec<Request>, out: &mut Reply) -> Control {
+    let mut st = node.state.lock();
+    let mut done = 0;
+    let mut control = Control::Continue;
+    for req in reqs.iter() {
+        let args = &req.args;
+        if args.is_empty() {
+            done += 1;
+            continue;
+        }
+        // CLIENT PAUSE: wait before running (the client is not in MULTI queueing).
+        if sess.multi.is_none() || lower(&args[0]) == "exec" {
+            if let Ok(cmd) = lookup(args) {
+                if let Some(until) = paused_for(&st, cmd, &lower(&args[0])) {
+                    control = Control::Suspend { wake: node.pause_notify.clone(), deadline: Some(until) };
+                    break;
+                }
+            }
+        }
+        done += 1;
+        run_one(node, &mut st, sess, args, out);
+        if sess.close_after_reply {
+            control = Control::Close;
+            break;
+        }
+    }
+    reqs.drain(..done);
+    if let Some(k) = st.shutdown {
+        drop(st);
+        let _ = k;
+        node.shutdown_notify.notify_one();
+        return Control::Close;
+    }
+    control
+}
+
+/// Runs one command through every check of the table.
+pub fn run_one(node: &Node, st: &mut NodeState, sess: &mut Session, args: &[Bytes], out: &mut Reply) {
+    let now = now_ms();
+    st.stats.commands_processed += 1;
+    let cmd = match lookup(args) {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some(m) = sess.multi.as_mut() {
+                m.error = true;
+            }
+            out.error(&e);
+            let errs = out.take_errors();
+            st.stats.record_errors(errs);
+            return;
+        }
+    };
+    let name = full_name(args, cmd);
+    {
+        let mut m = sess.client.meta.lock();
+        m.last_cmd = name.clone();
+        m.last_interaction = Instant::now();
+    }
+    if let Err(e) = check(node, st, sess, cmd, &name, args) {
+        if let Some(m) = sess.multi.as_mut() {
+            m.error = true;
+        }
+        out.error(&e);
+        let errs = out.take_errors();
+        st.stats.record_errors(errs);
+        st.stats.commands.entry(name).or_default().rejected += 1;
+        return;
+    }
+    // Inside MULTI everything but the transaction-control commands is queued.
+    if sess.multi.is_some() && !matches!(cmd.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
+        multi::queue(sess, args, out);
+        return;
+    }
+    if !st.monitors.is_empty() && !cmd.has(flags::ADMIN) && !cmd.has(flags::SKIP_MONITOR) {
+        feed_monitors(st, sess, args);
+    }
+    call(node, st, sess, cmd, &name, args, out, now);
+}
+
+/// Executes a resolved command and does the bookkeeping: stats, errors, propagation.
+#[allow(clippy::too_many_arguments)]
+pub fn call(node: &Node, st: &mut NodeState, sess: &mut Session, cmd: &'static Command, name: &str, args: &[Bytes], out: &mut Reply, now: i64) {
+    let started = Instant::now();
+    let errors_before = out.errors.len();
+    {
+        let mut ctx = Ctx { node, st: &mut *st, sess: &mut *sess, out: &mut *out, now, cmd };
+        (cmd.handler)(&mut ctx, args);
+    }
+    // Keys that expired while the command ran are propagated as DEL before its own effects.
+    flush_expired(st);
+    if cmd.name != "exec" {
+        st.stream.commit(false);
+    }
+    let failed = out.errors.len() > errors_before;
+    let errs = out.take_errors();
+    st.stats.record_errors(errs);
+    let s = st.stats.commands.entry(name.to_string()).or_default();
+    s.calls += 1;
+    s.usec += started.elapsed().as_micros() as u64;
+    if failed {
+        s.failed += 1;
+    }
+}
+
+/// Moves keys deleted by expiry into the write stream as DEL commands.
+pub fn flush_expired(st: &mut NodeState) {
+    if st.ks.expired_pending.is_empty() {
+        return;
+    }
+    for (db, key) in std::mem::take(&mut st.ks.expired_pending) {
+        st.stream.push(db, vec![Bytes::from_static(b"DEL"), key]);
+        st.stream.commit(false);
+    }
+}
+
+/// The checks Redis makes before running a command, in Redis's order.
+fn check(node: &Node, st: &mut NodeState, sess: &mut Session, cmd: &Command, name: &str, args: &[Bytes]) -> Result<(), String> {
+    if !sess.authenticated && !cmd.has(flags::NO_AUTH) {
+        return Err("NOAUTH Authentication required.".into());
+    }
+    if sess.multi.is_some() && cmd.has(flags::NO_MULTI) && cmd.name != "multi" {
+        return Err(format!("ERR Command not allowed inside a transaction"));
+    }
+    if !sess.client.resp3() && sess.subs.count() > 0 && !picket::pubsub::allowed_when_subscribed(cmd.name) {
+        return Err(picket::pubsub::subscribed_context_error(name));
+    }
+    let _ = args;
+    if cmd.has(flags::DENYOOM) && node.hot.read().maxmemory > 0 {
+        let hot = node.hot.read().clone();
+        if !crate::evict::perform_evictions(st, &hot) {
+            return Err("OOM command not allowed when used memory > 'maxmemory'.".into());
+        }
+    }
+    Ok(())
+}
+
+fn feed_monitors(st: &mut NodeState, sess: &Session, args: &[Bytes]) {
+    let now = crate::server::now_us();
+    let mut line = format!("+{}.{:06} [{} {}]", now / 1_000_000, now % 1_000_000, sess.db, sess.client.addr);
+    for a in args {
+        line.push(' ');
+        line.push_str(&repr_arg(a));
+    }
+    line.push_str("\r\n");
+    let msg = Bytes::from(line);
+    let limit = picket::server::OutputLimit::default();
+    st.monitors.retain(|m| !m.is_killed());
+    for m in &st.monitors {
+        m.send(msg.clone(), limit);
+    }
+}
+
+/// Quotes an argument as MONITOR prints it (sdscatrepr).
+pub fn repr_arg(a: &[u8]) -> String {
+    let mut s = String::from("\"");
+    for &c in a {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => s.push(c as char),
+            c => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// Index of every top-level command by lowercase name.
+pub fn build_index(cmds: &'static [Command]) -> HashMap<&'static str, &'static Command> {
+    cmds.iter().map(|c| (c.name, c)).collect()
+}
+
+static RENAMED: OnceLock<HashMap<String, Option<String>>> = OnceLock::new();
+
+/// Applies `rename-command` from the configuration (once, at start-up).
+pub fn set_renames(r: &[(String, String)]) {
+    let _ = RENAMED.set(r.iter().map(|(a, b)| (a.clone(), (!b.is_empty()).then(|| b.to_ascii_lowercase()))).collect());
+}
+
+pub fn renames() -> Option<&'static HashMap<String, Option<String>>> {
+    RENAMED.get()
+}
+
+/// Shared handle type for connection-level helpers.
+pub type ClientRef = Arc<picket::server::ClientHandle>;

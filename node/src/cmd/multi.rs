@@ -1,0 +1,125 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+//!
+//! Queued commands are checked when queued (unknown command, arity: EXECABORT at EXEC); runtime
+//! errors inside EXEC do not stop the others. WATCH flags are set by every modification of a
+//! watched key, including expiry, FLUSHDB/FLUSHALL and SWAPDB.
+
+use super::Ctx;
+use crate::server::{NodeState, Session};
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+#[derive(Debug, Default)]
+pub struct MultiState {
+    pub queued: Vec<Vec<Bytes>>,
+    /// A queued command was rejected: EXEC answers EXECABORT.
+    pub error: bool,
+}
+
+/// Adds a command to the transaction.
+pub fn queue(sess: &mut Session, args: &[Bytes], out: &mut picket::resp::Reply) {
+    if let Some(m) = sess.multi.as_mut() {
+        m.queued.push(args.to_vec());
+        sess.client.meta.lock().multi = m.queued.len() as i64;
+    }
+    out.simple("QUEUED");
+}
+
+/// MULTI
+pub fn multi(ctx: &mut Ctx, _a: &[Bytes]) {
+    if ctx.sess.multi.is_some() {
+        return ctx.out.error("ERR MULTI calls can not be nested");
+    }
+    ctx.sess.multi = Some(MultiState::default());
+    ctx.sess.client.meta.lock().multi = 0;
+    ctx.out.ok();
+}
+
+/// Leaves MULTI and drops the WATCHes.
+pub fn discard_state(st: &mut NodeState, sess: &mut Session) {
+    sess.multi = None;
+    sess.client.meta.lock().multi = -1;
+    unwatch_all(st, sess);
+}
+
+/// DISCARD
+pub fn discard(ctx: &mut Ctx, _a: &[Bytes]) {
+    if ctx.sess.multi.is_none() {
+        return ctx.out.error("ERR DISCARD without MULTI");
+    }
+    discard_state(ctx.st, ctx.sess);
+    ctx.out.ok();
+}
+
+/// EXEC
+pub fn exec(ctx: &mut Ctx, _a: &[Bytes]) {
+    let Some(m) = ctx.sess.multi.take() else {
+        return ctx.out.error("ERR EXEC without MULTI");
+    };
+    ctx.sess.client.meta.lock().multi = -1;
+    if m.error {
+        unwatch_all(ctx.st, ctx.sess);
+        return ctx.out.error("EXECABORT Transaction discarded because of previous errors.");
+    }
+    if ctx.sess.watch_dirty.load(Ordering::Relaxed) {
+        unwatch_all(ctx.st, ctx.sess);
+        return ctx.out.null_array();
+    }
+    unwatch_all(ctx.st, ctx.sess);
+    ctx.out.array(m.queued.len());
+    for args in &m.queued {
+        let cmd = match super::lookup(args) {
+            Ok(c) => c,
+            Err(e) => {
+                ctx.out.error(&e);
+                continue;
+            }
+        };
+        let name = super::full_name(args, cmd);
+        if !ctx.st.monitors.is_empty() && !cmd.has(super::flags::ADMIN) {
+            super::feed_monitors(ctx.st, ctx.sess, args);
+        }
+        super::call(ctx.node, ctx.st, ctx.sess, cmd, &name, args, ctx.out, ctx.now);
+        if ctx.sess.close_after_reply {
+            break;
+        }
+    }
+    ctx.st.stream.commit(true);
+}
+
+/// WATCH key [key ...]
+pub fn watch(ctx: &mut Ctx, a: &[Bytes]) {
+    if ctx.sess.multi.is_some() {
+        return ctx.out.error("ERR WATCH inside MULTI is not allowed");
+    }
+    let db = ctx.db();
+    for k in &a[1..] {
+        if ctx.sess.watched.iter().any(|(d, w)| *d == db && w == k) {
+            continue;
+        }
+        let key = Bytes::copy_from_slice(k);
+        ctx.st.ks.dbs[db].watched.entry(key.clone()).or_default().push(ctx.sess.watch_dirty.clone());
+        ctx.sess.watched.push((db, key));
+    }
+    ctx.out.ok();
+}
+
+/// UNWATCH
+pub fn unwatch(ctx: &mut Ctx, _a: &[Bytes]) {
+    unwatch_all(ctx.st, ctx.sess);
+    ctx.out.ok();
+}
+
+/// Drops every WATCH of the session and clears its dirty flag.
+pub fn unwatch_all(st: &mut NodeState, sess: &mut Session) {
+    for (db, key) in sess.watched.drain(..) {
+        if let Some(v) = st.ks.dbs.get_mut(db).and_then(|d| d.watched.get_mut(&key)) {
+            v.retain(|f| !Arc::ptr_eq(f, &sess.watch_dirty));
+            if v.is_empty() {
+                st.ks.dbs[db].watched.remove(&key);
+            }
+        }
+    }
+    sess.watch_dirty.store(false, Ordering::Relaxed);
+}

@@ -1,0 +1,66 @@
+//! Server commands: SHUTDOWN, TIME, LASTSAVE, MONITOR, ROLE.
+
+use super::Ctx;
+use crate::server::ShutdownKind;
+use bytes::Bytes;
+use picket::args::{eq_ic, ERR_SYNTAX};
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]
+pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) {
+    let mut kind = ShutdownKind::Default;
+    let mut abort = false;
+    for o in &a[1..] {
+        if eq_ic(o, "nosave") {
+            kind = ShutdownKind::NoSave;
+        } else if eq_ic(o, "save") {
+            kind = ShutdownKind::Save;
+        } else if eq_ic(o, "now") || eq_ic(o, "force") {
+        } else if eq_ic(o, "abort") {
+            abort = true;
+        } else {
+            return ctx.out.error(ERR_SYNTAX);
+        }
+    }
+    if abort {
+        if a.len() > 2 {
+            return ctx.out.error(ERR_SYNTAX);
+        }
+        return ctx.out.error("ERR No shutdown in progress.");
+    }
+    tracing::warn!("User requested shutdown...");
+    ctx.st.shutdown = Some(kind);
+    // Like Redis, no reply: the connection closes as the server exits.
+    ctx.sess.close_after_reply = true;
+}
+
+/// TIME: [unix seconds, microseconds] as bulk strings.
+pub fn time(ctx: &mut Ctx, _a: &[Bytes]) {
+    let us = crate::server::now_us();
+    ctx.out.array(2);
+    ctx.out.bulk_int(us / 1_000_000);
+    ctx.out.bulk_int(us % 1_000_000);
+}
+
+/// LASTSAVE
+pub fn lastsave(ctx: &mut Ctx, _a: &[Bytes]) {
+    ctx.out.int(ctx.st.lastsave);
+}
+
+/// MONITOR: the client receives every command other clients run.
+pub fn monitor(ctx: &mut Ctx, _a: &[Bytes]) {
+    if ctx.sess.monitor {
+        return ctx.out.ok();
+    }
+    ctx.sess.monitor = true;
+    ctx.sess.client.meta.lock().monitor = true;
+    ctx.st.monitors.push(ctx.sess.client.clone());
+    ctx.out.ok();
+}
+
+/// ROLE (master form until replication exists).
+pub fn role(ctx: &mut Ctx, _a: &[Bytes]) {
+    ctx.out.array(3);
+    ctx.out.bulk(b"master");
+    ctx.out.int(ctx.st.stream.offset as i64);
+    ctx.out.array(0);
+}

@@ -1,0 +1,258 @@
+//! The keyspace: 16 (by default) databases of [`Dict`]s with a separate expires table, lazy
+//! expiry on access, WATCH invalidation on every modification, LRU/LFU access tracking.
+
+pub mod dict;
+pub mod lru;
+pub mod value;
+
+pub use dict::Dict;
+pub use value::{Entry, RStr, Value};
+
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// One database.
+#[derive(Default)]
+pub struct Db {
+    pub main: Dict<Entry>,
+    /// Absolute expiry times in ms since the Unix epoch.
+    pub expires: Dict<i64>,
+    /// Clients WATCHing keys of this db: their "transaction is dirty" flags.
+    pub watched: HashMap<Bytes, Vec<Arc<AtomicBool>>>,
+    /// Running average of TTLs seen by the active expiry cycle (INFO keyspace avg_ttl).
+    pub avg_ttl: i64,
+}
+
+impl Db {
+    /// Marks every WATCH on `key` as broken.
+    pub fn touch(&self, key: &[u8]) {
+        if let Some(w) = self.watched.get(key) {
+            for f in w {
+                f.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Marks every WATCH on a key that exists here as broken (FLUSHDB, SWAPDB).
+    pub fn touch_all_existing(&self, also: Option<&Db>) {
+        for (k, w) in &self.watched {
+            if self.main.contains_key(k) || also.map(|o| o.main.contains_key(k)).unwrap_or(false) {
+                for f in w {
+                    f.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    pub fn expire_of(&self, key: &[u8]) -> Option<i64> {
+        if self.expires.is_empty() {
+            return None;
+        }
+        self.expires.get(key).copied()
+    }
+
+    fn is_expired(&self, key: &[u8], now_ms: i64) -> bool {
+        matches!(self.expire_of(key), Some(t) if t <= now_ms)
+    }
+}
+
+/// Counters the keyspace keeps for INFO stats.
+#[derive(Debug, Default, Clone)]
+pub struct KeyspaceStats {
+    pub expired_keys: u64,
+    pub evicted_keys: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub expired_stale_perc: f64,
+    pub expired_time_cap_reached: u64,
+}
+
+pub struct Keyspace {
+    pub dbs: Vec<Db>,
+    pub stats: KeyspaceStats,
+    /// Keys deleted by expiry, waiting to be propagated as DEL (db, key).
+    pub expired_pending: Vec<(usize, Bytes)>,
+    /// On a replica, expired keys are hidden but only deleted when the master says so.
+    pub is_replica: bool,
+    pub lru: lru::AccessPolicy,
+}
+
+impl Keyspace {
+    pub fn new(databases: usize) -> Self {
+        Keyspace {
+            dbs: (0..databases).map(|_| Db::default()).collect(),
+            stats: KeyspaceStats::default(),
+            expired_pending: Vec::new(),
+            is_replica: false,
+            lru: lru::AccessPolicy::default(),
+        }
+    }
+
+    /// Deletes `key` if it is logically expired; true if it was (or is hidden as) expired.
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now_ms: i64) -> bool {
+        let d = &self.dbs[db];
+        if !d.is_expired(key, now_ms) {
+            return false;
+        }
+        if self.is_replica {
+            return true;
+        }
+        self.delete_expired(db, key);
+        true
+    }
+
+    /// Removes an expired key, counts it and queues its DEL for propagation.
+    pub fn delete_expired(&mut self, db: usize, key: &[u8]) {
+        let d = &mut self.dbs[db];
+        if let Some((k, _)) = d.main.remove(key) {
+            d.expires.remove(key);
+            d.touch(key);
+            self.stats.expired_keys += 1;
+            self.expired_pending.push((db, k));
+        }
+    }
+
+    /// Looks a key up for reading: expires it lazily, counts hits/misses, updates LRU/LFU.
+    pub fn lookup(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+        if self.expire_if_needed(db, key, now_ms) {
+            self.stats.misses += 1;
+            return None;
+        }
+        let policy = self.lru;
+        match self.dbs[db].main.get_mut(key) {
+            Some(e) => {
+                self.stats.hits += 1;
+                policy.touch(&mut e.lru);
+                Some(e)
+            }
+            None => {
+                self.stats.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Looks a key up for writing: like [`lookup`](Self::lookup) but without hit/miss counting.
+    pub fn lookup_write(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+        if self.expire_if_needed(db, key, now_ms) && !self.is_replica {
+            return None;
+        }
+        let policy = self.lru;
+        let e = self.dbs[db].main.get_mut(key)?;
+        policy.touch(&mut e.lru);
+        Some(e)
+    }
+
+    /// Whether a key exists (logically), without touching LRU or stats.
+    pub fn exists(&mut self, db: usize, key: &[u8], now_ms: i64) -> bool {
+        if self.expire_if_needed(db, key, now_ms) {
+            return false;
+        }
+        self.dbs[db].main.contains_key(key)
+    }
+
+    /// Stores a value; clears the TTL unless `keep_ttl`. Breaks WATCHes on the key.
+    pub fn set(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) {
+        let lru = self.lru.initial();
+        let d = &mut self.dbs[db];
+        d.touch(key);
+        match d.main.get_mut(key) {
+            Some(e) => {
+                e.val = val;
+                e.lru = lru;
+                if !keep_ttl && !d.expires.is_empty() {
+                    d.expires.remove(key);
+                }
+            }
+            None => {
+                d.main.insert(Bytes::copy_from_slice(key), Entry { val, lru });
+            }
+        }
+    }
+
+    /// Deletes a key; true if it existed. Breaks WATCHes on the key.
+    pub fn delete(&mut self, db: usize, key: &[u8]) -> Option<Value> {
+        let d = &mut self.dbs[db];
+        let (_, e) = d.main.remove(key)?;
+        if !d.expires.is_empty() {
+            d.expires.remove(key);
+        }
+        d.touch(key);
+        Some(e.val)
+    }
+
+    /// Sets the absolute expiry (ms) of an existing key.
+    pub fn set_expire(&mut self, db: usize, key: &[u8], when_ms: i64) {
+        let d = &mut self.dbs[db];
+        let Some((k, _)) = d.main.get_key_value(key) else { return };
+        let k = k.clone();
+        d.expires.insert(k, when_ms);
+        d.touch(key);
+    }
+
+    /// Removes the TTL; true if there was one.
+    pub fn persist(&mut self, db: usize, key: &[u8]) -> bool {
+        let d = &mut self.dbs[db];
+        let had = d.expires.remove(key).is_some();
+        if had {
+            d.touch(key);
+        }
+        had
+    }
+
+    pub fn expire_of(&self, db: usize, key: &[u8]) -> Option<i64> {
+        self.dbs[db].expire_of(key)
+    }
+
+    /// Empties one database, returning its old contents (so they can be freed off the request
+    /// path for ASYNC).
+    pub fn flush_db(&mut self, db: usize) -> Db {
+        let d = &mut self.dbs[db];
+        d.touch_all_existing(None);
+        let watched = std::mem::take(&mut d.watched);
+        let old = std::mem::take(d);
+        self.dbs[db].watched = watched;
+        old
+    }
+
+    pub fn swap_db(&mut self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        self.dbs[a].touch_all_existing(Some(&self.dbs[b]));
+        self.dbs[b].touch_all_existing(Some(&self.dbs[a]));
+        let (x, y) = if a < b { (a, b) } else { (b, a) };
+        let (lo, hi) = self.dbs.split_at_mut(y);
+        std::mem::swap(&mut lo[x].main, &mut hi[0].main);
+        std::mem::swap(&mut lo[x].expires, &mut hi[0].expires);
+        std::mem::swap(&mut lo[x].avg_ttl, &mut hi[0].avg_ttl);
+    }
+
+    pub fn total_keys(&self) -> usize {
+        self.dbs.iter().map(|d| d.main.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lazy_expiry_and_watch() {
+        let mut ks = Keyspace::new(2);
+        let flag = Arc::new(AtomicBool::new(false));
+        ks.dbs[0].watched.insert(Bytes::from_static(b"k"), vec![flag.clone()]);
+        ks.set(0, b"k", Value::Str(RStr::from_arg(b"v")), false);
+        assert!(flag.load(Ordering::Relaxed));
+        flag.store(false, Ordering::Relaxed);
+        ks.set_expire(0, b"k", 1000);
+        assert!(ks.lookup(0, b"k", 999).is_some());
+        flag.store(false, Ordering::Relaxed);
+        assert!(ks.lookup(0, b"k", 1000).is_none());
+        assert!(flag.load(Ordering::Relaxed));
+        assert_eq!(ks.expired_pending.len(), 1);
+        assert_eq!(ks.stats.expired_keys, 1);
+    }
+}

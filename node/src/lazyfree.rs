@@ -1,0 +1,22 @@
+//! Freeing large values off the request path (UNLINK, FLUSHALL ASYNC, lazyfree-* options).
+
+use crate::db::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static FREED: AtomicU64 = AtomicU64::new(0);
+
+/// Values larger than this are dropped on a background thread.
+const LAZY_THRESHOLD: usize = 64 * 1024;
+
+/// Drops `v`, on a background thread when it is large.
+pub fn free_value(v: Value) {
+    if v.approx_size() > LAZY_THRESHOLD {
+        FREED.fetch_add(1, Ordering::Relaxed);
+        std::thread::spawn(move || drop(v));
+    }
+}
+
+/// Objects freed in the background so far (INFO lazyfreed_objects).
+pub fn freed() -> u64 {
+    FREED.load(Ordering::Relaxed)
+}

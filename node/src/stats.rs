@@ -1,0 +1,53 @@
+//! Counters for INFO stats, commandstats and errorstats.
+
+use std::collections::BTreeMap;
+
+#[derive(Debug, Default, Clone)]
+pub struct CommandStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected: u64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub commands_processed: u64,
+    pub commands: BTreeMap<String, CommandStat>,
+    pub errors: BTreeMap<String, u64>,
+    pub total_error_replies: u64,
+    /// (time ms, commands processed) samples for instantaneous_ops_per_sec.
+    pub ops_samples: Vec<(i64, u64)>,
+}
+
+impl Stats {
+    pub fn record_errors(&mut self, codes: Vec<String>) {
+        for c in codes {
+            self.total_error_replies += 1;
+            *self.errors.entry(c).or_default() += 1;
+        }
+    }
+
+    /// Operations per second over the recent samples.
+    pub fn instantaneous_ops(&self) -> u64 {
+        match (self.ops_samples.first(), self.ops_samples.last()) {
+            (Some(a), Some(b)) if b.0 > a.0 => (b.1 - a.1) * 1000 / (b.0 - a.0) as u64,
+            _ => 0,
+        }
+    }
+
+    pub fn sample(&mut self, now_ms: i64) {
+        self.ops_samples.push((now_ms, self.commands_processed));
+        if self.ops_samples.len() > 16 {
+            self.ops_samples.remove(0);
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.commands.clear();
+        self.errors.clear();
+        self.total_error_replies = 0;
+        self.commands_processed = 0;
+        self.ops_samples.clear();
+    }
+}
