@@ -191,7 +191,8 @@ pub fn pubsub_command(hub: &PubSub, args: &[Bytes], out: &mut Reply) {
             }
         }
         ("numsub", _) => {
-            out.map(args.len() - 2);
+            // Redis 7.0 answers a flat array here, even in RESP3.
+            out.array(2 * (args.len() - 2));
             for c in &args[2..] {
                 out.bulk(c);
                 out.int(hub.numsub(c) as i64);
@@ -200,7 +201,7 @@ pub fn pubsub_command(hub: &PubSub, args: &[Bytes], out: &mut Reply) {
         ("numpat", 2) => out.int(hub.numpat() as i64),
         ("shardchannels", 2 | 3) => out.array(0),
         ("shardnumsub", _) => {
-            out.map(args.len() - 2);
+            out.array(2 * (args.len() - 2));
             for c in &args[2..] {
                 out.bulk(c);
                 out.int(0);

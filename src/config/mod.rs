@@ -179,7 +179,7 @@ mod tests {
         assert_eq!(c.get("replica-read-only"), "no");
         c.set_str("maxmemory", "1mb").unwrap();
         assert_eq!(c.get("maxmemory"), "1048576");
-        assert_eq!(c.set_str("appendfsync", "sometimes").unwrap_err().0, "argument(s) must be one of the following: always, everysec, no");
+        assert_eq!(c.set_str("appendfsync", "sometimes").unwrap_err().0, "argument(s) must be one of the following: everysec, always, no");
         let m = c.matching(&[b"maxmemory*"]);
         assert!(m.iter().any(|(n, _)| n == "maxmemory-policy"));
     }

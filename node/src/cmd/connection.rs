@@ -240,6 +240,10 @@ pub fn client(ctx: &mut Ctx, a: &[Bytes]) {
         "help" => {
             let lines = [
                 "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CACHING (YES|NO)",
+                "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+                "GETREDIR",
+                "    Return the client ID we are redirecting to when tracking is enabled.",
                 "GETNAME",
                 "    Return the name of the current connection.",
                 "ID",
@@ -272,8 +276,13 @@ pub fn client(ctx: &mut Ctx, a: &[Bytes]) {
                 "    Control the replies sent to the current connection.",
                 "SETNAME <name>",
                 "    Assign the name <name> to the current connection.",
-                "GETREDIR",
-                "    Return the client ID we are redirecting to when tracking is enabled.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "    Unblock the specified blocked client.",
+                "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+                "         [OPTIN] [OPTOUT] [NOLOOP]",
+                "    Control server assisted client side caching.",
+                "TRACKINGINFO",
+                "    Report tracking status for the current connection.",
                 "NO-EVICT (ON|OFF)",
                 "    Protect current client connection from eviction.",
                 "HELP",
@@ -415,7 +424,7 @@ fn client_pause(ctx: &mut Ctx, a: &[Bytes]) {
         None => false,
         Some(m) if eq_ic(m, "write") => true,
         Some(m) if eq_ic(m, "all") => false,
-        Some(_) => return ctx.out.error(ERR_SYNTAX),
+        Some(_) => return ctx.out.error("ERR CLIENT PAUSE mode must be WRITE or ALL"),
     };
     let until = Instant::now() + Duration::from_millis(ms as u64);
     // A new pause never shortens an active one, and ALL wins over WRITE (as Redis).

@@ -3,7 +3,7 @@
 use super::Ctx;
 use crate::db::{RStr, Value};
 use bytes::Bytes;
-use picket::args::{eq_ic, float_arg, unknown_subcommand};
+use picket::args::{eq_ic, float_arg};
 use sha1_smol::Sha1;
 
 const NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
@@ -145,7 +145,7 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
                 ctx.out.simple(l);
             }
         }
-        _ => ctx.out.error(&unknown_subcommand("debug", &a[1])),
+        _ => ctx.out.error(&format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.", String::from_utf8_lossy(&a[1]))),
     }
 }
 

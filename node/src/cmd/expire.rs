@@ -95,7 +95,7 @@ fn ttl_generic(ctx: &mut Ctx, a: &[Bytes], ms: bool, absolute: bool) {
         return ctx.out.int(-1);
     };
     if absolute {
-        return ctx.out.int(if ms { when } else { when / 1000 });
+        return ctx.out.int(if ms { when } else { (when + 500) / 1000 });
     }
     let ttl = (when - ctx.now).max(0);
     ctx.out.int(if ms { ttl } else { (ttl + 500) / 1000 });

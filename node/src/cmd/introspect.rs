@@ -109,7 +109,7 @@ pub fn command(ctx: &mut Ctx, a: &[Bytes]) {
             for n in &a[2..] {
                 match lookup_name(table, n) {
                     Some((c, p)) => write_info(ctx.out, c, p),
-                    None => ctx.out.null_array(),
+                    None => ctx.out.null(),
                 }
             }
         }

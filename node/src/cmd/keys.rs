@@ -108,11 +108,18 @@ pub fn keys(ctx: &mut Ctx, a: &[Bytes]) {
 }
 
 /// Parses a SCAN cursor as Redis does (an unsigned decimal).
+/// Like strtoul: an optional sign, then digits; a negative value wraps around.
 pub fn parse_cursor(a: &[u8]) -> Option<u64> {
-    if a.is_empty() || !a.iter().all(|c| c.is_ascii_digit()) {
+    let (neg, d) = match a.first() {
+        Some(b'-') => (true, &a[1..]),
+        Some(b'+') => (false, &a[1..]),
+        _ => (false, a),
+    };
+    if d.is_empty() || !d.iter().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    std::str::from_utf8(a).ok()?.parse().ok()
+    let v: u64 = std::str::from_utf8(d).ok()?.parse().ok()?;
+    Some(if neg { v.wrapping_neg() } else { v })
 }
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]

@@ -1,0 +1,245 @@
+//! Helpers for end-to-end tests: building and starting picket-node and redis-server on
+//! ephemeral loopback ports, a raw RESP client, polling with deadlines.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+/// Builds the workspace binaries once per test process and returns the path of one.
+pub fn binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo).args(["build", "--quiet", "--bins"]).current_dir(root()).status().expect("run cargo build");
+        assert!(st.success(), "cargo build of the binaries failed");
+    });
+    let p = target_dir().join("debug").join(name);
+    assert!(p.exists(), "{} was not built", p.display());
+    p
+}
+
+/// The real redis-server: tests that compare against it must have it (`.ci/run` installs it).
+pub fn redis_server() -> PathBuf {
+    for p in ["/usr/bin/redis-server", "/usr/local/bin/redis-server"] {
+        if std::path::Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!("redis-server is not installed: run .ci/run, or apt-get install -y redis-server redis-tools");
+}
+
+pub fn tool(name: &str) -> PathBuf {
+    for d in ["/usr/bin", "/usr/local/bin"] {
+        let p = PathBuf::from(d).join(name);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("{name} is not installed: run .ci/run, or apt-get install -y redis-tools");
+}
+
+/// A port that was free a moment ago (never 6379 or 26379).
+pub fn free_port() -> u16 {
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+        let p = l.local_addr().unwrap().port();
+        if p != 6379 && p != 26379 {
+            return p;
+        }
+    }
+}
+
+/// Polls `f` every 20 ms until it is true or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// A server process killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    pub log: PathBuf,
+}
+
+impl Server {
+    fn start(bin: PathBuf, extra: &[&str]) -> Server {
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let port = free_port();
+            let log = dir.path().join("server.log");
+            let mut args: Vec<String> = vec!["--port".into(), port.to_string(), "--bind".into(), "127.0.0.1".into(), "--save".into(), "".into(), "--dir".into(), dir.path().display().to_string(), "--logfile".into(), log.display().to_string()];
+            args.extend(extra.iter().map(|s| s.to_string()));
+            let child = Command::new(&bin).args(&args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start server");
+            let mut s = Server { child, port, dir, log };
+            if wait_until(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok()) {
+                return s;
+            }
+            let _ = s.child.kill();
+            let _ = s.child.wait();
+        }
+        panic!("server {} did not start", bin.display());
+    }
+
+    pub fn picket(extra: &[&str]) -> Server {
+        Server::start(binary("picket-node"), extra)
+    }
+
+    pub fn redis(extra: &[&str]) -> Server {
+        Server::start(redis_server(), extra)
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(self.port)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Resident memory of the process in bytes.
+    pub fn rss(&self) -> u64 {
+        let s = std::fs::read_to_string(format!("/proc/{}/statm", self.child.id())).unwrap_or_default();
+        s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * 4096
+    }
+
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw RESP client: sends commands, returns whole replies as raw bytes.
+pub struct Client {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+/// Encodes a command as a RESP multibulk.
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut v = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        v.extend_from_slice(a);
+        v.extend_from_slice(b"\r\n");
+    }
+    v
+}
+
+/// Length of the first complete RESP2/RESP3 frame in `buf`, if complete.
+pub fn frame_len(buf: &[u8]) -> Option<usize> {
+    let line_end = buf.windows(2).position(|w| w == b"\r\n")?;
+    let head = std::str::from_utf8(&buf[1..line_end]).unwrap_or("");
+    let after = line_end + 2;
+    let count = || head.parse::<i64>().unwrap_or_else(|_| panic!("bad RESP header {:?}", String::from_utf8_lossy(&buf[..line_end])));
+    match buf[0] {
+        b'+' | b'-' | b':' | b',' | b'#' | b'_' | b'(' => Some(after),
+        b'$' | b'=' | b'!' => {
+            let n = count();
+            if n < 0 {
+                return Some(after);
+            }
+            let end = after + n as usize + 2;
+            (buf.len() >= end).then_some(end)
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let n = count();
+            let items = if buf[0] == b'%' || buf[0] == b'|' { n * 2 } else { n.max(0) };
+            let mut pos = after;
+            for _ in 0..items {
+                pos += frame_len(&buf[pos..])?;
+            }
+            if buf[0] == b'|' {
+                pos += frame_len(&buf[pos..])?;
+            }
+            Some(pos)
+        }
+        other => panic!("unexpected reply type byte {:?} in {:?}", other as char, String::from_utf8_lossy(&buf[..buf.len().min(200)])),
+    }
+}
+
+impl Client {
+    pub fn connect(port: u16) -> Client {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Client { stream, buf: Vec::new() }
+    }
+
+    pub fn send_raw(&mut self, b: &[u8]) {
+        self.stream.write_all(b).expect("write");
+    }
+
+    pub fn send(&mut self, args: &[&[u8]]) {
+        self.send_raw(&encode(args));
+    }
+
+    /// Reads one complete reply, or None on EOF/timeout.
+    pub fn read_reply(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if !self.buf.is_empty() {
+                if let Some(n) = frame_len(&self.buf) {
+                    return Some(self.buf.drain(..n).collect());
+                }
+            }
+            let mut tmp = [0u8; 65536];
+            match self.stream.read(&mut tmp) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
+            }
+        }
+    }
+
+    pub fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        self.send(&a);
+        self.read_reply().unwrap_or_else(|| panic!("no reply to {args:?}"))
+    }
+
+    pub fn cmd_str(&mut self, args: &[&str]) -> String {
+        String::from_utf8_lossy(&self.cmd(args)).into_owned()
+    }
+
+    /// True when the server closed the connection (EOF) within the timeout.
+    pub fn is_closed(&mut self) -> bool {
+        let mut tmp = [0u8; 1024];
+        loop {
+            match self.stream.read(&mut tmp) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) => return e.kind() != std::io::ErrorKind::WouldBlock && e.kind() != std::io::ErrorKind::TimedOut,
+            }
+        }
+    }
+}
+
+/// A value of INFO's `field:value` lines.
+pub fn info_field(info: &str, field: &str) -> Option<String> {
+    info.lines().find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
+}
