@@ -12,8 +12,8 @@ use bytes::{Bytes, BytesMut};
 /// Inline requests and multibulk/bulk headers may not exceed this without a newline (Redis's
 /// PROTO_INLINE_MAX_SIZE).
 pub const INLINE_MAX: usize = 64 * 1024;
-/// Redis rejects a multibulk count above this.
-pub const MULTIBULK_MAX: i64 = 1024 * 1024;
+/// Redis rejects a multibulk count above this (INT_MAX).
+pub const MULTIBULK_MAX: i64 = i32::MAX as i64;
 /// Bulk payloads at least this large get their whole length reserved up front.
 const BIG_ARG: usize = 32 * 1024;
 
@@ -129,12 +129,13 @@ impl RequestParser {
             if cr + 1 >= buf.len() {
                 return Ok(None);
             }
-            let n = parse_len(&buf[1..cr]);
-            let max = if limits.unauthenticated { 10 } else { MULTIBULK_MAX };
-            let n = match n {
-                Some(n) if n <= max => n,
+            let n = match parse_len(&buf[1..cr]) {
+                Some(n) if n <= MULTIBULK_MAX => n,
                 _ => return Err(ProtocolError("invalid multibulk length".into())),
             };
+            if limits.unauthenticated && n > 10 {
+                return Err(ProtocolError("unauthenticated multibulk length".into()));
+            }
             self.pos = cr + 2;
             if n <= 0 {
                 // `*0` and `*-1` are consumed silently, as Redis does.
@@ -166,11 +167,13 @@ impl RequestParser {
                     if cr + 1 >= buf.len() {
                         return Ok(None);
                     }
-                    let max = if limits.unauthenticated { 16384 } else { limits.proto_max_bulk_len };
                     let l = match parse_len(&buf[self.pos + 1..cr]) {
-                        Some(l) if (0..=max).contains(&l) => l as usize,
+                        Some(l) if (0..=limits.proto_max_bulk_len).contains(&l) => l as usize,
                         _ => return Err(ProtocolError("invalid bulk length".into())),
                     };
+                    if limits.unauthenticated && l > 16384 {
+                        return Err(ProtocolError("unauthenticated bulk length".into()));
+                    }
                     self.pos = cr + 2;
                     self.bulk_len = Some(l);
                     if l >= BIG_ARG {
@@ -354,7 +357,7 @@ mod tests {
     fn errors_match_redis() {
         let cases: &[(&[u8], &str)] = &[
             (b"*abc\r\n", "invalid multibulk length"),
-            (b"*1048577\r\n", "invalid multibulk length"),
+            (b"*2147483648\r\n", "invalid multibulk length"),
             (b"*1\r\n$-5\r\n", "invalid bulk length"),
             (b"*1\r\n$536870913\r\n", "invalid bulk length"),
             (b"*1\r\n*1\r\n", "expected '$', got '*'"),
@@ -375,10 +378,10 @@ mod tests {
         let l = Limits { unauthenticated: true, ..Limits::default() };
         let mut p = RequestParser::new();
         let mut b = BytesMut::from(&b"*11\r\n"[..]);
-        assert!(p.parse(&mut b, l).is_err());
+        assert_eq!(p.parse(&mut b, l).unwrap_err().0, "unauthenticated multibulk length");
         let mut p = RequestParser::new();
         let mut b = BytesMut::from(&b"*1\r\n$16385\r\n"[..]);
-        assert!(p.parse(&mut b, l).is_err());
+        assert_eq!(p.parse(&mut b, l).unwrap_err().0, "unauthenticated bulk length");
     }
 
     #[test]

@@ -12,11 +12,22 @@ use tokio::sync::mpsc;
 /// Requests executed per batch at most, so one pipelining client cannot starve the others.
 const MAX_BATCH: usize = 512;
 
-async fn write_out<W: AsyncWrite + Unpin, S: Service>(svc: &S, wr: &mut W, out: &mut Reply) -> std::io::Result<()> {
+/// Writes everything, unless the client is killed first (a stuck peer must not pin the task).
+async fn write_or_kill<W: AsyncWrite + Unpin>(wr: &mut W, data: &[u8], client: &super::ClientHandle) -> std::io::Result<()> {
+    if client.is_killed() {
+        return Err(std::io::Error::other("client killed"));
+    }
+    tokio::select! {
+        r = wr.write_all(data) => r,
+        _ = client.kill_notify.notified() => Err(std::io::Error::other("client killed")),
+    }
+}
+
+async fn write_out<W: AsyncWrite + Unpin, S: Service>(svc: &S, wr: &mut W, out: &mut Reply, client: &super::ClientHandle) -> std::io::Result<()> {
     if out.buf.is_empty() {
         return Ok(());
     }
-    wr.write_all(&out.buf).await?;
+    write_or_kill(wr, &out.buf, client).await?;
     let st = svc.net_stats();
     st.output_bytes.fetch_add(out.buf.len() as u64, Ordering::Relaxed);
     st.writes.fetch_add(1, Ordering::Relaxed);
@@ -40,7 +51,7 @@ async fn write_pushes<W: AsyncWrite + Unpin>(wr: &mut W, first: Bytes, rx: &mut 
             Err(_) => break,
         }
     }
-    let r = wr.write_all(&batch).await;
+    let r = write_or_kill(wr, &batch, client).await;
     client.sent(n);
     r
 }
@@ -87,7 +98,7 @@ where
                         reqs.clear();
                     }
                     Control::Suspend { wake, deadline } => {
-                        if write_out(&*svc, &mut wr, &mut out).await.is_err() {
+                        if write_out(&*svc, &mut wr, &mut out, &client).await.is_err() {
                             break 'conn;
                         }
                         let notified = wake.notified();
@@ -116,7 +127,7 @@ where
                 close = true;
             }
             if close {
-                let _ = write_out(&*svc, &mut wr, &mut out).await;
+                let _ = write_out(&*svc, &mut wr, &mut out, &client).await;
                 let _ = wr.shutdown().await;
                 break 'conn;
             }
@@ -124,11 +135,11 @@ where
             if !full {
                 break;
             }
-            if write_out(&*svc, &mut wr, &mut out).await.is_err() {
+            if write_out(&*svc, &mut wr, &mut out, &client).await.is_err() {
                 break 'conn;
             }
         }
-        if write_out(&*svc, &mut wr, &mut out).await.is_err() {
+        if write_out(&*svc, &mut wr, &mut out, &client).await.is_err() {
             break;
         }
         if buf.len() > svc.query_buffer_limit() {

@@ -89,7 +89,7 @@ pub fn bind_listeners(spec: &ListenSpec) -> Result<Listeners, String> {
     Ok(Listeners { tcp, unix })
 }
 
-async fn reject<W: AsyncWriteExt + Unpin>(mut w: W, msg: &str) {
+async fn reject<W: AsyncWriteExt + Unpin>(mut w: W, msg: String) {
     let _ = w.write_all(format!("-{msg}\r\n").as_bytes()).await;
     let _ = w.shutdown().await;
 }
@@ -117,16 +117,16 @@ pub async fn run_listeners<S: Service>(svc: Arc<S>, l: Listeners, keepalive: Dur
                 let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
                 let fd = stream.as_raw_fd() as i64;
                 let svc = svc.clone();
-                tokio::spawn(async move {
-                    let (rd, wr) = stream.into_split();
-                    if let Err(e) = svc.admit(Some(&peer)) {
-                        svc.registry().rejected_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        reject(wr, &e).await;
-                        return;
-                    }
-                    let (h, rx) = svc.registry().register(peer.to_string(), laddr, fd, svc.starts_authenticated());
-                    serve_connection(svc, rd, wr, h, rx).await;
-                });
+                let (rd, wr) = stream.into_split();
+                // Admission and registration happen here, in accept order, so maxclients counts
+                // every connection accepted before this one.
+                if let Err(e) = svc.admit(Some(&peer)) {
+                    svc.registry().rejected_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tokio::spawn(reject(wr, e));
+                    continue;
+                }
+                let (h, rx) = svc.registry().register(peer.to_string(), laddr, fd, svc.starts_authenticated());
+                tokio::spawn(serve_connection(svc, rd, wr, h, rx));
             }
         });
     }
@@ -141,15 +141,13 @@ pub async fn run_listeners<S: Service>(svc: Arc<S>, l: Listeners, keepalive: Dur
                 let svc = svc.clone();
                 let fd = stream.as_raw_fd() as i64;
                 let laddr = stream.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string())).unwrap_or_default();
-                tokio::spawn(async move {
-                    let (rd, wr) = stream.into_split();
-                    if let Err(e) = svc.admit(None) {
-                        reject(wr, &e).await;
-                        return;
-                    }
-                    let (h, rx) = svc.registry().register(format!("{laddr}:0"), format!("{laddr}:0"), fd, svc.starts_authenticated());
-                    serve_connection(svc, rd, wr, h, rx).await;
-                });
+                let (rd, wr) = stream.into_split();
+                if let Err(e) = svc.admit(None) {
+                    tokio::spawn(reject(wr, e));
+                    continue;
+                }
+                let (h, rx) = svc.registry().register(format!("{laddr}:0"), format!("{laddr}:0"), fd, svc.starts_authenticated());
+                tokio::spawn(serve_connection(svc, rd, wr, h, rx));
             }
         });
     }
