@@ -35,7 +35,14 @@ pub fn unknown_command(args: &[Bytes]) -> String {
 
 /// `ERR unknown subcommand 'x'. Try CMD HELP.`
 pub fn unknown_subcommand(cmd: &str, sub: &[u8]) -> String {
-    format!("ERR unknown subcommand '{}'. Try {} HELP.", String::from_utf8_lossy(sub).chars().take(128).collect::<String>(), cmd.to_ascii_uppercase())
+    format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        String::from_utf8_lossy(sub)
+            .chars()
+            .take(128)
+            .collect::<String>(),
+        cmd.to_ascii_uppercase()
+    )
 }
 
 /// Case-insensitive comparison of an argument with a keyword.

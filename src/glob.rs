@@ -48,7 +48,13 @@ fn class_matches(pat: &[u8], mut p: usize, c: u8, nocase: bool) -> (bool, usize)
 
 /// Matches one non-star token at `p` against byte `c`: (matched, next pattern index).
 fn token_matches(pat: &[u8], p: usize, c: u8, nocase: bool) -> (bool, usize) {
-    let eq = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let eq = |a: u8, b: u8| {
+        if nocase {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
     match pat[p] {
         b'?' => (true, p + 1),
         b'[' => class_matches(pat, p + 1, c, nocase),

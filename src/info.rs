@@ -11,17 +11,23 @@ pub struct InfoSelection {
 
 impl InfoSelection {
     pub fn from_args(args: &[&[u8]]) -> Self {
-        let mut names: Vec<String> = args.iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
+        let mut names: Vec<String> = args
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+            .collect();
         let all = names.iter().any(|n| n == "all" || n == "everything");
         let default = names.is_empty() || names.iter().any(|n| n == "default");
         names.retain(|n| n != "default" && n != "all" && n != "everything");
-        InfoSelection { names, all, default }
+        InfoSelection {
+            names,
+            all,
+            default,
+        }
     }
 
     /// Whether `section` is wanted; `in_default` says if it is part of the default set.
     pub fn wants(&self, section: &str, in_default: bool) -> bool {
-        self.all || (self.default && in_default)
-            || self.names.iter().any(|n| n == section)
+        self.all || (self.default && in_default) || self.names.iter().any(|n| n == section)
     }
 
     /// `everything` also asks for commandstats and latencystats.

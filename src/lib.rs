@@ -26,5 +26,7 @@ pub const REDIS_VERSION: &str = "7.0.15";
 pub fn random_hex_id() -> String {
     use rand::RngExt;
     let mut r = rand::rng();
-    (0..40).map(|_| char::from_digit(r.random_range(0..16u32), 16).unwrap_or('0')).collect()
+    (0..40)
+        .map(|_| char::from_digit(r.random_range(0..16u32), 16).unwrap_or('0'))
+        .collect()
 }

@@ -18,7 +18,9 @@ pub fn set_role_char(c: u8) {
 /// Formats events as Redis's log lines.
 pub struct RedisLineFormat;
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// (year, month 1-12, day) of a day count since 1970-01-01.
 fn civil(days: i64) -> (i64, u32, u32) {
@@ -35,11 +37,22 @@ fn civil(days: i64) -> (i64, u32, u32) {
 
 /// `23 Nov 2026 02:55:43.461` (UTC).
 pub fn timestamp() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs() as i64;
     let (y, m, d) = civil(secs.div_euclid(86400));
     let sod = secs.rem_euclid(86400);
-    format!("{} {} {} {:02}:{:02}:{:02}.{:03}", d, MONTHS[(m - 1) as usize], y, sod / 3600, sod % 3600 / 60, sod % 60, now.subsec_millis())
+    format!(
+        "{} {} {} {:02}:{:02}:{:02}.{:03}",
+        d,
+        MONTHS[(m - 1) as usize],
+        y,
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60,
+        now.subsec_millis()
+    )
 }
 
 impl<S, N> FormatEvent<S, N> for RedisLineFormat
@@ -47,14 +60,26 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let c = match *event.metadata().level() {
             Level::TRACE => '.',
             Level::DEBUG => '-',
             Level::INFO => '*',
             _ => '#',
         };
-        write!(w, "{}:{} {} {} ", std::process::id(), ROLE.load(Ordering::Relaxed) as char, timestamp(), c)?;
+        write!(
+            w,
+            "{}:{} {} {} ",
+            std::process::id(),
+            ROLE.load(Ordering::Relaxed) as char,
+            timestamp(),
+            c
+        )?;
         ctx.field_format().format_fields(w.by_ref(), event)?;
         writeln!(w)
     }
@@ -76,11 +101,22 @@ pub fn init(loglevel: &str, logfile: &str, json: bool) -> Result<(), String> {
     let writer: tracing_subscriber::fmt::writer::BoxMakeWriter = if logfile.is_empty() {
         tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout)
     } else {
-        let f = std::fs::OpenOptions::new().create(true).append(true).open(logfile).map_err(|e| format!("Can't open the log file: {e}"))?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(logfile)
+            .map_err(|e| format!("Can't open the log file: {e}"))?;
         tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::sync::Mutex::new(f))
     };
-    let b = tracing_subscriber::fmt().with_max_level(level).with_writer(writer).with_ansi(false);
-    let res = if json { b.json().flatten_event(true).try_init() } else { b.event_format(RedisLineFormat).try_init() };
+    let b = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(writer)
+        .with_ansi(false);
+    let res = if json {
+        b.json().flatten_event(true).try_init()
+    } else {
+        b.event_format(RedisLineFormat).try_init()
+    };
     res.map_err(|e| e.to_string())
 }
 

@@ -5,7 +5,14 @@
 use std::os::raw::{c_char, c_int};
 
 extern "C" {
-    fn picket_ld_incr(cur: *const c_char, curlen: usize, incr: *const c_char, incrlen: usize, out: *mut c_char, outlen: usize) -> c_int;
+    fn picket_ld_incr(
+        cur: *const c_char,
+        curlen: usize,
+        incr: *const c_char,
+        incrlen: usize,
+        out: *mut c_char,
+        outlen: usize,
+    ) -> c_int;
     fn picket_ld_normalize(s: *const c_char, len: usize, out: *mut c_char, outlen: usize) -> c_int;
     fn picket_strtod(s: *const c_char, len: usize, out: *mut f64) -> c_int;
     fn picket_fmt_g17(d: f64, out: *mut c_char, outlen: usize) -> c_int;
@@ -28,7 +35,16 @@ pub fn incr_long_double(cur: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>, Incr
         None => (std::ptr::null(), 0),
     };
     // SAFETY: pointers and lengths come from live slices; the C side never writes past outlen.
-    let n = unsafe { picket_ld_incr(cp, cl, incr.as_ptr() as *const c_char, incr.len(), out.as_mut_ptr() as *mut c_char, out.len()) };
+    let n = unsafe {
+        picket_ld_incr(
+            cp,
+            cl,
+            incr.as_ptr() as *const c_char,
+            incr.len(),
+            out.as_mut_ptr() as *mut c_char,
+            out.len(),
+        )
+    };
     match n {
         -1 => Err(IncrFloatError::CurrentNotFloat),
         -2 => Err(IncrFloatError::IncrNotFloat),
@@ -44,7 +60,14 @@ pub fn incr_long_double(cur: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>, Incr
 pub fn normalize_long_double(s: &[u8]) -> Option<Vec<u8>> {
     let mut out = vec![0u8; 5200];
     // SAFETY: as above.
-    let n = unsafe { picket_ld_normalize(s.as_ptr() as *const c_char, s.len(), out.as_mut_ptr() as *mut c_char, out.len()) };
+    let n = unsafe {
+        picket_ld_normalize(
+            s.as_ptr() as *const c_char,
+            s.len(),
+            out.as_mut_ptr() as *mut c_char,
+            out.len(),
+        )
+    };
     if n < 0 {
         return None;
     }
@@ -85,7 +108,11 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     if s == b"0" {
         return Some(0);
     }
-    let (neg, d) = if s[0] == b'-' { (true, &s[1..]) } else { (false, s) };
+    let (neg, d) = if s[0] == b'-' {
+        (true, &s[1..])
+    } else {
+        (false, s)
+    };
     if d.is_empty() || d[0] == b'0' {
         return None;
     }
@@ -117,10 +144,22 @@ mod tests {
     fn incrbyfloat_like_redis() {
         assert_eq!(incr_long_double(Some(b"10.50"), b"0.1").unwrap(), b"10.6");
         assert_eq!(incr_long_double(Some(b"5.0e3"), b"2.0e2").unwrap(), b"5200");
-        assert_eq!(incr_long_double(None, b"1e20").unwrap(), b"100000000000000000000");
-        assert_eq!(incr_long_double(Some(b"abc"), b"1"), Err(IncrFloatError::CurrentNotFloat));
-        assert_eq!(incr_long_double(Some(b"1"), b" 1"), Err(IncrFloatError::IncrNotFloat));
-        assert_eq!(incr_long_double(Some(b"1"), b"inf"), Err(IncrFloatError::NanOrInfinity));
+        assert_eq!(
+            incr_long_double(None, b"1e20").unwrap(),
+            b"100000000000000000000"
+        );
+        assert_eq!(
+            incr_long_double(Some(b"abc"), b"1"),
+            Err(IncrFloatError::CurrentNotFloat)
+        );
+        assert_eq!(
+            incr_long_double(Some(b"1"), b" 1"),
+            Err(IncrFloatError::IncrNotFloat)
+        );
+        assert_eq!(
+            incr_long_double(Some(b"1"), b"inf"),
+            Err(IncrFloatError::NanOrInfinity)
+        );
     }
 
     #[test]

@@ -27,7 +27,13 @@ pub struct PubSub {
     patterns: HashMap<Bytes, Vec<Arc<ClientHandle>>>,
 }
 
-fn encode_message(resp3: bool, kind: &[u8], pattern: Option<&[u8]>, channel: &[u8], payload: &[u8]) -> Bytes {
+fn encode_message(
+    resp3: bool,
+    kind: &[u8],
+    pattern: Option<&[u8]>,
+    channel: &[u8],
+    payload: &[u8],
+) -> Bytes {
     let mut r = Reply::new(resp3);
     r.push(if pattern.is_some() { 4 } else { 3 });
     r.bulk(kind);
@@ -45,7 +51,11 @@ fn sync_meta(client: &ClientHandle, subs: &Subscriptions) {
     m.psub = subs.patterns.len();
     drop(m);
     if client.kind() == ClientKind::Normal || client.kind() == ClientKind::Pubsub {
-        client.set_kind(if subs.count() > 0 { ClientKind::Pubsub } else { ClientKind::Normal });
+        client.set_kind(if subs.count() > 0 {
+            ClientKind::Pubsub
+        } else {
+            ClientKind::Normal
+        });
     }
 }
 
@@ -62,7 +72,11 @@ impl PubSub {
         if let Some(subs) = self.channels.get(channel) {
             for c in subs {
                 let r3 = c.resp3() as usize;
-                let msg = cache[r3].get_or_insert_with(|| encode_message(r3 == 1, b"message", None, channel, payload)).clone();
+                let msg = cache[r3]
+                    .get_or_insert_with(|| {
+                        encode_message(r3 == 1, b"message", None, channel, payload)
+                    })
+                    .clone();
                 c.send(msg, limit);
                 n += 1;
             }
@@ -70,7 +84,10 @@ impl PubSub {
         for (pat, subs) in &self.patterns {
             if glob_match(pat, channel, false) {
                 for c in subs {
-                    c.send(encode_message(c.resp3(), b"pmessage", Some(pat), channel, payload), limit);
+                    c.send(
+                        encode_message(c.resp3(), b"pmessage", Some(pat), channel, payload),
+                        limit,
+                    );
                     n += 1;
                 }
             }
@@ -80,7 +97,11 @@ impl PubSub {
 
     /// Channels with at least one subscriber, optionally matching a glob.
     pub fn active_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        self.channels.keys().filter(|c| pattern.map(|p| glob_match(p, c, false)).unwrap_or(true)).cloned().collect()
+        self.channels
+            .keys()
+            .filter(|c| pattern.map(|p| glob_match(p, c, false)).unwrap_or(true))
+            .cloned()
+            .collect()
     }
 
     pub fn numsub(&self, channel: &[u8]) -> usize {
@@ -96,7 +117,11 @@ impl PubSub {
         self.channels.len()
     }
 
-    fn add(map: &mut HashMap<Bytes, Vec<Arc<ClientHandle>>>, key: &Bytes, client: &Arc<ClientHandle>) {
+    fn add(
+        map: &mut HashMap<Bytes, Vec<Arc<ClientHandle>>>,
+        key: &Bytes,
+        client: &Arc<ClientHandle>,
+    ) {
         map.entry(key.clone()).or_default().push(client.clone());
     }
 
@@ -110,13 +135,32 @@ impl PubSub {
     }
 
     /// SUBSCRIBE / PSUBSCRIBE.
-    pub fn subscribe(&mut self, client: &Arc<ClientHandle>, subs: &mut Subscriptions, names: &[Bytes], pattern: bool, out: &mut Reply) {
+    pub fn subscribe(
+        &mut self,
+        client: &Arc<ClientHandle>,
+        subs: &mut Subscriptions,
+        names: &[Bytes],
+        pattern: bool,
+        out: &mut Reply,
+    ) {
         for n in names {
-            let list = if pattern { &mut subs.patterns } else { &mut subs.channels };
+            let list = if pattern {
+                &mut subs.patterns
+            } else {
+                &mut subs.channels
+            };
             if !list.contains(n) {
                 let n = Bytes::copy_from_slice(n);
                 list.push(n.clone());
-                Self::add(if pattern { &mut self.patterns } else { &mut self.channels }, &n, client);
+                Self::add(
+                    if pattern {
+                        &mut self.patterns
+                    } else {
+                        &mut self.channels
+                    },
+                    &n,
+                    client,
+                );
             }
             out.push(3);
             out.bulk(if pattern { b"psubscribe" } else { b"subscribe" });
@@ -127,8 +171,19 @@ impl PubSub {
     }
 
     /// UNSUBSCRIBE / PUNSUBSCRIBE; no names means all of them.
-    pub fn unsubscribe(&mut self, client: &Arc<ClientHandle>, subs: &mut Subscriptions, names: &[Bytes], pattern: bool, out: &mut Reply) {
-        let kind: &[u8] = if pattern { b"punsubscribe" } else { b"unsubscribe" };
+    pub fn unsubscribe(
+        &mut self,
+        client: &Arc<ClientHandle>,
+        subs: &mut Subscriptions,
+        names: &[Bytes],
+        pattern: bool,
+        out: &mut Reply,
+    ) {
+        let kind: &[u8] = if pattern {
+            b"punsubscribe"
+        } else {
+            b"unsubscribe"
+        };
         let targets: Vec<Bytes> = if names.is_empty() {
             if pattern {
                 subs.patterns.clone()
@@ -145,10 +200,22 @@ impl PubSub {
             out.int(subs.count() as i64);
         }
         for n in targets {
-            let list = if pattern { &mut subs.patterns } else { &mut subs.channels };
+            let list = if pattern {
+                &mut subs.patterns
+            } else {
+                &mut subs.channels
+            };
             if let Some(i) = list.iter().position(|c| *c == n) {
                 list.remove(i);
-                Self::remove(if pattern { &mut self.patterns } else { &mut self.channels }, &n, client.id);
+                Self::remove(
+                    if pattern {
+                        &mut self.patterns
+                    } else {
+                        &mut self.channels
+                    },
+                    &n,
+                    client.id,
+                );
             }
             out.push(3);
             out.bulk(kind);
@@ -176,7 +243,18 @@ pub fn subscribed_context_error(cmd: &str) -> String {
 
 /// Commands a RESP2 client may run while subscribed.
 pub fn allowed_when_subscribed(cmd: &str) -> bool {
-    matches!(cmd, "subscribe" | "ssubscribe" | "unsubscribe" | "sunsubscribe" | "psubscribe" | "punsubscribe" | "ping" | "quit" | "reset")
+    matches!(
+        cmd,
+        "subscribe"
+            | "ssubscribe"
+            | "unsubscribe"
+            | "sunsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
+    )
 }
 
 /// PUBSUB CHANNELS|NUMSUB|NUMPAT|SHARDCHANNELS|SHARDNUMSUB|HELP.
@@ -229,6 +307,9 @@ pub fn pubsub_command(hub: &PubSub, args: &[Bytes], out: &mut Reply) {
                 out.simple(l);
             }
         }
-        _ => out.error(&format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.", String::from_utf8_lossy(&args[1]))),
+        _ => out.error(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(&args[1])
+        )),
     }
 }

@@ -41,7 +41,10 @@ fn normalize(reply: &[u8], mode: Mode) -> Vec<u8> {
             if reply[0] != b'*' && reply[0] != b'~' {
                 return reply.to_vec();
             }
-            let mut e: Vec<Vec<u8>> = elements(reply).into_iter().map(|x| normalize(&x, Mode::Sorted)).collect();
+            let mut e: Vec<Vec<u8>> = elements(reply)
+                .into_iter()
+                .map(|x| normalize(&x, Mode::Sorted))
+                .collect();
             e.sort();
             let mut v = reply[..reply.windows(2).position(|w| w == b"\r\n").unwrap() + 2].to_vec();
             for x in e {
@@ -93,7 +96,8 @@ fn run_script(name: &str, text: &str, redis: &Server, picket: &Server) -> Vec<St
         } else {
             (Mode::Exact, line)
         };
-        let args = picket::resp::split_args(cmdline.as_bytes()).unwrap_or_else(|| panic!("{name}:{} bad quoting", lineno + 1));
+        let args = picket::resp::split_args(cmdline.as_bytes())
+            .unwrap_or_else(|| panic!("{name}:{} bad quoting", lineno + 1));
         let argv: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
         let wire = encode(&argv);
         r.send_raw(&wire);
@@ -104,12 +108,24 @@ fn run_script(name: &str, text: &str, redis: &Server, picket: &Server) -> Vec<St
             (Some(a), Some(b)) => (a, b),
             (None, None) => break,
             (a, b) => {
-                failures.push(format!("{name}:{}: `{}`: redis {:?} picket {:?}", lineno + 1, cmdline, a.map(|x| String::from_utf8_lossy(&x).into_owned()), b.map(|x| String::from_utf8_lossy(&x).into_owned())));
+                failures.push(format!(
+                    "{name}:{}: `{}`: redis {:?} picket {:?}",
+                    lineno + 1,
+                    cmdline,
+                    a.map(|x| String::from_utf8_lossy(&x).into_owned()),
+                    b.map(|x| String::from_utf8_lossy(&x).into_owned())
+                ));
                 break;
             }
         };
         if normalize(&rr, mode) != normalize(&pr, mode) {
-            failures.push(format!("{name}:{}: `{}`\n   redis:  {:?}\n   picket: {:?}", lineno + 1, cmdline, String::from_utf8_lossy(&rr), String::from_utf8_lossy(&pr)));
+            failures.push(format!(
+                "{name}:{}: `{}`\n   redis:  {:?}\n   picket: {:?}",
+                lineno + 1,
+                cmdline,
+                String::from_utf8_lossy(&rr),
+                String::from_utf8_lossy(&pr)
+            ));
         }
     }
     failures
@@ -120,16 +136,38 @@ fn differential_corpus() {
     let redis = Server::redis(&["--enable-debug-command", "yes"]);
     let picket = Server::picket(&["--enable-debug-command", "yes"]);
     let dir = common::root().join("tests/diff");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("tests/diff").map(|e| e.unwrap().path()).filter(|p| p.extension().map(|e| e == "txt").unwrap_or(false)).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/diff")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().map(|e| e == "txt").unwrap_or(false))
+        .collect();
     files.sort();
     assert!(!files.is_empty(), "no scripts in tests/diff");
     let mut failures = Vec::new();
     let mut count = 0;
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
-        count += text.lines().filter(|l| !l.trim().is_empty() && !l.trim().starts_with('#')).count();
-        failures.extend(run_script(&f.file_name().unwrap().to_string_lossy(), &text, &redis, &picket));
+        count += text
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.trim().starts_with('#'))
+            .count();
+        failures.extend(run_script(
+            &f.file_name().unwrap().to_string_lossy(),
+            &text,
+            &redis,
+            &picket,
+        ));
     }
-    eprintln!("differential: {} commands in {} scripts, {} mismatches", count, files.len(), failures.len());
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    eprintln!(
+        "differential: {} commands in {} scripts, {} mismatches",
+        count,
+        files.len(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -12,9 +12,15 @@ use std::time::Duration;
 fn redis_cli_and_inline_commands() {
     let s = Server::picket(&[]);
     let cli = common::tool("redis-cli");
-    let out = Command::new(&cli).args(["-p", &s.port.to_string(), "set", "greeting", "hello world"]).output().unwrap();
+    let out = Command::new(&cli)
+        .args(["-p", &s.port.to_string(), "set", "greeting", "hello world"])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK");
-    let out = Command::new(&cli).args(["-p", &s.port.to_string(), "get", "greeting"]).output().unwrap();
+    let out = Command::new(&cli)
+        .args(["-p", &s.port.to_string(), "get", "greeting"])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello world");
     // Inline commands as nc, telnet and HAProxy send them; a bare newline is ignored.
     let mut c = s.client();
@@ -28,13 +34,29 @@ fn redis_cli_and_inline_commands() {
 fn redis_benchmark_runs_against_picket() {
     let s = Server::picket(&[]);
     let out = Command::new(common::tool("redis-benchmark"))
-        .args(["-p", &s.port.to_string(), "-n", "2000", "-c", "10", "-P", "4", "-t", "set,get,incr,mset,ping", "-q"])
+        .args([
+            "-p",
+            &s.port.to_string(),
+            "-n",
+            "2000",
+            "-c",
+            "10",
+            "-P",
+            "4",
+            "-t",
+            "set,get,incr,mset,ping",
+            "-q",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     for t in ["SET", "GET", "INCR", "MSET"] {
-        assert!(text.split(['\n', '\r']).any(|l| l.trim_start().starts_with(t) && l.contains("requests per second")), "{t} missing in {text}");
+        assert!(
+            text.split(['\n', '\r'])
+                .any(|l| l.trim_start().starts_with(t) && l.contains("requests per second")),
+            "{t} missing in {text}"
+        );
     }
 }
 
@@ -46,10 +68,19 @@ fn redis_crate_client_works() {
     let _: () = redis::cmd("SET").arg("k").arg(41).query(&mut con).unwrap();
     let v: i64 = redis::cmd("INCR").arg("k").query(&mut con).unwrap();
     assert_eq!(v, 42);
-    let (a, b): (i64, Option<String>) = redis::pipe().cmd("GET").arg("k").cmd("GET").arg("missing").query(&mut con).unwrap();
+    let (a, b): (i64, Option<String>) = redis::pipe()
+        .cmd("GET")
+        .arg("k")
+        .cmd("GET")
+        .arg("missing")
+        .query(&mut con)
+        .unwrap();
     assert_eq!((a, b), (42, None));
     let r: redis::RedisResult<i64> = redis::cmd("INCR").arg("k").arg("extra").query(&mut con);
-    assert!(r.unwrap_err().to_string().contains("wrong number of arguments"));
+    assert!(r
+        .unwrap_err()
+        .to_string()
+        .contains("wrong number of arguments"));
 }
 
 #[test]
@@ -57,17 +88,36 @@ fn protocol_errors_close_the_connection_and_others_keep_working() {
     let s = Server::picket(&[]);
     let mut bystander = s.client();
     let cases: &[(&[u8], &str)] = &[
-        (b"*1\r\n$999999999999\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
-        (b"*1\r\n*1\r\n*1\r\n", "-ERR Protocol error: expected '$', got '*'\r\n"),
-        (b"*abc\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
-        (b"*2147483648\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
-        (b"set a \"b\r\n", "-ERR Protocol error: unbalanced quotes in request\r\n"),
+        (
+            b"*1\r\n$999999999999\r\n",
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*1\r\n*1\r\n*1\r\n",
+            "-ERR Protocol error: expected '$', got '*'\r\n",
+        ),
+        (
+            b"*abc\r\n",
+            "-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*2147483648\r\n",
+            "-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"set a \"b\r\n",
+            "-ERR Protocol error: unbalanced quotes in request\r\n",
+        ),
     ];
     for (input, want) in cases {
         let mut c = s.client();
         c.send_raw(input);
         assert_eq!(String::from_utf8_lossy(&c.read_reply().unwrap()), *want);
-        assert!(c.is_closed(), "connection not closed after {:?}", String::from_utf8_lossy(input));
+        assert!(
+            c.is_closed(),
+            "connection not closed after {:?}",
+            String::from_utf8_lossy(input)
+        );
     }
     // Random bytes: whatever the reply, the server survives.
     let mut seed = 12345u64;
@@ -75,7 +125,9 @@ fn protocol_errors_close_the_connection_and_others_keep_working() {
         let mut c = s.client();
         let junk: Vec<u8> = (0..2000)
             .map(|_| {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (seed >> 33) as u8
             })
             .collect();
@@ -92,13 +144,27 @@ fn protocol_errors_close_the_connection_and_others_keep_working() {
 fn protocol_errors_match_real_redis() {
     let r = Server::redis(&[]);
     let p = Server::picket(&[]);
-    let inputs: &[&[u8]] = &[b"*1\r\n$-5\r\n", b"*1\r\n$abc\r\n", b"*2\r\n$3\r\nGET\r\n:1\r\n", b"*2147483648\r\n", b"*-1\r\nPING\r\n", b"*0\r\nPING\r\n", b"PING \"unterminated\r\n", b"\r\n\r\nPING\r\n"];
+    let inputs: &[&[u8]] = &[
+        b"*1\r\n$-5\r\n",
+        b"*1\r\n$abc\r\n",
+        b"*2\r\n$3\r\nGET\r\n:1\r\n",
+        b"*2147483648\r\n",
+        b"*-1\r\nPING\r\n",
+        b"*0\r\nPING\r\n",
+        b"PING \"unterminated\r\n",
+        b"\r\n\r\nPING\r\n",
+    ];
     for input in inputs {
         let mut a = r.client();
         let mut b = p.client();
         a.send_raw(input);
         b.send_raw(input);
-        assert_eq!(a.read_reply(), b.read_reply(), "input {:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            a.read_reply(),
+            b.read_reply(),
+            "input {:?}",
+            String::from_utf8_lossy(input)
+        );
     }
     // Oversized inline request (no newline within 64 KiB).
     let big = vec![b'x'; 70 * 1024];
@@ -115,16 +181,29 @@ fn many_connections_opened_and_dropped() {
     let mut c = s.client();
     let before = s.rss();
     for _ in 0..10 {
-        let conns: Vec<TcpStream> = (0..1000).map(|_| TcpStream::connect(("127.0.0.1", s.port)).unwrap()).collect();
+        let conns: Vec<TcpStream> = (0..1000)
+            .map(|_| TcpStream::connect(("127.0.0.1", s.port)).unwrap())
+            .collect();
         drop(conns);
     }
-    assert!(wait_until(Duration::from_secs(20), || info_field(&c.cmd_str(&["INFO", "clients"]), "connected_clients").as_deref() == Some("1")));
+    assert!(wait_until(Duration::from_secs(20), || info_field(
+        &c.cmd_str(&["INFO", "clients"]),
+        "connected_clients"
+    )
+    .as_deref()
+        == Some("1")));
     let info = c.cmd_str(&["INFO", "stats"]);
-    let total: u64 = info_field(&info, "total_connections_received").unwrap().parse().unwrap();
+    let total: u64 = info_field(&info, "total_connections_received")
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(total >= 10_001, "{total}");
     assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
     let after = s.rss();
-    assert!(after < before + 64 * 1024 * 1024, "rss grew from {before} to {after}");
+    assert!(
+        after < before + 64 * 1024 * 1024,
+        "rss grew from {before} to {after}"
+    );
 }
 
 #[test]
@@ -134,14 +213,24 @@ fn maxclients_rejects_with_redis_error() {
     let _b = s.client();
     let mut c = s.client();
     c.send_raw(b"PING\r\n");
-    assert_eq!(c.read_reply().unwrap(), b"-ERR max number of clients reached\r\n");
+    assert_eq!(
+        c.read_reply().unwrap(),
+        b"-ERR max number of clients reached\r\n"
+    );
 }
 
 #[test]
 fn slow_pubsub_subscriber_is_disconnected_and_memory_returns() {
-    let s = Server::picket(&["--client-output-buffer-limit", "pubsub", "1mb", "256kb", "1"]);
+    let s = Server::picket(&[
+        "--client-output-buffer-limit",
+        "pubsub",
+        "1mb",
+        "256kb",
+        "1",
+    ]);
     let mut sub = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    sub.write_all(&common::encode(&[b"SUBSCRIBE", b"news"])).unwrap();
+    sub.write_all(&common::encode(&[b"SUBSCRIBE", b"news"]))
+        .unwrap();
     let mut buf = [0u8; 64];
     let _ = sub.read(&mut buf).unwrap();
     // The subscriber never reads again; shrink its receive buffer so TCP fills quickly.
@@ -156,24 +245,49 @@ fn slow_pubsub_subscriber_is_disconnected_and_memory_returns() {
         }
     }
     assert!(dropped, "the slow subscriber was never disconnected");
-    assert!(s.log_text().contains("output buffer limits"), "log: {}", s.log_text());
-    assert_eq!(publ.cmd(&["PUBSUB", "NUMSUB", "news"]), b"*2\r\n$4\r\nnews\r\n:0\r\n");
+    assert!(
+        s.log_text().contains("output buffer limits"),
+        "log: {}",
+        s.log_text()
+    );
+    assert_eq!(
+        publ.cmd(&["PUBSUB", "NUMSUB", "news"]),
+        b"*2\r\n$4\r\nnews\r\n:0\r\n"
+    );
 }
 
 #[test]
 fn pubsub_delivery_resp2_and_resp3() {
     let s = Server::picket(&[]);
     let mut sub = s.client();
-    assert_eq!(sub.cmd(&["SUBSCRIBE", "ch"]), b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n");
-    assert_eq!(sub.cmd(&["PSUBSCRIBE", "c*"]), b"*3\r\n$10\r\npsubscribe\r\n$2\r\nc*\r\n:2\r\n");
+    assert_eq!(
+        sub.cmd(&["SUBSCRIBE", "ch"]),
+        b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+    );
+    assert_eq!(
+        sub.cmd(&["PSUBSCRIBE", "c*"]),
+        b"*3\r\n$10\r\npsubscribe\r\n$2\r\nc*\r\n:2\r\n"
+    );
     let mut p3 = s.client();
     p3.cmd(&["HELLO", "3"]);
-    assert_eq!(p3.cmd(&["SUBSCRIBE", "ch"]), b">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n");
+    assert_eq!(
+        p3.cmd(&["SUBSCRIBE", "ch"]),
+        b">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+    );
     let mut publ = s.client();
     assert_eq!(publ.cmd(&["PUBLISH", "ch", "hi"]), b":3\r\n");
-    assert_eq!(sub.read_reply().unwrap(), b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n");
-    assert_eq!(sub.read_reply().unwrap(), b"*4\r\n$8\r\npmessage\r\n$2\r\nc*\r\n$2\r\nch\r\n$2\r\nhi\r\n");
-    assert_eq!(p3.read_reply().unwrap(), b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n");
+    assert_eq!(
+        sub.read_reply().unwrap(),
+        b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
+    );
+    assert_eq!(
+        sub.read_reply().unwrap(),
+        b"*4\r\n$8\r\npmessage\r\n$2\r\nc*\r\n$2\r\nch\r\n$2\r\nhi\r\n"
+    );
+    assert_eq!(
+        p3.read_reply().unwrap(),
+        b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
+    );
     // RESP3 clients may run other commands while subscribed.
     assert_eq!(p3.cmd(&["GET", "x"]), b"_\r\n");
 }
@@ -209,7 +323,10 @@ fn active_expiry_frees_keys_nobody_reads() {
         c.read_reply();
     }
     c.cmd(&["SET", "persistent", "v"]);
-    assert!(wait_until(Duration::from_secs(10), || c.cmd(&["DBSIZE"]) == b":1\r\n"), "expired keys were not reclaimed");
+    assert!(
+        wait_until(Duration::from_secs(10), || c.cmd(&["DBSIZE"]) == b":1\r\n"),
+        "expired keys were not reclaimed"
+    );
     let info = c.cmd_str(&["INFO", "stats"]);
     assert_eq!(info_field(&info, "expired_keys").as_deref(), Some("2000"));
 }
@@ -230,20 +347,34 @@ fn client_kill_and_pause() {
     assert_eq!(w.cmd(&["GET", "x"]), b"$-1\r\n");
     assert!(t.elapsed() < Duration::from_millis(250));
     assert_eq!(w.cmd(&["SET", "x", "1"]), b"+OK\r\n");
-    assert!(t.elapsed() >= Duration::from_millis(250), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 #[test]
 fn requirepass_auth_and_hello() {
     let s = Server::picket(&["--requirepass", "sekret"]);
     let mut c = s.client();
-    assert_eq!(c.cmd(&["GET", "a"]), b"-NOAUTH Authentication required.\r\n");
-    assert_eq!(c.cmd(&["AUTH", "wrong"]), b"-WRONGPASS invalid username-password pair or user is disabled.\r\n");
+    assert_eq!(
+        c.cmd(&["GET", "a"]),
+        b"-NOAUTH Authentication required.\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["AUTH", "wrong"]),
+        b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
     assert_eq!(c.cmd(&["AUTH", "sekret"]), b"+OK\r\n");
     assert_eq!(c.cmd(&["GET", "a"]), b"$-1\r\n");
     let mut h = s.client();
-    assert!(h.cmd_str(&["HELLO", "3"]).starts_with("-NOAUTH HELLO must be called"));
-    assert!(h.cmd_str(&["HELLO", "3", "AUTH", "default", "sekret"]).starts_with("%7"));
+    assert!(h
+        .cmd_str(&["HELLO", "3"])
+        .starts_with("-NOAUTH HELLO must be called"));
+    assert!(h
+        .cmd_str(&["HELLO", "3", "AUTH", "default", "sekret"])
+        .starts_with("%7"));
     let mut u = s.client();
     assert_eq!(u.cmd(&["AUTH", "default", "sekret"]), b"+OK\r\n");
 }
@@ -268,8 +399,19 @@ fn maxmemory_evicts_or_refuses() {
     assert!(used <= 42 * 1024 * 1024, "used_memory {used}");
     c.cmd(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
     c.cmd(&["CONFIG", "SET", "maxmemory", "1"]);
-    assert_eq!(c.cmd(&["SET", "x", "y"]), b"-OOM command not allowed when used memory > 'maxmemory'.\r\n");
-    assert_eq!(c.cmd(&["GET", "key:59999"]), b"$1000\r\n".iter().chain(v.as_bytes()).chain(b"\r\n").copied().collect::<Vec<u8>>());
+    assert_eq!(
+        c.cmd(&["SET", "x", "y"]),
+        b"-OOM command not allowed when used memory > 'maxmemory'.\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["GET", "key:59999"]),
+        b"$1000\r\n"
+            .iter()
+            .chain(v.as_bytes())
+            .chain(b"\r\n")
+            .copied()
+            .collect::<Vec<u8>>()
+    );
 }
 
 #[test]
@@ -280,7 +422,10 @@ fn monitor_sees_commands() {
     let mut c = s.client();
     c.cmd(&["SET", "k", "v v"]);
     let line = String::from_utf8(m.read_reply().unwrap()).unwrap();
-    assert!(line.starts_with('+') && line.ends_with("\"SET\" \"k\" \"v v\"\r\n"), "{line}");
+    assert!(
+        line.starts_with('+') && line.ends_with("\"SET\" \"k\" \"v v\"\r\n"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -297,7 +442,10 @@ fn shutdown_and_sigterm_exit_cleanly() {
 }
 
 fn unsafe_kill(pid: u32, sig: i32) {
-    Command::new("kill").args([format!("-{sig}"), pid.to_string()]).status().unwrap();
+    Command::new("kill")
+        .args([format!("-{sig}"), pid.to_string()])
+        .status()
+        .unwrap();
 }
 
 #[test]
@@ -305,33 +453,72 @@ fn redis_conf_file_rewrite_and_toml() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("redis.conf");
     let port = common::free_port();
-    std::fs::write(&conf, format!("# my node\nport {port}\nbind 127.0.0.1\nmaxmemory 10mb\nsave \"\"\n")).unwrap();
-    let mut child = Command::new(common::binary("picket-node")).arg(&conf).stdout(std::process::Stdio::null()).spawn().unwrap();
-    assert!(wait_until(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok()));
+    std::fs::write(
+        &conf,
+        format!("# my node\nport {port}\nbind 127.0.0.1\nmaxmemory 10mb\nsave \"\"\n"),
+    )
+    .unwrap();
+    let mut child = Command::new(common::binary("picket-node"))
+        .arg(&conf)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || TcpStream::connect(
+        ("127.0.0.1", port)
+    )
+    .is_ok()));
     let mut c = Client::connect(port);
-    assert_eq!(c.cmd(&["CONFIG", "GET", "maxmemory"]), b"*2\r\n$9\r\nmaxmemory\r\n$8\r\n10485760\r\n");
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "maxmemory"]),
+        b"*2\r\n$9\r\nmaxmemory\r\n$8\r\n10485760\r\n"
+    );
     c.cmd(&["CONFIG", "SET", "maxmemory", "20mb", "timeout", "30"]);
     assert_eq!(c.cmd(&["CONFIG", "REWRITE"]), b"+OK\r\n");
     let text = std::fs::read_to_string(&conf).unwrap();
     assert!(text.starts_with("# my node\n"), "{text}");
-    assert!(text.contains("maxmemory 20mb\n") && text.contains("timeout 30\n"), "{text}");
+    assert!(
+        text.contains("maxmemory 20mb\n") && text.contains("timeout 30\n"),
+        "{text}"
+    );
     assert_eq!(text.matches("maxmemory ").count(), 1);
     let _ = child.kill();
     let _ = child.wait();
     // TOML with durations.
     let toml = dir.path().join("node.toml");
     let port = common::free_port();
-    std::fs::write(&toml, format!("port = {port}\nbind = \"127.0.0.1\"\ntimeout = \"2m\"\nappendfsync = \"always\"\n")).unwrap();
-    let mut child = Command::new(common::binary("picket-node")).arg(&toml).stdout(std::process::Stdio::null()).spawn().unwrap();
-    assert!(wait_until(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok()));
+    std::fs::write(
+        &toml,
+        format!(
+            "port = {port}\nbind = \"127.0.0.1\"\ntimeout = \"2m\"\nappendfsync = \"always\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(common::binary("picket-node"))
+        .arg(&toml)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || TcpStream::connect(
+        ("127.0.0.1", port)
+    )
+    .is_ok()));
     let mut c = Client::connect(port);
-    assert_eq!(c.cmd(&["CONFIG", "GET", "timeout"]), b"*2\r\n$7\r\ntimeout\r\n$3\r\n120\r\n");
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "timeout"]),
+        b"*2\r\n$7\r\ntimeout\r\n$3\r\n120\r\n"
+    );
     let _ = child.kill();
     let _ = child.wait();
     // A bad directive stops start-up with the file, line and reason.
     std::fs::write(&conf, "port 7000\nmaxmemory lots\n").unwrap();
-    let out = Command::new(common::binary("picket-node")).arg(&conf).output().unwrap();
+    let out = Command::new(common::binary("picket-node"))
+        .arg(&conf)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("at line 2") && err.contains("argument must be a memory value"), "{err}");
+    assert!(
+        err.contains("at line 2") && err.contains("argument must be a memory value"),
+        "{err}"
+    );
 }

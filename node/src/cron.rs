@@ -10,7 +10,13 @@ const KEYS_PER_LOOP: usize = 20;
 
 /// Deletes expired keys that nobody reads, sampling each db's expires table by scanning it,
 /// repeating while more than 10% of a sample was expired and the time budget allows.
-pub fn active_expire_cycle(st: &mut NodeState, cursors: &mut Vec<u64>, effort: u64, budget: Duration) {
+#[allow(clippy::needless_range_loop)]
+pub fn active_expire_cycle(
+    st: &mut NodeState,
+    cursors: &mut Vec<u64>,
+    effort: u64,
+    budget: Duration,
+) {
     if st.ks.is_replica || !st.active_expire {
         return;
     }
@@ -53,7 +59,11 @@ pub fn active_expire_cycle(st: &mut NodeState, cursors: &mut Vec<u64>, effort: u
             if ttl_n > 0 {
                 let avg = ttl_sum / ttl_n;
                 let d = &mut st.ks.dbs[db];
-                d.avg_ttl = if d.avg_ttl == 0 { avg } else { (d.avg_ttl / 50) * 49 + avg / 50 };
+                d.avg_ttl = if d.avg_ttl == 0 {
+                    avg
+                } else {
+                    (d.avg_ttl / 50) * 49 + avg / 50
+                };
             }
             sampled_total += sampled;
             expired_total += expired.len();

@@ -22,7 +22,13 @@ pub fn perform_evictions(st: &mut NodeState, hot: &HotConfig) -> bool {
         st.ks.delete(db, &key);
         st.ks.stats.evicted_keys += 1;
         let lazy = st.config.get_bool("lazyfree-lazy-eviction");
-        st.stream.push(db, vec![Bytes::from_static(if lazy { b"UNLINK" } else { b"DEL" }), key]);
+        st.stream.push(
+            db,
+            vec![
+                Bytes::from_static(if lazy { b"UNLINK" } else { b"DEL" }),
+                key,
+            ],
+        );
         st.stream.commit(false);
     }
     true
@@ -35,7 +41,11 @@ fn pick_victim(st: &NodeState, hot: &HotConfig) -> Option<(usize, Bytes)> {
     let mut best: Option<(u64, usize, Bytes)> = None;
     let mut rng = |n: usize| rand::random_range(0..n);
     for (i, db) in st.ks.dbs.iter().enumerate() {
-        let pool = if volatile { db.expires.len() } else { db.main.len() };
+        let pool = if volatile {
+            db.expires.len()
+        } else {
+            db.main.len()
+        };
         if pool == 0 {
             continue;
         }
@@ -50,7 +60,14 @@ fn pick_victim(st: &NodeState, hot: &HotConfig) -> Option<(usize, Bytes)> {
                 (k.clone(), score)
             } else {
                 let (k, e) = db.main.random(&mut rng)?;
-                (k.clone(), if policy == "allkeys-random" { 0 } else { score_of(e.lru, policy, &lfu) })
+                (
+                    k.clone(),
+                    if policy == "allkeys-random" {
+                        0
+                    } else {
+                        score_of(e.lru, policy, &lfu)
+                    },
+                )
             };
             if best.as_ref().map(|b| score >= b.0).unwrap_or(true) {
                 best = Some((score, i, key));

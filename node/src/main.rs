@@ -27,7 +27,11 @@ fn load_config() -> Config {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cli = parse_cli_args(&args);
     if cli.version {
-        println!("Redis server v={} sha=00000000:0 malloc=libc bits=64 build=picket-{}", picket::REDIS_VERSION, env!("CARGO_PKG_VERSION"));
+        println!(
+            "Redis server v={} sha=00000000:0 malloc=libc bits=64 build=picket-{}",
+            picket::REDIS_VERSION,
+            env!("CARGO_PKG_VERSION")
+        );
         std::process::exit(0);
     }
     if cli.help {
@@ -48,7 +52,12 @@ fn load_config() -> Config {
     let mut save_seen = false;
     for (i, (name, vals)) in cli.directives.iter().enumerate() {
         if let Err(reason) = picket::config::apply_directive(&mut cfg, name, vals, &mut save_seen) {
-            let e = picket::config::ConfigFileError { file: "(command line)".into(), line: i + 1, text: format!("{} {}", name, vals.join(" ")), reason };
+            let e = picket::config::ConfigFileError {
+                file: "(command line)".into(),
+                line: i + 1,
+                text: format!("{} {}", name, vals.join(" ")),
+                reason,
+            };
             eprintln!("{e}");
             std::process::exit(1);
         }
@@ -64,7 +73,11 @@ fn load_config() -> Config {
         let _ = cfg.set_str("dir", &abs.display().to_string());
     }
     let logfile = cfg.get("logfile").to_string();
-    if let Err(e) = picket::logging::init(cfg.get("loglevel"), &logfile, cfg.get("log-format") == "json") {
+    if let Err(e) = picket::logging::init(
+        cfg.get("loglevel"),
+        &logfile,
+        cfg.get("log-format") == "json",
+    ) {
         eprintln!("{e}");
         std::process::exit(1);
     }
@@ -72,7 +85,9 @@ fn load_config() -> Config {
     set.dedup();
     for name in set {
         let canonical = cfg.canonical_name(&name).unwrap_or(&name).to_string();
-        if !ACTED_ON.contains(&canonical.as_str()) && !picket::config::FILE_ONLY_DIRECTIVES.contains(&canonical.as_str()) {
+        if !ACTED_ON.contains(&canonical.as_str())
+            && !picket::config::FILE_ONLY_DIRECTIVES.contains(&canonical.as_str())
+        {
             tracing::warn!("Configuration directive '{}' is accepted but not acted on by this version of Picket", name);
         }
     }
@@ -83,7 +98,11 @@ fn main() {
     let cfg = load_config();
     picket_node::cmd::set_renames(&cfg.renames);
     let spec = ListenSpec {
-        bind: cfg.get("bind").split_whitespace().map(String::from).collect(),
+        bind: cfg
+            .get("bind")
+            .split_whitespace()
+            .map(String::from)
+            .collect(),
         port: cfg.get_i64("port") as u16,
         unixsocket: Some(cfg.get("unixsocket").to_string()).filter(|s| !s.is_empty()),
         unixsocketperm: u32::from_str_radix(cfg.get("unixsocketperm"), 8).unwrap_or(0),
@@ -92,11 +111,19 @@ fn main() {
     };
     let pidfile = cfg.get("pidfile").to_string();
     let daemonize = cfg.get_bool("daemonize");
-    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap_or_else(|e| {
-        eprintln!("Can't start the runtime: {e}");
-        std::process::exit(1);
-    });
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    // `io-threads` (default 1, as Redis) sets the runtime's worker threads.
+    let threads = cfg.get_i64("io-threads").clamp(1, 128) as usize;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| {
+            eprintln!("Can't start the runtime: {e}");
+            std::process::exit(1);
+        });
     rt.block_on(async move {
         tracing::info!("oO0OoO0OoO0Oo Picket (Redis {} compatible) is starting oO0OoO0OoO0Oo", picket::REDIS_VERSION);
         tracing::info!("Picket version={}, bits=64, pid={}, just started", env!("CARGO_PKG_VERSION"), std::process::id());

@@ -34,27 +34,35 @@ pub struct WriteStream {
 
 impl Default for WriteStream {
     fn default() -> Self {
-        WriteStream { pending: Vec::new(), selected: -1, enabled: false, buffer: Vec::new(), offset: 0, commands: 0 }
+        WriteStream {
+            pending: Vec::new(),
+            selected: -1,
+            enabled: false,
+            buffer: Vec::new(),
+            offset: 0,
+            commands: 0,
+        }
     }
 }
 
 impl WriteStream {
     /// Records one write effect of the current command.
     pub fn push(&mut self, db: usize, argv: Vec<Bytes>) {
+        if !self.enabled {
+            self.commands += 1;
+            return;
+        }
         self.pending.push((db, argv));
     }
 
     /// Ends a command or transaction: emits what it wrote, wrapped in MULTI/EXEC when
     /// `transaction` and it wrote more than one command.
     pub fn commit(&mut self, transaction: bool) {
-        if self.pending.is_empty() {
+        if self.pending.is_empty() || !self.enabled {
             return;
         }
         let pending = std::mem::take(&mut self.pending);
         self.commands += pending.len() as u64;
-        if !self.enabled {
-            return;
-        }
         let wrap = transaction && pending.len() > 1;
         if wrap {
             let db = pending[0].0;
@@ -90,11 +98,27 @@ mod tests {
 
     #[test]
     fn select_and_multi_wrapping() {
-        let mut w = WriteStream { enabled: true, ..Default::default() };
-        w.push(0, vec![Bytes::from_static(b"DEL"), Bytes::from_static(b"a")]);
+        let mut w = WriteStream {
+            enabled: true,
+            ..Default::default()
+        };
+        w.push(
+            0,
+            vec![Bytes::from_static(b"DEL"), Bytes::from_static(b"a")],
+        );
         w.commit(false);
-        w.push(1, vec![Bytes::from_static(b"SET"), Bytes::from_static(b"b"), Bytes::from_static(b"1")]);
-        w.push(1, vec![Bytes::from_static(b"DEL"), Bytes::from_static(b"c")]);
+        w.push(
+            1,
+            vec![
+                Bytes::from_static(b"SET"),
+                Bytes::from_static(b"b"),
+                Bytes::from_static(b"1"),
+            ],
+        );
+        w.push(
+            1,
+            vec![Bytes::from_static(b"DEL"), Bytes::from_static(b"c")],
+        );
         w.commit(true);
         let s = String::from_utf8(w.buffer.clone()).unwrap();
         assert_eq!(s, "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*2\r\n$3\r\nDEL\r\n$1\r\na\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n1\r\n*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n1\r\n*2\r\n$3\r\nDEL\r\n$1\r\nc\r\n*1\r\n$4\r\nEXEC\r\n");

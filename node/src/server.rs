@@ -19,12 +19,18 @@ use tokio::sync::Notify;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Microseconds since the Unix epoch.
 pub fn now_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
 }
 
 /// Configuration values read on every connection event, outside the state lock.
@@ -51,7 +57,11 @@ pub struct HotConfig {
 
 impl HotConfig {
     pub fn from_config(c: &Config) -> Self {
-        let obuf: Vec<u64> = c.get("client-output-buffer-limit").split_whitespace().filter_map(|w| w.parse().ok()).collect();
+        let obuf: Vec<u64> = c
+            .get("client-output-buffer-limit")
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
         let lim = |i: usize| OutputLimit {
             hard: *obuf.get(i * 3).unwrap_or(&0) as usize,
             soft: *obuf.get(i * 3 + 1).unwrap_or(&0) as usize,
@@ -65,7 +75,10 @@ impl HotConfig {
             requirepass: (!pass.is_empty()).then(|| Bytes::copy_from_slice(pass.as_bytes())),
             maxclients: c.get_i64("maxclients") as usize,
             protected_mode: c.get_bool("protected-mode"),
-            bind_any: c.get("bind").split_whitespace().any(|b| b.trim_start_matches('-') == "*" || b.trim_start_matches('-') == "::*"),
+            bind_any: c
+                .get("bind")
+                .split_whitespace()
+                .any(|b| b.trim_start_matches('-') == "*" || b.trim_start_matches('-') == "::*"),
             maxmemory: c.get_i64("maxmemory") as u64,
             maxmemory_policy: c.get("maxmemory-policy").to_string(),
             maxmemory_samples: c.get_i64("maxmemory-samples").max(1) as usize,
@@ -196,7 +209,11 @@ impl Service for Node {
             return Err("ERR max number of clients reached".into());
         }
         if let Some(p) = peer {
-            if hot.protected_mode && hot.requirepass.is_none() && hot.bind_any && !p.ip().is_loopback() {
+            if hot.protected_mode
+                && hot.requirepass.is_none()
+                && hot.bind_any
+                && !p.ip().is_loopback()
+            {
                 return Err(crate::cmd::connection::PROTECTED_MODE_ERROR.into());
             }
         }
@@ -237,7 +254,10 @@ impl Service for Node {
     }
 
     fn limits(&self, sess: &Session) -> Limits {
-        Limits { proto_max_bulk_len: self.hot.read().proto_max_bulk_len, unauthenticated: !sess.authenticated }
+        Limits {
+            proto_max_bulk_len: self.hot.read().proto_max_bulk_len,
+            unauthenticated: !sess.authenticated,
+        }
     }
 
     fn query_buffer_limit(&self) -> usize {

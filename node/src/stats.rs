@@ -1,6 +1,6 @@
 //! Counters for INFO stats, commandstats and errorstats.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Default, Clone)]
 pub struct CommandStat {
@@ -13,7 +13,7 @@ pub struct CommandStat {
 #[derive(Debug, Default)]
 pub struct Stats {
     pub commands_processed: u64,
-    pub commands: BTreeMap<String, CommandStat>,
+    pub commands: HashMap<&'static str, CommandStat, foldhash::fast::RandomState>,
     pub errors: BTreeMap<String, u64>,
     pub total_error_replies: u64,
     /// (time ms, commands processed) samples for instantaneous_ops_per_sec.

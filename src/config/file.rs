@@ -96,26 +96,39 @@ pub fn load_file(cfg: &mut Config, path: &Path) -> Result<Vec<String>, ConfigFil
         file: path.display().to_string(),
         line: 0,
         text: String::new(),
-        reason: format!("Fatal error, can't open config file '{}': {}", path.display(), e),
+        reason: format!(
+            "Fatal error, can't open config file '{}': {}",
+            path.display(),
+            e
+        ),
     })?;
     let mut set = Vec::new();
     match syntax {
         FileSyntax::RedisConf => load_redis_conf(cfg, path, &text, &mut set, 0)?,
         FileSyntax::Toml => load_toml(cfg, path, &text, &mut set)?,
     }
-    cfg.file = Some(LoadedFile { path: path.to_path_buf(), syntax });
+    cfg.file = Some(LoadedFile {
+        path: path.to_path_buf(),
+        syntax,
+    });
     Ok(set)
 }
 
 /// Applies directive lines (from a file, or `--name args` flags rendered as lines).
-pub fn apply_directive(cfg: &mut Config, name: &str, args: &[String], save_seen: &mut bool) -> Result<(), String> {
+pub fn apply_directive(
+    cfg: &mut Config,
+    name: &str,
+    args: &[String],
+    save_seen: &mut bool,
+) -> Result<(), String> {
     let lname = name.to_ascii_lowercase();
     match lname.as_str() {
         "rename-command" => {
             if args.len() != 2 {
                 return Err("Bad directive or wrong number of arguments".into());
             }
-            cfg.renames.push((args[0].to_ascii_lowercase(), args[1].clone()));
+            cfg.renames
+                .push((args[0].to_ascii_lowercase(), args[1].clone()));
             return Ok(());
         }
         n if FILE_ONLY_DIRECTIVES.contains(&n) => return Ok(()),
@@ -125,7 +138,11 @@ pub fn apply_directive(cfg: &mut Config, name: &str, args: &[String], save_seen:
     if lname == "save" {
         let mut words: Vec<String> = args.iter().filter(|a| !a.is_empty()).cloned().collect();
         if *save_seen && !words.is_empty() {
-            let cur: Vec<String> = cfg.get("save").split_whitespace().map(String::from).collect();
+            let cur: Vec<String> = cfg
+                .get("save")
+                .split_whitespace()
+                .map(String::from)
+                .collect();
             words = cur.into_iter().chain(words).collect();
         }
         *save_seen = true;
@@ -134,23 +151,46 @@ pub fn apply_directive(cfg: &mut Config, name: &str, args: &[String], save_seen:
     cfg.set(&lname, args, true).map_err(|e| e.0)
 }
 
-fn load_redis_conf(cfg: &mut Config, path: &Path, text: &str, set: &mut Vec<String>, depth: usize) -> Result<(), ConfigFileError> {
+fn load_redis_conf(
+    cfg: &mut Config,
+    path: &Path,
+    text: &str,
+    set: &mut Vec<String>,
+    depth: usize,
+) -> Result<(), ConfigFileError> {
     let mut save_seen = false;
     for (n, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let fail = |reason: &str| ConfigFileError { file: path.display().to_string(), line: n + 1, text: line.to_string(), reason: reason.to_string() };
-        let words = split_args(line.as_bytes()).ok_or_else(|| fail("Unbalanced quotes in configuration line"))?;
-        let words: Vec<String> = words.into_iter().map(|w| String::from_utf8_lossy(&w).into_owned()).collect();
-        let Some((name, args)) = words.split_first() else { continue };
+        let fail = |reason: &str| ConfigFileError {
+            file: path.display().to_string(),
+            line: n + 1,
+            text: line.to_string(),
+            reason: reason.to_string(),
+        };
+        let words = split_args(line.as_bytes())
+            .ok_or_else(|| fail("Unbalanced quotes in configuration line"))?;
+        let words: Vec<String> = words
+            .into_iter()
+            .map(|w| String::from_utf8_lossy(&w).into_owned())
+            .collect();
+        let Some((name, args)) = words.split_first() else {
+            continue;
+        };
         if name.eq_ignore_ascii_case("include") {
             if depth > 16 || args.len() != 1 {
                 return Err(fail("Bad directive or wrong number of arguments"));
             }
             let inc = PathBuf::from(&args[0]);
-            let t = std::fs::read_to_string(&inc).map_err(|e| fail(&format!("Fatal error, can't open config file '{}': {}", inc.display(), e)))?;
+            let t = std::fs::read_to_string(&inc).map_err(|e| {
+                fail(&format!(
+                    "Fatal error, can't open config file '{}': {}",
+                    inc.display(),
+                    e
+                ))
+            })?;
             load_redis_conf(cfg, &inc, &t, set, depth + 1)?;
             continue;
         }
@@ -163,10 +203,19 @@ fn load_redis_conf(cfg: &mut Config, path: &Path, text: &str, set: &mut Vec<Stri
 /// Multiplier from a duration to the unit a time directive is counted in.
 fn time_unit_micros(name: &str) -> Option<u128> {
     match name {
-        "timeout" | "tcp-keepalive" | "repl-timeout" | "repl-ping-replica-period" | "repl-backlog-ttl" | "repl-diskless-sync-delay" | "shutdown-timeout" | "min-replicas-max-lag" => Some(1_000_000),
+        "timeout"
+        | "tcp-keepalive"
+        | "repl-timeout"
+        | "repl-ping-replica-period"
+        | "repl-backlog-ttl"
+        | "repl-diskless-sync-delay"
+        | "shutdown-timeout"
+        | "min-replicas-max-lag" => Some(1_000_000),
         "lua-time-limit" | "busy-reply-threshold" | "cluster-node-timeout" => Some(1000),
         "slowlog-log-slower-than" => Some(1),
-        n if n.ends_with("-milliseconds") || n.ends_with("-period") || n.ends_with("-timeout") => Some(1000),
+        n if n.ends_with("-milliseconds") || n.ends_with("-period") || n.ends_with("-timeout") => {
+            Some(1000)
+        }
         _ => None,
     }
 }
@@ -176,7 +225,8 @@ fn toml_value_args(cfg: &Config, name: &str, v: &toml::Value) -> Result<Vec<Stri
     Ok(match v {
         toml::Value::String(s) => {
             if kind == Some(Kind::Int) {
-                if let (Some(unit), Ok(d)) = (time_unit_micros(name), humantime::parse_duration(s)) {
+                if let (Some(unit), Ok(d)) = (time_unit_micros(name), humantime::parse_duration(s))
+                {
                     return Ok(vec![(d.as_micros() / unit).to_string()]);
                 }
             }
@@ -200,23 +250,43 @@ fn toml_value_args(cfg: &Config, name: &str, v: &toml::Value) -> Result<Vec<Stri
     })
 }
 
-fn load_toml(cfg: &mut Config, path: &Path, text: &str, set: &mut Vec<String>) -> Result<(), ConfigFileError> {
+fn load_toml(
+    cfg: &mut Config,
+    path: &Path,
+    text: &str,
+    set: &mut Vec<String>,
+) -> Result<(), ConfigFileError> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigFileError {
         file: path.display().to_string(),
-        line: e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(0),
+        line: e
+            .span()
+            .map(|s| text[..s.start].lines().count().max(1))
+            .unwrap_or(0),
         text: String::new(),
         reason: e.message().to_string(),
     })?;
     let mut save_seen = false;
     for (key, value) in table.iter() {
         let name = key.replace('_', "-").to_ascii_lowercase();
-        let line = text.lines().position(|l| l.trim_start().starts_with(key.as_str())).map(|i| i + 1).unwrap_or(0);
-        let fail = |reason: String| ConfigFileError { file: path.display().to_string(), line, text: format!("{key} = {value}"), reason };
+        let line = text
+            .lines()
+            .position(|l| l.trim_start().starts_with(key.as_str()))
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let fail = |reason: String| ConfigFileError {
+            file: path.display().to_string(),
+            line,
+            text: format!("{key} = {value}"),
+            reason,
+        };
         if name == "rename-command" {
             // rename_command = { flushall = "", config = "cfg" }
             if let toml::Value::Table(t) = value {
                 for (from, to) in t {
-                    cfg.renames.push((from.to_ascii_lowercase(), to.as_str().unwrap_or("").to_string()));
+                    cfg.renames.push((
+                        from.to_ascii_lowercase(),
+                        to.as_str().unwrap_or("").to_string(),
+                    ));
                 }
                 continue;
             }
@@ -250,11 +320,11 @@ pub fn repr(s: &str) -> String {
 
 fn memory_repr(v: &str) -> String {
     let n: u64 = v.parse().unwrap_or(0);
-    if n != 0 && n % (1 << 30) == 0 {
+    if n != 0 && n.is_multiple_of(1 << 30) {
         format!("{}gb", n >> 30)
-    } else if n != 0 && n % (1 << 20) == 0 {
+    } else if n != 0 && n.is_multiple_of(1 << 20) {
         format!("{}mb", n >> 20)
-    } else if n != 0 && n % (1 << 10) == 0 {
+    } else if n != 0 && n.is_multiple_of(1 << 10) {
         format!("{}kb", n >> 10)
     } else {
         n.to_string()
@@ -270,12 +340,16 @@ fn conf_lines(spec: &Spec, value: &str) -> Vec<String> {
                 vec!["save \"\"".into()]
             } else {
                 let w: Vec<&str> = value.split_whitespace().collect();
-                w.chunks(2).map(|c| format!("save {}", c.join(" "))).collect()
+                w.chunks(2)
+                    .map(|c| format!("save {}", c.join(" ")))
+                    .collect()
             }
         }
         (_, "client-output-buffer-limit") => {
             let w: Vec<&str> = value.split_whitespace().collect();
-            w.chunks(4).map(|c| format!("{} {}", name, c.join(" "))).collect()
+            w.chunks(4)
+                .map(|c| format!("{} {}", name, c.join(" ")))
+                .collect()
         }
         (_, "replicaof") if value.is_empty() => vec![],
         (Kind::Str, _) => vec![format!("{} {}", name, repr(value))],
@@ -297,7 +371,9 @@ fn toml_line(spec: &Spec, value: &str) -> String {
 /// duplicates go, non-default directives missing from the file are appended, comments stay.
 pub fn rewrite_file(cfg: &Config) -> std::io::Result<()> {
     let Some(f) = &cfg.file else {
-        return Err(std::io::Error::other("The server is running without a config file"));
+        return Err(std::io::Error::other(
+            "The server is running without a config file",
+        ));
     };
     let old = std::fs::read_to_string(&f.path).unwrap_or_default();
     let mut out: Vec<String> = Vec::new();
@@ -309,8 +385,15 @@ pub fn rewrite_file(cfg: &Config) -> std::io::Result<()> {
             continue;
         }
         let name = match f.syntax {
-            FileSyntax::RedisConf => split_args(t.as_bytes()).and_then(|w| w.into_iter().next()).map(|w| String::from_utf8_lossy(&w).to_ascii_lowercase()),
-            FileSyntax::Toml => t.split('=').next().map(|k| k.trim().trim_matches('"').replace('_', "-").to_ascii_lowercase()),
+            FileSyntax::RedisConf => split_args(t.as_bytes())
+                .and_then(|w| w.into_iter().next())
+                .map(|w| String::from_utf8_lossy(&w).to_ascii_lowercase()),
+            FileSyntax::Toml => t.split('=').next().map(|k| {
+                k.trim()
+                    .trim_matches('"')
+                    .replace('_', "-")
+                    .to_ascii_lowercase()
+            }),
         };
         let Some(name) = name else {
             out.push(line.to_string());
@@ -332,7 +415,9 @@ pub fn rewrite_file(cfg: &Config) -> std::io::Result<()> {
     }
     let mut appended = false;
     for (spec, value) in cfg.non_default() {
-        if done.contains(&spec.name) || spec.name == "log-format" && f.syntax == FileSyntax::RedisConf && value == "text" {
+        if done.contains(&spec.name)
+            || spec.name == "log-format" && f.syntax == FileSyntax::RedisConf && value == "text"
+        {
             continue;
         }
         if !appended {
@@ -358,7 +443,11 @@ mod tests {
     fn redis_conf_load_and_rewrite() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("redis.conf");
-        std::fs::write(&p, "# comment\nport 7000\nsave 900 1\nsave 300 10\nmaxmemory 1gb\nport 7001\n").unwrap();
+        std::fs::write(
+            &p,
+            "# comment\nport 7000\nsave 900 1\nsave 300 10\nmaxmemory 1gb\nport 7001\n",
+        )
+        .unwrap();
         let mut c = Config::new(node_specs());
         load_file(&mut c, &p).unwrap();
         assert_eq!(c.get("port"), "7001");
@@ -374,7 +463,11 @@ mod tests {
     fn toml_load_with_durations() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("node.toml");
-        std::fs::write(&p, "port = 7000\ntimeout = \"5m\"\nappendonly = true\nmaxmemory = \"100mb\"\n").unwrap();
+        std::fs::write(
+            &p,
+            "port = 7000\ntimeout = \"5m\"\nappendonly = true\nmaxmemory = \"100mb\"\n",
+        )
+        .unwrap();
         let mut c = Config::new(node_specs());
         load_file(&mut c, &p).unwrap();
         assert_eq!(c.get("timeout"), "300");
@@ -395,14 +488,30 @@ mod tests {
         assert_eq!(e.line, 2);
         assert_eq!(e.reason, "argument couldn't be parsed into an integer");
         std::fs::write(&p, "nosuch 1\n").unwrap();
-        assert_eq!(load_file(&mut c, &p).unwrap_err().reason, "Bad directive or wrong number of arguments");
+        assert_eq!(
+            load_file(&mut c, &p).unwrap_err().reason,
+            "Bad directive or wrong number of arguments"
+        );
     }
 
     #[test]
     fn cli_args() {
-        let a: Vec<String> = ["x.conf", "--port", "7000", "--replicaof", "127.0.0.1", "6379"].iter().map(|s| s.to_string()).collect();
+        let a: Vec<String> = [
+            "x.conf",
+            "--port",
+            "7000",
+            "--replicaof",
+            "127.0.0.1",
+            "6379",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let c = parse_cli_args(&a);
         assert_eq!(c.config_file.unwrap().to_str().unwrap(), "x.conf");
-        assert_eq!(c.directives[1], ("replicaof".into(), vec!["127.0.0.1".into(), "6379".into()]));
+        assert_eq!(
+            c.directives[1],
+            ("replicaof".into(), vec!["127.0.0.1".into(), "6379".into()])
+        );
     }
 }

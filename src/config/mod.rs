@@ -8,7 +8,10 @@
 mod file;
 mod value;
 
-pub use file::{apply_directive, load_file, parse_cli_args, rewrite_file, CliArgs, ConfigFileError, FileSyntax, LoadedFile};
+pub use file::{
+    apply_directive, load_file, parse_cli_args, rewrite_file, CliArgs, ConfigFileError, FileSyntax,
+    LoadedFile,
+};
 pub use value::{parse_memory, validate};
 
 use crate::glob::glob_match;
@@ -48,12 +51,18 @@ pub fn parse_spec_table(text: &str) -> Vec<Spec> {
                 "memory" => Kind::Memory,
                 "string" => Kind::Str,
                 "special" => Kind::Special,
-                e if e.starts_with("enum:") => Kind::Enum(e[5..].split(',').map(String::from).collect()),
+                e if e.starts_with("enum:") => {
+                    Kind::Enum(e[5..].split(',').map(String::from).collect())
+                }
                 other => panic!("bad directive kind {other} in the built-in table"),
             };
             Spec {
                 name: f[0].to_string(),
-                aliases: f[1].split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+                aliases: f[1]
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect(),
                 kind,
                 immutable: f[3].contains("immutable"),
                 default: f[4].to_string(),
@@ -68,7 +77,13 @@ pub fn node_specs() -> Vec<Spec> {
 }
 
 /// Directives that redis.conf accepts but CONFIG GET does not list.
-pub const FILE_ONLY_DIRECTIVES: &[&str] = &["include", "rename-command", "user", "loadmodule", "sentinel"];
+pub const FILE_ONLY_DIRECTIVES: &[&str] = &[
+    "include",
+    "rename-command",
+    "user",
+    "loadmodule",
+    "sentinel",
+];
 
 /// The current configuration.
 #[derive(Debug, Clone)]
@@ -96,11 +111,19 @@ impl Config {
             }
         }
         let values = specs.iter().map(|s| s.default.clone()).collect();
-        Config { specs, index, values, renames: Vec::new(), file: None }
+        Config {
+            specs,
+            index,
+            values,
+            renames: Vec::new(),
+            file: None,
+        }
     }
 
     pub fn spec(&self, name: &str) -> Option<&Spec> {
-        self.index.get(&name.to_ascii_lowercase()).map(|&i| &self.specs[i])
+        self.index
+            .get(&name.to_ascii_lowercase())
+            .map(|&i| &self.specs[i])
     }
 
     /// The canonical value of a directive (by name or alias). Panics only on a name missing from
@@ -125,7 +148,9 @@ impl Config {
     pub fn set(&mut self, name: &str, args: &[String], from_file: bool) -> Result<(), ValueError> {
         let lname = name.to_ascii_lowercase();
         let Some(&i) = self.index.get(&lname) else {
-            return Err(ValueError("Bad directive or wrong number of arguments".into()));
+            return Err(ValueError(
+                "Bad directive or wrong number of arguments".into(),
+            ));
         };
         let spec = &self.specs[i];
         let current = self.values[i].clone();
@@ -155,11 +180,18 @@ impl Config {
 
     /// Directives whose value differs from the default, with the value (for rewrite).
     pub fn non_default(&self) -> Vec<(&Spec, &str)> {
-        self.specs.iter().zip(self.values.iter()).filter(|(s, v)| s.default != **v).map(|(s, v)| (s, v.as_str())).collect()
+        self.specs
+            .iter()
+            .zip(self.values.iter())
+            .filter(|(s, v)| s.default != **v)
+            .map(|(s, v)| (s, v.as_str()))
+            .collect()
     }
 
     pub fn specs(&self) -> impl Iterator<Item = (&Spec, &str)> {
-        self.specs.iter().zip(self.values.iter().map(|s| s.as_str()))
+        self.specs
+            .iter()
+            .zip(self.values.iter().map(|s| s.as_str()))
     }
 
     pub fn canonical_name(&self, name: &str) -> Option<&str> {
@@ -179,7 +211,10 @@ mod tests {
         assert_eq!(c.get("replica-read-only"), "no");
         c.set_str("maxmemory", "1mb").unwrap();
         assert_eq!(c.get("maxmemory"), "1048576");
-        assert_eq!(c.set_str("appendfsync", "sometimes").unwrap_err().0, "argument(s) must be one of the following: everysec, always, no");
+        assert_eq!(
+            c.set_str("appendfsync", "sometimes").unwrap_err().0,
+            "argument(s) must be one of the following: everysec, always, no"
+        );
         let m = c.matching(&[b"maxmemory*"]);
         assert!(m.iter().any(|(n, _)| n == "maxmemory-policy"));
     }

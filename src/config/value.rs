@@ -10,8 +10,20 @@ fn err<T>(s: &str) -> Result<T, ValueError> {
 /// (k = 1000, kb = 1024), case-insensitive.
 pub fn parse_memory(s: &str) -> Option<u64> {
     let l = s.to_ascii_lowercase();
-    let units: [(&str, u64); 7] = [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("g", 1_000_000_000), ("m", 1_000_000), ("k", 1000), ("b", 1)];
-    let (num, mul) = units.iter().find(|(u, _)| l.ends_with(u)).map(|(u, m)| (&l[..l.len() - u.len()], *m)).unwrap_or((&l[..], 1));
+    let units: [(&str, u64); 7] = [
+        ("gb", 1 << 30),
+        ("mb", 1 << 20),
+        ("kb", 1 << 10),
+        ("g", 1_000_000_000),
+        ("m", 1_000_000),
+        ("k", 1000),
+        ("b", 1),
+    ];
+    let (num, mul) = units
+        .iter()
+        .find(|(u, _)| l.ends_with(u))
+        .map(|(u, m)| (&l[..l.len() - u.len()], *m))
+        .unwrap_or((&l[..], 1));
     if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -21,7 +33,13 @@ pub fn parse_memory(s: &str) -> Option<u64> {
 fn int_range(name: &str) -> (i64, i64) {
     const I: i64 = i32::MAX as i64;
     match name {
-        "port" | "tls-port" | "cluster-port" | "replica-announce-port" | "cluster-announce-port" | "cluster-announce-bus-port" | "cluster-announce-tls-port" => (0, 65535),
+        "port"
+        | "tls-port"
+        | "cluster-port"
+        | "replica-announce-port"
+        | "cluster-announce-port"
+        | "cluster-announce-bus-port"
+        | "cluster-announce-tls-port" => (0, 65535),
         "databases" | "maxclients" | "maxmemory-samples" | "io-threads" => (1, I),
         "hz" => (0, I),
         "list-max-listpack-size" => (i32::MIN as i64, I),
@@ -32,12 +50,19 @@ fn int_range(name: &str) -> (i64, i64) {
         "active-defrag-threshold-lower" | "active-defrag-threshold-upper" => (0, 1000),
         "repl-timeout" | "repl-ping-replica-period" => (1, I),
         "slowlog-log-slower-than" => (-1, i64::MAX),
-        "min-replicas-to-write" | "min-replicas-max-lag" | "timeout" | "tcp-keepalive" | "replica-priority" | "repl-diskless-sync-delay" | "repl-diskless-sync-max-replicas" | "shutdown-timeout" => (0, I),
+        "min-replicas-to-write"
+        | "min-replicas-max-lag"
+        | "timeout"
+        | "tcp-keepalive"
+        | "replica-priority"
+        | "repl-diskless-sync-delay"
+        | "repl-diskless-sync-max-replicas"
+        | "shutdown-timeout" => (0, I),
         _ => (0, i64::MAX),
     }
 }
 
-fn one<'a>(args: &'a [String]) -> Result<&'a str, ValueError> {
+fn one(args: &[String]) -> Result<&str, ValueError> {
     match args {
         [a] => Ok(a),
         _ => err("wrong number of arguments"),
@@ -45,7 +70,12 @@ fn one<'a>(args: &'a [String]) -> Result<&'a str, ValueError> {
 }
 
 /// Validates `args` for `spec` and returns the canonical value.
-pub fn validate(spec: &Spec, args: &[String], current: &str, from_file: bool) -> Result<String, ValueError> {
+pub fn validate(
+    spec: &Spec,
+    args: &[String],
+    current: &str,
+    from_file: bool,
+) -> Result<String, ValueError> {
     match &spec.kind {
         Kind::Bool => match one(args)?.to_ascii_lowercase().as_str() {
             "yes" => Ok("yes".into()),
@@ -54,7 +84,9 @@ pub fn validate(spec: &Spec, args: &[String], current: &str, from_file: bool) ->
         },
         Kind::Int => {
             let a = one(args)?;
-            let v: i64 = a.parse().map_err(|_| ValueError("argument couldn't be parsed into an integer".into()))?;
+            let v: i64 = a
+                .parse()
+                .map_err(|_| ValueError("argument couldn't be parsed into an integer".into()))?;
             let (lo, hi) = int_range(&spec.name);
             if v < lo || v > hi {
                 return err(&format!("argument must be between {lo} and {hi} inclusive"));
@@ -70,10 +102,13 @@ pub fn validate(spec: &Spec, args: &[String], current: &str, from_file: bool) ->
         }
         Kind::Enum(opts) => {
             let a = one(args)?.to_ascii_lowercase();
-            if opts.iter().any(|o| *o == a) {
+            if opts.contains(&a) {
                 Ok(a)
             } else {
-                err(&format!("argument(s) must be one of the following: {}", opts.join(", ")))
+                err(&format!(
+                    "argument(s) must be one of the following: {}",
+                    opts.join(", ")
+                ))
             }
         }
         Kind::Str => {
@@ -86,12 +121,21 @@ pub fn validate(spec: &Spec, args: &[String], current: &str, from_file: bool) ->
     }
 }
 
-fn special(name: &str, args: &[String], current: &str, from_file: bool) -> Result<String, ValueError> {
+fn special(
+    name: &str,
+    args: &[String],
+    current: &str,
+    from_file: bool,
+) -> Result<String, ValueError> {
     // CONFIG SET passes one string that may hold several words; files give the words.
-    let words: Vec<String> = if !from_file && args.len() == 1 { args[0].split_whitespace().map(String::from).collect() } else { args.to_vec() };
+    let words: Vec<String> = if !from_file && args.len() == 1 {
+        args[0].split_whitespace().map(String::from).collect()
+    } else {
+        args.to_vec()
+    };
     match name {
         "save" => {
-            if words.len() % 2 != 0 {
+            if !words.len().is_multiple_of(2) {
                 return err("Invalid save parameters");
             }
             for w in &words {
@@ -108,7 +152,7 @@ fn special(name: &str, args: &[String], current: &str, from_file: bool) -> Resul
             Ok(words.join(" "))
         }
         "client-output-buffer-limit" => {
-            if words.len() % 4 != 0 {
+            if !words.len().is_multiple_of(4) {
                 return err("Wrong number of arguments in buffer limit configuration.");
             }
             let mut classes: Vec<(String, [u64; 3])> = parse_obuf(current).unwrap_or_default();
@@ -117,7 +161,9 @@ fn special(name: &str, args: &[String], current: &str, from_file: bool) -> Resul
                     "normal" => "normal",
                     "replica" | "slave" => "slave",
                     "pubsub" => "pubsub",
-                    _ => return err("Invalid client class specified in buffer limit configuration."),
+                    _ => {
+                        return err("Invalid client class specified in buffer limit configuration.")
+                    }
                 };
                 let hard = parse_memory(&c[1]);
                 let soft = parse_memory(&c[2]);
@@ -129,10 +175,20 @@ fn special(name: &str, args: &[String], current: &str, from_file: bool) -> Resul
                     e.1 = [h, s, t];
                 }
             }
-            Ok(classes.iter().map(|(c, v)| format!("{} {} {} {}", c, v[0], v[1], v[2])).collect::<Vec<_>>().join(" "))
+            Ok(classes
+                .iter()
+                .map(|(c, v)| format!("{} {} {} {}", c, v[0], v[1], v[2]))
+                .collect::<Vec<_>>()
+                .join(" "))
         }
         "oom-score-adj-values" => {
-            if words.len() != 3 || words.iter().any(|w| w.parse::<i64>().map(|v| !(-2000..=2000).contains(&v)).unwrap_or(true)) {
+            if words.len() != 3
+                || words.iter().any(|w| {
+                    w.parse::<i64>()
+                        .map(|v| !(-2000..=2000).contains(&v))
+                        .unwrap_or(true)
+                })
+            {
                 return err("Invalid oom-score-adj-values parameters");
             }
             Ok(words.join(" "))
@@ -148,10 +204,16 @@ fn special(name: &str, args: &[String], current: &str, from_file: bool) -> Resul
         }
         "notify-keyspace-events" => {
             let a = words.join("");
-            canonical_notify_flags(&a).ok_or_else(|| ValueError("Invalid event class character. Use 'Ag$lshzxeKEtmd'.".into()))
+            canonical_notify_flags(&a).ok_or_else(|| {
+                ValueError("Invalid event class character. Use 'Ag$lshzxeKEtmd'.".into())
+            })
         }
         "replicaof" | "slaveof" => {
-            if words.is_empty() || (words.len() == 2 && words[0].eq_ignore_ascii_case("no") && words[1].eq_ignore_ascii_case("one")) {
+            if words.is_empty()
+                || (words.len() == 2
+                    && words[0].eq_ignore_ascii_case("no")
+                    && words[1].eq_ignore_ascii_case("one"))
+            {
                 return Ok(String::new());
             }
             if words.len() != 2 || words[1].parse::<u16>().is_err() {
@@ -186,7 +248,18 @@ fn special(name: &str, args: &[String], current: &str, from_file: bool) -> Resul
 
 fn parse_obuf(s: &str) -> Option<Vec<(String, [u64; 3])>> {
     let w: Vec<&str> = s.split_whitespace().collect();
-    w.chunks(4).map(|c| Some((c[0].to_string(), [c.get(1)?.parse().ok()?, c.get(2)?.parse().ok()?, c.get(3)?.parse().ok()?]))).collect()
+    w.chunks(4)
+        .map(|c| {
+            Some((
+                c[0].to_string(),
+                [
+                    c.get(1)?.parse().ok()?,
+                    c.get(2)?.parse().ok()?,
+                    c.get(3)?.parse().ok()?,
+                ],
+            ))
+        })
+        .collect()
 }
 
 /// Keyspace-notification flags in Redis's canonical spelling (`A` for all classes).

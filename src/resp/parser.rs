@@ -37,7 +37,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { proto_max_bulk_len: 512 * 1024 * 1024, unauthenticated: false }
+        Limits {
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            unauthenticated: false,
+        }
     }
 }
 
@@ -66,7 +69,10 @@ pub struct RequestParser {
 }
 
 fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
-    buf[from..].iter().position(|&b| b == b'\r').map(|i| i + from)
+    buf[from..]
+        .iter()
+        .position(|&b| b == b'\r')
+        .map(|i| i + from)
 }
 
 /// Parses a Redis length/count: an optional minus sign and digits, nothing else.
@@ -100,7 +106,11 @@ impl RequestParser {
 
     /// Tries to take one complete request from the front of `buf`. `Ok(None)` means more input
     /// is needed; the partial progress is remembered.
-    pub fn parse(&mut self, buf: &mut BytesMut, limits: Limits) -> Result<Option<Request>, ProtocolError> {
+    pub fn parse(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: Limits,
+    ) -> Result<Option<Request>, ProtocolError> {
         if !self.in_multibulk {
             match buf.first() {
                 None => return Ok(None),
@@ -114,7 +124,11 @@ impl RequestParser {
         self.parse_multibulk(buf, limits)
     }
 
-    fn parse_multibulk(&mut self, buf: &mut BytesMut, limits: Limits) -> Result<Option<Request>, ProtocolError> {
+    fn parse_multibulk(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: Limits,
+    ) -> Result<Option<Request>, ProtocolError> {
         if self.pos == 0 {
             // Header `*N\r\n`.
             let Some(cr) = find_crlf(buf, 1) else {
@@ -153,7 +167,10 @@ impl RequestParser {
                         return Ok(None);
                     }
                     if buf[self.pos] != b'$' {
-                        return Err(ProtocolError(format!("expected '$', got '{}'", buf[self.pos] as char)));
+                        return Err(ProtocolError(format!(
+                            "expected '$', got '{}'",
+                            buf[self.pos] as char
+                        )));
                     }
                     let Some(cr) = find_crlf(buf, self.pos + 1) else {
                         if buf.len() - self.pos > INLINE_MAX {
@@ -200,12 +217,20 @@ impl RequestParser {
     fn finish(&mut self, buf: &mut BytesMut, empty: bool) -> Request {
         let wire_len = self.pos;
         let chunk = buf.split_to(wire_len).freeze();
-        let args = self.spans.drain(..).map(|(s, e)| chunk.slice(s..e)).collect();
+        let args = self
+            .spans
+            .drain(..)
+            .map(|(s, e)| chunk.slice(s..e))
+            .collect();
         self.in_multibulk = false;
         self.pos = 0;
         self.remaining = 0;
         self.bulk_len = None;
-        Request { args, wire_len, empty_line: empty }
+        Request {
+            args,
+            wire_len,
+            empty_line: empty,
+        }
     }
 }
 
@@ -219,11 +244,20 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Option<Request>, ProtocolError> {
     if nl > INLINE_MAX {
         return Err(ProtocolError("too big inline request".into()));
     }
-    let line_end = if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
+    let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
     let line = buf.split_to(nl + 1);
-    let args = split_args(&line[..line_end]).ok_or_else(|| ProtocolError("unbalanced quotes in request".into()))?;
+    let args = split_args(&line[..line_end])
+        .ok_or_else(|| ProtocolError("unbalanced quotes in request".into()))?;
     let empty = args.is_empty();
-    Ok(Some(Request { args: args.into_iter().map(Bytes::from).collect(), wire_len: nl + 1, empty_line: empty }))
+    Ok(Some(Request {
+        args: args.into_iter().map(Bytes::from).collect(),
+        wire_len: nl + 1,
+        empty_line: empty,
+    }))
 }
 
 fn hex_val(c: u8) -> Option<u8> {
@@ -336,7 +370,14 @@ mod tests {
         let mut p = RequestParser::new();
         let mut b = BytesMut::new();
         let r = feed(&mut p, &mut b, b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n\n");
-        assert_eq!(r, vec![vec![b"GET".to_vec(), b"k".to_vec()], vec![b"PING".to_vec()], vec![]]);
+        assert_eq!(
+            r,
+            vec![
+                vec![b"GET".to_vec(), b"k".to_vec()],
+                vec![b"PING".to_vec()],
+                vec![]
+            ]
+        );
         assert!(b.is_empty());
     }
 
@@ -350,7 +391,10 @@ mod tests {
             all.extend(feed(&mut p, &mut b, &[*c]));
         }
         assert_eq!(all.len(), 2);
-        assert_eq!(all[1], vec![b"set".to_vec(), b"a".to_vec(), b"b c".to_vec()]);
+        assert_eq!(
+            all[1],
+            vec![b"set".to_vec(), b"a".to_vec(), b"b c".to_vec()]
+        );
     }
 
     #[test]
@@ -366,27 +410,47 @@ mod tests {
         for (input, msg) in cases {
             let mut p = RequestParser::new();
             let mut b = BytesMut::from(*input);
-            assert_eq!(p.parse(&mut b, Limits::default()), Err(ProtocolError(msg.to_string())), "{:?}", input);
+            assert_eq!(
+                p.parse(&mut b, Limits::default()),
+                Err(ProtocolError(msg.to_string())),
+                "{:?}",
+                input
+            );
         }
         let mut p = RequestParser::new();
         let mut b = BytesMut::from(&vec![b'a'; INLINE_MAX + 1][..]);
-        assert_eq!(p.parse(&mut b, Limits::default()).unwrap_err().0, "too big inline request");
+        assert_eq!(
+            p.parse(&mut b, Limits::default()).unwrap_err().0,
+            "too big inline request"
+        );
     }
 
     #[test]
     fn unauthenticated_limits() {
-        let l = Limits { unauthenticated: true, ..Limits::default() };
+        let l = Limits {
+            unauthenticated: true,
+            ..Limits::default()
+        };
         let mut p = RequestParser::new();
         let mut b = BytesMut::from(&b"*11\r\n"[..]);
-        assert_eq!(p.parse(&mut b, l).unwrap_err().0, "unauthenticated multibulk length");
+        assert_eq!(
+            p.parse(&mut b, l).unwrap_err().0,
+            "unauthenticated multibulk length"
+        );
         let mut p = RequestParser::new();
         let mut b = BytesMut::from(&b"*1\r\n$16385\r\n"[..]);
-        assert_eq!(p.parse(&mut b, l).unwrap_err().0, "unauthenticated bulk length");
+        assert_eq!(
+            p.parse(&mut b, l).unwrap_err().0,
+            "unauthenticated bulk length"
+        );
     }
 
     #[test]
     fn split_args_escapes() {
-        assert_eq!(split_args(br#"a "\x41\n" 'it\'s'"#).unwrap(), vec![b"a".to_vec(), b"A\n".to_vec(), b"it's".to_vec()]);
+        assert_eq!(
+            split_args(br#"a "\x41\n" 'it\'s'"#).unwrap(),
+            vec![b"a".to_vec(), b"A\n".to_vec(), b"it's".to_vec()]
+        );
         assert!(split_args(br#""a"b"#).is_none());
         assert_eq!(split_args(b"   ").unwrap(), Vec::<Vec<u8>>::new());
     }
@@ -398,12 +462,7 @@ mod tests {
             let mut b = BytesMut::new();
             for chunk in data.chunks(cut) {
                 b.extend_from_slice(chunk);
-                loop {
-                    match p.parse(&mut b, Limits::default()) {
-                        Ok(Some(_)) => continue,
-                        _ => break,
-                    }
-                }
+                while let Ok(Some(_)) = p.parse(&mut b, Limits::default()) {}
             }
         }
     }

@@ -45,7 +45,11 @@ pub fn fmt_i64(b: &mut [u8; 20], n: i64) -> &[u8] {
 
 impl Reply {
     pub fn new(resp3: bool) -> Self {
-        Reply { buf: Vec::with_capacity(256), resp3, errors: Vec::new() }
+        Reply {
+            buf: Vec::with_capacity(256),
+            resp3,
+            errors: Vec::new(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -77,7 +81,8 @@ impl Reply {
         self.buf.push(b'-');
         // Redis replaces newlines in error messages with spaces so the reply stays one line.
         for &c in msg.as_bytes() {
-            self.buf.push(if c == b'\r' || c == b'\n' { b' ' } else { c });
+            self.buf
+                .push(if c == b'\r' || c == b'\n' { b' ' } else { c });
         }
         self.buf.extend_from_slice(b"\r\n");
         let code = msg.split(' ').next().unwrap_or("ERR");
@@ -162,7 +167,8 @@ impl Reply {
     /// A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
     pub fn boolean(&mut self, b: bool) {
         if self.resp3 {
-            self.buf.extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+            self.buf
+                .extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
         } else {
             self.int(b as i64);
         }

@@ -23,7 +23,7 @@ pub enum ClientKind {
 pub struct ClientMeta {
     pub name: Bytes,
     pub db: usize,
-    pub last_cmd: String,
+    pub last_cmd: &'static str,
     pub last_interaction: Instant,
     pub sub: usize,
     pub psub: usize,
@@ -69,7 +69,10 @@ pub struct ClientHandle {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl ClientHandle {
@@ -189,7 +192,7 @@ impl ClientHandle {
             usize::from(omem > 0),
             omem,
             16384 * 2 + omem + m.qbuf,
-            if m.last_cmd.is_empty() { "NULL" } else { &m.last_cmd },
+            if m.last_cmd.is_empty() { "NULL" } else { m.last_cmd },
             m.user,
             m.resp
         )
@@ -207,11 +210,20 @@ pub struct ClientRegistry {
 
 impl ClientRegistry {
     pub fn new() -> Self {
-        ClientRegistry { next_id: AtomicU64::new(1), ..Default::default() }
+        ClientRegistry {
+            next_id: AtomicU64::new(1),
+            ..Default::default()
+        }
     }
 
     /// Registers a new connection and returns its handle and the receiver of its queued pushes.
-    pub fn register(&self, addr: String, laddr: String, fd: i64, authenticated: bool) -> (Arc<ClientHandle>, mpsc::UnboundedReceiver<Bytes>) {
+    pub fn register(
+        &self,
+        addr: String,
+        laddr: String,
+        fd: i64,
+        authenticated: bool,
+    ) -> (Arc<ClientHandle>, mpsc::UnboundedReceiver<Bytes>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let now = Instant::now();
@@ -224,7 +236,7 @@ impl ClientRegistry {
             meta: Mutex::new(ClientMeta {
                 name: Bytes::new(),
                 db: 0,
-                last_cmd: String::new(),
+                last_cmd: "",
                 last_interaction: now,
                 sub: 0,
                 psub: 0,

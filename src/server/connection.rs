@@ -13,7 +13,11 @@ use tokio::sync::mpsc;
 const MAX_BATCH: usize = 512;
 
 /// Writes everything, unless the client is killed first (a stuck peer must not pin the task).
-async fn write_or_kill<W: AsyncWrite + Unpin>(wr: &mut W, data: &[u8], client: &super::ClientHandle) -> std::io::Result<()> {
+async fn write_or_kill<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    data: &[u8],
+    client: &super::ClientHandle,
+) -> std::io::Result<()> {
     if client.is_killed() {
         return Err(std::io::Error::other("client killed"));
     }
@@ -23,13 +27,19 @@ async fn write_or_kill<W: AsyncWrite + Unpin>(wr: &mut W, data: &[u8], client: &
     }
 }
 
-async fn write_out<W: AsyncWrite + Unpin, S: Service>(svc: &S, wr: &mut W, out: &mut Reply, client: &super::ClientHandle) -> std::io::Result<()> {
+async fn write_out<W: AsyncWrite + Unpin, S: Service>(
+    svc: &S,
+    wr: &mut W,
+    out: &mut Reply,
+    client: &super::ClientHandle,
+) -> std::io::Result<()> {
     if out.buf.is_empty() {
         return Ok(());
     }
     write_or_kill(wr, &out.buf, client).await?;
     let st = svc.net_stats();
-    st.output_bytes.fetch_add(out.buf.len() as u64, Ordering::Relaxed);
+    st.output_bytes
+        .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
     st.writes.fetch_add(1, Ordering::Relaxed);
     out.buf.clear();
     if out.buf.capacity() > 64 * 1024 {
@@ -38,7 +48,12 @@ async fn write_out<W: AsyncWrite + Unpin, S: Service>(svc: &S, wr: &mut W, out: 
     Ok(())
 }
 
-async fn write_pushes<W: AsyncWrite + Unpin>(wr: &mut W, first: Bytes, rx: &mut mpsc::UnboundedReceiver<Bytes>, client: &super::ClientHandle) -> std::io::Result<()> {
+async fn write_pushes<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    first: Bytes,
+    rx: &mut mpsc::UnboundedReceiver<Bytes>,
+    client: &super::ClientHandle,
+) -> std::io::Result<()> {
     let mut batch = Vec::with_capacity(first.len());
     let mut n = first.len();
     batch.extend_from_slice(&first);
@@ -57,8 +72,13 @@ async fn write_pushes<W: AsyncWrite + Unpin>(wr: &mut W, first: Bytes, rx: &mut 
 }
 
 /// Serves one connection until either side closes it.
-pub async fn serve_connection<S, R, W>(svc: Arc<S>, mut rd: R, mut wr: W, client: Arc<super::ClientHandle>, mut rx: mpsc::UnboundedReceiver<Bytes>)
-where
+pub async fn serve_connection<S, R, W>(
+    svc: Arc<S>,
+    mut rd: R,
+    mut wr: W,
+    client: Arc<super::ClientHandle>,
+    mut rx: mpsc::UnboundedReceiver<Bytes>,
+) where
     S: Service,
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
@@ -73,12 +93,14 @@ where
         loop {
             let mut proto_err = None;
             let mut full = false;
+            let limits = svc.limits(&sess);
             while !full {
-                full = reqs.len() >= MAX_BATCH;
+                // Before AUTH, parse one request at a time: the limits change once it succeeds.
+                full = reqs.len() >= MAX_BATCH || limits.unauthenticated && !reqs.is_empty();
                 if full {
                     break;
                 }
-                match parser.parse(&mut buf, svc.limits(&sess)) {
+                match parser.parse(&mut buf, limits) {
                     Ok(Some(r)) if r.empty_line => continue,
                     Ok(Some(r)) => reqs.push(r),
                     Ok(None) => break,
@@ -121,7 +143,12 @@ where
                 }
             }
             if let Some(e) = proto_err {
-                tracing::debug!("Protocol error ({}) from client: id={} addr={}", e.0, client.id, client.addr);
+                tracing::debug!(
+                    "Protocol error ({}) from client: id={} addr={}",
+                    e.0,
+                    client.id,
+                    client.addr
+                );
                 out.resp3 = client.resp3();
                 out.error(&format!("ERR {e}"));
                 close = true;
@@ -183,4 +210,3 @@ where
     svc.close(&mut sess);
     svc.registry().unregister(client.id);
 }
-

@@ -48,11 +48,18 @@ pub fn bind_listeners(spec: &ListenSpec) -> Result<Listeners, String> {
                 if optional {
                     continue;
                 }
-                return Err(format!("Failed listening on port {} (tcp), aborting.", spec.port));
+                return Err(format!(
+                    "Failed listening on port {} (tcp), aborting.",
+                    spec.port
+                ));
             };
             let addr = SocketAddr::new(ip, spec.port);
             let res = (|| -> std::io::Result<TcpListener> {
-                let sock = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+                let sock = socket2::Socket::new(
+                    socket2::Domain::for_address(addr),
+                    socket2::Type::STREAM,
+                    None,
+                )?;
                 sock.set_reuse_address(true)?;
                 if addr.is_ipv6() {
                     sock.set_only_v6(true)?;
@@ -64,7 +71,9 @@ pub fn bind_listeners(spec: &ListenSpec) -> Result<Listeners, String> {
             })();
             match res {
                 Ok(l) => tcp.push(l),
-                Err(e) if optional => tracing::debug!("Skipping optional bind address {}: {}", a, e),
+                Err(e) if optional => {
+                    tracing::debug!("Skipping optional bind address {}: {}", a, e)
+                }
                 Err(e) => {
                     return Err(format!("Warning: Could not create server TCP listening socket {}:{}: {}\nFailed listening on port {} (tcp), aborting.", a, spec.port, e, spec.port));
                 }
@@ -74,17 +83,24 @@ pub fn bind_listeners(spec: &ListenSpec) -> Result<Listeners, String> {
     let unix = match &spec.unixsocket {
         Some(p) if !p.is_empty() => {
             let _ = std::fs::remove_file(p);
-            let l = UnixListener::bind(p).map_err(|e| format!("Failed opening Unix socket: {e}"))?;
+            let l =
+                UnixListener::bind(p).map_err(|e| format!("Failed opening Unix socket: {e}"))?;
             if spec.unixsocketperm != 0 {
                 use std::os::unix::fs::PermissionsExt;
-                let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(spec.unixsocketperm));
+                let _ = std::fs::set_permissions(
+                    p,
+                    std::fs::Permissions::from_mode(spec.unixsocketperm),
+                );
             }
             Some(l)
         }
         _ => None,
     };
     if tcp.is_empty() && unix.is_none() && spec.port != 0 {
-        return Err(format!("Failed listening on port {} (tcp), aborting.", spec.port));
+        return Err(format!(
+            "Failed listening on port {} (tcp), aborting.",
+            spec.port
+        ));
     }
     Ok(Listeners { tcp, unix })
 }
@@ -112,20 +128,34 @@ pub async fn run_listeners<S: Service>(svc: Arc<S>, l: Listeners, keepalive: Dur
                 let _ = stream.set_nodelay(true);
                 if !keepalive.is_zero() {
                     let sock = socket2::SockRef::from(&stream);
-                    let _ = sock.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(keepalive).with_interval(keepalive / 3));
+                    let _ = sock.set_tcp_keepalive(
+                        &socket2::TcpKeepalive::new()
+                            .with_time(keepalive)
+                            .with_interval(keepalive / 3),
+                    );
                 }
-                let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                let laddr = stream
+                    .local_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default();
                 let fd = stream.as_raw_fd() as i64;
                 let svc = svc.clone();
                 let (rd, wr) = stream.into_split();
                 // Admission and registration happen here, in accept order, so maxclients counts
                 // every connection accepted before this one.
                 if let Err(e) = svc.admit(Some(&peer)) {
-                    svc.registry().rejected_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    svc.registry()
+                        .rejected_connections
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tokio::spawn(reject(wr, e));
                     continue;
                 }
-                let (h, rx) = svc.registry().register(peer.to_string(), laddr, fd, svc.starts_authenticated());
+                let (h, rx) = svc.registry().register(
+                    peer.to_string(),
+                    laddr,
+                    fd,
+                    svc.starts_authenticated(),
+                );
                 tokio::spawn(serve_connection(svc, rd, wr, h, rx));
             }
         });
@@ -140,13 +170,22 @@ pub async fn run_listeners<S: Service>(svc: Arc<S>, l: Listeners, keepalive: Dur
                 };
                 let svc = svc.clone();
                 let fd = stream.as_raw_fd() as i64;
-                let laddr = stream.local_addr().ok().and_then(|a| a.as_pathname().map(|p| p.display().to_string())).unwrap_or_default();
+                let laddr = stream
+                    .local_addr()
+                    .ok()
+                    .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+                    .unwrap_or_default();
                 let (rd, wr) = stream.into_split();
                 if let Err(e) = svc.admit(None) {
                     tokio::spawn(reject(wr, e));
                     continue;
                 }
-                let (h, rx) = svc.registry().register(format!("{laddr}:0"), format!("{laddr}:0"), fd, svc.starts_authenticated());
+                let (h, rx) = svc.registry().register(
+                    format!("{laddr}:0"),
+                    format!("{laddr}:0"),
+                    fd,
+                    svc.starts_authenticated(),
+                );
                 tokio::spawn(serve_connection(svc, rd, wr, h, rx));
             }
         });

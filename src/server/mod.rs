@@ -26,7 +26,10 @@ pub enum Control {
     Close,
     /// Execution stopped before `reqs[0]` (CLIENT PAUSE, a blocking command): flush, wait for
     /// `wake` or the deadline, then call execute again with the remaining requests.
-    Suspend { wake: Arc<Notify>, deadline: Option<Instant> },
+    Suspend {
+        wake: Arc<Notify>,
+        deadline: Option<Instant>,
+    },
 }
 
 /// Network counters for INFO stats.
@@ -54,7 +57,12 @@ pub trait Service: Send + Sync + 'static {
     fn open(&self, client: Arc<ClientHandle>) -> Self::Session;
 
     /// Runs requests from the front of `reqs`, removing those it ran, writing replies to `out`.
-    fn execute(&self, sess: &mut Self::Session, reqs: &mut Vec<Request>, out: &mut Reply) -> Control;
+    fn execute(
+        &self,
+        sess: &mut Self::Session,
+        reqs: &mut Vec<Request>,
+        out: &mut Reply,
+    ) -> Control;
 
     /// The connection is going away (closed by either side).
     fn close(&self, sess: &mut Self::Session);

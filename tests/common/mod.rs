@@ -15,7 +15,9 @@ pub fn root() -> PathBuf {
 }
 
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
 }
 
 /// Builds the workspace binaries once per test process and returns the path of one.
@@ -23,7 +25,11 @@ pub fn binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo).args(["build", "--quiet", "--bins"]).current_dir(root()).status().expect("run cargo build");
+        let st = Command::new(cargo)
+            .args(["build", "--quiet", "--bins"])
+            .current_dir(root())
+            .status()
+            .expect("run cargo build");
         assert!(st.success(), "cargo build of the binaries failed");
     });
     let p = target_dir().join("debug").join(name);
@@ -88,11 +94,35 @@ impl Server {
             let dir = tempfile::tempdir().expect("tempdir");
             let port = free_port();
             let log = dir.path().join("server.log");
-            let mut args: Vec<String> = vec!["--port".into(), port.to_string(), "--bind".into(), "127.0.0.1".into(), "--save".into(), "".into(), "--dir".into(), dir.path().display().to_string(), "--logfile".into(), log.display().to_string()];
+            let mut args: Vec<String> = vec![
+                "--port".into(),
+                port.to_string(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--save".into(),
+                "".into(),
+                "--dir".into(),
+                dir.path().display().to_string(),
+                "--logfile".into(),
+                log.display().to_string(),
+            ];
             args.extend(extra.iter().map(|s| s.to_string()));
-            let child = Command::new(&bin).args(&args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start server");
-            let mut s = Server { child, port, dir, log };
-            if wait_until(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok()) {
+            let child = Command::new(&bin)
+                .args(&args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start server");
+            let mut s = Server {
+                child,
+                port,
+                dir,
+                log,
+            };
+            if wait_until(Duration::from_secs(10), || {
+                TcpStream::connect(("127.0.0.1", port)).is_ok()
+            }) {
                 return s;
             }
             let _ = s.child.kill();
@@ -119,8 +149,13 @@ impl Server {
 
     /// Resident memory of the process in bytes.
     pub fn rss(&self) -> u64 {
-        let s = std::fs::read_to_string(format!("/proc/{}/statm", self.child.id())).unwrap_or_default();
-        s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * 4096
+        let s =
+            std::fs::read_to_string(format!("/proc/{}/statm", self.child.id())).unwrap_or_default();
+        s.split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 4096
     }
 
     pub fn alive(&mut self) -> bool {
@@ -157,7 +192,14 @@ pub fn frame_len(buf: &[u8]) -> Option<usize> {
     let line_end = buf.windows(2).position(|w| w == b"\r\n")?;
     let head = std::str::from_utf8(&buf[1..line_end]).unwrap_or("");
     let after = line_end + 2;
-    let count = || head.parse::<i64>().unwrap_or_else(|_| panic!("bad RESP header {:?}", String::from_utf8_lossy(&buf[..line_end])));
+    let count = || {
+        head.parse::<i64>().unwrap_or_else(|_| {
+            panic!(
+                "bad RESP header {:?}",
+                String::from_utf8_lossy(&buf[..line_end])
+            )
+        })
+    };
     match buf[0] {
         b'+' | b'-' | b':' | b',' | b'#' | b'_' | b'(' => Some(after),
         b'$' | b'=' | b'!' => {
@@ -170,7 +212,11 @@ pub fn frame_len(buf: &[u8]) -> Option<usize> {
         }
         b'*' | b'~' | b'>' | b'%' | b'|' => {
             let n = count();
-            let items = if buf[0] == b'%' || buf[0] == b'|' { n * 2 } else { n.max(0) };
+            let items = if buf[0] == b'%' || buf[0] == b'|' {
+                n * 2
+            } else {
+                n.max(0)
+            };
             let mut pos = after;
             for _ in 0..items {
                 pos += frame_len(&buf[pos..])?;
@@ -180,16 +226,25 @@ pub fn frame_len(buf: &[u8]) -> Option<usize> {
             }
             Some(pos)
         }
-        other => panic!("unexpected reply type byte {:?} in {:?}", other as char, String::from_utf8_lossy(&buf[..buf.len().min(200)])),
+        other => panic!(
+            "unexpected reply type byte {:?} in {:?}",
+            other as char,
+            String::from_utf8_lossy(&buf[..buf.len().min(200)])
+        ),
     }
 }
 
 impl Client {
     pub fn connect(port: u16) -> Client {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         stream.set_nodelay(true).unwrap();
-        Client { stream, buf: Vec::new() }
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
     }
 
     pub fn send_raw(&mut self, b: &[u8]) {
@@ -219,7 +274,8 @@ impl Client {
     pub fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
         let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
         self.send(&a);
-        self.read_reply().unwrap_or_else(|| panic!("no reply to {args:?}"))
+        self.read_reply()
+            .unwrap_or_else(|| panic!("no reply to {args:?}"))
     }
 
     pub fn cmd_str(&mut self, args: &[&str]) -> String {
@@ -233,7 +289,10 @@ impl Client {
             match self.stream.read(&mut tmp) {
                 Ok(0) => return true,
                 Ok(_) => continue,
-                Err(e) => return e.kind() != std::io::ErrorKind::WouldBlock && e.kind() != std::io::ErrorKind::TimedOut,
+                Err(e) => {
+                    return e.kind() != std::io::ErrorKind::WouldBlock
+                        && e.kind() != std::io::ErrorKind::TimedOut
+                }
             }
         }
     }
@@ -241,5 +300,8 @@ impl Client {
 
 /// A value of INFO's `field:value` lines.
 pub fn info_field(info: &str, field: &str) -> Option<String> {
-    info.lines().find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
+    info.lines().find_map(|l| {
+        l.strip_prefix(&format!("{field}:"))
+            .map(|v| v.trim().to_string())
+    })
 }

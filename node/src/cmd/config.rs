@@ -9,10 +9,43 @@ use picket::config::Config;
 /// Directives that CONFIG SET changes but this build does not act on yet are still stored;
 /// these are the ones it does act on (the rest are logged at start-up).
 pub const ACTED_ON: &[&str] = &[
-    "port", "bind", "unixsocket", "unixsocketperm", "tcp-keepalive", "tcp-backlog", "timeout", "databases", "requirepass", "maxclients", "protected-mode",
-    "proto-max-bulk-len", "client-query-buffer-limit", "client-output-buffer-limit", "maxmemory", "maxmemory-policy", "maxmemory-samples", "lfu-log-factor",
-    "lfu-decay-time", "hz", "active-expire-effort", "loglevel", "logfile", "log-format", "enable-debug-command", "lazyfree-lazy-user-flush", "lazyfree-lazy-expire",
-    "lazyfree-lazy-user-del", "dir", "daemonize", "pidfile", "save", "dbfilename", "supervised", "always-show-logo", "set-proc-title",
+    "port",
+    "bind",
+    "unixsocket",
+    "unixsocketperm",
+    "tcp-keepalive",
+    "tcp-backlog",
+    "timeout",
+    "databases",
+    "requirepass",
+    "maxclients",
+    "protected-mode",
+    "proto-max-bulk-len",
+    "client-query-buffer-limit",
+    "client-output-buffer-limit",
+    "maxmemory",
+    "maxmemory-policy",
+    "maxmemory-samples",
+    "lfu-log-factor",
+    "lfu-decay-time",
+    "hz",
+    "active-expire-effort",
+    "loglevel",
+    "logfile",
+    "log-format",
+    "enable-debug-command",
+    "lazyfree-lazy-user-flush",
+    "lazyfree-lazy-expire",
+    "lazyfree-lazy-user-del",
+    "io-threads",
+    "dir",
+    "daemonize",
+    "pidfile",
+    "save",
+    "dbfilename",
+    "supervised",
+    "always-show-logo",
+    "set-proc-title",
 ];
 
 /// Sets the keyspace's LRU/LFU tracking from the configuration.
@@ -35,8 +68,10 @@ pub fn get(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// CONFIG SET parameter value [parameter value ...]: all or nothing.
 pub fn set(ctx: &mut Ctx, a: &[Bytes]) {
-    if a.len() % 2 != 0 {
-        return ctx.out.error("ERR wrong number of arguments for 'config|set' command");
+    if !a.len().is_multiple_of(2) {
+        return ctx
+            .out
+            .error("ERR wrong number of arguments for 'config|set' command");
     }
     let mut next = ctx.st.config.clone();
     let mut seen: Vec<String> = Vec::new();
@@ -44,7 +79,10 @@ pub fn set(ctx: &mut Ctx, a: &[Bytes]) {
         let name = String::from_utf8_lossy(&p[0]).to_ascii_lowercase();
         let val = String::from_utf8_lossy(&p[1]).into_owned();
         let Some(spec) = next.spec(&name).cloned() else {
-            return ctx.out.error(&format!("ERR Unknown option or number of arguments for CONFIG SET - '{}'", name));
+            return ctx.out.error(&format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+                name
+            ));
         };
         if spec.immutable {
             return ctx.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"));
@@ -54,7 +92,10 @@ pub fn set(ctx: &mut Ctx, a: &[Bytes]) {
         }
         seen.push(spec.name.clone());
         if let Err(e) = next.set_str(&name, &val) {
-            return ctx.out.error(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {}", e.0));
+            return ctx.out.error(&format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {}",
+                e.0
+            ));
         }
     }
     if next.get_i64("maxmemory") > 0 && next.get("maxmemory") != ctx.st.config.get("maxmemory") {
@@ -85,7 +126,9 @@ pub fn resetstat(ctx: &mut Ctx, _a: &[Bytes]) {
 /// CONFIG REWRITE
 pub fn rewrite(ctx: &mut Ctx, _a: &[Bytes]) {
     if ctx.st.config.file.is_none() {
-        return ctx.out.error("ERR The server is running without a config file");
+        return ctx
+            .out
+            .error("ERR The server is running without a config file");
     }
     match picket::config::rewrite_file(&ctx.st.config) {
         Ok(()) => {

@@ -14,7 +14,9 @@ const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is dis
 /// PING [message]
 pub fn ping(ctx: &mut Ctx, a: &[Bytes]) {
     if a.len() > 2 {
-        return ctx.out.error("ERR wrong number of arguments for 'ping' command");
+        return ctx
+            .out
+            .error("ERR wrong number of arguments for 'ping' command");
     }
     if !ctx.sess.client.resp3() && ctx.sess.subs.count() > 0 {
         ctx.out.array(2);
@@ -74,7 +76,11 @@ pub fn auth(ctx: &mut Ctx, a: &[Bytes]) {
     if a.len() > 3 {
         return ctx.out.error(ERR_SYNTAX);
     }
-    let (user, pass): (&[u8], &[u8]) = if a.len() == 2 { (b"default", &a[1]) } else { (&a[1], &a[2]) };
+    let (user, pass): (&[u8], &[u8]) = if a.len() == 2 {
+        (b"default", &a[1])
+    } else {
+        (&a[1], &a[2])
+    };
     if a.len() == 2 && ctx.node.hot.read().requirepass.is_none() {
         return ctx.out.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
     }
@@ -94,7 +100,11 @@ pub fn hello(ctx: &mut Ctx, a: &[Bytes]) {
         match int_arg(&a[1]) {
             Ok(v) if (2..=3).contains(&v) => ver = Some(v),
             Ok(_) => return ctx.out.error("NOPROTO unsupported protocol version"),
-            Err(_) => return ctx.out.error("ERR Protocol version is not an integer or out of range"),
+            Err(_) => {
+                return ctx
+                    .out
+                    .error("ERR Protocol version is not an integer or out of range")
+            }
         }
     }
     let mut name = None;
@@ -108,7 +118,10 @@ pub fn hello(ctx: &mut Ctx, a: &[Bytes]) {
             name = Some(a[i + 1].clone());
             i += 2;
         } else {
-            return ctx.out.error(&format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&a[i])));
+            return ctx.out.error(&format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&a[i])
+            ));
         }
     }
     if let Some((u, p)) = &creds {
@@ -153,8 +166,12 @@ pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) {
     super::multi::discard_state(ctx.st, ctx.sess);
     let id = ctx.sess.client.id;
     let mut sink = picket::resp::Reply::new(false);
-    ctx.st.pubsub.unsubscribe(&ctx.sess.client, &mut ctx.sess.subs, &[], false, &mut sink);
-    ctx.st.pubsub.unsubscribe(&ctx.sess.client, &mut ctx.sess.subs, &[], true, &mut sink);
+    ctx.st
+        .pubsub
+        .unsubscribe(&ctx.sess.client, &mut ctx.sess.subs, &[], false, &mut sink);
+    ctx.st
+        .pubsub
+        .unsubscribe(&ctx.sess.client, &mut ctx.sess.subs, &[], true, &mut sink);
     if ctx.sess.monitor {
         ctx.sess.monitor = false;
         ctx.st.monitors.retain(|m| m.id != id);
@@ -305,7 +322,12 @@ fn client_list(ctx: &mut Ctx, a: &[Bytes]) {
         if eq_ic(&a[i], "type") && i + 1 < a.len() {
             match kind_of(&a[i + 1]) {
                 Some(k) => kind = k,
-                None => return ctx.out.error(&format!("ERR Unknown client type '{}'", String::from_utf8_lossy(&a[i + 1]))),
+                None => {
+                    return ctx.out.error(&format!(
+                        "ERR Unknown client type '{}'",
+                        String::from_utf8_lossy(&a[i + 1])
+                    ))
+                }
             }
             i += 2;
         } else if eq_ic(&a[i], "id") && i + 1 < a.len() {
@@ -354,10 +376,11 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) {
         }
         return;
     }
-    if a.len() % 2 != 0 {
+    if !a.len().is_multiple_of(2) {
         return ctx.out.error(ERR_SYNTAX);
     }
-    let (mut id, mut kind, mut addr, mut laddr, mut user, mut skipme) = (None, None, None, None, None, true);
+    let (mut id, mut kind, mut addr, mut laddr, mut user, mut skipme) =
+        (None, None, None, None, None, true);
     for p in a[2..].chunks(2) {
         let v = &p[1];
         if eq_ic(&p[0], "id") {
@@ -368,7 +391,12 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) {
         } else if eq_ic(&p[0], "type") {
             match kind_of(v) {
                 Some(k) => kind = k,
-                None => return ctx.out.error(&format!("ERR Unknown client type '{}'", String::from_utf8_lossy(v))),
+                None => {
+                    return ctx.out.error(&format!(
+                        "ERR Unknown client type '{}'",
+                        String::from_utf8_lossy(v)
+                    ))
+                }
             }
         } else if eq_ic(&p[0], "addr") {
             addr = Some(String::from_utf8_lossy(v).into_owned());
@@ -394,7 +422,10 @@ fn client_kill(ctx: &mut Ctx, a: &[Bytes]) {
             || kind.map(|k| c.kind() != k).unwrap_or(false)
             || addr.as_ref().map(|x| c.addr != *x).unwrap_or(false)
             || laddr.as_ref().map(|x| c.laddr != *x).unwrap_or(false)
-            || user.as_ref().map(|u| c.meta.lock().user != *u).unwrap_or(false)
+            || user
+                .as_ref()
+                .map(|u| c.meta.lock().user != *u)
+                .unwrap_or(false)
         {
             continue;
         }
@@ -418,7 +449,11 @@ fn client_pause(ctx: &mut Ctx, a: &[Bytes]) {
     let ms = match int_arg(&a[2]) {
         Ok(ms) if ms >= 0 => ms,
         Ok(_) => return ctx.out.error("ERR timeout is negative"),
-        Err(_) => return ctx.out.error("ERR timeout is not an integer or out of range"),
+        Err(_) => {
+            return ctx
+                .out
+                .error("ERR timeout is not an integer or out of range")
+        }
     };
     let write_only = match a.get(3) {
         None => false,
@@ -433,6 +468,10 @@ fn client_pause(ctx: &mut Ctx, a: &[Bytes]) {
     if !active || p.until.map(|u| until > u).unwrap_or(true) {
         p.until = Some(until);
     }
-    p.write_only = if active { p.write_only && write_only } else { write_only };
+    p.write_only = if active {
+        p.write_only && write_only
+    } else {
+        write_only
+    };
     ctx.out.ok();
 }

@@ -111,7 +111,11 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
             let db = ctx.db();
             ctx.out.array(a.len() - 2);
             for k in &a[2..] {
-                let d = ctx.st.ks.dbs[db].main.get(k).map(|e| value_digest(&e.val)).unwrap_or([0u8; 20]);
+                let d = ctx.st.ks.dbs[db]
+                    .main
+                    .get(k)
+                    .map(|e| value_digest(&e.val))
+                    .unwrap_or([0u8; 20]);
                 ctx.out.simple(&hex(&d));
             }
         }
@@ -145,7 +149,10 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
                 ctx.out.simple(l);
             }
         }
-        _ => ctx.out.error(&format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.", String::from_utf8_lossy(&a[1]))),
+        _ => ctx.out.error(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(&a[1])
+        )),
     }
 }
 
@@ -154,7 +161,13 @@ pub fn script(ctx: &mut Ctx, a: &[Bytes]) {
     if eq_ic(&a[1], "kill") {
         return ctx.out.error("NOTBUSY No scripts in execution right now.");
     }
-    let lines = ["SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "KILL", "    Kill the currently executing Lua script.", "HELP", "    Prints this help."];
+    let lines = [
+        "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "KILL",
+        "    Kill the currently executing Lua script.",
+        "HELP",
+        "    Prints this help.",
+    ];
     ctx.out.array(lines.len());
     for l in lines {
         ctx.out.simple(l);

@@ -18,21 +18,28 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], seconds: bool, relative: bool) {
         } else if eq_ic(o, "lt") {
             lt = true;
         } else {
-            return ctx.out.error(&format!("ERR Unsupported option {}", String::from_utf8_lossy(o)));
+            return ctx.out.error(&format!(
+                "ERR Unsupported option {}",
+                String::from_utf8_lossy(o)
+            ));
         }
     }
     if nx && (xx || gt || lt) {
-        return ctx.out.error("ERR NX and XX, GT or LT options at the same time are not compatible");
+        return ctx
+            .out
+            .error("ERR NX and XX, GT or LT options at the same time are not compatible");
     }
     if gt && lt {
-        return ctx.out.error("ERR GT and LT options at the same time are not compatible");
+        return ctx
+            .out
+            .error("ERR GT and LT options at the same time are not compatible");
     }
     let v = match int_arg(&a[2]) {
         Ok(v) => v,
         Err(e) => return ctx.out.error(e),
     };
     let bad = format!("ERR invalid expire time in '{name}' command");
-    if seconds && (v > i64::MAX / 1000 || v < i64::MIN / 1000) {
+    if seconds && !(i64::MIN / 1000..=i64::MAX / 1000).contains(&v) {
         return ctx.out.error(&bad);
     }
     let mut when = if seconds { v * 1000 } else { v };
@@ -48,17 +55,27 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], seconds: bool, relative: bool) {
     }
     // No TTL counts as an infinite one for GT and LT.
     let cur = ctx.st.ks.expire_of(db, &a[1]);
-    let ok = (!nx || cur.is_none()) && (!xx || cur.is_some()) && (!gt || cur.map(|c| when > c).unwrap_or(false)) && (!lt || cur.map(|c| when < c).unwrap_or(true));
+    let ok = (!nx || cur.is_none())
+        && (!xx || cur.is_some())
+        && (!gt || cur.map(|c| when > c).unwrap_or(false))
+        && (!lt || cur.map(|c| when < c).unwrap_or(true));
     if !ok {
         return ctx.out.int(0);
     }
     if when <= ctx.now && !ctx.st.ks.is_replica {
         ctx.st.ks.delete(db, &a[1]);
         let lazy = ctx.st.config.get_bool("lazyfree-lazy-expire");
-        ctx.propagate(vec![Bytes::from_static(if lazy { b"UNLINK" } else { b"DEL" }), a[1].clone()]);
+        ctx.propagate(vec![
+            Bytes::from_static(if lazy { b"UNLINK" } else { b"DEL" }),
+            a[1].clone(),
+        ]);
     } else {
         ctx.st.ks.set_expire(db, &a[1], when);
-        let mut argv = vec![Bytes::from_static(b"PEXPIREAT"), a[1].clone(), Bytes::from(when.to_string())];
+        let mut argv = vec![
+            Bytes::from_static(b"PEXPIREAT"),
+            a[1].clone(),
+            Bytes::from(when.to_string()),
+        ];
         argv.extend(a[3..].iter().cloned());
         ctx.propagate(argv);
     }

@@ -14,13 +14,29 @@ fn cpu_times() -> (f64, f64) {
 }
 
 fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm").ok().and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok())).map(|p| p * 4096).unwrap_or(0)
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map(|p| p * 4096)
+        .unwrap_or(0)
 }
 
 fn total_system_memory() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok())))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|v| v.parse::<u64>().ok())
+                })
+        })
         .map(|k| k * 1024)
         .unwrap_or(0)
 }
@@ -37,7 +53,17 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
     let st = &mut *ctx.st;
     let uptime = node.started.elapsed().as_secs();
     if sel.wants("server", true) {
-        let cfg_file = st.config.file.as_ref().map(|f| std::fs::canonicalize(&f.path).unwrap_or(f.path.clone()).display().to_string()).unwrap_or_default();
+        let cfg_file = st
+            .config
+            .file
+            .as_ref()
+            .map(|f| {
+                std::fs::canonicalize(&f.path)
+                    .unwrap_or(f.path.clone())
+                    .display()
+                    .to_string()
+            })
+            .unwrap_or_default();
         b.section(
             "Server",
             &[
@@ -71,7 +97,10 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
     }
     if sel.wants("clients", true) {
         let clients = node.registry.all();
-        let pubsub = clients.iter().filter(|c| c.kind() == picket::server::ClientKind::Pubsub).count();
+        let pubsub = clients
+            .iter()
+            .filter(|c| c.kind() == picket::server::ClientKind::Pubsub)
+            .count();
         let _ = pubsub;
         b.section(
             "Clients",
@@ -102,7 +131,17 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
                 ("used_memory_rss_human", bytes_human(rss)),
                 ("used_memory_peak", peak.to_string()),
                 ("used_memory_peak_human", bytes_human(peak)),
-                ("used_memory_peak_perc", format!("{:.2}%", if peak > 0 { used as f64 * 100.0 / peak as f64 } else { 100.0 })),
+                (
+                    "used_memory_peak_perc",
+                    format!(
+                        "{:.2}%",
+                        if peak > 0 {
+                            used as f64 * 100.0 / peak as f64
+                        } else {
+                            100.0
+                        }
+                    ),
+                ),
                 ("used_memory_overhead", "0".into()),
                 ("used_memory_startup", "0".into()),
                 ("used_memory_dataset", used.to_string()),
@@ -134,8 +173,21 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
                 ("allocator_rss_bytes", "0".into()),
                 ("rss_overhead_ratio", "1.00".into()),
                 ("rss_overhead_bytes", "0".into()),
-                ("mem_fragmentation_ratio", format!("{:.2}", if used > 0 { rss as f64 / used as f64 } else { 0.0 })),
-                ("mem_fragmentation_bytes", (rss as i64 - used as i64).to_string()),
+                (
+                    "mem_fragmentation_ratio",
+                    format!(
+                        "{:.2}",
+                        if used > 0 {
+                            rss as f64 / used as f64
+                        } else {
+                            0.0
+                        }
+                    ),
+                ),
+                (
+                    "mem_fragmentation_bytes",
+                    (rss as i64 - used as i64).to_string(),
+                ),
                 ("mem_not_counted_for_evict", "0".into()),
                 ("mem_replication_backlog", "0".into()),
                 ("mem_total_replication_buffers", "0".into()),
@@ -193,24 +245,54 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
         b.section(
             "Stats",
             &[
-                ("total_connections_received", node.registry.total_connections.load(Ordering::Relaxed).to_string()),
-                ("total_commands_processed", st.stats.commands_processed.to_string()),
-                ("instantaneous_ops_per_sec", st.stats.instantaneous_ops().to_string()),
-                ("total_net_input_bytes", net.input_bytes.load(Ordering::Relaxed).to_string()),
-                ("total_net_output_bytes", net.output_bytes.load(Ordering::Relaxed).to_string()),
+                (
+                    "total_connections_received",
+                    node.registry
+                        .total_connections
+                        .load(Ordering::Relaxed)
+                        .to_string(),
+                ),
+                (
+                    "total_commands_processed",
+                    st.stats.commands_processed.to_string(),
+                ),
+                (
+                    "instantaneous_ops_per_sec",
+                    st.stats.instantaneous_ops().to_string(),
+                ),
+                (
+                    "total_net_input_bytes",
+                    net.input_bytes.load(Ordering::Relaxed).to_string(),
+                ),
+                (
+                    "total_net_output_bytes",
+                    net.output_bytes.load(Ordering::Relaxed).to_string(),
+                ),
                 ("total_net_repl_input_bytes", "0".into()),
                 ("total_net_repl_output_bytes", "0".into()),
                 ("instantaneous_input_kbps", "0.00".into()),
                 ("instantaneous_output_kbps", "0.00".into()),
                 ("instantaneous_input_repl_kbps", "0.00".into()),
                 ("instantaneous_output_repl_kbps", "0.00".into()),
-                ("rejected_connections", node.registry.rejected_connections.load(Ordering::Relaxed).to_string()),
+                (
+                    "rejected_connections",
+                    node.registry
+                        .rejected_connections
+                        .load(Ordering::Relaxed)
+                        .to_string(),
+                ),
                 ("sync_full", "0".into()),
                 ("sync_partial_ok", "0".into()),
                 ("sync_partial_err", "0".into()),
                 ("expired_keys", ks.expired_keys.to_string()),
-                ("expired_stale_perc", format!("{:.2}", ks.expired_stale_perc)),
-                ("expired_time_cap_reached_count", ks.expired_time_cap_reached.to_string()),
+                (
+                    "expired_stale_perc",
+                    format!("{:.2}", ks.expired_stale_perc),
+                ),
+                (
+                    "expired_time_cap_reached_count",
+                    ks.expired_time_cap_reached.to_string(),
+                ),
                 ("expire_cycle_cpu_milliseconds", "0".into()),
                 ("evicted_keys", ks.evicted_keys.to_string()),
                 ("evicted_clients", "0".into()),
@@ -235,10 +317,19 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
                 ("tracking_total_items", "0".into()),
                 ("tracking_total_prefixes", "0".into()),
                 ("unexpected_error_replies", "0".into()),
-                ("total_error_replies", st.stats.total_error_replies.to_string()),
+                (
+                    "total_error_replies",
+                    st.stats.total_error_replies.to_string(),
+                ),
                 ("dump_payload_sanitizations", "0".into()),
-                ("total_reads_processed", net.reads.load(Ordering::Relaxed).to_string()),
-                ("total_writes_processed", net.writes.load(Ordering::Relaxed).to_string()),
+                (
+                    "total_reads_processed",
+                    net.reads.load(Ordering::Relaxed).to_string(),
+                ),
+                (
+                    "total_writes_processed",
+                    net.writes.load(Ordering::Relaxed).to_string(),
+                ),
                 ("io_threaded_reads_processed", "0".into()),
                 ("io_threaded_writes_processed", "0".into()),
                 ("reply_buffer_shrinks", "0".into()),
@@ -259,7 +350,10 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
                 ("master_repl_offset", off),
                 ("second_repl_offset", "-1".into()),
                 ("repl_backlog_active", "0".into()),
-                ("repl_backlog_size", st.config.get("repl-backlog-size").into()),
+                (
+                    "repl_backlog_size",
+                    st.config.get("repl-backlog-size").into(),
+                ),
                 ("repl_backlog_first_byte_offset", "0".into()),
                 ("repl_backlog_histlen", "0".into()),
             ],
@@ -283,16 +377,21 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
         b.section("Modules", &[]);
     }
     if sel.wants("commandstats", false) {
-        let lines: Vec<String> = st
-            .stats
-            .commands
-            .iter()
+        let mut cmds: Vec<_> = st.stats.commands.iter().collect();
+        cmds.sort_by_key(|(n, _)| **n);
+        let lines: Vec<String> = cmds
+            .into_iter()
             .map(|(n, s)| format!("cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}", n, s.calls, s.usec, if s.calls > 0 { s.usec as f64 / s.calls as f64 } else { 0.0 }, s.rejected, s.failed))
             .collect();
         b.section_lines("Commandstats", &lines);
     }
     if sel.wants("errorstats", true) {
-        let lines: Vec<String> = st.stats.errors.iter().map(|(k, v)| format!("errorstat_{k}:count={v}")).collect();
+        let lines: Vec<String> = st
+            .stats
+            .errors
+            .iter()
+            .map(|(k, v)| format!("errorstat_{k}:count={v}"))
+            .collect();
         b.section_lines("Errorstats", &lines);
     }
     if sel.wants("cluster", true) {
@@ -305,7 +404,15 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
             .iter()
             .enumerate()
             .filter(|(_, d)| !d.main.is_empty())
-            .map(|(i, d)| format!("db{}:keys={},expires={},avg_ttl={}", i, d.main.len(), d.expires.len(), d.avg_ttl))
+            .map(|(i, d)| {
+                format!(
+                    "db{}:keys={},expires={},avg_ttl={}",
+                    i,
+                    d.main.len(),
+                    d.expires.len(),
+                    d.avg_ttl
+                )
+            })
             .collect();
         b.section_lines("Keyspace", &lines);
     }

@@ -14,8 +14,19 @@ fn acl_categories(c: &Command) -> Vec<String> {
     if c.has(flags::READONLY) {
         v.push("@read".into());
     }
-    if c.group != "server" && c.group != "connection" && c.group != "transactions" && c.group != "pubsub" {
-        v.push(format!("@{}", if c.group == "generic" { "keyspace" } else { c.group }));
+    if c.group != "server"
+        && c.group != "connection"
+        && c.group != "transactions"
+        && c.group != "pubsub"
+    {
+        v.push(format!(
+            "@{}",
+            if c.group == "generic" {
+                "keyspace"
+            } else {
+                c.group
+            }
+        ));
     }
     if c.has(flags::ADMIN) {
         v.push("@admin".into());
@@ -30,7 +41,11 @@ fn acl_categories(c: &Command) -> Vec<String> {
     if c.group == "transactions" {
         v.push("@transaction".into());
     }
-    v.push(if c.has(flags::FAST) { "@fast".into() } else { "@slow".into() });
+    v.push(if c.has(flags::FAST) {
+        "@fast".into()
+    } else {
+        "@slow".into()
+    });
     v
 }
 
@@ -41,7 +56,11 @@ fn write_info(out: &mut Reply, c: &Command, parent: Option<&str>) {
         None => out.bulk(c.name.as_bytes()),
     }
     out.int(c.arity as i64);
-    let fl: Vec<&str> = flags::NAMES.iter().filter(|(f, _)| c.has(*f)).map(|(_, n)| *n).collect();
+    let fl: Vec<&str> = flags::NAMES
+        .iter()
+        .filter(|(f, _)| c.has(*f))
+        .map(|(_, n)| *n)
+        .collect();
     out.set(fl.len());
     for f in fl {
         out.simple(f);
@@ -121,18 +140,36 @@ pub fn command(ctx: &mut Ctx, a: &[Bytes]) {
                 }
                 return;
             }
-            let found: Vec<_> = a[2..].iter().filter_map(|n| lookup_name(table, n)).collect();
+            let found: Vec<_> = a[2..]
+                .iter()
+                .filter_map(|n| lookup_name(table, n))
+                .collect();
             ctx.out.map(found.len());
             for (c, p) in found {
                 write_docs(ctx.out, c, p);
             }
         }
         "list" => {
-            let pat = if a.len() == 5 && a[2].eq_ignore_ascii_case(b"filterby") && a[3].eq_ignore_ascii_case(b"pattern") { Some(a[4].clone()) } else { None };
+            let pat = if a.len() == 5
+                && a[2].eq_ignore_ascii_case(b"filterby")
+                && a[3].eq_ignore_ascii_case(b"pattern")
+            {
+                Some(a[4].clone())
+            } else {
+                None
+            };
             if a.len() != 2 && pat.is_none() {
                 return ctx.out.error(picket::args::ERR_SYNTAX);
             }
-            let names: Vec<&str> = COMMANDS.iter().map(|c| c.name).filter(|n| pat.as_ref().map(|p| glob_match(p, n.as_bytes(), true)).unwrap_or(true)).collect();
+            let names: Vec<&str> = COMMANDS
+                .iter()
+                .map(|c| c.name)
+                .filter(|n| {
+                    pat.as_ref()
+                        .map(|p| glob_match(p, n.as_bytes(), true))
+                        .unwrap_or(true)
+                })
+                .collect();
             ctx.out.array(names.len());
             for n in names {
                 ctx.out.bulk(n.as_bytes());
@@ -171,11 +208,18 @@ pub fn command(ctx: &mut Ctx, a: &[Bytes]) {
     }
 }
 
-fn lookup_name(table: &std::collections::HashMap<&'static str, &'static Command>, n: &[u8]) -> Option<(&'static Command, Option<&'static str>)> {
+fn lookup_name(
+    table: &std::collections::HashMap<&'static str, &'static Command>,
+    n: &[u8],
+) -> Option<(&'static Command, Option<&'static str>)> {
     let name = String::from_utf8_lossy(n).to_ascii_lowercase();
     if let Some((p, s)) = name.split_once('|') {
         let parent = table.get(p)?;
-        return parent.subcommands.iter().find(|c| c.name == s).map(|c| (c, Some(parent.name)));
+        return parent
+            .subcommands
+            .iter()
+            .find(|c| c.name == s)
+            .map(|c| (c, Some(parent.name)));
     }
     table.get(name.as_str()).map(|c| (*c, None))
 }

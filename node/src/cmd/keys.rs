@@ -14,7 +14,10 @@ fn del_generic(ctx: &mut Ctx, a: &[Bytes], lazy: bool) {
         ctx.st.ks.expire_if_needed(db, k, ctx.now);
         if let Some(v) = ctx.st.ks.delete(db, k) {
             n += 1;
-            ctx.propagate(vec![Bytes::from_static(if lazy { b"UNLINK" } else { b"DEL" }), k.clone()]);
+            ctx.propagate(vec![
+                Bytes::from_static(if lazy { b"UNLINK" } else { b"DEL" }),
+                k.clone(),
+            ]);
             if lazy {
                 crate::lazyfree::free_value(v);
             }
@@ -37,21 +40,32 @@ pub fn unlink(ctx: &mut Ctx, a: &[Bytes]) {
 /// EXISTS key [key ...]: repeated keys count each time.
 pub fn exists(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    let n = a[1..].iter().filter(|k| ctx.st.ks.exists(db, k, ctx.now)).count();
+    let n = a[1..]
+        .iter()
+        .filter(|k| ctx.st.ks.exists(db, k, ctx.now))
+        .count();
     ctx.out.int(n as i64);
 }
 
 /// TOUCH key [key ...]
 pub fn touch(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    let n = a[1..].iter().filter(|k| ctx.st.ks.lookup_write(db, k, ctx.now).is_some()).count();
+    let n = a[1..]
+        .iter()
+        .filter(|k| ctx.st.ks.lookup_write(db, k, ctx.now).is_some())
+        .count();
     ctx.out.int(n as i64);
 }
 
 /// TYPE key
 pub fn type_(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    let t = ctx.st.ks.lookup_write(db, &a[1], ctx.now).map(|e| e.val.type_name()).unwrap_or("none");
+    let t = ctx
+        .st
+        .ks
+        .lookup_write(db, &a[1], ctx.now)
+        .map(|e| e.val.type_name())
+        .unwrap_or("none");
     ctx.out.simple(t);
 }
 
@@ -68,7 +82,9 @@ fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) {
         return ctx.out.int(0);
     }
     let ttl = ctx.st.ks.expire_of(db, src);
-    let Some(v) = ctx.st.ks.delete(db, src) else { return ctx.out.error(ERR_NO_KEY) };
+    let Some(v) = ctx.st.ks.delete(db, src) else {
+        return ctx.out.error(ERR_NO_KEY);
+    };
     if let Some(old) = ctx.st.ks.delete(db, dst) {
         crate::lazyfree::free_value(old);
     }
@@ -99,8 +115,16 @@ pub fn renamenx(ctx: &mut Ctx, a: &[Bytes]) {
 pub fn keys(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
     let all = a[1][..] == *b"*";
-    let found: Vec<Bytes> = ctx.st.ks.dbs[db].main.iter().filter(|(k, _)| all || glob_match(&a[1], k, false)).map(|(k, _)| k.clone()).collect();
-    let live: Vec<Bytes> = found.into_iter().filter(|k| !ctx.st.ks.expire_if_needed(db, k, ctx.now)).collect();
+    let found: Vec<Bytes> = ctx.st.ks.dbs[db]
+        .main
+        .iter()
+        .filter(|(k, _)| all || glob_match(&a[1], k, false))
+        .map(|(k, _)| k.clone())
+        .collect();
+    let live: Vec<Bytes> = found
+        .into_iter()
+        .filter(|k| !ctx.st.ks.expire_if_needed(db, k, ctx.now))
+        .collect();
     ctx.out.array(live.len());
     for k in live {
         ctx.out.bulk(&k);
@@ -152,7 +176,12 @@ pub fn scan(ctx: &mut Ctx, a: &[Bytes]) {
     let dict = &ctx.st.ks.dbs[db].main;
     loop {
         cursor = dict.scan(cursor, |k, e| {
-            if pat.map(|p| glob_match(p, k, false)).unwrap_or(true) && typ.as_deref().map(|t| t == e.val.type_name()).unwrap_or(true) {
+            if pat.map(|p| glob_match(p, k, false)).unwrap_or(true)
+                && typ
+                    .as_deref()
+                    .map(|t| t == e.val.type_name())
+                    .unwrap_or(true)
+            {
                 found.push(k.clone());
             }
         });
@@ -161,7 +190,10 @@ pub fn scan(ctx: &mut Ctx, a: &[Bytes]) {
             break;
         }
     }
-    let live: Vec<Bytes> = found.into_iter().filter(|k| !ctx.st.ks.expire_if_needed(db, k, ctx.now)).collect();
+    let live: Vec<Bytes> = found
+        .into_iter()
+        .filter(|k| !ctx.st.ks.expire_if_needed(db, k, ctx.now))
+        .collect();
     ctx.out.array(2);
     ctx.out.bulk(cursor.to_string().as_bytes());
     ctx.out.array(live.len());
@@ -179,7 +211,9 @@ pub fn randomkey(ctx: &mut Ctx, _a: &[Bytes]) {
             let mut rng = |n: usize| rand::random_range(0..n);
             d.random(&mut rng).map(|(k, _)| k.clone())
         };
-        let Some(k) = picked else { return ctx.out.null() };
+        let Some(k) = picked else {
+            return ctx.out.null();
+        };
         if !ctx.st.ks.expire_if_needed(db, &k, ctx.now) {
             return ctx.out.bulk(&k);
         }
@@ -216,9 +250,16 @@ pub fn copy(ctx: &mut Ctx, a: &[Bytes]) {
         i += 1;
     }
     if src_db == dst_db && a[1] == a[2] {
-        return ctx.out.error("ERR source and destination objects are the same");
+        return ctx
+            .out
+            .error("ERR source and destination objects are the same");
     }
-    let Some(v) = ctx.st.ks.lookup_write(src_db, &a[1], ctx.now).map(|e| e.val.clone()) else {
+    let Some(v) = ctx
+        .st
+        .ks
+        .lookup_write(src_db, &a[1], ctx.now)
+        .map(|e| e.val.clone())
+    else {
         return ctx.out.int(0);
     };
     let ttl = ctx.st.ks.expire_of(src_db, &a[1]);
@@ -246,13 +287,19 @@ pub fn move_(ctx: &mut Ctx, a: &[Bytes]) {
         Err(e) => return ctx.out.error(e),
     };
     if src == dst {
-        return ctx.out.error("ERR source and destination objects are the same");
+        return ctx
+            .out
+            .error("ERR source and destination objects are the same");
     }
-    if ctx.st.ks.lookup_write(src, &a[1], ctx.now).is_none() || ctx.st.ks.exists(dst, &a[1], ctx.now) {
+    if ctx.st.ks.lookup_write(src, &a[1], ctx.now).is_none()
+        || ctx.st.ks.exists(dst, &a[1], ctx.now)
+    {
         return ctx.out.int(0);
     }
     let ttl = ctx.st.ks.expire_of(src, &a[1]);
-    let Some(v) = ctx.st.ks.delete(src, &a[1]) else { return ctx.out.int(0) };
+    let Some(v) = ctx.st.ks.delete(src, &a[1]) else {
+        return ctx.out.int(0);
+    };
     ctx.st.ks.set(dst, &a[1], v, false);
     if let Some(t) = ttl {
         ctx.st.ks.set_expire(dst, &a[1], t);
@@ -264,8 +311,12 @@ pub fn move_(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// SWAPDB index1 index2
 pub fn swapdb(ctx: &mut Ctx, a: &[Bytes]) {
-    let Ok(x) = int_arg(&a[1]) else { return ctx.out.error("ERR invalid first DB index") };
-    let Ok(y) = int_arg(&a[2]) else { return ctx.out.error("ERR invalid second DB index") };
+    let Ok(x) = int_arg(&a[1]) else {
+        return ctx.out.error("ERR invalid first DB index");
+    };
+    let Ok(y) = int_arg(&a[2]) else {
+        return ctx.out.error("ERR invalid second DB index");
+    };
     let n = ctx.st.ks.dbs.len() as i64;
     if x < 0 || x >= n || y < 0 || y >= n {
         return ctx.out.error(ERR_DB_INDEX);
@@ -305,7 +356,9 @@ fn dispose(old: Vec<Db>, lazy: bool) {
 
 /// FLUSHDB [ASYNC|SYNC]
 pub fn flushdb(ctx: &mut Ctx, a: &[Bytes]) {
-    let Some(lazy) = flush_mode(ctx, a) else { return };
+    let Some(lazy) = flush_mode(ctx, a) else {
+        return;
+    };
     let db = ctx.db();
     let n = ctx.st.ks.dbs[db].main.len() as u64;
     let old = ctx.st.ks.flush_db(db);
@@ -317,7 +370,9 @@ pub fn flushdb(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// FLUSHALL [ASYNC|SYNC]
 pub fn flushall(ctx: &mut Ctx, a: &[Bytes]) {
-    let Some(lazy) = flush_mode(ctx, a) else { return };
+    let Some(lazy) = flush_mode(ctx, a) else {
+        return;
+    };
     let n = ctx.st.ks.total_keys() as u64;
     let dbs = ctx.st.ks.dbs.len();
     let old: Vec<Db> = (0..dbs).map(|d| ctx.st.ks.flush_db(d)).collect();
@@ -358,7 +413,10 @@ pub fn object(ctx: &mut Ctx, a: &[Bytes]) {
         return;
     }
     if !matches!(sub.as_str(), "encoding" | "freq" | "idletime" | "refcount") || a.len() != 3 {
-        return ctx.out.error(&format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.", String::from_utf8_lossy(&a[1])));
+        return ctx.out.error(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
+            String::from_utf8_lossy(&a[1])
+        ));
     }
     let db = ctx.db();
     let lfu = ctx.st.ks.lru.lfu;
@@ -368,14 +426,17 @@ pub fn object(ctx: &mut Ctx, a: &[Bytes]) {
     if ctx.st.ks.expire_if_needed(db, &a[2], ctx.now) {
         return ctx.out.null();
     }
-    let Some(e) = ctx.st.ks.dbs[db].main.get(&a[2]) else { return ctx.out.null() };
+    let Some(e) = ctx.st.ks.dbs[db].main.get(&a[2]) else {
+        return ctx.out.null();
+    };
     match sub.as_str() {
         "encoding" => {
             let enc = e.val.encoding();
             ctx.out.bulk(enc.as_bytes())
         }
         "refcount" => {
-            let shared = matches!(e.val, Value::Str(RStr::Int(i)) if (0..10000).contains(&i)) && !lru_policy;
+            let shared =
+                matches!(e.val, Value::Str(RStr::Int(i)) if (0..10000).contains(&i)) && !lru_policy;
             ctx.out.int(if shared { i32::MAX as i64 } else { 1 })
         }
         "idletime" => {

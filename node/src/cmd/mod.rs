@@ -118,6 +118,10 @@ impl Ctx<'_> {
 
     /// Propagates the command exactly as it was received.
     pub fn propagate_as_is(&mut self, args: &[Bytes]) {
+        if !self.st.stream.enabled {
+            self.st.stream.commands += 1;
+            return;
+        }
         self.propagate(args.to_vec());
     }
 
@@ -126,11 +130,23 @@ impl Ctx<'_> {
     }
 }
 
+/// Finds a command by name, case-insensitively, without allocating for short names.
+fn find(table: &HashMap<&'static str, &'static Command>, name: &[u8]) -> Option<&'static Command> {
+    let mut buf = [0u8; 32];
+    if name.len() <= buf.len() {
+        for (d, s) in buf.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        let s = std::str::from_utf8(&buf[..name.len()]).ok()?;
+        return table.get(s).copied();
+    }
+    table.get(lower(name).as_str()).copied()
+}
+
 /// The resolved command for `args`, or the error to reply.
 fn lookup(args: &[Bytes]) -> Result<&'static Command, String> {
     let table = command_table();
-    let name = lower(&args[0]);
-    let Some(cmd) = table.get(name.as_str()) else {
+    let Some(cmd) = find(table, &args[0]) else {
         return Err(unknown_command(args));
     };
     if !cmd.subcommands.is_empty() {
@@ -155,14 +171,26 @@ fn lookup(args: &[Bytes]) -> Result<&'static Command, String> {
     Ok(cmd)
 }
 
-/// The full name used in stats and CLIENT LIST (`config|get`).
-fn full_name(args: &[Bytes], cmd: &Command) -> String {
-    let top = lower(&args[0]);
-    if top != cmd.name {
-        format!("{}|{}", top, cmd.name)
-    } else {
-        cmd.name.to_string()
-    }
+static FULL_NAMES: OnceLock<HashMap<usize, &'static str>> = OnceLock::new();
+
+/// The full name used in stats and CLIENT LIST (`get`, `config|get`).
+pub fn full_name(cmd: &'static Command) -> &'static str {
+    let names = FULL_NAMES.get_or_init(|| {
+        let mut m = HashMap::new();
+        for c in COMMANDS {
+            m.insert(c as *const Command as usize, c.name);
+            for s in c.subcommands {
+                let full: &'static str =
+                    Box::leak(format!("{}|{}", c.name, s.name).into_boxed_str());
+                m.insert(s as *const Command as usize, full);
+            }
+        }
+        m
+    });
+    names
+        .get(&(cmd as *const Command as usize))
+        .copied()
+        .unwrap_or(cmd.name)
 }
 
 /// Whether this command must wait for CLIENT PAUSE.
@@ -174,12 +202,19 @@ fn paused_for(st: &NodeState, cmd: &Command, name: &str) -> Option<Instant> {
     if !st.pause.write_only {
         return Some(until);
     }
-    let blocks = cmd.has(flags::WRITE) || cmd.has(flags::MAY_REPLICATE) && name != "publish" || matches!(name, "publish" | "eval" | "evalsha" | "fcall");
+    let blocks = cmd.has(flags::WRITE)
+        || cmd.has(flags::MAY_REPLICATE) && name != "publish"
+        || matches!(name, "publish" | "eval" | "evalsha" | "fcall");
     blocks.then_some(until)
 }
 
 /// Runs as many requests as possible from the front of `reqs`.
-pub fn execute_batch(node: &Node, sess: &mut Session, reqs: &mut Vec<Request>, out: &mut Reply) -> Control {
+pub fn execute_batch(
+    node: &Node,
+    sess: &mut Session,
+    reqs: &mut Vec<Request>,
+    out: &mut Reply,
+) -> Control {
     let mut st = node.state.lock();
     let mut done = 0;
     let mut control = Control::Continue;
@@ -190,10 +225,13 @@ pub fn execute_batch(node: &Node, sess: &mut Session, reqs: &mut Vec<Request>, o
             continue;
         }
         // CLIENT PAUSE: wait before running (the client is not in MULTI queueing).
-        if sess.multi.is_none() || lower(&args[0]) == "exec" {
+        if st.pause.until.is_some() && (sess.multi.is_none() || lower(&args[0]) == "exec") {
             if let Ok(cmd) = lookup(args) {
                 if let Some(until) = paused_for(&st, cmd, &lower(&args[0])) {
-                    control = Control::Suspend { wake: node.pause_notify.clone(), deadline: Some(until) };
+                    control = Control::Suspend {
+                        wake: node.pause_notify.clone(),
+                        deadline: Some(until),
+                    };
                     break;
                 }
             }
@@ -216,7 +254,13 @@ pub fn execute_batch(node: &Node, sess: &mut Session, reqs: &mut Vec<Request>, o
 }
 
 /// Runs one command through every check of the table.
-pub fn run_one(node: &Node, st: &mut NodeState, sess: &mut Session, args: &[Bytes], out: &mut Reply) {
+pub fn run_one(
+    node: &Node,
+    st: &mut NodeState,
+    sess: &mut Session,
+    args: &[Bytes],
+    out: &mut Reply,
+) {
     let now = now_ms();
     st.stats.commands_processed += 1;
     let cmd = match lookup(args) {
@@ -231,13 +275,13 @@ pub fn run_one(node: &Node, st: &mut NodeState, sess: &mut Session, args: &[Byte
             return;
         }
     };
-    let name = full_name(args, cmd);
+    let name = full_name(cmd);
     {
         let mut m = sess.client.meta.lock();
-        m.last_cmd = name.clone();
+        m.last_cmd = name;
         m.last_interaction = Instant::now();
     }
-    if let Err(e) = check(node, st, sess, cmd, &name, args) {
+    if let Err(e) = check(node, st, sess, cmd, name, args) {
         if let Some(m) = sess.multi.as_mut() {
             m.error = true;
         }
@@ -248,23 +292,44 @@ pub fn run_one(node: &Node, st: &mut NodeState, sess: &mut Session, args: &[Byte
         return;
     }
     // Inside MULTI everything but the transaction-control commands is queued.
-    if sess.multi.is_some() && !matches!(cmd.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
+    if sess.multi.is_some()
+        && !matches!(
+            cmd.name,
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        )
+    {
         multi::queue(sess, args, out);
         return;
     }
     if !st.monitors.is_empty() && !cmd.has(flags::ADMIN) && !cmd.has(flags::SKIP_MONITOR) {
         feed_monitors(st, sess, args);
     }
-    call(node, st, sess, cmd, &name, args, out, now);
+    call(node, st, sess, cmd, name, args, out, now);
 }
 
 /// Executes a resolved command and does the bookkeeping: stats, errors, propagation.
 #[allow(clippy::too_many_arguments)]
-pub fn call(node: &Node, st: &mut NodeState, sess: &mut Session, cmd: &'static Command, name: &str, args: &[Bytes], out: &mut Reply, now: i64) {
+pub fn call(
+    node: &Node,
+    st: &mut NodeState,
+    sess: &mut Session,
+    cmd: &'static Command,
+    name: &'static str,
+    args: &[Bytes],
+    out: &mut Reply,
+    now: i64,
+) {
     let started = Instant::now();
     let errors_before = out.errors.len();
     {
-        let mut ctx = Ctx { node, st: &mut *st, sess: &mut *sess, out: &mut *out, now, cmd };
+        let mut ctx = Ctx {
+            node,
+            st: &mut *st,
+            sess: &mut *sess,
+            out: &mut *out,
+            now,
+            cmd,
+        };
         (cmd.handler)(&mut ctx, args);
     }
     // Keys that expired while the command ran are propagated as DEL before its own effects.
@@ -273,9 +338,11 @@ pub fn call(node: &Node, st: &mut NodeState, sess: &mut Session, cmd: &'static C
         st.stream.commit(false);
     }
     let failed = out.errors.len() > errors_before;
-    let errs = out.take_errors();
-    st.stats.record_errors(errs);
-    let s = st.stats.commands.entry(name.to_string()).or_default();
+    if !out.errors.is_empty() {
+        let errs = out.take_errors();
+        st.stats.record_errors(errs);
+    }
+    let s = st.stats.commands.entry(name).or_default();
     s.calls += 1;
     s.usec += started.elapsed().as_micros() as u64;
     if failed {
@@ -295,14 +362,24 @@ pub fn flush_expired(st: &mut NodeState) {
 }
 
 /// The checks Redis makes before running a command, in Redis's order.
-fn check(node: &Node, st: &mut NodeState, sess: &mut Session, cmd: &Command, name: &str, args: &[Bytes]) -> Result<(), String> {
+fn check(
+    node: &Node,
+    st: &mut NodeState,
+    sess: &mut Session,
+    cmd: &Command,
+    name: &str,
+    args: &[Bytes],
+) -> Result<(), String> {
     if !sess.authenticated && !cmd.has(flags::NO_AUTH) {
         return Err("NOAUTH Authentication required.".into());
     }
     if sess.multi.is_some() && cmd.has(flags::NO_MULTI) && cmd.name != "multi" {
-        return Err(format!("ERR Command not allowed inside a transaction"));
+        return Err("ERR Command not allowed inside a transaction".to_string());
     }
-    if !sess.client.resp3() && sess.subs.count() > 0 && !picket::pubsub::allowed_when_subscribed(cmd.name) {
+    if !sess.client.resp3()
+        && sess.subs.count() > 0
+        && !picket::pubsub::allowed_when_subscribed(cmd.name)
+    {
         return Err(picket::pubsub::subscribed_context_error(name));
     }
     let _ = args;
@@ -317,7 +394,13 @@ fn check(node: &Node, st: &mut NodeState, sess: &mut Session, cmd: &Command, nam
 
 fn feed_monitors(st: &mut NodeState, sess: &Session, args: &[Bytes]) {
     let now = crate::server::now_us();
-    let mut line = format!("+{}.{:06} [{} {}]", now / 1_000_000, now % 1_000_000, sess.db, sess.client.addr);
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        now / 1_000_000,
+        now % 1_000_000,
+        sess.db,
+        sess.client.addr
+    );
     for a in args {
         line.push(' ');
         line.push_str(&repr_arg(a));
@@ -360,7 +443,11 @@ static RENAMED: OnceLock<HashMap<String, Option<String>>> = OnceLock::new();
 
 /// Applies `rename-command` from the configuration (once, at start-up).
 pub fn set_renames(r: &[(String, String)]) {
-    let _ = RENAMED.set(r.iter().map(|(a, b)| (a.clone(), (!b.is_empty()).then(|| b.to_ascii_lowercase()))).collect());
+    let _ = RENAMED.set(
+        r.iter()
+            .map(|(a, b)| (a.clone(), (!b.is_empty()).then(|| b.to_ascii_lowercase())))
+            .collect(),
+    );
 }
 
 pub fn renames() -> Option<&'static HashMap<String, Option<String>>> {

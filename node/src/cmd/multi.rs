@@ -60,7 +60,9 @@ pub fn exec(ctx: &mut Ctx, _a: &[Bytes]) {
     ctx.sess.client.meta.lock().multi = -1;
     if m.error {
         unwatch_all(ctx.st, ctx.sess);
-        return ctx.out.error("EXECABORT Transaction discarded because of previous errors.");
+        return ctx
+            .out
+            .error("EXECABORT Transaction discarded because of previous errors.");
     }
     if ctx.sess.watch_dirty.load(Ordering::Relaxed) {
         unwatch_all(ctx.st, ctx.sess);
@@ -76,11 +78,13 @@ pub fn exec(ctx: &mut Ctx, _a: &[Bytes]) {
                 continue;
             }
         };
-        let name = super::full_name(args, cmd);
+        let name = super::full_name(cmd);
         if !ctx.st.monitors.is_empty() && !cmd.has(super::flags::ADMIN) {
             super::feed_monitors(ctx.st, ctx.sess, args);
         }
-        super::call(ctx.node, ctx.st, ctx.sess, cmd, &name, args, ctx.out, ctx.now);
+        super::call(
+            ctx.node, ctx.st, ctx.sess, cmd, name, args, ctx.out, ctx.now,
+        );
         if ctx.sess.close_after_reply {
             break;
         }
@@ -99,7 +103,11 @@ pub fn watch(ctx: &mut Ctx, a: &[Bytes]) {
             continue;
         }
         let key = Bytes::copy_from_slice(k);
-        ctx.st.ks.dbs[db].watched.entry(key.clone()).or_default().push(ctx.sess.watch_dirty.clone());
+        ctx.st.ks.dbs[db]
+            .watched
+            .entry(key.clone())
+            .or_default()
+            .push(ctx.sess.watch_dirty.clone());
         ctx.sess.watched.push((db, key));
     }
     ctx.out.ok();

@@ -9,22 +9,38 @@ fn limit(ctx: &Ctx) -> picket::server::OutputLimit {
 
 /// SUBSCRIBE channel [channel ...]
 pub fn subscribe(ctx: &mut Ctx, a: &[Bytes]) {
-    ctx.st.pubsub.subscribe(&ctx.sess.client, &mut ctx.sess.subs, &a[1..], false, ctx.out);
+    ctx.st.pubsub.subscribe(
+        &ctx.sess.client,
+        &mut ctx.sess.subs,
+        &a[1..],
+        false,
+        ctx.out,
+    );
 }
 
 /// UNSUBSCRIBE [channel ...]
 pub fn unsubscribe(ctx: &mut Ctx, a: &[Bytes]) {
-    ctx.st.pubsub.unsubscribe(&ctx.sess.client, &mut ctx.sess.subs, &a[1..], false, ctx.out);
+    ctx.st.pubsub.unsubscribe(
+        &ctx.sess.client,
+        &mut ctx.sess.subs,
+        &a[1..],
+        false,
+        ctx.out,
+    );
 }
 
 /// PSUBSCRIBE pattern [pattern ...]
 pub fn psubscribe(ctx: &mut Ctx, a: &[Bytes]) {
-    ctx.st.pubsub.subscribe(&ctx.sess.client, &mut ctx.sess.subs, &a[1..], true, ctx.out);
+    ctx.st
+        .pubsub
+        .subscribe(&ctx.sess.client, &mut ctx.sess.subs, &a[1..], true, ctx.out);
 }
 
 /// PUNSUBSCRIBE [pattern ...]
 pub fn punsubscribe(ctx: &mut Ctx, a: &[Bytes]) {
-    ctx.st.pubsub.unsubscribe(&ctx.sess.client, &mut ctx.sess.subs, &a[1..], true, ctx.out);
+    ctx.st
+        .pubsub
+        .unsubscribe(&ctx.sess.client, &mut ctx.sess.subs, &a[1..], true, ctx.out);
 }
 
 /// PUBLISH channel message: the number of clients that received it.

@@ -10,7 +10,8 @@ use picket::numfmt::{incr_long_double, IncrFloatError};
 fn check_size(ctx: &mut Ctx, len: u64) -> bool {
     let max = ctx.node.hot.read().proto_max_bulk_len as u64;
     if len > max {
-        ctx.out.error("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+        ctx.out
+            .error("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
         return false;
     }
     true
@@ -76,7 +77,11 @@ fn absolute_ms(ctx: &Ctx, opt: ExpireOpt, cmd: &str) -> Result<Option<i64>, Stri
     if v <= 0 || (unit == ExpireUnit::Seconds && v > i64::MAX / 1000) {
         return Err(bad());
     }
-    let ms = if unit == ExpireUnit::Seconds { v * 1000 } else { v };
+    let ms = if unit == ExpireUnit::Seconds {
+        v * 1000
+    } else {
+        v
+    };
     if rel {
         let t = ms.checked_add(ctx.now).ok_or_else(bad)?;
         Ok(Some(t))
@@ -102,13 +107,24 @@ pub fn set(ctx: &mut Ctx, a: &[Bytes]) {
             get = true;
         } else if eq_ic(o, "keepttl") && none {
             exp = ExpireOpt::KeepTtl;
-        } else if (eq_ic(o, "ex") || eq_ic(o, "px") || eq_ic(o, "exat") || eq_ic(o, "pxat")) && none && next.is_some() {
+        } else if (eq_ic(o, "ex") || eq_ic(o, "px") || eq_ic(o, "exat") || eq_ic(o, "pxat"))
+            && none
+            && next.is_some()
+        {
             let v = match int_arg(&a[i + 1]) {
                 Ok(v) => v,
                 Err(e) => return ctx.out.error(e),
             };
-            let unit = if eq_ic(o, "ex") || eq_ic(o, "exat") { ExpireUnit::Seconds } else { ExpireUnit::Millis };
-            exp = if eq_ic(o, "ex") || eq_ic(o, "px") { ExpireOpt::Relative(v, unit) } else { ExpireOpt::Absolute(v, unit) };
+            let unit = if eq_ic(o, "ex") || eq_ic(o, "exat") {
+                ExpireUnit::Seconds
+            } else {
+                ExpireUnit::Millis
+            };
+            exp = if eq_ic(o, "ex") || eq_ic(o, "px") {
+                ExpireOpt::Relative(v, unit)
+            } else {
+                ExpireOpt::Absolute(v, unit)
+            };
             i += 1;
         } else {
             return ctx.out.error(ERR_SYNTAX);
@@ -123,7 +139,17 @@ pub fn set(ctx: &mut Ctx, a: &[Bytes]) {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn set_generic(ctx: &mut Ctx, key: &Bytes, val: &Bytes, nx: bool, xx: bool, get: bool, exp: ExpireOpt, when: Option<i64>, orig: &[Bytes]) {
+fn set_generic(
+    ctx: &mut Ctx,
+    key: &Bytes,
+    val: &Bytes,
+    nx: bool,
+    xx: bool,
+    get: bool,
+    exp: ExpireOpt,
+    when: Option<i64>,
+    orig: &[Bytes],
+) {
     let db = ctx.db();
     let old = if get {
         match get_str(ctx, key) {
@@ -133,7 +159,13 @@ fn set_generic(ctx: &mut Ctx, key: &Bytes, val: &Bytes, nx: bool, xx: bool, get:
     } else {
         None
     };
-    let exists = if get { old.is_some() } else { ctx.st.ks.exists(db, key, ctx.now) };
+    let exists = if get {
+        old.is_some()
+    } else if nx || xx {
+        ctx.st.ks.exists(db, key, ctx.now)
+    } else {
+        false
+    };
     if (nx && exists) || (xx && !exists) {
         if get {
             match old {
@@ -145,7 +177,12 @@ fn set_generic(ctx: &mut Ctx, key: &Bytes, val: &Bytes, nx: bool, xx: bool, get:
         }
         return;
     }
-    ctx.st.ks.set(db, key, Value::Str(RStr::from_arg(val)), exp == ExpireOpt::KeepTtl);
+    ctx.st.ks.set(
+        db,
+        key,
+        Value::Str(RStr::from_arg(val)),
+        exp == ExpireOpt::KeepTtl,
+    );
     if let Some(t) = when {
         ctx.st.ks.set_expire(db, key, t);
     }
@@ -154,7 +191,13 @@ fn set_generic(ctx: &mut Ctx, key: &Bytes, val: &Bytes, nx: bool, xx: bool, get:
     match exp {
         ExpireOpt::Relative(..) | ExpireOpt::Absolute(_, ExpireUnit::Seconds) => {
             let t = when.unwrap_or(0);
-            ctx.propagate(vec![Bytes::from_static(b"SET"), key.clone(), val.clone(), Bytes::from_static(b"PXAT"), Bytes::from(t.to_string())]);
+            ctx.propagate(vec![
+                Bytes::from_static(b"SET"),
+                key.clone(),
+                val.clone(),
+                Bytes::from_static(b"PXAT"),
+                Bytes::from(t.to_string()),
+            ]);
         }
         _ => ctx.propagate_as_is(orig),
     }
@@ -174,7 +217,9 @@ pub fn setnx(ctx: &mut Ctx, a: &[Bytes]) {
     if ctx.st.ks.exists(db, &a[1], ctx.now) {
         return ctx.out.int(0);
     }
-    ctx.st.ks.set(db, &a[1], Value::Str(RStr::from_arg(&a[2])), false);
+    ctx.st
+        .ks
+        .set(db, &a[1], Value::Str(RStr::from_arg(&a[2])), false);
     ctx.dirty(1);
     ctx.propagate_as_is(a);
     ctx.out.int(1);
@@ -189,7 +234,17 @@ fn setex_generic(ctx: &mut Ctx, a: &[Bytes], unit: ExpireUnit, name: &str) {
         Ok(w) => w,
         Err(e) => return ctx.out.error(&e),
     };
-    set_generic(ctx, &a[1], &a[3], false, false, false, ExpireOpt::Relative(v, unit), when, a);
+    set_generic(
+        ctx,
+        &a[1],
+        &a[3],
+        false,
+        false,
+        false,
+        ExpireOpt::Relative(v, unit),
+        when,
+        a,
+    );
 }
 
 /// SETEX key seconds value
@@ -206,7 +261,9 @@ pub fn psetex(ctx: &mut Ctx, a: &[Bytes]) {
 pub fn getset(ctx: &mut Ctx, a: &[Bytes]) {
     let Ok(old) = get_str(ctx, &a[1]) else { return };
     let db = ctx.db();
-    ctx.st.ks.set(db, &a[1], Value::Str(RStr::from_arg(&a[2])), false);
+    ctx.st
+        .ks
+        .set(db, &a[1], Value::Str(RStr::from_arg(&a[2])), false);
     ctx.dirty(1);
     ctx.propagate(vec![Bytes::from_static(b"SET"), a[1].clone(), a[2].clone()]);
     match old {
@@ -239,13 +296,24 @@ pub fn getex(ctx: &mut Ctx, a: &[Bytes]) {
         let none = exp == ExpireOpt::None;
         if eq_ic(o, "persist") && none {
             exp = ExpireOpt::Persist;
-        } else if (eq_ic(o, "ex") || eq_ic(o, "px") || eq_ic(o, "exat") || eq_ic(o, "pxat")) && none && i + 1 < a.len() {
+        } else if (eq_ic(o, "ex") || eq_ic(o, "px") || eq_ic(o, "exat") || eq_ic(o, "pxat"))
+            && none
+            && i + 1 < a.len()
+        {
             let v = match int_arg(&a[i + 1]) {
                 Ok(v) => v,
                 Err(e) => return ctx.out.error(e),
             };
-            let unit = if eq_ic(o, "ex") || eq_ic(o, "exat") { ExpireUnit::Seconds } else { ExpireUnit::Millis };
-            exp = if eq_ic(o, "ex") || eq_ic(o, "px") { ExpireOpt::Relative(v, unit) } else { ExpireOpt::Absolute(v, unit) };
+            let unit = if eq_ic(o, "ex") || eq_ic(o, "exat") {
+                ExpireUnit::Seconds
+            } else {
+                ExpireUnit::Millis
+            };
+            exp = if eq_ic(o, "ex") || eq_ic(o, "px") {
+                ExpireOpt::Relative(v, unit)
+            } else {
+                ExpireOpt::Absolute(v, unit)
+            };
             i += 1;
         } else {
             return ctx.out.error(ERR_SYNTAX);
@@ -265,7 +333,11 @@ pub fn getex(ctx: &mut Ctx, a: &[Bytes]) {
             ctx.propagate(vec![Bytes::from_static(b"DEL"), a[1].clone()]);
         } else {
             ctx.st.ks.set_expire(db, &a[1], t);
-            ctx.propagate(vec![Bytes::from_static(b"PEXPIREAT"), a[1].clone(), Bytes::from(t.to_string())]);
+            ctx.propagate(vec![
+                Bytes::from_static(b"PEXPIREAT"),
+                a[1].clone(),
+                Bytes::from(t.to_string()),
+            ]);
         }
         ctx.dirty(1);
     } else if exp == ExpireOpt::Persist && ctx.st.ks.persist(db, &a[1]) {
@@ -293,12 +365,16 @@ pub fn mget(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// MSET key value [key value ...]
 pub fn mset(ctx: &mut Ctx, a: &[Bytes]) {
-    if a.len() % 2 == 0 {
-        return ctx.out.error("ERR wrong number of arguments for 'mset' command");
+    if a.len().is_multiple_of(2) {
+        return ctx
+            .out
+            .error("ERR wrong number of arguments for 'mset' command");
     }
     let db = ctx.db();
     for kv in a[1..].chunks(2) {
-        ctx.st.ks.set(db, &kv[0], Value::Str(RStr::from_arg(&kv[1])), false);
+        ctx.st
+            .ks
+            .set(db, &kv[0], Value::Str(RStr::from_arg(&kv[1])), false);
     }
     ctx.dirty((a.len() as u64 - 1) / 2);
     ctx.propagate_as_is(a);
@@ -307,8 +383,10 @@ pub fn mset(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// MSETNX key value [key value ...]
 pub fn msetnx(ctx: &mut Ctx, a: &[Bytes]) {
-    if a.len() % 2 == 0 {
-        return ctx.out.error("ERR wrong number of arguments for 'msetnx' command");
+    if a.len().is_multiple_of(2) {
+        return ctx
+            .out
+            .error("ERR wrong number of arguments for 'msetnx' command");
     }
     let db = ctx.db();
     for kv in a[1..].chunks(2) {
@@ -317,7 +395,9 @@ pub fn msetnx(ctx: &mut Ctx, a: &[Bytes]) {
         }
     }
     for kv in a[1..].chunks(2) {
-        ctx.st.ks.set(db, &kv[0], Value::Str(RStr::from_arg(&kv[1])), false);
+        ctx.st
+            .ks
+            .set(db, &kv[0], Value::Str(RStr::from_arg(&kv[1])), false);
     }
     ctx.dirty((a.len() as u64 - 1) / 2);
     ctx.propagate_as_is(a);
@@ -377,14 +457,25 @@ pub fn incrbyfloat(ctx: &mut Ctx, a: &[Bytes]) {
     let res = incr_long_double(cur_b.as_deref(), &a[2]);
     let v = match res {
         Ok(v) => v,
-        Err(IncrFloatError::CurrentNotFloat) | Err(IncrFloatError::IncrNotFloat) => return ctx.out.error(picket::args::ERR_NOT_FLOAT),
-        Err(IncrFloatError::NanOrInfinity) => return ctx.out.error("ERR increment would produce NaN or Infinity"),
+        Err(IncrFloatError::CurrentNotFloat) | Err(IncrFloatError::IncrNotFloat) => {
+            return ctx.out.error(picket::args::ERR_NOT_FLOAT)
+        }
+        Err(IncrFloatError::NanOrInfinity) => {
+            return ctx.out.error("ERR increment would produce NaN or Infinity")
+        }
     };
     let db = ctx.db();
-    ctx.st.ks.set(db, &a[1], Value::Str(RStr::from_arg(&v)), true);
+    ctx.st
+        .ks
+        .set(db, &a[1], Value::Str(RStr::from_arg(&v)), true);
     ctx.dirty(1);
     let v = Bytes::from(v);
-    ctx.propagate(vec![Bytes::from_static(b"SET"), a[1].clone(), v.clone(), Bytes::from_static(b"KEEPTTL")]);
+    ctx.propagate(vec![
+        Bytes::from_static(b"SET"),
+        a[1].clone(),
+        v.clone(),
+        Bytes::from_static(b"KEEPTTL"),
+    ]);
     ctx.out.bulk(&v);
 }
 
@@ -398,7 +489,9 @@ pub fn append(ctx: &mut Ctx, a: &[Bytes]) {
     data.extend_from_slice(&a[2]);
     let n = data.len();
     let db = ctx.db();
-    ctx.st.ks.set(db, &a[1], Value::Str(RStr::Raw(Bytes::from(data))), true);
+    ctx.st
+        .ks
+        .set(db, &a[1], Value::Str(RStr::Raw(Bytes::from(data))), true);
     ctx.dirty(1);
     ctx.propagate_as_is(a);
     ctx.out.int(n as i64);
@@ -451,7 +544,10 @@ pub fn setrange(ctx: &mut Ctx, a: &[Bytes]) {
     if cur.is_none() && val.is_empty() {
         return ctx.out.int(0);
     }
-    let mut data = cur.as_ref().map(|s| s.as_bytes().into_owned()).unwrap_or_default();
+    let mut data = cur
+        .as_ref()
+        .map(|s| s.as_bytes().into_owned())
+        .unwrap_or_default();
     if val.is_empty() {
         return ctx.out.int(data.len() as i64);
     }
@@ -465,7 +561,9 @@ pub fn setrange(ctx: &mut Ctx, a: &[Bytes]) {
     data[off as usize..end].copy_from_slice(val);
     let n = data.len();
     let db = ctx.db();
-    ctx.st.ks.set(db, &a[1], Value::Str(RStr::Raw(Bytes::from(data))), true);
+    ctx.st
+        .ks
+        .set(db, &a[1], Value::Str(RStr::Raw(Bytes::from(data))), true);
     ctx.dirty(1);
     ctx.propagate_as_is(a);
     ctx.out.int(n as i64);
@@ -503,10 +601,14 @@ pub fn lcs(ctx: &mut Ctx, a: &[Bytes]) {
         }
     };
     let (Ok(x), Ok(y)) = (fetch(&a[1]), fetch(&a[2])) else {
-        return ctx.out.error("ERR The specified keys must contain string values");
+        return ctx
+            .out
+            .error("ERR The specified keys must contain string values");
     };
     if len_only && idx {
-        return ctx.out.error("ERR If you want both the length and indexes, please just use IDX.");
+        return ctx
+            .out
+            .error("ERR If you want both the length and indexes, please just use IDX.");
     }
     let table = lcs_table(&x, &y);
     let total = table[x.len() * (y.len() + 1) + y.len()];
@@ -517,7 +619,10 @@ pub fn lcs(ctx: &mut Ctx, a: &[Bytes]) {
     if !idx {
         return ctx.out.bulk(&text);
     }
-    let ranges: Vec<_> = ranges.into_iter().filter(|r| minlen == 0 || (r.0 .1 - r.0 .0 + 1) as i64 >= minlen).collect();
+    let ranges: Vec<_> = ranges
+        .into_iter()
+        .filter(|r| minlen == 0 || (r.0 .1 - r.0 .0 + 1) as i64 >= minlen)
+        .collect();
     ctx.out.map(2);
     ctx.out.bulk(b"matches");
     ctx.out.array(ranges.len());
@@ -543,7 +648,11 @@ fn lcs_table(x: &[u8], y: &[u8]) -> Vec<u32> {
     let mut t = vec![0u32; (x.len() + 1) * w];
     for i in 1..=x.len() {
         for j in 1..=y.len() {
-            t[i * w + j] = if x[i - 1] == y[j - 1] { t[(i - 1) * w + j - 1] + 1 } else { t[(i - 1) * w + j].max(t[i * w + j - 1]) };
+            t[i * w + j] = if x[i - 1] == y[j - 1] {
+                t[(i - 1) * w + j - 1] + 1
+            } else {
+                t[(i - 1) * w + j].max(t[i * w + j - 1])
+            };
         }
     }
     t
@@ -563,7 +672,9 @@ fn lcs_backtrack(x: &[u8], y: &[u8], t: &[u32]) -> (Vec<u8>, Vec<Range>) {
         if x[i - 1] == y[j - 1] {
             text.push(x[i - 1]);
             cur = match cur {
-                Some(((as_, ae), (bs, be))) if as_ == i && bs == j => Some(((as_ - 1, ae), (bs - 1, be))),
+                Some(((as_, ae), (bs, be))) if as_ == i && bs == j => {
+                    Some(((as_ - 1, ae), (bs - 1, be)))
+                }
                 Some(r) => {
                     ranges.push(r);
                     Some(((i - 1, i - 1), (j - 1, j - 1)))

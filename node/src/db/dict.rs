@@ -17,7 +17,7 @@ struct Node<V> {
 pub struct Dict<V> {
     buckets: Vec<Option<Box<Node<V>>>>,
     len: usize,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: foldhash::fast::RandomState,
 }
 
 impl<V> Default for Dict<V> {
@@ -34,7 +34,11 @@ fn rev(v: u64) -> u64 {
 
 impl<V> Dict<V> {
     pub fn new() -> Self {
-        Dict { buckets: Vec::new(), len: 0, hasher: Default::default() }
+        Dict {
+            buckets: Vec::new(),
+            len: 0,
+            hasher: Default::default(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -113,6 +117,12 @@ impl<V> Dict<V> {
         if let Some(v) = self.get_mut(&key) {
             return Some(std::mem::replace(v, val));
         }
+        self.insert_new(key, val);
+        None
+    }
+
+    /// Inserts a key the caller knows is absent (saves the lookup).
+    pub fn insert_new(&mut self, key: Bytes, val: V) {
         if self.len >= self.buckets.len() {
             self.resize((self.len + 1).next_power_of_two().max(MIN_BUCKETS));
         }
@@ -120,7 +130,6 @@ impl<V> Dict<V> {
         let next = self.buckets[i].take();
         self.buckets[i] = Some(Box::new(Node { key, val, next }));
         self.len += 1;
-        None
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<(Bytes, V)> {
@@ -204,7 +213,11 @@ impl<V> Dict<V> {
         let mut tries = 0;
         while self.buckets[i].is_none() {
             tries += 1;
-            i = if tries < 64 { rng(b) } else { (i + 1) & (b - 1) };
+            i = if tries < 64 {
+                rng(b)
+            } else {
+                (i + 1) & (b - 1)
+            };
         }
         let mut chain = Vec::new();
         let mut cur = self.buckets[i].as_deref();

@@ -8,7 +8,10 @@ pub const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
 const LFU_INIT_VAL: u32 = 5;
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// The LRU clock: seconds, wrapping at 24 bits.
@@ -29,7 +32,11 @@ pub struct AccessPolicy {
 
 impl Default for AccessPolicy {
     fn default() -> Self {
-        AccessPolicy { lfu: false, lfu_log_factor: 10, lfu_decay_time: 1 }
+        AccessPolicy {
+            lfu: false,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
+        }
     }
 }
 
@@ -72,8 +79,12 @@ impl AccessPolicy {
         let ldt = field >> 8;
         let counter = field & 255;
         let now = lfu_minutes();
-        let elapsed = if now >= ldt { now - ldt } else { 65535 - ldt + now };
-        let periods = if self.lfu_decay_time > 0 { elapsed / self.lfu_decay_time } else { 0 };
+        let elapsed = if now >= ldt {
+            now - ldt
+        } else {
+            65535 - ldt + now
+        };
+        let periods = elapsed.checked_div(self.lfu_decay_time).unwrap_or(0);
         counter.saturating_sub(periods)
     }
 

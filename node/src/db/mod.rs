@@ -28,6 +28,9 @@ pub struct Db {
 impl Db {
     /// Marks every WATCH on `key` as broken.
     pub fn touch(&self, key: &[u8]) {
+        if self.watched.is_empty() {
+            return;
+        }
         if let Some(w) = self.watched.get(key) {
             for f in w {
                 f.store(true, Ordering::Relaxed);
@@ -167,7 +170,8 @@ impl Keyspace {
                 }
             }
             None => {
-                d.main.insert(Bytes::copy_from_slice(key), Entry { val, lru });
+                d.main
+                    .insert_new(Bytes::copy_from_slice(key), Entry { val, lru });
             }
         }
     }
@@ -186,7 +190,9 @@ impl Keyspace {
     /// Sets the absolute expiry (ms) of an existing key.
     pub fn set_expire(&mut self, db: usize, key: &[u8], when_ms: i64) {
         let d = &mut self.dbs[db];
-        let Some((k, _)) = d.main.get_key_value(key) else { return };
+        let Some((k, _)) = d.main.get_key_value(key) else {
+            return;
+        };
         let k = k.clone();
         d.expires.insert(k, when_ms);
         d.touch(key);
@@ -243,7 +249,9 @@ mod tests {
     fn lazy_expiry_and_watch() {
         let mut ks = Keyspace::new(2);
         let flag = Arc::new(AtomicBool::new(false));
-        ks.dbs[0].watched.insert(Bytes::from_static(b"k"), vec![flag.clone()]);
+        ks.dbs[0]
+            .watched
+            .insert(Bytes::from_static(b"k"), vec![flag.clone()]);
         ks.set(0, b"k", Value::Str(RStr::from_arg(b"v")), false);
         assert!(flag.load(Ordering::Relaxed));
         flag.store(false, Ordering::Relaxed);

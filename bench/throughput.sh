@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Throughput of picket-node against redis-server on this machine, in one run, alternating
+# A B A B: redis-benchmark -c 50 -t set,get,incr,mset at -P 1 and -P 16. Prints requests per
+# second for each and the ratio Picket/Redis (median of the rounds). Also the resident memory
+# of both after loading 1,000,000 keys with 16-byte values.
+#
+#   bench/throughput.sh [rounds] [requests]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+N=${2:-200000}
+TESTS=${TESTS:-set,get,incr,mset}
+cargo build --release -q -p picket-node
+PICKET=target/release/picket-node
+command -v redis-benchmark >/dev/null || { echo "needs redis-benchmark: apt-get install -y redis-tools redis-server"; exit 1; }
+tmp=$(mktemp -d)
+trap 'kill $PP $RP 2>/dev/null; rm -rf "$tmp"' EXIT
+PPORT=$((20000 + RANDOM % 10000)); RPORT=$((PPORT + 1))
+$PICKET --port $PPORT --bind 127.0.0.1 --save "" --logfile "$tmp/p.log" & PP=$!
+redis-server --port $RPORT --bind 127.0.0.1 --save "" --appendonly no --logfile "$tmp/r.log" & RP=$!
+for p in $PPORT $RPORT; do for _ in $(seq 50); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.1; done; done
+
+run() { # port pipeline -> lines "TEST rps"
+  redis-benchmark -p "$1" -c 50 -n "$N" -P "$2" -t "$TESTS" -q --csv 2>/dev/null | tail -n +2 | tr -d '"' | awk -F, '{gsub(/ /, "_", $1); print $1, $2}'
+}
+declare -A PR RR
+for P in 1 16; do
+  for r in $(seq "$ROUNDS"); do
+    while read -r t v; do PR["$P $t"]+="$v "; done < <(run $PPORT $P)
+    while read -r t v; do RR["$P $t"]+="$v "; done < <(run $RPORT $P)
+  done
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+printf '%-4s %-22s %12s %12s %8s\n' "-P" test picket redis ratio
+for key in "${!PR[@]}"; do echo "$key"; done | sort -k1,1n -k2 | while read -r P t; do
+  pm=$(echo "${PR["$P $t"]}" | median); rm=$(echo "${RR["$P $t"]}" | median)
+  awk -v P="$P" -v t="$t" -v a="$pm" -v b="$rm" 'BEGIN { printf "%-4s %-22s %12.0f %12.0f %8.2f\n", P, t, a, b, a / b }'
+done
+
+# Memory after 1,000,000 keys with 16-byte values (redis-benchmark -r fills key:000000xxxxxx).
+for port in $PPORT $RPORT; do
+  redis-cli -p $port flushall >/dev/null
+  redis-benchmark -p $port -c 50 -n 1000000 -r 1000000 -P 64 -d 16 -t set -q >/dev/null 2>&1 || true
+done
+rss() { awk '/VmRSS/ {print $2 * 1024}' /proc/$1/status; }
+pk=$(redis-cli -p $PPORT dbsize); rk=$(redis-cli -p $RPORT dbsize)
+pr=$(rss $PP); rr=$(rss $RP)
+awk -v pk="$pk" -v rk="$rk" -v pr="$pr" -v rr="$rr" 'BEGIN { printf "memory: picket %d keys rss %.1f MiB, redis %d keys rss %.1f MiB, ratio %.2f\n", pk, pr / 1048576, rk, rr / 1048576, pr / rr }'
