@@ -16,8 +16,8 @@ command -v redis-benchmark >/dev/null || { echo "needs redis-benchmark: apt-get 
 tmp=$(mktemp -d)
 trap 'kill $PP $RP 2>/dev/null; rm -rf "$tmp"' EXIT
 PPORT=$((20000 + RANDOM % 10000)); RPORT=$((PPORT + 1))
-$PICKET --port $PPORT --bind 127.0.0.1 --save "" --logfile "$tmp/p.log" & PP=$!
-redis-server --port $RPORT --bind 127.0.0.1 --save "" --appendonly no --logfile "$tmp/r.log" & RP=$!
+$PICKET --port $PPORT --bind 127.0.0.1 --save "" --enable-debug-command yes --logfile "$tmp/p.log" & PP=$!
+redis-server --port $RPORT --bind 127.0.0.1 --save "" --appendonly no --enable-debug-command yes --logfile "$tmp/r.log" & RP=$!
 for p in $PPORT $RPORT; do for _ in $(seq 50); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.1; done; done
 
 run() { # port pipeline -> lines "TEST rps"
@@ -37,10 +37,10 @@ for key in "${!PR[@]}"; do echo "$key"; done | sort -k1,1n -k2 | while read -r P
   awk -v P="$P" -v t="$t" -v a="$pm" -v b="$rm" 'BEGIN { printf "%-4s %-22s %12.0f %12.0f %8.2f\n", P, t, a, b, a / b }'
 done
 
-# Memory after 1,000,000 keys with 16-byte values (redis-benchmark -r fills key:000000xxxxxx).
+# Memory after 1,000,000 keys with 16-byte values (DEBUG POPULATE on both).
 for port in $PPORT $RPORT; do
   redis-cli -p $port flushall >/dev/null
-  redis-benchmark -p $port -c 50 -n 1000000 -r 1000000 -P 64 -d 16 -t set -q >/dev/null 2>&1 || true
+  redis-cli -p $port debug populate 1000000 key 16 >/dev/null
 done
 rss() { awk '/VmRSS/ {print $2 * 1024}' /proc/$1/status; }
 pk=$(redis-cli -p $PPORT dbsize); rk=$(redis-cli -p $RPORT dbsize)

@@ -522,3 +522,44 @@ fn redis_conf_file_rewrite_and_toml() {
         "{err}"
     );
 }
+
+#[test]
+fn idle_timeout_closes_normal_clients_but_not_subscribers() {
+    let s = Server::picket(&["--timeout", "1"]);
+    let mut idle = s.client();
+    let mut sub = s.client();
+    sub.cmd(&["SUBSCRIBE", "ch"]);
+    idle.cmd(&["PING"]);
+    let t = std::time::Instant::now();
+    assert!(idle.is_closed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
+    let mut p = s.client();
+    assert_eq!(p.cmd(&["PUBLISH", "ch", "still here"]), b":1\r\n");
+    assert_eq!(
+        sub.read_reply().unwrap(),
+        b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$10\r\nstill here\r\n"
+    );
+}
+
+#[test]
+fn unix_socket_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("picket.sock");
+    let s = Server::picket(&[
+        "--unixsocket",
+        sock.to_str().unwrap(),
+        "--unixsocketperm",
+        "700",
+    ]);
+    assert!(wait_until(Duration::from_secs(5), || sock.exists()));
+    let mut u = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    u.write_all(b"PING\r\n").unwrap();
+    let mut buf = [0u8; 16];
+    let n = u.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"+PONG\r\n");
+    drop(s);
+}

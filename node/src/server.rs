@@ -153,6 +153,10 @@ pub struct Session {
     pub watched: Vec<(usize, Bytes)>,
     pub close_after_reply: bool,
     pub monitor: bool,
+    /// CLIENT REPLY OFF.
+    pub reply_off: bool,
+    /// CLIENT REPLY SKIP: drop the next command's reply.
+    pub reply_skip_next: bool,
 }
 
 impl Node {
@@ -236,6 +240,8 @@ impl Service for Node {
             watched: Vec::new(),
             close_after_reply: false,
             monitor: false,
+            reply_off: false,
+            reply_skip_next: false,
         }
     }
 

@@ -248,9 +248,18 @@ pub fn client(ctx: &mut Ctx, a: &[Bytes]) {
             }
             _ => ctx.out.error(ERR_SYNTAX),
         },
+        // OFF and SKIP send no reply themselves; the executor drops the replies that follow.
         "reply" => match a.get(2) {
-            Some(v) if eq_ic(v, "on") => ctx.out.ok(),
-            Some(v) if eq_ic(v, "off") || eq_ic(v, "skip") => ctx.out.ok(),
+            Some(v) if eq_ic(v, "on") => {
+                ctx.sess.reply_off = false;
+                ctx.out.ok()
+            }
+            Some(v) if eq_ic(v, "off") => ctx.sess.reply_off = true,
+            Some(v) if eq_ic(v, "skip") => {
+                if !ctx.sess.reply_off {
+                    ctx.sess.reply_skip_next = true;
+                }
+            }
             _ => ctx.out.error(ERR_SYNTAX),
         },
         "getredir" => ctx.out.int(-1),

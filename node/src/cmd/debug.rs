@@ -103,6 +103,7 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
             );
             ctx.out.simple(&line);
         }
+        ("populate", 3..=5) => populate(ctx, a),
         ("digest", 2) => {
             let d = dataset_digest(ctx);
             ctx.out.simple(&hex(&d));
@@ -133,6 +134,11 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
                 "    Output a hex signature representing the current DB content.",
                 "DIGEST-VALUE <key> [<key> ...]",
                 "    Output a hex signature of the values of all the specified keys.",
+                "POPULATE <count> [<prefix>] [<size>]",
+                "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+                "    it is used instead of the 'key' prefix. These are not propagated to",
+                "    replicas. Cluster slots are not respected so keys not belonging to the",
+                "    current node can be created in cluster mode.",
                 "OBJECT <key>",
                 "    Show low level info about the ziplist encoding of <key>.",
                 "SET-ACTIVE-EXPIRE <0|1>",
@@ -172,4 +178,38 @@ pub fn script(ctx: &mut Ctx, a: &[Bytes]) {
     for l in lines {
         ctx.out.simple(l);
     }
+}
+
+/// DEBUG POPULATE count [prefix] [size]: creates `prefix:N` keys (default `key`) holding
+/// `value:N`, padded with zero bytes or cut to `size` when given; existing keys are skipped.
+fn populate(ctx: &mut Ctx, a: &[Bytes]) {
+    let count = match picket::args::int_arg(&a[2]) {
+        Ok(c) if c >= 0 => c,
+        Ok(_) => return ctx.out.error("ERR count is negative"),
+        Err(e) => return ctx.out.error(e),
+    };
+    let prefix = a
+        .get(3)
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .unwrap_or_else(|| "key".into());
+    let size = match a.get(4).map(|s| picket::args::int_arg(s)) {
+        None => None,
+        Some(Ok(s)) if s >= 0 => Some(s as usize),
+        Some(_) => return ctx.out.error("ERR value is out of range"),
+    };
+    let db = ctx.db();
+    for j in 0..count {
+        let key = format!("{prefix}:{j}");
+        if ctx.st.ks.dbs[db].main.contains_key(key.as_bytes()) {
+            continue;
+        }
+        let mut val = format!("value:{j}").into_bytes();
+        if let Some(n) = size {
+            val.resize(n, 0);
+        }
+        ctx.st
+            .ks
+            .set(db, key.as_bytes(), Value::Str(RStr::from_arg(&val)), false);
+    }
+    ctx.out.ok();
 }

@@ -261,6 +261,21 @@ pub fn run_one(
     args: &[Bytes],
     out: &mut Reply,
 ) {
+    let mark = out.buf.len();
+    let skip_this = std::mem::take(&mut sess.reply_skip_next);
+    run_checked(node, st, sess, args, out);
+    if sess.reply_off || skip_this {
+        out.buf.truncate(mark);
+    }
+}
+
+fn run_checked(
+    node: &Node,
+    st: &mut NodeState,
+    sess: &mut Session,
+    args: &[Bytes],
+    out: &mut Reply,
+) {
     let now = now_ms();
     st.stats.commands_processed += 1;
     let cmd = match lookup(args) {
