@@ -9,8 +9,8 @@ mod file;
 mod value;
 
 pub use file::{
-    apply_directive, load_file, parse_cli_args, rewrite_file, CliArgs, ConfigFileError, FileSyntax,
-    LoadedFile,
+    apply_directive, load_file, parse_cli_args, repr as file_repr, rewrite_file, CliArgs,
+    ConfigFileError, FileSyntax, LoadedFile,
 };
 pub use value::{parse_memory, validate};
 

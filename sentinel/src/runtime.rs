@@ -1,0 +1,213 @@
+//! The tokio side of the sentinel: the driver task that ticks the core at a randomised 10–19 Hz
+//! and feeds it what the links report, the link tasks (one TCP connection each), and the
+//! execution of the core's actions (connect, send, close, publish, persist, scripts).
+
+use crate::core::{Action, Frame, Input, Level, LinkId, Tag};
+use crate::server::SentinelNode;
+use bytes::{Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+/// A command for a link task: arguments and what the reply is for.
+pub type LinkCmd = (Vec<Bytes>, Tag);
+
+fn encode(argv: &[Bytes], out: &mut Vec<u8>) {
+    out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
+    for a in argv {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+fn convert(f: redis_protocol::resp2::types::BytesFrame) -> Frame {
+    use redis_protocol::resp2::types::BytesFrame as B;
+    match f {
+        B::SimpleString(s) => Frame::Simple(String::from_utf8_lossy(&s).into_owned()),
+        B::Error(e) => Frame::Error(e.to_string()),
+        B::Integer(i) => Frame::Int(i),
+        B::BulkString(b) => Frame::Bulk(Some(b)),
+        B::Null => Frame::Bulk(None),
+        B::Array(v) => Frame::Array(Some(v.into_iter().map(convert).collect())),
+    }
+}
+
+/// One outgoing connection: sends the handshake, reports Connected, then forwards commands and
+/// reports replies (command link) or hello messages (pub/sub link) until either side closes.
+async fn link_task(link: LinkId, host: String, port: u16, pubsub: bool, handshake: Vec<Vec<Bytes>>, events: mpsc::UnboundedSender<Input>, mut cmds: mpsc::UnboundedReceiver<LinkCmd>) {
+    let conn = tokio::time::timeout(Duration::from_millis(1000), TcpStream::connect((host.as_str(), port))).await;
+    let stream = match conn {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::debug!("-{}-link-reconnection {}:{} #{}", if pubsub { "pubsub" } else { "cmd" }, host, port, e);
+            let _ = events.send(Input::Disconnected { link });
+            return;
+        }
+        Err(_) => {
+            let _ = events.send(Input::Disconnected { link });
+            return;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let local_ip = stream.local_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let (mut rd, mut wr) = stream.into_split();
+    let mut tags: VecDeque<Tag> = VecDeque::new();
+    let mut out = Vec::new();
+    for h in &handshake {
+        encode(h, &mut out);
+        tags.push_back(Tag::Ignore);
+    }
+    if wr.write_all(&out).await.is_err() {
+        let _ = events.send(Input::Disconnected { link });
+        return;
+    }
+    let _ = events.send(Input::Connected { link, local_ip });
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    loop {
+        tokio::select! {
+            c = cmds.recv() => match c {
+                None => return, // closed by the core
+                Some((argv, tag)) => {
+                    let mut out = Vec::new();
+                    encode(&argv, &mut out);
+                    // Pipeline whatever else is queued.
+                    let mut pending = vec![tag];
+                    while let Ok((a, t)) = cmds.try_recv() {
+                        encode(&a, &mut out);
+                        pending.push(t);
+                    }
+                    tags.extend(pending);
+                    if wr.write_all(&out).await.is_err() {
+                        break;
+                    }
+                }
+            },
+            r = rd.read_buf(&mut buf) => {
+                match r {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                loop {
+                    match redis_protocol::resp2::decode::decode_bytes_mut(&mut buf) {
+                        Ok(Some((frame, _, _))) => {
+                            let frame = convert(frame);
+                            if pubsub {
+                                if let Frame::Array(Some(items)) = &frame {
+                                    if let [Frame::Bulk(Some(kind)), Frame::Bulk(Some(ch)), Frame::Bulk(Some(payload))] = &items[..] {
+                                        if &kind[..] == b"message" {
+                                            let _ = events.send(Input::Message { link, channel: ch.clone(), payload: payload.clone() });
+                                        }
+                                    }
+                                }
+                            } else {
+                                let tag = tags.pop_front().unwrap_or(Tag::Ignore);
+                                if tag != Tag::Ignore {
+                                    let _ = events.send(Input::Reply { link, tag, frame });
+                                }
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(_) => {
+                            let _ = events.send(Input::Disconnected { link });
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let _ = events.send(Input::Disconnected { link });
+}
+
+static CLOCK_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// The core's clock: monotonic milliseconds, starting far from zero so that "long ago" (a zero
+/// timestamp) is really long ago, as with Redis's wall-clock milliseconds.
+pub fn clock_ms() -> u64 {
+    CLOCK_START.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64 + 1_000_000_000
+}
+
+/// The core's clock (see [`clock_ms`]).
+pub fn now_ms(_node: &SentinelNode) -> u64 {
+    clock_ms()
+}
+
+/// Carries out the core's actions. Called with the state lock held.
+pub fn dispatch(node: &SentinelNode, st: &mut crate::server::SentinelState, actions: Vec<Action>) {
+    let mut persist = false;
+    for a in actions {
+        match a {
+            Action::Connect { link, host, port, pubsub, handshake } => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                st.links.insert(link, tx);
+                tokio::spawn(link_task(link, host, port, pubsub, handshake, node.events.clone(), rx));
+            }
+            Action::Send { link, argv, tag } => {
+                if let Some(tx) = st.links.get(&link) {
+                    let _ = tx.send((argv, tag));
+                }
+            }
+            Action::Close { link } => {
+                st.links.remove(&link);
+            }
+            Action::Event { level, kind, text } => {
+                let line = format!("{kind} {text}");
+                match level {
+                    Level::Debug => tracing::trace!("{}", line),
+                    Level::Verbose => tracing::debug!("{}", line),
+                    Level::Notice => tracing::info!("{}", line),
+                    Level::Warning => tracing::warn!("{}", line),
+                }
+                if level != Level::Debug {
+                    st.pubsub.publish(kind.as_bytes(), text.as_bytes(), node.obuf_pubsub);
+                }
+            }
+            Action::Persist => persist = true,
+            Action::Script { argv } => crate::server::run_script(argv),
+            Action::Exit { code } => {
+                tracing::warn!("Simulated failure: exiting with code {}", code);
+                std::process::exit(code);
+            }
+        }
+    }
+    if persist {
+        if let Err(e) = crate::config::flush(st) {
+            tracing::warn!("WARNING: Sentinel was not able to save the new configuration on disk!!!: {}", e);
+        }
+    }
+}
+
+/// The driver: ticks at a random 10–19 Hz and hands every link report to the core.
+pub async fn drive(node: Arc<SentinelNode>, mut events: mpsc::UnboundedReceiver<Input>) {
+    use rand::RngExt;
+    let mut next = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {
+                let mut st = node.state.lock();
+                let now = now_ms(&node);
+                st.core.tick(now);
+                let actions = st.core.take_actions();
+                dispatch(&node, &mut st, actions);
+                let hz = rand::rng().random_range(10..20u64);
+                next = tokio::time::Instant::now() + Duration::from_millis(1000 / hz);
+            }
+            ev = events.recv() => {
+                let Some(ev) = ev else { return };
+                let mut st = node.state.lock();
+                let now = now_ms(&node);
+                st.core.handle(ev, now);
+                // Drain what else has arrived, then act once.
+                while let Ok(ev) = events.try_recv() {
+                    st.core.handle(ev, now);
+                }
+                let actions = st.core.take_actions();
+                dispatch(&node, &mut st, actions);
+            }
+        }
+    }
+}

@@ -1,0 +1,450 @@
+//! The client-facing side of picket-sentinel: the command set Redis Sentinel 7.0 accepts
+//! (PING, AUTH, HELLO, CLIENT, COMMAND, INFO, ROLE, SUBSCRIBE family, PUBLISH of hellos,
+//! SHUTDOWN, ACL WHOAMI, SENTINEL ...); everything else is an unknown command, as in Redis.
+
+use crate::core::{LinkId, Sentinel};
+use crate::runtime::LinkCmd;
+use bytes::Bytes;
+use parking_lot::Mutex;
+use picket::args::{eq_ic, lower, unknown_command, wrong_args};
+use picket::info::{InfoBuilder, InfoSelection};
+use picket::pubsub::{PubSub, Subscriptions};
+use picket::resp::{Limits, Reply, Request};
+use picket::server::{ClientHandle, ClientRegistry, Control, NetStats, OutputLimit, Service};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Everything behind the sentinel's lock.
+pub struct SentinelState {
+    pub core: Sentinel,
+    pub pubsub: PubSub,
+    pub links: HashMap<LinkId, mpsc::UnboundedSender<LinkCmd>>,
+    pub config_path: PathBuf,
+    pub config: picket::config::Config,
+    pub loglevel: String,
+    pub run_id: String,
+}
+
+pub struct SentinelNode {
+    pub state: Mutex<SentinelState>,
+    pub registry: ClientRegistry,
+    pub net: NetStats,
+    pub started: Instant,
+    pub events: mpsc::UnboundedSender<crate::core::Input>,
+    pub obuf_pubsub: OutputLimit,
+    pub requirepass: Option<String>,
+    pub shutdown: tokio::sync::Notify,
+    pub port: u16,
+}
+
+pub struct Session {
+    pub client: Arc<ClientHandle>,
+    pub authenticated: bool,
+    pub subs: Subscriptions,
+    pub close: bool,
+}
+
+/// Runs a notification or client-reconfig script without waiting for it; it is killed after
+/// 60 s, as Redis's script timeout.
+pub fn run_script(argv: Vec<String>) {
+    let Some((path, args)) = argv.split_first() else { return };
+    match tokio::process::Command::new(path).args(args).kill_on_drop(true).spawn() {
+        Ok(mut child) => {
+            tokio::spawn(async move {
+                match tokio::time::timeout(Duration::from_secs(60), child.wait()).await {
+                    Ok(Ok(st)) if !st.success() => tracing::warn!("-script-error {} {} {}", argv[0], 0, st.code().unwrap_or(-1)),
+                    Err(_) => tracing::warn!("-script-timeout {} {}", argv[0], child.id().unwrap_or(0)),
+                    _ => {}
+                }
+            });
+        }
+        Err(_) => tracing::warn!("-script-error {} 99 0", path),
+    }
+}
+
+impl Service for SentinelNode {
+    type Session = Session;
+
+    fn registry(&self) -> &ClientRegistry {
+        &self.registry
+    }
+
+    fn net_stats(&self) -> &NetStats {
+        &self.net
+    }
+
+    fn admit(&self, _peer: Option<&SocketAddr>) -> Result<(), String> {
+        if self.registry.count() >= 10_000 {
+            return Err("ERR max number of clients reached".into());
+        }
+        Ok(())
+    }
+
+    fn starts_authenticated(&self) -> bool {
+        self.requirepass.is_none()
+    }
+
+    fn open(&self, client: Arc<ClientHandle>) -> Session {
+        let authenticated = client.meta.lock().authenticated;
+        Session { client, authenticated, subs: Subscriptions::default(), close: false }
+    }
+
+    fn execute(&self, sess: &mut Session, reqs: &mut Vec<Request>, out: &mut Reply) -> Control {
+        for req in reqs.drain(..) {
+            if req.args.is_empty() {
+                continue;
+            }
+            out.resp3 = sess.client.resp3();
+            execute_one(self, sess, &req.args, out);
+            if sess.close {
+                return Control::Close;
+            }
+        }
+        Control::Continue
+    }
+
+    fn close(&self, sess: &mut Session) {
+        let mut st = self.state.lock();
+        st.pubsub.drop_client(sess.client.id, &mut sess.subs);
+    }
+
+    fn limits(&self, sess: &Session) -> Limits {
+        Limits { proto_max_bulk_len: 512 * 1024 * 1024, unauthenticated: !sess.authenticated }
+    }
+
+    fn query_buffer_limit(&self) -> usize {
+        1 << 30
+    }
+
+    fn idle_timeout(&self, _sess: &Session) -> Option<Duration> {
+        None
+    }
+
+    fn client<'a>(&self, sess: &'a Session) -> &'a Arc<ClientHandle> {
+        &sess.client
+    }
+}
+
+/// Commands a sentinel accepts (lowercase) and their arities.
+const COMMANDS: &[(&str, i32)] = &[
+    ("acl", -2),
+    ("auth", -2),
+    ("client", -2),
+    ("command", -1),
+    ("hello", -1),
+    ("info", -1),
+    ("ping", -1),
+    ("psubscribe", -2),
+    ("publish", 3),
+    ("punsubscribe", -1),
+    ("role", 1),
+    ("sentinel", -2),
+    ("shutdown", -1),
+    ("subscribe", -2),
+    ("unsubscribe", -1),
+];
+
+fn execute_one(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut Reply) {
+    let name = lower(&a[0]);
+    let Some(&(_, arity)) = COMMANDS.iter().find(|(n, _)| *n == name) else {
+        return out.error(&unknown_command(a));
+    };
+    if (arity > 0 && a.len() as i32 != arity) || (arity < 0 && (a.len() as i32) < -arity) {
+        return out.error(&wrong_args(&name));
+    }
+    {
+        let mut m = sess.client.meta.lock();
+        m.last_interaction = Instant::now();
+    }
+    if !sess.authenticated && !matches!(name.as_str(), "auth" | "hello") {
+        return out.error("NOAUTH Authentication required.");
+    }
+    if !sess.client.resp3() && sess.subs.count() > 0 && !picket::pubsub::allowed_when_subscribed(&name) {
+        return out.error(&picket::pubsub::subscribed_context_error(&name));
+    }
+    match name.as_str() {
+        "ping" => {
+            if a.len() > 2 {
+                return out.error(&wrong_args("ping"));
+            }
+            if !sess.client.resp3() && sess.subs.count() > 0 {
+                out.array(2);
+                out.bulk(b"pong");
+                out.bulk(a.get(1).map(|b| &b[..]).unwrap_or(b""));
+            } else if let Some(m) = a.get(1) {
+                out.bulk(m);
+            } else {
+                out.simple("PONG");
+            }
+        }
+        "auth" => auth(node, sess, a, out),
+        "hello" => hello(node, sess, a, out),
+        "acl" => {
+            if eq_ic(&a[1], "whoami") && a.len() == 2 {
+                out.bulk(b"default");
+            } else {
+                out.error(&format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.", String::from_utf8_lossy(&a[1])));
+            }
+        }
+        "client" => client(node, sess, a, out),
+        "command" => command(a, out),
+        "info" => {
+            let args: Vec<&[u8]> = a[1..].iter().map(|b| &b[..]).collect();
+            let text = info_text(node, &InfoSelection::from_args(&args));
+            // Sentinel answers INFO with a plain bulk string, even in RESP3.
+            out.bulk(text.as_bytes());
+        }
+        "role" => {
+            let st = node.state.lock();
+            out.array(2);
+            out.bulk(b"sentinel");
+            out.array(st.core.masters.len());
+            for n in st.core.masters.keys() {
+                out.bulk(n.as_bytes());
+            }
+        }
+        "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe" => {
+            let mut st = node.state.lock();
+            let pattern = name.starts_with('p');
+            if name.contains("unsub") {
+                st.pubsub.unsubscribe(&sess.client, &mut sess.subs, &a[1..], pattern, out);
+            } else {
+                st.pubsub.subscribe(&sess.client, &mut sess.subs, &a[1..], pattern, out);
+            }
+        }
+        "publish" => {
+            if &a[1][..] != crate::core::HELLO_CHANNEL.as_bytes() {
+                return out.error("ERR Only HELLO messages are accepted by Sentinel instances.");
+            }
+            let mut st = node.state.lock();
+            let now = crate::runtime::now_ms(node);
+            st.core.process_hello(&String::from_utf8_lossy(&a[2]), now);
+            let actions = st.core.take_actions();
+            crate::runtime::dispatch(node, &mut st, actions);
+            out.int(1);
+        }
+        "shutdown" => {
+            tracing::warn!("User requested shutdown...");
+            sess.close = true;
+            node.shutdown.notify_one();
+        }
+        "sentinel" => crate::sentinel_cmd::sentinel(node, sess, a, out),
+        _ => out.error(&unknown_command(a)),
+    }
+}
+
+fn auth(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut Reply) {
+    if a.len() > 3 {
+        return out.error(picket::args::ERR_SYNTAX);
+    }
+    let Some(pass) = &node.requirepass else {
+        return out.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+    };
+    let (user, given) = if a.len() == 2 { (&b"default"[..], &a[1][..]) } else { (&a[1][..], &a[2][..]) };
+    if user == b"default" && given == pass.as_bytes() {
+        sess.authenticated = true;
+        sess.client.meta.lock().authenticated = true;
+        out.ok();
+    } else {
+        out.error("WRONGPASS invalid username-password pair or user is disabled.");
+    }
+}
+
+fn hello(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut Reply) {
+    let mut ver = None;
+    if a.len() >= 2 {
+        match picket::args::int_arg(&a[1]) {
+            Ok(v) if (2..=3).contains(&v) => ver = Some(v),
+            Ok(_) => return out.error("NOPROTO unsupported protocol version"),
+            Err(_) => return out.error("ERR Protocol version is not an integer or out of range"),
+        }
+    }
+    let mut i = 2;
+    while i < a.len() {
+        if eq_ic(&a[i], "auth") && i + 2 < a.len() {
+            let ok = a[i + 1][..] == *b"default" && node.requirepass.as_deref().map(|p| p.as_bytes() == &a[i + 2][..]).unwrap_or(true);
+            if !ok {
+                return out.error("WRONGPASS invalid username-password pair or user is disabled.");
+            }
+            sess.authenticated = true;
+            i += 3;
+        } else if eq_ic(&a[i], "setname") && i + 1 < a.len() {
+            sess.client.meta.lock().name = a[i + 1].clone();
+            i += 2;
+        } else {
+            return out.error(&format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&a[i])));
+        }
+    }
+    if !sess.authenticated {
+        return out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    }
+    if let Some(v) = ver {
+        sess.client.set_resp3(v == 3);
+        out.resp3 = v == 3;
+    }
+    out.map(6);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(picket::REDIS_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(if sess.client.resp3() { 3 } else { 2 });
+    out.bulk(b"id");
+    out.int(sess.client.id as i64);
+    out.bulk(b"mode");
+    out.bulk(b"sentinel");
+    out.bulk(b"modules");
+    out.array(0);
+}
+
+fn client(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut Reply) {
+    let sub = lower(&a[1]);
+    match (sub.as_str(), a.len()) {
+        ("id", 2) => out.int(sess.client.id as i64),
+        ("getname", 2) => {
+            let n = sess.client.meta.lock().name.clone();
+            if n.is_empty() {
+                out.null()
+            } else {
+                out.bulk(&n)
+            }
+        }
+        ("setname", 3) => {
+            if !a[2].iter().all(|&c| (b'!'..=b'~').contains(&c)) {
+                return out.error("ERR Client names cannot contain spaces, newlines or special characters.");
+            }
+            sess.client.meta.lock().name = a[2].clone();
+            out.ok();
+        }
+        ("info", 2) => out.verbatim((sess.client.info_line() + "\n").as_bytes()),
+        ("list", _) => {
+            let text: String = node.registry.all().iter().map(|c| c.info_line() + "\n").collect();
+            out.verbatim(text.as_bytes());
+        }
+        ("kill", 3) => {
+            let addr = String::from_utf8_lossy(&a[2]).into_owned();
+            match node.registry.all().into_iter().find(|c| c.addr == addr) {
+                Some(c) => {
+                    c.kill();
+                    out.ok()
+                }
+                None => out.error("ERR No such client"),
+            }
+        }
+        ("setname" | "getname" | "id" | "info" | "kill", _) => out.error(&wrong_args(&format!("client|{sub}"))),
+        _ => out.error(&picket::args::unknown_subcommand("client", &a[1])),
+    }
+}
+
+fn command(a: &[Bytes], out: &mut Reply) {
+    match a.get(1).map(|s| lower(s)).as_deref() {
+        Some("count") => out.int(COMMANDS.len() as i64),
+        Some("docs") => out.map(0),
+        Some("list") | None => {
+            out.array(COMMANDS.len());
+            for (n, _) in COMMANDS {
+                out.bulk(n.as_bytes());
+            }
+        }
+        Some("info") => {
+            out.array(a.len() - 2);
+            for n in &a[2..] {
+                match COMMANDS.iter().find(|(c, _)| c.as_bytes().eq_ignore_ascii_case(n)) {
+                    Some((c, ar)) => {
+                        out.array(10);
+                        out.bulk(c.as_bytes());
+                        out.int(*ar as i64);
+                        out.set(0);
+                        out.int(0);
+                        out.int(0);
+                        out.int(0);
+                        out.set(0);
+                        out.set(0);
+                        out.array(0);
+                        out.array(0);
+                    }
+                    None => out.null(),
+                }
+            }
+        }
+        _ => out.error(&picket::args::unknown_subcommand("command", &a[1])),
+    }
+}
+
+/// INFO for a sentinel: server, clients, cpu, stats and sentinel sections only.
+pub fn info_text(node: &SentinelNode, sel: &InfoSelection) -> String {
+    let st = node.state.lock();
+    let mut b = InfoBuilder::default();
+    let up = node.started.elapsed().as_secs();
+    if sel.wants("server", true) {
+        b.section(
+            "Server",
+            &[
+                ("redis_version", picket::REDIS_VERSION.into()),
+                ("redis_git_sha1", "00000000".into()),
+                ("redis_git_dirty", "0".into()),
+                ("redis_build_id", "7069636b65740000".into()),
+                ("redis_mode", "sentinel".into()),
+                ("os", format!("Linux {}", std::env::consts::ARCH)),
+                ("arch_bits", "64".into()),
+                ("multiplexing_api", "epoll".into()),
+                ("process_id", std::process::id().to_string()),
+                ("run_id", st.run_id.clone()),
+                ("tcp_port", node.port.to_string()),
+                ("uptime_in_seconds", up.to_string()),
+                ("uptime_in_days", (up / 86400).to_string()),
+                ("hz", "10".into()),
+                ("executable", std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default()),
+                ("config_file", st.config_path.display().to_string()),
+            ],
+        );
+    }
+    if sel.wants("clients", true) {
+        b.section("Clients", &[("connected_clients", node.registry.count().to_string()), ("blocked_clients", "0".into()), ("tracking_clients", "0".into())]);
+    }
+    if sel.wants("cpu", true) {
+        b.section("CPU", &[("used_cpu_sys", "0.000000".into()), ("used_cpu_user", "0.000000".into())]);
+    }
+    if sel.wants("stats", true) {
+        b.section(
+            "Stats",
+            &[
+                ("total_connections_received", node.registry.total_connections.load(std::sync::atomic::Ordering::Relaxed).to_string()),
+                ("pubsub_channels", st.pubsub.num_channels().to_string()),
+                ("pubsub_patterns", st.pubsub.numpat().to_string()),
+            ],
+        );
+    }
+    if sel.wants("sentinel", true) {
+        let c = &st.core;
+        let mut lines = vec![
+            format!("sentinel_masters:{}", c.masters.len()),
+            format!("sentinel_tilt:{}", c.tilt as u8),
+            format!("sentinel_tilt_since_seconds:{}", if c.tilt { (crate::runtime::now_ms(node).saturating_sub(c.tilt_start) / 1000) as i64 } else { -1 }),
+            "sentinel_running_scripts:0".to_string(),
+            "sentinel_scripts_queue_length:0".to_string(),
+            format!("sentinel_simulate_failure_flags:{}", c.simfailure),
+        ];
+        for (i, (name, m)) in c.masters.iter().enumerate() {
+            let status = if m.o_down {
+                "odown"
+            } else if m.inst.s_down {
+                "sdown"
+            } else {
+                "ok"
+            };
+            let (h, p) = m.current_addr();
+            lines.push(format!("master{i}:name={name},status={status},address={},slaves={},sentinels={}", picket_addr(&h, p), m.replicas.len(), m.sentinels.len() + 1));
+        }
+        b.section_lines("Sentinel", &lines);
+    }
+    b.text
+}
+
+fn picket_addr(h: &str, p: u16) -> String {
+    crate::core::addr_name(h, p)
+}
