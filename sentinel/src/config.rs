@@ -23,10 +23,24 @@ pub fn sentinel_config() -> Config {
 }
 
 fn words(line: &str) -> Option<Vec<String>> {
-    split_args(line.as_bytes()).map(|w| w.into_iter().map(|x| String::from_utf8_lossy(&x).into_owned()).collect())
+    split_args(line.as_bytes()).map(|w| {
+        w.into_iter()
+            .map(|x| String::from_utf8_lossy(&x).into_owned())
+            .collect()
+    })
 }
 
-const PASS1: &[&str] = &["announce-ip", "announce-port", "deny-scripts-reconfig", "sentinel-user", "sentinel-pass", "current-epoch", "myid", "resolve-hostnames", "announce-hostnames"];
+const PASS1: &[&str] = &[
+    "announce-ip",
+    "announce-port",
+    "deny-scripts-reconfig",
+    "sentinel-user",
+    "sentinel-pass",
+    "current-epoch",
+    "myid",
+    "resolve-hostnames",
+    "announce-hostnames",
+];
 
 fn yes_no(v: &str) -> Result<bool, String> {
     match v.to_ascii_lowercase().as_str() {
@@ -37,7 +51,8 @@ fn yes_no(v: &str) -> Result<bool, String> {
 }
 
 fn num(v: &str) -> Result<i64, String> {
-    v.parse::<i64>().map_err(|_| "argument couldn't be parsed into an integer".to_string())
+    v.parse::<i64>()
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())
 }
 
 fn apply_sentinel(core: &mut Sentinel, a: &[String], now: u64) -> Result<(), String> {
@@ -59,7 +74,9 @@ fn apply_sentinel(core: &mut Sentinel, a: &[String], now: u64) -> Result<(), Str
             }
             core.myid = a[1].clone();
         }
-        ("current-epoch", 2) => core.current_epoch = core.current_epoch.max(num(&a[1])?.max(0) as u64),
+        ("current-epoch", 2) => {
+            core.current_epoch = core.current_epoch.max(num(&a[1])?.max(0) as u64)
+        }
         ("announce-ip", 2) => core.globals.announce_ip = (!a[1].is_empty()).then(|| a[1].clone()),
         ("announce-port", 2) => core.globals.announce_port = num(&a[1])?.clamp(0, 65535) as u16,
         ("deny-scripts-reconfig", 2) => core.globals.deny_scripts_reconfig = yes_no(&a[1])?,
@@ -69,7 +86,14 @@ fn apply_sentinel(core: &mut Sentinel, a: &[String], now: u64) -> Result<(), Str
         ("announce-hostnames", 2) => core.globals.announce_hostnames = yes_no(&a[1])?,
         ("monitor", 5) => {
             let quorum = a[4].parse::<i64>().unwrap_or(0);
-            core.monitor(&a[1], &a[2], a[3].parse::<i64>().unwrap_or(-1), quorum, now, false)?;
+            core.monitor(
+                &a[1],
+                &a[2],
+                a[3].parse::<i64>().unwrap_or(-1),
+                quorum,
+                now,
+                false,
+            )?;
         }
         ("down-after-milliseconds" | "failover-timeout", 3) => {
             let m = master(core)?;
@@ -136,16 +160,28 @@ fn apply_sentinel(core: &mut Sentinel, a: &[String], now: u64) -> Result<(), Str
         }
         ("known-replica" | "known-slave", 4) => {
             let m = master(core)?;
-            let port: u16 = a[3].parse().map_err(|_| "Invalid port number.".to_string())?;
+            let port: u16 = a[3]
+                .parse()
+                .map_err(|_| "Invalid port number.".to_string())?;
             let r = crate::core::Replica::new(a[2].clone(), port, now);
-            core.masters.get_mut(&m).ok_or_else(bad)?.replicas.insert(r.inst.name.clone(), r);
+            core.masters
+                .get_mut(&m)
+                .ok_or_else(bad)?
+                .replicas
+                .insert(r.inst.name.clone(), r);
         }
         ("known-sentinel", 4) => {}
         ("known-sentinel", 5) => {
             let m = master(core)?;
-            let port: u16 = a[3].parse().map_err(|_| "Invalid port number.".to_string())?;
+            let port: u16 = a[3]
+                .parse()
+                .map_err(|_| "Invalid port number.".to_string())?;
             let p = crate::core::Peer::new(a[4].clone(), a[2].clone(), port, now);
-            core.masters.get_mut(&m).ok_or_else(bad)?.sentinels.insert(a[4].clone(), p);
+            core.masters
+                .get_mut(&m)
+                .ok_or_else(bad)?
+                .sentinels
+                .insert(a[4].clone(), p);
         }
         _ => return Err(bad()),
     }
@@ -153,32 +189,79 @@ fn apply_sentinel(core: &mut Sentinel, a: &[String], now: u64) -> Result<(), Str
 }
 
 /// Loads a sentinel configuration file into a fresh core. `cli` are `--name args` flags.
-pub fn load(path: &Path, cli: &[(String, Vec<String>)], seed: u64) -> Result<(Config, Sentinel), ConfigFileError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigFileError { file: path.display().to_string(), line: 0, text: String::new(), reason: format!("Fatal error, can't open config file '{}': {}", path.display(), e) })?;
+pub fn load(
+    path: &Path,
+    cli: &[(String, Vec<String>)],
+    seed: u64,
+) -> Result<(Config, Sentinel), ConfigFileError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigFileError {
+        file: path.display().to_string(),
+        line: 0,
+        text: String::new(),
+        reason: format!(
+            "Fatal error, can't open config file '{}': {}",
+            path.display(),
+            e
+        ),
+    })?;
     let mut cfg = sentinel_config();
     let mut sentinel_lines: Vec<(usize, String, Vec<String>)> = Vec::new();
     let mut save_seen = false;
-    let lines: Vec<(usize, String)> = text.lines().enumerate().map(|(i, l)| (i + 1, l.to_string())).chain(cli.iter().enumerate().map(|(i, (n, v))| (10_000 + i, format!("{} {}", n, v.iter().map(|x| picket::config::file_repr(x)).collect::<Vec<_>>().join(" "))))).collect();
+    let lines: Vec<(usize, String)> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.to_string()))
+        .chain(cli.iter().enumerate().map(|(i, (n, v))| {
+            (
+                10_000 + i,
+                format!(
+                    "{} {}",
+                    n,
+                    v.iter()
+                        .map(|x| picket::config::file_repr(x))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+            )
+        }))
+        .collect();
     for (lineno, raw) in lines {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let fail = |reason: String| ConfigFileError { file: path.display().to_string(), line: lineno, text: line.to_string(), reason };
-        let w = words(line).ok_or_else(|| fail("Unbalanced quotes in configuration line".into()))?;
+        let fail = |reason: String| ConfigFileError {
+            file: path.display().to_string(),
+            line: lineno,
+            text: line.to_string(),
+            reason,
+        };
+        let w =
+            words(line).ok_or_else(|| fail("Unbalanced quotes in configuration line".into()))?;
         if w[0].eq_ignore_ascii_case("sentinel") {
             sentinel_lines.push((lineno, line.to_string(), w[1..].to_vec()));
             continue;
         }
         apply_directive(&mut cfg, &w[0], &w[1..], &mut save_seen).map_err(fail)?;
     }
-    cfg.file = Some(picket::config::LoadedFile { path: path.to_path_buf(), syntax: picket::config::FileSyntax::RedisConf });
+    cfg.file = Some(picket::config::LoadedFile {
+        path: path.to_path_buf(),
+        syntax: picket::config::FileSyntax::RedisConf,
+    });
     let pass = cfg.get("requirepass").to_string();
-    let globals = Globals { port: cfg.get_i64("port") as u16, deny_scripts_reconfig: true, requirepass: (!pass.is_empty()).then_some(pass), ..Default::default() };
+    let globals = Globals {
+        port: cfg.get_i64("port") as u16,
+        deny_scripts_reconfig: true,
+        requirepass: (!pass.is_empty()).then_some(pass),
+        ..Default::default()
+    };
     let mut core = Sentinel::new(String::new(), globals, seed);
     for phase in 0..3 {
         for (lineno, line, w) in &sentinel_lines {
-            let d = w.first().map(|s| s.to_ascii_lowercase()).unwrap_or_default();
+            let d = w
+                .first()
+                .map(|s| s.to_ascii_lowercase())
+                .unwrap_or_default();
             let p = if PASS1.contains(&d.as_str()) {
                 0
             } else if d == "monitor" {
@@ -189,7 +272,14 @@ pub fn load(path: &Path, cli: &[(String, Vec<String>)], seed: u64) -> Result<(Co
             if p != phase {
                 continue;
             }
-            apply_sentinel(&mut core, w, crate::runtime::clock_ms()).map_err(|reason| ConfigFileError { file: path.display().to_string(), line: *lineno, text: line.clone(), reason })?;
+            apply_sentinel(&mut core, w, crate::runtime::clock_ms()).map_err(|reason| {
+                ConfigFileError {
+                    file: path.display().to_string(),
+                    line: *lineno,
+                    text: line.clone(),
+                    reason,
+                }
+            })?;
         }
     }
     Ok((cfg, core))
@@ -203,32 +293,59 @@ pub fn render(core: &Sentinel, loglevel_default: bool) -> Vec<(String, String)> 
     let g = &core.globals;
     out.push(("myid".into(), format!("sentinel myid {}", core.myid)));
     if !g.deny_scripts_reconfig {
-        out.push(("deny-scripts-reconfig".into(), "sentinel deny-scripts-reconfig no".into()));
+        out.push((
+            "deny-scripts-reconfig".into(),
+            "sentinel deny-scripts-reconfig no".into(),
+        ));
     }
     if g.resolve_hostnames {
-        out.push(("resolve-hostnames".into(), "sentinel resolve-hostnames yes".into()));
+        out.push((
+            "resolve-hostnames".into(),
+            "sentinel resolve-hostnames yes".into(),
+        ));
     }
     if g.announce_hostnames {
-        out.push(("announce-hostnames".into(), "sentinel announce-hostnames yes".into()));
+        out.push((
+            "announce-hostnames".into(),
+            "sentinel announce-hostnames yes".into(),
+        ));
     }
     for (name, m) in &core.masters {
         let (h, p) = m.current_addr();
         let k = |d: &str| format!("{d} {name}");
-        out.push((k("monitor"), format!("sentinel monitor {name} {h} {p} {}", m.quorum)));
+        out.push((
+            k("monitor"),
+            format!("sentinel monitor {name} {h} {p} {}", m.quorum),
+        ));
         if m.down_after != crate::core::DEFAULT_DOWN_AFTER {
-            out.push((k("down-after-milliseconds"), format!("sentinel down-after-milliseconds {name} {}", m.down_after)));
+            out.push((
+                k("down-after-milliseconds"),
+                format!("sentinel down-after-milliseconds {name} {}", m.down_after),
+            ));
         }
         if m.failover_timeout != crate::core::DEFAULT_FAILOVER_TIMEOUT {
-            out.push((k("failover-timeout"), format!("sentinel failover-timeout {name} {}", m.failover_timeout)));
+            out.push((
+                k("failover-timeout"),
+                format!("sentinel failover-timeout {name} {}", m.failover_timeout),
+            ));
         }
         if m.parallel_syncs != 1 {
-            out.push((k("parallel-syncs"), format!("sentinel parallel-syncs {name} {}", m.parallel_syncs)));
+            out.push((
+                k("parallel-syncs"),
+                format!("sentinel parallel-syncs {name} {}", m.parallel_syncs),
+            ));
         }
         if let Some(s) = &m.notification_script {
-            out.push((k("notification-script"), format!("sentinel notification-script {name} {s}")));
+            out.push((
+                k("notification-script"),
+                format!("sentinel notification-script {name} {s}"),
+            ));
         }
         if let Some(s) = &m.client_reconfig_script {
-            out.push((k("client-reconfig-script"), format!("sentinel client-reconfig-script {name} {s}")));
+            out.push((
+                k("client-reconfig-script"),
+                format!("sentinel client-reconfig-script {name} {s}"),
+            ));
         }
         if let Some(s) = &m.auth_pass {
             out.push((k("auth-pass"), format!("sentinel auth-pass {name} {s}")));
@@ -237,19 +354,38 @@ pub fn render(core: &Sentinel, loglevel_default: bool) -> Vec<(String, String)> 
             out.push((k("auth-user"), format!("sentinel auth-user {name} {s}")));
         }
         if m.reboot_down_after != 0 {
-            out.push((k("master-reboot-down-after-period"), format!("sentinel master-reboot-down-after-period {name} {}", m.reboot_down_after)));
+            out.push((
+                k("master-reboot-down-after-period"),
+                format!(
+                    "sentinel master-reboot-down-after-period {name} {}",
+                    m.reboot_down_after
+                ),
+            ));
         }
-        out.push((k("config-epoch"), format!("sentinel config-epoch {name} {}", m.config_epoch)));
-        out.push((k("leader-epoch"), format!("sentinel leader-epoch {name} {}", m.leader_epoch)));
+        out.push((
+            k("config-epoch"),
+            format!("sentinel config-epoch {name} {}", m.config_epoch),
+        ));
+        out.push((
+            k("leader-epoch"),
+            format!("sentinel leader-epoch {name} {}", m.leader_epoch),
+        ));
         for r in m.replicas.values() {
             // The promoted replica is remembered at the old master's address until the switch.
-            let (rh, rp) = if r.promoted && m.failover >= FailoverState::ReconfSlaves { (m.inst.host.clone(), m.inst.port) } else { (r.inst.host.clone(), r.inst.port) };
+            let (rh, rp) = if r.promoted && m.failover >= FailoverState::ReconfSlaves {
+                (m.inst.host.clone(), m.inst.port)
+            } else {
+                (r.inst.host.clone(), r.inst.port)
+            };
             let line = format!("sentinel known-replica {name} {rh} {rp}");
             out.push((line.clone(), line));
         }
         for p in m.sentinels.values() {
             if let Some(id) = &p.inst.runid {
-                let line = format!("sentinel known-sentinel {name} {} {} {id}", p.inst.host, p.inst.port);
+                let line = format!(
+                    "sentinel known-sentinel {name} {} {} {id}",
+                    p.inst.host, p.inst.port
+                );
                 out.push((line.clone(), line));
             }
         }
@@ -258,25 +394,43 @@ pub fn render(core: &Sentinel, loglevel_default: bool) -> Vec<(String, String)> 
             out.push((line.clone(), line));
         }
     }
-    out.push(("current-epoch".into(), format!("sentinel current-epoch {}", core.current_epoch)));
+    out.push((
+        "current-epoch".into(),
+        format!("sentinel current-epoch {}", core.current_epoch),
+    ));
     if let Some(ip) = &g.announce_ip {
-        out.push(("announce-ip".into(), format!("sentinel announce-ip {}", picket::config::file_repr(ip))));
+        out.push((
+            "announce-ip".into(),
+            format!("sentinel announce-ip {}", picket::config::file_repr(ip)),
+        ));
     }
     if g.announce_port != 0 {
-        out.push(("announce-port".into(), format!("sentinel announce-port {}", g.announce_port)));
+        out.push((
+            "announce-port".into(),
+            format!("sentinel announce-port {}", g.announce_port),
+        ));
     }
     if let Some(u) = &g.sentinel_user {
-        out.push(("sentinel-user".into(), format!("sentinel sentinel-user {u}")));
+        out.push((
+            "sentinel-user".into(),
+            format!("sentinel sentinel-user {u}"),
+        ));
     }
     if let Some(p) = &g.sentinel_pass {
-        out.push(("sentinel-pass".into(), format!("sentinel sentinel-pass {p}")));
+        out.push((
+            "sentinel-pass".into(),
+            format!("sentinel sentinel-pass {p}"),
+        ));
     }
     out
 }
 
 /// The key of an existing `sentinel ...` line (see [`render`]).
 fn line_key(w: &[String]) -> String {
-    let d = w.first().map(|s| s.to_ascii_lowercase()).unwrap_or_default();
+    let d = w
+        .first()
+        .map(|s| s.to_ascii_lowercase())
+        .unwrap_or_default();
     match d.as_str() {
         "known-replica" | "known-slave" | "known-sentinel" | "rename-command" => {
             let mut v = w.to_vec();
@@ -285,7 +439,15 @@ fn line_key(w: &[String]) -> String {
             }
             format!("sentinel {}", v.join(" "))
         }
-        "myid" | "current-epoch" | "announce-ip" | "announce-port" | "sentinel-user" | "sentinel-pass" | "deny-scripts-reconfig" | "resolve-hostnames" | "announce-hostnames" => d,
+        "myid"
+        | "current-epoch"
+        | "announce-ip"
+        | "announce-port"
+        | "sentinel-user"
+        | "sentinel-pass"
+        | "deny-scripts-reconfig"
+        | "resolve-hostnames"
+        | "announce-hostnames" => d,
         _ => format!("{} {}", d, w.get(1).cloned().unwrap_or_default()),
     }
 }
@@ -311,9 +473,17 @@ pub fn flush(st: &mut SentinelState) -> std::io::Result<()> {
         }
         out.push(line.to_string());
     }
-    let rest: Vec<&String> = rendered.iter().zip(used.iter()).filter(|(_, u)| !**u).map(|((_, l), _)| l).collect();
+    let rest: Vec<&String> = rendered
+        .iter()
+        .zip(used.iter())
+        .filter(|(_, u)| !**u)
+        .map(|((_, l), _)| l)
+        .collect();
     if !rest.is_empty() {
-        if !out.iter().any(|l| l.trim() == "# Generated by CONFIG REWRITE") {
+        if !out
+            .iter()
+            .any(|l| l.trim() == "# Generated by CONFIG REWRITE")
+        {
             out.push("# Generated by CONFIG REWRITE".into());
         }
         out.extend(rest.into_iter().cloned());

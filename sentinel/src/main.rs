@@ -4,7 +4,9 @@
 use parking_lot::Mutex;
 use picket::config::parse_cli_args;
 use picket::pubsub::PubSub;
-use picket::server::{bind_listeners, run_listeners, ClientRegistry, ListenSpec, NetStats, OutputLimit};
+use picket::server::{
+    bind_listeners, run_listeners, ClientRegistry, ListenSpec, NetStats, OutputLimit,
+};
 use picket_sentinel::server::{SentinelNode, SentinelState};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +16,11 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cli = parse_cli_args(&args);
     if cli.version {
-        println!("Redis server v={} sha=00000000:0 malloc=libc bits=64 build=picket-sentinel-{}", picket::REDIS_VERSION, env!("CARGO_PKG_VERSION"));
+        println!(
+            "Redis server v={} sha=00000000:0 malloc=libc bits=64 build=picket-sentinel-{}",
+            picket::REDIS_VERSION,
+            env!("CARGO_PKG_VERSION")
+        );
         return;
     }
     let Some(path) = cli.config_file.clone() else {
@@ -23,10 +29,18 @@ fn main() {
     };
     let path = std::fs::canonicalize(&path).unwrap_or(path);
     if let Err(e) = std::fs::OpenOptions::new().append(true).open(&path) {
-        eprintln!("Sentinel config file {} is not writable: {}. Exiting...", path.display(), e);
+        eprintln!(
+            "Sentinel config file {} is not writable: {}. Exiting...",
+            path.display(),
+            e
+        );
         std::process::exit(1);
     }
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1) ^ std::process::id() as u64;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+        ^ std::process::id() as u64;
     let (cfg, mut core) = match picket_sentinel::config::load(&path, &cli.directives, seed) {
         Ok(x) => x,
         Err(e) => {
@@ -39,7 +53,11 @@ fn main() {
         std::process::exit(1);
     }
     picket::logging::set_role_char(b'X');
-    if let Err(e) = picket::logging::init(cfg.get("loglevel"), cfg.get("logfile"), cfg.get("log-format") == "json") {
+    if let Err(e) = picket::logging::init(
+        cfg.get("loglevel"),
+        cfg.get("logfile"),
+        cfg.get("log-format") == "json",
+    ) {
         eprintln!("{e}");
         std::process::exit(1);
     }
@@ -50,7 +68,11 @@ fn main() {
     let port = cfg.get_i64("port") as u16;
     core.globals.port = port;
     let spec = ListenSpec {
-        bind: cfg.get("bind").split_whitespace().map(String::from).collect(),
+        bind: cfg
+            .get("bind")
+            .split_whitespace()
+            .map(String::from)
+            .collect(),
         port,
         unixsocket: None,
         unixsocketperm: 0,
@@ -59,7 +81,11 @@ fn main() {
     };
     let requirepass = Some(cfg.get("requirepass").to_string()).filter(|s| !s.is_empty());
     let loglevel = cfg.get("loglevel").to_string();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     rt.block_on(async move {
         let listeners = match bind_listeners(&spec) {
             Ok(l) => l,

@@ -38,12 +38,30 @@ fn convert(f: redis_protocol::resp2::types::BytesFrame) -> Frame {
 
 /// One outgoing connection: sends the handshake, reports Connected, then forwards commands and
 /// reports replies (command link) or hello messages (pub/sub link) until either side closes.
-async fn link_task(link: LinkId, host: String, port: u16, pubsub: bool, handshake: Vec<Vec<Bytes>>, events: mpsc::UnboundedSender<Input>, mut cmds: mpsc::UnboundedReceiver<LinkCmd>) {
-    let conn = tokio::time::timeout(Duration::from_millis(1000), TcpStream::connect((host.as_str(), port))).await;
+async fn link_task(
+    link: LinkId,
+    host: String,
+    port: u16,
+    pubsub: bool,
+    handshake: Vec<Vec<Bytes>>,
+    events: mpsc::UnboundedSender<Input>,
+    mut cmds: mpsc::UnboundedReceiver<LinkCmd>,
+) {
+    let conn = tokio::time::timeout(
+        Duration::from_millis(1000),
+        TcpStream::connect((host.as_str(), port)),
+    )
+    .await;
     let stream = match conn {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
-            tracing::debug!("-{}-link-reconnection {}:{} #{}", if pubsub { "pubsub" } else { "cmd" }, host, port, e);
+            tracing::debug!(
+                "-{}-link-reconnection {}:{} #{}",
+                if pubsub { "pubsub" } else { "cmd" },
+                host,
+                port,
+                e
+            );
             let _ = events.send(Input::Disconnected { link });
             return;
         }
@@ -53,7 +71,10 @@ async fn link_task(link: LinkId, host: String, port: u16, pubsub: bool, handshak
         }
     };
     let _ = stream.set_nodelay(true);
-    let local_ip = stream.local_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let local_ip = stream
+        .local_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
     let (mut rd, mut wr) = stream.into_split();
     let mut tags: VecDeque<Tag> = VecDeque::new();
     let mut out = Vec::new();
@@ -128,7 +149,11 @@ static CLOCK_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLoc
 /// The core's clock: monotonic milliseconds, starting far from zero so that "long ago" (a zero
 /// timestamp) is really long ago, as with Redis's wall-clock milliseconds.
 pub fn clock_ms() -> u64 {
-    CLOCK_START.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64 + 1_000_000_000
+    CLOCK_START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+        + 1_000_000_000
 }
 
 /// The core's clock (see [`clock_ms`]).
@@ -141,10 +166,24 @@ pub fn dispatch(node: &SentinelNode, st: &mut crate::server::SentinelState, acti
     let mut persist = false;
     for a in actions {
         match a {
-            Action::Connect { link, host, port, pubsub, handshake } => {
+            Action::Connect {
+                link,
+                host,
+                port,
+                pubsub,
+                handshake,
+            } => {
                 let (tx, rx) = mpsc::unbounded_channel();
                 st.links.insert(link, tx);
-                tokio::spawn(link_task(link, host, port, pubsub, handshake, node.events.clone(), rx));
+                tokio::spawn(link_task(
+                    link,
+                    host,
+                    port,
+                    pubsub,
+                    handshake,
+                    node.events.clone(),
+                    rx,
+                ));
             }
             Action::Send { link, argv, tag } => {
                 if let Some(tx) = st.links.get(&link) {
@@ -163,7 +202,8 @@ pub fn dispatch(node: &SentinelNode, st: &mut crate::server::SentinelState, acti
                     Level::Warning => tracing::warn!("{}", line),
                 }
                 if level != Level::Debug {
-                    st.pubsub.publish(kind.as_bytes(), text.as_bytes(), node.obuf_pubsub);
+                    st.pubsub
+                        .publish(kind.as_bytes(), text.as_bytes(), node.obuf_pubsub);
                 }
             }
             Action::Persist => persist = true,
@@ -176,7 +216,10 @@ pub fn dispatch(node: &SentinelNode, st: &mut crate::server::SentinelState, acti
     }
     if persist {
         if let Err(e) = crate::config::flush(st) {
-            tracing::warn!("WARNING: Sentinel was not able to save the new configuration on disk!!!: {}", e);
+            tracing::warn!(
+                "WARNING: Sentinel was not able to save the new configuration on disk!!!: {}",
+                e
+            );
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::core::{FailoverState, Instance, Master, Peer, Replica, Sentinel};
 use crate::runtime::{dispatch, now_ms};
-use crate::server::{Session, SentinelNode};
+use crate::server::{SentinelNode, Session};
 use bytes::Bytes;
 use picket::args::{eq_ic, lower};
 use picket::resp::Reply;
@@ -40,7 +40,13 @@ fn write_map(out: &mut Reply, fields: &[(&str, String)]) {
     }
 }
 
-fn common(inst: &Instance, now: u64, flags: String, down_after: u64, failover: Option<FailoverState>) -> Vec<(&'static str, String)> {
+fn common(
+    inst: &Instance,
+    now: u64,
+    flags: String,
+    down_after: u64,
+    failover: Option<FailoverState>,
+) -> Vec<(&'static str, String)> {
     let l = &inst.link;
     let mut v = vec![
         ("name", inst.name.clone()),
@@ -54,20 +60,54 @@ fn common(inst: &Instance, now: u64, flags: String, down_after: u64, failover: O
     if let Some(f) = failover {
         v.push(("failover-state", f.name().to_string()));
     }
-    v.push(("last-ping-sent", if l.act_ping_time != 0 { now.saturating_sub(l.act_ping_time).to_string() } else { "0".into() }));
-    v.push(("last-ok-ping-reply", now.saturating_sub(l.last_avail_time).to_string()));
-    v.push(("last-ping-reply", now.saturating_sub(l.last_pong_time).to_string()));
+    v.push((
+        "last-ping-sent",
+        if l.act_ping_time != 0 {
+            now.saturating_sub(l.act_ping_time).to_string()
+        } else {
+            "0".into()
+        },
+    ));
+    v.push((
+        "last-ok-ping-reply",
+        now.saturating_sub(l.last_avail_time).to_string(),
+    ));
+    v.push((
+        "last-ping-reply",
+        now.saturating_sub(l.last_pong_time).to_string(),
+    ));
     if inst.s_down {
-        v.push(("s-down-time", now.saturating_sub(inst.s_down_since).to_string()));
+        v.push((
+            "s-down-time",
+            now.saturating_sub(inst.s_down_since).to_string(),
+        ));
     }
     v.push(("down-after-milliseconds", down_after.to_string()));
     v
 }
 
 fn data_fields(inst: &Instance, now: u64, v: &mut Vec<(&'static str, String)>) {
-    v.push(("info-refresh", if inst.info_refresh == 0 { "0".into() } else { now.saturating_sub(inst.info_refresh).to_string() }));
-    v.push(("role-reported", if inst.role_reported_master { "master" } else { "slave" }.to_string()));
-    v.push(("role-reported-time", now.saturating_sub(inst.role_reported_time).to_string()));
+    v.push((
+        "info-refresh",
+        if inst.info_refresh == 0 {
+            "0".into()
+        } else {
+            now.saturating_sub(inst.info_refresh).to_string()
+        },
+    ));
+    v.push((
+        "role-reported",
+        if inst.role_reported_master {
+            "master"
+        } else {
+            "slave"
+        }
+        .to_string(),
+    ));
+    v.push((
+        "role-reported-time",
+        now.saturating_sub(inst.role_reported_time).to_string(),
+    ));
 }
 
 pub fn master_map(m: &Master, now: u64) -> Vec<(&'static str, String)> {
@@ -79,11 +119,26 @@ pub fn master_map(m: &Master, now: u64) -> Vec<(&'static str, String)> {
         extra.push("force_failover");
     }
     let fl = flags(&m.inst, Some(m), &extra);
-    let mut v = common(&m.inst, now, fl, m.down_after, (m.failover != FailoverState::None).then_some(m.failover));
+    let mut v = common(
+        &m.inst,
+        now,
+        fl,
+        m.down_after,
+        (m.failover != FailoverState::None).then_some(m.failover),
+    );
     if m.o_down {
         // o-down-time follows s-down-time.
-        let pos = v.iter().position(|(k, _)| *k == "down-after-milliseconds").unwrap_or(v.len());
-        v.insert(pos, ("o-down-time", now.saturating_sub(m.o_down_since).to_string()));
+        let pos = v
+            .iter()
+            .position(|(k, _)| *k == "down-after-milliseconds")
+            .unwrap_or(v.len());
+        v.insert(
+            pos,
+            (
+                "o-down-time",
+                now.saturating_sub(m.o_down_since).to_string(),
+            ),
+        );
     }
     data_fields(&m.inst, now, &mut v);
     v.push(("config-epoch", m.config_epoch.to_string()));
@@ -116,8 +171,14 @@ fn replica_map(m: &Master, r: &Replica, now: u64) -> Vec<(&'static str, String)>
     let mut v = common(&r.inst, now, fl, m.down_after, None);
     data_fields(&r.inst, now, &mut v);
     v.push(("master-link-down-time", r.master_link_down_time.to_string()));
-    v.push(("master-link-status", if r.master_link_up { "ok" } else { "err" }.to_string()));
-    v.push(("master-host", r.master_host.clone().unwrap_or_else(|| "?".into())));
+    v.push((
+        "master-link-status",
+        if r.master_link_up { "ok" } else { "err" }.to_string(),
+    ));
+    v.push((
+        "master-host",
+        r.master_host.clone().unwrap_or_else(|| "?".into()),
+    ));
     v.push(("master-port", r.master_port.to_string()));
     v.push(("slave-priority", r.priority.to_string()));
     v.push(("slave-repl-offset", r.repl_offset.to_string()));
@@ -128,8 +189,14 @@ fn replica_map(m: &Master, r: &Replica, now: u64) -> Vec<(&'static str, String)>
 fn sentinel_map(m: &Master, p: &Peer, now: u64) -> Vec<(&'static str, String)> {
     let fl = flags(&p.inst, None, &[]);
     let mut v = common(&p.inst, now, fl, m.down_after, None);
-    v.push(("last-hello-message", now.saturating_sub(p.inst.last_hello_time).to_string()));
-    v.push(("voted-leader", p.leader.clone().unwrap_or_else(|| "?".into())));
+    v.push((
+        "last-hello-message",
+        now.saturating_sub(p.inst.last_hello_time).to_string(),
+    ));
+    v.push((
+        "voted-leader",
+        p.leader.clone().unwrap_or_else(|| "?".into()),
+    ));
     v.push(("voted-leader-epoch", p.leader_epoch.to_string()));
     v
 }
@@ -190,7 +257,15 @@ const HELP: &[&str] = &[
 fn arity(sub: &str) -> Option<i32> {
     Some(match sub {
         "help" | "masters" | "myid" | "flushconfig" | "pending-scripts" => 2,
-        "master" | "replicas" | "slaves" | "sentinels" | "get-master-addr-by-name" | "reset" | "failover" | "ckquorum" | "remove" => 3,
+        "master"
+        | "replicas"
+        | "slaves"
+        | "sentinels"
+        | "get-master-addr-by-name"
+        | "reset"
+        | "failover"
+        | "ckquorum"
+        | "remove" => 3,
         "is-master-down-by-addr" | "monitor" => 6,
         "set" => -5,
         "config" => -3,
@@ -263,10 +338,18 @@ pub fn sentinel(node: &SentinelNode, _sess: &mut Session, a: &[Bytes], out: &mut
             None => out.null_array(),
         },
         "is-master-down-by-addr" => {
-            let (Ok(port), Ok(epoch)) = (picket::args::int_arg(&a[3]), picket::args::int_arg(&a[4])) else {
+            let (Ok(port), Ok(epoch)) =
+                (picket::args::int_arg(&a[3]), picket::args::int_arg(&a[4]))
+            else {
                 return out.error(picket::args::ERR_NOT_INT);
             };
-            let (down, leader, le) = st.core.is_master_down_by_addr(&arg(2), port as u16, epoch.max(0) as u64, &arg(5), now);
+            let (down, leader, le) = st.core.is_master_down_by_addr(
+                &arg(2),
+                port as u16,
+                epoch.max(0) as u64,
+                &arg(5),
+                now,
+            );
             act(node, &mut st);
             out.array(3);
             out.int(down as i64);
@@ -295,8 +378,12 @@ pub fn sentinel(node: &SentinelNode, _sess: &mut Session, a: &[Bytes], out: &mut
             Err(_) => out.error("ERR Failed to save config file. Check server logs."),
         },
         "monitor" => {
-            let Ok(quorum) = picket::args::int_arg(&a[5]) else { return out.error("ERR Invalid quorum") };
-            let Ok(port) = picket::args::int_arg(&a[4]) else { return out.error("ERR Invalid port") };
+            let Ok(quorum) = picket::args::int_arg(&a[5]) else {
+                return out.error("ERR Invalid quorum");
+            };
+            let Ok(port) = picket::args::int_arg(&a[4]) else {
+                return out.error("ERR Invalid port");
+            };
             if quorum <= 0 {
                 return out.error("ERR Quorum must be 1 or greater.");
             }
@@ -334,16 +421,25 @@ pub fn sentinel(node: &SentinelNode, _sess: &mut Session, a: &[Bytes], out: &mut
         }
         "config" => config_cmd(node, &mut st, a, out),
         "info-cache" => {
-            let names: Vec<String> = (2..a.len()).map(arg).filter(|n| st.core.masters.contains_key(n)).collect();
+            let names: Vec<String> = (2..a.len())
+                .map(arg)
+                .filter(|n| st.core.masters.contains_key(n))
+                .collect();
             out.array(names.len() * 2);
             for n in names {
                 let m = &st.core.masters[&n];
                 out.bulk(n.as_bytes());
-                let insts: Vec<&Instance> = std::iter::once(&m.inst).chain(m.replicas.values().map(|r| &r.inst)).collect();
+                let insts: Vec<&Instance> = std::iter::once(&m.inst)
+                    .chain(m.replicas.values().map(|r| &r.inst))
+                    .collect();
                 out.array(insts.len());
                 for i in insts {
                     out.array(2);
-                    out.int(if i.info_refresh == 0 { 0 } else { now.saturating_sub(i.info_refresh) as i64 });
+                    out.int(if i.info_refresh == 0 {
+                        0
+                    } else {
+                        now.saturating_sub(i.info_refresh) as i64
+                    });
                     match &i.info_text {
                         Some(t) => out.bulk(t.as_bytes()),
                         None => out.null(),
@@ -375,7 +471,15 @@ pub fn sentinel(node: &SentinelNode, _sess: &mut Session, a: &[Bytes], out: &mut
     }
 }
 
-const GLOBAL_PARAMS: &[&str] = &["resolve-hostnames", "announce-hostnames", "announce-ip", "announce-port", "sentinel-user", "sentinel-pass", "loglevel"];
+const GLOBAL_PARAMS: &[&str] = &[
+    "resolve-hostnames",
+    "announce-hostnames",
+    "announce-ip",
+    "announce-port",
+    "sentinel-user",
+    "sentinel-pass",
+    "loglevel",
+];
 
 fn global_value(st: &crate::server::SentinelState, p: &str) -> String {
     let g = &st.core.globals;
@@ -391,13 +495,20 @@ fn global_value(st: &crate::server::SentinelState, p: &str) -> String {
     }
 }
 
-fn config_cmd(node: &SentinelNode, st: &mut crate::server::SentinelState, a: &[Bytes], out: &mut Reply) {
+fn config_cmd(
+    node: &SentinelNode,
+    st: &mut crate::server::SentinelState,
+    a: &[Bytes],
+    out: &mut Reply,
+) {
     let sub = lower(&a[2]);
     if sub == "get" {
         let mut pairs = Vec::new();
         for pat in &a[3..] {
             for p in GLOBAL_PARAMS {
-                if picket::glob::glob_match(pat, p.as_bytes(), true) && !pairs.iter().any(|(k, _): &(String, String)| k == p) {
+                if picket::glob::glob_match(pat, p.as_bytes(), true)
+                    && !pairs.iter().any(|(k, _): &(String, String)| k == p)
+                {
                     pairs.push((p.to_string(), global_value(st, p)));
                 }
             }
@@ -418,21 +529,33 @@ fn config_cmd(node: &SentinelNode, st: &mut crate::server::SentinelState, a: &[B
     while i < a.len() {
         let p = lower(&a[i]);
         if !GLOBAL_PARAMS.contains(&p.as_str()) {
-            return out.error(&format!("ERR Invalid argument '{p}' to SENTINEL CONFIG SET"));
+            return out.error(&format!(
+                "ERR Invalid argument '{p}' to SENTINEL CONFIG SET"
+            ));
         }
         if seen.contains(&p) {
-            return out.error(&format!("ERR Duplicate argument '{p}' to SENTINEL CONFIG SET"));
+            return out.error(&format!(
+                "ERR Duplicate argument '{p}' to SENTINEL CONFIG SET"
+            ));
         }
-        let Some(v) = a.get(i + 1) else { return out.error(&format!("ERR Missing argument '{p}' value")) };
+        let Some(v) = a.get(i + 1) else {
+            return out.error(&format!("ERR Missing argument '{p}' value"));
+        };
         let v = String::from_utf8_lossy(v).into_owned();
         let bad = match p.as_str() {
-            "resolve-hostnames" | "announce-hostnames" => !(v.eq_ignore_ascii_case("yes") || v.eq_ignore_ascii_case("no")),
+            "resolve-hostnames" | "announce-hostnames" => {
+                !(v.eq_ignore_ascii_case("yes") || v.eq_ignore_ascii_case("no"))
+            }
             "announce-port" => v.parse::<u16>().is_err(),
-            "loglevel" => !["debug", "verbose", "notice", "warning", "nothing"].contains(&v.as_str()),
+            "loglevel" => {
+                !["debug", "verbose", "notice", "warning", "nothing"].contains(&v.as_str())
+            }
             _ => false,
         };
         if bad {
-            return out.error(&format!("ERR Invalid value '{v}' to SENTINEL CONFIG SET '{p}'"));
+            return out.error(&format!(
+                "ERR Invalid value '{v}' to SENTINEL CONFIG SET '{p}'"
+            ));
         }
         seen.push(p);
         i += 2;
@@ -488,8 +611,19 @@ fn debug_cmd(core: &mut Sentinel, a: &[Bytes], out: &mut Reply) {
     let mut i = 2;
     while i < a.len() {
         let name = lower(&a[i]);
-        let Some(v) = a.get(i + 1).and_then(|v| std::str::from_utf8(v).ok()).and_then(|v| v.parse::<i64>().ok()).filter(|v| *v > 0) else {
-            return out.error(&format!("ERR Invalid argument '{}' for SENTINEL DEBUG '{}'", a.get(i + 1).map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default(), name));
+        let Some(v) = a
+            .get(i + 1)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|v| *v > 0)
+        else {
+            return out.error(&format!(
+                "ERR Invalid argument '{}' for SENTINEL DEBUG '{}'",
+                a.get(i + 1)
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .unwrap_or_default(),
+                name
+            ));
         };
         let v = v as u64;
         match name.as_str() {
@@ -506,10 +640,14 @@ fn debug_cmd(core: &mut Sentinel, a: &[Bytes], out: &mut Reply) {
             "election-timeout" => t.election_timeout = v,
             "script-max-runtime" => t.script_max_runtime = v,
             "script-retry-delay" => t.script_retry_delay = v,
-            _ => return out.error(&format!("ERR Unknown option or number of arguments for SENTINEL DEBUG '{}'", name)),
+            _ => {
+                return out.error(&format!(
+                    "ERR Unknown option or number of arguments for SENTINEL DEBUG '{}'",
+                    name
+                ))
+            }
         }
         i += 2;
     }
     out.ok();
 }
-

@@ -51,13 +51,26 @@ pub struct Session {
 /// Runs a notification or client-reconfig script without waiting for it; it is killed after
 /// 60 s, as Redis's script timeout.
 pub fn run_script(argv: Vec<String>) {
-    let Some((path, args)) = argv.split_first() else { return };
-    match tokio::process::Command::new(path).args(args).kill_on_drop(true).spawn() {
+    let Some((path, args)) = argv.split_first() else {
+        return;
+    };
+    match tokio::process::Command::new(path)
+        .args(args)
+        .kill_on_drop(true)
+        .spawn()
+    {
         Ok(mut child) => {
             tokio::spawn(async move {
                 match tokio::time::timeout(Duration::from_secs(60), child.wait()).await {
-                    Ok(Ok(st)) if !st.success() => tracing::warn!("-script-error {} {} {}", argv[0], 0, st.code().unwrap_or(-1)),
-                    Err(_) => tracing::warn!("-script-timeout {} {}", argv[0], child.id().unwrap_or(0)),
+                    Ok(Ok(st)) if !st.success() => tracing::warn!(
+                        "-script-error {} {} {}",
+                        argv[0],
+                        0,
+                        st.code().unwrap_or(-1)
+                    ),
+                    Err(_) => {
+                        tracing::warn!("-script-timeout {} {}", argv[0], child.id().unwrap_or(0))
+                    }
                     _ => {}
                 }
             });
@@ -90,7 +103,12 @@ impl Service for SentinelNode {
 
     fn open(&self, client: Arc<ClientHandle>) -> Session {
         let authenticated = client.meta.lock().authenticated;
-        Session { client, authenticated, subs: Subscriptions::default(), close: false }
+        Session {
+            client,
+            authenticated,
+            subs: Subscriptions::default(),
+            close: false,
+        }
     }
 
     fn execute(&self, sess: &mut Session, reqs: &mut Vec<Request>, out: &mut Reply) -> Control {
@@ -113,7 +131,10 @@ impl Service for SentinelNode {
     }
 
     fn limits(&self, sess: &Session) -> Limits {
-        Limits { proto_max_bulk_len: 512 * 1024 * 1024, unauthenticated: !sess.authenticated }
+        Limits {
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            unauthenticated: !sess.authenticated,
+        }
     }
 
     fn query_buffer_limit(&self) -> usize {
@@ -163,7 +184,10 @@ fn execute_one(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut R
     if !sess.authenticated && !matches!(name.as_str(), "auth" | "hello") {
         return out.error("NOAUTH Authentication required.");
     }
-    if !sess.client.resp3() && sess.subs.count() > 0 && !picket::pubsub::allowed_when_subscribed(&name) {
+    if !sess.client.resp3()
+        && sess.subs.count() > 0
+        && !picket::pubsub::allowed_when_subscribed(&name)
+    {
         return out.error(&picket::pubsub::subscribed_context_error(&name));
     }
     match name.as_str() {
@@ -187,7 +211,10 @@ fn execute_one(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut R
             if eq_ic(&a[1], "whoami") && a.len() == 2 {
                 out.bulk(b"default");
             } else {
-                out.error(&format!("ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.", String::from_utf8_lossy(&a[1])));
+                out.error(&format!(
+                    "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
+                    String::from_utf8_lossy(&a[1])
+                ));
             }
         }
         "client" => client(node, sess, a, out),
@@ -211,9 +238,11 @@ fn execute_one(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut R
             let mut st = node.state.lock();
             let pattern = name.starts_with('p');
             if name.contains("unsub") {
-                st.pubsub.unsubscribe(&sess.client, &mut sess.subs, &a[1..], pattern, out);
+                st.pubsub
+                    .unsubscribe(&sess.client, &mut sess.subs, &a[1..], pattern, out);
             } else {
-                st.pubsub.subscribe(&sess.client, &mut sess.subs, &a[1..], pattern, out);
+                st.pubsub
+                    .subscribe(&sess.client, &mut sess.subs, &a[1..], pattern, out);
             }
         }
         "publish" => {
@@ -244,7 +273,11 @@ fn auth(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut Reply) {
     let Some(pass) = &node.requirepass else {
         return out.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
     };
-    let (user, given) = if a.len() == 2 { (&b"default"[..], &a[1][..]) } else { (&a[1][..], &a[2][..]) };
+    let (user, given) = if a.len() == 2 {
+        (&b"default"[..], &a[1][..])
+    } else {
+        (&a[1][..], &a[2][..])
+    };
     if user == b"default" && given == pass.as_bytes() {
         sess.authenticated = true;
         sess.client.meta.lock().authenticated = true;
@@ -266,7 +299,12 @@ fn hello(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut Reply) 
     let mut i = 2;
     while i < a.len() {
         if eq_ic(&a[i], "auth") && i + 2 < a.len() {
-            let ok = a[i + 1][..] == *b"default" && node.requirepass.as_deref().map(|p| p.as_bytes() == &a[i + 2][..]).unwrap_or(true);
+            let ok = a[i + 1][..] == *b"default"
+                && node
+                    .requirepass
+                    .as_deref()
+                    .map(|p| p.as_bytes() == &a[i + 2][..])
+                    .unwrap_or(true);
             if !ok {
                 return out.error("WRONGPASS invalid username-password pair or user is disabled.");
             }
@@ -276,7 +314,10 @@ fn hello(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut Reply) 
             sess.client.meta.lock().name = a[i + 1].clone();
             i += 2;
         } else {
-            return out.error(&format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&a[i])));
+            return out.error(&format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&a[i])
+            ));
         }
     }
     if !sess.authenticated {
@@ -315,14 +356,21 @@ fn client(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut Reply)
         }
         ("setname", 3) => {
             if !a[2].iter().all(|&c| (b'!'..=b'~').contains(&c)) {
-                return out.error("ERR Client names cannot contain spaces, newlines or special characters.");
+                return out.error(
+                    "ERR Client names cannot contain spaces, newlines or special characters.",
+                );
             }
             sess.client.meta.lock().name = a[2].clone();
             out.ok();
         }
         ("info", 2) => out.verbatim((sess.client.info_line() + "\n").as_bytes()),
         ("list", _) => {
-            let text: String = node.registry.all().iter().map(|c| c.info_line() + "\n").collect();
+            let text: String = node
+                .registry
+                .all()
+                .iter()
+                .map(|c| c.info_line() + "\n")
+                .collect();
             out.verbatim(text.as_bytes());
         }
         ("kill", 3) => {
@@ -335,7 +383,9 @@ fn client(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut Reply)
                 None => out.error("ERR No such client"),
             }
         }
-        ("setname" | "getname" | "id" | "info" | "kill", _) => out.error(&wrong_args(&format!("client|{sub}"))),
+        ("setname" | "getname" | "id" | "info" | "kill", _) => {
+            out.error(&wrong_args(&format!("client|{sub}")))
+        }
         _ => out.error(&picket::args::unknown_subcommand("client", &a[1])),
     }
 }
@@ -353,7 +403,10 @@ fn command(a: &[Bytes], out: &mut Reply) {
         Some("info") => {
             out.array(a.len() - 2);
             for n in &a[2..] {
-                match COMMANDS.iter().find(|(c, _)| c.as_bytes().eq_ignore_ascii_case(n)) {
+                match COMMANDS
+                    .iter()
+                    .find(|(c, _)| c.as_bytes().eq_ignore_ascii_case(n))
+                {
                     Some((c, ar)) => {
                         out.array(10);
                         out.bulk(c.as_bytes());
@@ -398,22 +451,46 @@ pub fn info_text(node: &SentinelNode, sel: &InfoSelection) -> String {
                 ("uptime_in_seconds", up.to_string()),
                 ("uptime_in_days", (up / 86400).to_string()),
                 ("hz", "10".into()),
-                ("executable", std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default()),
+                (
+                    "executable",
+                    std::env::current_exe()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                ),
                 ("config_file", st.config_path.display().to_string()),
             ],
         );
     }
     if sel.wants("clients", true) {
-        b.section("Clients", &[("connected_clients", node.registry.count().to_string()), ("blocked_clients", "0".into()), ("tracking_clients", "0".into())]);
+        b.section(
+            "Clients",
+            &[
+                ("connected_clients", node.registry.count().to_string()),
+                ("blocked_clients", "0".into()),
+                ("tracking_clients", "0".into()),
+            ],
+        );
     }
     if sel.wants("cpu", true) {
-        b.section("CPU", &[("used_cpu_sys", "0.000000".into()), ("used_cpu_user", "0.000000".into())]);
+        b.section(
+            "CPU",
+            &[
+                ("used_cpu_sys", "0.000000".into()),
+                ("used_cpu_user", "0.000000".into()),
+            ],
+        );
     }
     if sel.wants("stats", true) {
         b.section(
             "Stats",
             &[
-                ("total_connections_received", node.registry.total_connections.load(std::sync::atomic::Ordering::Relaxed).to_string()),
+                (
+                    "total_connections_received",
+                    node.registry
+                        .total_connections
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                        .to_string(),
+                ),
                 ("pubsub_channels", st.pubsub.num_channels().to_string()),
                 ("pubsub_patterns", st.pubsub.numpat().to_string()),
             ],
@@ -424,7 +501,14 @@ pub fn info_text(node: &SentinelNode, sel: &InfoSelection) -> String {
         let mut lines = vec![
             format!("sentinel_masters:{}", c.masters.len()),
             format!("sentinel_tilt:{}", c.tilt as u8),
-            format!("sentinel_tilt_since_seconds:{}", if c.tilt { (crate::runtime::now_ms(node).saturating_sub(c.tilt_start) / 1000) as i64 } else { -1 }),
+            format!(
+                "sentinel_tilt_since_seconds:{}",
+                if c.tilt {
+                    (crate::runtime::now_ms(node).saturating_sub(c.tilt_start) / 1000) as i64
+                } else {
+                    -1
+                }
+            ),
             "sentinel_running_scripts:0".to_string(),
             "sentinel_scripts_queue_length:0".to_string(),
             format!("sentinel_simulate_failure_flags:{}", c.simfailure),
@@ -438,7 +522,12 @@ pub fn info_text(node: &SentinelNode, sel: &InfoSelection) -> String {
                 "ok"
             };
             let (h, p) = m.current_addr();
-            lines.push(format!("master{i}:name={name},status={status},address={},slaves={},sentinels={}", picket_addr(&h, p), m.replicas.len(), m.sentinels.len() + 1));
+            lines.push(format!(
+                "master{i}:name={name},status={status},address={},slaves={},sentinels={}",
+                picket_addr(&h, p),
+                m.replicas.len(),
+                m.sentinels.len() + 1
+            ));
         }
         b.section_lines("Sentinel", &lines);
     }

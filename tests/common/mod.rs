@@ -305,3 +305,129 @@ pub fn info_field(info: &str, field: &str) -> Option<String> {
             .map(|v| v.trim().to_string())
     })
 }
+
+/// Any child process, killed (SIGKILL) when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Proc {
+    /// Starts `bin args` and waits until `port` accepts connections.
+    pub fn spawn(bin: &std::path::Path, args: &[String], port: u16) -> Proc {
+        let child = Command::new(bin)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let p = Proc { child, port };
+        assert!(
+            wait_until(Duration::from_secs(15), || TcpStream::connect((
+                "127.0.0.1",
+                port
+            ))
+            .is_ok()),
+            "{} did not listen on {}",
+            bin.display(),
+            port
+        );
+        p
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A redis-server data node on `port` in `dir`, optionally a replica of `master`.
+pub fn redis_node(dir: &std::path::Path, port: u16, master: Option<u16>) -> Proc {
+    let mut args: Vec<String> = [
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        &dir.display().to_string(),
+        "--logfile",
+        &dir.join(format!("redis-{port}.log")).display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if let Some(m) = master {
+        args.extend([
+            "--replicaof".to_string(),
+            "127.0.0.1".to_string(),
+            m.to_string(),
+        ]);
+    }
+    Proc::spawn(&redis_server(), &args, port)
+}
+
+/// A sentinel (picket or real) monitoring `mymaster` at `master_port`, with 1 s down-after.
+pub fn sentinel(
+    real: bool,
+    dir: &std::path::Path,
+    port: u16,
+    master_port: u16,
+    quorum: u32,
+) -> Proc {
+    let conf = dir.join(format!("sentinel-{port}.conf"));
+    std::fs::write(
+        &conf,
+        format!("port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {master_port} {quorum}\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n", dir.display()),
+    )
+    .unwrap();
+    let log = dir
+        .join(format!("sentinel-{port}.log"))
+        .display()
+        .to_string();
+    let bin = if real {
+        tool("redis-sentinel")
+    } else {
+        binary("picket-sentinel")
+    };
+    Proc::spawn(
+        &bin,
+        &[conf.display().to_string(), "--logfile".into(), log],
+        port,
+    )
+}
+
+/// SENTINEL GET-MASTER-ADDR-BY-NAME mymaster, as "ip:port".
+pub fn master_addr(sentinel_port: u16) -> Option<String> {
+    let mut c = Client::connect(sentinel_port);
+    let r = c.cmd_str(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"]);
+    let parts: Vec<&str> = r.split("\r\n").collect();
+    if parts.len() >= 5 && parts[0] == "*2" {
+        Some(format!("{}:{}", parts[2], parts[4]))
+    } else {
+        None
+    }
+}
+
+/// ROLE's first element.
+pub fn role(port: u16) -> Option<String> {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).ok().map(|s| {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        Client {
+            stream: s,
+            buf: Vec::new(),
+        }
+    })?;
+    let r = c.cmd_str(&["ROLE"]);
+    r.split("\r\n").nth(2).map(String::from)
+}

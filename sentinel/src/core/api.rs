@@ -7,8 +7,19 @@ use picket::glob::glob_match;
 
 impl Sentinel {
     /// IS-MASTER-DOWN-BY-ADDR: (down, leader or "*", leader epoch); votes when `runid` ≠ "*".
-    pub fn is_master_down_by_addr(&mut self, ip: &str, port: u16, req_epoch: u64, runid: &str, now: u64) -> (bool, String, u64) {
-        let found = self.masters.iter().find(|(_, x)| x.inst.host == ip && x.inst.port == port).map(|(n, x)| (n.clone(), x.inst.s_down));
+    pub fn is_master_down_by_addr(
+        &mut self,
+        ip: &str,
+        port: u16,
+        req_epoch: u64,
+        runid: &str,
+        now: u64,
+    ) -> (bool, String, u64) {
+        let found = self
+            .masters
+            .iter()
+            .find(|(_, x)| x.inst.host == ip && x.inst.port == port)
+            .map(|(n, x)| (n.clone(), x.inst.s_down));
         let isdown = !self.tilt && found.as_ref().map(|f| f.1).unwrap_or(false);
         let mut leader = ("*".to_string(), 0);
         if let Some((name, _)) = found {
@@ -21,7 +32,15 @@ impl Sentinel {
     }
 
     /// SENTINEL MONITOR / the `sentinel monitor` directive.
-    pub fn monitor(&mut self, name: &str, host: &str, port: i64, quorum: i64, now: u64, announce: bool) -> Result<(), String> {
+    pub fn monitor(
+        &mut self,
+        name: &str,
+        host: &str,
+        port: i64,
+        quorum: i64,
+        now: u64,
+        announce: bool,
+    ) -> Result<(), String> {
         if quorum <= 0 {
             return Err("Quorum must be 1 or greater.".into());
         }
@@ -34,12 +53,24 @@ impl Sentinel {
         if !self.globals.resolve_hostnames && host.parse::<std::net::IpAddr>().is_err() {
             return Err("Can't resolve instance hostname.".into());
         }
-        let mut m = Master::new(name.to_string(), host.to_string(), port as u16, quorum as u32, now);
+        let mut m = Master::new(
+            name.to_string(),
+            host.to_string(),
+            port as u16,
+            quorum as u32,
+            now,
+        );
         m.down_after = self.timing.default_down_after;
         m.failover_timeout = self.timing.default_failover_timeout;
         self.masters.insert(name.to_string(), m);
         if announce {
-            self.event(Level::Warning, "+monitor", name, &Who::Master, &format!(" quorum {quorum}"));
+            self.event(
+                Level::Warning,
+                "+monitor",
+                name,
+                &Who::Master,
+                &format!(" quorum {quorum}"),
+            );
             self.persist();
         }
         Ok(())
@@ -59,7 +90,12 @@ impl Sentinel {
 
     /// SENTINEL RESET pattern: forgets replicas and sentinels of matching masters.
     pub fn reset(&mut self, pattern: &[u8], now: u64) -> usize {
-        let names: Vec<String> = self.masters.keys().filter(|n| glob_match(pattern, n.as_bytes(), false)).cloned().collect();
+        let names: Vec<String> = self
+            .masters
+            .keys()
+            .filter(|n| glob_match(pattern, n.as_bytes(), false))
+            .cloned()
+            .collect();
         for n in &names {
             self.reset_master(n, true, now);
             self.event(Level::Warning, "+reset-master", n, &Who::Master, "");
@@ -69,7 +105,9 @@ impl Sentinel {
 
     /// SENTINEL FAILOVER: a forced failover, no agreement needed.
     pub fn force_failover(&mut self, name: &str, now: u64) -> Result<(), String> {
-        let Some(x) = self.masters.get(name) else { return Err("ERR No such master with that name".into()) };
+        let Some(x) = self.masters.get(name) else {
+            return Err("ERR No such master with that name".into());
+        };
         if x.failover != FailoverState::None {
             return Err("INPROG Failover already in progress".into());
         }
@@ -90,16 +128,22 @@ impl Sentinel {
         let usable = 1 + x.sentinels.values().filter(|p| !p.inst.s_down).count();
         let mut err = String::new();
         if usable < x.quorum as usize {
-            err.push_str("Not enough available Sentinels to reach the specified quorum for this master");
+            err.push_str(
+                "Not enough available Sentinels to reach the specified quorum for this master",
+            );
         }
         if usable < voters / 2 + 1 {
             if !err.is_empty() {
                 err.push_str(". ");
             }
-            err.push_str("Not enough available Sentinels to reach the majority and authorize a failover");
+            err.push_str(
+                "Not enough available Sentinels to reach the majority and authorize a failover",
+            );
         }
         if err.is_empty() {
-            Some(Ok(format!("OK {usable} usable Sentinels. Quorum and failover authorization can be reached")))
+            Some(Ok(format!(
+                "OK {usable} usable Sentinels. Quorum and failover authorization can be reached"
+            )))
         } else {
             Some(Err(format!("NOQUORUM {usable} usable Sentinels. {err}")))
         }
@@ -118,11 +162,16 @@ impl Sentinel {
             let bad = |v: &str| format!("ERR Invalid argument '{}' for SENTINEL SET '{}'", v, opt);
             let need = if opt == "rename-command" { 2 } else { 1 };
             if i + need >= args.len() {
-                return Err(format!("ERR Unknown option or number of arguments for SENTINEL SET '{}'", opt));
+                return Err(format!(
+                    "ERR Unknown option or number of arguments for SENTINEL SET '{}'",
+                    opt
+                ));
             }
             let val = args.get(i + 1).cloned().unwrap_or_default();
             let num = val.parse::<i64>();
-            let Some(x) = self.masters.get_mut(name) else { break };
+            let Some(x) = self.masters.get_mut(name) else {
+                break;
+            };
             let shown = match opt.as_str() {
                 "down-after-milliseconds" => match num {
                     Ok(n) if n > 0 => {
@@ -190,19 +239,34 @@ impl Sentinel {
                     }
                     format!("{val} {new}")
                 }
-                _ => return Err(format!("ERR Unknown option or number of arguments for SENTINEL SET '{}'", opt)),
+                _ => {
+                    return Err(format!(
+                        "ERR Unknown option or number of arguments for SENTINEL SET '{}'",
+                        opt
+                    ))
+                }
             };
             if opt == "down-after-milliseconds" {
                 // Replicas and sentinels use the master's down-after.
             }
             if opt == "auth-pass" || opt == "auth-user" || opt == "rename-command" {
-                let reps: Vec<String> = self.masters.get(name).map(|x| x.replicas.keys().cloned().collect()).unwrap_or_default();
+                let reps: Vec<String> = self
+                    .masters
+                    .get(name)
+                    .map(|x| x.replicas.keys().cloned().collect())
+                    .unwrap_or_default();
                 self.close_links(name, &Who::Master);
                 for r in reps {
                     self.close_links(name, &Who::Replica(r));
                 }
             }
-            self.event(Level::Warning, "+set", name, &Who::Master, &format!(" {opt} {shown}"));
+            self.event(
+                Level::Warning,
+                "+set",
+                name,
+                &Who::Master,
+                &format!(" {opt} {shown}"),
+            );
             changed = true;
             i += need + 1;
         }
@@ -217,5 +281,7 @@ impl Sentinel {
 /// True when `path` exists and is executable.
 pub fn is_executable(path: &str) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    std::fs::metadata(path)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }

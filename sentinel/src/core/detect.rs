@@ -6,10 +6,14 @@ use super::{Level, Sentinel, Tag, Who};
 
 impl Sentinel {
     pub(crate) fn check_sdown(&mut self, m: &str, who: &Who, now: u64) {
-        let Some(master) = self.masters.get(m) else { return };
+        let Some(master) = self.masters.get(m) else {
+            return;
+        };
         let down_after = master.down_after;
         let reboot_period = master.reboot_down_after;
-        let Some(inst) = self.inst(m, who) else { return };
+        let Some(inst) = self.inst(m, who) else {
+            return;
+        };
         let l = &inst.link;
         let connected = l.connected(inst.kind);
         let elapsed = if l.act_ping_time != 0 {
@@ -26,9 +30,15 @@ impl Sentinel {
             && l.act_ping_time != 0
             && now.saturating_sub(l.act_ping_time) > down_after / 2
             && now.saturating_sub(l.last_pong_time) > down_after / 2;
-        let close_pc = l.pc_connected && now.saturating_sub(l.pc_conn_time) > self.timing.min_link_reconnect_period && now.saturating_sub(l.pc_last_activity) > self.timing.publish_period * 3;
-        let role_mismatch = inst.kind == Kind::Master && !inst.role_reported_master && now.saturating_sub(inst.role_reported_time) > down_after + 2 * self.timing.info_period;
-        let rebooting = inst.master_reboot && now.saturating_sub(inst.master_reboot_since) > reboot_period;
+        let close_pc = l.pc_connected
+            && now.saturating_sub(l.pc_conn_time) > self.timing.min_link_reconnect_period
+            && now.saturating_sub(l.pc_last_activity) > self.timing.publish_period * 3;
+        let role_mismatch = inst.kind == Kind::Master
+            && !inst.role_reported_master
+            && now.saturating_sub(inst.role_reported_time)
+                > down_after + 2 * self.timing.info_period;
+        let rebooting =
+            inst.master_reboot && now.saturating_sub(inst.master_reboot_since) > reboot_period;
         let down = elapsed > down_after || role_mismatch || rebooting;
         let was = inst.s_down;
         if close_cc {
@@ -66,7 +76,13 @@ impl Sentinel {
                 x.o_down = true;
                 x.o_down_since = now;
             }
-            self.event(Level::Warning, "+odown", m, &Who::Master, &format!(" #quorum {votes}/{quorum}"));
+            self.event(
+                Level::Warning,
+                "+odown",
+                m,
+                &Who::Master,
+                &format!(" #quorum {votes}/{quorum}"),
+            );
         } else if !odown && x.o_down {
             if let Some(x) = self.masters.get_mut(m) {
                 x.o_down = false;
@@ -86,7 +102,13 @@ impl Sentinel {
         let ask = self.timing.ask_period;
         let peers: Vec<String> = x.sentinels.keys().cloned().collect();
         for id in peers {
-            let Some(p) = self.masters.get_mut(m).and_then(|x| x.sentinels.get_mut(&id)) else { continue };
+            let Some(p) = self
+                .masters
+                .get_mut(m)
+                .and_then(|x| x.sentinels.get_mut(&id))
+            else {
+                continue;
+            };
             if now.saturating_sub(p.last_master_down_reply_time) > ask * 5 {
                 p.master_down = false;
                 p.leader = None;
@@ -97,8 +119,19 @@ impl Sentinel {
             if !forced && now.saturating_sub(p.last_master_down_reply_time) < ask {
                 continue;
             }
-            let runid = if asking_vote { self.myid.clone() } else { "*".to_string() };
-            let argv = vec![cmd.clone(), "is-master-down-by-addr".into(), host.clone(), port.to_string(), self.current_epoch.to_string(), runid];
+            let runid = if asking_vote {
+                self.myid.clone()
+            } else {
+                "*".to_string()
+            };
+            let argv = vec![
+                cmd.clone(),
+                "is-master-down-by-addr".into(),
+                host.clone(),
+                port.to_string(),
+                self.current_epoch.to_string(),
+                runid,
+            ];
             self.send(m, &Who::Sentinel(id), argv, Tag::IsMasterDown);
         }
     }

@@ -7,14 +7,22 @@ use std::collections::BTreeMap;
 impl Sentinel {
     /// Votes for `req_runid` in `req_epoch` unless we already voted in it; returns our current
     /// vote (leader, epoch), which may be an earlier one.
-    pub fn vote_leader(&mut self, m: &str, req_epoch: u64, req_runid: &str, now: u64) -> (Option<String>, u64) {
+    pub fn vote_leader(
+        &mut self,
+        m: &str,
+        req_epoch: u64,
+        req_runid: &str,
+        now: u64,
+    ) -> (Option<String>, u64) {
         if req_epoch > self.current_epoch {
             self.current_epoch = req_epoch;
             self.persist();
             self.event_plain(Level::Warning, "+new-epoch", req_epoch.to_string());
         }
         let current = self.current_epoch;
-        let Some(x) = self.masters.get(m) else { return (None, 0) };
+        let Some(x) = self.masters.get(m) else {
+            return (None, 0);
+        };
         if x.leader_epoch < req_epoch && current <= req_epoch {
             let jitter = self.rng.below(1000);
             let me = self.myid.clone();
@@ -27,7 +35,11 @@ impl Sentinel {
                 }
             }
             self.persist();
-            self.event_plain(Level::Warning, "+vote-for-leader", format!("{req_runid} {current}"));
+            self.event_plain(
+                Level::Warning,
+                "+vote-for-leader",
+                format!("{req_runid} {current}"),
+            );
         }
         let x = &self.masters[m];
         (x.leader.clone(), x.leader_epoch)
@@ -46,7 +58,11 @@ impl Sentinel {
                 }
             }
         }
-        let best = |c: &BTreeMap<String, u32>| c.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(k, v)| (k.clone(), *v));
+        let best = |c: &BTreeMap<String, u32>| {
+            c.iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                .map(|(k, v)| (k.clone(), *v))
+        };
         let winner = best(&counts).map(|w| w.0);
         let candidate = winner.unwrap_or_else(|| self.myid.clone());
         let (my_leader, my_epoch) = self.vote_leader(m, epoch, &candidate, now);

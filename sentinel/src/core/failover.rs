@@ -8,7 +8,9 @@ impl Sentinel {
     /// Starts a failover when the master is ODOWN and the back-off since the last attempt (or
     /// the last vote for another sentinel) has passed.
     pub(crate) fn start_failover_if_needed(&mut self, m: &str, now: u64) -> bool {
-        let Some(x) = self.masters.get(m) else { return false };
+        let Some(x) = self.masters.get(m) else {
+            return false;
+        };
         if !x.o_down || x.failover != FailoverState::None {
             return false;
         }
@@ -42,7 +44,9 @@ impl Sentinel {
 
     /// Gives up a failover that has not promoted anyone yet.
     pub(crate) fn abort_failover(&mut self, m: &str, now: u64) {
-        let Some(x) = self.masters.get_mut(m) else { return };
+        let Some(x) = self.masters.get_mut(m) else {
+            return;
+        };
         if x.failover > FailoverState::WaitPromotion {
             return;
         }
@@ -58,7 +62,14 @@ impl Sentinel {
 
     pub(crate) fn failover_step(&mut self, m: &str, now: u64) {
         let Some(x) = self.masters.get(m) else { return };
-        let (state, timeout, change, start, epoch, force) = (x.failover, x.failover_timeout, x.failover_state_change_time, x.failover_start_time, x.failover_epoch, x.force_failover);
+        let (state, timeout, change, start, epoch, force) = (
+            x.failover,
+            x.failover_timeout,
+            x.failover_state_change_time,
+            x.failover_start_time,
+            x.failover_epoch,
+            x.force_failover,
+        );
         match state {
             FailoverState::None | FailoverState::UpdateConfig => {}
             FailoverState::WaitStart => {
@@ -67,7 +78,13 @@ impl Sentinel {
                 if !is_leader && !force {
                     let election_timeout = self.timing.election_timeout.min(timeout);
                     if now.saturating_sub(start) > election_timeout {
-                        self.event(Level::Warning, "-failover-abort-not-elected", m, &Who::Master, "");
+                        self.event(
+                            Level::Warning,
+                            "-failover-abort-not-elected",
+                            m,
+                            &Who::Master,
+                            "",
+                        );
                         self.abort_failover(m, now);
                     }
                     return;
@@ -77,11 +94,23 @@ impl Sentinel {
                     self.actions.push(super::Action::Exit { code: 99 });
                 }
                 self.set_state(m, FailoverState::SelectSlave, now);
-                self.event(Level::Warning, "+failover-state-select-slave", m, &Who::Master, "");
+                self.event(
+                    Level::Warning,
+                    "+failover-state-select-slave",
+                    m,
+                    &Who::Master,
+                    "",
+                );
             }
             FailoverState::SelectSlave => match self.select_replica(m, now) {
                 None => {
-                    self.event(Level::Warning, "-failover-abort-no-good-slave", m, &Who::Master, "");
+                    self.event(
+                        Level::Warning,
+                        "-failover-abort-no-good-slave",
+                        m,
+                        &Who::Master,
+                        "",
+                    );
                     self.abort_failover(m, now);
                 }
                 Some(k) => {
@@ -94,16 +123,33 @@ impl Sentinel {
                         }
                     }
                     self.set_state(m, FailoverState::SendSlaveofNoOne, now);
-                    self.event(Level::Notice, "+failover-state-send-slaveof-noone", m, &who, "");
+                    self.event(
+                        Level::Notice,
+                        "+failover-state-send-slaveof-noone",
+                        m,
+                        &who,
+                        "",
+                    );
                 }
             },
             FailoverState::SendSlaveofNoOne => {
-                let Some(k) = self.masters.get(m).and_then(|x| x.promoted.clone()) else { return };
+                let Some(k) = self.masters.get(m).and_then(|x| x.promoted.clone()) else {
+                    return;
+                };
                 let who = Who::Replica(k);
-                let connected = self.inst(m, &who).map(|i| i.link.connected(Kind::Replica)).unwrap_or(false);
+                let connected = self
+                    .inst(m, &who)
+                    .map(|i| i.link.connected(Kind::Replica))
+                    .unwrap_or(false);
                 if !connected {
                     if now.saturating_sub(change) > timeout {
-                        self.event(Level::Warning, "-failover-abort-slave-timeout", m, &Who::Master, "");
+                        self.event(
+                            Level::Warning,
+                            "-failover-abort-slave-timeout",
+                            m,
+                            &Who::Master,
+                            "",
+                        );
                         self.abort_failover(m, now);
                     }
                     return;
@@ -115,7 +161,13 @@ impl Sentinel {
             }
             FailoverState::WaitPromotion => {
                 if now.saturating_sub(change) > timeout {
-                    self.event(Level::Warning, "-failover-abort-slave-timeout", m, &Who::Master, "");
+                    self.event(
+                        Level::Warning,
+                        "-failover-abort-slave-timeout",
+                        m,
+                        &Who::Master,
+                        "",
+                    );
                     self.abort_failover(m, now);
                 }
             }
@@ -130,9 +182,17 @@ impl Sentinel {
     pub fn select_replica(&self, m: &str, now: u64) -> Option<String> {
         let x = self.masters.get(m)?;
         let ping = self.timing.ping_period;
-        let master_down_time = if x.inst.s_down { now.saturating_sub(x.inst.s_down_since) } else { 0 };
+        let master_down_time = if x.inst.s_down {
+            now.saturating_sub(x.inst.s_down_since)
+        } else {
+            0
+        };
         let max_link_down = master_down_time + x.down_after * 10;
-        let info_validity = if x.inst.s_down { ping * 5 } else { self.timing.info_period * 3 };
+        let info_validity = if x.inst.s_down {
+            ping * 5
+        } else {
+            self.timing.info_period * 3
+        };
         let mut candidates: Vec<&Replica> = x
             .replicas
             .values()
@@ -146,30 +206,51 @@ impl Sentinel {
             })
             .collect();
         candidates.sort_by(|a, b| {
-            a.priority.cmp(&b.priority).then(b.repl_offset.cmp(&a.repl_offset)).then_with(|| match (&a.inst.runid, &b.inst.runid) {
-                (Some(x), Some(y)) => x.to_ascii_lowercase().cmp(&y.to_ascii_lowercase()),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            })
+            a.priority
+                .cmp(&b.priority)
+                .then(b.repl_offset.cmp(&a.repl_offset))
+                .then_with(|| match (&a.inst.runid, &b.inst.runid) {
+                    (Some(x), Some(y)) => x.to_ascii_lowercase().cmp(&y.to_ascii_lowercase()),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                })
         });
         candidates.first().map(|r| r.inst.name.clone())
     }
 
     /// The promoted replica reports role:master: it becomes the master's new configuration.
     pub(crate) fn on_promotion_observed(&mut self, m: &str, k: &str, now: u64) {
-        let Some(x) = self.masters.get_mut(m) else { return };
+        let Some(x) = self.masters.get_mut(m) else {
+            return;
+        };
         x.config_epoch = x.failover_epoch;
         x.failover = FailoverState::ReconfSlaves;
         x.failover_state_change_time = now;
         let (oh, op) = (x.inst.host.clone(), x.inst.port);
-        let (nh, np) = x.replicas.get(k).map(|r| (r.inst.host.clone(), r.inst.port)).unwrap_or_default();
+        let (nh, np) = x
+            .replicas
+            .get(k)
+            .map(|r| (r.inst.host.clone(), r.inst.port))
+            .unwrap_or_default();
         self.persist();
-        self.event(Level::Warning, "+promoted-slave", m, &Who::Replica(k.to_string()), "");
+        self.event(
+            Level::Warning,
+            "+promoted-slave",
+            m,
+            &Who::Replica(k.to_string()),
+            "",
+        );
         if self.simfailure & SIM_CRASH_AFTER_PROMOTION != 0 {
             self.actions.push(super::Action::Exit { code: 99 });
         }
-        self.event(Level::Warning, "+failover-state-reconf-slaves", m, &Who::Master, "");
+        self.event(
+            Level::Warning,
+            "+failover-state-reconf-slaves",
+            m,
+            &Who::Master,
+            "",
+        );
         self.run_reconfig_script(m, "leader", (&oh, op), (&nh, np));
         // Hellos go out at once so the others learn the new configuration quickly.
         let back = self.timing.publish_period + 1;
@@ -187,15 +268,28 @@ impl Sentinel {
     /// Points up to `parallel-syncs` replicas at a time at the promoted one.
     fn reconf_next_replica(&mut self, m: &str, now: u64) {
         let Some(x) = self.masters.get(m) else { return };
-        let Some(target) = x.promoted.as_ref().and_then(|k| x.replicas.get(k)).map(|r| (r.inst.host.clone(), r.inst.port)) else { return };
-        let mut in_progress = x.replicas.values().filter(|r| matches!(r.reconf, Reconf::Sent(_) | Reconf::InProgress)).count() as u32;
+        let Some(target) = x
+            .promoted
+            .as_ref()
+            .and_then(|k| x.replicas.get(k))
+            .map(|r| (r.inst.host.clone(), r.inst.port))
+        else {
+            return;
+        };
+        let mut in_progress = x
+            .replicas
+            .values()
+            .filter(|r| matches!(r.reconf, Reconf::Sent(_) | Reconf::InProgress))
+            .count() as u32;
         let parallel = x.parallel_syncs.max(1);
         let keys: Vec<String> = x.replicas.keys().cloned().collect();
         for k in keys {
             if in_progress >= parallel {
                 break;
             }
-            let Some(r) = self.masters.get(m).and_then(|x| x.replicas.get(&k)) else { continue };
+            let Some(r) = self.masters.get(m).and_then(|x| x.replicas.get(&k)) else {
+                continue;
+            };
             if r.promoted || r.reconf == Reconf::Done {
                 continue;
             }
@@ -224,27 +318,48 @@ impl Sentinel {
 
     fn detect_failover_end(&mut self, m: &str, now: u64) {
         let Some(x) = self.masters.get(m) else { return };
-        let Some(p) = x.promoted.as_ref().and_then(|k| x.replicas.get(k)) else { return };
+        let Some(p) = x.promoted.as_ref().and_then(|k| x.replicas.get(k)) else {
+            return;
+        };
         if p.inst.s_down {
             return;
         }
         let target = (p.inst.host.clone(), p.inst.port);
-        let mut not_reconfigured = x.replicas.values().filter(|r| !(r.promoted || r.reconf == Reconf::Done) && !r.inst.s_down).count();
+        let mut not_reconfigured = x
+            .replicas
+            .values()
+            .filter(|r| !(r.promoted || r.reconf == Reconf::Done || r.inst.s_down))
+            .count();
         let mut timeout = false;
         if now.saturating_sub(x.failover_state_change_time) > x.failover_timeout {
             not_reconfigured = 0;
             timeout = true;
-            self.event(Level::Warning, "+failover-end-for-timeout", m, &Who::Master, "");
+            self.event(
+                Level::Warning,
+                "+failover-end-for-timeout",
+                m,
+                &Who::Master,
+                "",
+            );
         }
         if not_reconfigured == 0 {
             self.event(Level::Warning, "+failover-end", m, &Who::Master, "");
             self.set_state(m, FailoverState::UpdateConfig, now);
         }
         if timeout {
-            let keys: Vec<String> = self.masters.get(m).map(|x| x.replicas.keys().cloned().collect()).unwrap_or_default();
+            let keys: Vec<String> = self
+                .masters
+                .get(m)
+                .map(|x| x.replicas.keys().cloned().collect())
+                .unwrap_or_default();
             for k in keys {
-                let Some(r) = self.masters.get(m).and_then(|x| x.replicas.get(&k)) else { continue };
-                if r.promoted || matches!(r.reconf, Reconf::Done | Reconf::Sent(_)) || !r.inst.link.cc_connected {
+                let Some(r) = self.masters.get(m).and_then(|x| x.replicas.get(&k)) else {
+                    continue;
+                };
+                if r.promoted
+                    || matches!(r.reconf, Reconf::Done | Reconf::Sent(_))
+                    || !r.inst.link.cc_connected
+                {
                     continue;
                 }
                 let who = Who::Replica(k.clone());
@@ -261,26 +376,47 @@ impl Sentinel {
     /// The leader's last step: announce and switch to the promoted replica.
     pub(crate) fn switch_to_promoted(&mut self, m: &str, now: u64) {
         let Some(x) = self.masters.get(m) else { return };
-        let Some((nh, np)) = x.promoted.as_ref().and_then(|k| x.replicas.get(k)).map(|r| (r.inst.host.clone(), r.inst.port)) else { return };
+        let Some((nh, np)) = x
+            .promoted
+            .as_ref()
+            .and_then(|k| x.replicas.get(k))
+            .map(|r| (r.inst.host.clone(), r.inst.port))
+        else {
+            return;
+        };
         let (oh, op) = (x.inst.host.clone(), x.inst.port);
-        self.event_plain(Level::Warning, "+switch-master", format!("{m} {oh} {op} {nh} {np}"));
+        self.event_plain(
+            Level::Warning,
+            "+switch-master",
+            format!("{m} {oh} {op} {nh} {np}"),
+        );
         self.reset_and_change_address(m, &nh, np, now);
     }
 
     /// Clears a master's runtime state. With `drop_sentinels`, forgets its peers too (RESET).
     pub fn reset_master(&mut self, m: &str, drop_sentinels: bool, now: u64) {
-        let replicas: Vec<String> = self.masters.get(m).map(|x| x.replicas.keys().cloned().collect()).unwrap_or_default();
+        let replicas: Vec<String> = self
+            .masters
+            .get(m)
+            .map(|x| x.replicas.keys().cloned().collect())
+            .unwrap_or_default();
         for k in replicas {
             self.close_links(m, &Who::Replica(k));
         }
         if drop_sentinels {
-            let peers: Vec<String> = self.masters.get(m).map(|x| x.sentinels.keys().cloned().collect()).unwrap_or_default();
+            let peers: Vec<String> = self
+                .masters
+                .get(m)
+                .map(|x| x.sentinels.keys().cloned().collect())
+                .unwrap_or_default();
             for p in peers {
                 self.close_links(m, &Who::Sentinel(p));
             }
         }
         self.close_links(m, &Who::Master);
-        let Some(x) = self.masters.get_mut(m) else { return };
+        let Some(x) = self.masters.get_mut(m) else {
+            return;
+        };
         x.replicas.clear();
         if drop_sentinels {
             x.sentinels.clear();
@@ -306,12 +442,19 @@ impl Sentinel {
     /// §4.10: the master now lives at `host:port`; the old address becomes a replica.
     pub fn reset_and_change_address(&mut self, m: &str, host: &str, port: u16, now: u64) {
         let Some(x) = self.masters.get(m) else { return };
-        let mut addrs: Vec<(String, u16)> = x.replicas.values().filter(|r| !(r.inst.host == host && r.inst.port == port)).map(|r| (r.inst.host.clone(), r.inst.port)).collect();
+        let mut addrs: Vec<(String, u16)> = x
+            .replicas
+            .values()
+            .filter(|r| !(r.inst.host == host && r.inst.port == port))
+            .map(|r| (r.inst.host.clone(), r.inst.port))
+            .collect();
         if !(x.inst.host == host && x.inst.port == port) {
             addrs.push((x.inst.host.clone(), x.inst.port));
         }
         self.reset_master(m, false, now);
-        let Some(x) = self.masters.get_mut(m) else { return };
+        let Some(x) = self.masters.get_mut(m) else {
+            return;
+        };
         x.inst.host = host.to_string();
         x.inst.port = port;
         x.inst.s_down_since = 0;

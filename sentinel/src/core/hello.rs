@@ -17,7 +17,14 @@ impl Hello {
     pub fn encode(&self) -> String {
         format!(
             "{},{},{},{},{},{},{},{}",
-            self.ip, self.port, self.runid, self.current_epoch, self.master_name, self.master_ip, self.master_port, self.master_config_epoch
+            self.ip,
+            self.port,
+            self.runid,
+            self.current_epoch,
+            self.master_name,
+            self.master_ip,
+            self.master_port,
+            self.master_config_epoch
         )
     }
 
@@ -46,7 +53,8 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let p = "127.0.0.1,26400,ea60f60cca5798db3e3689f1d591b59624aa1eb8,3,mymaster,127.0.0.1,16401,3";
+        let p =
+            "127.0.0.1,26400,ea60f60cca5798db3e3689f1d591b59624aa1eb8,3,mymaster,127.0.0.1,16401,3";
         let h = Hello::parse(p).unwrap();
         assert_eq!(h.encode(), p);
         assert!(Hello::parse("a,b").is_none());

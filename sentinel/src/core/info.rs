@@ -35,7 +35,10 @@ fn parse_slave_line(l: &str) -> Option<ReplicaLine> {
                 port = v.parse().ok();
             }
         }
-        Some(ReplicaLine { ip: ip?, port: port? })
+        Some(ReplicaLine {
+            ip: ip?,
+            port: port?,
+        })
     } else {
         let mut it = rest.split(',');
         let ip = it.next()?.to_string();
@@ -52,12 +55,23 @@ pub fn parse_info(text: &str, configured_master: bool) -> InfoReport {
             if id.len() == 40 {
                 r.run_id = Some(id.to_string());
             }
-        } else if configured_master && line.starts_with("slave") && line.as_bytes().get(5).map(|c| c.is_ascii_digit()).unwrap_or(false) {
+        } else if configured_master
+            && line.starts_with("slave")
+            && line
+                .as_bytes()
+                .get(5)
+                .map(|c| c.is_ascii_digit())
+                .unwrap_or(false)
+        {
             if let Some(s) = parse_slave_line(line) {
                 r.replicas.push(s);
             }
         } else if let Some(v) = line.strip_prefix("master_link_down_since_seconds:") {
-            r.master_link_down_since_ms = v.trim().parse::<i64>().map(|s| s.max(0) as u64 * 1000).unwrap_or(0);
+            r.master_link_down_since_ms = v
+                .trim()
+                .parse::<i64>()
+                .map(|s| s.max(0) as u64 * 1000)
+                .unwrap_or(0);
         } else if line == "role:master" {
             r.role_master = Some(true);
             role_slave = false;
@@ -91,9 +105,24 @@ mod tests {
     fn master_info() {
         let t = "# Server\r\nrun_id:e00f14cac29d8e3fb0c6796bc5a0b77d1f82c4d9\r\n# Replication\r\nrole:master\r\nconnected_slaves:2\r\nslave0:ip=127.0.0.1,port=16401,state=online,offset=0,lag=1\r\nslave1:127.0.0.2,16402,online\r\n";
         let r = parse_info(t, true);
-        assert_eq!(r.run_id.as_deref(), Some("e00f14cac29d8e3fb0c6796bc5a0b77d1f82c4d9"));
+        assert_eq!(
+            r.run_id.as_deref(),
+            Some("e00f14cac29d8e3fb0c6796bc5a0b77d1f82c4d9")
+        );
         assert_eq!(r.role_master, Some(true));
-        assert_eq!(r.replicas, vec![ReplicaLine { ip: "127.0.0.1".into(), port: 16401 }, ReplicaLine { ip: "127.0.0.2".into(), port: 16402 }]);
+        assert_eq!(
+            r.replicas,
+            vec![
+                ReplicaLine {
+                    ip: "127.0.0.1".into(),
+                    port: 16401
+                },
+                ReplicaLine {
+                    ip: "127.0.0.2".into(),
+                    port: 16402
+                }
+            ]
+        );
     }
 
     #[test]

@@ -48,25 +48,58 @@ pub enum Tag {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Open a connection and send `handshake` first (its replies are discarded).
-    Connect { link: LinkId, host: String, port: u16, pubsub: bool, handshake: Vec<Vec<Bytes>> },
-    Send { link: LinkId, argv: Vec<Bytes>, tag: Tag },
-    Close { link: LinkId },
+    Connect {
+        link: LinkId,
+        host: String,
+        port: u16,
+        pubsub: bool,
+        handshake: Vec<Vec<Bytes>>,
+    },
+    Send {
+        link: LinkId,
+        argv: Vec<Bytes>,
+        tag: Tag,
+    },
+    Close {
+        link: LinkId,
+    },
     /// Log, and publish on channel `kind` unless the level is Debug.
-    Event { level: Level, kind: String, text: String },
+    Event {
+        level: Level,
+        kind: String,
+        text: String,
+    },
     /// The persistent state changed: rewrite the config file.
     Persist,
-    Script { argv: Vec<String> },
+    Script {
+        argv: Vec<String>,
+    },
     /// SENTINEL SIMULATE-FAILURE: the process exits with this code.
-    Exit { code: i32 },
+    Exit {
+        code: i32,
+    },
 }
 
 /// What the runtime reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
-    Connected { link: LinkId, local_ip: String },
-    Disconnected { link: LinkId },
-    Reply { link: LinkId, tag: Tag, frame: Frame },
-    Message { link: LinkId, channel: Bytes, payload: Bytes },
+    Connected {
+        link: LinkId,
+        local_ip: String,
+    },
+    Disconnected {
+        link: LinkId,
+    },
+    Reply {
+        link: LinkId,
+        tag: Tag,
+        frame: Frame,
+    },
+    Message {
+        link: LinkId,
+        channel: Bytes,
+        payload: Bytes,
+    },
 }
 
 /// Which instance of a master a link or event is about.
@@ -224,12 +257,23 @@ impl Sentinel {
 
     /// `master <name> <ip> <port>` or `<type> <name> <ip> <port> @ <master> <ip> <port>`.
     pub fn detail(&self, m: &str, who: &Who) -> String {
-        let Some(master) = self.masters.get(m) else { return String::new() };
+        let Some(master) = self.masters.get(m) else {
+            return String::new();
+        };
         let (mh, mp) = (&master.inst.host, master.inst.port);
         match who {
             Who::Master => format!("master {} {} {}", m, mh, mp),
             _ => match self.inst(m, who) {
-                Some(i) => format!("{} {} {} {} @ {} {} {}", i.kind.name(), i.name, i.host, i.port, m, mh, mp),
+                Some(i) => format!(
+                    "{} {} {} {} @ {} {} {}",
+                    i.kind.name(),
+                    i.name,
+                    i.host,
+                    i.port,
+                    m,
+                    mh,
+                    mp
+                ),
                 None => String::new(),
             },
         }
@@ -237,31 +281,57 @@ impl Sentinel {
 
     /// Emits an event without an instance prefix.
     pub fn event_plain(&mut self, level: Level, kind: &str, text: String) {
-        self.actions.push(Action::Event { level, kind: kind.to_string(), text });
+        self.actions.push(Action::Event {
+            level,
+            kind: kind.to_string(),
+            text,
+        });
     }
 
     /// Emits an event about an instance: its details, then `extra`.
     pub fn event(&mut self, level: Level, kind: &str, m: &str, who: &Who, extra: &str) {
         let text = format!("{}{}", self.detail(m, who), extra);
         if level == Level::Warning {
-            if let Some(script) = self.masters.get(m).and_then(|x| x.notification_script.clone()) {
-                self.actions.push(Action::Script { argv: vec![script, kind.to_string(), text.clone()] });
+            if let Some(script) = self
+                .masters
+                .get(m)
+                .and_then(|x| x.notification_script.clone())
+            {
+                self.actions.push(Action::Script {
+                    argv: vec![script, kind.to_string(), text.clone()],
+                });
             }
         }
-        self.actions.push(Action::Event { level, kind: kind.to_string(), text });
+        self.actions.push(Action::Event {
+            level,
+            kind: kind.to_string(),
+            text,
+        });
     }
 
     fn new_link(&mut self, m: &str, who: &Who, pubsub: bool) -> LinkId {
         let id = self.next_link;
         self.next_link += 1;
-        self.links.insert(id, Owner { master: m.to_string(), who: who.clone(), pubsub });
+        self.links.insert(
+            id,
+            Owner {
+                master: m.to_string(),
+                who: who.clone(),
+                pubsub,
+            },
+        );
         id
     }
 
     /// Closes both connections of an instance.
     pub fn close_links(&mut self, m: &str, who: &Who) {
-        let Some(inst) = self.inst_mut(m, who) else { return };
-        let ids: Vec<LinkId> = [inst.link.cc.take(), inst.link.pc.take()].into_iter().flatten().collect();
+        let Some(inst) = self.inst_mut(m, who) else {
+            return;
+        };
+        let ids: Vec<LinkId> = [inst.link.cc.take(), inst.link.pc.take()]
+            .into_iter()
+            .flatten()
+            .collect();
         inst.link.cc_connected = false;
         inst.link.pc_connected = false;
         inst.link.pending = 0;
@@ -273,7 +343,9 @@ impl Sentinel {
 
     /// Closes one connection (cc or pc) of an instance.
     fn close_one(&mut self, m: &str, who: &Who, pubsub: bool) {
-        let Some(inst) = self.inst_mut(m, who) else { return };
+        let Some(inst) = self.inst_mut(m, who) else {
+            return;
+        };
         let id = if pubsub {
             inst.link.pc_connected = false;
             inst.link.pc.take()
@@ -290,10 +362,18 @@ impl Sentinel {
 
     /// Sends a command on an instance's command connection (names are renamed by the caller).
     pub fn send(&mut self, m: &str, who: &Who, argv: Vec<String>, tag: Tag) -> bool {
-        let Some(inst) = self.inst_mut(m, who) else { return false };
-        let Some(link) = inst.link.cc.filter(|_| inst.link.cc_connected) else { return false };
+        let Some(inst) = self.inst_mut(m, who) else {
+            return false;
+        };
+        let Some(link) = inst.link.cc.filter(|_| inst.link.cc_connected) else {
+            return false;
+        };
         inst.link.pending += 1;
-        self.actions.push(Action::Send { link, argv: argv.into_iter().map(Bytes::from).collect(), tag });
+        self.actions.push(Action::Send {
+            link,
+            argv: argv.into_iter().map(Bytes::from).collect(),
+            tag,
+        });
         true
     }
 
@@ -303,17 +383,30 @@ impl Sentinel {
         let names: Vec<String> = self.masters.keys().cloned().collect();
         for m in &names {
             self.handle_instance(m, &Who::Master, now);
-            let replicas: Vec<String> = self.masters.get(m).map(|x| x.replicas.keys().cloned().collect()).unwrap_or_default();
+            let replicas: Vec<String> = self
+                .masters
+                .get(m)
+                .map(|x| x.replicas.keys().cloned().collect())
+                .unwrap_or_default();
             for r in replicas {
                 self.handle_instance(m, &Who::Replica(r), now);
             }
-            let peers: Vec<String> = self.masters.get(m).map(|x| x.sentinels.keys().cloned().collect()).unwrap_or_default();
+            let peers: Vec<String> = self
+                .masters
+                .get(m)
+                .map(|x| x.sentinels.keys().cloned().collect())
+                .unwrap_or_default();
             for p in peers {
                 self.handle_instance(m, &Who::Sentinel(p), now);
             }
         }
         for m in &names {
-            if self.masters.get(m).map(|x| x.failover == FailoverState::UpdateConfig).unwrap_or(false) {
+            if self
+                .masters
+                .get(m)
+                .map(|x| x.failover == FailoverState::UpdateConfig)
+                .unwrap_or(false)
+            {
                 self.switch_to_promoted(m, now);
             }
         }
@@ -358,12 +451,19 @@ impl Sentinel {
     /// Processes one report from the runtime.
     pub fn handle(&mut self, input: Input, now: u64) {
         let link = match &input {
-            Input::Connected { link, .. } | Input::Disconnected { link } | Input::Reply { link, .. } | Input::Message { link, .. } => *link,
+            Input::Connected { link, .. }
+            | Input::Disconnected { link }
+            | Input::Reply { link, .. }
+            | Input::Message { link, .. } => *link,
         };
-        let Some(owner) = self.links.get(&link).cloned() else { return };
+        let Some(owner) = self.links.get(&link).cloned() else {
+            return;
+        };
         let (m, who) = (owner.master.as_str(), &owner.who);
         match input {
-            Input::Connected { local_ip, .. } => self.on_connected(m, who, owner.pubsub, local_ip, now),
+            Input::Connected { local_ip, .. } => {
+                self.on_connected(m, who, owner.pubsub, local_ip, now)
+            }
             Input::Disconnected { .. } => {
                 self.links.remove(&link);
                 if let Some(inst) = self.inst_mut(m, who) {
@@ -378,7 +478,9 @@ impl Sentinel {
                 }
             }
             Input::Reply { tag, frame, .. } => self.on_reply(m, who, tag, frame, now),
-            Input::Message { channel, payload, .. } => {
+            Input::Message {
+                channel, payload, ..
+            } => {
                 if let Some(inst) = self.inst_mut(m, who) {
                     inst.link.pc_last_activity = now;
                 }

@@ -46,7 +46,12 @@ pub struct Link {
 
 impl Link {
     pub fn new(now: u64) -> Link {
-        Link { act_ping_time: now, last_avail_time: now, last_pong_time: now, ..Default::default() }
+        Link {
+            act_ping_time: now,
+            last_avail_time: now,
+            last_pong_time: now,
+            ..Default::default()
+        }
     }
 
     /// Connected: the command connection, and for masters and replicas the pub/sub one too.
@@ -158,7 +163,13 @@ impl Peer {
     pub fn new(runid: String, host: String, port: u16, now: u64) -> Peer {
         let mut inst = Instance::new(Kind::Sentinel, runid.clone(), host, port, now);
         inst.runid = Some(runid);
-        Peer { inst, master_down: false, last_master_down_reply_time: 0, leader: None, leader_epoch: 0 }
+        Peer {
+            inst,
+            master_down: false,
+            last_master_down_reply_time: 0,
+            leader: None,
+            leader_epoch: 0,
+        }
     }
 }
 
@@ -257,7 +268,11 @@ impl Master {
 
     /// A command name after the master's rename-command table.
     pub fn cmd(&self, name: &str) -> String {
-        self.renamed.iter().find(|(a, _)| a.eq_ignore_ascii_case(name)).map(|(_, b)| b.clone()).unwrap_or_else(|| name.to_string())
+        self.renamed
+            .iter()
+            .find(|(a, _)| a.eq_ignore_ascii_case(name))
+            .map(|(_, b)| b.clone())
+            .unwrap_or_else(|| name.to_string())
     }
 
     /// The address clients should use now: the promoted replica once reconfiguration started.

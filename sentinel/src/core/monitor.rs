@@ -11,7 +11,13 @@ impl Sentinel {
     fn auth_handshake(&self, m: &str, who: &Who) -> Option<Vec<Bytes>> {
         let master = self.masters.get(m)?;
         let (user, pass) = match who {
-            Who::Sentinel(_) => (self.globals.sentinel_user.clone(), self.globals.sentinel_pass.clone().or(self.globals.requirepass.clone())),
+            Who::Sentinel(_) => (
+                self.globals.sentinel_user.clone(),
+                self.globals
+                    .sentinel_pass
+                    .clone()
+                    .or(self.globals.requirepass.clone()),
+            ),
             _ => (master.auth_user.clone(), master.auth_pass.clone()),
         };
         let pass = pass?;
@@ -26,7 +32,9 @@ impl Sentinel {
     /// Opens missing connections, at most once per ping period per instance.
     pub(crate) fn reconnect(&mut self, m: &str, who: &Who, now: u64) {
         let ping_period = self.timing.ping_period;
-        let Some(inst) = self.inst(m, who) else { return };
+        let Some(inst) = self.inst(m, who) else {
+            return;
+        };
         if inst.port == 0 {
             return;
         }
@@ -36,7 +44,9 @@ impl Sentinel {
             return;
         }
         let (host, port) = (inst.host.clone(), inst.port);
-        let Some(master) = self.masters.get(m) else { return };
+        let Some(master) = self.masters.get(m) else {
+            return;
+        };
         let setname = master.cmd("CLIENT");
         let subscribe = master.cmd("SUBSCRIBE");
         let id8: String = self.myid.chars().take(8).collect();
@@ -44,8 +54,18 @@ impl Sentinel {
         if need_cc {
             let link = self.new_link(m, who, false);
             let mut hs: Vec<Vec<Bytes>> = auth.iter().cloned().collect();
-            hs.push(vec![Bytes::from(setname.clone()), Bytes::from_static(b"SETNAME"), Bytes::from(format!("sentinel-{id8}-cmd"))]);
-            self.actions.push(super::Action::Connect { link, host: host.clone(), port, pubsub: false, handshake: hs });
+            hs.push(vec![
+                Bytes::from(setname.clone()),
+                Bytes::from_static(b"SETNAME"),
+                Bytes::from(format!("sentinel-{id8}-cmd")),
+            ]);
+            self.actions.push(super::Action::Connect {
+                link,
+                host: host.clone(),
+                port,
+                pubsub: false,
+                handshake: hs,
+            });
             if let Some(i) = self.inst_mut(m, who) {
                 i.link.cc = Some(link);
             }
@@ -53,9 +73,22 @@ impl Sentinel {
         if need_pc {
             let link = self.new_link(m, who, true);
             let mut hs: Vec<Vec<Bytes>> = auth.iter().cloned().collect();
-            hs.push(vec![Bytes::from(setname), Bytes::from_static(b"SETNAME"), Bytes::from(format!("sentinel-{id8}-pubsub"))]);
-            hs.push(vec![Bytes::from(subscribe), Bytes::from_static(HELLO_CHANNEL.as_bytes())]);
-            self.actions.push(super::Action::Connect { link, host, port, pubsub: true, handshake: hs });
+            hs.push(vec![
+                Bytes::from(setname),
+                Bytes::from_static(b"SETNAME"),
+                Bytes::from(format!("sentinel-{id8}-pubsub")),
+            ]);
+            hs.push(vec![
+                Bytes::from(subscribe),
+                Bytes::from_static(HELLO_CHANNEL.as_bytes()),
+            ]);
+            self.actions.push(super::Action::Connect {
+                link,
+                host,
+                port,
+                pubsub: true,
+                handshake: hs,
+            });
             if let Some(i) = self.inst_mut(m, who) {
                 i.link.pc = Some(link);
             }
@@ -65,8 +98,17 @@ impl Sentinel {
         }
     }
 
-    pub(crate) fn on_connected(&mut self, m: &str, who: &Who, pubsub: bool, local_ip: String, now: u64) {
-        let Some(inst) = self.inst_mut(m, who) else { return };
+    pub(crate) fn on_connected(
+        &mut self,
+        m: &str,
+        who: &Who,
+        pubsub: bool,
+        local_ip: String,
+        now: u64,
+    ) {
+        let Some(inst) = self.inst_mut(m, who) else {
+            return;
+        };
         if pubsub {
             inst.link.pc_connected = true;
             inst.link.pc_conn_time = now;
@@ -80,7 +122,11 @@ impl Sentinel {
     }
 
     fn send_ping(&mut self, m: &str, who: &Who, now: u64) {
-        let ping = self.masters.get(m).map(|x| x.cmd("PING")).unwrap_or_else(|| "PING".into());
+        let ping = self
+            .masters
+            .get(m)
+            .map(|x| x.cmd("PING"))
+            .unwrap_or_else(|| "PING".into());
         if self.send(m, who, vec![ping], Tag::Ping) {
             if let Some(i) = self.inst_mut(m, who) {
                 i.link.last_ping_time = now;
@@ -93,21 +139,36 @@ impl Sentinel {
 
     /// The PING, INFO and hello cadence of §4.3.
     pub(crate) fn send_periodic(&mut self, m: &str, who: &Who, now: u64) {
-        let Some(master) = self.masters.get(m) else { return };
+        let Some(master) = self.masters.get(m) else {
+            return;
+        };
         let down_after = master.down_after;
         let master_troubled = master.o_down || master.failover != FailoverState::None;
-        let Some(inst) = self.inst(m, who) else { return };
+        let Some(inst) = self.inst(m, who) else {
+            return;
+        };
         if !inst.link.connected(inst.kind) || inst.link.pending >= 100 {
             return;
         }
         let link_down_time = match who {
-            Who::Replica(k) => master.replicas.get(k).map(|r| r.master_link_down_time).unwrap_or(0),
+            Who::Replica(k) => master
+                .replicas
+                .get(k)
+                .map(|r| r.master_link_down_time)
+                .unwrap_or(0),
             _ => 0,
         };
-        let info_period = if inst.kind == Kind::Replica && (master_troubled || link_down_time != 0) { 1000 } else { self.timing.info_period };
+        let info_period = if inst.kind == Kind::Replica && (master_troubled || link_down_time != 0)
+        {
+            1000
+        } else {
+            self.timing.info_period
+        };
         let ping_period = down_after.min(self.timing.ping_period);
-        let want_info = inst.kind != Kind::Sentinel && (inst.info_refresh == 0 || now.saturating_sub(inst.info_refresh) > info_period);
-        let want_ping = now.saturating_sub(inst.link.last_pong_time) > ping_period && now.saturating_sub(inst.link.last_ping_time) > ping_period / 2;
+        let want_info = inst.kind != Kind::Sentinel
+            && (inst.info_refresh == 0 || now.saturating_sub(inst.info_refresh) > info_period);
+        let want_ping = now.saturating_sub(inst.link.last_pong_time) > ping_period
+            && now.saturating_sub(inst.link.last_ping_time) > ping_period / 2;
         let want_hello = now.saturating_sub(inst.last_pub_time) > self.timing.publish_period;
         if want_info {
             let info = master.cmd("INFO");
@@ -124,17 +185,48 @@ impl Sentinel {
     /// The hello payload for master `m` as seen from a link with local address `local_ip`.
     pub fn hello_payload(&self, m: &str, local_ip: Option<&str>) -> Option<String> {
         let master = self.masters.get(m)?;
-        let ip = self.globals.announce_ip.clone().or_else(|| local_ip.map(String::from))?;
-        let port = if self.globals.announce_port != 0 { self.globals.announce_port } else { self.globals.port };
+        let ip = self
+            .globals
+            .announce_ip
+            .clone()
+            .or_else(|| local_ip.map(String::from))?;
+        let port = if self.globals.announce_port != 0 {
+            self.globals.announce_port
+        } else {
+            self.globals.port
+        };
         let (mh, mp) = master.current_addr();
-        Some(Hello { ip, port, runid: self.myid.clone(), current_epoch: self.current_epoch, master_name: m.to_string(), master_ip: mh, master_port: mp, master_config_epoch: master.config_epoch }.encode())
+        Some(
+            Hello {
+                ip,
+                port,
+                runid: self.myid.clone(),
+                current_epoch: self.current_epoch,
+                master_name: m.to_string(),
+                master_ip: mh,
+                master_port: mp,
+                master_config_epoch: master.config_epoch,
+            }
+            .encode(),
+        )
     }
 
     fn send_hello(&mut self, m: &str, who: &Who) {
         let local = self.inst(m, who).and_then(|i| i.link.local_ip.clone());
-        let Some(payload) = self.hello_payload(m, local.as_deref()) else { return };
-        let publish = self.masters.get(m).map(|x| x.cmd("PUBLISH")).unwrap_or_else(|| "PUBLISH".into());
-        self.send(m, who, vec![publish, HELLO_CHANNEL.to_string(), payload], Tag::Hello);
+        let Some(payload) = self.hello_payload(m, local.as_deref()) else {
+            return;
+        };
+        let publish = self
+            .masters
+            .get(m)
+            .map(|x| x.cmd("PUBLISH"))
+            .unwrap_or_else(|| "PUBLISH".into());
+        self.send(
+            m,
+            who,
+            vec![publish, HELLO_CHANNEL.to_string(), payload],
+            Tag::Hello,
+        );
     }
 
     pub(crate) fn on_reply(&mut self, m: &str, who: &Who, tag: Tag, frame: Frame, now: u64) {
@@ -147,10 +239,16 @@ impl Sentinel {
                     Frame::Simple(s) | Frame::Error(s) => s.clone(),
                     _ => String::new(),
                 };
-                let s_down = self.inst(m, who).map(|i| i.s_down && !i.script_kill_sent).unwrap_or(false);
+                let s_down = self
+                    .inst(m, who)
+                    .map(|i| i.s_down && !i.script_kill_sent)
+                    .unwrap_or(false);
                 if let Some(i) = self.inst_mut(m, who) {
                     i.link.last_pong_time = now;
-                    if text.starts_with("PONG") || text.starts_with("LOADING") || text.starts_with("MASTERDOWN") {
+                    if text.starts_with("PONG")
+                        || text.starts_with("LOADING")
+                        || text.starts_with("MASTERDOWN")
+                    {
                         i.link.last_avail_time = now;
                         i.link.act_ping_time = 0;
                         if text.starts_with("PONG") {
@@ -159,7 +257,11 @@ impl Sentinel {
                     }
                 }
                 if text.starts_with("BUSY") && s_down {
-                    let cmd = self.masters.get(m).map(|x| x.cmd("SCRIPT")).unwrap_or_default();
+                    let cmd = self
+                        .masters
+                        .get(m)
+                        .map(|x| x.cmd("SCRIPT"))
+                        .unwrap_or_default();
                     self.send(m, who, vec![cmd, "KILL".into()], Tag::Ignore);
                     if let Some(i) = self.inst_mut(m, who) {
                         i.script_kill_sent = true;
@@ -182,7 +284,11 @@ impl Sentinel {
                 if let (Who::Sentinel(id), Frame::Array(Some(items))) = (who, &frame) {
                     if let [Frame::Int(down), leader, Frame::Int(epoch)] = &items[..] {
                         let leader = leader.text();
-                        if let Some(p) = self.masters.get_mut(m).and_then(|x| x.sentinels.get_mut(id)) {
+                        if let Some(p) = self
+                            .masters
+                            .get_mut(m)
+                            .and_then(|x| x.sentinels.get_mut(id))
+                        {
                             p.last_master_down_reply_time = now;
                             p.master_down = *down == 1;
                             if let Some(l) = leader.filter(|l| l != "*") {
@@ -199,8 +305,13 @@ impl Sentinel {
 
     /// True when the master is configured and reported as master, is up, and its INFO is fresh.
     pub(crate) fn master_looks_sane(&self, m: &str, now: u64) -> bool {
-        let Some(x) = self.masters.get(m) else { return false };
-        x.inst.role_reported_master && !x.inst.s_down && !x.o_down && now.saturating_sub(x.inst.info_refresh) < self.timing.info_period * 2
+        let Some(x) = self.masters.get(m) else {
+            return false;
+        };
+        x.inst.role_reported_master
+            && !x.inst.s_down
+            && !x.o_down
+            && now.saturating_sub(x.inst.info_refresh) < self.timing.info_period * 2
     }
 
     /// The instance has not been S/ODOWN within the last `ms`.
@@ -211,10 +322,26 @@ impl Sentinel {
 
     /// MULTI / SLAVEOF host port (or NO ONE) / CONFIG REWRITE / CLIENT KILL TYPE normal /
     /// CLIENT KILL TYPE pubsub / EXEC, with the master's renamed command names.
-    pub(crate) fn send_slaveof(&mut self, m: &str, who: &Who, target: Option<(String, u16)>) -> bool {
-        let Some(master) = self.masters.get(m) else { return false };
-        let (multi, slaveof, config, client, exec) = (master.cmd("MULTI"), master.cmd("SLAVEOF"), master.cmd("CONFIG"), master.cmd("CLIENT"), master.cmd("EXEC"));
-        let connected = self.inst(m, who).map(|i| i.link.cc_connected).unwrap_or(false);
+    pub(crate) fn send_slaveof(
+        &mut self,
+        m: &str,
+        who: &Who,
+        target: Option<(String, u16)>,
+    ) -> bool {
+        let Some(master) = self.masters.get(m) else {
+            return false;
+        };
+        let (multi, slaveof, config, client, exec) = (
+            master.cmd("MULTI"),
+            master.cmd("SLAVEOF"),
+            master.cmd("CONFIG"),
+            master.cmd("CLIENT"),
+            master.cmd("EXEC"),
+        );
+        let connected = self
+            .inst(m, who)
+            .map(|i| i.link.cc_connected)
+            .unwrap_or(false);
         if !connected {
             return false;
         }
@@ -226,7 +353,12 @@ impl Sentinel {
             vec![multi],
             so,
             vec![config, "REWRITE".into()],
-            vec![client.clone(), "KILL".into(), "TYPE".into(), "normal".into()],
+            vec![
+                client.clone(),
+                "KILL".into(),
+                "TYPE".into(),
+                "normal".into(),
+            ],
             vec![client, "KILL".into(), "TYPE".into(), "pubsub".into()],
             vec![exec],
         ];
@@ -240,7 +372,11 @@ impl Sentinel {
     pub(crate) fn refresh_from_info(&mut self, m: &str, who: &Who, text: &str, now: u64) {
         let configured_master = *who == Who::Master;
         let r = parse_info(text, configured_master);
-        let reboot_period = self.masters.get(m).map(|x| x.reboot_down_after).unwrap_or(0);
+        let reboot_period = self
+            .masters
+            .get(m)
+            .map(|x| x.reboot_down_after)
+            .unwrap_or(0);
         // Run id: first sighting or a reboot.
         if let Some(id) = &r.run_id {
             let prev = self.inst(m, who).and_then(|i| i.runid.clone());
@@ -263,10 +399,15 @@ impl Sentinel {
         if configured_master {
             for line in &r.replicas {
                 let key = addr_name(&line.ip, line.port);
-                let exists = self.masters.get(m).map(|x| x.replicas.contains_key(&key)).unwrap_or(true);
+                let exists = self
+                    .masters
+                    .get(m)
+                    .map(|x| x.replicas.contains_key(&key))
+                    .unwrap_or(true);
                 if !exists {
                     if let Some(x) = self.masters.get_mut(m) {
-                        x.replicas.insert(key.clone(), Replica::new(line.ip.clone(), line.port, now));
+                        x.replicas
+                            .insert(key.clone(), Replica::new(line.ip.clone(), line.port, now));
                     }
                     self.event(Level::Notice, "+slave", m, &Who::Replica(key), "");
                     self.persist();
@@ -277,7 +418,9 @@ impl Sentinel {
             if let Some(rep) = self.masters.get_mut(m).and_then(|x| x.replicas.get_mut(k)) {
                 rep.master_link_down_time = r.master_link_down_since_ms;
                 if r.role_master == Some(false) {
-                    if r.master_host != rep.master_host || r.master_port.unwrap_or(0) != rep.master_port {
+                    if r.master_host != rep.master_host
+                        || r.master_port.unwrap_or(0) != rep.master_port
+                    {
                         rep.conf_change_time = now;
                     }
                     rep.master_host = r.master_host.clone();
@@ -300,8 +443,12 @@ impl Sentinel {
             i.info_text = Some(text.to_string());
         }
         // Role changes are reported even in TILT.
-        let Some(reported_master) = r.role_master else { return };
-        let Some(inst) = self.inst(m, who) else { return };
+        let Some(reported_master) = r.role_master else {
+            return;
+        };
+        let Some(inst) = self.inst(m, who) else {
+            return;
+        };
         if inst.role_reported_master != reported_master {
             let kind = inst.kind;
             if let Some(i) = self.inst_mut(m, who) {
@@ -309,20 +456,42 @@ impl Sentinel {
                 i.role_reported_time = now;
             }
             let matches = (kind == Kind::Master) == reported_master;
-            let ev = if matches { "+role-change" } else { "-role-change" };
-            self.event(Level::Verbose, ev, m, who, &format!(" new reported role is {}", if reported_master { "master" } else { "slave" }));
+            let ev = if matches {
+                "+role-change"
+            } else {
+                "-role-change"
+            };
+            self.event(
+                Level::Verbose,
+                ev,
+                m,
+                who,
+                &format!(
+                    " new reported role is {}",
+                    if reported_master { "master" } else { "slave" }
+                ),
+            );
         }
         if self.tilt {
             return;
         }
         let Who::Replica(k) = who else { return };
-        let Some(master) = self.masters.get(m) else { return };
-        let Some(rep) = master.replicas.get(k) else { return };
-        let (failover_timeout, failover, promoted) = (master.failover_timeout, master.failover, rep.promoted);
+        let Some(master) = self.masters.get(m) else {
+            return;
+        };
+        let Some(rep) = master.replicas.get(k) else {
+            return;
+        };
+        let (failover_timeout, failover, promoted) =
+            (master.failover_timeout, master.failover, rep.promoted);
         if reported_master {
             if promoted && failover == FailoverState::WaitPromotion {
                 self.on_promotion_observed(m, k, now);
-            } else if !promoted && self.master_looks_sane(m, now) && Self::no_down_for(&rep.inst, 0, self.timing.publish_period * 4, now) && now.saturating_sub(rep.inst.role_reported_time) > self.timing.publish_period * 4 {
+            } else if !promoted
+                && self.master_looks_sane(m, now)
+                && Self::no_down_for(&rep.inst, 0, self.timing.publish_period * 4, now)
+                && now.saturating_sub(rep.inst.role_reported_time) > self.timing.publish_period * 4
+            {
                 let target = (master.inst.host.clone(), master.inst.port);
                 if self.send_slaveof(m, who, Some(target)) {
                     self.event(Level::Notice, "+convert-to-slave", m, who, "");
@@ -333,16 +502,32 @@ impl Sentinel {
         // A replica following the wrong master.
         let (mh, mp) = (master.inst.host.clone(), master.inst.port);
         let wrong = rep.master_port != mp || rep.master_host.as_deref() != Some(mh.as_str());
-        if wrong && !promoted && self.master_looks_sane(m, now) && Self::no_down_for(&rep.inst, 0, failover_timeout, now) && now.saturating_sub(rep.conf_change_time) > failover_timeout {
-            if self.send_slaveof(m, who, Some((mh, mp))) {
+        if wrong
+            && !promoted
+            && self.master_looks_sane(m, now)
+            && Self::no_down_for(&rep.inst, 0, failover_timeout, now)
+            && now.saturating_sub(rep.conf_change_time) > failover_timeout
+            && self.send_slaveof(m, who, Some((mh, mp))) {
                 self.event(Level::Notice, "+fix-slave-config", m, who, "");
             }
-        }
         // Reconfiguration progress during a failover.
-        let Some(master) = self.masters.get(m) else { return };
-        let promoted_addr = master.promoted.as_ref().and_then(|p| master.replicas.get(p)).map(|p| (p.inst.host.clone(), p.inst.port));
-        let Some(rep) = master.replicas.get(k) else { return };
-        let (reconf, host, port, up) = (rep.reconf, rep.master_host.clone(), rep.master_port, rep.master_link_up);
+        let Some(master) = self.masters.get(m) else {
+            return;
+        };
+        let promoted_addr = master
+            .promoted
+            .as_ref()
+            .and_then(|p| master.replicas.get(p))
+            .map(|p| (p.inst.host.clone(), p.inst.port));
+        let Some(rep) = master.replicas.get(k) else {
+            return;
+        };
+        let (reconf, host, port, up) = (
+            rep.reconf,
+            rep.master_host.clone(),
+            rep.master_port,
+            rep.master_link_up,
+        );
         if let Some((ph, pp)) = promoted_addr {
             let points_to_promoted = host.as_deref() == Some(ph.as_str()) && port == pp;
             if matches!(reconf, Reconf::Sent(_)) && points_to_promoted {
@@ -351,7 +536,11 @@ impl Sentinel {
                 }
                 self.event(Level::Notice, "+slave-reconf-inprog", m, who, "");
             }
-            let reconf = self.masters.get(m).and_then(|x| x.replicas.get(k)).map(|r| r.reconf);
+            let reconf = self
+                .masters
+                .get(m)
+                .and_then(|x| x.replicas.get(k))
+                .map(|r| r.reconf);
             if reconf == Some(Reconf::InProgress) && up {
                 if let Some(r) = self.masters.get_mut(m).and_then(|x| x.replicas.get_mut(k)) {
                     r.reconf = Reconf::Done;
@@ -363,26 +552,54 @@ impl Sentinel {
 
     /// §4.4: a hello heard on a hello channel or PUBLISHed to us.
     pub fn process_hello(&mut self, payload: &str, now: u64) {
-        let Some(h) = Hello::parse(payload) else { return };
+        let Some(h) = Hello::parse(payload) else {
+            return;
+        };
         let m = h.master_name.clone();
         if !self.masters.contains_key(&m) {
             return;
         }
-        let known = self.masters.get(&m).and_then(|x| x.sentinels.get(&h.runid)).map(|p| p.inst.host == h.ip && p.inst.port == h.port).unwrap_or(false);
+        let known = self
+            .masters
+            .get(&m)
+            .and_then(|x| x.sentinels.get(&h.runid))
+            .map(|p| p.inst.host == h.ip && p.inst.port == h.port)
+            .unwrap_or(false);
         if !known {
             // The same run id at another address: an address switch.
-            let removed = self.masters.get(&m).map(|x| x.sentinels.contains_key(&h.runid)).unwrap_or(false);
+            let removed = self
+                .masters
+                .get(&m)
+                .map(|x| x.sentinels.contains_key(&h.runid))
+                .unwrap_or(false);
             if removed {
                 self.close_links(&m, &Who::Sentinel(h.runid.clone()));
                 if let Some(x) = self.masters.get_mut(&m) {
                     x.sentinels.remove(&h.runid);
                 }
-                self.event(Level::Notice, "+sentinel-address-switch", &m, &Who::Master, &format!(" ip {} port {} for {}", h.ip, h.port, h.runid));
+                self.event(
+                    Level::Notice,
+                    "+sentinel-address-switch",
+                    &m,
+                    &Who::Master,
+                    &format!(" ip {} port {} for {}", h.ip, h.port, h.runid),
+                );
             } else {
                 // Another run id claiming this address is stale everywhere.
-                let other = self.masters.get(&m).and_then(|x| x.sentinels.values().find(|p| p.inst.host == h.ip && p.inst.port == h.port).map(|p| p.inst.name.clone()));
+                let other = self.masters.get(&m).and_then(|x| {
+                    x.sentinels
+                        .values()
+                        .find(|p| p.inst.host == h.ip && p.inst.port == h.port)
+                        .map(|p| p.inst.name.clone())
+                });
                 if let Some(o) = other {
-                    self.event(Level::Notice, "+sentinel-invalid-addr", &m, &Who::Sentinel(o.clone()), "");
+                    self.event(
+                        Level::Notice,
+                        "+sentinel-invalid-addr",
+                        &m,
+                        &Who::Sentinel(o.clone()),
+                        "",
+                    );
                     let names: Vec<String> = self.masters.keys().cloned().collect();
                     for n in names {
                         self.close_links(&n, &Who::Sentinel(o.clone()));
@@ -393,18 +610,36 @@ impl Sentinel {
                 }
             }
             if let Some(x) = self.masters.get_mut(&m) {
-                x.sentinels.insert(h.runid.clone(), Peer::new(h.runid.clone(), h.ip.clone(), h.port, now));
+                x.sentinels.insert(
+                    h.runid.clone(),
+                    Peer::new(h.runid.clone(), h.ip.clone(), h.port, now),
+                );
             }
             if !removed {
-                self.event(Level::Notice, "+sentinel", &m, &Who::Sentinel(h.runid.clone()), "");
+                self.event(
+                    Level::Notice,
+                    "+sentinel",
+                    &m,
+                    &Who::Sentinel(h.runid.clone()),
+                    "",
+                );
             } else {
                 // Update the address under every other master too.
-                let names: Vec<String> = self.masters.keys().filter(|n| **n != m).cloned().collect();
+                let names: Vec<String> =
+                    self.masters.keys().filter(|n| **n != m).cloned().collect();
                 for n in names {
-                    let has = self.masters.get(&n).map(|x| x.sentinels.contains_key(&h.runid)).unwrap_or(false);
+                    let has = self
+                        .masters
+                        .get(&n)
+                        .map(|x| x.sentinels.contains_key(&h.runid))
+                        .unwrap_or(false);
                     if has {
                         self.close_links(&n, &Who::Sentinel(h.runid.clone()));
-                        if let Some(p) = self.masters.get_mut(&n).and_then(|x| x.sentinels.get_mut(&h.runid)) {
+                        if let Some(p) = self
+                            .masters
+                            .get_mut(&n)
+                            .and_then(|x| x.sentinels.get_mut(&h.runid))
+                        {
                             p.inst.host = h.ip.clone();
                             p.inst.port = h.port;
                         }
@@ -423,25 +658,62 @@ impl Sentinel {
             if let Some(x) = self.masters.get_mut(&m) {
                 x.config_epoch = h.master_config_epoch;
             }
-            let (oh, op) = self.masters.get(&m).map(|x| (x.inst.host.clone(), x.inst.port)).unwrap_or_default();
+            let (oh, op) = self
+                .masters
+                .get(&m)
+                .map(|x| (x.inst.host.clone(), x.inst.port))
+                .unwrap_or_default();
             if oh != h.master_ip || op != h.master_port {
-                self.event(Level::Warning, "+config-update-from", &m, &Who::Sentinel(h.runid.clone()), "");
-                self.event_plain(Level::Warning, "+switch-master", format!("{} {} {} {} {}", m, oh, op, h.master_ip, h.master_port));
+                self.event(
+                    Level::Warning,
+                    "+config-update-from",
+                    &m,
+                    &Who::Sentinel(h.runid.clone()),
+                    "",
+                );
+                self.event_plain(
+                    Level::Warning,
+                    "+switch-master",
+                    format!("{} {} {} {} {}", m, oh, op, h.master_ip, h.master_port),
+                );
                 self.reset_and_change_address(&m, &h.master_ip, h.master_port, now);
                 self.run_reconfig_script(&m, "observer", (&oh, op), (&h.master_ip, h.master_port));
             }
             self.persist();
         }
-        if let Some(p) = self.masters.get_mut(&m).and_then(|x| x.sentinels.get_mut(&h.runid)) {
+        if let Some(p) = self
+            .masters
+            .get_mut(&m)
+            .and_then(|x| x.sentinels.get_mut(&h.runid))
+        {
             p.inst.last_hello_time = now;
         }
     }
 
     /// `client-reconfig-script <name> <role> start <from-ip> <from-port> <to-ip> <to-port>`.
-    pub(crate) fn run_reconfig_script(&mut self, m: &str, role: &str, from: (&str, u16), to: (&str, u16)) {
-        if let Some(s) = self.masters.get(m).and_then(|x| x.client_reconfig_script.clone()) {
+    pub(crate) fn run_reconfig_script(
+        &mut self,
+        m: &str,
+        role: &str,
+        from: (&str, u16),
+        to: (&str, u16),
+    ) {
+        if let Some(s) = self
+            .masters
+            .get(m)
+            .and_then(|x| x.client_reconfig_script.clone())
+        {
             self.actions.push(super::Action::Script {
-                argv: vec![s, m.to_string(), role.to_string(), "start".into(), from.0.to_string(), from.1.to_string(), to.0.to_string(), to.1.to_string()],
+                argv: vec![
+                    s,
+                    m.to_string(),
+                    role.to_string(),
+                    "start".into(),
+                    from.0.to_string(),
+                    from.1.to_string(),
+                    to.0.to_string(),
+                    to.1.to_string(),
+                ],
             });
         }
     }

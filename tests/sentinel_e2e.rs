@@ -1,0 +1,252 @@
+//! End-to-end tests of picket-sentinel with real redis-server nodes on loopback: automatic
+//! failover after kill -9, the old master rejoining as a replica, manual failover, mixed groups
+//! with real redis-sentinel, and the SENTINEL API compared with a real redis-sentinel.
+
+mod common;
+use common::{free_port, master_addr, redis_node, role, sentinel, wait_until, Client, Proc};
+use std::time::Duration;
+
+struct Cluster {
+    dir: tempfile::TempDir,
+    nodes: Vec<Proc>,
+    node_ports: Vec<u16>,
+    sentinels: Vec<Proc>,
+}
+
+/// 1 master + 2 replicas, and one sentinel per entry of `real` (true = redis-sentinel).
+fn cluster(real: &[bool]) -> Cluster {
+    let dir = tempfile::tempdir().unwrap();
+    let node_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let mut nodes = vec![redis_node(dir.path(), node_ports[0], None)];
+    for p in &node_ports[1..] {
+        nodes.push(redis_node(dir.path(), *p, Some(node_ports[0])));
+    }
+    let sentinels: Vec<Proc> = real
+        .iter()
+        .map(|r| sentinel(*r, dir.path(), free_port(), node_ports[0], 2))
+        .collect();
+    let c = Cluster {
+        dir,
+        nodes,
+        node_ports,
+        sentinels,
+    };
+    // Every sentinel knows both replicas and the other sentinels.
+    for s in &c.sentinels {
+        let ok = wait_until(Duration::from_secs(20), || {
+            let mut cl = Client::connect(s.port);
+            let m = cl.cmd_str(&["SENTINEL", "MASTER", "mymaster"]);
+            let r = cl.cmd_str(&["SENTINEL", "REPLICAS", "mymaster"]);
+            m.contains("num-slaves\r\n$1\r\n2")
+                && m.contains(&format!("num-other-sentinels\r\n$1\r\n{}", real.len() - 1))
+                && r.matches("master-link-status\r\n$2\r\nok").count() == 2
+        });
+        assert!(
+            ok,
+            "sentinel {} did not discover the group; logs in {}",
+            s.port,
+            c.dir.path().display()
+        );
+    }
+    c
+}
+
+fn log_of(c: &Cluster, port: u16) -> String {
+    std::fs::read_to_string(c.dir.path().join(format!("sentinel-{port}.log"))).unwrap_or_default()
+}
+
+fn failover_and_rejoin(real: &[bool]) {
+    let mut c = cluster(real);
+    let old = format!("127.0.0.1:{}", c.node_ports[0]);
+    c.nodes[0].kill();
+    let ok = wait_until(Duration::from_secs(30), || {
+        c.sentinels
+            .iter()
+            .all(|s| master_addr(s.port).map(|a| a != old).unwrap_or(false))
+    });
+    let addrs: Vec<_> = c.sentinels.iter().map(|s| master_addr(s.port)).collect();
+    assert!(
+        ok,
+        "no agreed failover: {addrs:?}\n{}",
+        c.sentinels
+            .iter()
+            .map(|s| log_of(&c, s.port))
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    );
+    assert!(
+        addrs.windows(2).all(|w| w[0] == w[1]),
+        "sentinels disagree: {addrs:?}"
+    );
+    let new_port: u16 = addrs[0]
+        .as_ref()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(role(new_port).as_deref(), Some("master"));
+    let other = *c.node_ports[1..].iter().find(|p| **p != new_port).unwrap();
+    assert!(wait_until(Duration::from_secs(20), || {
+        let mut cl = Client::connect(other);
+        cl.cmd_str(&["INFO", "replication"])
+            .contains(&format!("master_port:{new_port}"))
+    }));
+    // The old master comes back and is turned into a replica of the new one.
+    c.nodes[0] = redis_node(c.dir.path(), c.node_ports[0], None);
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let mut cl = Client::connect(c.node_ports[0]);
+            cl.cmd_str(&["INFO", "replication"])
+                .contains(&format!("master_port:{new_port}"))
+        }),
+        "old master not reconfigured"
+    );
+    for s in &c.sentinels {
+        let log = log_of(&c, s.port);
+        assert!(log.contains("+switch-master mymaster"), "{log}");
+    }
+}
+
+#[test]
+fn picket_sentinels_fail_over_real_nodes() {
+    failover_and_rejoin(&[false, false, false]);
+}
+
+#[test]
+fn mixed_group_two_picket_one_redis() {
+    failover_and_rejoin(&[false, false, true]);
+}
+
+#[test]
+fn mixed_group_one_picket_two_redis() {
+    failover_and_rejoin(&[false, true, true]);
+}
+
+#[test]
+fn manual_failover_and_events_on_pubsub() {
+    let c = cluster(&[false]);
+    let s = c.sentinels[0].port;
+    let mut sub = Client::connect(s);
+    sub.cmd(&["PSUBSCRIBE", "*"]);
+    let mut cl = Client::connect(s);
+    assert_eq!(cl.cmd(&["SENTINEL", "FAILOVER", "mymaster"]), b"+OK\r\n");
+    assert_eq!(
+        cl.cmd_str(&["SENTINEL", "FAILOVER", "mymaster"]),
+        "-INPROG Failover already in progress\r\n"
+    );
+    let mut seen = Vec::new();
+    let ok = wait_until(Duration::from_secs(30), || {
+        if let Some(m) = sub.read_reply() {
+            let t = String::from_utf8_lossy(&m).into_owned();
+            let switched = t.contains("+switch-master");
+            seen.push(t);
+            switched
+        } else {
+            false
+        }
+    });
+    assert!(ok, "no +switch-master: {seen:?}");
+    let all = seen.join("");
+    for ev in [
+        "+new-epoch",
+        "+try-failover",
+        "+elected-leader",
+        "+failover-state-select-slave",
+        "+selected-slave",
+        "+failover-state-send-slaveof-noone",
+        "+failover-state-wait-promotion",
+        "+promoted-slave",
+        "+failover-state-reconf-slaves",
+        "+slave-reconf-sent",
+        "+failover-end",
+    ] {
+        assert!(all.contains(ev), "missing {ev} in {all}");
+    }
+}
+
+/// Field names of a RESP2 flat map reply.
+fn keys_of(reply: &str) -> Vec<String> {
+    let lines: Vec<&str> = reply.split("\r\n").collect();
+    let mut keys = Vec::new();
+    let mut i = 1;
+    let mut even = true;
+    while i + 1 < lines.len() {
+        if lines[i].starts_with('$') {
+            if even {
+                keys.push(lines[i + 1].to_string());
+            }
+            even = !even;
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    keys
+}
+
+#[test]
+fn sentinel_api_matches_redis_sentinel() {
+    let c = cluster(&[false, true]);
+    let (p, r) = (c.sentinels[0].port, c.sentinels[1].port);
+    let mut pc = Client::connect(p);
+    let mut rc = Client::connect(r);
+    // Same field names in the same order for masters, replicas and sentinels.
+    for cmd in [&["SENTINEL", "MASTER", "mymaster"][..]] {
+        assert_eq!(
+            keys_of(&pc.cmd_str(cmd)),
+            keys_of(&rc.cmd_str(cmd)),
+            "{cmd:?}"
+        );
+    }
+    let pr = pc.cmd_str(&["SENTINEL", "REPLICAS", "mymaster"]);
+    let rr = rc.cmd_str(&["SENTINEL", "REPLICAS", "mymaster"]);
+    let first = |s: &str| {
+        s.split("*")
+            .nth(2)
+            .map(|x| format!("*{x}"))
+            .unwrap_or_default()
+    };
+    assert_eq!(keys_of(&first(&pr)), keys_of(&first(&rr)));
+    // Exact replies where they do not depend on timing or ids.
+    for cmd in [
+        &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"][..],
+        &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "nosuch"],
+        &["SENTINEL", "MASTER", "nosuch"],
+        &["SENTINEL", "REPLICAS", "nosuch"],
+        &["SENTINEL", "CKQUORUM", "mymaster"],
+        &["SENTINEL", "CKQUORUM", "nosuch"],
+        &["SENTINEL", "NOSUCH"],
+        &["SENTINEL", "MONITOR", "x", "127.0.0.1", "1", "0"],
+        &["SENTINEL", "MONITOR", "x", "127.0.0.1", "abc", "1"],
+        &["SENTINEL", "MONITOR", "mymaster", "127.0.0.1", "1", "1"],
+        &["SENTINEL", "SET", "mymaster", "quorum", "0"],
+        &["SENTINEL", "SET", "mymaster", "nosuch", "1"],
+        &["SENTINEL", "SET", "nosuch", "quorum", "1"],
+        &[
+            "SENTINEL",
+            "IS-MASTER-DOWN-BY-ADDR",
+            "127.0.0.1",
+            "1",
+            "0",
+            "*",
+        ],
+        &["SENTINEL", "CONFIG", "GET", "announce-port"],
+        &["SENTINEL", "SIMULATE-FAILURE", "help"],
+        &["SENTINEL", "SIMULATE-FAILURE", "bogus"],
+        &["PUBLISH", "foo", "bar"],
+        &["GET", "x"],
+        &["PING"],
+        &["SENTINEL"],
+    ] {
+        assert_eq!(pc.cmd_str(cmd), rc.cmd_str(cmd), "{cmd:?}");
+    }
+    let prole = pc.cmd_str(&["ROLE"]);
+    assert_eq!(prole, rc.cmd_str(&["ROLE"]));
+    let pinfo = pc.cmd_str(&["INFO", "sentinel"]);
+    assert!(
+        pinfo.contains("sentinel_masters:1") && pinfo.contains("master0:name=mymaster,status=ok"),
+        "{pinfo}"
+    );
+}
