@@ -193,7 +193,10 @@ fn sentinel_api_matches_redis_sentinel() {
     let mut pc = Client::connect(p);
     let mut rc = Client::connect(r);
     // Same field names in the same order for masters, replicas and sentinels.
-    for cmd in [&["SENTINEL", "MASTER", "mymaster"][..]] {
+    for cmd in [
+        &["SENTINEL", "MASTER", "mymaster"][..],
+        &["SENTINEL", "SENTINELS", "mymaster"],
+    ] {
         assert_eq!(
             keys_of(&pc.cmd_str(cmd)),
             keys_of(&rc.cmd_str(cmd)),

@@ -507,9 +507,10 @@ impl Sentinel {
             && self.master_looks_sane(m, now)
             && Self::no_down_for(&rep.inst, 0, failover_timeout, now)
             && now.saturating_sub(rep.conf_change_time) > failover_timeout
-            && self.send_slaveof(m, who, Some((mh, mp))) {
-                self.event(Level::Notice, "+fix-slave-config", m, who, "");
-            }
+            && self.send_slaveof(m, who, Some((mh, mp)))
+        {
+            self.event(Level::Notice, "+fix-slave-config", m, who, "");
+        }
         // Reconfiguration progress during a failover.
         let Some(master) = self.masters.get(m) else {
             return;
