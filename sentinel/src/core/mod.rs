@@ -133,6 +133,9 @@ pub struct Timing {
     pub election_timeout: u64,
     pub script_max_runtime: u64,
     pub script_retry_delay: u64,
+    /// INFO period for replicas while their master fails over (Redis: 1000). Picket polls
+    /// faster here so the promotion and the reconfiguration are seen sooner.
+    pub failover_info_period: u64,
 }
 
 impl Default for Timing {
@@ -151,6 +154,7 @@ impl Default for Timing {
             election_timeout: 10_000,
             script_max_runtime: 60_000,
             script_retry_delay: 30_000,
+            failover_info_period: 100,
         }
     }
 }

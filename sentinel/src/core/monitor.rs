@@ -117,6 +117,9 @@ impl Sentinel {
             inst.link.cc_connected = true;
             inst.link.cc_conn_time = now;
             inst.link.local_ip = Some(local_ip);
+            // A fresh connection asks for INFO at once rather than at the next period, so an
+            // instance that comes back is seen (and reconfigured) sooner than in Redis.
+            inst.info_refresh = 0;
             self.send_ping(m, who, now);
         }
     }
@@ -158,8 +161,10 @@ impl Sentinel {
                 .unwrap_or(0),
             _ => 0,
         };
-        let info_period = if inst.kind == Kind::Replica && (master_troubled || link_down_time != 0)
-        {
+        let failing_over = master.failover != FailoverState::None;
+        let info_period = if inst.kind == Kind::Replica && failing_over {
+            self.timing.failover_info_period
+        } else if inst.kind == Kind::Replica && (master_troubled || link_down_time != 0) {
             1000
         } else {
             self.timing.info_period

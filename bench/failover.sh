@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Failover timing: picket-sentinel and redis-sentinel, each with 3 sentinels over its own
+# 3 redis-server nodes (down-after-milliseconds 1000, failover-timeout 5000), rounds
+# alternating between the two sides. Each round kills the current master with SIGKILL and
+# measures: kill -> +switch-master seen by a client (GET-MASTER-ADDR-BY-NAME changes), kill ->
+# first successful write on the new master, and the old master's restart -> its
+# master_link_status:up as a replica. Prints the medians per side.
+#
+#   bench/failover.sh [rounds]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-5}
+cargo build --release -q -p picket-sentinel
+PICKET=$PWD/target/release/picket-sentinel
+command -v redis-sentinel >/dev/null || { echo "needs redis-server and redis-sentinel: apt-get install -y redis-server redis-sentinel redis-tools"; exit 1; }
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; pkill -9 -f "$tmp" 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+ms() { date +%s%3N; }
+base=$((20000 + RANDOM % 20000))
+
+start_node() { # port [master-port]
+  local extra=""; [ -n "${2:-}" ] && extra="--replicaof 127.0.0.1 $2"
+  redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no --dir "$tmp" --logfile "$tmp/node-$1.log" $extra >/dev/null 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.05; done
+}
+
+setup() { # side first-port -> nodes at P..P+2, sentinels at P+10..P+12
+  local side=$1 p=$2
+  start_node $p; start_node $((p+1)) $p; start_node $((p+2)) $p
+  for i in 0 1 2; do
+    local sp=$((p+10+i)) conf="$tmp/$side-$i.conf"
+    printf "port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster 127.0.0.1 %d 2\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n" $sp "$tmp" $p > "$conf"
+    if [ "$side" = picket ]; then $PICKET "$conf" --logfile "$tmp/$side-$i.log" & else redis-sentinel "$conf" --logfile "$tmp/$side-$i.log" & fi
+    pids+=($!)
+  done
+  # Wait until every sentinel knows 2 replicas and 2 peers.
+  for i in 0 1 2; do
+    for _ in $(seq 300); do
+      out=$(redis-cli -p $((p+10+i)) sentinel master mymaster 2>/dev/null | tr '\n' ' ' || true)
+      [[ "$out" == *"num-slaves 2 "* && "$out" == *"num-other-sentinels 2 "* ]] && break; sleep 0.1
+    done
+  done
+  sleep 2
+}
+
+master_port() { redis-cli -p "$1" sentinel get-master-addr-by-name mymaster 2>/dev/null | sed -n 2p || true; }
+
+round() { # side first-port -> prints "switch write rejoin" in ms
+  local p=$2 s=$(( $2 + 10 ))
+  local mp; mp=$(master_port $s)
+  local pid; pid=$(redis-cli -p "$mp" info server | awk -F: '/^process_id/ {print $2}' | tr -d '\r')
+  local t0; t0=$(ms)
+  kill -9 "$pid"
+  local np="$mp"
+  for _ in $(seq 3000); do np=$(master_port $s); [ -n "$np" ] && [ "$np" != "$mp" ] && break; sleep 0.01; done
+  local t1; t1=$(ms)
+  for _ in $(seq 3000); do [ "$(redis-cli -p "$np" set bench:k v 2>/dev/null)" = OK ] && break; sleep 0.01; done
+  local t2; t2=$(ms)
+  start_node "$mp"
+  local t3; t3=$(ms)
+  for _ in $(seq 6000); do redis-cli -p "$mp" info replication 2>/dev/null | grep -q "master_link_status:up" && break; sleep 0.01; done
+  local t4; t4=$(ms)
+  echo "$((t1 - t0)) $((t2 - t0)) $((t4 - t3))"
+  sleep 3
+}
+
+setup picket $base
+setup redis $((base + 100))
+declare -a PS PW PR RS RW RR
+for r in $(seq "$ROUNDS"); do
+  read -r a b c < <(round picket $base); PS+=($a); PW+=($b); PR+=($c)
+  echo "round $r picket: switch ${a} ms, first write ${b} ms, rejoin ${c} ms"
+  read -r a b c < <(round redis $((base + 100))); RS+=($a); RW+=($b); RR+=($c)
+  echo "round $r redis:  switch ${a} ms, first write ${b} ms, rejoin ${c} ms"
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+printf '\n%-16s %12s %16s %12s\n' side switch_ms first_write_ms rejoin_ms
+printf '%-16s %12s %16s %12s\n' picket-sentinel "$(median "${PS[@]}")" "$(median "${PW[@]}")" "$(median "${PR[@]}")"
+printf '%-16s %12s %16s %12s\n' redis-sentinel "$(median "${RS[@]}")" "$(median "${RW[@]}")" "$(median "${RR[@]}")"
