@@ -448,8 +448,10 @@ impl Sentinel {
             .filter(|r| !(r.inst.host == host && r.inst.port == port))
             .map(|r| (r.inst.host.clone(), r.inst.port))
             .collect();
+        let mut demoted = None;
         if !(x.inst.host == host && x.inst.port == port) {
             addrs.push((x.inst.host.clone(), x.inst.port));
+            demoted = Some((x.inst.host.clone(), x.inst.port));
         }
         self.reset_master(m, false, now);
         let Some(x) = self.masters.get_mut(m) else {
@@ -461,7 +463,11 @@ impl Sentinel {
         x.o_down_since = 0;
         let mut added = Vec::new();
         for (h, p) in addrs {
-            let r = Replica::new(h, p, now);
+            let mut r = Replica::new(h, p, now);
+            r.demoted_master = demoted
+                .as_ref()
+                .map(|d| d.0 == r.inst.host && d.1 == r.inst.port)
+                .unwrap_or(false);
             added.push(r.inst.name.clone());
             x.replicas.insert(r.inst.name.clone(), r);
         }

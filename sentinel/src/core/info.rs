@@ -20,6 +20,7 @@ pub struct InfoReport {
     pub slave_priority: Option<u64>,
     pub slave_repl_offset: Option<u64>,
     pub replica_announced: Option<bool>,
+    pub connected_slaves: Option<u64>,
 }
 
 /// Parses `slaveN:ip=..,port=..,...` (new form) or `slaveN:ip,port,state` (old form).
@@ -72,6 +73,8 @@ pub fn parse_info(text: &str, configured_master: bool) -> InfoReport {
                 .parse::<i64>()
                 .map(|s| s.max(0) as u64 * 1000)
                 .unwrap_or(0);
+        } else if let Some(v) = line.strip_prefix("connected_slaves:") {
+            r.connected_slaves = v.trim().parse().ok();
         } else if line == "role:master" {
             r.role_master = Some(true);
             role_slave = false;

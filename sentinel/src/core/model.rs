@@ -130,6 +130,9 @@ pub struct Replica {
     pub conf_change_time: u64,
     pub reconf: Reconf,
     pub promoted: bool,
+    /// This entry is the address of a master we switched away from (see the fast rejoin rule
+    /// in `monitor.rs`).
+    pub demoted_master: bool,
 }
 
 impl Replica {
@@ -146,6 +149,7 @@ impl Replica {
             conf_change_time: now,
             reconf: Reconf::None,
             promoted: false,
+            demoted_master: false,
         }
     }
 }
@@ -157,6 +161,8 @@ pub struct Peer {
     pub last_master_down_reply_time: u64,
     pub leader: Option<String>,
     pub leader_epoch: u64,
+    /// The master config epoch in this peer's last hello.
+    pub hello_config_epoch: u64,
 }
 
 impl Peer {
@@ -169,6 +175,7 @@ impl Peer {
             last_master_down_reply_time: 0,
             leader: None,
             leader_epoch: 0,
+            hello_config_epoch: 0,
         }
     }
 }

@@ -492,6 +492,11 @@ impl Sentinel {
         if reported_master {
             if promoted && failover == FailoverState::WaitPromotion {
                 self.on_promotion_observed(m, k, now);
+            } else if !promoted && self.fast_rejoin_ok(m, k, &r, now) {
+                let target = (master.inst.host.clone(), master.inst.port);
+                if self.send_slaveof(m, who, Some(target)) {
+                    self.event(Level::Notice, "+convert-to-slave", m, who, "");
+                }
             } else if !promoted
                 && self.master_looks_sane(m, now)
                 && Self::no_down_for(&rep.inst, 0, self.timing.publish_period * 4, now)
@@ -554,6 +559,38 @@ impl Sentinel {
                 self.event(Level::Notice, "+slave-reconf-done", m, who, "");
             }
         }
+    }
+
+    /// Picket's fast rejoin: a master we failed over that comes back still claiming to be a
+    /// master, with no replicas of its own, is turned into a replica at once instead of after
+    /// Redis's 8 s wait, when our view is confirmed: the current master looks sane and at least
+    /// quorum-1 peers announced our config epoch within the last two hello periods. The 8 s
+    /// exist so that a sentinel with a stale view cannot demote a newer master; the
+    /// confirmation covers that case.
+    fn fast_rejoin_ok(&self, m: &str, k: &str, r: &super::info::InfoReport, now: u64) -> bool {
+        let Some(x) = self.masters.get(m) else {
+            return false;
+        };
+        let Some(rep) = x.replicas.get(k) else {
+            return false;
+        };
+        if !rep.demoted_master
+            || r.connected_slaves != Some(0)
+            || x.config_epoch == 0
+            || !self.master_looks_sane(m, now)
+        {
+            return false;
+        }
+        let fresh = self.timing.publish_period * 2;
+        let confirming = x
+            .sentinels
+            .values()
+            .filter(|p| {
+                p.hello_config_epoch == x.config_epoch
+                    && now.saturating_sub(p.inst.last_hello_time) <= fresh
+            })
+            .count() as u32;
+        confirming + 1 >= x.quorum
     }
 
     /// §4.4: a hello heard on a hello channel or PUBLISHed to us.
@@ -693,6 +730,7 @@ impl Sentinel {
             .and_then(|x| x.sentinels.get_mut(&h.runid))
         {
             p.inst.last_hello_time = now;
+            p.hello_config_epoch = h.master_config_epoch;
         }
     }
 
