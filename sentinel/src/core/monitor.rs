@@ -492,19 +492,18 @@ impl Sentinel {
         if reported_master {
             if promoted && failover == FailoverState::WaitPromotion {
                 self.on_promotion_observed(m, k, now);
-            } else if !promoted && self.fast_rejoin_ok(m, k, &r, now) {
-                let target = (master.inst.host.clone(), master.inst.port);
-                if self.send_slaveof(m, who, Some(target)) {
-                    self.event(Level::Notice, "+convert-to-slave", m, who, "");
-                }
-            } else if !promoted
-                && self.master_looks_sane(m, now)
-                && Self::no_down_for(&rep.inst, 0, self.timing.publish_period * 4, now)
-                && now.saturating_sub(rep.inst.role_reported_time) > self.timing.publish_period * 4
-            {
-                let target = (master.inst.host.clone(), master.inst.port);
-                if self.send_slaveof(m, who, Some(target)) {
-                    self.event(Level::Notice, "+convert-to-slave", m, who, "");
+            } else if !promoted {
+                // Redis's rule: 8 s after the role change with no recent down state; or
+                // Picket's confirmed fast rejoin.
+                let slow_ok = self.master_looks_sane(m, now)
+                    && Self::no_down_for(&rep.inst, 0, self.timing.publish_period * 4, now)
+                    && now.saturating_sub(rep.inst.role_reported_time)
+                        > self.timing.publish_period * 4;
+                if slow_ok || self.fast_rejoin_ok(m, k, &r, now) {
+                    let target = (master.inst.host.clone(), master.inst.port);
+                    if self.send_slaveof(m, who, Some(target)) {
+                        self.event(Level::Notice, "+convert-to-slave", m, who, "");
+                    }
                 }
             }
             return;
