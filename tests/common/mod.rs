@@ -235,6 +235,16 @@ pub fn frame_len(buf: &[u8]) -> Option<usize> {
 }
 
 impl Client {
+    pub fn try_connect(port: u16) -> Option<Client> {
+        let stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        stream.set_nodelay(true).ok()?;
+        Some(Client {
+            stream,
+            buf: Vec::new(),
+        })
+    }
+
     pub fn connect(port: u16) -> Client {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         stream
@@ -276,6 +286,15 @@ impl Client {
         self.send(&a);
         self.read_reply()
             .unwrap_or_else(|| panic!("no reply to {args:?}"))
+    }
+
+    /// Like [`cmd_str`](Self::cmd_str), but None when the connection drops (a sentinel's
+    /// CLIENT KILL during reconfiguration, a node restarting).
+    pub fn try_cmd_str(&mut self, args: &[&str]) -> Option<String> {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        self.stream.write_all(&encode(&a)).ok()?;
+        self.read_reply()
+            .map(|r| String::from_utf8_lossy(&r).into_owned())
     }
 
     pub fn cmd_str(&mut self, args: &[&str]) -> String {
@@ -410,7 +429,7 @@ pub fn sentinel(
 /// SENTINEL GET-MASTER-ADDR-BY-NAME mymaster, as "ip:port".
 pub fn master_addr(sentinel_port: u16) -> Option<String> {
     let mut c = Client::connect(sentinel_port);
-    let r = c.cmd_str(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"]);
+    let r = c.try_cmd_str(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"])?;
     let parts: Vec<&str> = r.split("\r\n").collect();
     if parts.len() >= 5 && parts[0] == "*2" {
         Some(format!("{}:{}", parts[2], parts[4]))
@@ -428,6 +447,6 @@ pub fn role(port: u16) -> Option<String> {
             buf: Vec::new(),
         }
     })?;
-    let r = c.cmd_str(&["ROLE"]);
+    let r = c.try_cmd_str(&["ROLE"])?;
     r.split("\r\n").nth(2).map(String::from)
 }
