@@ -302,10 +302,7 @@ pub fn pubsub_command(hub: &PubSub, args: &[Bytes], out: &mut Reply) {
                 "HELP",
                 "    Prints this help.",
             ];
-            out.array(lines.len());
-            for l in lines {
-                out.simple(l);
-            }
+            out.help(&lines);
         }
         _ => out.error(&format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",

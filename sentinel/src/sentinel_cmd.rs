@@ -293,10 +293,7 @@ pub fn sentinel(node: &SentinelNode, _sess: &mut Session, a: &[Bytes], out: &mut
     let arg = |i: usize| String::from_utf8_lossy(&a[i]).into_owned();
     match sub.as_str() {
         "help" => {
-            out.array(HELP.len());
-            for l in HELP {
-                out.simple(l);
-            }
+            out.help(HELP);
         }
         "myid" => out.bulk(st.core.myid.as_bytes()),
         "masters" => {

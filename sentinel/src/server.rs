@@ -472,11 +472,12 @@ pub fn info_text(node: &SentinelNode, sel: &InfoSelection) -> String {
         );
     }
     if sel.wants("cpu", true) {
+        let (sys, user) = picket::info::cpu_times();
         b.section(
             "CPU",
             &[
-                ("used_cpu_sys", "0.000000".into()),
-                ("used_cpu_user", "0.000000".into()),
+                ("used_cpu_sys", format!("{sys:.6}")),
+                ("used_cpu_user", format!("{user:.6}")),
             ],
         );
     }

@@ -186,6 +186,14 @@ impl Reply {
         }
     }
 
+    /// A HELP reply: one status line per entry.
+    pub fn help(&mut self, lines: &[&str]) {
+        self.array(lines.len());
+        for l in lines {
+            self.simple(l);
+        }
+    }
+
     /// Appends raw, already encoded bytes.
     pub fn raw(&mut self, b: &[u8]) {
         self.buf.extend_from_slice(b);

@@ -157,8 +157,5 @@ pub fn help(ctx: &mut Ctx, _a: &[Bytes]) {
         "HELP",
         "    Prints this help.",
     ];
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
+    ctx.out.help(&lines);
 }

@@ -314,10 +314,7 @@ pub fn client(ctx: &mut Ctx, a: &[Bytes]) {
                 "HELP",
                 "    Prints this help.",
             ];
-            ctx.out.array(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            ctx.out.help(&lines);
         }
         _ => ctx.out.error(&unknown_subcommand("client", &a[1])),
     }

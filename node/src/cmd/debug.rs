@@ -150,10 +150,7 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
                 "HELP",
                 "    Prints this help.",
             ];
-            ctx.out.array(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            ctx.out.help(&lines);
         }
         _ => ctx.out.error(&format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
@@ -174,10 +171,7 @@ pub fn script(ctx: &mut Ctx, a: &[Bytes]) {
         "HELP",
         "    Prints this help.",
     ];
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
+    ctx.out.help(&lines);
 }
 
 /// DEBUG POPULATE count [prefix] [size]: creates `prefix:N` keys (default `key`) holding

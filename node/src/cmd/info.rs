@@ -5,14 +5,6 @@ use bytes::Bytes;
 use picket::info::{bytes_human, InfoBuilder, InfoSelection};
 use std::sync::atomic::Ordering;
 
-fn cpu_times() -> (f64, f64) {
-    // SAFETY: getrusage only writes into the struct we pass it.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    (t(ru.ru_stime), t(ru.ru_utime))
-}
-
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
@@ -360,7 +352,7 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
         );
     }
     if sel.wants("cpu", true) {
-        let (sys, user) = cpu_times();
+        let (sys, user) = picket::info::cpu_times();
         b.section(
             "CPU",
             &[

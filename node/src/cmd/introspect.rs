@@ -199,10 +199,7 @@ pub fn command(ctx: &mut Ctx, a: &[Bytes]) {
                 "HELP",
                 "    Prints this help.",
             ];
-            ctx.out.array(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            ctx.out.help(&lines);
         }
         _ => ctx.out.error(&unknown_subcommand("command", &a[1])),
     }

@@ -406,10 +406,7 @@ pub fn object(ctx: &mut Ctx, a: &[Bytes]) {
             "HELP",
             "    Prints this help.",
         ];
-        ctx.out.array(lines.len());
-        for l in lines {
-            ctx.out.simple(l);
-        }
+        ctx.out.help(&lines);
         return;
     }
     if !matches!(sub.as_str(), "encoding" | "freq" | "idletime" | "refcount") || a.len() != 3 {

@@ -66,6 +66,25 @@ enum ExpireOpt {
     Persist,
 }
 
+fn is_expire_kw(o: &[u8]) -> bool {
+    eq_ic(o, "ex") || eq_ic(o, "px") || eq_ic(o, "exat") || eq_ic(o, "pxat")
+}
+
+/// EX/PX/EXAT/PXAT with its value (SET and GETEX share these options).
+fn expire_opt(kw: &[u8], val: &[u8]) -> Result<ExpireOpt, &'static str> {
+    let v = int_arg(val)?;
+    let unit = if eq_ic(kw, "ex") || eq_ic(kw, "exat") {
+        ExpireUnit::Seconds
+    } else {
+        ExpireUnit::Millis
+    };
+    Ok(if eq_ic(kw, "ex") || eq_ic(kw, "px") {
+        ExpireOpt::Relative(v, unit)
+    } else {
+        ExpireOpt::Absolute(v, unit)
+    })
+}
+
 /// Converts an expiry option to an absolute ms time, or Redis's "invalid expire time" error.
 fn absolute_ms(ctx: &Ctx, opt: ExpireOpt, cmd: &str) -> Result<Option<i64>, String> {
     let (v, unit, rel) = match opt {
@@ -107,23 +126,10 @@ pub fn set(ctx: &mut Ctx, a: &[Bytes]) {
             get = true;
         } else if eq_ic(o, "keepttl") && none {
             exp = ExpireOpt::KeepTtl;
-        } else if (eq_ic(o, "ex") || eq_ic(o, "px") || eq_ic(o, "exat") || eq_ic(o, "pxat"))
-            && none
-            && next.is_some()
-        {
-            let v = match int_arg(&a[i + 1]) {
-                Ok(v) => v,
+        } else if is_expire_kw(o) && none && next.is_some() {
+            exp = match expire_opt(o, &a[i + 1]) {
+                Ok(e) => e,
                 Err(e) => return ctx.out.error(e),
-            };
-            let unit = if eq_ic(o, "ex") || eq_ic(o, "exat") {
-                ExpireUnit::Seconds
-            } else {
-                ExpireUnit::Millis
-            };
-            exp = if eq_ic(o, "ex") || eq_ic(o, "px") {
-                ExpireOpt::Relative(v, unit)
-            } else {
-                ExpireOpt::Absolute(v, unit)
             };
             i += 1;
         } else {
@@ -296,23 +302,10 @@ pub fn getex(ctx: &mut Ctx, a: &[Bytes]) {
         let none = exp == ExpireOpt::None;
         if eq_ic(o, "persist") && none {
             exp = ExpireOpt::Persist;
-        } else if (eq_ic(o, "ex") || eq_ic(o, "px") || eq_ic(o, "exat") || eq_ic(o, "pxat"))
-            && none
-            && i + 1 < a.len()
-        {
-            let v = match int_arg(&a[i + 1]) {
-                Ok(v) => v,
+        } else if is_expire_kw(o) && none && i + 1 < a.len() {
+            exp = match expire_opt(o, &a[i + 1]) {
+                Ok(e) => e,
                 Err(e) => return ctx.out.error(e),
-            };
-            let unit = if eq_ic(o, "ex") || eq_ic(o, "exat") {
-                ExpireUnit::Seconds
-            } else {
-                ExpireUnit::Millis
-            };
-            exp = if eq_ic(o, "ex") || eq_ic(o, "px") {
-                ExpireOpt::Relative(v, unit)
-            } else {
-                ExpireOpt::Absolute(v, unit)
             };
             i += 1;
         } else {
