@@ -563,3 +563,28 @@ fn unix_socket_listener() {
     assert_eq!(&buf[..n], b"+PONG\r\n");
     drop(s);
 }
+
+#[test]
+fn command_docs_carry_arguments_for_redis_cli_hints() {
+    let s = Server::picket(&[]);
+    let mut c = s.client();
+    let docs = c.cmd_str(&["COMMAND", "DOCS", "set"]);
+    for part in [
+        "$9\r\narguments\r\n",
+        "$5\r\ntoken\r\n$2\r\nNX\r\n",
+        "$7\r\nseconds\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$2\r\nEX\r\n",
+        "optional",
+    ] {
+        assert!(docs.contains(part), "{part:?} missing in {docs}");
+    }
+    // Every command is documented: the map has as many entries as COMMAND COUNT.
+    let count: usize = c
+        .cmd_str(&["COMMAND", "COUNT"])
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(c
+        .cmd_str(&["COMMAND", "DOCS"])
+        .starts_with(&format!("*{}\r\n", 2 * count)));
+}

@@ -82,18 +82,24 @@ fn write_info(out: &mut Reply, c: &Command, parent: Option<&str>) {
 }
 
 fn write_docs(out: &mut Reply, c: &Command, parent: Option<&str>) {
-    match parent {
-        Some(p) => out.bulk(format!("{}|{}", p, c.name).as_bytes()),
-        None => out.bulk(c.name.as_bytes()),
-    }
+    let full = match parent {
+        Some(p) => format!("{}|{}", p, c.name),
+        None => c.name.to_string(),
+    };
+    out.bulk(full.as_bytes());
     let has_subs = !c.subcommands.is_empty();
-    out.map(if has_subs { 4 } else { 3 });
+    let has_args = super::docs::has_arguments(&full);
+    out.map(3 + has_subs as usize + has_args as usize);
     out.bulk(b"summary");
     out.bulk(c.summary.as_bytes());
     out.bulk(b"since");
     out.bulk(c.since.as_bytes());
     out.bulk(b"group");
     out.bulk(c.group.as_bytes());
+    if has_args {
+        out.bulk(b"arguments");
+        super::docs::write_arguments(out, &full);
+    }
     if has_subs {
         out.bulk(b"subcommands");
         out.map(c.subcommands.len());

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod connection;
 pub mod debug;
+pub mod docs;
 pub mod expire;
 pub mod info;
 pub mod introspect;
