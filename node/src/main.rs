@@ -83,11 +83,14 @@ fn load_config() -> Config {
     }
     set.sort();
     set.dedup();
+    // Only a value that differs from the default asks for something not built yet.
     for name in set {
-        let canonical = cfg.canonical_name(&name).unwrap_or(&name).to_string();
-        if !ACTED_ON.contains(&canonical.as_str())
-            && !picket::config::FILE_ONLY_DIRECTIVES.contains(&canonical.as_str())
-        {
+        let Some(spec) = cfg.spec(&name).cloned() else {
+            continue;
+        };
+        let acted = ACTED_ON.contains(&spec.name.as_str())
+            || picket::config::FILE_ONLY_DIRECTIVES.contains(&spec.name.as_str());
+        if !acted && cfg.get(&spec.name) != spec.default {
             tracing::warn!("Configuration directive '{}' is accepted but not acted on by this version of Picket", name);
         }
     }

@@ -37,6 +37,8 @@ pub const ACTED_ON: &[&str] = &[
     "lazyfree-lazy-user-flush",
     "lazyfree-lazy-expire",
     "lazyfree-lazy-user-del",
+    "lazyfree-lazy-eviction",
+    "maxmemory-eviction-tenacity",
     "io-threads",
     "dir",
     "daemonize",
