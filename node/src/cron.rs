@@ -110,5 +110,6 @@ pub async fn run(node: Arc<Node>) {
         }
         drop(st);
         crate::alloc::update_peak();
+        crate::db::lru::update_lru_clock();
     }
 }

@@ -212,7 +212,7 @@ pub fn command(ctx: &mut Ctx, a: &[Bytes]) {
 }
 
 fn lookup_name(
-    table: &std::collections::HashMap<&'static str, &'static Command>,
+    table: &super::CommandIndex,
     n: &[u8],
 ) -> Option<(&'static Command, Option<&'static str>)> {
     let name = String::from_utf8_lossy(n).to_ascii_lowercase();

@@ -132,7 +132,7 @@ impl Ctx<'_> {
 }
 
 /// Finds a command by name, case-insensitively, without allocating for short names.
-fn find(table: &HashMap<&'static str, &'static Command>, name: &[u8]) -> Option<&'static Command> {
+fn find(table: &CommandIndex, name: &[u8]) -> Option<&'static Command> {
     let mut buf = [0u8; 32];
     if name.len() <= buf.len() {
         for (d, s) in buf.iter_mut().zip(name) {
@@ -219,6 +219,9 @@ pub fn execute_batch(
     let mut st = node.state.lock();
     let mut done = 0;
     let mut control = Control::Continue;
+    // One clock read per batch: Redis also caches the time for the commands of an event.
+    let now = now_ms();
+    sess.client.meta.lock().last_interaction = Instant::now();
     for req in reqs.iter() {
         let args = &req.args;
         if args.is_empty() {
@@ -238,7 +241,7 @@ pub fn execute_batch(
             }
         }
         done += 1;
-        run_one(node, &mut st, sess, args, out);
+        run_one(node, &mut st, sess, args, out, now);
         if sess.close_after_reply {
             control = Control::Close;
             break;
@@ -261,10 +264,11 @@ pub fn run_one(
     sess: &mut Session,
     args: &[Bytes],
     out: &mut Reply,
+    now: i64,
 ) {
     let mark = out.buf.len();
     let skip_this = std::mem::take(&mut sess.reply_skip_next);
-    run_checked(node, st, sess, args, out);
+    run_checked(node, st, sess, args, out, now);
     if sess.reply_off || skip_this {
         out.buf.truncate(mark);
     }
@@ -276,8 +280,8 @@ fn run_checked(
     sess: &mut Session,
     args: &[Bytes],
     out: &mut Reply,
+    now: i64,
 ) {
-    let now = now_ms();
     st.stats.commands_processed += 1;
     let cmd = match lookup(args) {
         Ok(c) => c,
@@ -293,9 +297,7 @@ fn run_checked(
     };
     let name = full_name(cmd);
     {
-        let mut m = sess.client.meta.lock();
-        m.last_cmd = name;
-        m.last_interaction = Instant::now();
+        sess.client.meta.lock().last_cmd = name;
     }
     if let Err(e) = check(node, st, sess, cmd, name, args) {
         if let Some(m) = sess.multi.as_mut() {
@@ -451,7 +453,9 @@ pub fn repr_arg(a: &[u8]) -> String {
 }
 
 /// Index of every top-level command by lowercase name.
-pub fn build_index(cmds: &'static [Command]) -> HashMap<&'static str, &'static Command> {
+pub type CommandIndex = HashMap<&'static str, &'static Command, foldhash::fast::FixedState>;
+
+pub fn build_index(cmds: &'static [Command]) -> CommandIndex {
     cmds.iter().map(|c| (c.name, c)).collect()
 }
 

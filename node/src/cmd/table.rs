@@ -5,7 +5,6 @@ use super::{
     build_index, config, connection, debug, expire, info, introspect, keys, multi, pubsub, server,
     strings, Command, Handler,
 };
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 #[allow(clippy::too_many_arguments)]
@@ -530,10 +529,10 @@ pub static COMMANDS: &[Command] = &[
     c("watch", -2, NOSCRIPT | LS | FAST | ALLOW_BUSY, KALL, "transactions", "2.2.0", "Watch the given keys to determine execution of the MULTI/EXEC block", multi::watch),
 ];
 
-static TABLE: OnceLock<HashMap<&'static str, &'static Command>> = OnceLock::new();
+static TABLE: OnceLock<super::CommandIndex> = OnceLock::new();
 
 /// The name index, with `rename-command` applied.
-pub fn command_table() -> &'static HashMap<&'static str, &'static Command> {
+pub fn command_table() -> &'static super::CommandIndex {
     TABLE.get_or_init(|| {
         let mut t = build_index(COMMANDS);
         if let Some(r) = super::renames() {

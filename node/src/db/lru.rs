@@ -15,8 +15,23 @@ fn now_secs() -> u64 {
 }
 
 /// The LRU clock: seconds, wrapping at 24 bits.
+static LRU_CLOCK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// The LRU clock: seconds, wrapping at 24 bits. Cached (as Redis's server.lruclock) and
+/// refreshed by [`update_lru_clock`] from the cron, so key accesses do not read the time.
 pub fn lru_clock() -> u32 {
-    (now_secs() as u32) & LRU_CLOCK_MAX
+    let c = LRU_CLOCK.load(std::sync::atomic::Ordering::Relaxed);
+    if c != 0 {
+        return c;
+    }
+    update_lru_clock()
+}
+
+/// Reads the time into the cached LRU clock.
+pub fn update_lru_clock() -> u32 {
+    let c = ((now_secs() as u32) & LRU_CLOCK_MAX).max(1);
+    LRU_CLOCK.store(c, std::sync::atomic::Ordering::Relaxed);
+    c
 }
 
 fn lfu_minutes() -> u32 {
