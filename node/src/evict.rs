@@ -57,11 +57,11 @@ fn pick_victim(st: &NodeState, hot: &HotConfig) -> Option<(usize, Bytes)> {
                     "volatile-random" => 0,
                     _ => score_of(db.main.get(k).map(|e| e.lru).unwrap_or(0), policy, &lfu),
                 };
-                (k.clone(), score)
+                (k.to_bytes(), score)
             } else {
                 let (k, e) = db.main.random(&mut rng)?;
                 (
-                    k.clone(),
+                    k.to_bytes(),
                     if policy == "allkeys-random" {
                         0
                     } else {

@@ -119,7 +119,7 @@ pub fn keys(ctx: &mut Ctx, a: &[Bytes]) {
         .main
         .iter()
         .filter(|(k, _)| all || glob_match(&a[1], k, false))
-        .map(|(k, _)| k.clone())
+        .map(|(k, _)| k.to_bytes())
         .collect();
     let live: Vec<Bytes> = found
         .into_iter()
@@ -182,7 +182,7 @@ pub fn scan(ctx: &mut Ctx, a: &[Bytes]) {
                     .map(|t| t == e.val.type_name())
                     .unwrap_or(true)
             {
-                found.push(k.clone());
+                found.push(k.to_bytes());
             }
         });
         budget -= 1;
@@ -209,7 +209,7 @@ pub fn randomkey(ctx: &mut Ctx, _a: &[Bytes]) {
         let picked = {
             let d = &ctx.st.ks.dbs[db].main;
             let mut rng = |n: usize| rand::random_range(0..n);
-            d.random(&mut rng).map(|(k, _)| k.clone())
+            d.random(&mut rng).map(|(k, _)| k.to_bytes())
         };
         let Some(k) = picked else {
             return ctx.out.null();

@@ -1,7 +1,7 @@
 //! String commands: GET, SET and its variants, counters, ranges, MGET/MSET, LCS.
 
 use super::Ctx;
-use crate::db::{RStr, Value};
+use crate::db::{RStr, SBytes, Value};
 use bytes::Bytes;
 use picket::args::{eq_ic, int_arg, ERR_NOT_INT, ERR_OVERFLOW, ERR_SYNTAX, ERR_WRONGTYPE};
 use picket::numfmt::{incr_long_double, IncrFloatError};
@@ -482,9 +482,12 @@ pub fn append(ctx: &mut Ctx, a: &[Bytes]) {
     data.extend_from_slice(&a[2]);
     let n = data.len();
     let db = ctx.db();
-    ctx.st
-        .ks
-        .set(db, &a[1], Value::Str(RStr::Raw(Bytes::from(data))), true);
+    ctx.st.ks.set(
+        db,
+        &a[1],
+        Value::Str(RStr::Raw(SBytes::from_vec(data))),
+        true,
+    );
     ctx.dirty(1);
     ctx.propagate_as_is(a);
     ctx.out.int(n as i64);
@@ -554,9 +557,12 @@ pub fn setrange(ctx: &mut Ctx, a: &[Bytes]) {
     data[off as usize..end].copy_from_slice(val);
     let n = data.len();
     let db = ctx.db();
-    ctx.st
-        .ks
-        .set(db, &a[1], Value::Str(RStr::Raw(Bytes::from(data))), true);
+    ctx.st.ks.set(
+        db,
+        &a[1],
+        Value::Str(RStr::Raw(SBytes::from_vec(data))),
+        true,
+    );
     ctx.dirty(1);
     ctx.propagate_as_is(a);
     ctx.out.int(n as i64);

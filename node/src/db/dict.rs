@@ -5,11 +5,11 @@
 //!
 //! Resizing is done at once (not incrementally); it moves node pointers, not keys or values.
 
-use bytes::Bytes;
+use super::sbytes::SBytes;
 use std::hash::{BuildHasher, Hasher};
 
 struct Node<V> {
-    key: Bytes,
+    key: SBytes,
     val: V,
     next: Option<Box<Node<V>>>,
 }
@@ -94,7 +94,7 @@ impl<V> Dict<V> {
     }
 
     /// The stored key equal to `key` (to share its allocation).
-    pub fn get_key_value(&self, key: &[u8]) -> Option<(&Bytes, &V)> {
+    pub fn get_key_value(&self, key: &[u8]) -> Option<(&SBytes, &V)> {
         if self.buckets.is_empty() {
             return None;
         }
@@ -113,7 +113,7 @@ impl<V> Dict<V> {
     }
 
     /// Inserts or replaces; returns the previous value.
-    pub fn insert(&mut self, key: Bytes, val: V) -> Option<V> {
+    pub fn insert(&mut self, key: SBytes, val: V) -> Option<V> {
         if let Some(v) = self.get_mut(&key) {
             return Some(std::mem::replace(v, val));
         }
@@ -122,7 +122,7 @@ impl<V> Dict<V> {
     }
 
     /// Inserts a key the caller knows is absent (saves the lookup).
-    pub fn insert_new(&mut self, key: Bytes, val: V) {
+    pub fn insert_new(&mut self, key: SBytes, val: V) {
         if self.len >= self.buckets.len() {
             self.resize((self.len + 1).next_power_of_two().max(MIN_BUCKETS));
         }
@@ -132,7 +132,7 @@ impl<V> Dict<V> {
         self.len += 1;
     }
 
-    pub fn remove(&mut self, key: &[u8]) -> Option<(Bytes, V)> {
+    pub fn remove(&mut self, key: &[u8]) -> Option<(SBytes, V)> {
         if self.buckets.is_empty() {
             return None;
         }
@@ -187,7 +187,7 @@ impl<V> Dict<V> {
     }
 
     /// Visits the entries of the bucket(s) at `cursor` and returns the next cursor (0 = done).
-    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&Bytes, &V)) -> u64 {
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&SBytes, &V)) -> u64 {
         if self.buckets.is_empty() {
             return 0;
         }
@@ -204,7 +204,7 @@ impl<V> Dict<V> {
     }
 
     /// A random entry: a random non-empty bucket, then a random element of its chain.
-    pub fn random(&self, rng: &mut impl FnMut(usize) -> usize) -> Option<(&Bytes, &V)> {
+    pub fn random(&self, rng: &mut impl FnMut(usize) -> usize) -> Option<(&SBytes, &V)> {
         if self.len == 0 {
             return None;
         }
@@ -229,7 +229,7 @@ impl<V> Dict<V> {
         Some((&n.key, &n.val))
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &V)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&SBytes, &V)> {
         self.buckets.iter().flat_map(|b| {
             let mut cur = b.as_deref();
             std::iter::from_fn(move || {
@@ -252,8 +252,8 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    fn k(i: usize) -> Bytes {
-        Bytes::from(format!("key:{i}"))
+    fn k(i: usize) -> SBytes {
+        SBytes::new(format!("key:{i}").as_bytes())
     }
 
     #[test]

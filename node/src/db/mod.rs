@@ -3,9 +3,11 @@
 
 pub mod dict;
 pub mod lru;
+pub mod sbytes;
 pub mod value;
 
 pub use dict::Dict;
+pub use sbytes::SBytes;
 pub use value::{Entry, RStr, Value};
 
 use bytes::Bytes;
@@ -113,7 +115,7 @@ impl Keyspace {
             d.expires.remove(key);
             d.touch(key);
             self.stats.expired_keys += 1;
-            self.expired_pending.push((db, k));
+            self.expired_pending.push((db, k.to_bytes()));
         }
     }
 
@@ -170,8 +172,7 @@ impl Keyspace {
                 }
             }
             None => {
-                d.main
-                    .insert_new(Bytes::copy_from_slice(key), Entry { val, lru });
+                d.main.insert_new(SBytes::new(key), Entry { val, lru });
             }
         }
     }

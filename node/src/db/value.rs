@@ -1,6 +1,6 @@
 //! Stored values and their encodings as OBJECT ENCODING reports them.
 
-use bytes::Bytes;
+use super::sbytes::SBytes;
 use picket::numfmt::parse_i64;
 use picket::resp::fmt_i64;
 use std::borrow::Cow;
@@ -13,8 +13,8 @@ pub const EMBSTR_MAX: usize = 44;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RStr {
     Int(i64),
-    Emb(Bytes),
-    Raw(Bytes),
+    Emb(SBytes),
+    Raw(SBytes),
 }
 
 impl RStr {
@@ -26,9 +26,9 @@ impl RStr {
             }
         }
         if b.len() <= EMBSTR_MAX {
-            RStr::Emb(Bytes::copy_from_slice(b))
+            RStr::Emb(SBytes::new(b))
         } else {
-            RStr::Raw(Bytes::copy_from_slice(b))
+            RStr::Raw(SBytes::new(b))
         }
     }
 
@@ -97,7 +97,7 @@ impl Value {
     pub fn approx_size(&self) -> usize {
         match self {
             Value::Str(RStr::Int(_)) => 0,
-            Value::Str(RStr::Emb(b)) | Value::Str(RStr::Raw(b)) => b.len() + 16,
+            Value::Str(RStr::Emb(b)) | Value::Str(RStr::Raw(b)) => b.heap_size(),
         }
     }
 }
