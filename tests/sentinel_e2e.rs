@@ -260,3 +260,53 @@ fn sentinel_api_matches_redis_sentinel() {
         "{pinfo}"
     );
 }
+
+#[test]
+fn toml_config_with_read_only_file_and_state_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let node = free_port();
+    let _n = redis_node(dir.path(), node, None);
+    let port = free_port();
+    let conf = dir.path().join("sentinel.toml");
+    std::fs::write(
+        &conf,
+        format!("port = {port}\nbind = \"127.0.0.1\"\ndir = \"{}\"\n\n[sentinel]\nannounce-ip = \"127.0.0.1\"\n\n[[sentinel.monitor]]\nname = \"mymaster\"\nhost = \"127.0.0.1\"\nport = {node}\nquorum = 1\ndown-after-milliseconds = \"2s\"\nfailover-timeout = \"10s\"\n", dir.path().display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let bin = common::binary("picket-sentinel");
+    let args = vec![conf.display().to_string()];
+    let mut s = Proc::spawn(&bin, &args, port);
+    let mut c = Client::connect(port);
+    let m = c.cmd_str(&["SENTINEL", "MASTER", "mymaster"]);
+    assert!(
+        m.contains("down-after-milliseconds\r\n$4\r\n2000")
+            && m.contains("failover-timeout\r\n$5\r\n10000"),
+        "{m}"
+    );
+    let myid = c.cmd_str(&["SENTINEL", "MYID"]);
+    let state = dir.path().join("sentinel.state.conf");
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(&state)
+            .map(|t| t.contains("sentinel myid"))
+            .unwrap_or(false)
+    }));
+    assert_eq!(
+        c.cmd(&["SENTINEL", "SET", "mymaster", "quorum", "3"]),
+        b"+OK\r\n"
+    );
+    s.kill();
+    // The state file wins over the configuration on restart: same id, the changed quorum.
+    let _s2 = Proc::spawn(&bin, &args, port);
+    let mut c = Client::connect(port);
+    assert_eq!(c.cmd_str(&["SENTINEL", "MYID"]), myid);
+    assert!(c
+        .cmd_str(&["SENTINEL", "MASTER", "mymaster"])
+        .contains("quorum\r\n$1\r\n3"));
+    assert_eq!(
+        std::fs::read_to_string(&conf).unwrap().lines().count(),
+        14,
+        "the read-only config was not touched"
+    );
+}

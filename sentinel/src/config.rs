@@ -7,7 +7,7 @@ use crate::server::SentinelState;
 use picket::config::{apply_directive, node_specs, Config, ConfigFileError};
 use picket::fsutil::atomic_write;
 use picket::resp::split_args;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The generic directive table with Sentinel's defaults (port 26379, protected-mode no).
 pub fn sentinel_config() -> Config {
@@ -193,7 +193,7 @@ pub fn load(
     path: &Path,
     cli: &[(String, Vec<String>)],
     seed: u64,
-) -> Result<(Config, Sentinel), ConfigFileError> {
+) -> Result<Loaded, ConfigFileError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigFileError {
         file: path.display().to_string(),
         line: 0,
@@ -204,6 +204,17 @@ pub fn load(
             e
         ),
     })?;
+    let is_toml = path.extension().map(|e| e == "toml").unwrap_or(false);
+    let text = if is_toml {
+        toml_to_conf(&text).map_err(|reason| ConfigFileError {
+            file: path.display().to_string(),
+            line: 0,
+            text: String::new(),
+            reason,
+        })?
+    } else {
+        text
+    };
     let mut cfg = sentinel_config();
     let mut sentinel_lines: Vec<(usize, String, Vec<String>)> = Vec::new();
     let mut save_seen = false;
@@ -248,6 +259,46 @@ pub fn load(
         path: path.to_path_buf(),
         syntax: picket::config::FileSyntax::RedisConf,
     });
+    // Picket's `sentinel state-file <path>`: sentinel-owned state lives in its own file, so the
+    // configuration itself may be read-only (a TOML configuration always uses one). Once the
+    // state file exists, its lines replace the configuration's `sentinel` lines.
+    let state_line = sentinel_lines
+        .iter()
+        .rev()
+        .find(|(_, _, w)| {
+            w.first()
+                .map(|d| d.eq_ignore_ascii_case("state-file"))
+                .unwrap_or(false)
+        })
+        .and_then(|(_, _, w)| w.get(1).cloned());
+    let state_path = match state_line {
+        Some(p) => Some(PathBuf::from(p)),
+        None if is_toml => Some(path.with_extension("state.conf")),
+        None => None,
+    };
+    sentinel_lines.retain(|(_, _, w)| {
+        !w.first()
+            .map(|d| d.eq_ignore_ascii_case("state-file"))
+            .unwrap_or(false)
+    });
+    if let Some(sp) = &state_path {
+        if let Ok(state) = std::fs::read_to_string(sp) {
+            let mut from_state = Vec::new();
+            for (i, raw) in state.lines().enumerate() {
+                let line = raw.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let w = words(line).unwrap_or_default();
+                if w.len() > 1 && w[0].eq_ignore_ascii_case("sentinel") {
+                    from_state.push((i + 1, line.to_string(), w[1..].to_vec()));
+                }
+            }
+            if !from_state.is_empty() {
+                sentinel_lines = from_state;
+            }
+        }
+    }
     let pass = cfg.get("requirepass").to_string();
     let globals = Globals {
         port: cfg.get_i64("port") as u16,
@@ -282,7 +333,94 @@ pub fn load(
             })?;
         }
     }
-    Ok((cfg, core))
+    Ok(Loaded {
+        cfg,
+        core,
+        state_path: state_path.unwrap_or_else(|| path.to_path_buf()),
+    })
+}
+
+/// A loaded sentinel: the generic configuration, the core, and where its state is flushed.
+pub struct Loaded {
+    pub cfg: Config,
+    pub core: Sentinel,
+    pub state_path: PathBuf,
+}
+
+fn toml_scalar(v: &toml::Value, key: &str) -> Result<String, String> {
+    Ok(match v {
+        toml::Value::String(s) => {
+            // Durations with units for the millisecond options.
+            if key.ends_with("milliseconds") || key.ends_with("timeout") || key.ends_with("period")
+            {
+                if let Ok(d) = humantime::parse_duration(s) {
+                    return Ok(d.as_millis().to_string());
+                }
+            }
+            picket::config::file_repr(s)
+        }
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Boolean(b) => if *b { "yes" } else { "no" }.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        _ => return Err(format!("unsupported value for '{key}'")),
+    })
+}
+
+/// Turns a TOML sentinel configuration into sentinel.conf lines:
+/// top-level keys are ordinary directives, `[sentinel]` keys are global sentinel options and
+/// each `[[sentinel.monitor]]` is a master (`name`, `host`, `port`, `quorum`, then any
+/// per-master option such as `down-after-milliseconds = "5s"`).
+pub fn toml_to_conf(text: &str) -> Result<String, String> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
+    let mut out = Vec::new();
+    for (k, v) in &table {
+        let k = k.replace('_', "-");
+        if k == "sentinel" {
+            continue;
+        }
+        match v {
+            toml::Value::Array(a) => {
+                let vals: Result<Vec<String>, String> =
+                    a.iter().map(|x| toml_scalar(x, &k)).collect();
+                out.push(format!("{} {}", k, vals?.join(" ")));
+            }
+            _ => out.push(format!("{} {}", k, toml_scalar(v, &k)?)),
+        }
+    }
+    if let Some(toml::Value::Table(s)) = table.get("sentinel") {
+        for (k, v) in s {
+            let k = k.replace('_', "-");
+            if k == "monitor" {
+                continue;
+            }
+            out.push(format!("sentinel {} {}", k, toml_scalar(v, &k)?));
+        }
+        if let Some(toml::Value::Array(ms)) = s.get("monitor") {
+            for m in ms {
+                let toml::Value::Table(m) = m else {
+                    return Err("[[sentinel.monitor]] must be a table".into());
+                };
+                let get = |f: &str| m.get(f).map(|v| toml_scalar(v, f)).transpose();
+                let (Some(name), Some(host), Some(port)) =
+                    (get("name")?, get("host")?, get("port")?)
+                else {
+                    return Err("[[sentinel.monitor]] needs name, host and port".into());
+                };
+                let quorum = get("quorum")?.unwrap_or_else(|| "2".into());
+                out.push(format!("sentinel monitor {name} {host} {port} {quorum}"));
+                for (k, v) in m {
+                    let k = k.replace('_', "-");
+                    if matches!(k.as_str(), "name" | "host" | "port" | "quorum") {
+                        continue;
+                    }
+                    out.push(format!("sentinel {} {} {}", k, name, toml_scalar(v, &k)?));
+                }
+            }
+        }
+    }
+    Ok(out.join("\n"))
 }
 
 /// The `sentinel ...` lines describing the current state, in Redis's order, each with the key
@@ -454,6 +592,16 @@ fn line_key(w: &[String]) -> String {
 
 /// Rewrites the config file with the current state.
 pub fn flush(st: &mut SentinelState) -> std::io::Result<()> {
+    if st.state_path != st.config_path {
+        let mut text = String::from(
+            "# Sentinel state, written by picket-sentinel. Do not edit while it runs.\n",
+        );
+        for (_, l) in render(&st.core, true) {
+            text.push_str(&l);
+            text.push('\n');
+        }
+        return atomic_write(&st.state_path, text.as_bytes());
+    }
     let old = std::fs::read_to_string(&st.config_path).unwrap_or_default();
     let rendered = render(&st.core, true);
     let mut used = vec![false; rendered.len()];

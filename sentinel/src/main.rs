@@ -41,13 +41,36 @@ fn main() {
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1)
         ^ std::process::id() as u64;
-    let (cfg, mut core) = match picket_sentinel::config::load(&path, &cli.directives, seed) {
+    let loaded = match picket_sentinel::config::load(&path, &cli.directives, seed) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(1);
         }
     };
+    let (cfg, mut core, state_path) = (loaded.cfg, loaded.core, loaded.state_path);
+    // As Redis: the file that keeps the state must be writable (with a state-file, the
+    // configuration itself may be read-only).
+    let writable = if state_path.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&state_path)
+            .map(|_| ())
+    } else {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&state_path)
+            .map(|_| ())
+    };
+    if let Err(e) = writable {
+        eprintln!(
+            "Sentinel config file {} is not writable: {}. Exiting...",
+            state_path.display(),
+            e
+        );
+        std::process::exit(1);
+    }
     if let Err(e) = std::env::set_current_dir(cfg.get("dir")) {
         eprintln!("Can't chdir to '{}': {}", cfg.get("dir"), e);
         std::process::exit(1);
@@ -96,7 +119,7 @@ fn main() {
         };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let node = Arc::new(SentinelNode {
-            state: Mutex::new(SentinelState { core, pubsub: PubSub::new(), links: HashMap::new(), config_path: path.clone(), config: cfg, loglevel, run_id: picket::random_hex_id() }),
+            state: Mutex::new(SentinelState { core, pubsub: PubSub::new(), links: HashMap::new(), config_path: path.clone(), state_path: state_path.clone(), config: cfg, loglevel, run_id: picket::random_hex_id() }),
             registry: ClientRegistry::new(),
             net: NetStats::default(),
             started: Instant::now(),

@@ -24,6 +24,8 @@ pub struct SentinelState {
     pub pubsub: PubSub,
     pub links: HashMap<LinkId, mpsc::UnboundedSender<LinkCmd>>,
     pub config_path: PathBuf,
+    /// Where the state is flushed: the config file itself, or the `state-file`.
+    pub state_path: PathBuf,
     pub config: picket::config::Config,
     pub loglevel: String,
     pub run_id: String,
