@@ -31,6 +31,7 @@ fn words(line: &str) -> Option<Vec<String>> {
 }
 
 const PASS1: &[&str] = &[
+    "forget-after",
     "announce-ip",
     "announce-port",
     "deny-scripts-reconfig",
@@ -83,6 +84,7 @@ fn apply_sentinel(core: &mut Sentinel, a: &[String], now: u64) -> Result<(), Str
         ("sentinel-user", 2) => core.globals.sentinel_user = Some(a[1].clone()),
         ("sentinel-pass", 2) => core.globals.sentinel_pass = Some(a[1].clone()),
         ("resolve-hostnames", 2) => core.globals.resolve_hostnames = yes_no(&a[1])?,
+        ("forget-after", 2) => core.globals.forget_after = num(&a[1])?.max(0) as u64,
         ("announce-hostnames", 2) => core.globals.announce_hostnames = yes_no(&a[1])?,
         ("monitor", 5) => {
             let quorum = a[4].parse::<i64>().unwrap_or(0);
@@ -436,6 +438,12 @@ pub fn render(core: &Sentinel, loglevel_default: bool) -> Vec<(String, String)> 
             "sentinel deny-scripts-reconfig no".into(),
         ));
     }
+    if g.forget_after != 0 {
+        out.push((
+            "forget-after".into(),
+            format!("sentinel forget-after {}", g.forget_after),
+        ));
+    }
     if g.resolve_hostnames {
         out.push((
             "resolve-hostnames".into(),
@@ -585,7 +593,8 @@ fn line_key(w: &[String]) -> String {
         | "sentinel-pass"
         | "deny-scripts-reconfig"
         | "resolve-hostnames"
-        | "announce-hostnames" => d,
+        | "announce-hostnames"
+        | "forget-after" => d,
         _ => format!("{} {}", d, w.get(1).cloned().unwrap_or_default()),
     }
 }

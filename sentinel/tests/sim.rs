@@ -47,6 +47,8 @@ struct Sim {
     events: HashMap<u64, Ev>,
     seq: u64,
     blocked: HashSet<(usize, Target)>,
+    /// Sentinels whose process is frozen (no ticks, no inputs) until the given time.
+    frozen_until: Vec<u64>,
     leaders: BTreeMap<u64, String>,
     config_epochs: Vec<u64>,
     log: Vec<String>,
@@ -76,6 +78,7 @@ impl Sim {
             blocked: HashSet::new(),
             leaders: BTreeMap::new(),
             config_epochs: vec![0; n_sentinels],
+            frozen_until: vec![0; n_sentinels],
             log: Vec::new(),
         };
         for i in 0..n_nodes {
@@ -416,6 +419,18 @@ impl Sim {
                 break;
             }
             self.now = t;
+            // A frozen process handles nothing until it wakes (its events wait).
+            let target = match self.events.get(&id) {
+                Some(Ev::Tick(s)) | Some(Ev::Input(s, _)) => Some(*s),
+                _ => None,
+            };
+            if let Some(s) = target {
+                if self.frozen_until[s] > t {
+                    let wake = self.frozen_until[s];
+                    self.queue.push(Reverse((wake, id)));
+                    continue;
+                }
+            }
             let ev = self.events.remove(&id).unwrap();
             match ev {
                 Ev::Tick(s) => {
@@ -562,5 +577,73 @@ fn second_failover_after_the_new_master_dies() {
             first,
             "seed {seed}: no second failover"
         );
+    }
+}
+
+#[test]
+fn a_frozen_sentinel_enters_tilt_and_does_not_act() {
+    for seed in 1..=20 {
+        let mut sim = Sim::new(seed, 3, 3);
+        sim.run_until(BASE + 5_000);
+        // Sentinel 0's process stops for 3 s (a VM pause): its next tick sees the jump.
+        sim.frozen_until[0] = BASE + 8_000;
+        sim.run_until(BASE + 9_000);
+        assert!(
+            sim.log.iter().any(|l| l.contains("s0 +tilt")),
+            "seed {seed}: no +tilt"
+        );
+        // In TILT it still monitors but does not judge: the master dies, s0 reports no sdown.
+        sim.kill_node(0);
+        sim.run_until(BASE + 30_000);
+        assert!(
+            !sim.log.iter().any(|l| l.contains("s0 +sdown master")),
+            "seed {seed}: acted in TILT"
+        );
+        // The others fail over; after 30 s s0 leaves TILT and converges with them.
+        sim.run_until(BASE + 60_000);
+        assert!(
+            sim.log.iter().any(|l| l.contains("s0 -tilt")),
+            "seed {seed}: no -tilt"
+        );
+        sim.assert_converged(seed);
+    }
+}
+
+#[test]
+fn forget_after_lets_survivors_reach_a_majority() {
+    for (seed, forget) in (1..=20)
+        .map(|s| (s, true))
+        .chain((1..=5).map(|s| (s, false)))
+    {
+        let mut sim = Sim::new(seed, 4, 3);
+        for s in sim.sentinels.iter_mut() {
+            s.masters.get_mut("mymaster").unwrap().quorum = 2;
+            s.globals.forget_after = if forget { 10_000 } else { 0 };
+        }
+        sim.run_until(BASE + 5_000);
+        // Two of four sentinels are gone for good: the two left need 3 votes of 4...
+        sim.partition(2);
+        sim.partition(3);
+        sim.run_until(BASE + 30_000);
+        sim.kill_node(0);
+        sim.run_until(BASE + 60_000);
+        let views: Vec<u16> = sim.master_views()[..2].to_vec();
+        if forget {
+            // ...unless they forgot the departed ones: then 2 of 2 is a majority.
+            assert!(
+                sim.log.iter().any(|l| l.contains("s0 -sentinel")),
+                "seed {seed}"
+            );
+            assert!(
+                views.iter().all(|p| *p != 7000) && views[0] == views[1],
+                "seed {seed}: {views:?}"
+            );
+        } else {
+            assert_eq!(
+                views,
+                vec![7000, 7000],
+                "seed {seed}: failover without a majority"
+            );
+        }
     }
 }

@@ -190,6 +190,10 @@ pub struct Globals {
     pub deny_scripts_reconfig: bool,
     pub resolve_hostnames: bool,
     pub announce_hostnames: bool,
+    /// Picket's `sentinel forget-after <ms>` (0 = never, as Redis): peers silent and
+    /// unreachable, and replicas down, for longer than this are forgotten one by one, instead
+    /// of SENTINEL RESET forgetting everything at once.
+    pub forget_after: u64,
 }
 
 pub struct Sentinel {
@@ -413,6 +417,58 @@ impl Sentinel {
             {
                 self.switch_to_promoted(m, now);
             }
+        }
+        if self.globals.forget_after > 0 && !self.tilt {
+            for m in &names {
+                self.forget_stale(m, now);
+            }
+        }
+    }
+
+    /// Drops peers and replicas gone for longer than `forget-after` (see [`Globals`]).
+    fn forget_stale(&mut self, m: &str, now: u64) {
+        let limit = self.globals.forget_after;
+        let Some(x) = self.masters.get(m) else { return };
+        if x.failover != FailoverState::None {
+            return;
+        }
+        let peers: Vec<String> = x
+            .sentinels
+            .values()
+            .filter(|p| {
+                !p.inst.link.cc_connected
+                    && now.saturating_sub(p.inst.last_hello_time.max(p.inst.link.last_avail_time))
+                        > limit
+            })
+            .map(|p| p.inst.name.clone())
+            .collect();
+        let replicas: Vec<String> = x
+            .replicas
+            .values()
+            .filter(|r| {
+                r.inst.s_down
+                    && !r.promoted
+                    && now.saturating_sub(r.inst.link.last_avail_time) > limit
+            })
+            .map(|r| r.inst.name.clone())
+            .collect();
+        for id in peers {
+            let who = Who::Sentinel(id.clone());
+            self.event(Level::Notice, "-sentinel", m, &who, "");
+            self.close_links(m, &who);
+            if let Some(x) = self.masters.get_mut(m) {
+                x.sentinels.remove(&id);
+            }
+            self.persist();
+        }
+        for k in replicas {
+            let who = Who::Replica(k.clone());
+            self.event(Level::Notice, "-slave", m, &who, "");
+            self.close_links(m, &who);
+            if let Some(x) = self.masters.get_mut(m) {
+                x.replicas.remove(&k);
+            }
+            self.persist();
         }
     }
 
