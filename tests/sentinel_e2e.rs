@@ -310,3 +310,60 @@ fn toml_config_with_read_only_file_and_state_file() {
         "the read-only config was not touched"
     );
 }
+
+#[test]
+fn notification_script_runs_and_failures_are_retried() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let node = free_port();
+    let _n = redis_node(dir.path(), node, None);
+    let out = dir.path().join("events.txt");
+    let ok_script = dir.path().join("notify.sh");
+    std::fs::write(
+        &ok_script,
+        format!("#!/bin/sh\necho \"$1|$2\" >> {}\n", out.display()),
+    )
+    .unwrap();
+    let bad_script = dir.path().join("fail.sh");
+    std::fs::write(&bad_script, "#!/bin/sh\nexit 1\n").unwrap();
+    for s in [&ok_script, &bad_script] {
+        std::fs::set_permissions(s, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let port = free_port();
+    let conf = dir.path().join("s.conf");
+    std::fs::write(&conf, format!("port {port}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {node} 1\nsentinel notification-script mymaster {}\nsentinel deny-scripts-reconfig no\n", ok_script.display())).unwrap();
+    let _s = Proc::spawn(
+        &common::binary("picket-sentinel"),
+        &[conf.display().to_string()],
+        port,
+    );
+    let mut c = Client::connect(port);
+    assert_eq!(
+        c.cmd(&["SENTINEL", "SET", "mymaster", "quorum", "2"]),
+        b"+OK\r\n"
+    );
+    assert!(wait_until(Duration::from_secs(10), || {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .contains("+set|master mymaster 127.0.0.1")
+    }));
+    // A script that exits 1 is scheduled again with its retry count.
+    assert_eq!(
+        c.cmd(&[
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "notification-script",
+            bad_script.to_str().unwrap()
+        ]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["SENTINEL", "SET", "mymaster", "quorum", "1"]),
+        b"+OK\r\n"
+    );
+    assert!(wait_until(Duration::from_secs(10), || {
+        let p = c.cmd_str(&["SENTINEL", "PENDING-SCRIPTS"]);
+        p.contains("scheduled") && p.contains("retry-num\r\n$1\r\n1")
+    }));
+}

@@ -8,5 +8,6 @@
 pub mod config;
 pub mod core;
 pub mod runtime;
+pub mod scripts;
 pub mod sentinel_cmd;
 pub mod server;

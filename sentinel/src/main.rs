@@ -119,7 +119,7 @@ fn main() {
         };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let node = Arc::new(SentinelNode {
-            state: Mutex::new(SentinelState { core, pubsub: PubSub::new(), links: HashMap::new(), config_path: path.clone(), state_path: state_path.clone(), config: cfg, loglevel, run_id: picket::random_hex_id() }),
+            state: Mutex::new(SentinelState { core, pubsub: PubSub::new(), links: HashMap::new(), config_path: path.clone(), state_path: state_path.clone(), config: cfg, loglevel, scripts: Default::default(), run_id: picket::random_hex_id() }),
             registry: ClientRegistry::new(),
             net: NetStats::default(),
             started: Instant::now(),

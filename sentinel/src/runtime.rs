@@ -207,7 +207,7 @@ pub fn dispatch(node: &SentinelNode, st: &mut crate::server::SentinelState, acti
                 }
             }
             Action::Persist => persist = true,
-            Action::Script { argv } => crate::server::run_script(argv),
+            Action::Script { argv } => st.scripts.queue(argv),
             Action::Exit { code } => {
                 tracing::warn!("Simulated failure: exiting with code {}", code);
                 std::process::exit(code);
@@ -236,6 +236,15 @@ pub async fn drive(node: Arc<SentinelNode>, mut events: mpsc::UnboundedReceiver<
                 st.core.tick(now);
                 let actions = st.core.take_actions();
                 dispatch(&node, &mut st, actions);
+                let timing = st.core.timing.clone();
+                for o in st.scripts.poll(&timing) {
+                    let (kind, text) = match o {
+                        crate::scripts::Outcome::Error { path, signal, code } => ("-script-error", format!("{path} {signal} {code}")),
+                        crate::scripts::Outcome::Timeout { path, pid } => ("-script-timeout", format!("{path} {pid}")),
+                    };
+                    tracing::warn!("{} {}", kind, text);
+                    st.pubsub.publish(kind.as_bytes(), text.as_bytes(), node.obuf_pubsub);
+                }
                 let hz = rand::rng().random_range(10..20u64);
                 next = tokio::time::Instant::now() + Duration::from_millis(1000 / hz);
             }

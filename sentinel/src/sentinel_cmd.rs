@@ -444,7 +444,7 @@ pub fn sentinel(node: &SentinelNode, _sess: &mut Session, a: &[Bytes], out: &mut
                 }
             }
         }
-        "pending-scripts" => out.array(0),
+        "pending-scripts" => st.scripts.pending(out),
         "simulate-failure" => {
             st.core.simfailure = 0;
             for f in &a[2..] {

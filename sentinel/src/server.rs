@@ -28,6 +28,7 @@ pub struct SentinelState {
     pub state_path: PathBuf,
     pub config: picket::config::Config,
     pub loglevel: String,
+    pub scripts: crate::scripts::Scripts,
     pub run_id: String,
 }
 
@@ -48,37 +49,6 @@ pub struct Session {
     pub authenticated: bool,
     pub subs: Subscriptions,
     pub close: bool,
-}
-
-/// Runs a notification or client-reconfig script without waiting for it; it is killed after
-/// 60 s, as Redis's script timeout.
-pub fn run_script(argv: Vec<String>) {
-    let Some((path, args)) = argv.split_first() else {
-        return;
-    };
-    match tokio::process::Command::new(path)
-        .args(args)
-        .kill_on_drop(true)
-        .spawn()
-    {
-        Ok(mut child) => {
-            tokio::spawn(async move {
-                match tokio::time::timeout(Duration::from_secs(60), child.wait()).await {
-                    Ok(Ok(st)) if !st.success() => tracing::warn!(
-                        "-script-error {} {} {}",
-                        argv[0],
-                        0,
-                        st.code().unwrap_or(-1)
-                    ),
-                    Err(_) => {
-                        tracing::warn!("-script-timeout {} {}", argv[0], child.id().unwrap_or(0))
-                    }
-                    _ => {}
-                }
-            });
-        }
-        Err(_) => tracing::warn!("-script-error {} 99 0", path),
-    }
 }
 
 impl Service for SentinelNode {
@@ -512,8 +482,11 @@ pub fn info_text(node: &SentinelNode, sel: &InfoSelection) -> String {
                     -1
                 }
             ),
-            "sentinel_running_scripts:0".to_string(),
-            "sentinel_scripts_queue_length:0".to_string(),
+            format!("sentinel_running_scripts:{}", st.scripts.running()),
+            format!(
+                "sentinel_scripts_queue_length:{}",
+                st.scripts.jobs.len() - st.scripts.running()
+            ),
             format!("sentinel_simulate_failure_flags:{}", c.simfailure),
         ];
         for (i, (name, m)) in c.masters.iter().enumerate() {
