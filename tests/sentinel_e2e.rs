@@ -367,3 +367,71 @@ fn notification_script_runs_and_failures_are_retried() {
         p.contains("scheduled") && p.contains("retry-num\r\n$1\r\n1")
     }));
 }
+
+#[test]
+fn ipv6_master_and_replica() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, r) = (free_port(), free_port());
+    let v6 = |port: u16, master: Option<u16>| {
+        let mut args: Vec<String> = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "::1",
+            "--save",
+            "",
+            "--dir",
+            &dir.path().display().to_string(),
+            "--logfile",
+            &dir.path()
+                .join(format!("r{port}.log"))
+                .display()
+                .to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let Some(mp) = master {
+            args.extend(["--replicaof".into(), "::1".into(), mp.to_string()]);
+        }
+        let child = std::process::Command::new(common::redis_server())
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        assert!(
+            wait_until(Duration::from_secs(10), || std::net::TcpStream::connect((
+                "::1", port
+            ))
+            .is_ok()),
+            "redis-server did not listen on [::1]:{port}"
+        );
+        Proc { child, port }
+    };
+    let mut master = v6(m, None);
+    let _replica = v6(r, Some(m));
+    let port = free_port();
+    let conf = dir.path().join("s.conf");
+    std::fs::write(&conf, format!("port {port}\nbind 127.0.0.1\nsentinel monitor m6 ::1 {m} 1\nsentinel down-after-milliseconds m6 1000\nsentinel failover-timeout m6 5000\n")).unwrap();
+    let _s = Proc::spawn(
+        &common::binary("picket-sentinel"),
+        &[conf.display().to_string()],
+        port,
+    );
+    let mut c = Client::connect(port);
+    assert!(wait_until(Duration::from_secs(15), || c
+        .cmd_str(&["SENTINEL", "REPLICAS", "m6"])
+        .contains(&format!("[::1]:{r}"))));
+    assert!(wait_until(Duration::from_secs(15), || c
+        .cmd_str(&["SENTINEL", "REPLICAS", "m6"])
+        .contains("master-link-status\r\n$2\r\nok")));
+    master.kill();
+    assert!(wait_until(Duration::from_secs(20), || c.cmd_str(&[
+        "SENTINEL",
+        "GET-MASTER-ADDR-BY-NAME",
+        "m6"
+    ]) == format!(
+        "*2\r\n$3\r\n::1\r\n${}\r\n{r}\r\n",
+        r.to_string().len()
+    )));
+}
