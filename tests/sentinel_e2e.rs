@@ -435,3 +435,118 @@ fn ipv6_master_and_replica() {
         r.to_string().len()
     )));
 }
+
+/// Starts a redis-server with extra arguments.
+fn node_with(dir: &std::path::Path, port: u16, master: Option<u16>, extra: &[&str]) -> Proc {
+    let mut args: Vec<String> = [
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--dir",
+        &dir.display().to_string(),
+        "--logfile",
+        &dir.join(format!("redis-{port}.log")).display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if let Some(m) = master {
+        args.extend([
+            "--replicaof".to_string(),
+            "127.0.0.1".to_string(),
+            m.to_string(),
+        ]);
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    Proc::spawn(&common::redis_server(), &args, port)
+}
+
+fn picket_sentinel_with(dir: &std::path::Path, master: u16, extra: &str) -> Proc {
+    let port = free_port();
+    let conf = dir.join(format!("s-{port}.conf"));
+    std::fs::write(&conf, format!("port {port}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {master} 1\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n{extra}")).unwrap();
+    Proc::spawn(
+        &common::binary("picket-sentinel"),
+        &[
+            conf.display().to_string(),
+            "--logfile".into(),
+            dir.join(format!("s-{port}.log")).display().to_string(),
+        ],
+        port,
+    )
+}
+
+fn replicas_ok(s: u16, n: usize) -> bool {
+    Client::try_connect(s)
+        .and_then(|mut c| c.try_cmd_str(&["SENTINEL", "REPLICAS", "mymaster"]))
+        .map(|r| r.matches("master-link-status\r\n$2\r\nok").count() == n)
+        .unwrap_or(false)
+}
+
+#[test]
+fn replica_priority_zero_is_never_promoted_and_down_replicas_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, zero, good, down) = (free_port(), free_port(), free_port(), free_port());
+    let mut master = node_with(dir.path(), m, None, &[]);
+    let _zero = node_with(dir.path(), zero, Some(m), &["--replica-priority", "0"]);
+    let _good = node_with(dir.path(), good, Some(m), &["--replica-priority", "50"]);
+    // The best-priority replica (10) goes down before the master does.
+    let mut best = node_with(dir.path(), down, Some(m), &["--replica-priority", "10"]);
+    let s = picket_sentinel_with(dir.path(), m, "");
+    assert!(wait_until(Duration::from_secs(20), || replicas_ok(
+        s.port, 3
+    )));
+    best.kill();
+    assert!(wait_until(Duration::from_secs(10), || Client::connect(
+        s.port
+    )
+    .cmd_str(&["SENTINEL", "REPLICAS", "mymaster"])
+    .contains("s_down")));
+    master.kill();
+    assert!(
+        wait_until(Duration::from_secs(20), || master_addr(s.port)
+            == Some(format!("127.0.0.1:{good}"))),
+        "expected {good} to be promoted, got {:?}",
+        master_addr(s.port)
+    );
+    assert_eq!(role(zero).as_deref(), Some("slave"));
+}
+
+#[test]
+fn authenticated_nodes_and_sentinels() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, r) = (free_port(), free_port());
+    let auth = ["--requirepass", "nodepw", "--masterauth", "nodepw"];
+    let mut master = node_with(dir.path(), m, None, &auth);
+    let _replica = node_with(dir.path(), r, Some(m), &auth);
+    let extra = "sentinel auth-pass mymaster nodepw\nrequirepass sentinelpw\nsentinel sentinel-pass sentinelpw\n";
+    let a = picket_sentinel_with(dir.path(), m, extra);
+    let b = picket_sentinel_with(dir.path(), m, extra);
+    let mut c = Client::connect(a.port);
+    assert_eq!(
+        c.cmd(&["SENTINEL", "MYID"]),
+        b"-NOAUTH Authentication required.\r\n"
+    );
+    assert_eq!(c.cmd(&["AUTH", "sentinelpw"]), b"+OK\r\n");
+    // The sentinels find each other (hellos through the authenticated nodes) and the replica.
+    assert!(wait_until(Duration::from_secs(20), || {
+        let m = c.cmd_str(&["SENTINEL", "MASTER", "mymaster"]);
+        m.contains("num-other-sentinels\r\n$1\r\n1") && m.contains("num-slaves\r\n$1\r\n1")
+    }));
+    assert!(wait_until(Duration::from_secs(20), || {
+        let r = c.cmd_str(&["SENTINEL", "REPLICAS", "mymaster"]);
+        r.contains("master-link-status\r\n$2\r\nok")
+    }));
+    // The peer link authenticated with sentinel-pass: it answers PING, so it is connected.
+    assert!(wait_until(Duration::from_secs(10), || c
+        .cmd_str(&["SENTINEL", "SENTINELS", "mymaster"])
+        .contains("flags\r\n$8\r\nsentinel\r\n")));
+    master.kill();
+    assert!(wait_until(Duration::from_secs(20), || c
+        .cmd_str(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"])
+        .contains(&r.to_string())));
+    drop(b);
+}
