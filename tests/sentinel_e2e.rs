@@ -550,3 +550,68 @@ fn authenticated_nodes_and_sentinels() {
         .contains(&r.to_string())));
     drop(b);
 }
+
+#[test]
+fn coordinated_manual_failover_loses_no_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, r) = (free_port(), free_port());
+    let _master = node_with(dir.path(), m, None, &[]);
+    let _replica = node_with(dir.path(), r, Some(m), &[]);
+    let s = picket_sentinel_with(dir.path(), m, "");
+    assert!(wait_until(Duration::from_secs(20), || replicas_ok(
+        s.port, 1
+    )));
+    let sport = s.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    // A writer that writes unique keys and records every write a master acknowledged.
+    let writer = std::thread::spawn(move || {
+        let mut acked: Vec<u64> = Vec::new();
+        let mut conn: Option<Client> = None;
+        let mut n = 0u64;
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            if conn.is_none() {
+                let port = master_addr(sport)
+                    .and_then(|a| a.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()));
+                conn = port.and_then(Client::try_connect);
+            }
+            let Some(c) = conn.as_mut() else { continue };
+            n += 1;
+            match c.try_cmd_str(&["SET", &format!("w:{n}"), "1"]) {
+                Some(r) if r == "+OK\r\n" => acked.push(n),
+                _ => conn = None,
+            }
+        }
+        acked
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let mut c = Client::connect(s.port);
+    assert_eq!(
+        c.cmd(&["SENTINEL", "FAILOVER", "mymaster", "COORDINATED"]),
+        b"+OK\r\n"
+    );
+    assert!(wait_until(Duration::from_secs(20), || master_addr(s.port)
+        == Some(format!("127.0.0.1:{r}"))));
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acked = writer.join().unwrap();
+    let mut nm = Client::connect(r);
+    let lost: Vec<u64> = acked
+        .iter()
+        .copied()
+        .filter(|n| nm.cmd_str(&["EXISTS", &format!("w:{n}")]) != ":1\r\n")
+        .collect();
+    eprintln!("acknowledged {} writes, lost {}", acked.len(), lost.len());
+    assert!(acked.len() > 100);
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes missing on the new master, first {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
+    let log = std::fs::read_to_string(dir.path().join(format!("s-{}.log", s.port))).unwrap();
+    assert!(
+        log.contains("+coordinated-pause") && log.contains("+switch-master"),
+        "{log}"
+    );
+}

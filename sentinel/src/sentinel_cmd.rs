@@ -263,9 +263,10 @@ fn arity(sub: &str) -> Option<i32> {
         | "sentinels"
         | "get-master-addr-by-name"
         | "reset"
-        | "failover"
         | "ckquorum"
         | "remove" => 3,
+        // Redis's arity is 3; Picket also takes FAILOVER <name> COORDINATED.
+        "failover" => -3,
         "is-master-down-by-addr" | "monitor" => 6,
         "set" => -5,
         "config" => -3,
@@ -358,13 +359,14 @@ pub fn sentinel(node: &SentinelNode, _sess: &mut Session, a: &[Bytes], out: &mut
             act(node, &mut st);
             out.int(n as i64);
         }
-        "failover" => match st.core.force_failover(&arg(2), now) {
-            Ok(()) => {
-                act(node, &mut st);
-                out.ok()
-            }
-            Err(e) => out.error(&e),
-        },
+        "failover" => {
+            let coordinated = match a.get(3) {
+                None => false,
+                Some(o) if a.len() == 4 && eq_ic(o, "coordinated") => true,
+                Some(_) => return out.error(&picket::args::wrong_args("sentinel|failover")),
+            };
+            failover(node, &mut st, &arg(2), now, coordinated, out)
+        }
         "ckquorum" => match st.core.ckquorum(&arg(2)) {
             Some(Ok(s)) => out.simple(&s),
             Some(Err(e)) => out.error(&e),
@@ -465,6 +467,23 @@ pub fn sentinel(node: &SentinelNode, _sess: &mut Session, a: &[Bytes], out: &mut
         }
         "debug" => debug_cmd(&mut st.core, a, out),
         _ => out.error(&picket::args::unknown_subcommand("sentinel", &a[1])),
+    }
+}
+
+fn failover(
+    node: &SentinelNode,
+    st: &mut crate::server::SentinelState,
+    name: &str,
+    now: u64,
+    coordinated: bool,
+    out: &mut Reply,
+) {
+    match st.core.force_failover(name, now, coordinated) {
+        Ok(()) => {
+            act(node, st);
+            out.ok()
+        }
+        Err(e) => out.error(&e),
     }
 }
 

@@ -104,7 +104,12 @@ impl Sentinel {
     }
 
     /// SENTINEL FAILOVER: a forced failover, no agreement needed.
-    pub fn force_failover(&mut self, name: &str, now: u64) -> Result<(), String> {
+    pub fn force_failover(
+        &mut self,
+        name: &str,
+        now: u64,
+        coordinated: bool,
+    ) -> Result<(), String> {
         let Some(x) = self.masters.get(name) else {
             return Err("ERR No such master with that name".into());
         };
@@ -117,6 +122,7 @@ impl Sentinel {
         self.start_failover(name, now);
         if let Some(x) = self.masters.get_mut(name) {
             x.force_failover = true;
+            x.coordinated = coordinated.then(Coordination::default);
         }
         Ok(())
     }

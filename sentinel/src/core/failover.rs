@@ -53,6 +53,7 @@ impl Sentinel {
         x.failover = FailoverState::None;
         x.failover_state_change_time = now;
         x.force_failover = false;
+        x.coordinated = None;
         if let Some(k) = x.promoted.take() {
             if let Some(r) = x.replicas.get_mut(&k) {
                 r.promoted = false;
@@ -154,9 +155,33 @@ impl Sentinel {
                     }
                     return;
                 }
+                if let Some(c) = self.masters.get(m).and_then(|x| x.coordinated) {
+                    if !self.coordinate(m, &who, c, now, change, timeout) {
+                        return;
+                    }
+                }
                 if self.send_slaveof(m, &who, None) {
                     self.event(Level::Notice, "+failover-state-wait-promotion", m, &who, "");
                     self.set_state(m, FailoverState::WaitPromotion, now);
+                    // Coordinated: demote the paused old master right away, so the writes it
+                    // held get -READONLY when the pause ends instead of being accepted and lost.
+                    if self
+                        .masters
+                        .get(m)
+                        .map(|x| x.coordinated.is_some())
+                        .unwrap_or(false)
+                    {
+                        let target = self.inst(m, &who).map(|i| (i.host.clone(), i.port));
+                        if self.send_slaveof(m, &Who::Master, target) {
+                            self.event(
+                                Level::Notice,
+                                "+coordinated-demote-old-master",
+                                m,
+                                &Who::Master,
+                                "",
+                            );
+                        }
+                    }
                 }
             }
             FailoverState::WaitPromotion => {
@@ -176,6 +201,84 @@ impl Sentinel {
                 self.detect_failover_end(m, now);
             }
         }
+    }
+
+    /// A coordinated failover's wait before promotion: pause writes on the old master, learn
+    /// its offset, and go on only once the chosen replica has replicated up to it. False while
+    /// waiting. Gives up (and unpauses) after failover-timeout.
+    fn coordinate(
+        &mut self,
+        m: &str,
+        replica: &Who,
+        c: Coordination,
+        now: u64,
+        change: u64,
+        timeout: u64,
+    ) -> bool {
+        if now.saturating_sub(change) > timeout {
+            let client = self
+                .masters
+                .get(m)
+                .map(|x| x.cmd("CLIENT"))
+                .unwrap_or_default();
+            self.send(
+                m,
+                &Who::Master,
+                vec![client, "UNPAUSE".into()],
+                super::Tag::Ignore,
+            );
+            self.event(
+                Level::Warning,
+                "-failover-abort-slave-timeout",
+                m,
+                &Who::Master,
+                "",
+            );
+            self.abort_failover(m, now);
+            return false;
+        }
+        if !c.paused {
+            let (client, info) = self
+                .masters
+                .get(m)
+                .map(|x| (x.cmd("CLIENT"), x.cmd("INFO")))
+                .unwrap_or_default();
+            // The pause covers the whole failover; CLIENT UNPAUSE or the demotion end it sooner.
+            let sent = self.send(
+                m,
+                &Who::Master,
+                vec![client, "PAUSE".into(), timeout.to_string(), "WRITE".into()],
+                super::Tag::Ignore,
+            ) && self.send(
+                m,
+                &Who::Master,
+                vec![info, "replication".into()],
+                super::Tag::CoordInfo,
+            );
+            if sent {
+                if let Some(x) = self.masters.get_mut(m) {
+                    x.coordinated = Some(Coordination {
+                        paused: true,
+                        target_offset: None,
+                    });
+                }
+                self.event(Level::Notice, "+coordinated-pause", m, &Who::Master, "");
+            }
+            return false;
+        }
+        let Some(target) = c.target_offset else {
+            return false;
+        };
+        let Who::Replica(k) = replica else {
+            return false;
+        };
+        let offset = self
+            .masters
+            .get(m)
+            .and_then(|x| x.replicas.get(k))
+            .map(|r| r.repl_offset)
+            .unwrap_or(0);
+        offset >= target
     }
 
     /// The best replica to promote, or none (§4.11).
@@ -430,6 +533,7 @@ impl Sentinel {
         x.failover_state_change_time = 0;
         x.failover_start_time = 0;
         x.force_failover = false;
+        x.coordinated = None;
         x.promoted = None;
         x.inst.runid = None;
         x.inst.info_refresh = 0;

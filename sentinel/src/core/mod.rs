@@ -41,6 +41,8 @@ pub enum Tag {
     Info,
     Hello,
     IsMasterDown,
+    /// INFO of the old master during a coordinated failover (for master_repl_offset).
+    CoordInfo,
     Ignore,
 }
 

@@ -180,6 +180,15 @@ impl Peer {
     }
 }
 
+/// Progress of a coordinated manual failover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Coordination {
+    /// CLIENT PAUSE WRITE and INFO were sent to the old master.
+    pub paused: bool,
+    /// The old master's replication offset once writes were paused.
+    pub target_offset: Option<u64>,
+}
+
 /// The failover state machine's states (names as INFO and SENTINEL MASTER show them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FailoverState {
@@ -233,6 +242,9 @@ pub struct Master {
     pub failover_state_change_time: u64,
     pub failover_start_time: u64,
     pub force_failover: bool,
+    /// SENTINEL FAILOVER ... COORDINATED: writes paused on the old master until the chosen
+    /// replica has its offset.
+    pub coordinated: Option<Coordination>,
     /// Key of the replica being promoted.
     pub promoted: Option<String>,
     pub replicas: BTreeMap<String, Replica>,
@@ -263,6 +275,7 @@ impl Master {
             failover_state_change_time: 0,
             failover_start_time: 0,
             force_failover: false,
+            coordinated: None,
             promoted: None,
             replicas: BTreeMap::new(),
             sentinels: BTreeMap::new(),

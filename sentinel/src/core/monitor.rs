@@ -304,6 +304,19 @@ impl Sentinel {
                     }
                 }
             }
+            Tag::CoordInfo => {
+                let offset = frame.text().and_then(|t| {
+                    t.split("\r\n").find_map(|l| {
+                        l.strip_prefix("master_repl_offset:")
+                            .and_then(|v| v.trim().parse::<u64>().ok())
+                    })
+                });
+                if let (Some(o), Some(x)) = (offset, self.masters.get_mut(m)) {
+                    if let Some(c) = x.coordinated.as_mut() {
+                        c.target_offset = Some(o);
+                    }
+                }
+            }
             Tag::Ignore => {}
         }
     }
