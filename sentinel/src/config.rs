@@ -427,8 +427,7 @@ pub fn toml_to_conf(text: &str) -> Result<String, String> {
 
 /// The `sentinel ...` lines describing the current state, in Redis's order, each with the key
 /// that identifies "the same line" in an existing file.
-pub fn render(core: &Sentinel, loglevel_default: bool) -> Vec<(String, String)> {
-    let _ = loglevel_default;
+pub fn render(core: &Sentinel) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     let g = &core.globals;
     out.push(("myid".into(), format!("sentinel myid {}", core.myid)));
@@ -605,14 +604,14 @@ pub fn flush(st: &mut SentinelState) -> std::io::Result<()> {
         let mut text = String::from(
             "# Sentinel state, written by picket-sentinel. Do not edit while it runs.\n",
         );
-        for (_, l) in render(&st.core, true) {
+        for (_, l) in render(&st.core) {
             text.push_str(&l);
             text.push('\n');
         }
         return atomic_write(&st.state_path, text.as_bytes());
     }
     let old = std::fs::read_to_string(&st.config_path).unwrap_or_default();
-    let rendered = render(&st.core, true);
+    let rendered = render(&st.core);
     let mut used = vec![false; rendered.len()];
     let mut out: Vec<String> = Vec::new();
     for line in old.lines() {

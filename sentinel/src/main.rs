@@ -103,7 +103,6 @@ fn main() {
         backlog: 511,
     };
     let requirepass = Some(cfg.get("requirepass").to_string()).filter(|s| !s.is_empty());
-    let loglevel = cfg.get("loglevel").to_string();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -119,7 +118,7 @@ fn main() {
         };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let node = Arc::new(SentinelNode {
-            state: Mutex::new(SentinelState { core, pubsub: PubSub::new(), links: HashMap::new(), config_path: path.clone(), state_path: state_path.clone(), config: cfg, loglevel, scripts: Default::default(), run_id: picket::random_hex_id() }),
+            state: Mutex::new(SentinelState { core, pubsub: PubSub::new(), links: HashMap::new(), config_path: path.clone(), state_path: state_path.clone(), config: cfg, scripts: Default::default(), run_id: picket::random_hex_id() }),
             registry: ClientRegistry::new(),
             net: NetStats::default(),
             started: Instant::now(),

@@ -246,7 +246,7 @@ const HELP: &[&str] = &[
     "SENTINELS <master-name>",
     "    Show a list of Sentinel instances for this master and their state.",
     "SET <master-name> <option> <value> [<option> <value> ...]",
-    "    Set configuration paramters for certain masters.",
+    "    Set configuration parameters for certain masters.",
     "SIMULATE-FAILURE [CRASH-AFTER-ELECTION] [CRASH-AFTER-PROMOTION] [HELP]",
     "    Simulate a Sentinel crash.",
     "HELP",
@@ -494,7 +494,6 @@ const GLOBAL_PARAMS: &[&str] = &[
     "announce-port",
     "sentinel-user",
     "sentinel-pass",
-    "loglevel",
 ];
 
 fn global_value(st: &crate::server::SentinelState, p: &str) -> String {
@@ -506,7 +505,6 @@ fn global_value(st: &crate::server::SentinelState, p: &str) -> String {
         "announce-port" => g.announce_port.to_string(),
         "sentinel-user" => g.sentinel_user.clone().unwrap_or_default(),
         "sentinel-pass" => g.sentinel_pass.clone().unwrap_or_default(),
-        "loglevel" => st.loglevel.clone(),
         _ => String::new(),
     }
 }
@@ -563,9 +561,6 @@ fn config_cmd(
                 !(v.eq_ignore_ascii_case("yes") || v.eq_ignore_ascii_case("no"))
             }
             "announce-port" => v.parse::<u16>().is_err(),
-            "loglevel" => {
-                !["debug", "verbose", "notice", "warning", "nothing"].contains(&v.as_str())
-            }
             _ => false,
         };
         if bad {
@@ -588,7 +583,6 @@ fn config_cmd(
             "announce-port" => g.announce_port = v.parse().unwrap_or(0),
             "sentinel-user" => g.sentinel_user = (!v.is_empty()).then_some(v),
             "sentinel-pass" => g.sentinel_pass = (!v.is_empty()).then_some(v),
-            "loglevel" => st.loglevel = v,
             _ => {}
         }
         i += 2;

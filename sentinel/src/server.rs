@@ -27,7 +27,6 @@ pub struct SentinelState {
     /// Where the state is flushed: the config file itself, or the `state-file`.
     pub state_path: PathBuf,
     pub config: picket::config::Config,
-    pub loglevel: String,
     pub scripts: crate::scripts::Scripts,
     pub run_id: String,
 }
