@@ -233,8 +233,15 @@ fn slow_pubsub_subscriber_is_disconnected_and_memory_returns() {
         .unwrap();
     let mut buf = [0u8; 64];
     let _ = sub.read(&mut buf).unwrap();
-    // The subscriber never reads again; shrink its receive buffer so TCP fills quickly.
+    // The subscriber never reads again.
     let mut publ = s.client();
+    let used = |c: &mut Client| -> u64 {
+        info_field(&c.cmd_str(&["INFO", "memory"]), "used_memory")
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let before = used(&mut publ);
     let payload = "x".repeat(10_000);
     let mut dropped = false;
     for _ in 0..2000 {
@@ -249,6 +256,13 @@ fn slow_pubsub_subscriber_is_disconnected_and_memory_returns() {
         s.log_text().contains("output buffer limits"),
         "log: {}",
         s.log_text()
+    );
+    // The queued messages were freed with the client.
+    assert!(
+        wait_until(Duration::from_secs(5), || used(&mut publ)
+            < before + 2 * 1024 * 1024),
+        "memory did not come back: before {before}, now {}",
+        used(&mut publ)
     );
     assert_eq!(
         publ.cmd(&["PUBSUB", "NUMSUB", "news"]),
