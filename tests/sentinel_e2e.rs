@@ -641,3 +641,51 @@ fn coordinated_manual_failover_loses_no_acknowledged_write() {
         "{log}"
     );
 }
+
+#[test]
+fn resolve_and_announce_hostnames() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, r) = (free_port(), free_port());
+    let _master = node_with(dir.path(), m, None, &[]);
+    let _replica = node_with(dir.path(), r, Some(m), &[]);
+    let port = free_port();
+    let conf = dir.path().join("h.conf");
+    // Without resolve-hostnames a hostname is refused, as in Redis.
+    std::fs::write(
+        &conf,
+        format!("port {port}\nbind 127.0.0.1\nsentinel monitor mymaster localhost {m} 1\n"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(common::binary("picket-sentinel"))
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("Can't resolve instance hostname."),
+        "{out:?}"
+    );
+    // With it, the name is resolved; clients get the IP, or the name with announce-hostnames.
+    std::fs::write(&conf, format!("port {port}\nbind 127.0.0.1\nsentinel resolve-hostnames yes\nsentinel monitor mymaster localhost {m} 1\n")).unwrap();
+    let _s = Proc::spawn(
+        &common::binary("picket-sentinel"),
+        &[conf.display().to_string()],
+        port,
+    );
+    let mut c = Client::connect(port);
+    let addr = |c: &mut Client| c.cmd_str(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"]);
+    assert!(
+        addr(&mut c).contains("127.0.0.1") || addr(&mut c).contains("::1"),
+        "{}",
+        addr(&mut c)
+    );
+    assert!(wait_until(Duration::from_secs(15), || replicas_ok(port, 1)));
+    assert_eq!(
+        c.cmd(&["SENTINEL", "CONFIG", "SET", "announce-hostnames", "yes"]),
+        b"+OK\r\n"
+    );
+    assert!(addr(&mut c).contains("localhost"), "{}", addr(&mut c));
+    assert!(std::fs::read_to_string(&conf)
+        .unwrap()
+        .contains(&format!("sentinel monitor mymaster localhost {m} 1")));
+}

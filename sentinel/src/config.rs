@@ -9,6 +9,16 @@ use picket::fsutil::atomic_write;
 use picket::resp::split_args;
 use std::path::{Path, PathBuf};
 
+/// Resolves a hostname to its first address (for `resolve-hostnames yes`).
+pub fn resolve_host(host: &str) -> Option<String> {
+    use std::net::ToSocketAddrs;
+    (host, 0u16)
+        .to_socket_addrs()
+        .ok()?
+        .next()
+        .map(|a| a.ip().to_string())
+}
+
 /// The generic directive table with Sentinel's defaults (port 26379, protected-mode no).
 pub fn sentinel_config() -> Config {
     let mut specs = node_specs();
@@ -306,6 +316,7 @@ pub fn load(
         port: cfg.get_i64("port") as u16,
         deny_scripts_reconfig: true,
         requirepass: (!pass.is_empty()).then_some(pass),
+        resolver: Some(resolve_host),
         ..Default::default()
     };
     let mut core = Sentinel::new(String::new(), globals, seed);
@@ -456,7 +467,11 @@ pub fn render(core: &Sentinel) -> Vec<(String, String)> {
         ));
     }
     for (name, m) in &core.masters {
-        let (h, p) = m.current_addr();
+        // The configured hostname is written back, so a restart resolves it again.
+        let (h, p) = match (&m.inst.hostname, m.failover >= FailoverState::ReconfSlaves) {
+            (Some(hn), false) => (hn.clone(), m.inst.port),
+            _ => m.current_addr(),
+        };
         let k = |d: &str| format!("{d} {name}");
         out.push((
             k("monitor"),

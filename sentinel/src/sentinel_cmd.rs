@@ -327,8 +327,8 @@ pub fn sentinel(node: &SentinelNode, _sess: &mut Session, a: &[Bytes], out: &mut
             None => out.error(NO_SUCH_MASTER),
         },
         "get-master-addr-by-name" => match st.core.masters.get(&arg(2)) {
-            Some(m) => {
-                let (h, p) = m.current_addr();
+            Some(_) => {
+                let (h, p) = st.core.announced_addr(&arg(2)).unwrap_or_default();
                 out.array(2);
                 out.bulk(h.as_bytes());
                 out.bulk(p.to_string().as_bytes());

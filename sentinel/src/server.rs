@@ -496,7 +496,7 @@ pub fn info_text(node: &SentinelNode, sel: &InfoSelection) -> String {
             } else {
                 "ok"
             };
-            let (h, p) = m.current_addr();
+            let (h, p) = c.announced_addr(name).unwrap_or_default();
             lines.push(format!(
                 "master{i}:name={name},status={status},address={},slaves={},sentinels={}",
                 picket_addr(&h, p),

@@ -50,16 +50,21 @@ impl Sentinel {
         if self.masters.contains_key(name) {
             return Err("Duplicate master name.".into());
         }
-        if !self.globals.resolve_hostnames && host.parse::<std::net::IpAddr>().is_err() {
-            return Err("Can't resolve instance hostname.".into());
-        }
-        let mut m = Master::new(
-            name.to_string(),
-            host.to_string(),
-            port as u16,
-            quorum as u32,
-            now,
-        );
+        let (ip, hostname) = if host.parse::<std::net::IpAddr>().is_ok() {
+            (host.to_string(), None)
+        } else {
+            let resolved = if self.globals.resolve_hostnames {
+                self.globals.resolver.and_then(|r| r(host))
+            } else {
+                None
+            };
+            match resolved {
+                Some(ip) => (ip, Some(host.to_string())),
+                None => return Err("Can't resolve instance hostname.".into()),
+            }
+        };
+        let mut m = Master::new(name.to_string(), ip, port as u16, quorum as u32, now);
+        m.inst.hostname = hostname;
         m.down_after = self.timing.default_down_after;
         m.failover_timeout = self.timing.default_failover_timeout;
         self.masters.insert(name.to_string(), m);

@@ -479,19 +479,18 @@ impl Sentinel {
     /// The leader's last step: announce and switch to the promoted replica.
     pub(crate) fn switch_to_promoted(&mut self, m: &str, now: u64) {
         let Some(x) = self.masters.get(m) else { return };
-        let Some((nh, np)) = x
-            .promoted
-            .as_ref()
-            .and_then(|k| x.replicas.get(k))
-            .map(|r| (r.inst.host.clone(), r.inst.port))
-        else {
+        let Some(promoted) = x.promoted.as_ref().and_then(|k| x.replicas.get(k)) else {
             return;
         };
-        let (oh, op) = (x.inst.host.clone(), x.inst.port);
+        let (nh, np) = (promoted.inst.host.clone(), promoted.inst.port);
+        let (sh, so) = (self.shown_host(&promoted.inst), self.shown_host(&x.inst));
+        let (oh, op) = (so, x.inst.port);
+        let nh_shown = sh;
+        let _ = &nh_shown;
         self.event_plain(
             Level::Warning,
             "+switch-master",
-            format!("{m} {oh} {op} {nh} {np}"),
+            format!("{m} {oh} {op} {nh_shown} {np}"),
         );
         self.reset_and_change_address(m, &nh, np, now);
     }
@@ -558,10 +557,21 @@ impl Sentinel {
             demoted = Some((x.inst.host.clone(), x.inst.port));
         }
         self.reset_master(m, false, now);
+        // A hostname (from a peer announcing hostnames) is resolved; the name is kept.
+        let (ip, hostname) = if host.parse::<std::net::IpAddr>().is_ok() {
+            (host.to_string(), None)
+        } else {
+            let r = self.globals.resolver.and_then(|r| r(host));
+            (
+                r.unwrap_or_else(|| host.to_string()),
+                Some(host.to_string()),
+            )
+        };
         let Some(x) = self.masters.get_mut(m) else {
             return;
         };
-        x.inst.host = host.to_string();
+        x.inst.host = ip;
+        x.inst.hostname = hostname;
         x.inst.port = port;
         x.inst.s_down_since = 0;
         x.o_down_since = 0;

@@ -179,7 +179,7 @@ impl Rng {
 }
 
 /// Settings that are not per master.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Globals {
     pub announce_ip: Option<String>,
     pub announce_port: u16,
@@ -196,6 +196,8 @@ pub struct Globals {
     /// unreachable, and replicas down, for longer than this are forgotten one by one, instead
     /// of SENTINEL RESET forgetting everything at once.
     pub forget_after: u64,
+    /// Name resolution for `resolve-hostnames yes`, injected so the core stays free of I/O.
+    pub resolver: Option<fn(&str) -> Option<String>>,
 }
 
 pub struct Sentinel {
@@ -265,12 +267,37 @@ impl Sentinel {
         }
     }
 
+    /// The address an instance is reported by: its hostname with `announce-hostnames yes`,
+    /// else its IP.
+    pub fn shown_host(&self, i: &Instance) -> String {
+        match (&i.hostname, self.globals.announce_hostnames) {
+            (Some(h), true) => h.clone(),
+            _ => i.host.clone(),
+        }
+    }
+
+    /// The master's current address as clients and hellos see it.
+    pub fn announced_addr(&self, m: &str) -> Option<(String, u16)> {
+        let x = self.masters.get(m)?;
+        let inst = if x.failover >= FailoverState::ReconfSlaves {
+            x.promoted
+                .as_ref()
+                .and_then(|k| x.replicas.get(k))
+                .map(|r| &r.inst)
+                .unwrap_or(&x.inst)
+        } else {
+            &x.inst
+        };
+        Some((self.shown_host(inst), inst.port))
+    }
+
     /// `master <name> <ip> <port>` or `<type> <name> <ip> <port> @ <master> <ip> <port>`.
     pub fn detail(&self, m: &str, who: &Who) -> String {
         let Some(master) = self.masters.get(m) else {
             return String::new();
         };
-        let (mh, mp) = (&master.inst.host, master.inst.port);
+        let mh = &self.shown_host(&master.inst);
+        let mp = master.inst.port;
         match who {
             Who::Master => format!("master {} {} {}", m, mh, mp),
             _ => match self.inst(m, who) {
@@ -278,7 +305,7 @@ impl Sentinel {
                     "{} {} {} {} @ {} {} {}",
                     i.kind.name(),
                     i.name,
-                    i.host,
+                    self.shown_host(i),
                     i.port,
                     m,
                     mh,

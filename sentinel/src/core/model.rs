@@ -66,8 +66,13 @@ pub struct Instance {
     pub kind: Kind,
     /// Master name, `ip:port` for replicas, run id for sentinels.
     pub name: String,
+    /// The address reported and connected to: an IP unless configured otherwise.
     pub host: String,
     pub port: u16,
+    /// The configured hostname, when `resolve-hostnames yes` turned it into `host`: links
+    /// connect by this name (re-resolved on every reconnect) and `announce-hostnames yes`
+    /// reports it.
+    pub hostname: Option<String>,
     pub runid: Option<String>,
     pub link: Link,
     pub s_down: bool,
@@ -91,6 +96,7 @@ impl Instance {
             name,
             host,
             port,
+            hostname: None,
             runid: None,
             link: Link::new(now),
             s_down: false,

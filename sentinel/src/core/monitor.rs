@@ -43,7 +43,11 @@ impl Sentinel {
         if !need_cc && !need_pc || now.saturating_sub(inst.link.last_reconn_time) < ping_period {
             return;
         }
-        let (host, port) = (inst.host.clone(), inst.port);
+        // By hostname when one was configured: resolved again on every reconnect.
+        let (host, port) = (
+            inst.hostname.clone().unwrap_or_else(|| inst.host.clone()),
+            inst.port,
+        );
         let Some(master) = self.masters.get(m) else {
             return;
         };
@@ -200,7 +204,7 @@ impl Sentinel {
         } else {
             self.globals.port
         };
-        let (mh, mp) = master.current_addr();
+        let (mh, mp) = self.announced_addr(m)?;
         Some(
             Hello {
                 ip,
@@ -713,12 +717,15 @@ impl Sentinel {
             if let Some(x) = self.masters.get_mut(&m) {
                 x.config_epoch = h.master_config_epoch;
             }
-            let (oh, op) = self
+            let (oh, ohn, op) = self
                 .masters
                 .get(&m)
-                .map(|x| (x.inst.host.clone(), x.inst.port))
+                .map(|x| (x.inst.host.clone(), x.inst.hostname.clone(), x.inst.port))
                 .unwrap_or_default();
-            if oh != h.master_ip || op != h.master_port {
+            // Peers may announce the hostname or the IP of the same master.
+            let same = (oh == h.master_ip || ohn.as_deref() == Some(h.master_ip.as_str()))
+                && op == h.master_port;
+            if !same {
                 self.event(
                     Level::Warning,
                     "+config-update-from",
