@@ -313,51 +313,13 @@ fn hello(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut Reply) 
     out.array(0);
 }
 
+/// CLIENT: the shared implementation (PAUSE and REPLY are node features and are refused here).
 fn client(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut Reply) {
-    let sub = lower(&a[1]);
-    match (sub.as_str(), a.len()) {
-        ("id", 2) => out.int(sess.client.id as i64),
-        ("getname", 2) => {
-            let n = sess.client.meta.lock().name.clone();
-            if n.is_empty() {
-                out.null()
-            } else {
-                out.bulk(&n)
-            }
-        }
-        ("setname", 3) => {
-            if !a[2].iter().all(|&c| (b'!'..=b'~').contains(&c)) {
-                return out.error(
-                    "ERR Client names cannot contain spaces, newlines or special characters.",
-                );
-            }
-            sess.client.meta.lock().name = a[2].clone();
-            out.ok();
-        }
-        ("info", 2) => out.verbatim((sess.client.info_line() + "\n").as_bytes()),
-        ("list", _) => {
-            let text: String = node
-                .registry
-                .all()
-                .iter()
-                .map(|c| c.info_line() + "\n")
-                .collect();
-            out.verbatim(text.as_bytes());
-        }
-        ("kill", 3) => {
-            let addr = String::from_utf8_lossy(&a[2]).into_owned();
-            match node.registry.all().into_iter().find(|c| c.addr == addr) {
-                Some(c) => {
-                    c.kill();
-                    out.ok()
-                }
-                None => out.error("ERR No such client"),
-            }
-        }
-        ("setname" | "getname" | "id" | "info" | "kill", _) => {
-            out.error(&wrong_args(&format!("client|{sub}")))
-        }
-        _ => out.error(&picket::args::unknown_subcommand("client", &a[1])),
+    use picket::server::client_cmd::{client_command, ClientAction};
+    match client_command(&node.registry, &sess.client, a, out) {
+        ClientAction::None => {}
+        ClientAction::CloseSelf => sess.close = true,
+        ClientAction::Unhandled => out.error(&picket::args::unknown_subcommand("client", &a[1])),
     }
 }
 

@@ -2,6 +2,7 @@
 //! loop (parse, execute in batches, flush once the input is drained), the client registry, and
 //! the [`Service`] trait through which each program executes commands.
 
+pub mod client_cmd;
 pub mod clients;
 mod connection;
 mod listener;

@@ -3,8 +3,8 @@
 use super::Ctx;
 use crate::server::Session;
 use bytes::Bytes;
-use picket::args::{eq_ic, int_arg, unknown_subcommand, ERR_DB_INDEX, ERR_SYNTAX};
-use picket::server::ClientKind;
+use picket::args::{eq_ic, int_arg, ERR_DB_INDEX, ERR_SYNTAX};
+use picket::server::client_cmd::{client_command, valid_name, ClientAction, BAD_NAME};
 use std::time::{Duration, Instant};
 
 pub const PROTECTED_MODE_ERROR: &str = "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
@@ -192,260 +192,36 @@ pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) {
     ctx.out.simple("RESET");
 }
 
-const BAD_NAME: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
-
-fn valid_name(n: &[u8]) -> bool {
-    n.iter().all(|&c| (b'!'..=b'~').contains(&c))
-}
-
-fn kind_of(name: &[u8]) -> Option<Option<ClientKind>> {
-    let l = String::from_utf8_lossy(name).to_ascii_lowercase();
-    Some(match l.as_str() {
-        "normal" => Some(ClientKind::Normal),
-        "master" => Some(ClientKind::Master),
-        "replica" | "slave" => Some(ClientKind::Replica),
-        "pubsub" => Some(ClientKind::Pubsub),
-        _ => return None,
-    })
-}
-
-/// CLIENT subcommands.
+/// CLIENT: the shared implementation, plus PAUSE, UNPAUSE and REPLY, which act on the node.
 pub fn client(ctx: &mut Ctx, a: &[Bytes]) {
-    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
-    match sub.as_str() {
-        "id" => ctx.out.int(ctx.sess.client.id as i64),
-        "getname" => {
-            let n = ctx.sess.client.meta.lock().name.clone();
-            if n.is_empty() {
-                ctx.out.null()
-            } else {
-                ctx.out.bulk(&n)
-            }
-        }
-        "setname" => {
-            if !valid_name(&a[2]) {
-                return ctx.out.error(BAD_NAME);
-            }
-            ctx.sess.client.meta.lock().name = a[2].clone();
-            ctx.out.ok();
-        }
-        "info" => {
-            let line = ctx.sess.client.info_line() + "\n";
-            ctx.out.verbatim(line.as_bytes());
-        }
-        "list" => client_list(ctx, a),
-        "kill" => client_kill(ctx, a),
-        "pause" => client_pause(ctx, a),
-        "unpause" => {
-            ctx.st.pause.until = None;
-            ctx.node.pause_notify.notify_waiters();
-            ctx.out.ok();
-        }
-        "no-evict" => match a.get(2) {
-            Some(v) if eq_ic(v, "on") || eq_ic(v, "off") => {
-                ctx.sess.client.meta.lock().no_evict = eq_ic(v, "on");
-                ctx.out.ok()
-            }
-            _ => ctx.out.error(ERR_SYNTAX),
-        },
-        // OFF and SKIP send no reply themselves; the executor drops the replies that follow.
-        "reply" => match a.get(2) {
-            Some(v) if eq_ic(v, "on") => {
-                ctx.sess.reply_off = false;
-                ctx.out.ok()
-            }
-            Some(v) if eq_ic(v, "off") => ctx.sess.reply_off = true,
-            Some(v) if eq_ic(v, "skip") => {
-                if !ctx.sess.reply_off {
-                    ctx.sess.reply_skip_next = true;
+    match client_command(&ctx.node.registry, &ctx.sess.client, a, ctx.out) {
+        ClientAction::None => {}
+        ClientAction::CloseSelf => ctx.sess.close_after_reply = true,
+        ClientAction::Unhandled => {
+            match String::from_utf8_lossy(&a[1]).to_ascii_lowercase().as_str() {
+                "pause" => client_pause(ctx, a),
+                "unpause" => {
+                    ctx.st.pause.until = None;
+                    ctx.node.pause_notify.notify_waiters();
+                    ctx.out.ok();
                 }
+                // OFF and SKIP send no reply themselves; the executor drops the replies that follow.
+                _ => match a.get(2) {
+                    Some(v) if eq_ic(v, "on") => {
+                        ctx.sess.reply_off = false;
+                        ctx.out.ok()
+                    }
+                    Some(v) if eq_ic(v, "off") => ctx.sess.reply_off = true,
+                    Some(v) if eq_ic(v, "skip") => {
+                        if !ctx.sess.reply_off {
+                            ctx.sess.reply_skip_next = true;
+                        }
+                    }
+                    _ => ctx.out.error(ERR_SYNTAX),
+                },
             }
-            _ => ctx.out.error(ERR_SYNTAX),
-        },
-        "getredir" => ctx.out.int(-1),
-        "help" => {
-            let lines = [
-                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "CACHING (YES|NO)",
-                "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
-                "GETREDIR",
-                "    Return the client ID we are redirecting to when tracking is enabled.",
-                "GETNAME",
-                "    Return the name of the current connection.",
-                "ID",
-                "    Return the ID of the current connection.",
-                "INFO",
-                "    Return information about the current client connection.",
-                "KILL <ip:port>",
-                "    Kill connection made from <ip:port>.",
-                "KILL <option> <value> [<option> <value> [...]]",
-                "    Kill connections. Options are:",
-                "    * ADDR (<ip:port>|<unixsocket>:0)",
-                "      Kill connections made from the specified address",
-                "    * LADDR (<ip:port>|<unixsocket>:0)",
-                "      Kill connections made to specified local address",
-                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
-                "      Kill connections by type.",
-                "    * USER <username>",
-                "      Kill connections authenticated by <username>.",
-                "    * SKIPME (YES|NO)",
-                "      Skip killing current connection (default: yes).",
-                "LIST [options ...]",
-                "    Return information about client connections. Options:",
-                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
-                "      Return clients of specified type.",
-                "UNPAUSE",
-                "    Stop the current client pause, resuming traffic.",
-                "PAUSE <timeout> [WRITE|ALL]",
-                "    Suspend all, or just write, clients for <timeout> milliseconds.",
-                "REPLY (ON|OFF|SKIP)",
-                "    Control the replies sent to the current connection.",
-                "SETNAME <name>",
-                "    Assign the name <name> to the current connection.",
-                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
-                "    Unblock the specified blocked client.",
-                "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
-                "         [OPTIN] [OPTOUT] [NOLOOP]",
-                "    Control server assisted client side caching.",
-                "TRACKINGINFO",
-                "    Report tracking status for the current connection.",
-                "NO-EVICT (ON|OFF)",
-                "    Protect current client connection from eviction.",
-                "HELP",
-                "    Prints this help.",
-            ];
-            ctx.out.help(&lines);
-        }
-        _ => ctx.out.error(&unknown_subcommand("client", &a[1])),
-    }
-}
-
-fn client_list(ctx: &mut Ctx, a: &[Bytes]) {
-    let mut kind = None;
-    let mut ids: Option<Vec<u64>> = None;
-    let mut i = 2;
-    while i < a.len() {
-        if eq_ic(&a[i], "type") && i + 1 < a.len() {
-            match kind_of(&a[i + 1]) {
-                Some(k) => kind = k,
-                None => {
-                    return ctx.out.error(&format!(
-                        "ERR Unknown client type '{}'",
-                        String::from_utf8_lossy(&a[i + 1])
-                    ))
-                }
-            }
-            i += 2;
-        } else if eq_ic(&a[i], "id") && i + 1 < a.len() {
-            let mut v = Vec::new();
-            for x in &a[i + 1..] {
-                match int_arg(x) {
-                    Ok(n) if n > 0 => v.push(n as u64),
-                    _ => return ctx.out.error("ERR Invalid client ID"),
-                }
-            }
-            ids = Some(v);
-            i = a.len();
-        } else {
-            return ctx.out.error(ERR_SYNTAX);
         }
     }
-    let mut text = String::new();
-    for c in ctx.node.registry.all() {
-        if kind.map(|k| c.kind() != k).unwrap_or(false) {
-            continue;
-        }
-        if ids.as_ref().map(|v| !v.contains(&c.id)).unwrap_or(false) {
-            continue;
-        }
-        text.push_str(&c.info_line());
-        text.push('\n');
-    }
-    ctx.out.verbatim(text.as_bytes());
-}
-
-fn client_kill(ctx: &mut Ctx, a: &[Bytes]) {
-    let me = ctx.sess.client.id;
-    if a.len() == 3 {
-        // Old form: CLIENT KILL addr:port
-        let addr = String::from_utf8_lossy(&a[2]).into_owned();
-        match ctx.node.registry.all().into_iter().find(|c| c.addr == addr) {
-            Some(c) => {
-                if c.id == me {
-                    ctx.sess.close_after_reply = true;
-                } else {
-                    c.kill();
-                }
-                ctx.out.ok()
-            }
-            None => ctx.out.error("ERR No such client"),
-        }
-        return;
-    }
-    if !a.len().is_multiple_of(2) {
-        return ctx.out.error(ERR_SYNTAX);
-    }
-    let (mut id, mut kind, mut addr, mut laddr, mut user, mut skipme) =
-        (None, None, None, None, None, true);
-    for p in a[2..].chunks(2) {
-        let v = &p[1];
-        if eq_ic(&p[0], "id") {
-            match int_arg(v) {
-                Ok(n) if n > 0 => id = Some(n as u64),
-                _ => return ctx.out.error("ERR client-id should be greater than 0"),
-            }
-        } else if eq_ic(&p[0], "type") {
-            match kind_of(v) {
-                Some(k) => kind = k,
-                None => {
-                    return ctx.out.error(&format!(
-                        "ERR Unknown client type '{}'",
-                        String::from_utf8_lossy(v)
-                    ))
-                }
-            }
-        } else if eq_ic(&p[0], "addr") {
-            addr = Some(String::from_utf8_lossy(v).into_owned());
-        } else if eq_ic(&p[0], "laddr") {
-            laddr = Some(String::from_utf8_lossy(v).into_owned());
-        } else if eq_ic(&p[0], "user") {
-            user = Some(String::from_utf8_lossy(v).into_owned());
-        } else if eq_ic(&p[0], "skipme") {
-            if eq_ic(v, "yes") {
-                skipme = true;
-            } else if eq_ic(v, "no") {
-                skipme = false;
-            } else {
-                return ctx.out.error(ERR_SYNTAX);
-            }
-        } else {
-            return ctx.out.error(ERR_SYNTAX);
-        }
-    }
-    let mut n = 0;
-    for c in ctx.node.registry.all() {
-        if id.map(|i| c.id != i).unwrap_or(false)
-            || kind.map(|k| c.kind() != k).unwrap_or(false)
-            || addr.as_ref().map(|x| c.addr != *x).unwrap_or(false)
-            || laddr.as_ref().map(|x| c.laddr != *x).unwrap_or(false)
-            || user
-                .as_ref()
-                .map(|u| c.meta.lock().user != *u)
-                .unwrap_or(false)
-        {
-            continue;
-        }
-        if c.id == me {
-            if skipme {
-                continue;
-            }
-            ctx.sess.close_after_reply = true;
-        } else {
-            c.kill();
-        }
-        n += 1;
-    }
-    ctx.out.int(n);
 }
 
 fn client_pause(ctx: &mut Ctx, a: &[Bytes]) {

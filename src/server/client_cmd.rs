@@ -1,0 +1,280 @@
+//! CLIENT, shared by node and sentinel: ID, GETNAME, SETNAME, INFO, LIST (TYPE, ID), KILL (the
+//! old `ip:port` form and the filter form: ID, TYPE, ADDR, LADDR, USER, SKIPME), NO-EVICT,
+//! GETREDIR, HELP. PAUSE, UNPAUSE and REPLY change the program's own state, so they come back to
+//! the caller as a [`ClientAction`].
+
+use super::{ClientHandle, ClientKind, ClientRegistry};
+use crate::args::{eq_ic, int_arg, unknown_subcommand, ERR_SYNTAX};
+use crate::resp::Reply;
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// What the caller must do after CLIENT ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAction {
+    None,
+    /// CLIENT KILL matched the caller itself: close after the reply.
+    CloseSelf,
+    /// Not handled here (PAUSE, UNPAUSE, REPLY): the caller runs it.
+    Unhandled,
+}
+
+pub const BAD_NAME: &str =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
+
+pub fn valid_name(n: &[u8]) -> bool {
+    n.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+fn kind_of(name: &[u8]) -> Option<Option<ClientKind>> {
+    let l = String::from_utf8_lossy(name).to_ascii_lowercase();
+    Some(match l.as_str() {
+        "normal" => Some(ClientKind::Normal),
+        "master" => Some(ClientKind::Master),
+        "replica" | "slave" => Some(ClientKind::Replica),
+        "pubsub" => Some(ClientKind::Pubsub),
+        _ => return None,
+    })
+}
+
+/// Runs CLIENT `a[1]` for `me`.
+pub fn client_command(
+    registry: &ClientRegistry,
+    me: &Arc<ClientHandle>,
+    a: &[Bytes],
+    out: &mut Reply,
+) -> ClientAction {
+    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+    match sub.as_str() {
+        "id" => out.int(me.id as i64),
+        "getname" => {
+            let n = me.meta.lock().name.clone();
+            if n.is_empty() {
+                out.null()
+            } else {
+                out.bulk(&n)
+            }
+        }
+        "setname" => {
+            if !valid_name(&a[2]) {
+                out.error(BAD_NAME);
+            } else {
+                me.meta.lock().name = a[2].clone();
+                out.ok();
+            }
+        }
+        "info" => out.verbatim((me.info_line() + "\n").as_bytes()),
+        "list" => client_list(registry, a, out),
+        "kill" => return client_kill(registry, me, a, out),
+        "no-evict" => match a.get(2) {
+            Some(v) if eq_ic(v, "on") || eq_ic(v, "off") => {
+                me.meta.lock().no_evict = eq_ic(v, "on");
+                out.ok()
+            }
+            _ => out.error(ERR_SYNTAX),
+        },
+        "getredir" => out.int(-1),
+        "pause" | "unpause" | "reply" => return ClientAction::Unhandled,
+        "help" => {
+            let lines = [
+                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CACHING (YES|NO)",
+                "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+                "GETREDIR",
+                "    Return the client ID we are redirecting to when tracking is enabled.",
+                "GETNAME",
+                "    Return the name of the current connection.",
+                "ID",
+                "    Return the ID of the current connection.",
+                "INFO",
+                "    Return information about the current client connection.",
+                "KILL <ip:port>",
+                "    Kill connection made from <ip:port>.",
+                "KILL <option> <value> [<option> <value> [...]]",
+                "    Kill connections. Options are:",
+                "    * ADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made from the specified address",
+                "    * LADDR (<ip:port>|<unixsocket>:0)",
+                "      Kill connections made to specified local address",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Kill connections by type.",
+                "    * USER <username>",
+                "      Kill connections authenticated by <username>.",
+                "    * SKIPME (YES|NO)",
+                "      Skip killing current connection (default: yes).",
+                "LIST [options ...]",
+                "    Return information about client connections. Options:",
+                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+                "      Return clients of specified type.",
+                "UNPAUSE",
+                "    Stop the current client pause, resuming traffic.",
+                "PAUSE <timeout> [WRITE|ALL]",
+                "    Suspend all, or just write, clients for <timeout> milliseconds.",
+                "REPLY (ON|OFF|SKIP)",
+                "    Control the replies sent to the current connection.",
+                "SETNAME <name>",
+                "    Assign the name <name> to the current connection.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "    Unblock the specified blocked client.",
+                "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+                "         [OPTIN] [OPTOUT] [NOLOOP]",
+                "    Control server assisted client side caching.",
+                "TRACKINGINFO",
+                "    Report tracking status for the current connection.",
+                "NO-EVICT (ON|OFF)",
+                "    Protect current client connection from eviction.",
+                "HELP",
+                "    Prints this help.",
+            ];
+            out.help(&lines);
+        }
+        _ => out.error(&unknown_subcommand("client", &a[1])),
+    }
+    ClientAction::None
+}
+
+fn client_list(registry: &ClientRegistry, a: &[Bytes], out: &mut Reply) {
+    let mut kind = None;
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < a.len() {
+        if eq_ic(&a[i], "type") && i + 1 < a.len() {
+            match kind_of(&a[i + 1]) {
+                Some(k) => kind = k,
+                None => {
+                    return out.error(&format!(
+                        "ERR Unknown client type '{}'",
+                        String::from_utf8_lossy(&a[i + 1])
+                    ))
+                }
+            }
+            i += 2;
+        } else if eq_ic(&a[i], "id") && i + 1 < a.len() {
+            let mut v = Vec::new();
+            for x in &a[i + 1..] {
+                match int_arg(x) {
+                    Ok(n) if n > 0 => v.push(n as u64),
+                    _ => return out.error("ERR Invalid client ID"),
+                }
+            }
+            ids = Some(v);
+            i = a.len();
+        } else {
+            return out.error(ERR_SYNTAX);
+        }
+    }
+    let mut text = String::new();
+    for c in registry.all() {
+        if kind.map(|k| c.kind() != k).unwrap_or(false) {
+            continue;
+        }
+        if ids.as_ref().map(|v| !v.contains(&c.id)).unwrap_or(false) {
+            continue;
+        }
+        text.push_str(&c.info_line());
+        text.push('\n');
+    }
+    out.verbatim(text.as_bytes());
+}
+
+fn client_kill(
+    registry: &ClientRegistry,
+    me: &Arc<ClientHandle>,
+    a: &[Bytes],
+    out: &mut Reply,
+) -> ClientAction {
+    if a.len() == 3 {
+        // Old form: CLIENT KILL addr:port
+        let addr = String::from_utf8_lossy(&a[2]).into_owned();
+        let Some(c) = registry.all().into_iter().find(|c| c.addr == addr) else {
+            out.error("ERR No such client");
+            return ClientAction::None;
+        };
+        out.ok();
+        if c.id == me.id {
+            return ClientAction::CloseSelf;
+        }
+        c.kill();
+        return ClientAction::None;
+    }
+    if !a.len().is_multiple_of(2) {
+        out.error(ERR_SYNTAX);
+        return ClientAction::None;
+    }
+    let (mut id, mut kind, mut addr, mut laddr, mut user, mut skipme) =
+        (None, None, None, None, None, true);
+    for p in a[2..].chunks(2) {
+        let v = &p[1];
+        let err = if eq_ic(&p[0], "id") {
+            match int_arg(v) {
+                Ok(n) if n > 0 => {
+                    id = Some(n as u64);
+                    None
+                }
+                _ => Some("ERR client-id should be greater than 0".to_string()),
+            }
+        } else if eq_ic(&p[0], "type") {
+            match kind_of(v) {
+                Some(k) => {
+                    kind = k;
+                    None
+                }
+                None => Some(format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(v)
+                )),
+            }
+        } else if eq_ic(&p[0], "addr") {
+            addr = Some(String::from_utf8_lossy(v).into_owned());
+            None
+        } else if eq_ic(&p[0], "laddr") {
+            laddr = Some(String::from_utf8_lossy(v).into_owned());
+            None
+        } else if eq_ic(&p[0], "user") {
+            user = Some(String::from_utf8_lossy(v).into_owned());
+            None
+        } else if eq_ic(&p[0], "skipme") {
+            if eq_ic(v, "yes") {
+                skipme = true;
+                None
+            } else if eq_ic(v, "no") {
+                skipme = false;
+                None
+            } else {
+                Some(ERR_SYNTAX.to_string())
+            }
+        } else {
+            Some(ERR_SYNTAX.to_string())
+        };
+        if let Some(e) = err {
+            out.error(&e);
+            return ClientAction::None;
+        }
+    }
+    let mut n = 0;
+    let mut action = ClientAction::None;
+    for c in registry.all() {
+        if id.map(|i| c.id != i).unwrap_or(false)
+            || kind.map(|k| c.kind() != k).unwrap_or(false)
+            || addr.as_ref().map(|x| c.addr != *x).unwrap_or(false)
+            || laddr.as_ref().map(|x| c.laddr != *x).unwrap_or(false)
+            || user
+                .as_ref()
+                .map(|u| c.meta.lock().user != *u)
+                .unwrap_or(false)
+        {
+            continue;
+        }
+        if c.id == me.id {
+            if skipme {
+                continue;
+            }
+            action = ClientAction::CloseSelf;
+        } else {
+            c.kill();
+        }
+        n += 1;
+    }
+    out.int(n);
+    action
+}
