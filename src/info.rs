@@ -59,6 +59,22 @@ impl InfoBuilder {
         }
     }
 
+    /// The `# CPU` section, as Redis 7.0 prints it (Picket has no child processes yet).
+    pub fn cpu_section(&mut self) {
+        let (sys, user) = cpu_times();
+        self.section(
+            "CPU",
+            &[
+                ("used_cpu_sys", format!("{sys:.6}")),
+                ("used_cpu_user", format!("{user:.6}")),
+                ("used_cpu_sys_children", "0.000000".into()),
+                ("used_cpu_user_children", "0.000000".into()),
+                ("used_cpu_sys_main_thread", format!("{sys:.6}")),
+                ("used_cpu_user_main_thread", format!("{user:.6}")),
+            ],
+        );
+    }
+
     /// Appends a section whose lines are given ready-made.
     pub fn section_lines(&mut self, title: &str, lines: &[String]) {
         if !self.text.is_empty() {

@@ -462,34 +462,6 @@ fn ipv6_master_and_replica() {
     )));
 }
 
-/// Starts a redis-server with extra arguments.
-fn node_with(dir: &std::path::Path, port: u16, master: Option<u16>, extra: &[&str]) -> Proc {
-    let mut args: Vec<String> = [
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--dir",
-        &dir.display().to_string(),
-        "--logfile",
-        &dir.join(format!("redis-{port}.log")).display().to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    if let Some(m) = master {
-        args.extend([
-            "--replicaof".to_string(),
-            "127.0.0.1".to_string(),
-            m.to_string(),
-        ]);
-    }
-    args.extend(extra.iter().map(|s| s.to_string()));
-    Proc::spawn(&common::redis_server(), &args, port)
-}
-
 fn picket_sentinel_with(dir: &std::path::Path, master: u16, extra: &str) -> Proc {
     let port = free_port();
     let conf = dir.join(format!("s-{port}.conf"));
@@ -516,11 +488,12 @@ fn replicas_ok(s: u16, n: usize) -> bool {
 fn replica_priority_zero_is_never_promoted_and_down_replicas_are_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let (m, zero, good, down) = (free_port(), free_port(), free_port(), free_port());
-    let mut master = node_with(dir.path(), m, None, &[]);
-    let _zero = node_with(dir.path(), zero, Some(m), &["--replica-priority", "0"]);
-    let _good = node_with(dir.path(), good, Some(m), &["--replica-priority", "50"]);
+    let mut master = common::redis_node_with(dir.path(), m, None, &[]);
+    let _zero = common::redis_node_with(dir.path(), zero, Some(m), &["--replica-priority", "0"]);
+    let _good = common::redis_node_with(dir.path(), good, Some(m), &["--replica-priority", "50"]);
     // The best-priority replica (10) goes down before the master does.
-    let mut best = node_with(dir.path(), down, Some(m), &["--replica-priority", "10"]);
+    let mut best =
+        common::redis_node_with(dir.path(), down, Some(m), &["--replica-priority", "10"]);
     let s = picket_sentinel_with(dir.path(), m, "");
     assert!(wait_until(Duration::from_secs(20), || replicas_ok(
         s.port, 3
@@ -546,8 +519,8 @@ fn authenticated_nodes_and_sentinels() {
     let dir = tempfile::tempdir().unwrap();
     let (m, r) = (free_port(), free_port());
     let auth = ["--requirepass", "nodepw", "--masterauth", "nodepw"];
-    let mut master = node_with(dir.path(), m, None, &auth);
-    let _replica = node_with(dir.path(), r, Some(m), &auth);
+    let mut master = common::redis_node_with(dir.path(), m, None, &auth);
+    let _replica = common::redis_node_with(dir.path(), r, Some(m), &auth);
     let extra = "sentinel auth-pass mymaster nodepw\nrequirepass sentinelpw\nsentinel sentinel-pass sentinelpw\n";
     let a = picket_sentinel_with(dir.path(), m, extra);
     let b = picket_sentinel_with(dir.path(), m, extra);
@@ -581,8 +554,8 @@ fn authenticated_nodes_and_sentinels() {
 fn coordinated_manual_failover_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
     let (m, r) = (free_port(), free_port());
-    let _master = node_with(dir.path(), m, None, &[]);
-    let _replica = node_with(dir.path(), r, Some(m), &[]);
+    let _master = common::redis_node_with(dir.path(), m, None, &[]);
+    let _replica = common::redis_node_with(dir.path(), r, Some(m), &[]);
     let s = picket_sentinel_with(dir.path(), m, "");
     assert!(wait_until(Duration::from_secs(20), || replicas_ok(
         s.port, 1
@@ -646,8 +619,8 @@ fn coordinated_manual_failover_loses_no_acknowledged_write() {
 fn resolve_and_announce_hostnames() {
     let dir = tempfile::tempdir().unwrap();
     let (m, r) = (free_port(), free_port());
-    let _master = node_with(dir.path(), m, None, &[]);
-    let _replica = node_with(dir.path(), r, Some(m), &[]);
+    let _master = common::redis_node_with(dir.path(), m, None, &[]);
+    let _replica = common::redis_node_with(dir.path(), r, Some(m), &[]);
     let port = free_port();
     let conf = dir.path().join("h.conf");
     // Without resolve-hostnames a hostname is refused, as in Redis.

@@ -405,14 +405,7 @@ pub fn info_text(node: &SentinelNode, sel: &InfoSelection) -> String {
         );
     }
     if sel.wants("cpu", true) {
-        let (sys, user) = picket::info::cpu_times();
-        b.section(
-            "CPU",
-            &[
-                ("used_cpu_sys", format!("{sys:.6}")),
-                ("used_cpu_user", format!("{user:.6}")),
-            ],
-        );
+        b.cpu_section();
     }
     if sel.wants("stats", true) {
         b.section(

@@ -369,6 +369,16 @@ impl Drop for Proc {
 
 /// A redis-server data node on `port` in `dir`, optionally a replica of `master`.
 pub fn redis_node(dir: &std::path::Path, port: u16, master: Option<u16>) -> Proc {
+    redis_node_with(dir, port, master, &[])
+}
+
+/// Like [`redis_node`], with extra arguments (`--replica-priority 0`, `--requirepass x`).
+pub fn redis_node_with(
+    dir: &std::path::Path,
+    port: u16,
+    master: Option<u16>,
+    extra: &[&str],
+) -> Proc {
     let mut args: Vec<String> = [
         "--port",
         &port.to_string(),
@@ -393,6 +403,7 @@ pub fn redis_node(dir: &std::path::Path, port: u16, master: Option<u16>) -> Proc
             m.to_string(),
         ]);
     }
+    args.extend(extra.iter().map(|s| s.to_string()));
     Proc::spawn(&redis_server(), &args, port)
 }
 

@@ -352,18 +352,7 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
         );
     }
     if sel.wants("cpu", true) {
-        let (sys, user) = picket::info::cpu_times();
-        b.section(
-            "CPU",
-            &[
-                ("used_cpu_sys", format!("{sys:.6}")),
-                ("used_cpu_user", format!("{user:.6}")),
-                ("used_cpu_sys_children", "0.000000".into()),
-                ("used_cpu_user_children", "0.000000".into()),
-                ("used_cpu_sys_main_thread", format!("{sys:.6}")),
-                ("used_cpu_user_main_thread", format!("{user:.6}")),
-            ],
-        );
+        b.cpu_section();
     }
     if sel.wants("modules", true) {
         b.section("Modules", &[]);

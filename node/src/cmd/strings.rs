@@ -480,6 +480,12 @@ pub fn append(ctx: &mut Ctx, a: &[Bytes]) {
         return;
     }
     data.extend_from_slice(&a[2]);
+    store_raw(ctx, a, data);
+}
+
+/// Stores a string modified in place (APPEND, SETRANGE): raw encoding, TTL kept; replies
+/// with its new length.
+fn store_raw(ctx: &mut Ctx, a: &[Bytes], data: Vec<u8>) {
     let n = data.len();
     let db = ctx.db();
     ctx.st.ks.set(
@@ -555,17 +561,7 @@ pub fn setrange(ctx: &mut Ctx, a: &[Bytes]) {
         data.resize(end, 0);
     }
     data[off as usize..end].copy_from_slice(val);
-    let n = data.len();
-    let db = ctx.db();
-    ctx.st.ks.set(
-        db,
-        &a[1],
-        Value::Str(RStr::Raw(SBytes::from_vec(data))),
-        true,
-    );
-    ctx.dirty(1);
-    ctx.propagate_as_is(a);
-    ctx.out.int(n as i64);
+    store_raw(ctx, a, data);
 }
 
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
