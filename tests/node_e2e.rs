@@ -602,3 +602,41 @@ fn command_docs_carry_arguments_for_redis_cli_hints() {
         .cmd_str(&["COMMAND", "DOCS"])
         .starts_with(&format!("*{}\r\n", 2 * count)));
 }
+
+/// Field names (and section headers) of an INFO reply, in order.
+fn info_names(reply: &str) -> Vec<String> {
+    reply
+        .split("\r\n")
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(':').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn info_fields_match_real_redis() {
+    let r = Server::redis(&[]);
+    let p = Server::picket(&[]);
+    for section in [
+        &["INFO"][..],
+        &["INFO", "everything"],
+        &["INFO", "replication"],
+        &["INFO", "stats", "cpu"],
+    ] {
+        let a = info_names(&r.client().cmd_str(section));
+        let b = info_names(&p.client().cmd_str(section));
+        // Sections Redis fills only when they have content (Errorstats, Keyspace, Commandstats,
+        // Latencystats) are compared by header.
+        let keep = |v: Vec<String>| -> Vec<String> {
+            v.into_iter()
+                .filter(|n| {
+                    !n.starts_with("errorstat_")
+                        && !n.starts_with("cmdstat_")
+                        && !n.starts_with("latency_percentiles_usec_")
+                        && !n.starts_with("db")
+                })
+                .collect()
+        };
+        assert_eq!(keep(a), keep(b), "{section:?}");
+    }
+}

@@ -278,6 +278,18 @@ fn sentinel_api_matches_redis_sentinel() {
     ] {
         assert_eq!(pc.cmd_str(cmd), rc.cmd_str(cmd), "{cmd:?}");
     }
+    let names = |r: String| -> Vec<String> {
+        r.split("\r\n")
+            .skip(1)
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split(':').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(pc.cmd_str(&["INFO"])),
+        names(rc.cmd_str(&["INFO"])),
+        "INFO fields"
+    );
     let prole = pc.cmd_str(&["ROLE"]);
     assert_eq!(prole, rc.cmd_str(&["ROLE"]));
     let pinfo = pc.cmd_str(&["INFO", "sentinel"]);

@@ -7,7 +7,7 @@ use crate::runtime::LinkCmd;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use picket::args::{eq_ic, lower, unknown_command, wrong_args};
-use picket::info::{InfoBuilder, InfoSelection};
+use picket::info::{InfoBuilder, InfoSelection, ServerFields, StatsFields};
 use picket::pubsub::{PubSub, Subscriptions};
 use picket::resp::{Limits, Reply, Request};
 use picket::server::{ClientHandle, ClientRegistry, Control, NetStats, OutputLimit, Service};
@@ -367,61 +367,45 @@ pub fn info_text(node: &SentinelNode, sel: &InfoSelection) -> String {
     let mut b = InfoBuilder::default();
     let up = node.started.elapsed().as_secs();
     if sel.wants("server", true) {
-        b.section(
-            "Server",
-            &[
-                ("redis_version", picket::REDIS_VERSION.into()),
-                ("redis_git_sha1", "00000000".into()),
-                ("redis_git_dirty", "0".into()),
-                ("redis_build_id", "7069636b65740000".into()),
-                ("redis_mode", "sentinel".into()),
-                ("os", format!("Linux {}", std::env::consts::ARCH)),
-                ("arch_bits", "64".into()),
-                ("multiplexing_api", "epoll".into()),
-                ("process_id", std::process::id().to_string()),
-                ("run_id", st.run_id.clone()),
-                ("tcp_port", node.port.to_string()),
-                ("uptime_in_seconds", up.to_string()),
-                ("uptime_in_days", (up / 86400).to_string()),
-                ("hz", "10".into()),
-                (
-                    "executable",
-                    std::env::current_exe()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default(),
-                ),
-                ("config_file", st.config_path.display().to_string()),
-            ],
-        );
+        let exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        b.server_section(&ServerFields {
+            mode: "sentinel",
+            run_id: &st.run_id,
+            tcp_port: node.port,
+            uptime_secs: up,
+            hz: "10",
+            lru_clock: 0,
+            executable: &exe,
+            config_file: &st.config_path.display().to_string(),
+        });
     }
     if sel.wants("clients", true) {
-        b.section(
-            "Clients",
-            &[
-                ("connected_clients", node.registry.count().to_string()),
-                ("blocked_clients", "0".into()),
-                ("tracking_clients", "0".into()),
-            ],
-        );
+        b.clients_section(node.registry.count(), "10000", 0);
+    }
+    if sel.wants("stats", true) {
+        let net = &node.net;
+        b.stats_section(&StatsFields {
+            total_connections_received: node
+                .registry
+                .total_connections
+                .load(std::sync::atomic::Ordering::Relaxed),
+            total_net_input_bytes: net.input_bytes.load(std::sync::atomic::Ordering::Relaxed),
+            total_net_output_bytes: net.output_bytes.load(std::sync::atomic::Ordering::Relaxed),
+            rejected_connections: node
+                .registry
+                .rejected_connections
+                .load(std::sync::atomic::Ordering::Relaxed),
+            pubsub_channels: st.pubsub.num_channels() as u64,
+            pubsub_patterns: st.pubsub.numpat() as u64,
+            total_reads_processed: net.reads.load(std::sync::atomic::Ordering::Relaxed),
+            total_writes_processed: net.writes.load(std::sync::atomic::Ordering::Relaxed),
+            ..Default::default()
+        });
     }
     if sel.wants("cpu", true) {
         b.cpu_section();
-    }
-    if sel.wants("stats", true) {
-        b.section(
-            "Stats",
-            &[
-                (
-                    "total_connections_received",
-                    node.registry
-                        .total_connections
-                        .load(std::sync::atomic::Ordering::Relaxed)
-                        .to_string(),
-                ),
-                ("pubsub_channels", st.pubsub.num_channels().to_string()),
-                ("pubsub_patterns", st.pubsub.numpat().to_string()),
-            ],
-        );
     }
     if sel.wants("sentinel", true) {
         let c = &st.core;
