@@ -15,9 +15,9 @@ ROUNDS=${1:-5}
 cargo build --release -q -p picket-sentinel
 PICKET=$PWD/target/release/picket-sentinel
 command -v redis-sentinel >/dev/null || { echo "needs redis-server and redis-sentinel: apt-get install -y redis-server redis-sentinel redis-tools"; exit 1; }
-tmp=$(mktemp -d)
+tmp=${KEEP_DIR:-$(mktemp -d)}
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; pkill -9 -f "$tmp" 2>/dev/null || true; rm -rf "$tmp"; }
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; pkill -9 -f "$tmp" 2>/dev/null || true; [ -n "${KEEP_DIR:-}" ] || rm -rf "$tmp"; }
 trap cleanup EXIT
 ms() { date +%s%3N; }
 base=$((20000 + RANDOM % 20000))

@@ -647,3 +647,68 @@ fn forget_after_lets_survivors_reach_a_majority() {
         }
     }
 }
+
+/// Failover time in simulated ms for many seeds (printed; asserts no round needs a retry).
+#[test]
+fn failover_latency_distribution() {
+    let mut times = Vec::new();
+    for seed in 1..=100 {
+        let mut sim = Sim::new(seed, 3, 3);
+        sim.run_until(BASE + 5_000);
+        sim.kill_node(0);
+        let killed = sim.now;
+        let mut t = killed;
+        while t < killed + 30_000 {
+            t += 50;
+            sim.run_until(t);
+            if sim.master_views().iter().all(|p| *p != 7000) {
+                break;
+            }
+        }
+        times.push((t - killed, seed));
+    }
+    times.sort();
+    let med = times[times.len() / 2].0;
+    let worst = times[times.len() - 1];
+    eprintln!(
+        "simulated kill -> all sentinels switched: median {med} ms, p90 {} ms, worst {:?}",
+        times[times.len() * 9 / 10].0,
+        worst
+    );
+    let slow: Vec<_> = times.iter().filter(|(t, _)| *t > 5_000).collect();
+    assert!(
+        slow.is_empty(),
+        "rounds needing a second election: {slow:?}"
+    );
+}
+
+#[test]
+fn a_rejoined_old_master_promoted_later_is_not_demoted_again() {
+    for seed in 1..=60 {
+        let mut sim = Sim::new(seed, 3, 2);
+        sim.run_until(BASE + 5_000);
+        sim.kill_node(0);
+        sim.run_until(BASE + 20_000);
+        // The old master restarts and rejoins as a replica (fast path)...
+        sim.restart_node(0, seed);
+        sim.run_until(BASE + 35_000);
+        assert_eq!(
+            sim.nodes[0].master,
+            Some(7001),
+            "seed {seed}: old master did not rejoin"
+        );
+        // ...then the new master dies: the old one is the only replica and must be promoted
+        // and stay promoted (no sentinel may undo another leader's promotion).
+        sim.kill_node(1);
+        sim.run_until(BASE + 70_000);
+        assert!(
+            !sim.log
+                .iter()
+                .any(|l| l.contains("-failover-abort-slave-timeout")),
+            "seed {seed}:\n{}",
+            sim.log.join("\n")
+        );
+        assert!(sim.nodes[0].master.is_none(), "seed {seed}: not promoted");
+        assert_eq!(sim.master_views(), vec![7000; 3], "seed {seed}");
+    }
+}

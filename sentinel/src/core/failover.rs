@@ -552,6 +552,9 @@ impl Sentinel {
             .map(|r| (r.inst.host.clone(), r.inst.port))
             .collect();
         let mut demoted = None;
+        // The old master's run id follows it into its replica entry: when it comes back after a
+        // crash, the new run id shows the restart (see the fast rejoin rule).
+        let old_runid = x.inst.runid.clone();
         if !(x.inst.host == host && x.inst.port == port) {
             addrs.push((x.inst.host.clone(), x.inst.port));
             demoted = Some((x.inst.host.clone(), x.inst.port));
@@ -582,6 +585,9 @@ impl Sentinel {
                 .as_ref()
                 .map(|d| d.0 == r.inst.host && d.1 == r.inst.port)
                 .unwrap_or(false);
+            if r.demoted_master {
+                r.inst.runid = old_runid.clone();
+            }
             added.push(r.inst.name.clone());
             x.replicas.insert(r.inst.name.clone(), r);
         }

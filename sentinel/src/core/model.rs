@@ -86,6 +86,8 @@ pub struct Instance {
     pub last_pub_time: u64,
     pub master_reboot: bool,
     pub master_reboot_since: u64,
+    /// When INFO last showed a new run_id for this instance (it restarted), 0 if never.
+    pub rebooted_at: u64,
     pub script_kill_sent: bool,
 }
 
@@ -109,6 +111,7 @@ impl Instance {
             last_pub_time: 0,
             master_reboot: false,
             master_reboot_since: 0,
+            rebooted_at: 0,
             script_kill_sent: false,
         }
     }

@@ -405,6 +405,9 @@ impl Sentinel {
             if prev.as_deref() != Some(id) {
                 if prev.is_some() {
                     self.event(Level::Notice, "+reboot", m, who, "");
+                    if let Some(i) = self.inst_mut(m, who) {
+                        i.rebooted_at = now;
+                    }
                     if configured_master && reboot_period != 0 {
                         if let Some(i) = self.inst_mut(m, who) {
                             i.master_reboot = true;
@@ -577,8 +580,8 @@ impl Sentinel {
         }
     }
 
-    /// Picket's fast rejoin: a master we failed over that comes back still claiming to be a
-    /// master, with no replicas of its own, is turned into a replica at once instead of after
+    /// Picket's fast rejoin: a master we failed over that restarted (new run_id) and comes back
+    /// still claiming to be a master, with no replicas of its own, is turned into a replica at once instead of after
     /// Redis's 8 s wait, when our view is confirmed: the current master looks sane and at least
     /// quorum-1 peers announced our config epoch within the last two hello periods. The 8 s
     /// exist so that a sentinel with a stale view cannot demote a newer master; the
@@ -590,7 +593,13 @@ impl Sentinel {
         let Some(rep) = x.replicas.get(k) else {
             return false;
         };
-        if !rep.demoted_master
+        // Only an instance that restarted (new run_id): a replica promoted by SLAVEOF NO ONE
+        // keeps its run_id, so another leader's fresh promotion is never undone here.
+        // The restart must show in this very INFO (run_id changed now): any later INFO may
+        // already reflect a promotion by another leader.
+        let restarted = rep.inst.rebooted_at == now;
+        if !restarted
+            || !rep.demoted_master
             || r.connected_slaves != Some(0)
             || x.config_epoch == 0
             || !self.master_looks_sane(m, now)
