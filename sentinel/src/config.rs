@@ -364,7 +364,10 @@ fn toml_scalar(v: &toml::Value, key: &str) -> Result<String, String> {
     Ok(match v {
         toml::Value::String(s) => {
             // Durations with units for the millisecond options.
-            if key.ends_with("milliseconds") || key.ends_with("timeout") || key.ends_with("period")
+            if key.ends_with("milliseconds")
+                || key.ends_with("timeout")
+                || key.ends_with("period")
+                || key == "forget-after"
             {
                 if let Ok(d) = humantime::parse_duration(s) {
                     return Ok(d.as_millis().to_string());
