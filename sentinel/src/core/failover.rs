@@ -42,6 +42,12 @@ impl Sentinel {
         }
     }
 
+    /// Announces why, then gives up the failover.
+    fn abort_with(&mut self, m: &str, event: &str, now: u64) {
+        self.event(Level::Warning, event, m, &Who::Master, "");
+        self.abort_failover(m, now);
+    }
+
     /// Gives up a failover that has not promoted anyone yet.
     pub(crate) fn abort_failover(&mut self, m: &str, now: u64) {
         let Some(x) = self.masters.get_mut(m) else {
@@ -79,14 +85,7 @@ impl Sentinel {
                 if !is_leader && !force {
                     let election_timeout = self.timing.election_timeout.min(timeout);
                     if now.saturating_sub(start) > election_timeout {
-                        self.event(
-                            Level::Warning,
-                            "-failover-abort-not-elected",
-                            m,
-                            &Who::Master,
-                            "",
-                        );
-                        self.abort_failover(m, now);
+                        self.abort_with(m, "-failover-abort-not-elected", now);
                     }
                     return;
                 }
@@ -105,14 +104,7 @@ impl Sentinel {
             }
             FailoverState::SelectSlave => match self.select_replica(m, now) {
                 None => {
-                    self.event(
-                        Level::Warning,
-                        "-failover-abort-no-good-slave",
-                        m,
-                        &Who::Master,
-                        "",
-                    );
-                    self.abort_failover(m, now);
+                    self.abort_with(m, "-failover-abort-no-good-slave", now);
                 }
                 Some(k) => {
                     let who = Who::Replica(k.clone());
@@ -144,14 +136,7 @@ impl Sentinel {
                     .unwrap_or(false);
                 if !connected {
                     if now.saturating_sub(change) > timeout {
-                        self.event(
-                            Level::Warning,
-                            "-failover-abort-slave-timeout",
-                            m,
-                            &Who::Master,
-                            "",
-                        );
-                        self.abort_failover(m, now);
+                        self.abort_with(m, "-failover-abort-slave-timeout", now);
                     }
                     return;
                 }
@@ -186,14 +171,7 @@ impl Sentinel {
             }
             FailoverState::WaitPromotion => {
                 if now.saturating_sub(change) > timeout {
-                    self.event(
-                        Level::Warning,
-                        "-failover-abort-slave-timeout",
-                        m,
-                        &Who::Master,
-                        "",
-                    );
-                    self.abort_failover(m, now);
+                    self.abort_with(m, "-failover-abort-slave-timeout", now);
                 }
             }
             FailoverState::ReconfSlaves => {
@@ -227,14 +205,7 @@ impl Sentinel {
                 vec![client, "UNPAUSE".into()],
                 super::Tag::Ignore,
             );
-            self.event(
-                Level::Warning,
-                "-failover-abort-slave-timeout",
-                m,
-                &Who::Master,
-                "",
-            );
-            self.abort_failover(m, now);
+            self.abort_with(m, "-failover-abort-slave-timeout", now);
             return false;
         }
         if !c.paused {
