@@ -17,10 +17,17 @@ PICKET=$PWD/target/release/picket-sentinel
 command -v redis-sentinel >/dev/null || { echo "needs redis-server and redis-sentinel: apt-get install -y redis-server redis-sentinel redis-tools"; exit 1; }
 tmp=${KEEP_DIR:-$(mktemp -d)}
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; pkill -9 -f "$tmp" 2>/dev/null || true; [ -n "${KEEP_DIR:-}" ] || rm -rf "$tmp"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  # Nodes restarted inside a round run in a subshell: stop them by port.
+  for port in $base $((base + 1)) $((base + 2)) $((base + 100)) $((base + 101)) $((base + 102)); do
+    redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  done
+  [ -n "${KEEP_DIR:-}" ] || rm -rf "$tmp"
+}
+base=$((20000 + RANDOM % 20000))
 trap cleanup EXIT
 ms() { date +%s%3N; }
-base=$((20000 + RANDOM % 20000))
 
 start_node() { # port [master-port]
   local extra=""; [ -n "${2:-}" ] && extra="--replicaof 127.0.0.1 $2"
