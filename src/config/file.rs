@@ -300,22 +300,7 @@ fn load_toml(
 
 /// Quotes a string as Redis's sdscatrepr does for config files.
 pub fn repr(s: &str) -> String {
-    let mut o = String::from("\"");
-    for c in s.bytes() {
-        match c {
-            b'\\' => o.push_str("\\\\"),
-            b'"' => o.push_str("\\\""),
-            b'\n' => o.push_str("\\n"),
-            b'\r' => o.push_str("\\r"),
-            b'\t' => o.push_str("\\t"),
-            7 => o.push_str("\\a"),
-            8 => o.push_str("\\b"),
-            c if c.is_ascii_graphic() || c == b' ' => o.push(c as char),
-            c => o.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    o.push('"');
-    o
+    crate::resp::repr(s.as_bytes())
 }
 
 fn memory_repr(v: &str) -> String {

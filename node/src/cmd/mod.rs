@@ -421,7 +421,7 @@ fn feed_monitors(st: &mut NodeState, sess: &Session, args: &[Bytes]) {
     );
     for a in args {
         line.push(' ');
-        line.push_str(&repr_arg(a));
+        line.push_str(&picket::resp::repr(a));
     }
     line.push_str("\r\n");
     let msg = Bytes::from(line);
@@ -430,26 +430,6 @@ fn feed_monitors(st: &mut NodeState, sess: &Session, args: &[Bytes]) {
     for m in &st.monitors {
         m.send(msg.clone(), limit);
     }
-}
-
-/// Quotes an argument as MONITOR prints it (sdscatrepr).
-pub fn repr_arg(a: &[u8]) -> String {
-    let mut s = String::from("\"");
-    for &c in a {
-        match c {
-            b'\\' => s.push_str("\\\\"),
-            b'"' => s.push_str("\\\""),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            7 => s.push_str("\\a"),
-            8 => s.push_str("\\b"),
-            c if c.is_ascii_graphic() || c == b' ' => s.push(c as char),
-            c => s.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    s.push('"');
-    s
 }
 
 /// Index of every top-level command by lowercase name.
