@@ -7,13 +7,13 @@ use std::process::Command;
 use std::time::Duration;
 
 struct Group {
-    _dir: tempfile::TempDir,
+    _dir: common::TestDir,
     nodes: Vec<Proc>,
     sentinels: Vec<Proc>,
 }
 
 fn group() -> Group {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::test_dir();
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let mut nodes = vec![redis_node(dir.path(), ports[0], None)];
     for p in &ports[1..] {

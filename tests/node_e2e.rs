@@ -464,7 +464,7 @@ fn unsafe_kill(pid: u32, sig: i32) {
 
 #[test]
 fn redis_conf_file_rewrite_and_toml() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::test_dir();
     let conf = dir.path().join("redis.conf");
     let port = common::free_port();
     std::fs::write(
@@ -561,7 +561,7 @@ fn idle_timeout_closes_normal_clients_but_not_subscribers() {
 
 #[test]
 fn unix_socket_listener() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::test_dir();
     let sock = dir.path().join("picket.sock");
     let s = Server::picket(&[
         "--unixsocket",

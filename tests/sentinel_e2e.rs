@@ -7,7 +7,7 @@ use common::{free_port, master_addr, redis_node, role, sentinel, wait_until, Cli
 use std::time::Duration;
 
 struct Cluster {
-    dir: tempfile::TempDir,
+    dir: common::TestDir,
     nodes: Vec<Proc>,
     node_ports: Vec<u16>,
     sentinels: Vec<Proc>,
@@ -15,7 +15,7 @@ struct Cluster {
 
 /// 1 master + 2 replicas, and one sentinel per entry of `real` (true = redis-sentinel).
 fn cluster(real: &[bool]) -> Cluster {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::test_dir();
     let node_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let mut nodes = vec![redis_node(dir.path(), node_ports[0], None)];
     for p in &node_ports[1..] {
@@ -100,12 +100,25 @@ fn failover_and_rejoin(real: &[bool]) {
         info_replication(other).contains(&format!("master_port:{new_port}"))
     }));
     // The old master comes back and is turned into a replica of the new one.
+    // Compared with the master the sentinels name at each poll: on a loaded machine a sentinel
+    // in TILT (a 2 s stall) or a second failover may take longer or move the master again.
     c.nodes[0] = redis_node(c.dir.path(), c.node_ports[0], None);
     assert!(
-        wait_until(Duration::from_secs(30), || {
-            info_replication(c.node_ports[0]).contains(&format!("master_port:{new_port}"))
+        wait_until(Duration::from_secs(60), || {
+            let Some(cur) = master_addr(c.sentinels[0].port) else {
+                return false;
+            };
+            let cur_port = cur.rsplit(':').next().unwrap_or("");
+            let info = info_replication(c.node_ports[0]);
+            info.contains("role:slave") && info.contains(&format!("master_port:{cur_port}\r\n"))
         }),
-        "old master not reconfigured"
+        "old master not reconfigured: {}\n{}",
+        info_replication(c.node_ports[0]),
+        c.sentinels
+            .iter()
+            .map(|s| log_of(&c, s.port))
+            .collect::<Vec<_>>()
+            .join("\n----\n")
     );
     // The leader logs +switch-master at failover end, after the replicas were reconfigured.
     for s in &c.sentinels {
@@ -302,7 +315,7 @@ fn sentinel_api_matches_redis_sentinel() {
 #[test]
 fn toml_config_with_read_only_file_and_state_file() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::test_dir();
     let node = free_port();
     let _n = redis_node(dir.path(), node, None);
     let port = free_port();
@@ -352,7 +365,7 @@ fn toml_config_with_read_only_file_and_state_file() {
 #[test]
 fn notification_script_runs_and_failures_are_retried() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::test_dir();
     let node = free_port();
     let _n = redis_node(dir.path(), node, None);
     let out = dir.path().join("events.txt");
@@ -372,7 +385,11 @@ fn notification_script_runs_and_failures_are_retried() {
     std::fs::write(&conf, format!("port {port}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {node} 1\nsentinel notification-script mymaster {}\nsentinel deny-scripts-reconfig no\n", ok_script.display())).unwrap();
     let _s = Proc::spawn(
         &common::binary("picket-sentinel"),
-        &[conf.display().to_string()],
+        &[
+            conf.display().to_string(),
+            "--logfile".into(),
+            dir.path().join("s.log").display().to_string(),
+        ],
         port,
     );
     let mut c = Client::connect(port);
@@ -408,7 +425,7 @@ fn notification_script_runs_and_failures_are_retried() {
 
 #[test]
 fn ipv6_master_and_replica() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::test_dir();
     let (m, r) = (free_port(), free_port());
     let v6 = |port: u16, master: Option<u16>| {
         let mut args: Vec<String> = [
@@ -453,7 +470,11 @@ fn ipv6_master_and_replica() {
     std::fs::write(&conf, format!("port {port}\nbind 127.0.0.1\nsentinel monitor m6 ::1 {m} 1\nsentinel down-after-milliseconds m6 1000\nsentinel failover-timeout m6 5000\n")).unwrap();
     let _s = Proc::spawn(
         &common::binary("picket-sentinel"),
-        &[conf.display().to_string()],
+        &[
+            conf.display().to_string(),
+            "--logfile".into(),
+            dir.path().join("s.log").display().to_string(),
+        ],
         port,
     );
     let mut c = Client::connect(port);
@@ -498,7 +519,7 @@ fn replicas_ok(s: u16, n: usize) -> bool {
 
 #[test]
 fn replica_priority_zero_is_never_promoted_and_down_replicas_are_skipped() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::test_dir();
     let (m, zero, good, down) = (free_port(), free_port(), free_port(), free_port());
     let mut master = common::redis_node_with(dir.path(), m, None, &[]);
     let _zero = common::redis_node_with(dir.path(), zero, Some(m), &["--replica-priority", "0"]);
@@ -528,7 +549,7 @@ fn replica_priority_zero_is_never_promoted_and_down_replicas_are_skipped() {
 
 #[test]
 fn authenticated_nodes_and_sentinels() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::test_dir();
     let (m, r) = (free_port(), free_port());
     let auth = ["--requirepass", "nodepw", "--masterauth", "nodepw"];
     let mut master = common::redis_node_with(dir.path(), m, None, &auth);
@@ -564,7 +585,7 @@ fn authenticated_nodes_and_sentinels() {
 
 #[test]
 fn coordinated_manual_failover_loses_no_acknowledged_write() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::test_dir();
     let (m, r) = (free_port(), free_port());
     let _master = common::redis_node_with(dir.path(), m, None, &[]);
     let _replica = common::redis_node_with(dir.path(), r, Some(m), &[]);
@@ -629,7 +650,7 @@ fn coordinated_manual_failover_loses_no_acknowledged_write() {
 
 #[test]
 fn resolve_and_announce_hostnames() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::test_dir();
     let (m, r) = (free_port(), free_port());
     let _master = common::redis_node_with(dir.path(), m, None, &[]);
     let _replica = common::redis_node_with(dir.path(), r, Some(m), &[]);
@@ -654,7 +675,11 @@ fn resolve_and_announce_hostnames() {
     std::fs::write(&conf, format!("port {port}\nbind 127.0.0.1\nsentinel resolve-hostnames yes\nsentinel monitor mymaster localhost {m} 1\n")).unwrap();
     let _s = Proc::spawn(
         &common::binary("picket-sentinel"),
-        &[conf.display().to_string()],
+        &[
+            conf.display().to_string(),
+            "--logfile".into(),
+            dir.path().join("s.log").display().to_string(),
+        ],
         port,
     );
     let mut c = Client::connect(port);

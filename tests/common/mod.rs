@@ -80,6 +80,45 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// A test's working directory, removed at the end. When the test fails, the tail of every
+/// `*.log` file in it is printed first, so a CI failure shows what the processes said.
+pub struct TestDir(tempfile::TempDir);
+
+pub fn test_dir() -> TestDir {
+    TestDir(tempfile::tempdir().expect("tempdir"))
+}
+
+impl TestDir {
+    pub fn path(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let Ok(rd) = std::fs::read_dir(self.0.path()) else {
+            return;
+        };
+        let mut files: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().map(|x| x == "log").unwrap_or(false))
+            .collect();
+        files.sort();
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let from = lines.len().saturating_sub(150);
+            eprintln!("===== {} (last {} lines)", f.display(), lines.len() - from);
+            for l in &lines[from..] {
+                eprintln!("{l}");
+            }
+        }
+    }
+}
+
 /// A server process killed when dropped.
 pub struct Server {
     pub child: Child,
