@@ -126,6 +126,7 @@ pub struct NodeState {
     pub shutdown: Option<ShutdownKind>,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire: bool,
+    pub blocking: cmd::blocking::Blocking,
 }
 
 /// The node's shared part.
@@ -157,6 +158,10 @@ pub struct Session {
     pub reply_off: bool,
     /// CLIENT REPLY SKIP: drop the next command's reply.
     pub reply_skip_next: bool,
+    /// Blocked in BLPOP and friends.
+    pub blocked: Option<cmd::blocking::Blocked>,
+    /// Running the commands of an EXEC (blocking commands do not block there).
+    pub in_exec: bool,
 }
 
 impl Node {
@@ -180,6 +185,7 @@ impl Node {
             replid2: "0".repeat(40),
             shutdown: None,
             active_expire: true,
+            blocking: Default::default(),
         };
         Arc::new(Node {
             state: Mutex::new(state),
@@ -242,6 +248,8 @@ impl Service for Node {
             monitor: false,
             reply_off: false,
             reply_skip_next: false,
+            blocked: None,
+            in_exec: false,
         }
     }
 
@@ -254,6 +262,7 @@ impl Service for Node {
         let id = sess.client.id;
         st.pubsub.drop_client(id, &mut sess.subs);
         cmd::multi::unwatch_all(&mut st, sess);
+        cmd::blocking::on_close(&mut st, sess);
         if sess.monitor {
             st.monitors.retain(|m| m.id != id);
         }

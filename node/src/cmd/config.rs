@@ -55,6 +55,14 @@ pub fn apply_access_policy(ks: &mut Keyspace, c: &Config) {
     ks.lru.lfu = c.get("maxmemory-policy").contains("lfu");
     ks.lru.lfu_log_factor = c.get_i64("lfu-log-factor") as u32;
     ks.lru.lfu_decay_time = c.get_i64("lfu-decay-time") as u32;
+    let n = |k: &str| c.get_i64(k).max(0) as usize;
+    ks.enc = crate::db::EncodingLimits {
+        hash_entries: n("hash-max-listpack-entries"),
+        hash_value: n("hash-max-listpack-value"),
+        set_intset_entries: n("set-max-intset-entries"),
+        zset_entries: n("zset-max-listpack-entries"),
+        zset_value: n("zset-max-listpack-value"),
+    };
 }
 
 /// CONFIG GET parameter [parameter ...]

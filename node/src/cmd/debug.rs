@@ -37,6 +37,35 @@ fn value_digest(v: &Value) -> [u8; 20] {
     let mut d = [0u8; 20];
     match v {
         Value::Str(s) => mix_digest(&mut d, &s.as_bytes()),
+        Value::List(l) => {
+            for e in l.iter() {
+                mix_digest(&mut d, e);
+            }
+        }
+        // Unordered types: an order-independent XOR of each element's own digest.
+        Value::Set(s) => {
+            for m in s.members() {
+                let mut e = [0u8; 20];
+                mix_digest(&mut e, &m);
+                xor_digest(&mut d, &e);
+            }
+        }
+        Value::Hash(h) => {
+            for (f, v) in h.pairs() {
+                let mut e = [0u8; 20];
+                mix_digest(&mut e, f);
+                mix_digest(&mut e, v);
+                xor_digest(&mut d, &e);
+            }
+        }
+        Value::ZSet(z) => {
+            for (s, m) in z.view().take(0, usize::MAX) {
+                let mut e = [0u8; 20];
+                mix_digest(&mut e, m);
+                mix_digest(&mut e, picket::numfmt::fmt_g17(s).as_bytes());
+                xor_digest(&mut d, &e);
+            }
+        }
     }
     d
 }
@@ -92,6 +121,7 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
             let ser = match &e.val {
                 Value::Str(RStr::Int(_)) => 2,
                 Value::Str(s) => s.len() + 1,
+                v => v.approx_size() + 1,
             };
             let line = format!(
                 "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",

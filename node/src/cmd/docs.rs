@@ -104,7 +104,8 @@ fn type_of(name: &str) -> &'static str {
         n if n.starts_with("unix-time") => "unix-time",
         "seconds" | "milliseconds" | "timeout" | "count" | "offset" | "start" | "end" | "db"
         | "index" | "index1" | "index2" | "increment" | "decrement" | "cursor"
-        | "destination-db" | "client-id" | "len" | "protover" => "integer",
+        | "destination-db" | "client-id" | "len" | "protover" | "numkeys" | "rank"
+        | "num-matches" | "stop" | "limit" => "integer",
         _ => "string",
     }
 }
@@ -312,7 +313,7 @@ fn write_arg(out: &mut Reply, a: &Arg) {
 
 /// The `arguments` array of COMMAND DOCS for `full_name`, or None when it takes none.
 pub fn write_arguments(out: &mut Reply, full_name: &str) -> bool {
-    let Some((_, syntax)) = SYNTAX.iter().find(|(n, _)| *n == full_name) else {
+    let Some((_, syntax)) = all_syntax().find(|(n, _)| *n == full_name) else {
         return false;
     };
     let args = parse(syntax);
@@ -324,7 +325,11 @@ pub fn write_arguments(out: &mut Reply, full_name: &str) -> bool {
 }
 
 pub fn has_arguments(full_name: &str) -> bool {
-    SYNTAX.iter().any(|(n, _)| *n == full_name)
+    all_syntax().any(|(n, _)| *n == full_name)
+}
+
+fn all_syntax() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    SYNTAX.iter().chain(super::table_coll::COLLECTION_SYNTAX)
 }
 
 #[cfg(test)]
@@ -350,7 +355,7 @@ mod tests {
 
     #[test]
     fn every_syntax_names_a_command() {
-        for (name, _) in SYNTAX {
+        for (name, _) in all_syntax() {
             let (top, sub) = name
                 .split_once('|')
                 .map(|(a, b)| (a, Some(b)))

@@ -63,7 +63,11 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
         });
     }
     if sel.wants("clients", true) {
-        b.clients_section(node.registry.count(), st.config.get("maxclients"), 0);
+        b.clients_section(
+            node.registry.count(),
+            st.config.get("maxclients"),
+            st.blocking.count(),
+        );
     }
     if sel.wants("memory", true) {
         let used = crate::alloc::used_memory() as u64;

@@ -113,7 +113,7 @@ fn write_docs(out: &mut Reply, c: &Command, parent: Option<&str>) {
 pub fn command(ctx: &mut Ctx, a: &[Bytes]) {
     if a.len() == 1 {
         ctx.out.array(COMMANDS.len());
-        for c in COMMANDS {
+        for c in COMMANDS.iter() {
             write_info(ctx.out, c, None);
         }
         return;
@@ -125,7 +125,7 @@ pub fn command(ctx: &mut Ctx, a: &[Bytes]) {
         "info" => {
             if a.len() == 2 {
                 ctx.out.array(COMMANDS.len());
-                for c in COMMANDS {
+                for c in COMMANDS.iter() {
                     write_info(ctx.out, c, None);
                 }
                 return;
@@ -141,7 +141,7 @@ pub fn command(ctx: &mut Ctx, a: &[Bytes]) {
         "docs" => {
             if a.len() == 2 {
                 ctx.out.map(COMMANDS.len());
-                for c in COMMANDS {
+                for c in COMMANDS.iter() {
                     write_docs(ctx.out, c, None);
                 }
                 return;

@@ -3,19 +3,28 @@
 //! queueing, the subscribed-context rule, CLIENT PAUSE, OOM rejection, MONITOR feeding and
 //! propagation all read that one table.
 
+pub mod blocking;
+pub mod coll;
 pub mod config;
 pub mod connection;
 pub mod debug;
 pub mod docs;
 pub mod expire;
+pub mod hashes;
 pub mod info;
 pub mod introspect;
 pub mod keys;
+pub mod lists;
 pub mod multi;
 pub mod pubsub;
 pub mod server;
+pub mod sets;
 pub mod strings;
 mod table;
+pub(crate) mod table_coll;
+pub mod zranges;
+pub mod zsetops;
+pub mod zsets;
 
 use crate::server::{now_ms, Node, NodeState, Session};
 use bytes::Bytes;
@@ -47,6 +56,8 @@ pub mod flags {
     pub const SKIP_MONITOR: u32 = 1 << 12;
     pub const ALLOW_BUSY: u32 = 1 << 13;
     pub const SKIP_SLOWLOG: u32 = 1 << 14;
+    pub const BLOCKING: u32 = 1 << 15;
+    pub const MOVABLEKEYS: u32 = 1 << 16;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -55,6 +66,7 @@ pub mod flags {
         (ADMIN, "admin"),
         (PUBSUB, "pubsub"),
         (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
         (LOADING, "loading"),
         (STALE, "stale"),
         (SKIP_MONITOR, "skip_monitor"),
@@ -63,6 +75,7 @@ pub mod flags {
         (NO_AUTH, "no_auth"),
         (MAY_REPLICATE, "may_replicate"),
         (NO_MULTI, "no_multi"),
+        (MOVABLEKEYS, "movablekeys"),
         (ALLOW_BUSY, "allow_busy"),
     ];
 }
@@ -178,8 +191,8 @@ static FULL_NAMES: OnceLock<HashMap<usize, &'static str>> = OnceLock::new();
 pub fn full_name(cmd: &'static Command) -> &'static str {
     let names = FULL_NAMES.get_or_init(|| {
         let mut m = HashMap::new();
-        for c in COMMANDS {
-            m.insert(c as *const Command as usize, c.name);
+        for c in COMMANDS.iter() {
+            m.insert(*c as *const Command as usize, c.name);
             for s in c.subcommands {
                 let full: &'static str =
                     Box::leak(format!("{}|{}", c.name, s.name).into_boxed_str());
@@ -216,6 +229,11 @@ pub fn execute_batch(
     reqs: &mut Vec<Request>,
     out: &mut Reply,
 ) -> Control {
+    if sess.blocked.is_some() {
+        if let Some(c) = blocking::resume(node, sess, reqs, out) {
+            return c;
+        }
+    }
     let mut st = node.state.lock();
     let mut done = 0;
     let mut control = Control::Continue;
@@ -242,6 +260,12 @@ pub fn execute_batch(
         }
         done += 1;
         run_one(node, &mut st, sess, args, out, now);
+        if let Some(b) = &sess.blocked {
+            // The blocking command stays at the front until it is served or times out.
+            done -= 1;
+            control = blocking::suspend(b);
+            break;
+        }
         if sess.close_after_reply {
             control = Control::Close;
             break;
@@ -323,6 +347,9 @@ fn run_checked(
         feed_monitors(st, sess, args);
     }
     call(node, st, sess, cmd, name, args, out, now);
+    if !st.ks.ready.is_empty() {
+        blocking::serve(st, now);
+    }
 }
 
 /// Executes a resolved command and does the bookkeeping: stats, errors, propagation.
@@ -435,8 +462,8 @@ fn feed_monitors(st: &mut NodeState, sess: &Session, args: &[Bytes]) {
 /// Index of every top-level command by lowercase name.
 pub type CommandIndex = HashMap<&'static str, &'static Command, foldhash::fast::FixedState>;
 
-pub fn build_index(cmds: &'static [Command]) -> CommandIndex {
-    cmds.iter().map(|c| (c.name, c)).collect()
+pub fn build_index(cmds: impl Iterator<Item = &'static Command>) -> CommandIndex {
+    cmds.map(|c| (c.name, c)).collect()
 }
 
 static RENAMED: OnceLock<HashMap<String, Option<String>>> = OnceLock::new();

@@ -70,6 +70,7 @@ pub fn exec(ctx: &mut Ctx, _a: &[Bytes]) {
     }
     unwatch_all(ctx.st, ctx.sess);
     ctx.out.array(m.queued.len());
+    ctx.sess.in_exec = true;
     for args in &m.queued {
         let cmd = match super::lookup(args) {
             Ok(c) => c,
@@ -89,6 +90,7 @@ pub fn exec(ctx: &mut Ctx, _a: &[Bytes]) {
             break;
         }
     }
+    ctx.sess.in_exec = false;
     ctx.st.stream.commit(true);
 }
 

@@ -5,10 +5,10 @@ use super::{
     build_index, config, connection, debug, expire, info, introspect, keys, multi, pubsub, server,
     strings, Command, Handler,
 };
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 
 #[allow(clippy::too_many_arguments)]
-const fn c(
+pub(super) const fn c(
     name: &'static str,
     arity: i32,
     flags: u32,
@@ -449,7 +449,8 @@ static SCRIPT_SUBS: &[Command] = &[
 ];
 
 /// Every command, alphabetically.
-pub static COMMANDS: &[Command] = &[
+/// The commands of the foundation (strings, keys, server, connection, pub/sub, transactions).
+pub static CORE_COMMANDS: &[Command] = &[
     c("append", 3, WRITE | DENYOOM | FAST, K1, "string", "2.0.0", "Append a value to a key", strings::append),
     c("auth", -2, CONN, NK, "connection", "1.0.0", "Authenticate to the server", connection::auth),
     container("client", -2, NOSCRIPT | LS, "connection", "2.4.0", "A container for client connection commands", unreachable_container, CLIENT_SUBS),
@@ -529,12 +530,22 @@ pub static COMMANDS: &[Command] = &[
     c("watch", -2, NOSCRIPT | LS | FAST | ALLOW_BUSY, KALL, "transactions", "2.2.0", "Watch the given keys to determine execution of the MULTI/EXEC block", multi::watch),
 ];
 
+/// Every top-level command, sorted by name (the order of COMMAND and COMMAND DOCS).
+pub static COMMANDS: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
+    let mut v: Vec<&'static Command> = CORE_COMMANDS
+        .iter()
+        .chain(crate::cmd::table_coll::COLLECTION_COMMANDS)
+        .collect();
+    v.sort_by_key(|c| c.name);
+    v
+});
+
 static TABLE: OnceLock<super::CommandIndex> = OnceLock::new();
 
 /// The name index, with `rename-command` applied.
 pub fn command_table() -> &'static super::CommandIndex {
     TABLE.get_or_init(|| {
-        let mut t = build_index(COMMANDS);
+        let mut t = build_index(COMMANDS.iter().copied());
         if let Some(r) = super::renames() {
             for (from, to) in r {
                 if let Some(cmd) = t.remove(from.as_str()) {
@@ -554,10 +565,16 @@ mod tests {
 
     #[test]
     fn table_is_sorted_and_unique() {
-        let names: Vec<_> = COMMANDS.iter().map(|c| c.name).collect();
-        let mut sorted = names.clone();
-        sorted.sort();
-        sorted.dedup();
-        assert_eq!(names, sorted);
+        for part in [CORE_COMMANDS, crate::cmd::table_coll::COLLECTION_COMMANDS] {
+            let names: Vec<_> = part.iter().map(|c| c.name).collect();
+            let mut sorted = names.clone();
+            sorted.sort();
+            sorted.dedup();
+            assert_eq!(names, sorted);
+        }
+        let mut all: Vec<_> = COMMANDS.iter().map(|c| c.name).collect();
+        let n = all.len();
+        all.dedup();
+        assert_eq!(all.len(), n);
     }
 }

@@ -26,6 +26,22 @@ impl<V> Default for Dict<V> {
     }
 }
 
+impl<V: Clone> Clone for Dict<V> {
+    fn clone(&self) -> Self {
+        let mut d = Dict::new();
+        for (k, v) in self.iter() {
+            d.insert_new(k.clone(), v.clone());
+        }
+        d
+    }
+}
+
+impl<V> std::fmt::Debug for Dict<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Dict(len={})", self.len)
+    }
+}
+
 const MIN_BUCKETS: usize = 4;
 
 fn rev(v: u64) -> u64 {

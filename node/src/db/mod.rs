@@ -2,13 +2,42 @@
 //! expiry on access, WATCH invalidation on every modification, LRU/LFU access tracking.
 
 pub mod dict;
+pub mod hash;
 pub mod lru;
+pub mod pack;
 pub mod sbytes;
+pub mod set;
 pub mod value;
+pub mod zset;
 
 pub use dict::Dict;
+pub use hash::HashVal;
 pub use sbytes::SBytes;
+pub use set::SetVal;
 pub use value::{Entry, RStr, Value};
+pub use zset::ZSetVal;
+
+/// The compact-encoding thresholds (`hash-max-listpack-entries` and friends).
+#[derive(Debug, Clone, Copy)]
+pub struct EncodingLimits {
+    pub hash_entries: usize,
+    pub hash_value: usize,
+    pub set_intset_entries: usize,
+    pub zset_entries: usize,
+    pub zset_value: usize,
+}
+
+impl Default for EncodingLimits {
+    fn default() -> Self {
+        EncodingLimits {
+            hash_entries: 512,
+            hash_value: 64,
+            set_intset_entries: 512,
+            zset_entries: 128,
+            zset_value: 64,
+        }
+    }
+}
 
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -25,6 +54,8 @@ pub struct Db {
     pub watched: HashMap<Bytes, Vec<Arc<AtomicBool>>>,
     /// Running average of TTLs seen by the active expiry cycle (INFO keyspace avg_ttl).
     pub avg_ttl: i64,
+    /// Keys that clients are blocked on (BLPOP and friends), with the number of waiters.
+    pub blocked: HashMap<Bytes, usize>,
 }
 
 impl Db {
@@ -82,6 +113,9 @@ pub struct Keyspace {
     /// On a replica, expired keys are hidden but only deleted when the master says so.
     pub is_replica: bool,
     pub lru: lru::AccessPolicy,
+    pub enc: EncodingLimits,
+    /// Keys with blocked clients that were written since the last serve, in order (db, key).
+    pub ready: Vec<(usize, Bytes)>,
 }
 
 impl Keyspace {
@@ -92,6 +126,8 @@ impl Keyspace {
             expired_pending: Vec::new(),
             is_replica: false,
             lru: lru::AccessPolicy::default(),
+            enc: EncodingLimits::default(),
+            ready: Vec::new(),
         }
     }
 
@@ -116,6 +152,15 @@ impl Keyspace {
             d.touch(key);
             self.stats.expired_keys += 1;
             self.expired_pending.push((db, k.to_bytes()));
+        }
+    }
+
+    /// A key was modified in place: breaks WATCHes and wakes clients blocked on it.
+    pub fn modified(&mut self, db: usize, key: &[u8]) {
+        let d = &self.dbs[db];
+        d.touch(key);
+        if !d.blocked.is_empty() && d.blocked.contains_key(key) {
+            self.ready.push((db, Bytes::copy_from_slice(key)));
         }
     }
 
@@ -161,8 +206,8 @@ impl Keyspace {
     /// Stores a value; clears the TTL unless `keep_ttl`. Breaks WATCHes on the key.
     pub fn set(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) {
         let lru = self.lru.initial();
+        self.modified(db, key);
         let d = &mut self.dbs[db];
-        d.touch(key);
         match d.main.get_mut(key) {
             Some(e) => {
                 e.val = val;
@@ -219,8 +264,10 @@ impl Keyspace {
         let d = &mut self.dbs[db];
         d.touch_all_existing(None);
         let watched = std::mem::take(&mut d.watched);
+        let blocked = std::mem::take(&mut d.blocked);
         let old = std::mem::take(d);
         self.dbs[db].watched = watched;
+        self.dbs[db].blocked = blocked;
         old
     }
 
@@ -235,6 +282,10 @@ impl Keyspace {
         std::mem::swap(&mut lo[x].main, &mut hi[0].main);
         std::mem::swap(&mut lo[x].expires, &mut hi[0].expires);
         std::mem::swap(&mut lo[x].avg_ttl, &mut hi[0].avg_ttl);
+        for d in [a, b] {
+            let keys: Vec<Bytes> = self.dbs[d].blocked.keys().cloned().collect();
+            self.ready.extend(keys.into_iter().map(|k| (d, k)));
+        }
     }
 
     pub fn total_keys(&self) -> usize {

@@ -1,9 +1,13 @@
 //! Stored values and their encodings as OBJECT ENCODING reports them.
 
+use super::hash::HashVal;
 use super::sbytes::SBytes;
+use super::set::SetVal;
+use super::zset::ZSetVal;
 use picket::numfmt::parse_i64;
 use picket::resp::fmt_i64;
 use std::borrow::Cow;
+use std::collections::VecDeque;
 
 /// Strings up to this length are `embstr` when created by SET, as in Redis.
 pub const EMBSTR_MAX: usize = 44;
@@ -73,10 +77,14 @@ impl RStr {
     }
 }
 
-/// A value in the keyspace. Collections are added by the collections issue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A value in the keyspace. Collections are boxed so that every entry stays small.
+#[derive(Debug, Clone)]
 pub enum Value {
     Str(RStr),
+    List(Box<VecDeque<SBytes>>),
+    Hash(Box<HashVal>),
+    Set(Box<SetVal>),
+    ZSet(Box<ZSetVal>),
 }
 
 impl Value {
@@ -84,12 +92,32 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            // Redis 7.0 keeps every list as a quicklist.
+            Value::List(_) => "quicklist",
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
+        }
+    }
+
+    /// Number of elements for collections (1 for strings): what lazy freeing and DEBUG look at.
+    pub fn elements(&self) -> usize {
+        match self {
+            Value::Str(_) => 1,
+            Value::List(l) => l.len(),
+            Value::Hash(h) => h.len(),
+            Value::Set(s) => s.len(),
+            Value::ZSet(z) => z.len(),
         }
     }
 
@@ -98,6 +126,10 @@ impl Value {
         match self {
             Value::Str(RStr::Int(_)) => 0,
             Value::Str(RStr::Emb(b)) | Value::Str(RStr::Raw(b)) => b.heap_size(),
+            Value::List(l) => l.len() * 24 + l.iter().map(|e| e.heap_size()).sum::<usize>(),
+            Value::Hash(h) => h.approx_size(),
+            Value::Set(s) => s.approx_size(),
+            Value::ZSet(z) => z.approx_size(),
         }
     }
 }
@@ -107,4 +139,12 @@ impl Value {
 pub struct Entry {
     pub val: Value,
     pub lru: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn entries_stay_small() {
+        assert_eq!(std::mem::size_of::<super::Value>(), 32);
+    }
 }

@@ -1,0 +1,265 @@
+//! Blocking pops (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP).
+//!
+//! A client that finds nothing to pop registers a [`Waiter`] on each of its keys (FIFO per key)
+//! and its connection suspends. Any write to such a key marks it ready; after the writing
+//! command completes (a whole EXEC counts as one), [`serve`] runs the waiters' pops in FIFO
+//! order on the writer's thread, under the same lock, so no other command can take the data
+//! first. The served client's reply is left in its [`BlockSlot`] and its connection woken. What
+//! is propagated is the non-blocking form actually executed (LPOP, LMOVE, ZPOPMIN, ...).
+
+use super::Ctx;
+use crate::server::{Node, NodeState, Session};
+use bytes::Bytes;
+use parking_lot::Mutex;
+use picket::resp::{Reply, Request};
+use picket::server::Control;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// What a blocked client waits to do once a key has data.
+#[derive(Debug, Clone)]
+pub enum BlockOp {
+    /// BLPOP / BRPOP.
+    Pop { left: bool },
+    /// BLMOVE / BRPOPLPUSH.
+    Move {
+        dst: Bytes,
+        from_left: bool,
+        to_left: bool,
+        rpoplpush: bool,
+    },
+    /// BLMPOP.
+    MPop { left: bool, count: usize },
+    /// BZPOPMIN / BZPOPMAX.
+    ZPop { min: bool },
+    /// BZMPOP.
+    ZMPop { min: bool, count: usize },
+}
+
+impl BlockOp {
+    fn wants_zset(&self) -> bool {
+        matches!(self, BlockOp::ZPop { .. } | BlockOp::ZMPop { .. })
+    }
+
+    /// The timeout reply: a null bulk for BLMOVE/BRPOPLPUSH, a null array for the others.
+    fn timeout_reply(&self, out: &mut Reply) {
+        match self {
+            BlockOp::Move { .. } => out.null(),
+            _ => out.null_array(),
+        }
+    }
+}
+
+/// Where the serving thread leaves a blocked client's reply.
+#[derive(Default)]
+pub struct BlockSlot {
+    pub reply: Mutex<Option<Vec<u8>>>,
+    pub notify: Arc<Notify>,
+}
+
+struct Waiter {
+    db: usize,
+    keys: Vec<Bytes>,
+    op: BlockOp,
+    resp3: bool,
+    slot: Arc<BlockSlot>,
+}
+
+/// The session's side of a block.
+pub struct Blocked {
+    pub id: u64,
+    pub slot: Arc<BlockSlot>,
+    pub deadline: Option<Instant>,
+    pub op: BlockOp,
+}
+
+/// Every blocked client, and per key the FIFO of waiters.
+#[derive(Default)]
+pub struct Blocking {
+    queues: HashMap<(usize, Bytes), VecDeque<u64>>,
+    waiters: HashMap<u64, Waiter>,
+}
+
+impl Blocking {
+    pub fn count(&self) -> usize {
+        self.waiters.len()
+    }
+}
+
+/// Parses a blocking timeout in seconds: None = forever.
+pub fn parse_timeout(a: &[u8], now_ms: i64) -> Result<Option<Instant>, &'static str> {
+    let secs = picket::numfmt::parse_double(a)
+        .filter(|d| d.is_finite() || *d < 0.0)
+        .ok_or("ERR timeout is not a float or out of range")?;
+    let ms = (secs * 1000.0) as i64;
+    if ms < 0 {
+        return Err("ERR timeout is negative");
+    }
+    if ms == 0 {
+        return Ok(None);
+    }
+    if ms > i64::MAX - now_ms {
+        return Err("ERR timeout is out of range");
+    }
+    Ok(Instant::now().checked_add(Duration::from_millis(ms as u64)))
+}
+
+/// Blocks the client on `keys` (its current db). Inside MULTI the caller replies instead.
+pub fn block(ctx: &mut Ctx, keys: &[Bytes], deadline: Option<Instant>, op: BlockOp) {
+    let id = ctx.sess.client.id;
+    let db = ctx.db();
+    let slot = Arc::new(BlockSlot::default());
+    let mut uniq: Vec<Bytes> = Vec::new();
+    for k in keys {
+        if !uniq.contains(k) {
+            uniq.push(k.clone());
+        }
+    }
+    for k in &uniq {
+        ctx.st
+            .blocking
+            .queues
+            .entry((db, k.clone()))
+            .or_default()
+            .push_back(id);
+        *ctx.st.ks.dbs[db].blocked.entry(k.clone()).or_default() += 1;
+    }
+    ctx.st.blocking.waiters.insert(
+        id,
+        Waiter {
+            db,
+            keys: uniq,
+            op: op.clone(),
+            resp3: ctx.sess.client.resp3(),
+            slot: slot.clone(),
+        },
+    );
+    ctx.sess.client.meta.lock().blocked = true;
+    ctx.sess.blocked = Some(Blocked {
+        id,
+        slot,
+        deadline,
+        op,
+    });
+}
+
+/// Removes a waiter from every queue.
+pub fn unblock(st: &mut NodeState, id: u64) {
+    let Some(w) = st.blocking.waiters.remove(&id) else {
+        return;
+    };
+    for k in w.keys {
+        let qk = (w.db, k);
+        if let Some(q) = st.blocking.queues.get_mut(&qk) {
+            q.retain(|x| *x != id);
+            if q.is_empty() {
+                st.blocking.queues.remove(&qk);
+            }
+        }
+        let blocked = &mut st.ks.dbs[w.db].blocked;
+        if let Some(n) = blocked.get_mut(&qk.1) {
+            *n -= 1;
+            if *n == 0 {
+                blocked.remove(&qk.1);
+            }
+        }
+    }
+}
+
+/// Serves the waiters of every ready key, in the order the keys became ready, each key's
+/// waiters first come first served, until no ready key can serve anyone.
+pub fn serve(st: &mut NodeState, now: i64) {
+    while !st.ks.ready.is_empty() {
+        let ready = std::mem::take(&mut st.ks.ready);
+        let mut seen: Vec<&(usize, Bytes)> = Vec::new();
+        for rk in &ready {
+            if seen.contains(&rk) {
+                continue;
+            }
+            seen.push(rk);
+            serve_key(st, rk.0, &rk.1, now);
+        }
+    }
+}
+
+fn serve_key(st: &mut NodeState, db: usize, key: &Bytes, now: i64) {
+    loop {
+        let Some(id) = st
+            .blocking
+            .queues
+            .get(&(db, key.clone()))
+            .and_then(|q| q.front().copied())
+        else {
+            return;
+        };
+        let Some(w) = st.blocking.waiters.get(&id) else {
+            return;
+        };
+        let (op, resp3, slot) = (w.op.clone(), w.resp3, w.slot.clone());
+        let mut out = Reply::new(resp3);
+        let served = if op.wants_zset() {
+            super::zsets::serve_blocked(st, db, key, &op, &mut out, now)
+        } else {
+            super::lists::serve_blocked(st, db, key, &op, &mut out, now)
+        };
+        if !served {
+            // Nothing to pop (or the wrong type): the waiters stay blocked.
+            return;
+        }
+        super::flush_expired(st);
+        st.stream.commit(false);
+        unblock(st, id);
+        *slot.reply.lock() = Some(out.buf);
+        slot.notify.notify_one();
+    }
+}
+
+/// Called before a blocked session runs anything else: delivers the served reply or the
+/// timeout, or says to keep waiting.
+pub fn resume(
+    node: &Node,
+    sess: &mut Session,
+    reqs: &mut Vec<Request>,
+    out: &mut Reply,
+) -> Option<Control> {
+    let b = sess.blocked.as_ref()?;
+    let served = b.slot.reply.lock().take();
+    if let Some(reply) = served {
+        out.raw(&reply);
+    } else if b.deadline.map(|d| Instant::now() >= d).unwrap_or(false) {
+        let mut st = node.state.lock();
+        // Served between the check and the lock?
+        let served = b.slot.reply.lock().take();
+        if let Some(reply) = served {
+            out.raw(&reply);
+        } else {
+            unblock(&mut st, b.id);
+            b.op.timeout_reply(out);
+        }
+    } else {
+        return Some(suspend(b));
+    }
+    sess.blocked = None;
+    sess.client.meta.lock().blocked = false;
+    if !reqs.is_empty() {
+        reqs.remove(0);
+    }
+    None
+}
+
+/// The control that parks a blocked connection.
+pub fn suspend(b: &Blocked) -> Control {
+    Control::Suspend {
+        wake: b.slot.notify.clone(),
+        deadline: b.deadline,
+    }
+}
+
+/// A connection closed while blocked.
+pub fn on_close(st: &mut NodeState, sess: &mut Session) {
+    if let Some(b) = sess.blocked.take() {
+        unblock(st, b.id);
+    }
+}

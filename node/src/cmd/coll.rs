@@ -1,0 +1,167 @@
+//! Helpers shared by the collection commands: typed key lookup with Redis's WRONGTYPE rule,
+//! removal of emptied keys, and argument parsing common to several families.
+
+use crate::db::{HashVal, Keyspace, SBytes, SetVal, Value, ZSetVal};
+use picket::args::{int_arg, ERR_WRONGTYPE};
+use std::collections::VecDeque;
+
+pub type List = VecDeque<SBytes>;
+
+macro_rules! typed_lookup {
+    ($name:ident, $variant:ident, $t:ty) => {
+        /// The value at `key` if it has this type: Ok(None) when missing, Err(WRONGTYPE) when it
+        /// holds another type. `write` looks it up for writing (no hit/miss counting).
+        pub fn $name<'a>(
+            ks: &'a mut Keyspace,
+            db: usize,
+            key: &[u8],
+            now: i64,
+            write: bool,
+        ) -> Result<Option<&'a mut $t>, &'static str> {
+            let e = if write {
+                ks.lookup_write(db, key, now)
+            } else {
+                ks.lookup(db, key, now)
+            };
+            match e {
+                None => Ok(None),
+                Some(e) => match &mut e.val {
+                    Value::$variant(v) => Ok(Some(&mut **v)),
+                    _ => Err(ERR_WRONGTYPE),
+                },
+            }
+        }
+    };
+}
+
+typed_lookup!(list_at, List, List);
+typed_lookup!(hash_at, Hash, HashVal);
+typed_lookup!(set_at, Set, SetVal);
+typed_lookup!(zset_at, ZSet, ZSetVal);
+
+/// Deletes `key` when its collection became empty (Redis never keeps empty collections).
+pub fn drop_if_empty(ks: &mut Keyspace, db: usize, key: &[u8]) {
+    let empty = match ks.dbs[db].main.get(key).map(|e| &e.val) {
+        Some(Value::List(l)) => l.is_empty(),
+        Some(Value::Hash(h)) => h.is_empty(),
+        Some(Value::Set(s)) => s.is_empty(),
+        Some(Value::ZSet(z)) => z.is_empty(),
+        _ => false,
+    };
+    if empty {
+        ks.delete(db, key);
+    }
+}
+
+/// `numkeys` of LMPOP/ZMPOP/SINTERCARD-style commands: Ok(n) when 1 <= n and the keys fit.
+/// More keys than arguments is a syntax error for the pops and its own error for the
+/// cardinality commands (`intercard`).
+pub fn numkeys(a: &[u8], available: usize, intercard: bool) -> Result<usize, &'static str> {
+    let n = match picket::numfmt::parse_i64(a) {
+        Some(n) if n > 0 => n as usize,
+        _ => return Err("ERR numkeys should be greater than 0"),
+    };
+    if n > available {
+        return Err(if intercard {
+            "ERR Number of keys can't be greater than number of args"
+        } else {
+            picket::args::ERR_SYNTAX
+        });
+    }
+    Ok(n)
+}
+
+pub const ERR_RANGE_LONG: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+
+/// Converts Redis's (start, end) range with negative indexes to a half-open range of `len`.
+pub fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let mut s = if start < 0 { len + start } else { start };
+    let mut e = if end < 0 { len + end } else { end };
+    if s < 0 {
+        s = 0;
+    }
+    if s > e || s >= len {
+        return None;
+    }
+    if e >= len {
+        e = len - 1;
+    }
+    Some((s as usize, e as usize + 1))
+}
+
+/// The element index for LINDEX/LSET (negative from the end).
+pub fn index_of(i: i64, len: usize) -> Option<usize> {
+    let j = if i < 0 { len as i64 + i } else { i };
+    (0..len as i64).contains(&j).then_some(j as usize)
+}
+
+/// SCAN-family options after the cursor: (pattern, count), or Redis's error.
+pub fn scan_opts(a: &[bytes::Bytes]) -> Result<(Option<&[u8]>, usize), &'static str> {
+    let mut pat = None;
+    let mut count = 10usize;
+    let mut i = 0;
+    while i < a.len() {
+        let more = i + 1 < a.len();
+        if picket::args::eq_ic(&a[i], "count") && more {
+            count = match int_arg(&a[i + 1]) {
+                Ok(c) if c >= 1 => c as usize,
+                Ok(_) => return Err(picket::args::ERR_SYNTAX),
+                Err(e) => return Err(e),
+            };
+        } else if picket::args::eq_ic(&a[i], "match") && more {
+            pat = Some(&a[i + 1][..]);
+        } else {
+            return Err(picket::args::ERR_SYNTAX);
+        }
+        i += 2;
+    }
+    Ok((pat, count))
+}
+
+/// A random index below `n` from the thread's generator.
+pub fn rand_below(n: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    rand::random_range(0..n)
+}
+
+/// One SCAN-family step over a dict: visits buckets from `cursor` until `count` elements were
+/// seen (or 10 × count buckets), calling `emit` for each; returns the next cursor.
+pub fn scan_dict<V>(
+    d: &crate::db::Dict<V>,
+    mut cursor: u64,
+    count: usize,
+    mut emit: impl FnMut(&SBytes, &V),
+) -> u64 {
+    let mut seen = 0usize;
+    let mut budget = count.saturating_mul(10);
+    loop {
+        cursor = d.scan(cursor, |k, v| {
+            seen += 1;
+            emit(k, v)
+        });
+        budget = budget.saturating_sub(1);
+        if cursor == 0 || budget == 0 || seen >= count {
+            return cursor;
+        }
+    }
+}
+
+/// Writes a SCAN-family reply: the cursor, then the elements.
+pub fn scan_reply(out: &mut picket::resp::Reply, cursor: u64, items: &[Vec<u8>]) {
+    out.array(2);
+    out.bulk(cursor.to_string().as_bytes());
+    out.array(items.len());
+    for i in items {
+        out.bulk(i);
+    }
+}
+
+/// The pattern filter of a SCAN-family command.
+pub fn matches(pat: Option<&[u8]>, s: &[u8]) -> bool {
+    pat.map(|p| picket::glob::glob_match(p, s, false))
+        .unwrap_or(true)
+}

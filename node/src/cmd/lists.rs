@@ -1,0 +1,638 @@
+//! List commands: pushes, pops (with count), ranges, LPOS, LMOVE/RPOPLPUSH, LMPOP, and the
+//! blocking forms (served through [`super::blocking`]).
+
+use super::blocking::{self, BlockOp};
+use super::coll::{clamp_range, drop_if_empty, index_of, list_at, numkeys, List};
+use super::Ctx;
+use crate::db::{SBytes, Value};
+use crate::server::NodeState;
+use bytes::Bytes;
+use picket::args::{eq_ic, int_arg, ERR_SYNTAX};
+use picket::resp::Reply;
+
+fn b(s: &'static str) -> Bytes {
+    Bytes::from_static(s.as_bytes())
+}
+
+fn side(a: &[u8]) -> Option<bool> {
+    if eq_ic(a, "left") {
+        Some(true)
+    } else if eq_ic(a, "right") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn side_name(left: bool) -> Bytes {
+    b(if left { "LEFT" } else { "RIGHT" })
+}
+
+fn pop_n(l: &mut List, left: bool, n: usize) -> Vec<SBytes> {
+    let n = n.min(l.len());
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        let e = if left { l.pop_front() } else { l.pop_back() };
+        v.extend(e);
+    }
+    v
+}
+
+/// Pushes onto the list at `key`, creating it. The caller checked the type.
+fn push_into(st: &mut NodeState, db: usize, key: &[u8], elems: &[&[u8]], left: bool) -> usize {
+    if let Some(Value::List(l)) = st.ks.dbs[db].main.get_mut(key).map(|e| &mut e.val) {
+        for e in elems {
+            if left {
+                l.push_front(SBytes::new(e));
+            } else {
+                l.push_back(SBytes::new(e));
+            }
+        }
+        let n = l.len();
+        st.ks.modified(db, key);
+        return n;
+    }
+    let mut l = List::new();
+    for e in elems {
+        if left {
+            l.push_front(SBytes::new(e));
+        } else {
+            l.push_back(SBytes::new(e));
+        }
+    }
+    let n = l.len();
+    st.ks.set(db, key, Value::List(Box::new(l)), false);
+    n
+}
+
+fn push_generic(ctx: &mut Ctx, a: &[Bytes], left: bool, existing_only: bool) {
+    let db = ctx.db();
+    match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+        Err(e) => return ctx.out.error(e),
+        Ok(None) if existing_only => return ctx.out.int(0),
+        _ => {}
+    }
+    let elems: Vec<&[u8]> = a[2..].iter().map(|x| &x[..]).collect();
+    let n = push_into(ctx.st, db, &a[1], &elems, left);
+    ctx.dirty(elems.len() as u64);
+    ctx.propagate_as_is(a);
+    ctx.out.int(n as i64);
+}
+
+pub fn lpush(ctx: &mut Ctx, a: &[Bytes]) {
+    push_generic(ctx, a, true, false)
+}
+pub fn rpush(ctx: &mut Ctx, a: &[Bytes]) {
+    push_generic(ctx, a, false, false)
+}
+pub fn lpushx(ctx: &mut Ctx, a: &[Bytes]) {
+    push_generic(ctx, a, true, true)
+}
+pub fn rpushx(ctx: &mut Ctx, a: &[Bytes]) {
+    push_generic(ctx, a, false, true)
+}
+
+fn pop_generic(ctx: &mut Ctx, a: &[Bytes], left: bool) {
+    if a.len() > 3 {
+        return ctx.out.error(&picket::args::wrong_args(ctx.cmd.name));
+    }
+    let count = match a.get(2) {
+        None => None,
+        Some(c) => match picket::numfmt::parse_i64(c) {
+            Some(n) if n >= 0 => Some(n as usize),
+            _ => return ctx.out.error("ERR value is out of range, must be positive"),
+        },
+    };
+    let db = ctx.db();
+    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+        Err(e) => return ctx.out.error(e),
+        Ok(None) if count.is_some() => return ctx.out.null_array(),
+        Ok(None) => return ctx.out.null(),
+        Ok(Some(l)) => l,
+    };
+    let Some(n) = count else {
+        let e = pop_n(l, left, 1);
+        ctx.out.bulk(&e[0]);
+        return pop_done(ctx, a, 1);
+    };
+    if n == 0 {
+        return ctx.out.array(0);
+    }
+    let got = pop_n(l, left, n);
+    ctx.out.array(got.len());
+    for e in &got {
+        ctx.out.bulk(e);
+    }
+    pop_done(ctx, a, got.len());
+}
+
+fn pop_done(ctx: &mut Ctx, a: &[Bytes], n: usize) {
+    let db = ctx.db();
+    ctx.st.ks.modified(db, &a[1]);
+    drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+    ctx.dirty(n as u64);
+    ctx.propagate_as_is(a);
+}
+
+pub fn lpop(ctx: &mut Ctx, a: &[Bytes]) {
+    pop_generic(ctx, a, true)
+}
+pub fn rpop(ctx: &mut Ctx, a: &[Bytes]) {
+    pop_generic(ctx, a, false)
+}
+
+pub fn llen(ctx: &mut Ctx, a: &[Bytes]) {
+    let db = ctx.db();
+    match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+        Err(e) => ctx.out.error(e),
+        Ok(l) => ctx.out.int(l.map(|l| l.len()).unwrap_or(0) as i64),
+    }
+}
+
+pub fn lindex(ctx: &mut Ctx, a: &[Bytes]) {
+    let db = ctx.db();
+    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+        Err(e) => return ctx.out.error(e),
+        Ok(None) => return ctx.out.null(),
+        Ok(Some(l)) => l,
+    };
+    let i = match int_arg(&a[2]) {
+        Ok(i) => i,
+        Err(e) => return ctx.out.error(e),
+    };
+    match index_of(i, l.len()) {
+        Some(i) => ctx.out.bulk(&l[i]),
+        None => ctx.out.null(),
+    }
+}
+
+pub fn lset(ctx: &mut Ctx, a: &[Bytes]) {
+    let db = ctx.db();
+    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+        Err(e) => return ctx.out.error(e),
+        Ok(None) => return ctx.out.error(picket::args::ERR_NO_KEY),
+        Ok(Some(l)) => l,
+    };
+    let i = match int_arg(&a[2]) {
+        Ok(i) => i,
+        Err(e) => return ctx.out.error(e),
+    };
+    let Some(i) = index_of(i, l.len()) else {
+        return ctx.out.error("ERR index out of range");
+    };
+    l[i] = SBytes::new(&a[3]);
+    ctx.st.ks.modified(db, &a[1]);
+    ctx.dirty(1);
+    ctx.propagate_as_is(a);
+    ctx.out.ok();
+}
+
+pub fn lrange(ctx: &mut Ctx, a: &[Bytes]) {
+    let (s, e) = match (int_arg(&a[2]), int_arg(&a[3])) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(x), _) | (_, Err(x)) => return ctx.out.error(x),
+    };
+    let db = ctx.db();
+    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+        Err(e) => return ctx.out.error(e),
+        Ok(None) => return ctx.out.array(0),
+        Ok(Some(l)) => l,
+    };
+    let Some((s, e)) = clamp_range(s, e, l.len()) else {
+        return ctx.out.array(0);
+    };
+    ctx.out.array(e - s);
+    for x in l.range(s..e) {
+        ctx.out.bulk(x);
+    }
+}
+
+pub fn ltrim(ctx: &mut Ctx, a: &[Bytes]) {
+    let (s, e) = match (int_arg(&a[2]), int_arg(&a[3])) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(x), _) | (_, Err(x)) => return ctx.out.error(x),
+    };
+    let db = ctx.db();
+    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+        Err(e) => return ctx.out.error(e),
+        Ok(None) => return ctx.out.ok(),
+        Ok(Some(l)) => l,
+    };
+    match clamp_range(s, e, l.len()) {
+        Some((s, e)) => {
+            l.truncate(e);
+            l.drain(..s);
+        }
+        None => l.clear(),
+    }
+    ctx.st.ks.modified(db, &a[1]);
+    drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+    ctx.dirty(1);
+    ctx.propagate_as_is(a);
+    ctx.out.ok();
+}
+
+pub fn lrem(ctx: &mut Ctx, a: &[Bytes]) {
+    let count = match int_arg(&a[2]) {
+        Ok(c) => c,
+        Err(e) => return ctx.out.error(e),
+    };
+    let db = ctx.db();
+    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+        Err(e) => return ctx.out.error(e),
+        Ok(None) => return ctx.out.int(0),
+        Ok(Some(l)) => l,
+    };
+    let limit = if count == 0 {
+        usize::MAX
+    } else {
+        count.unsigned_abs() as usize
+    };
+    let mut removed = 0;
+    let target = &a[3][..];
+    if count >= 0 {
+        let mut i = 0;
+        while i < l.len() && removed < limit {
+            if &l[i][..] == target {
+                l.remove(i);
+                removed += 1;
+            } else {
+                i += 1;
+            }
+        }
+    } else {
+        let mut i = l.len();
+        while i > 0 && removed < limit {
+            i -= 1;
+            if &l[i][..] == target {
+                l.remove(i);
+                removed += 1;
+            }
+        }
+    }
+    if removed > 0 {
+        ctx.st.ks.modified(db, &a[1]);
+        drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+        ctx.dirty(removed as u64);
+        ctx.propagate_as_is(a);
+    }
+    ctx.out.int(removed as i64);
+}
+
+pub fn linsert(ctx: &mut Ctx, a: &[Bytes]) {
+    let after = if eq_ic(&a[2], "after") {
+        true
+    } else if eq_ic(&a[2], "before") {
+        false
+    } else {
+        return ctx.out.error(ERR_SYNTAX);
+    };
+    let db = ctx.db();
+    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+        Err(e) => return ctx.out.error(e),
+        Ok(None) => return ctx.out.int(0),
+        Ok(Some(l)) => l,
+    };
+    let Some(pos) = l.iter().position(|e| e[..] == a[3][..]) else {
+        return ctx.out.int(-1);
+    };
+    l.insert(if after { pos + 1 } else { pos }, SBytes::new(&a[4]));
+    let n = l.len();
+    ctx.st.ks.modified(db, &a[1]);
+    ctx.dirty(1);
+    ctx.propagate_as_is(a);
+    ctx.out.int(n as i64);
+}
+
+/// LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]
+pub fn lpos(ctx: &mut Ctx, a: &[Bytes]) {
+    let (mut rank, mut count, mut maxlen) = (1i64, None::<usize>, 0usize);
+    let mut i = 3;
+    while i < a.len() {
+        if i + 1 >= a.len() {
+            return ctx.out.error(ERR_SYNTAX);
+        }
+        let v = match int_arg(&a[i + 1]) {
+            Ok(v) => v,
+            Err(e) => return ctx.out.error(e),
+        };
+        if eq_ic(&a[i], "rank") {
+            if v == 0 {
+                return ctx.out.error("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list");
+            }
+            if v == i64::MIN {
+                return ctx.out.error(
+                    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+                );
+            }
+            rank = v;
+        } else if eq_ic(&a[i], "count") {
+            if v < 0 {
+                return ctx.out.error("ERR COUNT can't be negative");
+            }
+            count = Some(v as usize);
+        } else if eq_ic(&a[i], "maxlen") {
+            if v < 0 {
+                return ctx.out.error("ERR MAXLEN can't be negative");
+            }
+            maxlen = v as usize;
+        } else {
+            return ctx.out.error(ERR_SYNTAX);
+        }
+        i += 2;
+    }
+    let db = ctx.db();
+    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+        Err(e) => return ctx.out.error(e),
+        Ok(None) if count.is_some() => return ctx.out.array(0),
+        Ok(None) => return ctx.out.null(),
+        Ok(Some(l)) => l,
+    };
+    let want = match count {
+        Some(0) => usize::MAX,
+        Some(c) => c,
+        None => 1,
+    };
+    let mut skip = rank.unsigned_abs() - 1;
+    let mut found = Vec::new();
+    let n = l.len();
+    let scan = if maxlen == 0 { n } else { maxlen.min(n) };
+    for step in 0..scan {
+        let idx = if rank > 0 { step } else { n - 1 - step };
+        if l[idx][..] == a[2][..] {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            found.push(idx as i64);
+            if found.len() >= want {
+                break;
+            }
+        }
+    }
+    if count.is_some() {
+        ctx.out.array(found.len());
+        for f in found {
+            ctx.out.int(f);
+        }
+    } else {
+        match found.first() {
+            Some(f) => ctx.out.int(*f),
+            None => ctx.out.null(),
+        }
+    }
+}
+
+/// Pops from `src` and pushes onto `dst`; None when `src` is missing. The caller checked types.
+fn move_one(
+    st: &mut NodeState,
+    db: usize,
+    src: &[u8],
+    dst: &[u8],
+    from_left: bool,
+    to_left: bool,
+) -> Option<SBytes> {
+    let Some(Value::List(l)) = st.ks.dbs[db].main.get_mut(src).map(|e| &mut e.val) else {
+        return None;
+    };
+    let e = pop_n(l, from_left, 1).pop()?;
+    st.ks.modified(db, src);
+    drop_if_empty(&mut st.ks, db, src);
+    push_into(st, db, dst, &[&e[..]], to_left);
+    Some(e)
+}
+
+/// Type checks of LMOVE: the source must be a list (or missing), the destination too.
+fn check_move(ctx: &mut Ctx, src: &[u8], dst: &[u8]) -> Result<bool, &'static str> {
+    let db = ctx.db();
+    let has = match list_at(&mut ctx.st.ks, db, src, ctx.now, true)? {
+        Some(l) => !l.is_empty(),
+        None => false,
+    };
+    if has {
+        list_at(&mut ctx.st.ks, db, dst, ctx.now, true)?;
+    }
+    Ok(has)
+}
+
+fn lmove_generic(ctx: &mut Ctx, a: &[Bytes], from_left: bool, to_left: bool) {
+    match check_move(ctx, &a[1], &a[2]) {
+        Err(e) => return ctx.out.error(e),
+        Ok(false) => return ctx.out.null(),
+        Ok(true) => {}
+    }
+    let db = ctx.db();
+    if let Some(e) = move_one(ctx.st, db, &a[1], &a[2], from_left, to_left) {
+        ctx.out.bulk(&e);
+        ctx.dirty(1);
+        ctx.propagate_as_is(a);
+    }
+}
+
+pub fn lmove(ctx: &mut Ctx, a: &[Bytes]) {
+    let (Some(f), Some(t)) = (side(&a[3]), side(&a[4])) else {
+        return ctx.out.error(ERR_SYNTAX);
+    };
+    lmove_generic(ctx, a, f, t)
+}
+
+pub fn rpoplpush(ctx: &mut Ctx, a: &[Bytes]) {
+    lmove_generic(ctx, a, false, true)
+}
+
+/// Parses `numkeys key... LEFT|RIGHT [COUNT n]` from `a[at..]`: (keys, left, count).
+fn mpop_args(a: &[Bytes], at: usize) -> Result<(Vec<Bytes>, bool, usize), &'static str> {
+    let n = numkeys(&a[at], a.len() - at - 1, false)?;
+    let keys = a[at + 1..at + 1 + n].to_vec();
+    let mut i = at + 1 + n;
+    let left = side(a.get(i).ok_or(ERR_SYNTAX)?).ok_or(ERR_SYNTAX)?;
+    i += 1;
+    let mut count = None;
+    while i < a.len() {
+        if eq_ic(&a[i], "count") && i + 1 < a.len() && count.is_none() {
+            match int_arg(&a[i + 1]) {
+                Ok(c) if c > 0 => count = Some(c as usize),
+                _ => return Err("ERR count should be greater than 0"),
+            }
+            i += 2;
+        } else {
+            return Err(ERR_SYNTAX);
+        }
+    }
+    Ok((keys, left, count.unwrap_or(1)))
+}
+
+/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
+pub fn lmpop(ctx: &mut Ctx, a: &[Bytes]) {
+    let (keys, left, count) = match mpop_args(a, 1) {
+        Ok(x) => x,
+        Err(e) => return ctx.out.error(e),
+    };
+    let op = BlockOp::MPop { left, count };
+    pop_first_ready(ctx, &keys, &op, false, None);
+}
+
+/// The first key that has elements is served now; otherwise block (or the null reply).
+fn pop_first_ready(
+    ctx: &mut Ctx,
+    keys: &[Bytes],
+    op: &BlockOp,
+    may_block: bool,
+    deadline: Option<std::time::Instant>,
+) {
+    let db = ctx.db();
+    for k in keys {
+        match list_at(&mut ctx.st.ks, db, k, ctx.now, true) {
+            Err(e) => return ctx.out.error(e),
+            Ok(Some(l)) if !l.is_empty() => {
+                if let BlockOp::Move { dst, .. } = op {
+                    if let Err(e) = list_at(&mut ctx.st.ks, db, dst, ctx.now, true) {
+                        return ctx.out.error(e);
+                    }
+                }
+                serve_blocked(ctx.st, db, k, op, ctx.out, ctx.now);
+                return;
+            }
+            _ => {}
+        }
+    }
+    if !may_block || ctx.sess.in_exec {
+        return match op {
+            BlockOp::Move { .. } => ctx.out.null(),
+            _ => ctx.out.null_array(),
+        };
+    }
+    blocking::block(ctx, keys, deadline, op.clone());
+}
+
+fn timeout_of(ctx: &mut Ctx, a: &[u8]) -> Result<Option<std::time::Instant>, ()> {
+    blocking::parse_timeout(a, ctx.now).map_err(|e| ctx.out.error(e))
+}
+
+fn bpop_generic(ctx: &mut Ctx, a: &[Bytes], left: bool) {
+    let Ok(deadline) = timeout_of(ctx, &a[a.len() - 1]) else {
+        return;
+    };
+    let keys = a[1..a.len() - 1].to_vec();
+    pop_first_ready(ctx, &keys, &BlockOp::Pop { left }, true, deadline);
+}
+
+pub fn blpop(ctx: &mut Ctx, a: &[Bytes]) {
+    bpop_generic(ctx, a, true)
+}
+pub fn brpop(ctx: &mut Ctx, a: &[Bytes]) {
+    bpop_generic(ctx, a, false)
+}
+
+fn bmove_generic(ctx: &mut Ctx, a: &[Bytes], from_left: bool, to_left: bool, rpoplpush: bool) {
+    let Ok(deadline) = timeout_of(ctx, &a[a.len() - 1]) else {
+        return;
+    };
+    let op = BlockOp::Move {
+        dst: a[2].clone(),
+        from_left,
+        to_left,
+        rpoplpush,
+    };
+    pop_first_ready(ctx, &a[1..2], &op, true, deadline);
+}
+
+pub fn blmove(ctx: &mut Ctx, a: &[Bytes]) {
+    let (Some(f), Some(t)) = (side(&a[3]), side(&a[4])) else {
+        return ctx.out.error(ERR_SYNTAX);
+    };
+    bmove_generic(ctx, a, f, t, false)
+}
+
+pub fn brpoplpush(ctx: &mut Ctx, a: &[Bytes]) {
+    bmove_generic(ctx, a, false, true, true)
+}
+
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
+pub fn blmpop(ctx: &mut Ctx, a: &[Bytes]) {
+    let Ok(deadline) = timeout_of(ctx, &a[1]) else {
+        return;
+    };
+    let (keys, left, count) = match mpop_args(a, 2) {
+        Ok(x) => x,
+        Err(e) => return ctx.out.error(e),
+    };
+    pop_first_ready(ctx, &keys, &BlockOp::MPop { left, count }, true, deadline);
+}
+
+/// Runs a list pop of `op` on `key` if it has elements: writes the reply, propagates the
+/// non-blocking form. False when there is nothing to do (missing, wrong type, empty, or a
+/// destination of the wrong type).
+pub fn serve_blocked(
+    st: &mut NodeState,
+    db: usize,
+    key: &[u8],
+    op: &BlockOp,
+    out: &mut Reply,
+    now: i64,
+) -> bool {
+    match list_at(&mut st.ks, db, key, now, true) {
+        Ok(Some(l)) if !l.is_empty() => {}
+        _ => return false,
+    }
+    let k = Bytes::copy_from_slice(key);
+    let argv = match op {
+        BlockOp::Pop { left } => {
+            let Some(Value::List(l)) = st.ks.dbs[db].main.get_mut(key).map(|e| &mut e.val) else {
+                return false;
+            };
+            let e = pop_n(l, *left, 1);
+            out.array(2);
+            out.bulk(key);
+            out.bulk(&e[0]);
+            st.ks.modified(db, key);
+            drop_if_empty(&mut st.ks, db, key);
+            vec![b(if *left { "LPOP" } else { "RPOP" }), k]
+        }
+        BlockOp::MPop { left, count } => {
+            let Some(Value::List(l)) = st.ks.dbs[db].main.get_mut(key).map(|e| &mut e.val) else {
+                return false;
+            };
+            let got = pop_n(l, *left, *count);
+            out.array(2);
+            out.bulk(key);
+            out.array(got.len());
+            for e in &got {
+                out.bulk(e);
+            }
+            st.ks.modified(db, key);
+            drop_if_empty(&mut st.ks, db, key);
+            let n = Bytes::from(got.len().to_string());
+            vec![b(if *left { "LPOP" } else { "RPOP" }), k, n]
+        }
+        BlockOp::Move {
+            dst,
+            from_left,
+            to_left,
+            rpoplpush,
+        } => {
+            if list_at(&mut st.ks, db, dst, now, true).is_err() {
+                return false;
+            }
+            let Some(e) = move_one(st, db, key, dst, *from_left, *to_left) else {
+                return false;
+            };
+            out.bulk(&e);
+            if *rpoplpush {
+                vec![b("RPOPLPUSH"), k, dst.clone()]
+            } else {
+                vec![
+                    b("LMOVE"),
+                    k,
+                    dst.clone(),
+                    side_name(*from_left),
+                    side_name(*to_left),
+                ]
+            }
+        }
+        BlockOp::ZPop { .. } | BlockOp::ZMPop { .. } => return false,
+    };
+    st.dirty += 1;
+    st.stream.push(db, argv);
+    true
+}

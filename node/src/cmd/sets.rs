@@ -1,0 +1,427 @@
+//! Set commands: SADD/SREM, membership, SPOP/SRANDMEMBER, SMOVE, the algebra (SINTER, SUNION,
+//! SDIFF, their STORE forms, SINTERCARD) and SSCAN.
+
+use super::coll::{
+    drop_if_empty, matches, numkeys, rand_below, scan_dict, scan_opts, scan_reply, set_at,
+};
+use super::hashes::random_picks;
+use super::keys::parse_cursor;
+use super::Ctx;
+use crate::db::{SetVal, Value};
+use bytes::Bytes;
+use picket::args::{eq_ic, int_arg, ERR_SYNTAX};
+use picket::resp::Reply;
+
+fn reply_members(out: &mut Reply, ms: &[Vec<u8>]) {
+    out.set(ms.len());
+    for m in ms {
+        out.bulk(m);
+    }
+}
+
+pub fn sadd(ctx: &mut Ctx, a: &[Bytes]) {
+    let db = ctx.db();
+    let lim = ctx.st.ks.enc;
+    match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+        Err(e) => return ctx.out.error(e),
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            let s = SetVal::for_member(&a[2]);
+            ctx.st.ks.set(db, &a[1], Value::Set(Box::new(s)), false);
+        }
+    }
+    let Ok(Some(s)) = set_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) else {
+        return;
+    };
+    let mut added = 0;
+    for m in &a[2..] {
+        if s.add(m, &lim) {
+            added += 1;
+        }
+    }
+    if added > 0 {
+        ctx.st.ks.modified(db, &a[1]);
+        ctx.dirty(added as u64);
+        ctx.propagate_as_is(a);
+    }
+    ctx.out.int(added)
+}
+
+pub fn srem(ctx: &mut Ctx, a: &[Bytes]) {
+    let db = ctx.db();
+    let s = match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+        Err(e) => return ctx.out.error(e),
+        Ok(None) => return ctx.out.int(0),
+        Ok(Some(s)) => s,
+    };
+    let mut n = 0;
+    for m in &a[2..] {
+        if s.remove(m) {
+            n += 1;
+            if s.is_empty() {
+                break;
+            }
+        }
+    }
+    if n > 0 {
+        ctx.st.ks.modified(db, &a[1]);
+        drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+        ctx.dirty(n as u64);
+        ctx.propagate_as_is(a);
+    }
+    ctx.out.int(n)
+}
+
+pub fn smembers(ctx: &mut Ctx, a: &[Bytes]) {
+    let db = ctx.db();
+    match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+        Err(e) => ctx.out.error(e),
+        Ok(None) => ctx.out.set(0),
+        Ok(Some(s)) => reply_members(ctx.out, &s.members()),
+    }
+}
+
+pub fn sismember(ctx: &mut Ctx, a: &[Bytes]) {
+    let db = ctx.db();
+    match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+        Err(e) => ctx.out.error(e),
+        Ok(s) => ctx
+            .out
+            .int(s.map(|s| s.contains(&a[2])).unwrap_or(false) as i64),
+    }
+}
+
+pub fn smismember(ctx: &mut Ctx, a: &[Bytes]) {
+    let db = ctx.db();
+    match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+        Err(e) => ctx.out.error(e),
+        Ok(s) => {
+            ctx.out.array(a.len() - 2);
+            for m in &a[2..] {
+                let has = s.as_ref().map(|s| s.contains(m)).unwrap_or(false);
+                ctx.out.int(has as i64);
+            }
+        }
+    }
+}
+
+pub fn scard(ctx: &mut Ctx, a: &[Bytes]) {
+    let db = ctx.db();
+    match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+        Err(e) => ctx.out.error(e),
+        Ok(s) => ctx.out.int(s.map(|s| s.len()).unwrap_or(0) as i64),
+    }
+}
+
+/// SPOP key [count]
+pub fn spop(ctx: &mut Ctx, a: &[Bytes]) {
+    if a.len() > 3 {
+        return ctx.out.error(ERR_SYNTAX);
+    }
+    let count = match a.get(2) {
+        None => None,
+        Some(c) => match picket::numfmt::parse_i64(c) {
+            Some(n) if n >= 0 => Some(n as usize),
+            _ => return ctx.out.error("ERR value is out of range, must be positive"),
+        },
+    };
+    let db = ctx.db();
+    let s = match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+        Err(e) => return ctx.out.error(e),
+        Ok(None) if count.is_some() => return ctx.out.set(0),
+        Ok(None) => return ctx.out.null(),
+        Ok(Some(s)) => s,
+    };
+    let Some(n) = count else {
+        let mut rng = rand_below;
+        let Some(m) = s.random(&mut rng) else {
+            return ctx.out.null();
+        };
+        s.remove(&m);
+        ctx.out.bulk(&m);
+        ctx.st.ks.modified(db, &a[1]);
+        drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+        ctx.dirty(1);
+        ctx.propagate(vec![
+            Bytes::from_static(b"SREM"),
+            a[1].clone(),
+            Bytes::from(m),
+        ]);
+        return;
+    };
+    if n == 0 {
+        return ctx.out.set(0);
+    }
+    let all = s.members();
+    let picks = random_picks(all.len(), n as i64);
+    let gone: Vec<Vec<u8>> = picks.into_iter().map(|i| all[i].clone()).collect();
+    for m in &gone {
+        s.remove(m);
+    }
+    reply_members(ctx.out, &gone);
+    ctx.st.ks.modified(db, &a[1]);
+    drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+    ctx.dirty(gone.len() as u64);
+    if gone.len() == all.len() {
+        ctx.propagate(vec![Bytes::from_static(b"DEL"), a[1].clone()]);
+    } else {
+        let mut argv = vec![Bytes::from_static(b"SREM"), a[1].clone()];
+        argv.extend(gone.into_iter().map(Bytes::from));
+        ctx.propagate(argv);
+    }
+}
+
+/// SRANDMEMBER key [count]
+pub fn srandmember(ctx: &mut Ctx, a: &[Bytes]) {
+    if a.len() > 3 {
+        return ctx.out.error(ERR_SYNTAX);
+    }
+    let count = match a.get(2) {
+        None => None,
+        Some(c) => match int_arg(c) {
+            Ok(n) if n > i64::MIN => Some(n),
+            Ok(_) => return ctx.out.error(super::coll::ERR_RANGE_LONG),
+            Err(e) => return ctx.out.error(e),
+        },
+    };
+    let db = ctx.db();
+    let s = match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+        Err(e) => return ctx.out.error(e),
+        Ok(None) if count.is_some() => return ctx.out.array(0),
+        Ok(None) => return ctx.out.null(),
+        Ok(Some(s)) => s,
+    };
+    let Some(c) = count else {
+        let mut rng = rand_below;
+        return match s.random(&mut rng) {
+            Some(m) => ctx.out.bulk(&m),
+            None => ctx.out.null(),
+        };
+    };
+    let all = s.members();
+    let picks = random_picks(all.len(), c);
+    ctx.out.array(picks.len());
+    for i in picks {
+        ctx.out.bulk(&all[i]);
+    }
+}
+
+pub fn smove(ctx: &mut Ctx, a: &[Bytes]) {
+    let db = ctx.db();
+    let has = match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+        Err(e) => return ctx.out.error(e),
+        Ok(None) => None,
+        Ok(Some(s)) => Some(s.contains(&a[3])),
+    };
+    if let Err(e) = set_at(&mut ctx.st.ks, db, &a[2], ctx.now, true) {
+        return ctx.out.error(e);
+    }
+    let Some(has) = has else {
+        return ctx.out.int(0);
+    };
+    if a[1] == a[2] {
+        return ctx.out.int(has as i64);
+    }
+    if !has {
+        return ctx.out.int(0);
+    }
+    if let Ok(Some(s)) = set_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+        s.remove(&a[3]);
+    }
+    ctx.st.ks.modified(db, &a[1]);
+    drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+    let lim = ctx.st.ks.enc;
+    match set_at(&mut ctx.st.ks, db, &a[2], ctx.now, true) {
+        Ok(Some(d)) => {
+            d.add(&a[3], &lim);
+            ctx.st.ks.modified(db, &a[2]);
+        }
+        _ => {
+            let mut d = SetVal::for_member(&a[3]);
+            d.add(&a[3], &lim);
+            ctx.st.ks.set(db, &a[2], Value::Set(Box::new(d)), false);
+        }
+    }
+    ctx.dirty(1);
+    ctx.propagate_as_is(a);
+    ctx.out.int(1)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Algebra {
+    Inter,
+    Union,
+    Diff,
+}
+
+/// Type-checks the sets at `keys` (lazily expiring them); then [`sets_of`] borrows them.
+fn check_sets(ctx: &mut Ctx, keys: &[Bytes]) -> Result<(), &'static str> {
+    let db = ctx.db();
+    for k in keys {
+        set_at(&mut ctx.st.ks, db, k, ctx.now, false)?;
+    }
+    Ok(())
+}
+
+fn sets_of<'a>(ks: &'a crate::db::Keyspace, db: usize, keys: &[Bytes]) -> Vec<Option<&'a SetVal>> {
+    keys.iter()
+        .map(|k| match ks.dbs[db].main.get(k).map(|e| &e.val) {
+            Some(Value::Set(s)) => Some(&**s),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The members of the result, in the order Redis replies them.
+fn compute(sets: &[Option<&SetVal>], op: Algebra, lim: &crate::db::EncodingLimits) -> Vec<Vec<u8>> {
+    match op {
+        Algebra::Inter => {
+            if sets.iter().any(|s| s.is_none()) {
+                return Vec::new();
+            }
+            let mut order: Vec<&SetVal> = sets.iter().flatten().copied().collect();
+            order.sort_by_key(|s| s.len());
+            let (first, rest) = order.split_first().expect("at least one key");
+            first
+                .members()
+                .into_iter()
+                .filter(|m| rest.iter().all(|s| s.contains(m)))
+                .collect()
+        }
+        Algebra::Union | Algebra::Diff => {
+            let mut out = SetVal::Ints(Vec::new());
+            match op {
+                Algebra::Union => {
+                    for s in sets.iter().flatten() {
+                        for m in s.members() {
+                            out.add(&m, lim);
+                        }
+                    }
+                }
+                _ => {
+                    if let Some(Some(first)) = sets.first() {
+                        for m in first.members() {
+                            if !sets[1..].iter().flatten().any(|s| s.contains(&m)) {
+                                out.add(&m, lim);
+                            }
+                        }
+                    }
+                }
+            }
+            out.members()
+        }
+    }
+}
+
+fn algebra(ctx: &mut Ctx, keys: &[Bytes], op: Algebra, dst: Option<&Bytes>, a: &[Bytes]) {
+    if let Err(e) = check_sets(ctx, keys) {
+        return ctx.out.error(e);
+    }
+    let lim = ctx.st.ks.enc;
+    let db = ctx.db();
+    let result = compute(&sets_of(&ctx.st.ks, db, keys), op, &lim);
+    let Some(dst) = dst else {
+        return reply_members(ctx.out, &result);
+    };
+    let existed = ctx.st.ks.delete(db, dst).is_some();
+    if result.is_empty() {
+        if existed {
+            ctx.dirty(1);
+            ctx.propagate(vec![Bytes::from_static(b"DEL"), dst.clone()]);
+        }
+        return ctx.out.int(0);
+    }
+    let mut s = SetVal::Ints(Vec::new());
+    for m in &result {
+        s.add(m, &lim);
+    }
+    ctx.st.ks.set(db, dst, Value::Set(Box::new(s)), false);
+    ctx.dirty(1);
+    ctx.propagate_as_is(a);
+    ctx.out.int(result.len() as i64)
+}
+
+pub fn sinter(ctx: &mut Ctx, a: &[Bytes]) {
+    algebra(ctx, &a[1..], Algebra::Inter, None, a)
+}
+pub fn sunion(ctx: &mut Ctx, a: &[Bytes]) {
+    algebra(ctx, &a[1..], Algebra::Union, None, a)
+}
+pub fn sdiff(ctx: &mut Ctx, a: &[Bytes]) {
+    algebra(ctx, &a[1..], Algebra::Diff, None, a)
+}
+pub fn sinterstore(ctx: &mut Ctx, a: &[Bytes]) {
+    algebra(ctx, &a[2..], Algebra::Inter, Some(&a[1]), a)
+}
+pub fn sunionstore(ctx: &mut Ctx, a: &[Bytes]) {
+    algebra(ctx, &a[2..], Algebra::Union, Some(&a[1]), a)
+}
+pub fn sdiffstore(ctx: &mut Ctx, a: &[Bytes]) {
+    algebra(ctx, &a[2..], Algebra::Diff, Some(&a[1]), a)
+}
+
+/// SINTERCARD numkeys key [key ...] [LIMIT limit]
+pub fn sintercard(ctx: &mut Ctx, a: &[Bytes]) {
+    let n = match numkeys(&a[1], a.len() - 2, true) {
+        Ok(n) => n,
+        Err(e) => return ctx.out.error(e),
+    };
+    let mut limit = 0usize;
+    let mut i = 2 + n;
+    while i < a.len() {
+        if eq_ic(&a[i], "limit") && i + 1 < a.len() {
+            match int_arg(&a[i + 1]) {
+                Ok(l) if l >= 0 => limit = l as usize,
+                Ok(_) => return ctx.out.error("ERR LIMIT can't be negative"),
+                Err(e) => return ctx.out.error(e),
+            }
+            i += 2;
+        } else {
+            return ctx.out.error(ERR_SYNTAX);
+        }
+    }
+    if let Err(e) = check_sets(ctx, &a[2..2 + n]) {
+        return ctx.out.error(e);
+    }
+    let lim = ctx.st.ks.enc;
+    let db = ctx.db();
+    let mut c = compute(&sets_of(&ctx.st.ks, db, &a[2..2 + n]), Algebra::Inter, &lim).len();
+    if limit > 0 {
+        c = c.min(limit);
+    }
+    ctx.out.int(c as i64)
+}
+
+/// SSCAN key cursor [MATCH pattern] [COUNT count]
+pub fn sscan(ctx: &mut Ctx, a: &[Bytes]) {
+    let Some(cursor) = parse_cursor(&a[2]) else {
+        return ctx.out.error("ERR invalid cursor");
+    };
+    let db = ctx.db();
+    let s = match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+        Err(e) => return ctx.out.error(e),
+        Ok(None) => return scan_reply(ctx.out, 0, &[]),
+        Ok(Some(s)) => s,
+    };
+    let (pat, count) = match scan_opts(&a[3..]) {
+        Ok(x) => x,
+        Err(e) => return ctx.out.error(e),
+    };
+    let mut items = Vec::new();
+    let next = match s {
+        SetVal::Ints(_) => {
+            items = s
+                .members()
+                .into_iter()
+                .filter(|m| matches(pat, m))
+                .collect();
+            0
+        }
+        SetVal::Table(d) => scan_dict(d, cursor, count, |m, _| {
+            if matches(pat, m) {
+                items.push(m.to_vec());
+            }
+        }),
+    };
+    scan_reply(ctx.out, next, &items)
+}

@@ -1,0 +1,544 @@
+//! Sorted-set commands: ZADD (NX/XX/GT/LT/CH/INCR), ZINCRBY, ZREM, scores and ranks, pops
+//! (ZPOPMIN/MAX, ZMPOP and the blocking forms), ZRANDMEMBER and ZSCAN. Ranges are in
+//! [`super::zranges`], the set algebra in [`super::zsetops`].
+
+use super::blocking::{self, BlockOp};
+use super::coll::{drop_if_empty, matches, numkeys, scan_dict, scan_opts, scan_reply, zset_at};
+use super::hashes::random_picks;
+use super::keys::parse_cursor;
+use super::Ctx;
+use crate::db::{Value, ZSetVal};
+use crate::server::NodeState;
+use bytes::Bytes;
+use picket::args::{eq_ic, int_arg, ERR_NOT_FLOAT, ERR_SYNTAX};
+use picket::numfmt::{fmt_g17, parse_double};
+use picket::resp::Reply;
+
+const ERR_NAN: &str = "ERR resulting score is not a number (NaN)";
+
+#[derive(Default, Clone, Copy)]
+struct AddFlags {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+    ch: bool,
+    incr: bool,
+}
+
+/// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
+pub fn zadd(ctx: &mut Ctx, a: &[Bytes]) {
+    let mut f = AddFlags::default();
+    let mut i = 2;
+    while i < a.len() {
+        let o = &a[i];
+        if eq_ic(o, "nx") {
+            f.nx = true;
+        } else if eq_ic(o, "xx") {
+            f.xx = true;
+        } else if eq_ic(o, "gt") {
+            f.gt = true;
+        } else if eq_ic(o, "lt") {
+            f.lt = true;
+        } else if eq_ic(o, "ch") {
+            f.ch = true;
+        } else if eq_ic(o, "incr") {
+            f.incr = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let rest = &a[i..];
+    if rest.is_empty() || rest.len() % 2 == 1 {
+        return ctx.out.error(ERR_SYNTAX);
+    }
+    if f.nx && f.xx {
+        return ctx
+            .out
+            .error("ERR XX and NX options at the same time are not compatible");
+    }
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
+        return ctx
+            .out
+            .error("ERR GT, LT, and/or NX options at the same time are not compatible");
+    }
+    if f.incr && rest.len() > 2 {
+        return ctx
+            .out
+            .error("ERR INCR option supports a single increment-element pair");
+    }
+    let mut pairs = Vec::with_capacity(rest.len() / 2);
+    for p in rest.chunks(2) {
+        match parse_double(&p[0]) {
+            Some(s) => pairs.push((s, &p[1])),
+            None => return ctx.out.error(ERR_NOT_FLOAT),
+        }
+    }
+    zadd_pairs(ctx, a, &pairs, f)
+}
+
+fn zadd_pairs(ctx: &mut Ctx, a: &[Bytes], pairs: &[(f64, &Bytes)], f: AddFlags) {
+    let db = ctx.db();
+    let lim = ctx.st.ks.enc;
+    match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+        Err(e) => return ctx.out.error(e),
+        Ok(Some(_)) => {}
+        Ok(None) if f.xx => {
+            return if f.incr {
+                ctx.out.null()
+            } else {
+                ctx.out.int(0)
+            };
+        }
+        Ok(None) => {
+            let z = ZSetVal::with_hint(1, pairs[0].1.len(), &lim);
+            ctx.st.ks.set(db, &a[1], Value::ZSet(Box::new(z)), false);
+        }
+    }
+    let Ok(Some(z)) = zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) else {
+        return;
+    };
+    let (mut added, mut updated, mut processed) = (0i64, 0i64, 0);
+    let mut last = None;
+    for (score, m) in pairs {
+        let mut score = *score;
+        match z.score(m) {
+            Some(cur) => {
+                if f.nx {
+                    continue;
+                }
+                if f.incr {
+                    score += cur;
+                    if score.is_nan() {
+                        drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+                        return ctx.out.error(ERR_NAN);
+                    }
+                }
+                if (f.gt && score <= cur) || (f.lt && score >= cur) {
+                    continue;
+                }
+                last = Some(score);
+                processed += 1;
+                if score != cur {
+                    z.insert(m, score, &lim);
+                    updated += 1;
+                }
+            }
+            None => {
+                if f.xx {
+                    continue;
+                }
+                z.insert(m, score, &lim);
+                added += 1;
+                processed += 1;
+                last = Some(score);
+            }
+        }
+    }
+    drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+    if added + updated > 0 {
+        ctx.st.ks.modified(db, &a[1]);
+        ctx.dirty((added + updated) as u64);
+        ctx.propagate_as_is(a);
+    }
+    let _ = processed;
+    if f.incr {
+        match last {
+            Some(s) => ctx.out.double(s),
+            None => ctx.out.null(),
+        }
+    } else {
+        ctx.out.int(if f.ch { added + updated } else { added })
+    }
+}
+
+/// ZINCRBY key increment member
+pub fn zincrby(ctx: &mut Ctx, a: &[Bytes]) {
+    let Some(by) = parse_double(&a[2]) else {
+        return ctx.out.error(ERR_NOT_FLOAT);
+    };
+    let f = AddFlags {
+        incr: true,
+        ..Default::default()
+    };
+    zadd_pairs(ctx, a, &[(by, &a[3])], f)
+}
+
+pub fn zrem(ctx: &mut Ctx, a: &[Bytes]) {
+    let db = ctx.db();
+    let z = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+        Err(e) => return ctx.out.error(e),
+        Ok(None) => return ctx.out.int(0),
+        Ok(Some(z)) => z,
+    };
+    let mut n = 0;
+    for m in &a[2..] {
+        if z.remove(m).is_some() {
+            n += 1;
+            if z.is_empty() {
+                break;
+            }
+        }
+    }
+    if n > 0 {
+        ctx.st.ks.modified(db, &a[1]);
+        drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+        ctx.dirty(n as u64);
+        ctx.propagate_as_is(a);
+    }
+    ctx.out.int(n)
+}
+
+pub fn zscore(ctx: &mut Ctx, a: &[Bytes]) {
+    let db = ctx.db();
+    match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+        Err(e) => ctx.out.error(e),
+        Ok(z) => match z.and_then(|z| z.score(&a[2])) {
+            Some(s) => ctx.out.double(s),
+            None => ctx.out.null(),
+        },
+    }
+}
+
+pub fn zmscore(ctx: &mut Ctx, a: &[Bytes]) {
+    let db = ctx.db();
+    match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+        Err(e) => ctx.out.error(e),
+        Ok(z) => {
+            ctx.out.array(a.len() - 2);
+            for m in &a[2..] {
+                match z.as_ref().and_then(|z| z.score(m)) {
+                    Some(s) => ctx.out.double(s),
+                    None => ctx.out.null(),
+                }
+            }
+        }
+    }
+}
+
+pub fn zcard(ctx: &mut Ctx, a: &[Bytes]) {
+    let db = ctx.db();
+    match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+        Err(e) => ctx.out.error(e),
+        Ok(z) => ctx.out.int(z.map(|z| z.len()).unwrap_or(0) as i64),
+    }
+}
+
+fn rank_generic(ctx: &mut Ctx, a: &[Bytes], rev: bool) {
+    let withscore = match a.len() {
+        3 => false,
+        4 if eq_ic(&a[3], "withscore") => true,
+        _ => return ctx.out.error(ERR_SYNTAX),
+    };
+    let db = ctx.db();
+    let z = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+        Err(e) => return ctx.out.error(e),
+        Ok(None) => {
+            return if withscore {
+                ctx.out.null_array()
+            } else {
+                ctx.out.null()
+            }
+        }
+        Ok(Some(z)) => z,
+    };
+    let (Some(r), Some(s)) = (z.rank(&a[2]), z.score(&a[2])) else {
+        return if withscore {
+            ctx.out.null_array()
+        } else {
+            ctx.out.null()
+        };
+    };
+    let r = if rev { z.len() - 1 - r } else { r };
+    if withscore {
+        ctx.out.array(2);
+        ctx.out.int(r as i64);
+        ctx.out.double(s);
+    } else {
+        ctx.out.int(r as i64);
+    }
+}
+
+pub fn zrank(ctx: &mut Ctx, a: &[Bytes]) {
+    rank_generic(ctx, a, false)
+}
+pub fn zrevrank(ctx: &mut Ctx, a: &[Bytes]) {
+    rank_generic(ctx, a, true)
+}
+
+/// Pops up to `count` of the lowest (`min`) or highest entries.
+fn pop_entries(z: &mut ZSetVal, min: bool, count: usize) -> Vec<(Vec<u8>, f64)> {
+    let len = z.len();
+    let n = count.min(len);
+    let v = z.view();
+    let mut items: Vec<(Vec<u8>, f64)> = if min {
+        v.take(0, n)
+    } else {
+        let mut t = v.take(len - n, n);
+        t.reverse();
+        t
+    }
+    .into_iter()
+    .map(|(s, m)| (m.to_vec(), s))
+    .collect();
+    for (m, _) in &items {
+        z.remove(m);
+    }
+    items.shrink_to_fit();
+    items
+}
+
+/// ZPOPMIN / ZPOPMAX key [count]
+fn zpop_generic(ctx: &mut Ctx, a: &[Bytes], min: bool) {
+    if a.len() > 3 {
+        return ctx.out.error(ERR_SYNTAX);
+    }
+    let count = match a.get(2) {
+        None => None,
+        Some(c) => match picket::numfmt::parse_i64(c) {
+            Some(n) if n >= 0 => Some(n as usize),
+            _ => return ctx.out.error("ERR value is out of range, must be positive"),
+        },
+    };
+    let db = ctx.db();
+    let z = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+        Err(e) => return ctx.out.error(e),
+        Ok(None) => return ctx.out.array(0),
+        Ok(Some(z)) => z,
+    };
+    let items = pop_entries(z, min, count.unwrap_or(1));
+    let nested = count.is_some() && ctx.out.resp3;
+    ctx.out
+        .array(if nested { items.len() } else { items.len() * 2 });
+    for (m, s) in &items {
+        if nested {
+            ctx.out.array(2);
+        }
+        ctx.out.bulk(m);
+        ctx.out.double(*s);
+    }
+    if !items.is_empty() {
+        ctx.st.ks.modified(db, &a[1]);
+        drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+        ctx.dirty(items.len() as u64);
+        ctx.propagate_as_is(a);
+    }
+}
+
+pub fn zpopmin(ctx: &mut Ctx, a: &[Bytes]) {
+    zpop_generic(ctx, a, true)
+}
+pub fn zpopmax(ctx: &mut Ctx, a: &[Bytes]) {
+    zpop_generic(ctx, a, false)
+}
+
+/// Parses `numkeys key... MIN|MAX [COUNT n]` from `a[at..]`.
+fn mpop_args(a: &[Bytes], at: usize) -> Result<(Vec<Bytes>, bool, usize), &'static str> {
+    let n = numkeys(&a[at], a.len() - at - 1, false)?;
+    let keys = a[at + 1..at + 1 + n].to_vec();
+    let mut i = at + 1 + n;
+    let w = a.get(i).ok_or(ERR_SYNTAX)?;
+    let min = if eq_ic(w, "min") {
+        true
+    } else if eq_ic(w, "max") {
+        false
+    } else {
+        return Err(ERR_SYNTAX);
+    };
+    i += 1;
+    let mut count = None;
+    while i < a.len() {
+        if eq_ic(&a[i], "count") && i + 1 < a.len() && count.is_none() {
+            match int_arg(&a[i + 1]) {
+                Ok(c) if c > 0 => count = Some(c as usize),
+                _ => return Err("ERR count should be greater than 0"),
+            }
+            i += 2;
+        } else {
+            return Err(ERR_SYNTAX);
+        }
+    }
+    Ok((keys, min, count.unwrap_or(1)))
+}
+
+fn first_ready(
+    ctx: &mut Ctx,
+    keys: &[Bytes],
+    op: &BlockOp,
+    deadline: Option<std::time::Instant>,
+    may_block: bool,
+) {
+    let db = ctx.db();
+    for k in keys {
+        match zset_at(&mut ctx.st.ks, db, k, ctx.now, true) {
+            Err(e) => return ctx.out.error(e),
+            Ok(Some(z)) if !z.is_empty() => {
+                serve_blocked(ctx.st, db, k, op, ctx.out, ctx.now);
+                return;
+            }
+            _ => {}
+        }
+    }
+    if !may_block || ctx.sess.in_exec {
+        return ctx.out.null_array();
+    }
+    blocking::block(ctx, keys, deadline, op.clone());
+}
+
+/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
+pub fn zmpop(ctx: &mut Ctx, a: &[Bytes]) {
+    match mpop_args(a, 1) {
+        Ok((keys, min, count)) => {
+            first_ready(ctx, &keys, &BlockOp::ZMPop { min, count }, None, false)
+        }
+        Err(e) => ctx.out.error(e),
+    }
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
+pub fn bzmpop(ctx: &mut Ctx, a: &[Bytes]) {
+    let deadline = match blocking::parse_timeout(&a[1], ctx.now) {
+        Ok(d) => d,
+        Err(e) => return ctx.out.error(e),
+    };
+    match mpop_args(a, 2) {
+        Ok((keys, min, count)) => {
+            first_ready(ctx, &keys, &BlockOp::ZMPop { min, count }, deadline, true)
+        }
+        Err(e) => ctx.out.error(e),
+    }
+}
+
+fn bzpop_generic(ctx: &mut Ctx, a: &[Bytes], min: bool) {
+    let deadline = match blocking::parse_timeout(&a[a.len() - 1], ctx.now) {
+        Ok(d) => d,
+        Err(e) => return ctx.out.error(e),
+    };
+    let keys = a[1..a.len() - 1].to_vec();
+    first_ready(ctx, &keys, &BlockOp::ZPop { min }, deadline, true)
+}
+
+pub fn bzpopmin(ctx: &mut Ctx, a: &[Bytes]) {
+    bzpop_generic(ctx, a, true)
+}
+pub fn bzpopmax(ctx: &mut Ctx, a: &[Bytes]) {
+    bzpop_generic(ctx, a, false)
+}
+
+/// Runs a sorted-set pop of `op` on `key` if it has entries (see lists::serve_blocked).
+pub fn serve_blocked(
+    st: &mut NodeState,
+    db: usize,
+    key: &[u8],
+    op: &BlockOp,
+    out: &mut Reply,
+    now: i64,
+) -> bool {
+    let z = match zset_at(&mut st.ks, db, key, now, true) {
+        Ok(Some(z)) if !z.is_empty() => z,
+        _ => return false,
+    };
+    let k = Bytes::copy_from_slice(key);
+    let name = |min: bool| Bytes::from_static(if min { b"ZPOPMIN" } else { b"ZPOPMAX" });
+    let argv = match op {
+        BlockOp::ZPop { min } => {
+            let items = pop_entries(z, *min, 1);
+            out.array(3);
+            out.bulk(key);
+            out.bulk(&items[0].0);
+            out.double(items[0].1);
+            vec![name(*min), k]
+        }
+        BlockOp::ZMPop { min, count } => {
+            let items = pop_entries(z, *min, *count);
+            out.array(2);
+            out.bulk(key);
+            out.array(items.len());
+            for (m, s) in &items {
+                out.array(2);
+                out.bulk(m);
+                out.double(*s);
+            }
+            vec![name(*min), k, Bytes::from(items.len().to_string())]
+        }
+        _ => return false,
+    };
+    st.ks.modified(db, key);
+    drop_if_empty(&mut st.ks, db, key);
+    st.dirty += 1;
+    st.stream.push(db, argv);
+    true
+}
+
+/// ZRANDMEMBER key [count [WITHSCORES]]
+pub fn zrandmember(ctx: &mut Ctx, a: &[Bytes]) {
+    if a.len() > 4 || (a.len() == 4 && !eq_ic(&a[3], "withscores")) {
+        return ctx.out.error(ERR_SYNTAX);
+    }
+    let withscores = a.len() == 4;
+    let count = match a.get(2) {
+        None => None,
+        Some(c) => match int_arg(c) {
+            Ok(n) if n >= -i64::MAX => Some(n),
+            Ok(_) => return ctx.out.error(super::coll::ERR_RANGE_LONG),
+            Err(e) => return ctx.out.error(e),
+        },
+    };
+    if let Some(c) = count {
+        if withscores && c < 0 && c.checked_mul(2).is_none() {
+            return ctx.out.error("ERR value is out of range");
+        }
+    }
+    let db = ctx.db();
+    let z = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+        Err(e) => return ctx.out.error(e),
+        Ok(None) if count.is_some() => return ctx.out.array(0),
+        Ok(None) => return ctx.out.null(),
+        Ok(Some(z)) => z,
+    };
+    let view = z.view();
+    let all = view.take(0, usize::MAX);
+    let picks = random_picks(all.len(), count.unwrap_or(1));
+    if count.is_none() {
+        return ctx.out.bulk(all[picks[0]].1);
+    }
+    let items: Vec<(f64, &[u8])> = picks.into_iter().map(|i| all[i]).collect();
+    super::zranges::reply_scored(ctx.out, &items, withscores)
+}
+
+/// ZSCAN key cursor [MATCH pattern] [COUNT count]
+pub fn zscan(ctx: &mut Ctx, a: &[Bytes]) {
+    let Some(cursor) = parse_cursor(&a[2]) else {
+        return ctx.out.error("ERR invalid cursor");
+    };
+    let db = ctx.db();
+    let z = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+        Err(e) => return ctx.out.error(e),
+        Ok(None) => return scan_reply(ctx.out, 0, &[]),
+        Ok(Some(z)) => z,
+    };
+    let (pat, count) = match scan_opts(&a[3..]) {
+        Ok(x) => x,
+        Err(e) => return ctx.out.error(e),
+    };
+    let mut items = Vec::new();
+    let next = match z {
+        ZSetVal::Pack(_) => {
+            for (s, m) in z.view().take(0, usize::MAX) {
+                if matches(pat, m) {
+                    items.push(m.to_vec());
+                    items.push(fmt_g17(s).into_bytes());
+                }
+            }
+            0
+        }
+        ZSetVal::Skip(sk) => scan_dict(&sk.dict, cursor, count, |m, s| {
+            if matches(pat, m) {
+                items.push(m.to_vec());
+                items.push(fmt_g17(*s).into_bytes());
+            }
+        }),
+    };
+    scan_reply(ctx.out, next, &items)
+}
