@@ -8,9 +8,13 @@ static FREED: AtomicU64 = AtomicU64::new(0);
 /// Values larger than this are dropped on a background thread.
 const LAZY_THRESHOLD: usize = 64 * 1024;
 
+/// Collections with more elements than this are dropped on a background thread (as Redis's
+/// LAZYFREE_THRESHOLD of 64 allocations).
+const LAZY_ELEMENTS: usize = 64;
+
 /// Drops `v`, on a background thread when it is large.
 pub fn free_value(v: Value) {
-    if v.approx_size() > LAZY_THRESHOLD {
+    if v.elements() > LAZY_ELEMENTS || v.approx_size() > LAZY_THRESHOLD {
         FREED.fetch_add(1, Ordering::Relaxed);
         std::thread::spawn(move || drop(v));
     }

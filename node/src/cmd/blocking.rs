@@ -43,12 +43,10 @@ impl BlockOp {
         matches!(self, BlockOp::ZPop { .. } | BlockOp::ZMPop { .. })
     }
 
-    /// The timeout reply: a null bulk for BLMOVE/BRPOPLPUSH, a null array for the others.
+    /// The timeout reply: a null array for every blocking command (even BLMOVE, whose
+    /// non-blocking form answers a null bulk), as Redis 7.0 replies.
     fn timeout_reply(&self, out: &mut Reply) {
-        match self {
-            BlockOp::Move { .. } => out.null(),
-            _ => out.null_array(),
-        }
+        out.null_array()
     }
 }
 

@@ -4,6 +4,8 @@
 pub mod dict;
 pub mod hash;
 pub mod lru;
+#[cfg(test)]
+mod model_tests;
 pub mod pack;
 pub mod sbytes;
 pub mod set;
