@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Throughput of picket-node against redis-server on this machine, in one run, alternating
-# A B A B: redis-benchmark -c 50 -t set,get,incr,mset at -P 1 and -P 16. Prints requests per
-# second for each and the ratio Picket/Redis (median of the rounds). Also the resident memory
-# of both after loading 1,000,000 keys with 16-byte values.
+# A B A B: redis-benchmark -c 50 with the string tests (set, get, incr, mset) and the
+# collection tests (lpush, rpush, lpop, rpop, sadd, hset, spop, zadd, zpopmin, lrange_100,
+# lrange_600) at -P 1 and -P 16. Prints requests per second for each and the ratio
+# Picket/Redis (median of the rounds). Then the resident memory of both, each dataset loaded
+# into fresh processes: 1,000,000 keys with 16-byte values, 1,000,000 hashes of 5 fields,
+# 100,000 sorted sets of 10 members.
 #
-#   bench/throughput.sh [rounds] [requests]
+#   bench/throughput.sh [rounds] [requests]      (TESTS=... to pick tests, MEMORY=0 to skip)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 N=${2:-200000}
-TESTS=${TESTS:-set,get,incr,mset}
+TESTS=${TESTS:-set,get,incr,mset,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,lrange_600}
 cargo build --release -q -p picket-node
 PICKET=target/release/picket-node
 command -v redis-benchmark >/dev/null || { echo "needs redis-benchmark: apt-get install -y redis-tools redis-server"; exit 1; }
@@ -37,12 +40,34 @@ for key in "${!PR[@]}"; do echo "$key"; done | sort -k1,1n -k2 | while read -r P
   awk -v P="$P" -v t="$t" -v a="$pm" -v b="$rm" 'BEGIN { printf "%-4s %-22s %12.0f %12.0f %8.2f\n", P, t, a, b, a / b }'
 done
 
-# Memory after 1,000,000 keys with 16-byte values (DEBUG POPULATE on both).
-for port in $PPORT $RPORT; do
-  redis-cli -p $port flushall >/dev/null
-  redis-cli -p $port debug populate 1000000 key 16 >/dev/null
-done
+[ "${MEMORY:-1}" = 0 ] && exit 0
+kill $PP $RP 2>/dev/null; wait $PP $RP 2>/dev/null || true
+
+# Memory: each dataset is loaded into a fresh picket-node and a fresh redis-server.
 rss() { awk '/VmRSS/ {print $2 * 1024}' /proc/$1/status; }
-pk=$(redis-cli -p $PPORT dbsize); rk=$(redis-cli -p $RPORT dbsize)
-pr=$(rss $PP); rr=$(rss $RP)
-awk -v pk="$pk" -v rk="$rk" -v pr="$pr" -v rr="$rr" 'BEGIN { printf "memory: picket %d keys rss %.1f MiB, redis %d keys rss %.1f MiB, ratio %.2f\n", pk, pr / 1048576, rk, rr / 1048576, pr / rr }'
+start_both() {
+  $PICKET --port $PPORT --bind 127.0.0.1 --save "" --enable-debug-command yes --logfile "$tmp/p.log" & PP=$!
+  redis-server --port $RPORT --bind 127.0.0.1 --save "" --appendonly no --enable-debug-command yes --logfile "$tmp/r.log" & RP=$!
+  for p in $PPORT $RPORT; do for _ in $(seq 50); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.1; done; done
+}
+memory_case() { # name loader(port)
+  start_both
+  for port in $PPORT $RPORT; do "$2" $port; done
+  local pk rk pr rr
+  pk=$(redis-cli -p $PPORT dbsize); rk=$(redis-cli -p $RPORT dbsize)
+  pr=$(rss $PP); rr=$(rss $RP)
+  awk -v n="$1" -v pk="$pk" -v rk="$rk" -v pr="$pr" -v rr="$rr" 'BEGIN { printf "memory %-26s picket %d keys rss %7.1f MiB, redis %d keys rss %7.1f MiB, ratio %.2f\n", n, pk, pr / 1048576, rk, rr / 1048576, pr / rr }'
+  kill $PP $RP; wait $PP $RP 2>/dev/null || true
+}
+load_strings() { redis-cli -p "$1" debug populate 1000000 key 16 >/dev/null; }
+load_hashes() {
+  awk 'BEGIN { for (i = 0; i < 1000000; i++) printf "HSET hash:%d name user%d email u%d@example.com age %d city c%d score %d\r\n", i, i, i, i % 90, i % 500, i }' |
+    redis-cli -p "$1" --pipe >/dev/null
+}
+load_zsets() {
+  awk 'BEGIN { for (i = 0; i < 100000; i++) { printf "ZADD board:%d", i; for (j = 0; j < 10; j++) printf " %d player:%d", (i * 7 + j * 13) % 1000, j; printf "\r\n" } }' |
+    redis-cli -p "$1" --pipe >/dev/null
+}
+memory_case "1M strings (16 bytes)" load_strings
+memory_case "1M hashes (5 fields)" load_hashes
+memory_case "100k zsets (10 members)" load_zsets

@@ -205,3 +205,61 @@ fn unlink_of_a_big_collection_does_not_stall() {
         "{info}"
     );
 }
+
+/// HSCAN, SSCAN and ZSCAN keep SCAN's guarantee: every element present for the whole scan is
+/// returned, even while the collection grows (and its table resizes) between calls.
+#[test]
+fn collection_scans_return_every_element_while_growing() {
+    let s = Server::picket(&[]);
+    let mut c = s.client();
+    for (add, scan) in [("HSET", "HSCAN"), ("SADD", "SSCAN"), ("ZADD", "ZSCAN")] {
+        let key = format!("k-{scan}");
+        let arg = |i: usize| -> Vec<String> {
+            match add {
+                "HSET" => vec![format!("f{i}"), "v".into()],
+                "SADD" => vec![format!("m{i}")],
+                _ => vec![i.to_string(), format!("m{i}")],
+            }
+        };
+        let add_range = |c: &mut Client, from: usize, to: usize| {
+            let mut args: Vec<String> = vec![add.into(), key.clone()];
+            for i in from..to {
+                args.extend(arg(i));
+            }
+            let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+            c.cmd(&a);
+        };
+        add_range(&mut c, 0, 1000);
+        let enc = c.cmd_str(&["OBJECT", "ENCODING", &key]);
+        assert!(
+            enc.contains("hashtable") || enc.contains("skiplist"),
+            "{enc}"
+        );
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = "0".to_string();
+        let mut next = 1000;
+        loop {
+            let r = c.cmd_str(&[scan, &key, &cursor, "COUNT", "20"]);
+            let parts: Vec<&str> = r.split("\r\n").collect();
+            cursor = parts[2].to_string();
+            let items: Vec<&str> = parts[5..].iter().step_by(2).copied().collect();
+            let step = if scan == "SSCAN" { 1 } else { 2 };
+            for it in items.iter().step_by(step) {
+                seen.insert(it.to_string());
+            }
+            // Grow between calls so the table resizes during the scan.
+            add_range(&mut c, next, next + 100);
+            next += 100;
+            if cursor == "0" {
+                break;
+            }
+        }
+        for i in 0..1000 {
+            let want = match add {
+                "HSET" => format!("f{i}"),
+                _ => format!("m{i}"),
+            };
+            assert!(seen.contains(&want), "{scan} missed {want}");
+        }
+    }
+}

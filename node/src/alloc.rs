@@ -1,7 +1,8 @@
 //! A counting global allocator: `used_memory` for INFO and `maxmemory` is the number of bytes
 //! the process has allocated and not freed, as Redis reports its allocator's figure.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use mimalloc::MiMalloc as System;
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub struct CountingAlloc;

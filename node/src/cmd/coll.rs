@@ -9,6 +9,12 @@ pub type List = VecDeque<SBytes>;
 
 macro_rules! typed_lookup {
     ($name:ident, $variant:ident, $t:ty) => {
+        typed_lookup!($name, $variant, $t, |v| &mut **v);
+    };
+    ($name:ident, $variant:ident, $t:ty, inline) => {
+        typed_lookup!($name, $variant, $t, |v| v);
+    };
+    ($name:ident, $variant:ident, $t:ty, |$v:ident| $inner:expr) => {
         /// The value at `key` if it has this type: Ok(None) when missing, Err(WRONGTYPE) when it
         /// holds another type. `write` looks it up for writing (no hit/miss counting).
         pub fn $name<'a>(
@@ -26,7 +32,7 @@ macro_rules! typed_lookup {
             match e {
                 None => Ok(None),
                 Some(e) => match &mut e.val {
-                    Value::$variant(v) => Ok(Some(&mut **v)),
+                    Value::$variant($v) => Ok(Some($inner)),
                     _ => Err(ERR_WRONGTYPE),
                 },
             }
@@ -35,9 +41,9 @@ macro_rules! typed_lookup {
 }
 
 typed_lookup!(list_at, List, List);
-typed_lookup!(hash_at, Hash, HashVal);
+typed_lookup!(hash_at, Hash, HashVal, inline);
 typed_lookup!(set_at, Set, SetVal);
-typed_lookup!(zset_at, ZSet, ZSetVal);
+typed_lookup!(zset_at, ZSet, ZSetVal, inline);
 
 /// Deletes `key` when its collection became empty (Redis never keeps empty collections).
 pub fn drop_if_empty(ks: &mut Keyspace, db: usize, key: &[u8]) {

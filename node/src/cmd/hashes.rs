@@ -18,7 +18,7 @@ fn hash_for_write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Option<&'a mut HashVal> {
             return None;
         }
         Ok(Some(_)) => {}
-        Ok(None) => ctx.st.ks.set(db, key, Value::Hash(Box::default()), false),
+        Ok(None) => ctx.st.ks.set(db, key, Value::Hash(HashVal::new()), false),
     }
     hash_at(&mut ctx.st.ks, db, key, ctx.now, true)
         .ok()
@@ -33,12 +33,8 @@ fn hset_generic(ctx: &mut Ctx, a: &[Bytes], legacy: bool) {
     let Some(h) = hash_for_write(ctx, &a[1]) else {
         return;
     };
-    let mut added = 0;
-    for p in a[2..].chunks(2) {
-        if h.set(&p[0], &p[1], &lim) {
-            added += 1;
-        }
-    }
+    let pairs: Vec<(&[u8], &[u8])> = a[2..].chunks(2).map(|p| (&p[0][..], &p[1][..])).collect();
+    let added = h.set_many(&pairs, &lim) as i64;
     let db = ctx.db();
     ctx.st.ks.modified(db, &a[1]);
     ctx.dirty((a.len() as u64 - 2) / 2);

@@ -279,7 +279,7 @@ pub fn store_zset(ctx: &mut Ctx, dst: &Bytes, items: &[(f64, Vec<u8>)]) -> usize
     for (s, m) in items {
         z.insert(m, *s, &lim);
     }
-    ctx.st.ks.set(db, dst, Value::ZSet(Box::new(z)), false);
+    ctx.st.ks.set(db, dst, Value::ZSet(z), false);
     items.len()
 }
 

@@ -93,7 +93,7 @@ fn zadd_pairs(ctx: &mut Ctx, a: &[Bytes], pairs: &[(f64, &Bytes)], f: AddFlags) 
         }
         Ok(None) => {
             let z = ZSetVal::with_hint(1, pairs[0].1.len(), &lim);
-            ctx.st.ks.set(db, &a[1], Value::ZSet(Box::new(z)), false);
+            ctx.st.ks.set(db, &a[1], Value::ZSet(z), false);
         }
     }
     let Ok(Some(z)) = zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) else {

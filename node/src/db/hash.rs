@@ -95,6 +95,28 @@ impl HashVal {
         }
     }
 
+    /// Sets several fields; returns how many are new. When they are all new to a small hash
+    /// that stays small, the pack grows by one allocation instead of one per field.
+    pub fn set_many(&mut self, pairs: &[(&[u8], &[u8])], lim: &EncodingLimits) -> usize {
+        if let HashVal::Pack(p) = self {
+            let n = p.count() / 2;
+            let fits = n + pairs.len() <= lim.hash_entries
+                && pairs
+                    .iter()
+                    .all(|(f, v)| f.len() <= lim.hash_value && v.len() <= lim.hash_value);
+            let all_new = fits
+                && pairs.iter().enumerate().all(|(i, (f, _))| {
+                    p.find_pair(f).is_none() && !pairs[..i].iter().any(|(g, _)| g == f)
+                });
+            if all_new {
+                let entries: Vec<&[u8]> = pairs.iter().flat_map(|(f, v)| [*f, *v]).collect();
+                p.push(&entries);
+                return pairs.len();
+            }
+        }
+        pairs.iter().filter(|(f, v)| self.set(f, v, lim)).count()
+    }
+
     /// Removes a field; true if it existed.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match self {

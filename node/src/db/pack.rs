@@ -113,6 +113,11 @@ impl Pack {
         for e in with {
             encode_entry(&mut enc, e);
         }
+        if enc.len() == range.len() {
+            // Same size (a value replaced by one as long): overwrite, no reallocation.
+            self.0[range].copy_from_slice(&enc);
+            return;
+        }
         let mut v = std::mem::take(&mut self.0).into_vec();
         v.splice(range, enc);
         self.0 = v.into_boxed_slice();

@@ -82,9 +82,12 @@ impl RStr {
 pub enum Value {
     Str(RStr),
     List(Box<VecDeque<SBytes>>),
-    Hash(Box<HashVal>),
+    /// Unboxed: small hashes are the most numerous collections, and an extra allocation each
+    /// would cost about 32 bytes per key.
+    Hash(HashVal),
     Set(Box<SetVal>),
-    ZSet(Box<ZSetVal>),
+    /// Unboxed, as hashes (small sorted sets are numerous).
+    ZSet(ZSetVal),
 }
 
 impl Value {

@@ -144,10 +144,38 @@ pub enum ZSetVal {
     Skip(Box<SkipSet>),
 }
 
+/// A score as stored in a pack: integers that fit in 1, 2 or 4 bytes take that many (as a
+/// listpack stores small integers compactly), anything else the 8 bytes of the double. The
+/// entry's length says which.
+fn encode_score(s: f64, buf: &mut [u8; 8]) -> &[u8] {
+    let i = s as i32;
+    if i as f64 == s {
+        if let Ok(b) = i8::try_from(i) {
+            buf[0] = b as u8;
+            return &buf[..1];
+        }
+        if let Ok(h) = i16::try_from(i) {
+            buf[..2].copy_from_slice(&h.to_le_bytes());
+            return &buf[..2];
+        }
+        buf[..4].copy_from_slice(&i.to_le_bytes());
+        return &buf[..4];
+    }
+    *buf = s.to_le_bytes();
+    &buf[..]
+}
+
 fn score_of(b: &[u8]) -> f64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[..8]);
-    f64::from_le_bytes(a)
+    match b.len() {
+        1 => b[0] as i8 as f64,
+        2 => i16::from_le_bytes([b[0], b[1]]) as f64,
+        4 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
+        _ => {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&b[..8]);
+            f64::from_le_bytes(a)
+        }
+    }
 }
 
 /// A read-only ordered view of a sorted set, whatever its encoding.
@@ -283,9 +311,10 @@ impl ZSetVal {
                     })
                     .map(|(off, _, _)| off)
                     .unwrap_or(p.bytes());
-                // A listpack keeps scores as text, where -0 is written "0".
-                let stored = if score == 0.0 { 0.0f64 } else { score };
-                p.splice(at..at, &[m, &stored.to_le_bytes()]);
+                // A listpack keeps scores as text, where -0 is written "0" (so is it here: -0
+                // is stored as the integer 0).
+                let mut buf = [0u8; 8];
+                p.splice(at..at, &[m, encode_score(score, &mut buf)]);
                 old.map(|o| o.2)
             }
             ZSetVal::Skip(s) => match s.dict.get_mut(m) {
@@ -360,6 +389,37 @@ mod tests {
         EncodingLimits {
             zset_entries: n,
             ..EncodingLimits::default()
+        }
+    }
+
+    #[test]
+    fn scores_round_trip_through_the_pack_encoding() {
+        for s in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            127.0,
+            -128.0,
+            128.0,
+            -129.0,
+            32767.0,
+            -32768.0,
+            32768.0,
+            2147483647.0,
+            -2147483648.0,
+            2147483648.0,
+            1.5,
+            -0.25,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            3.0000000000000004,
+        ] {
+            let mut buf = [0u8; 8];
+            let enc = encode_score(s, &mut buf).to_vec();
+            assert_eq!(score_of(&enc), if s == 0.0 { 0.0 } else { s }, "{s}");
+            assert!(score_of(&enc).is_sign_positive() || s != 0.0);
         }
     }
 
