@@ -99,6 +99,17 @@ fn zadd_pairs(ctx: &mut Ctx, a: &[Bytes], pairs: &[(f64, &Bytes)], f: AddFlags) 
     let Ok(Some(z)) = zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) else {
         return;
     };
+    if !(f.nx || f.xx || f.gt || f.lt || f.incr) {
+        let pairs: Vec<(f64, &[u8])> = pairs.iter().map(|(s, m)| (*s, &m[..])).collect();
+        let (added, updated) = z.set_many(&pairs, &lim);
+        if added + updated > 0 {
+            ctx.st.ks.modified(db, &a[1]);
+            ctx.dirty((added + updated) as u64);
+            ctx.propagate_as_is(a);
+        }
+        let n = if f.ch { added + updated } else { added };
+        return ctx.out.int(n as i64);
+    }
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0);
     let mut last = None;
     for (score, m) in pairs {

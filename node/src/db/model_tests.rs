@@ -107,7 +107,20 @@ proptest! {
                     let sc = sc as f64 / 4.0;
                     prop_assert_eq!(z.insert(&x, sc, &lim), m.insert(x, sc));
                 }
-                Op::Set(x, _) => prop_assert_eq!(z.score(&x), m.get(&x).copied()),
+                Op::Set(x, y) => {
+                    prop_assert_eq!(z.score(&x), m.get(&x).copied());
+                    // Two members at once through set_many (the plain ZADD path).
+                    let (sx, sy) = (x.len() as f64, -(y.len() as f64) / 2.0);
+                    let mut want = (0, 0);
+                    for (mem, sc) in [(&x, sx), (&y, sy)] {
+                        match m.insert(mem.clone(), sc) {
+                            None => want.0 += 1,
+                            Some(old) if old != sc => want.1 += 1,
+                            Some(_) => {}
+                        }
+                    }
+                    prop_assert_eq!(z.set_many(&[(sx, &x), (sy, &y)], &lim), want);
+                }
                 Op::Remove(x) => prop_assert_eq!(z.remove(&x), m.remove(&x)),
             }
             prop_assert_eq!(z.len(), m.len());

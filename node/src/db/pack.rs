@@ -70,6 +70,11 @@ impl Pack {
         Pack(v.into_boxed_slice())
     }
 
+    /// A pack from already encoded entries (see [`encode_entry`]).
+    pub fn from_encoded(v: Vec<u8>) -> Pack {
+        Pack(v.into_boxed_slice())
+    }
+
     pub fn bytes(&self) -> usize {
         self.0.len()
     }

@@ -336,6 +336,58 @@ impl ZSetVal {
         }
     }
 
+    /// Sets the scores of several members (plain ZADD); returns (added, updated). A small set
+    /// that stays small is rebuilt with one allocation instead of one per member.
+    pub fn set_many(&mut self, pairs: &[(f64, &[u8])], lim: &EncodingLimits) -> (usize, usize) {
+        let (mut added, mut updated) = (0, 0);
+        if let ZSetVal::Pack(p) = self {
+            let mut v: Vec<(f64, Vec<u8>)> = p
+                .pairs()
+                .map(|(_, m, s)| (score_of(s), m.to_vec()))
+                .collect();
+            for (s, m) in pairs {
+                let s = if *s == 0.0 { 0.0 } else { *s };
+                if let Some(i) = v.iter().position(|(_, x)| &x[..] == *m) {
+                    if v[i].0 == s {
+                        continue;
+                    }
+                    v.remove(i);
+                    updated += 1;
+                } else {
+                    added += 1;
+                }
+                let at =
+                    v.partition_point(|(xs, xm)| cmp_entry((*xs, xm), (s, m)) != Ordering::Greater);
+                v.insert(at, (s, m.to_vec()));
+            }
+            if v.len() <= lim.zset_entries && v.iter().all(|(_, m)| m.len() <= lim.zset_value) {
+                let mut buf = [0u8; 8];
+                let mut enc = Vec::new();
+                for (s, m) in &v {
+                    super::pack::encode_entry(&mut enc, m);
+                    super::pack::encode_entry(&mut enc, encode_score(*s, &mut buf));
+                }
+                *p = Pack::from_encoded(enc);
+            } else {
+                let mut sk = SkipSet::default();
+                for (s, m) in v {
+                    sk.dict.insert_new(SBytes::new(&m), s);
+                    sk.index.insert(s, SBytes::from_vec(m));
+                }
+                *self = ZSetVal::Skip(Box::new(sk));
+            }
+            return (added, updated);
+        }
+        for (s, m) in pairs {
+            match self.insert(m, *s, lim) {
+                None => added += 1,
+                Some(old) if old != *s => updated += 1,
+                Some(_) => {}
+            }
+        }
+        (added, updated)
+    }
+
     /// Removes a member; returns its score.
     pub fn remove(&mut self, m: &[u8]) -> Option<f64> {
         match self {
