@@ -341,6 +341,13 @@ impl ZSetVal {
     pub fn set_many(&mut self, pairs: &[(f64, &[u8])], lim: &EncodingLimits) -> (usize, usize) {
         let (mut added, mut updated) = (0, 0);
         if let ZSetVal::Pack(p) = self {
+            // Nothing changes (members already there with these scores): no rebuild.
+            if pairs
+                .iter()
+                .all(|(s, m)| p.find_pair(m).map(|(_, _, x)| score_of(x)) == Some(*s))
+            {
+                return (0, 0);
+            }
             let mut v: Vec<(f64, Vec<u8>)> = p
                 .pairs()
                 .map(|(_, m, s)| (score_of(s), m.to_vec()))
