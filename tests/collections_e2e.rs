@@ -105,6 +105,20 @@ fn scenarios(s: &Server) -> Vec<String> {
         took >= Duration::from_millis(250) && took < Duration::from_secs(3)
     ));
     t.push(a.cmd_str(&["BRPOPLPUSH", "nothing", "x", "0.1"]));
+    // CLIENT UNBLOCK: the timeout reply, or an UNBLOCKED error; 0 for a client not blocked.
+    let aid = a.cmd_str(&["CLIENT", "ID"]);
+    let aid = aid.trim_start_matches(':').trim().to_string();
+    send(&mut a, &["BLPOP", "nothing", "0"]);
+    blocked(s, 1);
+    t.push(d.cmd_str(&["CLIENT", "UNBLOCK", &aid]));
+    t.push(read(&mut a));
+    send(&mut a, &["BZPOPMIN", "nothing", "0"]);
+    blocked(s, 1);
+    t.push(d.cmd_str(&["CLIENT", "UNBLOCK", &aid, "ERROR"]));
+    t.push(read(&mut a));
+    t.push(d.cmd_str(&["CLIENT", "UNBLOCK", &aid]));
+    t.push(d.cmd_str(&["CLIENT", "UNBLOCK", &aid, "FOO"]));
+    t.push(d.cmd_str(&["CLIENT", "UNBLOCK", "abc"]));
     // A client killed while blocked is forgotten: the next push stays in the list.
     let mut k = s.client();
     let id = k.cmd_str(&["CLIENT", "ID"]);

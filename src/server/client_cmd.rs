@@ -74,7 +74,7 @@ pub fn client_command(
             _ => out.error(ERR_SYNTAX),
         },
         "getredir" => out.int(-1),
-        "pause" | "unpause" | "reply" => return ClientAction::Unhandled,
+        "pause" | "unpause" | "reply" | "unblock" => return ClientAction::Unhandled,
         "help" => {
             let lines = [
                 "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

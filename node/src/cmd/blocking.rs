@@ -166,6 +166,24 @@ pub fn unblock(st: &mut NodeState, id: u64) {
     }
 }
 
+/// CLIENT UNBLOCK: wakes a blocked client with its timeout reply, or with an UNBLOCKED error.
+pub fn unblock_client(st: &mut NodeState, id: u64, error: bool) -> bool {
+    let Some(w) = st.blocking.waiters.get(&id) else {
+        return false;
+    };
+    let mut out = Reply::new(w.resp3);
+    if error {
+        out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    } else {
+        w.op.timeout_reply(&mut out);
+    }
+    let slot = w.slot.clone();
+    unblock(st, id);
+    *slot.reply.lock() = Some(out.buf);
+    slot.notify.notify_one();
+    true
+}
+
 /// Serves the waiters of every ready key, in the order the keys became ready, each key's
 /// waiters first come first served, until no ready key can serve anyone.
 pub fn serve(st: &mut NodeState, now: i64) {

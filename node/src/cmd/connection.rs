@@ -192,6 +192,31 @@ pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) {
     ctx.out.simple("RESET");
 }
 
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
+fn client_unblock(ctx: &mut Ctx, a: &[Bytes]) {
+    if !(3..=4).contains(&a.len()) {
+        return ctx
+            .out
+            .error(&picket::args::unknown_subcommand("client", &a[1]));
+    }
+    let id = match int_arg(&a[2]) {
+        Ok(id) => id,
+        Err(e) => return ctx.out.error(e),
+    };
+    let error = match a.get(3) {
+        None => false,
+        Some(r) if eq_ic(r, "timeout") => false,
+        Some(r) if eq_ic(r, "error") => true,
+        Some(_) => {
+            return ctx
+                .out
+                .error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+        }
+    };
+    let done = super::blocking::unblock_client(ctx.st, id as u64, error);
+    ctx.out.int(done as i64)
+}
+
 /// CLIENT: the shared implementation, plus PAUSE, UNPAUSE and REPLY, which act on the node.
 pub fn client(ctx: &mut Ctx, a: &[Bytes]) {
     match client_command(&ctx.node.registry, &ctx.sess.client, a, ctx.out) {
@@ -200,6 +225,7 @@ pub fn client(ctx: &mut Ctx, a: &[Bytes]) {
         ClientAction::Unhandled => {
             match String::from_utf8_lossy(&a[1]).to_ascii_lowercase().as_str() {
                 "pause" => client_pause(ctx, a),
+                "unblock" => client_unblock(ctx, a),
                 "unpause" => {
                     ctx.st.pause.until = None;
                     ctx.node.pause_notify.notify_waiters();

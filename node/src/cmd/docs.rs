@@ -14,6 +14,7 @@ pub const SYNTAX: &[(&str, &str)] = &[
     ("client|pause", "timeout [WRITE|ALL]"),
     ("client|reply", "ON|OFF|SKIP"),
     ("client|setname", "connection-name"),
+    ("client|unblock", "client-id [TIMEOUT|ERROR]"),
     ("command|docs", "[command-name ...]"),
     ("command|info", "[command-name ...]"),
     ("command|list", "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]"),

@@ -30,13 +30,22 @@ fn hset_generic(ctx: &mut Ctx, a: &[Bytes], legacy: bool) {
         return ctx.out.error(&wrong_args(ctx.cmd.name));
     }
     let lim = ctx.st.ks.enc;
-    let Some(h) = hash_for_write(ctx, &a[1]) else {
-        return;
-    };
-    let pairs: Vec<(&[u8], &[u8])> = a[2..].chunks(2).map(|p| (&p[0][..], &p[1][..])).collect();
-    let added = h.set_many(&pairs, &lim) as i64;
     let db = ctx.db();
-    ctx.st.ks.modified(db, &a[1]);
+    let pairs: Vec<(&[u8], &[u8])> = a[2..].chunks(2).map(|p| (&p[0][..], &p[1][..])).collect();
+    let added = match hash_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+        Err(e) => return ctx.out.error(e),
+        Ok(Some(h)) => {
+            let n = h.set_many(&pairs, &lim) as i64;
+            ctx.st.ks.modified(db, &a[1]);
+            n
+        }
+        Ok(None) => {
+            let mut h = HashVal::new();
+            let n = h.set_many(&pairs, &lim) as i64;
+            ctx.st.ks.set(db, &a[1], Value::Hash(h), false);
+            n
+        }
+    };
     ctx.dirty((a.len() as u64 - 2) / 2);
     ctx.propagate_as_is(a);
     if legacy {

@@ -65,16 +65,37 @@ fn push_into(st: &mut NodeState, db: usize, key: &[u8], elems: &[&[u8]], left: b
     n
 }
 
+fn push_all(l: &mut List, elems: &[Bytes], left: bool) {
+    for e in elems {
+        if left {
+            l.push_front(SBytes::new(e));
+        } else {
+            l.push_back(SBytes::new(e));
+        }
+    }
+}
+
 fn push_generic(ctx: &mut Ctx, a: &[Bytes], left: bool, existing_only: bool) {
     let db = ctx.db();
-    match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    // One lookup for an existing list (the common case).
+    let n = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
         Err(e) => return ctx.out.error(e),
+        Ok(Some(l)) => {
+            push_all(l, &a[2..], left);
+            let n = l.len();
+            ctx.st.ks.modified(db, &a[1]);
+            n
+        }
         Ok(None) if existing_only => return ctx.out.int(0),
-        _ => {}
-    }
-    let elems: Vec<&[u8]> = a[2..].iter().map(|x| &x[..]).collect();
-    let n = push_into(ctx.st, db, &a[1], &elems, left);
-    ctx.dirty(elems.len() as u64);
+        Ok(None) => {
+            let mut l = List::new();
+            push_all(&mut l, &a[2..], left);
+            let n = l.len();
+            ctx.st.ks.set(db, &a[1], Value::List(Box::new(l)), false);
+            n
+        }
+    };
+    ctx.dirty(a.len() as u64 - 2);
     ctx.propagate_as_is(a);
     ctx.out.int(n as i64);
 }

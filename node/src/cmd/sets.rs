@@ -22,29 +22,27 @@ fn reply_members(out: &mut Reply, ms: &[Vec<u8>]) {
 pub fn sadd(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
     let lim = ctx.st.ks.enc;
-    match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    let added = match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
         Err(e) => return ctx.out.error(e),
-        Ok(Some(_)) => {}
+        Ok(Some(s)) => {
+            let n = a[2..].iter().filter(|m| s.add(m, &lim)).count();
+            if n > 0 {
+                ctx.st.ks.modified(db, &a[1]);
+            }
+            n
+        }
         Ok(None) => {
-            let s = SetVal::for_member(&a[2]);
+            let mut s = SetVal::for_member(&a[2]);
+            let n = a[2..].iter().filter(|m| s.add(m, &lim)).count();
             ctx.st.ks.set(db, &a[1], Value::Set(Box::new(s)), false);
+            n
         }
-    }
-    let Ok(Some(s)) = set_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) else {
-        return;
     };
-    let mut added = 0;
-    for m in &a[2..] {
-        if s.add(m, &lim) {
-            added += 1;
-        }
-    }
     if added > 0 {
-        ctx.st.ks.modified(db, &a[1]);
         ctx.dirty(added as u64);
         ctx.propagate_as_is(a);
     }
-    ctx.out.int(added)
+    ctx.out.int(added as i64)
 }
 
 pub fn srem(ctx: &mut Ctx, a: &[Bytes]) {

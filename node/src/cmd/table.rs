@@ -192,6 +192,16 @@ static CLIENT_SUBS: &[Command] = &[
         connection::client,
     ),
     c(
+        "unblock",
+        -3,
+        ADMIN | NOSCRIPT | LS,
+        NK,
+        "connection",
+        "5.0.0",
+        "Unblock a client blocked in a blocking command from a different connection",
+        connection::client,
+    ),
+    c(
         "unpause",
         2,
         ADMIN | NOSCRIPT | LS,

@@ -78,40 +78,35 @@ pub fn zadd(ctx: &mut Ctx, a: &[Bytes]) {
     zadd_pairs(ctx, a, &pairs, f)
 }
 
-fn zadd_pairs(ctx: &mut Ctx, a: &[Bytes], pairs: &[(f64, &Bytes)], f: AddFlags) {
-    let db = ctx.db();
-    let lim = ctx.st.ks.enc;
-    match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
-        Err(e) => return ctx.out.error(e),
-        Ok(Some(_)) => {}
-        Ok(None) if f.xx => {
-            return if f.incr {
-                ctx.out.null()
-            } else {
-                ctx.out.int(0)
-            };
-        }
-        Ok(None) => {
-            let z = ZSetVal::with_hint(1, pairs[0].1.len(), &lim);
-            ctx.st.ks.set(db, &a[1], Value::ZSet(z), false);
-        }
-    }
-    let Ok(Some(z)) = zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) else {
-        return;
-    };
+/// What a ZADD did: members added, scores changed, the last score set (for INCR).
+struct Added {
+    added: usize,
+    updated: usize,
+    last: Option<f64>,
+}
+
+/// Applies ZADD's pairs and flags to a sorted set; Err on a NaN result (nothing changed then
+/// for that member).
+fn zadd_into(
+    z: &mut ZSetVal,
+    pairs: &[(f64, &Bytes)],
+    f: AddFlags,
+    lim: &crate::db::EncodingLimits,
+) -> Result<Added, &'static str> {
     if !(f.nx || f.xx || f.gt || f.lt || f.incr) {
         let pairs: Vec<(f64, &[u8])> = pairs.iter().map(|(s, m)| (*s, &m[..])).collect();
-        let (added, updated) = z.set_many(&pairs, &lim);
-        if added + updated > 0 {
-            ctx.st.ks.modified(db, &a[1]);
-            ctx.dirty((added + updated) as u64);
-            ctx.propagate_as_is(a);
-        }
-        let n = if f.ch { added + updated } else { added };
-        return ctx.out.int(n as i64);
+        let (added, updated) = z.set_many(&pairs, lim);
+        return Ok(Added {
+            added,
+            updated,
+            last: None,
+        });
     }
-    let (mut added, mut updated, mut processed) = (0i64, 0i64, 0);
-    let mut last = None;
+    let mut r = Added {
+        added: 0,
+        updated: 0,
+        last: None,
+    };
     for (score, m) in pairs {
         let mut score = *score;
         match z.score(m) {
@@ -122,45 +117,69 @@ fn zadd_pairs(ctx: &mut Ctx, a: &[Bytes], pairs: &[(f64, &Bytes)], f: AddFlags) 
                 if f.incr {
                     score += cur;
                     if score.is_nan() {
-                        drop_if_empty(&mut ctx.st.ks, db, &a[1]);
-                        return ctx.out.error(ERR_NAN);
+                        return Err(ERR_NAN);
                     }
                 }
                 if (f.gt && score <= cur) || (f.lt && score >= cur) {
                     continue;
                 }
-                last = Some(score);
-                processed += 1;
+                r.last = Some(score);
                 if score != cur {
-                    z.insert(m, score, &lim);
-                    updated += 1;
+                    z.insert(m, score, lim);
+                    r.updated += 1;
                 }
             }
             None => {
                 if f.xx {
                     continue;
                 }
-                z.insert(m, score, &lim);
-                added += 1;
-                processed += 1;
-                last = Some(score);
+                z.insert(m, score, lim);
+                r.added += 1;
+                r.last = Some(score);
             }
         }
     }
-    drop_if_empty(&mut ctx.st.ks, db, &a[1]);
-    if added + updated > 0 {
+    Ok(r)
+}
+
+fn zadd_pairs(ctx: &mut Ctx, a: &[Bytes], pairs: &[(f64, &Bytes)], f: AddFlags) {
+    let db = ctx.db();
+    let lim = ctx.st.ks.enc;
+    // One lookup for an existing sorted set (the common case).
+    let r = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+        Err(e) => return ctx.out.error(e),
+        Ok(Some(z)) => zadd_into(z, pairs, f, &lim),
+        Ok(None) if f.xx => Ok(Added {
+            added: 0,
+            updated: 0,
+            last: None,
+        }),
+        Ok(None) => {
+            let mut z = ZSetVal::with_hint(1, pairs[0].1.len(), &lim);
+            let r = zadd_into(&mut z, pairs, f, &lim);
+            if !z.is_empty() {
+                ctx.st.ks.set(db, &a[1], Value::ZSet(z), false);
+            }
+            r
+        }
+    };
+    let r = match r {
+        Ok(r) => r,
+        Err(e) => return ctx.out.error(e),
+    };
+    if r.added + r.updated > 0 {
         ctx.st.ks.modified(db, &a[1]);
-        ctx.dirty((added + updated) as u64);
+        ctx.dirty((r.added + r.updated) as u64);
         ctx.propagate_as_is(a);
     }
-    let _ = processed;
     if f.incr {
-        match last {
+        match r.last {
             Some(s) => ctx.out.double(s),
             None => ctx.out.null(),
         }
     } else {
-        ctx.out.int(if f.ch { added + updated } else { added })
+        ctx.out
+            .int(if f.ch { r.added + r.updated } else { r.added } as i64)
     }
 }
 
