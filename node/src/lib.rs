@@ -14,5 +14,6 @@ pub mod db;
 pub mod evict;
 pub mod lazyfree;
 pub mod propagate;
+pub mod rdb;
 pub mod server;
 pub mod stats;

@@ -370,6 +370,10 @@ impl Sim {
             .filter(|((s, _), l)| l.alive && filter(*s, l.target))
             .map(|(k, _)| *k)
             .collect();
+        // HashMap order differs between runs: sort, so the random delays drawn below go to
+        // the same links every time and a seed always replays the same run.
+        let mut keys = keys;
+        keys.sort();
         for (s, link) in keys {
             if let Some(l) = self.links.get_mut(&(s, link)) {
                 l.alive = false;

@@ -1,0 +1,220 @@
+//! Writes a dataset as an RDB version 10 stream, choosing the types Redis 7.0 writes for each
+//! encoding (quicklist 2 of listpacks, intset, listpack hashes and sorted sets, plain tables).
+
+use super::*;
+use crate::db::{HashVal, RStr, SetVal, Value, ZSetVal};
+use std::io::Write;
+
+/// Lists are cut into listpack nodes of about this many bytes (list-max-listpack-size -2).
+const LIST_NODE_BYTES: usize = 8 * 1024;
+
+pub struct Writer<W: Write> {
+    w: W,
+    crc: u64,
+    checksum: bool,
+    compress: bool,
+    written: u64,
+}
+
+impl<W: Write> Writer<W> {
+    /// Starts a file: the `REDIS0010` header and the aux fields.
+    pub fn new(
+        w: W,
+        aux: &[(&str, String)],
+        compress: bool,
+        checksum: bool,
+    ) -> std::io::Result<Self> {
+        let mut me = Writer {
+            w,
+            crc: 0,
+            checksum,
+            compress,
+            written: 0,
+        };
+        me.raw(format!("REDIS{RDB_VERSION:04}").as_bytes())?;
+        for (k, v) in aux {
+            me.raw(&[OP_AUX])?;
+            me.string(k.as_bytes())?;
+            me.string(v.as_bytes())?;
+        }
+        Ok(me)
+    }
+
+    pub fn bytes_written(&self) -> u64 {
+        self.written
+    }
+
+    fn raw(&mut self, b: &[u8]) -> std::io::Result<()> {
+        if self.checksum {
+            self.crc = crc64::update(self.crc, b);
+        }
+        self.written += b.len() as u64;
+        self.w.write_all(b)
+    }
+
+    fn len(&mut self, n: u64) -> std::io::Result<()> {
+        if n < 1 << 6 {
+            self.raw(&[n as u8])
+        } else if n < 1 << 14 {
+            self.raw(&[0x40 | (n >> 8) as u8, n as u8])
+        } else if n <= u32::MAX as u64 {
+            self.raw(&[0x80])?;
+            self.raw(&(n as u32).to_be_bytes())
+        } else {
+            self.raw(&[0x81])?;
+            self.raw(&n.to_be_bytes())
+        }
+    }
+
+    /// A string, int-encoded when it is a small canonical integer, LZF-compressed when that
+    /// saves at least 4 bytes and compression is on, plain otherwise.
+    pub fn string(&mut self, s: &[u8]) -> std::io::Result<()> {
+        if s.len() <= 11 {
+            if let Some(v) = picket::numfmt::parse_i64(s) {
+                if let Ok(b) = i8::try_from(v) {
+                    return self.raw(&[0xc0, b as u8]);
+                }
+                if let Ok(h) = i16::try_from(v) {
+                    self.raw(&[0xc1])?;
+                    return self.raw(&h.to_le_bytes());
+                }
+                if let Ok(i) = i32::try_from(v) {
+                    self.raw(&[0xc2])?;
+                    return self.raw(&i.to_le_bytes());
+                }
+            }
+        }
+        if self.compress && s.len() > 20 {
+            if let Some(c) = lzf::compress(s) {
+                if c.len() + 4 <= s.len() {
+                    self.raw(&[0xc3])?;
+                    self.len(c.len() as u64)?;
+                    self.len(s.len() as u64)?;
+                    return self.raw(&c);
+                }
+            }
+        }
+        self.len(s.len() as u64)?;
+        self.raw(s)
+    }
+
+    /// SELECTDB and RESIZEDB for a database that has keys.
+    pub fn select_db(&mut self, db: usize, size: usize, expires: usize) -> std::io::Result<()> {
+        self.raw(&[OP_SELECTDB])?;
+        self.len(db as u64)?;
+        self.raw(&[OP_RESIZEDB])?;
+        self.len(size as u64)?;
+        self.len(expires as u64)
+    }
+
+    /// One key with its value and optional absolute expiry (ms).
+    pub fn key(&mut self, key: &[u8], v: &Value, expire: Option<i64>) -> std::io::Result<()> {
+        if let Some(t) = expire {
+            self.raw(&[OP_EXPIRETIME_MS])?;
+            self.raw(&t.to_le_bytes())?;
+        }
+        match v {
+            Value::Str(s) => {
+                self.raw(&[T_STRING])?;
+                self.string(key)?;
+                match s {
+                    RStr::Int(i) => self.string(i.to_string().as_bytes()),
+                    RStr::Emb(b) | RStr::Raw(b) => self.string(b),
+                }
+            }
+            Value::List(l) => {
+                self.raw(&[T_LIST_QUICKLIST_2])?;
+                self.string(key)?;
+                let mut nodes: Vec<Vec<u8>> = Vec::new();
+                let mut cur: Vec<&[u8]> = Vec::new();
+                let mut bytes = 0;
+                for e in l.iter() {
+                    if !cur.is_empty() && bytes + e.len() + 2 > LIST_NODE_BYTES {
+                        nodes.push(listpack::encode(cur.drain(..)));
+                        bytes = 0;
+                    }
+                    bytes += e.len() + 2;
+                    cur.push(e);
+                }
+                if !cur.is_empty() {
+                    nodes.push(listpack::encode(cur.drain(..)));
+                }
+                self.len(nodes.len() as u64)?;
+                for n in nodes {
+                    self.len(2)?; // PACKED
+                    self.string(&n)?;
+                }
+                Ok(())
+            }
+            Value::Hash(h) => {
+                let pairs = h.pairs();
+                if matches!(h, HashVal::Pack(_)) {
+                    self.raw(&[T_HASH_LISTPACK])?;
+                    self.string(key)?;
+                    let lp = listpack::encode(pairs.iter().flat_map(|(f, v)| [*f, *v]));
+                    self.string(&lp)
+                } else {
+                    self.raw(&[T_HASH])?;
+                    self.string(key)?;
+                    self.len(pairs.len() as u64)?;
+                    for (f, v) in pairs {
+                        self.string(f)?;
+                        self.string(v)?;
+                    }
+                    Ok(())
+                }
+            }
+            Value::Set(s) => match &**s {
+                SetVal::Ints(v) => {
+                    self.raw(&[T_SET_INTSET])?;
+                    self.string(key)?;
+                    self.string(&listpack::encode_intset(v))
+                }
+                SetVal::Table(d) => {
+                    self.raw(&[T_SET])?;
+                    self.string(key)?;
+                    self.len(d.len() as u64)?;
+                    for (m, _) in d.iter() {
+                        self.string(m)?;
+                    }
+                    Ok(())
+                }
+            },
+            Value::ZSet(z) => {
+                let view = z.view();
+                let items = view.take(0, usize::MAX);
+                if matches!(z, ZSetVal::Pack(_)) {
+                    self.raw(&[T_ZSET_LISTPACK])?;
+                    self.string(key)?;
+                    let texts: Vec<Vec<u8>> = items.iter().map(|(s, _)| score_text(*s)).collect();
+                    let lp = listpack::encode(
+                        items
+                            .iter()
+                            .zip(&texts)
+                            .flat_map(|((_, m), t)| [*m, &t[..]]),
+                    );
+                    self.string(&lp)
+                } else {
+                    self.raw(&[T_ZSET_2])?;
+                    self.string(key)?;
+                    self.len(items.len() as u64)?;
+                    for (s, m) in items.iter().rev() {
+                        self.string(m)?;
+                        self.raw(&s.to_le_bytes())?;
+                    }
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// EOF and the checksum (zeros when `rdbchecksum no`); returns the writer.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.raw(&[OP_EOF])?;
+        let crc = if self.checksum { self.crc } else { 0 };
+        self.w.write_all(&crc.to_le_bytes())?;
+        self.written += 8;
+        self.w.flush()?;
+        Ok(self.w)
+    }
+}
