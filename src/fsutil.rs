@@ -5,18 +5,31 @@ use std::io::Write;
 use std::path::Path;
 
 pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{}.tmp-{}", name, std::process::id()));
+    atomic_write_with(path, &format!(".{}.tmp-{}", name, std::process::id()), |f| {
+        f.write_all(data)
+    })
+}
+
+/// Like [`atomic_write`], with the contents streamed by `fill` into a buffered temp file named
+/// `tmp_name` in the target's directory.
+pub fn atomic_write_with(
+    path: &Path,
+    tmp_name: &str,
+    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(tmp_name);
     let res = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&tmp)?);
+        fill(&mut w)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
         std::fs::File::open(dir)?.sync_all()

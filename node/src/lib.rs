@@ -13,6 +13,7 @@ pub mod cron;
 pub mod db;
 pub mod evict;
 pub mod lazyfree;
+pub mod persist;
 pub mod propagate;
 pub mod rdb;
 pub mod server;

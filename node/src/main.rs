@@ -146,17 +146,30 @@ fn main() {
         }
         let node = Node::new(cfg, exe);
         tracing::info!("Server initialized");
+        picket_node::persist::load_at_startup(&mut node.state.lock());
         tracing::info!("Ready to accept connections tcp");
         tokio::spawn(picket_node::cron::run(node.clone()));
         tokio::spawn(run_listeners(node.clone(), listeners, spec.tcp_keepalive));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
         let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).expect("signal handler");
-        let kind = tokio::select! {
-            _ = node.shutdown_notify.notified() => node.state.lock().shutdown.unwrap_or(ShutdownKind::Default),
-            _ = term.recv() => { tracing::warn!("Received SIGTERM scheduling shutdown..."); ShutdownKind::Default }
-            _ = int.recv() => { tracing::warn!("Received SIGINT scheduling shutdown..."); ShutdownKind::Default }
-        };
-        let _ = kind;
+        loop {
+            let kind = tokio::select! {
+                _ = node.shutdown_notify.notified() => node.state.lock().shutdown.unwrap_or(ShutdownKind::Default),
+                _ = term.recv() => { tracing::warn!("Received SIGTERM scheduling shutdown..."); ShutdownKind::Default }
+                _ = int.recv() => { tracing::warn!("Received SIGINT scheduling shutdown..."); ShutdownKind::Default }
+            };
+            // SHUTDOWN saved already (under the lock); a signal saves here when save points
+            // are configured, and stays up if that fails, as Redis does.
+            let mut st = node.state.lock();
+            if kind == ShutdownKind::Default && !st.config.get("save").trim().is_empty() {
+                tracing::info!("Saving the final RDB snapshot before exiting.");
+                if picket_node::persist::save(&mut st).is_err() {
+                    tracing::warn!("Error trying to save the DB, can't exit.");
+                    continue;
+                }
+            }
+            break;
+        }
         if write_pid && !pidfile.is_empty() {
             tracing::info!("Removing the pid file.");
             let _ = std::fs::remove_file(&pidfile);

@@ -127,6 +127,7 @@ pub struct NodeState {
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire: bool,
     pub blocking: cmd::blocking::Blocking,
+    pub persist: crate::persist::PersistStats,
 }
 
 /// The node's shared part.
@@ -186,6 +187,7 @@ impl Node {
             shutdown: None,
             active_expire: true,
             blocking: Default::default(),
+            persist: Default::default(),
         };
         Arc::new(Node {
             state: Mutex::new(state),

@@ -136,7 +136,12 @@ pub fn apply_directive(
     }
     // `save` lines accumulate; the first one replaces the default.
     if lname == "save" {
-        let mut words: Vec<String> = args.iter().filter(|a| !a.is_empty()).cloned().collect();
+        // `--save "3600 1"` is one argument holding a pair, as redis-server accepts it.
+        let mut words: Vec<String> = args
+            .iter()
+            .flat_map(|a| a.split_whitespace())
+            .map(String::from)
+            .collect();
         if *save_seen && !words.is_empty() {
             let cur: Vec<String> = cfg
                 .get("save")

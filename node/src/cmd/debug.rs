@@ -150,6 +150,21 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
                 ctx.out.simple(&hex(&d));
             }
         }
+        ("reload", 2) => {
+            // Save, empty, load back: what a restart would see.
+            if crate::persist::save(ctx.st).is_err() {
+                return ctx.out.error("ERR Error trying to save the DB");
+            }
+            let path = crate::persist::rdb_path(ctx.st);
+            let lim = ctx.st.ks.enc;
+            match crate::persist::load_rdb(&mut ctx.st.ks, &path, &lim, false) {
+                Ok(_) => {
+                    tracing::info!("DB reloaded by DEBUG RELOAD");
+                    ctx.out.ok()
+                }
+                Err(e) => ctx.out.error(&format!("ERR Error trying to load the RDB dump: {e}")),
+            }
+        }
         ("change-repl-id", 2) => {
             ctx.st.replid2 = std::mem::replace(&mut ctx.st.replid, picket::random_hex_id());
             ctx.out.ok();

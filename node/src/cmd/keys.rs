@@ -346,7 +346,7 @@ fn flush_mode(ctx: &mut Ctx, a: &[Bytes]) -> Option<bool> {
     }
 }
 
-fn dispose(old: Vec<Db>, lazy: bool) {
+pub fn dispose(old: Vec<Db>, lazy: bool) {
     if lazy {
         std::thread::spawn(move || drop(old));
     } else {

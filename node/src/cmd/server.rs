@@ -28,7 +28,16 @@ pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) {
         return ctx.out.error("ERR No shutdown in progress.");
     }
     tracing::warn!("User requested shutdown...");
-    ctx.st.shutdown = Some(kind);
+    // The final snapshot is taken here, under the lock, so a failure can still be answered.
+    let save_points = !ctx.st.config.get("save").trim().is_empty();
+    if kind == ShutdownKind::Save || (kind == ShutdownKind::Default && save_points) {
+        tracing::info!("Saving the final RDB snapshot before exiting.");
+        if crate::persist::save(ctx.st).is_err() {
+            tracing::warn!("Error trying to save the DB, can't exit.");
+            return ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
+        }
+    }
+    ctx.st.shutdown = Some(ShutdownKind::NoSave);
     // Like Redis, no reply: the connection closes as the server exits.
     ctx.sess.close_after_reply = true;
 }
@@ -39,6 +48,14 @@ pub fn time(ctx: &mut Ctx, _a: &[Bytes]) {
     ctx.out.array(2);
     ctx.out.bulk_int(us / 1_000_000);
     ctx.out.bulk_int(us % 1_000_000);
+}
+
+/// SAVE: writes the snapshot now (the server waits, as with Redis's SAVE).
+pub fn save(ctx: &mut Ctx, _a: &[Bytes]) {
+    match crate::persist::save(ctx.st) {
+        Ok(()) => ctx.out.ok(),
+        Err(_) => ctx.out.error("ERR"),
+    }
 }
 
 /// LASTSAVE

@@ -518,6 +518,7 @@ pub static CORE_COMMANDS: &[Command] = &[
     c("renamenx", 3, WRITE | FAST, K12, "generic", "1.0.0", "Rename a key, only if the new key does not exist", keys::renamenx),
     c("reset", 1, CONN, NK, "connection", "6.2.0", "Reset the connection", connection::reset),
     c("role", 1, NOSCRIPT | LS | FAST, NK, "server", "2.8.12", "Return the role of the instance in the context of replication", server::role),
+    c("save", 1, ADMIN | NOSCRIPT | NO_MULTI, NK, "server", "1.0.0", "Synchronously save the dataset to disk", server::save),
     c("scan", -2, READONLY, NK, "generic", "2.8.0", "Incrementally iterate the keys space", keys::scan),
     container("script", -2, 0, "scripting", "2.6.0", "A container for Lua scripts management commands", unreachable_container, SCRIPT_SUBS),
     c("select", 2, LS | FAST, NK, "connection", "1.0.0", "Change the selected database for the current connection", connection::select),
