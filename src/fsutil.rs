@@ -9,9 +9,11 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    atomic_write_with(path, &format!(".{}.tmp-{}", name, std::process::id()), |f| {
-        f.write_all(data)
-    })
+    atomic_write_with(
+        path,
+        &format!(".{}.tmp-{}", name, std::process::id()),
+        |f| f.write_all(data),
+    )
 }
 
 /// Like [`atomic_write`], with the contents streamed by `fill` into a buffered temp file named

@@ -98,6 +98,8 @@ pub async fn run(node: Arc<Node>) {
         // Up to 25% of the period (more with higher effort), as Redis's slow cycle.
         let budget = period * (25 + 2 * effort as u32) / 100;
         active_expire_cycle(&mut st, &mut cursors, effort, budget);
+        crate::cmd::flush_expired(&mut st);
+        crate::aof::tick(&mut st);
         if last_sample.elapsed() >= Duration::from_millis(100) {
             st.stats.sample(now_ms());
             last_sample = Instant::now();

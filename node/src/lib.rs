@@ -8,6 +8,7 @@
 //! - [`alloc`]: the counting allocator behind `used_memory`. [`lazyfree`]: background frees.
 
 pub mod alloc;
+pub mod aof;
 pub mod cmd;
 pub mod cron;
 pub mod db;

@@ -146,7 +146,11 @@ fn main() {
         }
         let node = Node::new(cfg, exe);
         tracing::info!("Server initialized");
-        picket_node::persist::load_at_startup(&mut node.state.lock());
+        if node.state.lock().config.get_bool("appendonly") {
+            picket_node::aof::load_at_startup(&node);
+        } else {
+            picket_node::persist::load_at_startup(&mut node.state.lock());
+        }
         tracing::info!("Ready to accept connections tcp");
         tokio::spawn(picket_node::cron::run(node.clone()));
         tokio::spawn(run_listeners(node.clone(), listeners, spec.tcp_keepalive));
@@ -161,6 +165,9 @@ fn main() {
             // SHUTDOWN saved already (under the lock); a signal saves here when save points
             // are configured, and stays up if that fails, as Redis does.
             let mut st = node.state.lock();
+            if st.aof.is_some() {
+                picket_node::aof::stop(&mut st);
+            }
             if kind == ShutdownKind::Default && !st.config.get("save").trim().is_empty() {
                 tracing::info!("Saving the final RDB snapshot before exiting.");
                 if picket_node::persist::save(&mut st).is_err() {

@@ -15,7 +15,7 @@ pub fn rdb_path(st: &NodeState) -> PathBuf {
 }
 
 /// The aux fields Redis 7.0 writes.
-fn aux_fields(st: &NodeState) -> Vec<(&'static str, String)> {
+fn aux_fields(st: &NodeState, aof_base: bool) -> Vec<(&'static str, String)> {
     vec![
         ("redis-ver", picket::REDIS_VERSION.to_string()),
         ("redis-bits", "64".to_string()),
@@ -24,19 +24,28 @@ fn aux_fields(st: &NodeState) -> Vec<(&'static str, String)> {
         ("repl-stream-db", "0".to_string()),
         ("repl-id", st.replid.clone()),
         ("repl-offset", "0".to_string()),
-        ("aof-base", "0".to_string()),
+        ("aof-base", if aof_base { "1" } else { "0" }.to_string()),
     ]
 }
 
 /// Writes the whole dataset to `path` (atomically). Keys already expired are skipped.
 pub fn write_rdb(st: &NodeState, path: &std::path::Path) -> std::io::Result<u64> {
+    write_rdb_with_aux(st, path, false)
+}
+
+/// [`write_rdb`], for an AOF base file too (`aof-base` 1).
+pub fn write_rdb_with_aux(
+    st: &NodeState,
+    path: &std::path::Path,
+    aof_base: bool,
+) -> std::io::Result<u64> {
     let compress = st.config.get_bool("rdbcompression");
     let checksum = st.config.get_bool("rdbchecksum");
     let now = now_ms();
     let tmp = format!("temp-{}.rdb", std::process::id());
     let mut size = 0;
     picket::fsutil::atomic_write_with(path, &tmp, |f| {
-        let mut w = Writer::new(f, &aux_fields(st), compress, checksum)?;
+        let mut w = Writer::new(f, &aux_fields(st, aof_base), compress, checksum)?;
         for (i, db) in st.ks.dbs.iter().enumerate() {
             if db.main.is_empty() {
                 continue;
@@ -119,7 +128,10 @@ impl Sink for Loader {
             return Ok(());
         }
         if d.main.contains_key(&key) {
-            return Err(format!("Duplicate key '{}' found in RDB file", String::from_utf8_lossy(&key)));
+            return Err(format!(
+                "Duplicate key '{}' found in RDB file",
+                String::from_utf8_lossy(&key)
+            ));
         }
         let k = SBytes::from_vec(key);
         if let Some(t) = exp {
@@ -155,7 +167,11 @@ pub fn load_rdb(
         expired: 0,
         lru: ks.lru.initial(),
     };
-    let n = load(std::io::BufReader::with_capacity(1 << 16, f), lim, &mut loader)?;
+    let n = load(
+        std::io::BufReader::with_capacity(1 << 16, f),
+        lim,
+        &mut loader,
+    )?;
     for (i, d) in loader.dbs.into_iter().enumerate() {
         let old = ks.flush_db(i);
         crate::cmd::keys::dispose(vec![old], true);
@@ -177,10 +193,16 @@ pub fn load_at_startup(st: &mut NodeState) {
             st.persist.last_load_keys = keys;
             st.persist.last_load_expired = expired;
             tracing::info!("Done loading RDB, keys loaded: {keys}, keys expired: {expired}.");
-            tracing::info!("DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
+            tracing::info!(
+                "DB loaded from disk: {:.3} seconds",
+                started.elapsed().as_secs_f64()
+            );
         }
         Err(e) => {
-            tracing::warn!("Fatal error loading the DB ({}): {e}. Exiting.", path.display());
+            tracing::warn!(
+                "Fatal error loading the DB ({}): {e}. Exiting.",
+                path.display()
+            );
             std::process::exit(1);
         }
     }

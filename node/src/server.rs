@@ -128,6 +128,8 @@ pub struct NodeState {
     pub active_expire: bool,
     pub blocking: cmd::blocking::Blocking,
     pub persist: crate::persist::PersistStats,
+    /// The append-only file, when `appendonly yes`.
+    pub aof: Option<crate::aof::Aof>,
 }
 
 /// The node's shared part.
@@ -188,6 +190,7 @@ impl Node {
             active_expire: true,
             blocking: Default::default(),
             persist: Default::default(),
+            aof: None,
         };
         Arc::new(Node {
             state: Mutex::new(state),

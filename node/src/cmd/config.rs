@@ -121,6 +121,23 @@ pub fn set(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// Pushes changed values into the running node.
 fn apply(ctx: &mut Ctx) {
+    // appendonly / appendfsync take effect at once.
+    let want_aof = ctx.st.config.get_bool("appendonly");
+    if want_aof && ctx.st.aof.is_none() {
+        if let Err(e) = crate::aof::start(ctx.st) {
+            tracing::warn!("Can't turn the AOF on: {e}");
+        }
+    } else if !want_aof && ctx.st.aof.is_some() {
+        crate::aof::stop(ctx.st);
+    }
+    let mode = match ctx.st.config.get("appendfsync") {
+        "always" => crate::aof::Fsync::Always,
+        "no" => crate::aof::Fsync::No,
+        _ => crate::aof::Fsync::EverySec,
+    };
+    if let Some(a) = ctx.st.aof.as_mut() {
+        a.fsync = mode;
+    }
     let hot = HotConfig::from_config(&ctx.st.config);
     *ctx.node.hot.write() = hot;
     apply_access_policy(&mut ctx.st.ks, &ctx.st.config);

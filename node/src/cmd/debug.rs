@@ -162,7 +162,9 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
                     tracing::info!("DB reloaded by DEBUG RELOAD");
                     ctx.out.ok()
                 }
-                Err(e) => ctx.out.error(&format!("ERR Error trying to load the RDB dump: {e}")),
+                Err(e) => ctx
+                    .out
+                    .error(&format!("ERR Error trying to load the RDB dump: {e}")),
             }
         }
         ("change-repl-id", 2) => {

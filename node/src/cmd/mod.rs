@@ -272,6 +272,10 @@ pub fn execute_batch(
         }
     }
     reqs.drain(..done);
+    // The AOF gets the batch's writes before its replies leave (fsynced first with `always`).
+    if st.aof.is_some() {
+        crate::aof::flush(&mut st);
+    }
     if let Some(k) = st.shutdown {
         drop(st);
         let _ = k;

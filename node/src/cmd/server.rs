@@ -58,6 +58,24 @@ pub fn save(ctx: &mut Ctx, _a: &[Bytes]) {
     }
 }
 
+/// BGREWRITEAOF (the rewrite runs before the reply, holding the lock).
+pub fn bgrewriteaof(ctx: &mut Ctx, _a: &[Bytes]) {
+    if ctx.st.aof.is_none() {
+        // As Redis with appendonly no: the rewrite is scheduled only by turning the AOF on.
+        return ctx
+            .out
+            .simple("Background append only file rewriting started");
+    }
+    match crate::aof::rewrite(ctx.st) {
+        Ok(()) => ctx
+            .out
+            .simple("Background append only file rewriting started"),
+        Err(e) => ctx.out.error(&format!(
+            "ERR Can't execute an AOF background rewriting: {e}"
+        )),
+    }
+}
+
 /// LASTSAVE
 pub fn lastsave(ctx: &mut Ctx, _a: &[Bytes]) {
     ctx.out.int(ctx.st.lastsave);

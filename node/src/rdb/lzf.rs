@@ -3,7 +3,7 @@
 
 /// Decompresses `input` into exactly `out_len` bytes; None if the data is malformed.
 pub fn decompress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
-    let mut out: Vec<u8> = Vec::with_capacity(out_len);
+    let mut out: Vec<u8> = Vec::with_capacity(out_len.min(input.len().saturating_mul(8)));
     let mut i = 0;
     while i < input.len() {
         let c = input[i] as usize;

@@ -52,9 +52,19 @@ impl<R: Read> Src<R> {
     }
 
     fn bytes(&mut self, n: usize) -> Res<Vec<u8>> {
-        let mut v = vec![0u8; n];
-        if self.r.read_exact(&mut v).is_err() {
-            return self.err("Unexpected EOF reading RDB file");
+        let mut v;
+        if n <= 1 << 20 {
+            v = vec![0u8; n];
+            if self.r.read_exact(&mut v).is_err() {
+                return self.err("Unexpected EOF reading RDB file");
+            }
+        } else {
+            // A length from the file is not trusted with an allocation: grow as data comes.
+            v = Vec::new();
+            let got = (&mut self.r).take(n as u64).read_to_end(&mut v);
+            if got.is_err() || v.len() != n {
+                return self.err("Unexpected EOF reading RDB file");
+            }
         }
         self.crc = crc64::update(self.crc, &v);
         self.off += n as u64;
@@ -126,8 +136,9 @@ impl<R: Read> Src<R> {
             Err(3) => {
                 let clen = self.len()? as usize;
                 let ulen = self.len()? as usize;
-                if ulen > 1 << 40 {
-                    return self.err("LZF length is not plausible");
+                // LZF expands at most ~132 times (a 2-byte reference copies up to 264 bytes).
+                if ulen > clen.saturating_mul(264) + 32 {
+                    return self.err("LZF uncompressed length is not plausible");
                 }
                 let c = self.bytes(clen)?;
                 match lzf::decompress(&c, ulen) {

@@ -1,0 +1,385 @@
+//! The append-only file in Redis 7's multi-part layout: `appenddirname/` holds a base file (an
+//! RDB preamble, `appendonly.aof.<n>.base.rdb`), an incr file of RESP commands
+//! (`appendonly.aof.<n>.incr.aof`) and the manifest listing them. The incr file receives the
+//! write stream (the same rewritten commands replication carries). With `appendfsync always`
+//! the file is fsynced before the replies of the batch leave the server; `everysec` fsyncs on a
+//! background thread about once a second; `no` leaves it to the OS.
+//!
+//! BGREWRITEAOF and turning `appendonly` on at runtime write a new base from the dataset while
+//! holding the lock (a blocking rewrite; a non-blocking snapshot is future work), start a new
+//! incr file, then replace the manifest atomically.
+
+use crate::server::{Node, NodeState, Session};
+use picket::resp::{Reply, RequestParser};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fsync {
+    Always,
+    EverySec,
+    No,
+}
+
+/// The open AOF.
+pub struct Aof {
+    dir: PathBuf,
+    base_name: String,
+    seq: u64,
+    incr: File,
+    pub fsync: Fsync,
+    /// Bytes written since the last fsync.
+    unsynced: bool,
+    last_fsync: Instant,
+    fsync_running: Arc<AtomicBool>,
+    pub size: u64,
+    pub rewrites: u64,
+}
+
+fn fsync_mode(st: &NodeState) -> Fsync {
+    match st.config.get("appendfsync") {
+        "always" => Fsync::Always,
+        "no" => Fsync::No,
+        _ => Fsync::EverySec,
+    }
+}
+
+fn aof_dir(st: &NodeState) -> PathBuf {
+    PathBuf::from(st.config.get("dir")).join(st.config.get("appenddirname"))
+}
+
+fn manifest_path(dir: &Path, base_name: &str) -> PathBuf {
+    dir.join(format!("{base_name}.manifest"))
+}
+
+/// The files of a manifest: (name, seq, type).
+fn parse_manifest(text: &str) -> Result<Vec<(String, u64, char)>, String> {
+    let mut v = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let w = picket::resp::split_args(line.as_bytes())
+            .ok_or_else(|| format!("Invalid AOF manifest file format (line {})", n + 1))?;
+        if w.len() < 6 || w.len() % 2 == 1 {
+            return Err(format!("Invalid AOF manifest file format (line {})", n + 1));
+        }
+        let mut name = None;
+        let mut seq = None;
+        let mut typ = None;
+        for kv in w.chunks(2) {
+            match &kv[0][..] {
+                b"file" => name = Some(String::from_utf8_lossy(&kv[1]).into_owned()),
+                b"seq" => {
+                    seq = std::str::from_utf8(&kv[1])
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                }
+                b"type" => typ = kv[1].first().map(|c| *c as char),
+                _ => {}
+            }
+        }
+        match (name, seq, typ) {
+            (Some(a), Some(b), Some(c)) if matches!(c, 'b' | 'h' | 'i') => v.push((a, b, c)),
+            _ => return Err(format!("Invalid AOF manifest file format (line {})", n + 1)),
+        }
+    }
+    Ok(v)
+}
+
+fn write_manifest(dir: &Path, base_name: &str, seq: u64) -> std::io::Result<()> {
+    let text = format!(
+        "file {base_name}.{seq}.base.rdb seq {seq} type b\nfile {base_name}.{seq}.incr.aof seq {seq} type i\n"
+    );
+    picket::fsutil::atomic_write_with(
+        &manifest_path(dir, base_name),
+        &format!("temp-{base_name}.manifest"),
+        |f| f.write_all(text.as_bytes()),
+    )
+}
+
+fn open_incr(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// Writes a new base (RDB preamble) and an empty incr file with sequence `seq`, then the
+/// manifest that points at them, and removes the files of the previous sequence.
+fn rewrite_files(st: &NodeState, dir: &Path, base_name: &str, seq: u64) -> std::io::Result<File> {
+    std::fs::create_dir_all(dir)?;
+    let base = dir.join(format!("{base_name}.{seq}.base.rdb"));
+    crate::persist::write_rdb_with_aux(st, &base, true)?;
+    let incr_path = dir.join(format!("{base_name}.{seq}.incr.aof"));
+    let incr = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(&incr_path)?;
+    incr.sync_all()?;
+    write_manifest(dir, base_name, seq)?;
+    if seq > 1 {
+        let _ = std::fs::remove_file(dir.join(format!("{base_name}.{}.base.rdb", seq - 1)));
+        let _ = std::fs::remove_file(dir.join(format!("{base_name}.{}.incr.aof", seq - 1)));
+    }
+    Ok(incr)
+}
+
+/// Turns the AOF on: a fresh base from the dataset, an incr file, the manifest.
+pub fn start(st: &mut NodeState) -> std::io::Result<()> {
+    let dir = aof_dir(st);
+    let base_name = st.config.get("appendfilename").to_string();
+    let seq = st.aof.as_ref().map(|a| a.seq + 1).unwrap_or(1);
+    flush(st);
+    let incr = rewrite_files(st, &dir, &base_name, seq)?;
+    let rewrites = st.aof.as_ref().map(|a| a.rewrites + 1).unwrap_or(0);
+    st.aof = Some(Aof {
+        dir,
+        base_name,
+        seq,
+        incr,
+        fsync: fsync_mode(st),
+        unsynced: false,
+        last_fsync: Instant::now(),
+        fsync_running: Arc::new(AtomicBool::new(false)),
+        size: 0,
+        rewrites,
+    });
+    st.stream.enabled = true;
+    Ok(())
+}
+
+/// Turns the AOF off (CONFIG SET appendonly no).
+pub fn stop(st: &mut NodeState) {
+    flush(st);
+    if let Some(a) = st.aof.take() {
+        let _ = a.incr.sync_all();
+    }
+    st.stream.enabled = false;
+    st.stream.buffer.clear();
+}
+
+/// Appends what the write stream produced; with `always`, fsyncs before returning (so before
+/// the replies of the batch are written). A write error exits, as in Redis.
+pub fn flush(st: &mut NodeState) {
+    let Some(a) = st.aof.as_mut() else {
+        return;
+    };
+    if st.stream.buffer.is_empty() {
+        return;
+    }
+    if let Err(e) = a.incr.write_all(&st.stream.buffer) {
+        tracing::warn!("Error writing to the AOF file: {e}. Exiting.");
+        std::process::exit(1);
+    }
+    a.size += st.stream.buffer.len() as u64;
+    st.stream.buffer.clear();
+    a.unsynced = true;
+    if a.fsync == Fsync::Always {
+        if let Err(e) = a.incr.sync_data() {
+            tracing::warn!("Can't persist the AOF (fsync: {e}). Exiting.");
+            std::process::exit(1);
+        }
+        a.unsynced = false;
+        a.last_fsync = Instant::now();
+    }
+}
+
+/// From the cron: `everysec` fsync on a background thread, at most one at a time.
+pub fn tick(st: &mut NodeState) {
+    flush(st);
+    let Some(a) = st.aof.as_mut() else {
+        return;
+    };
+    if a.fsync != Fsync::EverySec || !a.unsynced || a.last_fsync.elapsed().as_millis() < 1000 {
+        return;
+    }
+    if a.fsync_running.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let Ok(f) = a.incr.try_clone() else {
+        a.fsync_running.store(false, Ordering::Release);
+        return;
+    };
+    a.unsynced = false;
+    a.last_fsync = Instant::now();
+    let running = a.fsync_running.clone();
+    std::thread::spawn(move || {
+        let _ = f.sync_data();
+        running.store(false, Ordering::Release);
+    });
+}
+
+/// BGREWRITEAOF (done in place while holding the lock).
+pub fn rewrite(st: &mut NodeState) -> std::io::Result<()> {
+    let Some(a) = st.aof.as_ref() else {
+        return Err(std::io::Error::other("AOF is off"));
+    };
+    let (dir, base_name, seq) = (a.dir.clone(), a.base_name.clone(), a.seq + 1);
+    flush(st);
+    let incr = rewrite_files(st, &dir, &base_name, seq)?;
+    if let Some(a) = st.aof.as_mut() {
+        a.incr = incr;
+        a.seq = seq;
+        a.size = 0;
+        a.rewrites += 1;
+    }
+    tracing::info!("Background AOF rewrite finished successfully");
+    Ok(())
+}
+
+/// A loading failure: the file, the offset and why.
+fn fatal(file: &Path, offset: usize, reason: &str) -> ! {
+    tracing::warn!(
+        "Bad file format reading the append only file {} at offset {offset}: {reason}. Exiting.",
+        file.display()
+    );
+    std::process::exit(1);
+}
+
+/// Replays an incr file through the command executor (a fake client, no replies kept).
+fn replay(node: &Node, st: &mut NodeState, sess: &mut Session, path: &Path, truncated_ok: bool) {
+    let Ok(data) = std::fs::read(path) else {
+        return;
+    };
+    let mut parser = RequestParser::new();
+    let mut buf = bytes::BytesMut::from(&data[..]);
+    let limits = picket::resp::Limits {
+        proto_max_bulk_len: i64::MAX,
+        unauthenticated: false,
+    };
+    let mut out = Reply::new(false);
+    loop {
+        let before = buf.len();
+        match parser.parse(&mut buf, limits) {
+            Ok(Some(r)) if r.empty_line => {}
+            Ok(Some(r)) => {
+                if r.args.is_empty() {
+                    continue;
+                }
+                crate::cmd::run_one(node, st, sess, &r.args, &mut out, crate::server::now_ms());
+                out.buf.clear();
+                let _ = out.take_errors();
+            }
+            Ok(None) => break,
+            Err(e) => fatal(path, data.len() - before, &e.0),
+        }
+    }
+    // The parser leaves an incomplete request in the buffer: everything before it is valid.
+    let valid = data.len() - buf.len();
+    if valid < data.len() {
+        if !truncated_ok {
+            fatal(
+                path,
+                valid,
+                "unexpected end of file (aof-load-truncated is no)",
+            );
+        }
+        tracing::warn!(
+            "!!! Warning: short read while loading the AOF file {}!!! AOF loaded anyway because aof-load-truncated is enabled; truncating it to {valid} bytes",
+            path.display()
+        );
+        if let Ok(f) = OpenOptions::new().write(true).open(path) {
+            let _ = f.set_len(valid as u64);
+        }
+    }
+    // A transaction cut off by the end of the file is dropped, never half applied.
+    if sess.multi.is_some() {
+        tracing::warn!("Revert incomplete MULTI/EXEC transaction in AOF file");
+        sess.multi = None;
+    }
+}
+
+/// Start-up with `appendonly yes`: loads the base and incr files of the manifest, or creates
+/// the AOF from the (empty) dataset when there is none, then opens it for appending.
+pub fn load_at_startup(node: &Node) {
+    let mut st = node.state.lock();
+    let dir = aof_dir(&st);
+    let base_name = st.config.get("appendfilename").to_string();
+    let mpath = manifest_path(&dir, &base_name);
+    let text = match std::fs::read_to_string(&mpath) {
+        Ok(t) => t,
+        Err(_) => {
+            if let Err(e) = start(&mut st) {
+                tracing::warn!(
+                    "Can't create the append only file in {}: {e}. Exiting.",
+                    dir.display()
+                );
+                std::process::exit(1);
+            }
+            tracing::info!("Creating AOF base file {base_name}.1.base.rdb on server start");
+            return;
+        }
+    };
+    let files = parse_manifest(&text).unwrap_or_else(|e| fatal(&mpath, 0, &e));
+    let started = Instant::now();
+    let truncated_ok = st.config.get_bool("aof-load-truncated");
+    let (client, _rx) = node
+        .registry
+        .register(String::new(), String::new(), -1, true);
+    let mut sess = picket::server::Service::open(node, client.clone());
+    let lim = st.ks.enc;
+    let incrs: Vec<&(String, u64, char)> = files.iter().filter(|f| f.2 == 'i').collect();
+    let mut seq = 1;
+    for (name, s, t) in &files {
+        let path = dir.join(name);
+        match t {
+            'b' => {
+                seq = seq.max(*s);
+                let head = std::fs::read(&path)
+                    .map(|d| d.starts_with(b"REDIS"))
+                    .unwrap_or(false);
+                if head {
+                    if let Err(e) = crate::persist::load_rdb(&mut st.ks, &path, &lim, true) {
+                        tracing::warn!(
+                            "Fatal error loading the AOF base {}: {e}. Exiting.",
+                            path.display()
+                        );
+                        std::process::exit(1);
+                    }
+                } else {
+                    replay(node, &mut st, &mut sess, &path, false);
+                }
+            }
+            'i' => {
+                seq = seq.max(*s);
+                let last = incrs.last().map(|f| &f.0 == name).unwrap_or(false);
+                replay(node, &mut st, &mut sess, &path, truncated_ok && last);
+            }
+            _ => {}
+        }
+    }
+    node.registry.unregister(client.id);
+    crate::cmd::flush_expired(&mut st);
+    st.stream.buffer.clear();
+    let incr_name = incrs
+        .last()
+        .map(|f| f.0.clone())
+        .unwrap_or_else(|| format!("{base_name}.{seq}.incr.aof"));
+    let incr = open_incr(&dir.join(&incr_name)).unwrap_or_else(|e| {
+        tracing::warn!("Can't open the append-only file {incr_name}: {e}. Exiting.");
+        std::process::exit(1);
+    });
+    let size = incr.metadata().map(|m| m.len()).unwrap_or(0);
+    st.aof = Some(Aof {
+        dir,
+        base_name,
+        seq,
+        incr,
+        fsync: fsync_mode(&st),
+        unsynced: false,
+        last_fsync: Instant::now(),
+        fsync_running: Arc::new(AtomicBool::new(false)),
+        size,
+        rewrites: 0,
+    });
+    st.stream.enabled = true;
+    st.dirty = 0;
+    tracing::info!(
+        "DB loaded from append only file: {:.3} seconds",
+        started.elapsed().as_secs_f64()
+    );
+}
