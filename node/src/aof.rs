@@ -36,8 +36,30 @@ pub struct Aof {
     unsynced: bool,
     last_fsync: Instant,
     fsync_running: Arc<AtomicBool>,
+    /// Bytes of the incr file.
     pub size: u64,
+    /// Size of the base file (the AOF's size after the last rewrite).
+    pub base_size: u64,
     pub rewrites: u64,
+    /// The second of the last `#TS:` annotation (aof-timestamp-enabled).
+    last_ts: i64,
+}
+
+impl Aof {
+    fn base_file_size(&self) -> u64 {
+        ["rdb", "aof"]
+            .iter()
+            .filter_map(|e| {
+                std::fs::metadata(
+                    self.dir
+                        .join(format!("{}.{}.base.{e}", self.base_name, self.seq)),
+                )
+                .ok()
+            })
+            .map(|m| m.len())
+            .next()
+            .unwrap_or(0)
+    }
 }
 
 fn fsync_mode(st: &NodeState) -> Fsync {
@@ -92,9 +114,9 @@ fn parse_manifest(text: &str) -> Result<Vec<(String, u64, char)>, String> {
     Ok(v)
 }
 
-fn write_manifest(dir: &Path, base_name: &str, seq: u64) -> std::io::Result<()> {
+fn write_manifest(dir: &Path, base_name: &str, seq: u64, ext: &str) -> std::io::Result<()> {
     let text = format!(
-        "file {base_name}.{seq}.base.rdb seq {seq} type b\nfile {base_name}.{seq}.incr.aof seq {seq} type i\n"
+        "file {base_name}.{seq}.base.{ext} seq {seq} type b\nfile {base_name}.{seq}.incr.aof seq {seq} type i\n"
     );
     picket::fsutil::atomic_write_with(
         &manifest_path(dir, base_name),
@@ -107,12 +129,101 @@ fn open_incr(path: &Path) -> std::io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
 
-/// Writes a new base (RDB preamble) and an empty incr file with sequence `seq`, then the
-/// manifest that points at them, and removes the files of the previous sequence.
+fn base_ext(st: &NodeState) -> &'static str {
+    if st.config.get_bool("aof-use-rdb-preamble") {
+        "rdb"
+    } else {
+        "aof"
+    }
+}
+
+/// Writes the dataset as commands (a base without RDB preamble): SELECT, then per key the
+/// command that rebuilds it and PEXPIREAT for its TTL.
+fn write_command_base(st: &NodeState, path: &Path) -> std::io::Result<()> {
+    use crate::db::{RStr, Value};
+    use bytes::Bytes;
+    let now = crate::server::now_ms();
+    let b = |x: &[u8]| Bytes::copy_from_slice(x);
+    picket::fsutil::atomic_write_with(
+        path,
+        &format!("temp-rewriteaof-{}.aof", std::process::id()),
+        |f| {
+            let mut buf = Vec::new();
+            for (i, db) in st.ks.dbs.iter().enumerate() {
+                if db.main.is_empty() {
+                    continue;
+                }
+                crate::propagate::encode_command(
+                    &mut buf,
+                    &[b(b"SELECT"), Bytes::from(i.to_string())],
+                );
+                for (k, e) in db.main.iter() {
+                    let exp = db.expires.get(k).copied();
+                    if matches!(exp, Some(t) if t <= now) {
+                        continue;
+                    }
+                    let mut argv: Vec<Bytes> =
+                        match &e.val {
+                            Value::Str(RStr::Int(n)) => {
+                                vec![b(b"SET"), b(k), Bytes::from(n.to_string())]
+                            }
+                            Value::Str(RStr::Emb(v)) | Value::Str(RStr::Raw(v)) => {
+                                vec![b(b"SET"), b(k), b(v)]
+                            }
+                            Value::List(l) => [b(b"RPUSH"), b(k)]
+                                .into_iter()
+                                .chain(l.iter().map(|x| b(x)))
+                                .collect(),
+                            Value::Hash(h) => [b(b"HSET"), b(k)]
+                                .into_iter()
+                                .chain(h.pairs().into_iter().flat_map(|(f, v)| [b(f), b(v)]))
+                                .collect(),
+                            Value::Set(s) => [b(b"SADD"), b(k)]
+                                .into_iter()
+                                .chain(s.members().into_iter().map(Bytes::from))
+                                .collect(),
+                            Value::ZSet(z) => [b(b"ZADD"), b(k)]
+                                .into_iter()
+                                .chain(z.view().take(0, usize::MAX).into_iter().flat_map(
+                                    |(sc, m)| [Bytes::from(picket::numfmt::fmt_g17(sc)), b(m)],
+                                ))
+                                .collect(),
+                        };
+                    if argv.len() == 2 {
+                        argv.clear();
+                    }
+                    if !argv.is_empty() {
+                        crate::propagate::encode_command(&mut buf, &argv);
+                    }
+                    if let Some(t) = exp {
+                        crate::propagate::encode_command(
+                            &mut buf,
+                            &[b(b"PEXPIREAT"), b(k), Bytes::from(t.to_string())],
+                        );
+                    }
+                    if buf.len() > 1 << 16 {
+                        f.write_all(&buf)?;
+                        buf.clear();
+                    }
+                }
+            }
+            f.write_all(&buf)
+        },
+    )
+}
+
+/// Writes a new base (an RDB preamble, or commands with `aof-use-rdb-preamble no`) and an empty
+/// incr file with sequence `seq`, then the manifest that points at them, and removes the files
+/// of the previous sequence.
 fn rewrite_files(st: &NodeState, dir: &Path, base_name: &str, seq: u64) -> std::io::Result<File> {
     std::fs::create_dir_all(dir)?;
-    let base = dir.join(format!("{base_name}.{seq}.base.rdb"));
-    crate::persist::write_rdb_with_aux(st, &base, true)?;
+    let ext = base_ext(st);
+    let base = dir.join(format!("{base_name}.{seq}.base.{ext}"));
+    if ext == "rdb" {
+        crate::persist::write_rdb_with_aux(st, &base, true)?;
+    } else {
+        write_command_base(st, &base)?;
+    }
     let incr_path = dir.join(format!("{base_name}.{seq}.incr.aof"));
     let incr = OpenOptions::new()
         .create(true)
@@ -120,10 +231,11 @@ fn rewrite_files(st: &NodeState, dir: &Path, base_name: &str, seq: u64) -> std::
         .truncate(true)
         .open(&incr_path)?;
     incr.sync_all()?;
-    write_manifest(dir, base_name, seq)?;
+    write_manifest(dir, base_name, seq, ext)?;
     if seq > 1 {
-        let _ = std::fs::remove_file(dir.join(format!("{base_name}.{}.base.rdb", seq - 1)));
-        let _ = std::fs::remove_file(dir.join(format!("{base_name}.{}.incr.aof", seq - 1)));
+        for old in ["base.rdb", "base.aof", "incr.aof"] {
+            let _ = std::fs::remove_file(dir.join(format!("{base_name}.{}.{old}", seq - 1)));
+        }
     }
     Ok(incr)
 }
@@ -146,9 +258,15 @@ pub fn start(st: &mut NodeState) -> std::io::Result<()> {
         last_fsync: Instant::now(),
         fsync_running: Arc::new(AtomicBool::new(false)),
         size: 0,
+        base_size: 0,
         rewrites,
+        last_ts: 0,
     });
+    if let Some(a) = st.aof.as_mut() {
+        a.base_size = a.base_file_size();
+    }
     st.stream.enabled = true;
+    st.stream.reset_select();
     Ok(())
 }
 
@@ -171,6 +289,18 @@ pub fn flush(st: &mut NodeState) {
     if st.stream.buffer.is_empty() {
         return;
     }
+    if st.config.get_bool("aof-timestamp-enabled") {
+        let now = crate::server::now_ms() / 1000;
+        if now != a.last_ts {
+            a.last_ts = now;
+            let ts = format!("#TS:{now}\r\n");
+            if a.incr.write_all(ts.as_bytes()).is_err() {
+                tracing::warn!("Error writing to the AOF file. Exiting.");
+                std::process::exit(1);
+            }
+            a.size += ts.len() as u64;
+        }
+    }
     if let Err(e) = a.incr.write_all(&st.stream.buffer) {
         tracing::warn!("Error writing to the AOF file: {e}. Exiting.");
         std::process::exit(1);
@@ -188,9 +318,26 @@ pub fn flush(st: &mut NodeState) {
     }
 }
 
-/// From the cron: `everysec` fsync on a background thread, at most one at a time.
+/// From the cron: automatic rewrite (`auto-aof-rewrite-percentage` / `-min-size`), and the
+/// `everysec` fsync on a background thread, at most one at a time.
 pub fn tick(st: &mut NodeState) {
     flush(st);
+    let Some(a) = st.aof.as_ref() else {
+        return;
+    };
+    let pct = st.config.get_i64("auto-aof-rewrite-percentage");
+    let min = st.config.get_i64("auto-aof-rewrite-min-size") as u64;
+    let cur = a.base_size + a.size;
+    let base = a.base_size.max(1);
+    if pct > 0 && cur > min && (cur * 100 / base).saturating_sub(100) >= pct as u64 {
+        tracing::info!(
+            "Starting automatic rewriting of AOF on {}% growth",
+            (cur * 100 / base).saturating_sub(100)
+        );
+        if let Err(e) = rewrite(st) {
+            tracing::warn!("Automatic AOF rewrite failed: {e}");
+        }
+    }
     let Some(a) = st.aof.as_mut() else {
         return;
     };
@@ -226,7 +373,10 @@ pub fn rewrite(st: &mut NodeState) -> std::io::Result<()> {
         a.seq = seq;
         a.size = 0;
         a.rewrites += 1;
+        a.base_size = a.base_file_size();
     }
+    // The new incr file must say which database its first command is for.
+    st.stream.reset_select();
     tracing::info!("Background AOF rewrite finished successfully");
     Ok(())
 }
@@ -253,6 +403,16 @@ fn replay(node: &Node, st: &mut NodeState, sess: &mut Session, path: &Path, trun
     };
     let mut out = Reply::new(false);
     loop {
+        // `#TS:` and other annotation lines (aof-timestamp-enabled) between commands.
+        if buf.first() == Some(&b'#') {
+            match buf.iter().position(|c| *c == b'\n') {
+                Some(n) => {
+                    let _ = buf.split_to(n + 1);
+                    continue;
+                }
+                None => break,
+            }
+        }
         let before = buf.len();
         match parser.parse(&mut buf, limits) {
             Ok(Some(r)) if r.empty_line => {}
@@ -374,9 +534,15 @@ pub fn load_at_startup(node: &Node) {
         last_fsync: Instant::now(),
         fsync_running: Arc::new(AtomicBool::new(false)),
         size,
+        base_size: 0,
         rewrites: 0,
+        last_ts: 0,
     });
+    if let Some(a) = st.aof.as_mut() {
+        a.base_size = a.base_file_size();
+    }
     st.stream.enabled = true;
+    st.stream.reset_select();
     st.dirty = 0;
     tracing::info!(
         "DB loaded from append only file: {:.3} seconds",

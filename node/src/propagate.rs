@@ -78,6 +78,12 @@ impl WriteStream {
         }
     }
 
+    /// Makes the next command emit a SELECT (a new AOF file or a new replica starts with no
+    /// selected database).
+    pub fn reset_select(&mut self) {
+        self.selected = -1;
+    }
+
     fn select(&mut self, db: usize) {
         if self.selected != db as i64 {
             self.selected = db as i64;
