@@ -137,7 +137,7 @@ impl<R: Read> Src<R> {
                 let clen = self.len()? as usize;
                 let ulen = self.len()? as usize;
                 // LZF expands at most ~132 times (a 2-byte reference copies up to 264 bytes).
-                if ulen > clen.saturating_mul(264) + 32 {
+                if ulen > clen.saturating_mul(264).saturating_add(32) {
                     return self.err("LZF uncompressed length is not plausible");
                 }
                 let c = self.bytes(clen)?;

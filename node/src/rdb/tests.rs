@@ -210,3 +210,16 @@ fn corruption_is_reported_with_an_offset_and_never_panics() {
         "{e}"
     );
 }
+
+/// Inputs the fuzzer found (each once panicked): now errors with an offset.
+#[test]
+fn fuzz_regressions() {
+    let cases: &[&[u8]] = &[
+        // LZF lengths near u64::MAX overflowed the plausibility check.
+        b"REDIS0010\xad\xc3\x81\x81\x81\x81\x81\x81\x81\x81\x81\x00",
+    ];
+    for c in cases {
+        let r = load(*c, &EncodingLimits::default(), &mut Collect::default());
+        assert!(r.is_err());
+    }
+}
