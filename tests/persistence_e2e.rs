@@ -513,3 +513,37 @@ fn aof_command_base_timestamps_and_automatic_rewrite() {
     let r = Server::redis(&["--dir", &d, "--appendonly", "yes"]);
     assert_same(&want, &dump_all(&mut r.client()));
 }
+
+/// While the snapshot loads at start-up, clients connect and get -LOADING (INFO shows the
+/// loading fields); afterwards the data is there.
+#[test]
+fn clients_get_loading_while_the_snapshot_loads() {
+    let dir = test_dir();
+    let d = dir.path().display().to_string();
+    {
+        let p = Server::picket(&["--dir", &d, "--enable-debug-command", "yes"]);
+        let mut c = p.client();
+        c.cmd(&["DEBUG", "POPULATE", "1500000", "key", "100"]);
+        assert_eq!(c.cmd_str(&["SAVE"]), "+OK\r\n");
+    }
+    let port = common::free_port();
+    let mut child = Command::new(common::binary("picket-node"))
+        .args(["--port", &port.to_string(), "--dir", &d, "--save", "", "--logfile"])
+        .arg(dir.path().join("loading.log"))
+        .spawn()
+        .unwrap();
+    let mut c = None;
+    assert!(wait_until(Duration::from_secs(10), || {
+        c = Client::try_connect(port);
+        c.is_some()
+    }));
+    let mut c = c.unwrap();
+    let first = c.cmd_str(&["PING"]);
+    let info = c.cmd_str(&["INFO", "persistence"]);
+    assert_eq!(first, "-LOADING Redis is loading the dataset in memory\r\n");
+    assert!(info.contains("loading:1") && info.contains("loading_loaded_perc:"), "{info}");
+    assert!(wait_until(Duration::from_secs(60), || c.cmd_str(&["PING"]) == "+PONG\r\n"));
+    assert_eq!(c.cmd_str(&["DBSIZE"]), ":1500000\r\n");
+    let _ = child.kill();
+    let _ = child.wait();
+}

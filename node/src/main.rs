@@ -146,14 +146,17 @@ fn main() {
         }
         let node = Node::new(cfg, exe);
         tracing::info!("Server initialized");
-        if node.state.lock().config.get_bool("appendonly") {
+        // The AOF is replayed before listening; an RDB file loads while clients get -LOADING.
+        let aof = node.state.lock().config.get_bool("appendonly");
+        if aof {
             picket_node::aof::load_at_startup(&node);
-        } else {
-            picket_node::persist::load_at_startup(&mut node.state.lock());
+        }
+        tokio::spawn(run_listeners(node.clone(), listeners, spec.tcp_keepalive));
+        if !aof {
+            picket_node::persist::load_at_startup(node.clone()).await;
         }
         tracing::info!("Ready to accept connections tcp");
         tokio::spawn(picket_node::cron::run(node.clone()));
-        tokio::spawn(run_listeners(node.clone(), listeners, spec.tcp_keepalive));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
         let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).expect("signal handler");
         loop {

@@ -7,6 +7,8 @@ use crate::rdb::read::{load, RdbError, Sink};
 use crate::rdb::write::Writer;
 use crate::server::{now_ms, NodeState};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// `dir/dbfilename`.
@@ -109,6 +111,35 @@ impl Default for PersistStats {
     }
 }
 
+/// Progress of the start-up load, for `-LOADING` and INFO's loading fields.
+#[derive(Default)]
+pub struct LoadingState {
+    pub active: AtomicBool,
+    pub start_time: AtomicI64,
+    pub total_bytes: AtomicU64,
+    pub loaded_bytes: Arc<AtomicU64>,
+}
+
+impl LoadingState {
+    pub fn is_loading(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+}
+
+/// A reader that publishes how many bytes it has read.
+struct Counting<R> {
+    inner: R,
+    n: Arc<AtomicU64>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n.fetch_add(k as u64, Ordering::Relaxed);
+        Ok(k)
+    }
+}
+
 /// Builds a fresh keyspace from a file; nothing is installed unless the whole file loads.
 struct Loader {
     dbs: Vec<Db>,
@@ -119,6 +150,14 @@ struct Loader {
 }
 
 impl Sink for Loader {
+    fn resize_db(&mut self, db: usize, size: u64, expires: u64) {
+        if let Some(d) = self.dbs.get_mut(db) {
+            // Trust the hint only so far: a corrupt file must not make us allocate wildly.
+            d.main.reserve(size.min(1 << 26) as usize);
+            d.expires.reserve(expires.min(1 << 26) as usize);
+        }
+    }
+
     fn key(&mut self, db: usize, key: Vec<u8>, val: Value, exp: Option<i64>) -> Result<(), String> {
         let Some(d) = self.dbs.get_mut(db) else {
             return Err(format!("FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting", self.dbs.len()));
@@ -127,29 +166,36 @@ impl Sink for Loader {
             self.expired += 1;
             return Ok(());
         }
-        if d.main.contains_key(&key) {
-            return Err(format!(
-                "Duplicate key '{}' found in RDB file",
-                String::from_utf8_lossy(&key)
-            ));
-        }
         let k = SBytes::from_vec(key);
         if let Some(t) = exp {
-            d.expires.insert_new(k.clone(), t);
+            d.expires.insert(k.clone(), t);
         }
-        d.main.insert_new(k, Entry { val, lru: self.lru });
+        if d.main.insert(k.clone(), Entry { val, lru: self.lru }).is_some() {
+            return Err(format!(
+                "Duplicate key '{}' found in RDB file",
+                String::from_utf8_lossy(&k)
+            ));
+        }
         Ok(())
     }
 }
 
-/// Loads `path` into `ks` (replacing its contents only on success). Ok(None) when there is
-/// no file.
-pub fn load_rdb(
-    ks: &mut Keyspace,
+/// What a file held: its databases, keys loaded and keys dropped as expired.
+pub struct Loaded {
+    dbs: Vec<Db>,
+    pub keys: u64,
+    pub expired: u64,
+}
+
+/// Reads `path` into fresh databases (no lock needed). Ok(None) when there is no file.
+pub fn read_rdb_file(
     path: &std::path::Path,
+    databases: usize,
     lim: &EncodingLimits,
+    lru: u32,
     drop_expired: bool,
-) -> Result<Option<(u64, u64)>, RdbError> {
+    progress: Option<Arc<AtomicU64>>,
+) -> Result<Option<Loaded>, RdbError> {
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -161,49 +207,93 @@ pub fn load_rdb(
         }
     };
     let mut loader = Loader {
-        dbs: (0..ks.dbs.len()).map(|_| Db::default()).collect(),
+        dbs: (0..databases).map(|_| Db::default()).collect(),
         now: now_ms(),
         drop_expired,
         expired: 0,
-        lru: ks.lru.initial(),
+        lru,
     };
-    let n = load(
-        std::io::BufReader::with_capacity(1 << 16, f),
-        lim,
-        &mut loader,
-    )?;
-    for (i, d) in loader.dbs.into_iter().enumerate() {
+    let reader = Counting {
+        inner: std::io::BufReader::with_capacity(1 << 16, f),
+        n: progress.unwrap_or_default(),
+    };
+    let n = load(reader, lim, &mut loader)?;
+    Ok(Some(Loaded {
+        dbs: loader.dbs,
+        keys: n - loader.expired,
+        expired: loader.expired,
+    }))
+}
+
+/// Replaces the keyspace's databases with loaded ones (the old contents freed lazily).
+pub fn install(ks: &mut Keyspace, loaded: Loaded) {
+    for (i, d) in loaded.dbs.into_iter().enumerate() {
         let old = ks.flush_db(i);
         crate::cmd::keys::dispose(vec![old], true);
         ks.dbs[i].main = d.main;
         ks.dbs[i].expires = d.expires;
     }
-    Ok(Some((n - loader.expired, loader.expired)))
 }
 
-/// Start-up: loads the snapshot if there is one; exits the process on a corrupt file, with
-/// the file, offset and reason (nothing partially loaded is ever served).
-pub fn load_at_startup(st: &mut NodeState) {
-    let path = rdb_path(st);
-    let started = Instant::now();
-    let lim = st.ks.enc;
-    match load_rdb(&mut st.ks, &path, &lim, true) {
-        Ok(None) => {}
-        Ok(Some((keys, expired))) => {
-            st.persist.last_load_keys = keys;
-            st.persist.last_load_expired = expired;
-            tracing::info!("Done loading RDB, keys loaded: {keys}, keys expired: {expired}.");
-            tracing::info!(
-                "DB loaded from disk: {:.3} seconds",
-                started.elapsed().as_secs_f64()
-            );
-        }
-        Err(e) => {
-            tracing::warn!(
-                "Fatal error loading the DB ({}): {e}. Exiting.",
-                path.display()
-            );
-            std::process::exit(1);
+/// Loads `path` into `ks` (replacing its contents only on success). Ok(None) when there is
+/// no file.
+pub fn load_rdb(
+    ks: &mut Keyspace,
+    path: &std::path::Path,
+    lim: &EncodingLimits,
+    drop_expired: bool,
+) -> Result<Option<(u64, u64)>, RdbError> {
+    let lru = ks.lru.initial();
+    match read_rdb_file(path, ks.dbs.len(), lim, lru, drop_expired, None)? {
+        None => Ok(None),
+        Some(l) => {
+            let r = (l.keys, l.expired);
+            install(ks, l);
+            Ok(Some(r))
         }
     }
+}
+
+/// Start-up: loads the snapshot, if there is one, on a blocking thread while the listeners
+/// already accept clients (which get `-LOADING` until it is done). A corrupt file stops the
+/// process with the file, offset and reason; nothing partially loaded is ever served.
+pub async fn load_at_startup(node: Arc<crate::server::Node>) {
+    let (path, lim, dbs, lru) = {
+        let st = node.state.lock();
+        (rdb_path(&st), st.ks.enc, st.ks.dbs.len(), st.ks.lru.initial())
+    };
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return;
+    };
+    let ls = &node.loading;
+    ls.total_bytes.store(meta.len(), Ordering::Relaxed);
+    ls.start_time.store(now_ms() / 1000, Ordering::Relaxed);
+    ls.active.store(true, Ordering::Release);
+    let progress = ls.loaded_bytes.clone();
+    let started = Instant::now();
+    let p2 = path.clone();
+    let res = tokio::task::spawn_blocking(move || {
+        read_rdb_file(&p2, dbs, &lim, lru, true, Some(progress))
+    })
+    .await;
+    let loaded = match res {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => {
+            tracing::warn!("Fatal error loading the DB ({}): {e}. Exiting.", path.display());
+            std::process::exit(1);
+        }
+        Err(e) => {
+            tracing::warn!("Fatal error loading the DB ({}): {e}. Exiting.", path.display());
+            std::process::exit(1);
+        }
+    };
+    if let Some(l) = loaded {
+        let mut st = node.state.lock();
+        st.persist.last_load_keys = l.keys;
+        st.persist.last_load_expired = l.expired;
+        tracing::info!("Done loading RDB, keys loaded: {}, keys expired: {}.", l.keys, l.expired);
+        install(&mut st.ks, l);
+        tracing::info!("DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
+    }
+    ls.active.store(false, Ordering::Release);
 }

@@ -144,6 +144,8 @@ pub struct Node {
     pub pause_notify: Arc<Notify>,
     pub executable: String,
     pub tcp_port: u16,
+    /// Start-up loading of the RDB file, while clients already connect (-LOADING).
+    pub loading: crate::persist::LoadingState,
 }
 
 /// Per-connection state.
@@ -203,6 +205,7 @@ impl Node {
             pause_notify: Arc::new(Notify::new()),
             executable,
             tcp_port,
+            loading: Default::default(),
         })
     }
 }

@@ -156,10 +156,9 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
         );
     }
     if sel.wants("persistence", true) {
-        b.section(
-            "Persistence",
-            &[
-                ("loading", "0".into()),
+        let loading = node.loading.is_loading();
+        let mut fields = vec![
+                ("loading", (loading as u8).to_string()),
                 ("async_loading", "0".into()),
                 ("current_cow_peak", "0".into()),
                 ("current_cow_size", "0".into()),
@@ -201,8 +200,25 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
                 ("aof_last_cow_size", "0".into()),
                 ("module_fork_in_progress", "0".into()),
                 ("module_fork_last_cow_size", "0".into()),
-            ],
-        );
+        ];
+        if loading {
+            let l = &node.loading;
+            let total = l.total_bytes.load(Ordering::Relaxed);
+            let done = l.loaded_bytes.load(Ordering::Relaxed).min(total);
+            let start = l.start_time.load(Ordering::Relaxed);
+            let elapsed = (crate::server::now_ms() / 1000 - start).max(0) as u64;
+            let perc = if total > 0 { done as f64 * 100.0 / total as f64 } else { 0.0 };
+            let eta = if done > 0 { elapsed * (total - done) / done } else { 1 };
+            fields.extend([
+                ("loading_start_time", start.to_string()),
+                ("loading_total_bytes", total.to_string()),
+                ("loading_rdb_used_mem", "0".to_string()),
+                ("loading_loaded_bytes", done.to_string()),
+                ("loading_loaded_perc", format!("{perc:.2}")),
+                ("loading_eta_seconds", eta.to_string()),
+            ]);
+        }
+        b.section("Persistence", &fields);
     }
     if sel.wants("stats", true) {
         let net = &node.net;

@@ -432,6 +432,9 @@ fn check(
         return Err(picket::pubsub::subscribed_context_error(name));
     }
     let _ = args;
+    if !cmd.has(flags::LOADING) && node.loading.is_loading() {
+        return Err("LOADING Redis is loading the dataset in memory".into());
+    }
     if cmd.has(flags::DENYOOM) && node.hot.read().maxmemory > 0 {
         let hot = node.hot.read().clone();
         if !crate::evict::perform_evictions(st, &hot) {

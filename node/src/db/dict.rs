@@ -137,6 +137,14 @@ impl<V> Dict<V> {
         None
     }
 
+    /// Makes room for `n` entries in all (loading a file whose RESIZEDB says how many).
+    pub fn reserve(&mut self, n: usize) {
+        let want = n.next_power_of_two().max(MIN_BUCKETS);
+        if want > self.buckets.len() {
+            self.resize(want);
+        }
+    }
+
     /// Inserts a key the caller knows is absent (saves the lookup).
     pub fn insert_new(&mut self, key: SBytes, val: V) {
         if self.len >= self.buckets.len() {

@@ -39,14 +39,16 @@ pub fn decompress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
 
 /// Compresses `input`; None when the result would not be smaller.
 pub fn compress(input: &[u8]) -> Option<Vec<u8>> {
-    const HLOG: usize = 14;
     const MAX_OFF: usize = 1 << 13;
     const MAX_REF: usize = (1 << 8) + (1 << 3);
     let n = input.len();
     if n < 4 {
         return None;
     }
-    let mut htab = vec![0usize; 1 << HLOG];
+    // A table sized to the input (at most 2^14 slots): short strings, the common case, must
+    // not pay for clearing a big table on every call.
+    let hlog = (usize::BITS - n.leading_zeros()).clamp(4, 14) as usize;
+    let mut htab = vec![0u32; 1 << hlog];
     let mut out = Vec::with_capacity(n);
     let mut lit: Vec<u8> = Vec::new();
     let flush_lit = |out: &mut Vec<u8>, lit: &mut Vec<u8>| {
@@ -61,9 +63,9 @@ pub fn compress(input: &[u8]) -> Option<Vec<u8>> {
         let h = ((input[i] as usize) << 16 | (input[i + 1] as usize) << 8 | input[i + 2] as usize)
             .wrapping_mul(2654435761)
             >> 7
-            & ((1 << HLOG) - 1);
-        let cand = htab[h];
-        htab[h] = i + 1;
+            & ((1 << hlog) - 1);
+        let cand = htab[h] as usize;
+        htab[h] = (i + 1) as u32;
         if cand > 0 {
             let r = cand - 1;
             let off = i - r - 1;

@@ -333,7 +333,17 @@ fn read_value<R: Read>(
     key: &[u8],
 ) -> Res<Option<Value>> {
     let v = match t {
-        T_STRING => Value::Str(RStr::from_arg(&s.string()?)),
+        T_STRING => {
+            let v = s.string()?;
+            // The buffer read is kept (no copy) unless the value is an integer.
+            match picket::numfmt::parse_i64(&v).filter(|_| v.len() <= 20) {
+                Some(i) => Value::Str(RStr::Int(i)),
+                None if v.len() <= crate::db::value::EMBSTR_MAX => {
+                    Value::Str(RStr::Emb(SBytes::from_vec(v)))
+                }
+                None => Value::Str(RStr::Raw(SBytes::from_vec(v))),
+            }
+        }
         T_LIST => {
             let n = s.count()?;
             let mut l = VecDeque::with_capacity(n.min(1 << 20));

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Persistence benchmark, picket-node against redis-server in one run, alternating:
+#  - SAVE time and file size for 1,000,000 keys of mixed types (60% strings, 10% each of
+#    lists, hashes, sets and sorted sets of 5 elements);
+#  - start-up load time of that file (process start -> first PONG);
+#  - redis-benchmark SET at -P 16 with appendonly yes, appendfsync everysec.
+# Prints medians and the ratio Picket/Redis.
+#
+#   bench/persistence.sh [rounds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+cargo build --release -q -p picket-node
+PICKET=$PWD/target/release/picket-node
+command -v redis-benchmark >/dev/null || { echo "needs redis-server and redis-tools: apt-get install -y redis-server redis-tools"; exit 1; }
+PIN_S=""; PIN_C=""
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  last=$(( $(nproc) - 1 )); PIN_S="taskset -c $last"; PIN_C="taskset -c 0-$((last - 1))"
+fi
+tmp=$(mktemp -d)
+PID=""
+trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$tmp"' EXIT
+PORT=$((20000 + RANDOM % 10000))
+
+start() { # bin dir extra... ; sets PID and START_MS (process start -> first PONG)
+  local bin=$1 dir=$2; shift 2
+  local t0; t0=$(date +%s%N)
+  $PIN_S "$bin" --port $PORT --bind 127.0.0.1 --dir "$dir" --save "" --logfile "$dir/log" "$@" >/dev/null 2>&1 & PID=$!
+  until [ "$(redis-cli -p $PORT ping 2>/dev/null)" = PONG ]; do sleep 0.01; done
+  START_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+stop() { redis-cli -p $PORT shutdown nosave >/dev/null 2>&1 || true; wait $PID 2>/dev/null || true; PID=""; }
+
+gen() {
+  awk 'BEGIN {
+    for (i = 0; i < 600000; i++) printf "SET str:%d value-%d-abcdefghij\r\n", i, i
+    for (i = 0; i < 100000; i++) printf "RPUSH list:%d a%d b%d c%d d%d e%d\r\n", i, i, i, i, i, i
+    for (i = 0; i < 100000; i++) printf "HSET hash:%d f1 %d f2 v%d f3 x f4 yy f5 %d\r\n", i, i, i, i * 7
+    for (i = 0; i < 100000; i++) printf "SADD set:%d %d %d %d %d %d\r\n", i, i, i + 1, i + 2, i + 3, i + 4
+    for (i = 0; i < 100000; i++) printf "ZADD zset:%d 1 m%d 2.5 n%d 3 o%d 4 p%d 5 q%d\r\n", i, i, i, i, i, i
+  }'
+}
+gen > "$tmp/data.txt"
+
+declare -A T
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+for r in $(seq "$ROUNDS"); do
+  for side in picket redis; do
+    bin=$PICKET; [ $side = redis ] && bin=redis-server
+    d="$tmp/$side"; rm -rf "$d"; mkdir -p "$d"
+    start "$bin" "$d"
+    redis-cli -p $PORT --pipe < "$tmp/data.txt" >/dev/null
+    t0=$(date +%s%N); redis-cli -p $PORT save >/dev/null; t1=$(date +%s%N)
+    T["$side save"]+="$(( (t1 - t0) / 1000000 )) "
+    T["$side size"]=$(stat -c %s "$d/dump.rdb")
+    stop
+    start "$bin" "$d"
+    T["$side load"]+="$START_MS "
+    keys=$(redis-cli -p $PORT dbsize)
+    [ "$keys" = 1000000 ] || { echo "$side loaded $keys keys"; exit 1; }
+    stop
+    start "$bin" "$d" --appendonly yes --appendfsync everysec --dbfilename none.rdb
+    rps=$($PIN_C redis-benchmark -p $PORT -c 50 -n 1000000 -P 16 -r 1000000 -t set -q --csv 2>/dev/null | tail -n 1 | tr -d '"' | cut -d, -f2)
+    T["$side aof_set"]+="$rps "
+    stop
+  done
+done
+printf '%-34s %12s %12s %8s\n' measure picket redis ratio
+for m in save load; do
+  p=$(echo "${T["picket $m"]}" | median); r=$(echo "${T["redis $m"]}" | median)
+  awk -v m="$m time (ms, median)" -v a="$p" -v b="$r" 'BEGIN { printf "%-34s %12d %12d %8.2f\n", m, a, b, a / b }'
+done
+awk -v a="${T["picket size"]}" -v b="${T["redis size"]}" 'BEGIN { printf "%-34s %12d %12d %8.2f\n", "rdb file size (bytes)", a, b, a / b }'
+p=$(echo "${T["picket aof_set"]}" | median); r=$(echo "${T["redis aof_set"]}" | median)
+awk -v a="$p" -v b="$r" 'BEGIN { printf "%-34s %12.0f %12.0f %8.2f\n", "SET -P 16, AOF everysec (req/s)", a, b, a / b }'
