@@ -19,7 +19,7 @@ if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
 fi
 tmp=$(mktemp -d)
 PID=""
-trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$tmp"; true' EXIT
 PORT=$((20000 + RANDOM % 10000))
 
 start() { # bin dir extra... ; sets PID and START_MS (process start -> first PONG)

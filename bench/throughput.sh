@@ -23,7 +23,7 @@ if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
   last=$(( $(nproc) - 1 )); PIN_S="taskset -c $last"; PIN_C="taskset -c 0-$((last - 1))"
 fi
 tmp=$(mktemp -d)
-trap 'kill $PP $RP 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $PP $RP 2>/dev/null || true; rm -rf "$tmp"' EXIT
 PPORT=$((20000 + RANDOM % 10000)); RPORT=$((PPORT + 1))
 $PIN_S $PICKET --port $PPORT --bind 127.0.0.1 --save "" --enable-debug-command yes --logfile "$tmp/p.log" & PP=$!
 $PIN_S redis-server --port $RPORT --bind 127.0.0.1 --save "" --appendonly no --enable-debug-command yes --logfile "$tmp/r.log" & RP=$!

@@ -528,7 +528,15 @@ fn clients_get_loading_while_the_snapshot_loads() {
     }
     let port = common::free_port();
     let mut child = Command::new(common::binary("picket-node"))
-        .args(["--port", &port.to_string(), "--dir", &d, "--save", "", "--logfile"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--dir",
+            &d,
+            "--save",
+            "",
+            "--logfile",
+        ])
         .arg(dir.path().join("loading.log"))
         .spawn()
         .unwrap();
@@ -541,8 +549,12 @@ fn clients_get_loading_while_the_snapshot_loads() {
     let first = c.cmd_str(&["PING"]);
     let info = c.cmd_str(&["INFO", "persistence"]);
     assert_eq!(first, "-LOADING Redis is loading the dataset in memory\r\n");
-    assert!(info.contains("loading:1") && info.contains("loading_loaded_perc:"), "{info}");
-    assert!(wait_until(Duration::from_secs(60), || c.cmd_str(&["PING"]) == "+PONG\r\n"));
+    assert!(
+        info.contains("loading:1") && info.contains("loading_loaded_perc:"),
+        "{info}"
+    );
+    assert!(wait_until(Duration::from_secs(60), || c.cmd_str(&["PING"])
+        == "+PONG\r\n"));
     assert_eq!(c.cmd_str(&["DBSIZE"]), ":1500000\r\n");
     let _ = child.kill();
     let _ = child.wait();

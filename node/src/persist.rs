@@ -170,7 +170,10 @@ impl Sink for Loader {
         if let Some(t) = exp {
             d.expires.insert(k.clone(), t);
         }
-        if d.main.insert(k.clone(), Entry { val, lru: self.lru }).is_some() {
+        if d.main
+            .insert(k.clone(), Entry { val, lru: self.lru })
+            .is_some()
+        {
             return Err(format!(
                 "Duplicate key '{}' found in RDB file",
                 String::from_utf8_lossy(&k)
@@ -260,7 +263,12 @@ pub fn load_rdb(
 pub async fn load_at_startup(node: Arc<crate::server::Node>) {
     let (path, lim, dbs, lru) = {
         let st = node.state.lock();
-        (rdb_path(&st), st.ks.enc, st.ks.dbs.len(), st.ks.lru.initial())
+        (
+            rdb_path(&st),
+            st.ks.enc,
+            st.ks.dbs.len(),
+            st.ks.lru.initial(),
+        )
     };
     let Ok(meta) = std::fs::metadata(&path) else {
         return;
@@ -279,11 +287,17 @@ pub async fn load_at_startup(node: Arc<crate::server::Node>) {
     let loaded = match res {
         Ok(Ok(l)) => l,
         Ok(Err(e)) => {
-            tracing::warn!("Fatal error loading the DB ({}): {e}. Exiting.", path.display());
+            tracing::warn!(
+                "Fatal error loading the DB ({}): {e}. Exiting.",
+                path.display()
+            );
             std::process::exit(1);
         }
         Err(e) => {
-            tracing::warn!("Fatal error loading the DB ({}): {e}. Exiting.", path.display());
+            tracing::warn!(
+                "Fatal error loading the DB ({}): {e}. Exiting.",
+                path.display()
+            );
             std::process::exit(1);
         }
     };
@@ -291,9 +305,16 @@ pub async fn load_at_startup(node: Arc<crate::server::Node>) {
         let mut st = node.state.lock();
         st.persist.last_load_keys = l.keys;
         st.persist.last_load_expired = l.expired;
-        tracing::info!("Done loading RDB, keys loaded: {}, keys expired: {}.", l.keys, l.expired);
+        tracing::info!(
+            "Done loading RDB, keys loaded: {}, keys expired: {}.",
+            l.keys,
+            l.expired
+        );
         install(&mut st.ks, l);
-        tracing::info!("DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
+        tracing::info!(
+            "DB loaded from disk: {:.3} seconds",
+            started.elapsed().as_secs_f64()
+        );
     }
     ls.active.store(false, Ordering::Release);
 }

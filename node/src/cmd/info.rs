@@ -158,48 +158,48 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
     if sel.wants("persistence", true) {
         let loading = node.loading.is_loading();
         let mut fields = vec![
-                ("loading", (loading as u8).to_string()),
-                ("async_loading", "0".into()),
-                ("current_cow_peak", "0".into()),
-                ("current_cow_size", "0".into()),
-                ("current_cow_size_age", "0".into()),
-                ("current_fork_perc", "0.00".into()),
-                ("current_save_keys_processed", "0".into()),
-                ("current_save_keys_total", "0".into()),
-                ("rdb_changes_since_last_save", st.dirty.to_string()),
-                ("rdb_bgsave_in_progress", "0".into()),
-                ("rdb_last_save_time", st.lastsave.to_string()),
-                (
-                    "rdb_last_bgsave_status",
-                    if st.persist.last_save_ok { "ok" } else { "err" }.into(),
-                ),
-                ("rdb_last_bgsave_time_sec", "-1".into()),
-                ("rdb_current_bgsave_time_sec", "-1".into()),
-                ("rdb_saves", st.persist.saves.to_string()),
-                ("rdb_last_cow_size", "0".into()),
-                (
-                    "rdb_last_load_keys_expired",
-                    st.persist.last_load_expired.to_string(),
-                ),
-                (
-                    "rdb_last_load_keys_loaded",
-                    st.persist.last_load_keys.to_string(),
-                ),
-                ("aof_enabled", (st.aof.is_some() as u8).to_string()),
-                ("aof_rewrite_in_progress", "0".into()),
-                ("aof_rewrite_scheduled", "0".into()),
-                ("aof_last_rewrite_time_sec", "-1".into()),
-                ("aof_current_rewrite_time_sec", "-1".into()),
-                ("aof_last_bgrewrite_status", "ok".into()),
-                (
-                    "aof_rewrites",
-                    st.aof.as_ref().map(|a| a.rewrites).unwrap_or(0).to_string(),
-                ),
-                ("aof_rewrites_consecutive_failures", "0".into()),
-                ("aof_last_write_status", "ok".into()),
-                ("aof_last_cow_size", "0".into()),
-                ("module_fork_in_progress", "0".into()),
-                ("module_fork_last_cow_size", "0".into()),
+            ("loading", (loading as u8).to_string()),
+            ("async_loading", "0".into()),
+            ("current_cow_peak", "0".into()),
+            ("current_cow_size", "0".into()),
+            ("current_cow_size_age", "0".into()),
+            ("current_fork_perc", "0.00".into()),
+            ("current_save_keys_processed", "0".into()),
+            ("current_save_keys_total", "0".into()),
+            ("rdb_changes_since_last_save", st.dirty.to_string()),
+            ("rdb_bgsave_in_progress", "0".into()),
+            ("rdb_last_save_time", st.lastsave.to_string()),
+            (
+                "rdb_last_bgsave_status",
+                if st.persist.last_save_ok { "ok" } else { "err" }.into(),
+            ),
+            ("rdb_last_bgsave_time_sec", "-1".into()),
+            ("rdb_current_bgsave_time_sec", "-1".into()),
+            ("rdb_saves", st.persist.saves.to_string()),
+            ("rdb_last_cow_size", "0".into()),
+            (
+                "rdb_last_load_keys_expired",
+                st.persist.last_load_expired.to_string(),
+            ),
+            (
+                "rdb_last_load_keys_loaded",
+                st.persist.last_load_keys.to_string(),
+            ),
+            ("aof_enabled", (st.aof.is_some() as u8).to_string()),
+            ("aof_rewrite_in_progress", "0".into()),
+            ("aof_rewrite_scheduled", "0".into()),
+            ("aof_last_rewrite_time_sec", "-1".into()),
+            ("aof_current_rewrite_time_sec", "-1".into()),
+            ("aof_last_bgrewrite_status", "ok".into()),
+            (
+                "aof_rewrites",
+                st.aof.as_ref().map(|a| a.rewrites).unwrap_or(0).to_string(),
+            ),
+            ("aof_rewrites_consecutive_failures", "0".into()),
+            ("aof_last_write_status", "ok".into()),
+            ("aof_last_cow_size", "0".into()),
+            ("module_fork_in_progress", "0".into()),
+            ("module_fork_last_cow_size", "0".into()),
         ];
         if loading {
             let l = &node.loading;
@@ -207,8 +207,16 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
             let done = l.loaded_bytes.load(Ordering::Relaxed).min(total);
             let start = l.start_time.load(Ordering::Relaxed);
             let elapsed = (crate::server::now_ms() / 1000 - start).max(0) as u64;
-            let perc = if total > 0 { done as f64 * 100.0 / total as f64 } else { 0.0 };
-            let eta = if done > 0 { elapsed * (total - done) / done } else { 1 };
+            let perc = if total > 0 {
+                done as f64 * 100.0 / total as f64
+            } else {
+                0.0
+            };
+            let eta = if done > 0 {
+                elapsed * (total - done) / done
+            } else {
+                1
+            };
             fields.extend([
                 ("loading_start_time", start.to_string()),
                 ("loading_total_bytes", total.to_string()),
