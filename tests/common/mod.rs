@@ -162,6 +162,14 @@ impl Server {
             if wait_until(Duration::from_secs(10), || {
                 TcpStream::connect(("127.0.0.1", port)).is_ok()
             }) {
+                // Listening is not ready: a server loading its data answers -LOADING.
+                let loaded = wait_until(Duration::from_secs(60), || {
+                    Client::try_connect(port)
+                        .and_then(|mut c| c.try_cmd_str(&["PING"]))
+                        .map(|r| !r.starts_with("-LOADING"))
+                        .unwrap_or(false)
+                });
+                assert!(loaded, "server {} stayed in LOADING", bin.display());
                 return s;
             }
             let _ = s.child.kill();

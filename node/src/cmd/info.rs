@@ -212,11 +212,7 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
             } else {
                 0.0
             };
-            let eta = if done > 0 {
-                elapsed * (total - done) / done
-            } else {
-                1
-            };
+            let eta = (elapsed * (total - done)).checked_div(done).unwrap_or(1);
             fields.extend([
                 ("loading_start_time", start.to_string()),
                 ("loading_total_bytes", total.to_string()),
