@@ -4,8 +4,32 @@
 
 use picket::numfmt::parse_i64;
 
+/// The entries of a listpack in one buffer: `arena[spans[i].0..spans[i].1]` is entry i
+/// (integers written as decimal strings). One allocation per listpack instead of one per entry.
+pub struct Decoded {
+    pub arena: Vec<u8>,
+    pub spans: Vec<(usize, usize)>,
+}
+
+impl Decoded {
+    pub fn get(&self, i: usize) -> &[u8] {
+        let (a, b) = self.spans[i];
+        &self.arena[a..b]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.spans.iter().map(|(a, b)| &self.arena[*a..*b])
+    }
+}
+
 /// Decodes a listpack into its entries (integers as decimal strings).
 pub fn decode(b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let d = decode_flat(b)?;
+    Ok(d.iter().map(|e| e.to_vec()).collect())
+}
+
+/// Decodes a listpack into one arena (see [`Decoded`]).
+pub fn decode_flat(b: &[u8]) -> Result<Decoded, String> {
     if b.len() < 7 {
         return Err("listpack too short".into());
     }
@@ -13,61 +37,71 @@ pub fn decode(b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     if total != b.len() {
         return Err(format!("listpack size {total} != blob size {}", b.len()));
     }
-    let mut out = Vec::new();
+    let mut out = Decoded {
+        arena: Vec::with_capacity(b.len()),
+        spans: Vec::new(),
+    };
     let mut p = 6;
     loop {
         let c = *b.get(p).ok_or("listpack truncated")?;
         if c == 0xff {
             break;
         }
-        let (val, enc_len): (Vec<u8>, usize) = if c & 0x80 == 0 {
-            ((c as i64).to_string().into_bytes(), 1)
+        let byte = |i: usize| b.get(i).copied().ok_or("listpack entry truncated");
+        // (integer value or string bytes, encoded length)
+        let (ent, enc_len): (Result<i64, &[u8]>, usize) = if c & 0x80 == 0 {
+            (Ok(c as i64), 1)
         } else if c & 0xc0 == 0x80 {
             let n = (c & 0x3f) as usize;
-            (get(b, p + 1, n)?.to_vec(), 1 + n)
+            (Err(get(b, p + 1, n)?), 1 + n)
         } else if c & 0xe0 == 0xc0 {
-            let v = (((c as u16 & 0x1f) << 8) | *b.get(p + 1).ok_or("truncated")? as u16) as i64;
-            let v = if v >= 1 << 12 { v - (1 << 13) } else { v };
-            (v.to_string().into_bytes(), 2)
+            let v = (((c as u16 & 0x1f) << 8) | byte(p + 1)? as u16) as i64;
+            (Ok(if v >= 1 << 12 { v - (1 << 13) } else { v }), 2)
         } else if c & 0xf0 == 0xe0 {
-            let n = (((c as usize) & 0x0f) << 8) | *b.get(p + 1).ok_or("truncated")? as usize;
-            (get(b, p + 2, n)?.to_vec(), 2 + n)
+            let n = (((c as usize) & 0x0f) << 8) | byte(p + 1)? as usize;
+            (Err(get(b, p + 2, n)?), 2 + n)
         } else {
             match c {
                 0xf0 => {
                     let l = get(b, p + 1, 4)?;
                     let n = u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize;
-                    (get(b, p + 5, n)?.to_vec(), 5 + n)
+                    (Err(get(b, p + 5, n)?), 5 + n)
                 }
                 0xf1 => {
                     let d = get(b, p + 1, 2)?;
-                    (i16::from_le_bytes([d[0], d[1]]).to_string().into_bytes(), 3)
+                    (Ok(i16::from_le_bytes([d[0], d[1]]) as i64), 3)
                 }
                 0xf2 => {
                     let d = get(b, p + 1, 3)?;
-                    let v = (i32::from_le_bytes([0, d[0], d[1], d[2]]) >> 8) as i64;
-                    (v.to_string().into_bytes(), 4)
+                    (
+                        Ok((i32::from_le_bytes([0, d[0], d[1], d[2]]) >> 8) as i64),
+                        4,
+                    )
                 }
                 0xf3 => {
                     let d = get(b, p + 1, 4)?;
-                    (
-                        i32::from_le_bytes([d[0], d[1], d[2], d[3]])
-                            .to_string()
-                            .into_bytes(),
-                        5,
-                    )
+                    (Ok(i32::from_le_bytes([d[0], d[1], d[2], d[3]]) as i64), 5)
                 }
                 0xf4 => {
                     let d = get(b, p + 1, 8)?;
                     let mut a = [0u8; 8];
                     a.copy_from_slice(d);
-                    (i64::from_le_bytes(a).to_string().into_bytes(), 9)
+                    (Ok(i64::from_le_bytes(a)), 9)
                 }
                 _ => return Err(format!("bad listpack encoding byte {c:#x}")),
             }
         };
         p += enc_len + backlen_size(enc_len);
-        out.push(val);
+        let start = out.arena.len();
+        match ent {
+            Ok(i) => {
+                let mut buf = [0u8; 20];
+                out.arena
+                    .extend_from_slice(picket::resp::fmt_i64(&mut buf, i));
+            }
+            Err(s) => out.arena.extend_from_slice(s),
+        }
+        out.spans.push((start, out.arena.len()));
     }
     Ok(out)
 }

@@ -360,8 +360,8 @@ fn read_value<R: Read>(
                 let blob = s.string()?;
                 match container {
                     1 => l.push_back(SBytes::from_vec(blob)),
-                    2 => match listpack::decode(&blob) {
-                        Ok(es) => l.extend(es.into_iter().map(SBytes::from_vec)),
+                    2 => match listpack::decode_flat(&blob) {
+                        Ok(d) => l.extend(d.iter().map(SBytes::new)),
                         Err(e) => return s.err(e),
                     },
                     c => return s.err(format!("Unknown quicklist container {c}")),
@@ -397,20 +397,24 @@ fn read_value<R: Read>(
             }
             Value::Set(Box::new(set))
         }
-        T_HASH | T_HASH_LISTPACK => {
-            let flat: Vec<Vec<u8>> = if t == T_HASH {
-                let n = s.count()?;
-                let mut v = Vec::with_capacity((2 * n).min(1 << 20));
-                for _ in 0..2 * n {
-                    v.push(s.string()?);
-                }
-                v
-            } else {
-                match listpack::decode(&s.string()?) {
-                    Ok(v) => v,
-                    Err(e) => return s.err(e),
-                }
+        T_HASH_LISTPACK => {
+            let d = match listpack::decode_flat(&s.string()?) {
+                Ok(d) => d,
+                Err(e) => return s.err(e),
             };
+            let pairs: Vec<(&[u8], &[u8])> = (0..d.spans.len() / 2)
+                .map(|i| (d.get(2 * i), d.get(2 * i + 1)))
+                .collect();
+            let mut h = HashVal::new();
+            h.set_many(&pairs, lim);
+            Value::Hash(h)
+        }
+        T_HASH => {
+            let n = s.count()?;
+            let mut flat = Vec::with_capacity((2 * n).min(1 << 20));
+            for _ in 0..2 * n {
+                flat.push(s.string()?);
+            }
             let pairs: Vec<(&[u8], &[u8])> = pairs_of(&flat).collect();
             let mut h = HashVal::new();
             h.set_many(&pairs, lim);
@@ -419,15 +423,20 @@ fn read_value<R: Read>(
         T_ZSET | T_ZSET_2 | T_ZSET_LISTPACK => {
             let mut items: Vec<(f64, Vec<u8>)> = Vec::new();
             if t == T_ZSET_LISTPACK {
-                let flat = match listpack::decode(&s.string()?) {
-                    Ok(v) => v,
+                let d = match listpack::decode_flat(&s.string()?) {
+                    Ok(d) => d,
                     Err(e) => return s.err(e),
                 };
-                for (m, sc) in pairs_of(&flat) {
-                    match picket::numfmt::parse_double(sc) {
-                        Some(d) => items.push((d, m.to_vec())),
-                        None => return s.err("Bad score in a sorted-set listpack"),
-                    }
+                for i in 0..d.spans.len() / 2 {
+                    let (m, sc) = (d.get(2 * i), d.get(2 * i + 1));
+                    let score = match picket::numfmt::parse_i64(sc) {
+                        Some(n) => n as f64,
+                        None => match picket::numfmt::parse_double(sc) {
+                            Some(x) => x,
+                            None => return s.err("Bad score in a sorted-set listpack"),
+                        },
+                    };
+                    items.push((score, m.to_vec()));
                 }
             } else {
                 let n = s.count()?;
