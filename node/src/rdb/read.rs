@@ -71,8 +71,19 @@ impl<R: Read> Src<R> {
         Ok(v)
     }
 
+    /// A fixed-size field, read without allocating.
+    fn fixed<const N: usize>(&mut self) -> Res<[u8; N]> {
+        let mut a = [0u8; N];
+        if self.r.read_exact(&mut a).is_err() {
+            return self.err("Unexpected EOF reading RDB file");
+        }
+        self.crc = crc64::update(self.crc, &a);
+        self.off += N as u64;
+        Ok(a)
+    }
+
     fn u8(&mut self) -> Res<u8> {
-        Ok(self.bytes(1)?[0])
+        Ok(self.fixed::<1>()?[0])
     }
 
     /// A length, or Err(special encoding) for the `11xxxxxx` forms.
@@ -81,16 +92,8 @@ impl<R: Read> Src<R> {
         Ok(match b >> 6 {
             0 => Ok((b & 0x3f) as u64),
             1 => Ok((((b & 0x3f) as u64) << 8) | self.u8()? as u64),
-            2 if b == 0x80 => {
-                let v = self.bytes(4)?;
-                Ok(u32::from_be_bytes([v[0], v[1], v[2], v[3]]) as u64)
-            }
-            2 if b == 0x81 => {
-                let v = self.bytes(8)?;
-                let mut a = [0u8; 8];
-                a.copy_from_slice(&v);
-                Ok(u64::from_be_bytes(a))
-            }
+            2 if b == 0x80 => Ok(u32::from_be_bytes(self.fixed::<4>()?) as u64),
+            2 if b == 0x81 => Ok(u64::from_be_bytes(self.fixed::<8>()?)),
             2 => return self.err(format!("Unknown length encoding {b} in rdbLoadLen()")),
             _ => Err(b & 0x3f),
         })
@@ -151,10 +154,7 @@ impl<R: Read> Src<R> {
     }
 
     fn binary_double(&mut self) -> Res<f64> {
-        let b = self.bytes(8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(&b);
-        Ok(f64::from_le_bytes(a))
+        Ok(f64::from_le_bytes(self.fixed::<8>()?))
     }
 
     /// The legacy text double of type 3 (ZSET).
@@ -224,11 +224,8 @@ pub fn load<R: Read>(r: R, lim: &EncodingLimits, sink: &mut impl Sink) -> Res<u6
         let t = s.u8()?;
         match t {
             OP_EXPIRETIME_MS => {
-                let b = s.bytes(8)?;
-                let mut a = [0u8; 8];
-                a.copy_from_slice(&b);
                 // Version < 9 stored it in host order (little-endian on every machine we run).
-                expire = Some(i64::from_le_bytes(a));
+                expire = Some(i64::from_le_bytes(s.fixed::<8>()?));
                 continue;
             }
             OP_EXPIRETIME => {
