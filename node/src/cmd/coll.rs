@@ -171,3 +171,68 @@ pub fn matches(pat: Option<&[u8]>, s: &[u8]) -> bool {
     pat.map(|p| picket::glob::glob_match(p, s, false))
         .unwrap_or(true)
 }
+
+/// The optional count of LPOP/RPOP/SPOP/ZPOPMIN/ZPOPMAX (`a[2]`): Redis's error for anything
+/// but a non-negative integer.
+pub fn pop_count(a: &[bytes::Bytes]) -> Result<Option<usize>, &'static str> {
+    match a.get(2) {
+        None => Ok(None),
+        Some(c) => match picket::numfmt::parse_i64(c) {
+            Some(n) if n >= 0 => Ok(Some(n as usize)),
+            _ => Err("ERR value is out of range, must be positive"),
+        },
+    }
+}
+
+/// `[LIMIT limit]` after the keys of SINTERCARD/ZINTERCARD (0 = no limit).
+pub fn intercard_limit(a: &[bytes::Bytes]) -> Result<usize, &'static str> {
+    let mut limit = 0usize;
+    let mut i = 0;
+    while i < a.len() {
+        if picket::args::eq_ic(&a[i], "limit") && i + 1 < a.len() {
+            match int_arg(&a[i + 1])? {
+                l if l >= 0 => limit = l as usize,
+                _ => return Err("ERR LIMIT can't be negative"),
+            }
+            i += 2;
+        } else {
+            return Err(picket::args::ERR_SYNTAX);
+        }
+    }
+    Ok(limit)
+}
+
+/// `numkeys key... WHERE [COUNT n]` of LMPOP/ZMPOP and their blocking forms, from `a[at..]`:
+/// (keys, true for the first of `sides`, count). `sides` is ("left", "right") or ("min", "max").
+pub fn mpop_args(
+    a: &[bytes::Bytes],
+    at: usize,
+    sides: (&str, &str),
+) -> Result<(Vec<bytes::Bytes>, bool, usize), &'static str> {
+    use picket::args::{eq_ic, ERR_SYNTAX};
+    let n = numkeys(&a[at], a.len() - at - 1, false)?;
+    let keys = a[at + 1..at + 1 + n].to_vec();
+    let mut i = at + 1 + n;
+    let w = a.get(i).ok_or(ERR_SYNTAX)?;
+    let first = if eq_ic(w, sides.0) {
+        true
+    } else if eq_ic(w, sides.1) {
+        false
+    } else {
+        return Err(ERR_SYNTAX);
+    };
+    i += 1;
+    let mut count = None;
+    while i < a.len() {
+        if eq_ic(&a[i], "count") && i + 1 < a.len() && count.is_none() {
+            match int_arg(&a[i + 1]) {
+                Ok(c) if c > 0 => count = Some(c as usize),
+                _ => return Err("ERR count should be greater than 0"),
+            }
+            i += 2;
+        } else {
+            return Err(ERR_SYNTAX);
+        }
+    }
+    Ok((keys, first, count.unwrap_or(1)))
+}

@@ -2,7 +2,7 @@
 //! blocking forms (served through [`super::blocking`]).
 
 use super::blocking::{self, BlockOp};
-use super::coll::{clamp_range, drop_if_empty, index_of, list_at, numkeys, List};
+use super::coll::{clamp_range, drop_if_empty, index_of, list_at, List};
 use super::Ctx;
 use crate::db::{SBytes, Value};
 use crate::server::NodeState;
@@ -117,12 +117,9 @@ fn pop_generic(ctx: &mut Ctx, a: &[Bytes], left: bool) {
     if a.len() > 3 {
         return ctx.out.error(&picket::args::wrong_args(ctx.cmd.name));
     }
-    let count = match a.get(2) {
-        None => None,
-        Some(c) => match picket::numfmt::parse_i64(c) {
-            Some(n) if n >= 0 => Some(n as usize),
-            _ => return ctx.out.error("ERR value is out of range, must be positive"),
-        },
+    let count = match super::coll::pop_count(a) {
+        Ok(c) => c,
+        Err(e) => return ctx.out.error(e),
     };
     let db = ctx.db();
     let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
@@ -461,31 +458,9 @@ pub fn rpoplpush(ctx: &mut Ctx, a: &[Bytes]) {
     lmove_generic(ctx, a, false, true)
 }
 
-/// Parses `numkeys key... LEFT|RIGHT [COUNT n]` from `a[at..]`: (keys, left, count).
-fn mpop_args(a: &[Bytes], at: usize) -> Result<(Vec<Bytes>, bool, usize), &'static str> {
-    let n = numkeys(&a[at], a.len() - at - 1, false)?;
-    let keys = a[at + 1..at + 1 + n].to_vec();
-    let mut i = at + 1 + n;
-    let left = side(a.get(i).ok_or(ERR_SYNTAX)?).ok_or(ERR_SYNTAX)?;
-    i += 1;
-    let mut count = None;
-    while i < a.len() {
-        if eq_ic(&a[i], "count") && i + 1 < a.len() && count.is_none() {
-            match int_arg(&a[i + 1]) {
-                Ok(c) if c > 0 => count = Some(c as usize),
-                _ => return Err("ERR count should be greater than 0"),
-            }
-            i += 2;
-        } else {
-            return Err(ERR_SYNTAX);
-        }
-    }
-    Ok((keys, left, count.unwrap_or(1)))
-}
-
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
 pub fn lmpop(ctx: &mut Ctx, a: &[Bytes]) {
-    let (keys, left, count) = match mpop_args(a, 1) {
+    let (keys, left, count) = match super::coll::mpop_args(a, 1, ("left", "right")) {
         Ok(x) => x,
         Err(e) => return ctx.out.error(e),
     };
@@ -574,7 +549,7 @@ pub fn blmpop(ctx: &mut Ctx, a: &[Bytes]) {
     let Ok(deadline) = timeout_of(ctx, &a[1]) else {
         return;
     };
-    let (keys, left, count) = match mpop_args(a, 2) {
+    let (keys, left, count) = match super::coll::mpop_args(a, 2, ("left", "right")) {
         Ok(x) => x,
         Err(e) => return ctx.out.error(e),
     };

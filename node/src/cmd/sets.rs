@@ -9,7 +9,7 @@ use super::keys::parse_cursor;
 use super::Ctx;
 use crate::db::{SetVal, Value};
 use bytes::Bytes;
-use picket::args::{eq_ic, int_arg, ERR_SYNTAX};
+use picket::args::{int_arg, ERR_SYNTAX};
 use picket::resp::Reply;
 
 fn reply_members(out: &mut Reply, ms: &[Vec<u8>]) {
@@ -116,12 +116,9 @@ pub fn spop(ctx: &mut Ctx, a: &[Bytes]) {
     if a.len() > 3 {
         return ctx.out.error(ERR_SYNTAX);
     }
-    let count = match a.get(2) {
-        None => None,
-        Some(c) => match picket::numfmt::parse_i64(c) {
-            Some(n) if n >= 0 => Some(n as usize),
-            _ => return ctx.out.error("ERR value is out of range, must be positive"),
-        },
+    let count = match super::coll::pop_count(a) {
+        Ok(c) => c,
+        Err(e) => return ctx.out.error(e),
     };
     let db = ctx.db();
     let s = match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
@@ -364,20 +361,10 @@ pub fn sintercard(ctx: &mut Ctx, a: &[Bytes]) {
         Ok(n) => n,
         Err(e) => return ctx.out.error(e),
     };
-    let mut limit = 0usize;
-    let mut i = 2 + n;
-    while i < a.len() {
-        if eq_ic(&a[i], "limit") && i + 1 < a.len() {
-            match int_arg(&a[i + 1]) {
-                Ok(l) if l >= 0 => limit = l as usize,
-                Ok(_) => return ctx.out.error("ERR LIMIT can't be negative"),
-                Err(e) => return ctx.out.error(e),
-            }
-            i += 2;
-        } else {
-            return ctx.out.error(ERR_SYNTAX);
-        }
-    }
+    let limit = match super::coll::intercard_limit(&a[2 + n..]) {
+        Ok(l) => l,
+        Err(e) => return ctx.out.error(e),
+    };
     if let Err(e) = check_sets(ctx, &a[2..2 + n]) {
         return ctx.out.error(e);
     }

@@ -228,20 +228,10 @@ pub fn zintercard(ctx: &mut Ctx, a: &[Bytes]) {
     if n > a.len() - 2 {
         return ctx.out.error(ERR_SYNTAX);
     }
-    let mut limit = 0usize;
-    let mut i = 2 + n;
-    while i < a.len() {
-        if eq_ic(&a[i], "limit") && i + 1 < a.len() {
-            match int_arg(&a[i + 1]) {
-                Ok(l) if l >= 0 => limit = l as usize,
-                Ok(_) => return ctx.out.error("ERR LIMIT can't be negative"),
-                Err(e) => return ctx.out.error(e),
-            }
-            i += 2;
-        } else {
-            return ctx.out.error(ERR_SYNTAX);
-        }
-    }
+    let limit = match super::coll::intercard_limit(&a[2 + n..]) {
+        Ok(l) => l,
+        Err(e) => return ctx.out.error(e),
+    };
     let sets = match inputs(ctx, &a[2..2 + n]) {
         Ok(s) => s,
         Err(e) => return ctx.out.error(e),

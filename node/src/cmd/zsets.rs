@@ -3,7 +3,7 @@
 //! [`super::zranges`], the set algebra in [`super::zsetops`].
 
 use super::blocking::{self, BlockOp};
-use super::coll::{drop_if_empty, matches, numkeys, scan_dict, scan_opts, scan_reply, zset_at};
+use super::coll::{drop_if_empty, matches, scan_dict, scan_opts, scan_reply, zset_at};
 use super::hashes::random_picks;
 use super::keys::parse_cursor;
 use super::Ctx;
@@ -324,12 +324,9 @@ fn zpop_generic(ctx: &mut Ctx, a: &[Bytes], min: bool) {
     if a.len() > 3 {
         return ctx.out.error(ERR_SYNTAX);
     }
-    let count = match a.get(2) {
-        None => None,
-        Some(c) => match picket::numfmt::parse_i64(c) {
-            Some(n) if n >= 0 => Some(n as usize),
-            _ => return ctx.out.error("ERR value is out of range, must be positive"),
-        },
+    let count = match super::coll::pop_count(a) {
+        Ok(c) => c,
+        Err(e) => return ctx.out.error(e),
     };
     let db = ctx.db();
     let z = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
@@ -363,35 +360,6 @@ pub fn zpopmax(ctx: &mut Ctx, a: &[Bytes]) {
     zpop_generic(ctx, a, false)
 }
 
-/// Parses `numkeys key... MIN|MAX [COUNT n]` from `a[at..]`.
-fn mpop_args(a: &[Bytes], at: usize) -> Result<(Vec<Bytes>, bool, usize), &'static str> {
-    let n = numkeys(&a[at], a.len() - at - 1, false)?;
-    let keys = a[at + 1..at + 1 + n].to_vec();
-    let mut i = at + 1 + n;
-    let w = a.get(i).ok_or(ERR_SYNTAX)?;
-    let min = if eq_ic(w, "min") {
-        true
-    } else if eq_ic(w, "max") {
-        false
-    } else {
-        return Err(ERR_SYNTAX);
-    };
-    i += 1;
-    let mut count = None;
-    while i < a.len() {
-        if eq_ic(&a[i], "count") && i + 1 < a.len() && count.is_none() {
-            match int_arg(&a[i + 1]) {
-                Ok(c) if c > 0 => count = Some(c as usize),
-                _ => return Err("ERR count should be greater than 0"),
-            }
-            i += 2;
-        } else {
-            return Err(ERR_SYNTAX);
-        }
-    }
-    Ok((keys, min, count.unwrap_or(1)))
-}
-
 fn first_ready(
     ctx: &mut Ctx,
     keys: &[Bytes],
@@ -418,7 +386,7 @@ fn first_ready(
 
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
 pub fn zmpop(ctx: &mut Ctx, a: &[Bytes]) {
-    match mpop_args(a, 1) {
+    match super::coll::mpop_args(a, 1, ("min", "max")) {
         Ok((keys, min, count)) => {
             first_ready(ctx, &keys, &BlockOp::ZMPop { min, count }, None, false)
         }
@@ -432,7 +400,7 @@ pub fn bzmpop(ctx: &mut Ctx, a: &[Bytes]) {
         Ok(d) => d,
         Err(e) => return ctx.out.error(e),
     };
-    match mpop_args(a, 2) {
+    match super::coll::mpop_args(a, 2, ("min", "max")) {
         Ok((keys, min, count)) => {
             first_ready(ctx, &keys, &BlockOp::ZMPop { min, count }, deadline, true)
         }
