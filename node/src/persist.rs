@@ -118,6 +118,8 @@ pub struct LoadingState {
     pub start_time: AtomicI64,
     pub total_bytes: AtomicU64,
     pub loaded_bytes: Arc<AtomicU64>,
+    /// The `used-mem` aux field of the file being loaded.
+    pub rdb_used_mem: Arc<AtomicU64>,
 }
 
 impl LoadingState {
@@ -147,9 +149,17 @@ struct Loader {
     drop_expired: bool,
     expired: u64,
     lru: u32,
+    used_mem: Arc<AtomicU64>,
 }
 
 impl Sink for Loader {
+    fn aux(&mut self, key: &[u8], val: &[u8]) {
+        if key == b"used-mem" {
+            let v = std::str::from_utf8(val).ok().and_then(|v| v.parse().ok());
+            self.used_mem.store(v.unwrap_or(0), Ordering::Relaxed);
+        }
+    }
+
     fn resize_db(&mut self, db: usize, size: u64, expires: u64) {
         if let Some(d) = self.dbs.get_mut(db) {
             // Trust the hint only so far: a corrupt file must not make us allocate wildly.
@@ -197,7 +207,7 @@ pub fn read_rdb_file(
     lim: &EncodingLimits,
     lru: u32,
     drop_expired: bool,
-    progress: Option<Arc<AtomicU64>>,
+    progress: Option<(Arc<AtomicU64>, Arc<AtomicU64>)>,
 ) -> Result<Option<Loaded>, RdbError> {
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
@@ -209,16 +219,18 @@ pub fn read_rdb_file(
             })
         }
     };
+    let (loaded_bytes, used_mem) = progress.unwrap_or_default();
     let mut loader = Loader {
         dbs: (0..databases).map(|_| Db::default()).collect(),
         now: now_ms(),
         drop_expired,
         expired: 0,
         lru,
+        used_mem,
     };
     let reader = Counting {
         inner: std::io::BufReader::with_capacity(1 << 16, f),
-        n: progress.unwrap_or_default(),
+        n: loaded_bytes,
     };
     let n = load(reader, lim, &mut loader)?;
     Ok(Some(Loaded {
@@ -277,7 +289,7 @@ pub async fn load_at_startup(node: Arc<crate::server::Node>) {
     ls.total_bytes.store(meta.len(), Ordering::Relaxed);
     ls.start_time.store(now_ms() / 1000, Ordering::Relaxed);
     ls.active.store(true, Ordering::Release);
-    let progress = ls.loaded_bytes.clone();
+    let progress = (ls.loaded_bytes.clone(), ls.rdb_used_mem.clone());
     let started = Instant::now();
     let p2 = path.clone();
     let res = tokio::task::spawn_blocking(move || {

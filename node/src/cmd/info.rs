@@ -216,7 +216,10 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
             fields.extend([
                 ("loading_start_time", start.to_string()),
                 ("loading_total_bytes", total.to_string()),
-                ("loading_rdb_used_mem", "0".to_string()),
+                (
+                    "loading_rdb_used_mem",
+                    l.rdb_used_mem.load(Ordering::Relaxed).to_string(),
+                ),
                 ("loading_loaded_bytes", done.to_string()),
                 ("loading_loaded_perc", format!("{perc:.2}")),
                 ("loading_eta_seconds", eta.to_string()),

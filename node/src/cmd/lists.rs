@@ -38,41 +38,29 @@ fn pop_n(l: &mut List, left: bool, n: usize) -> Vec<SBytes> {
     v
 }
 
+fn push_all<E: AsRef<[u8]>>(l: &mut List, elems: &[E], left: bool) {
+    for e in elems {
+        if left {
+            l.push_front(SBytes::new(e.as_ref()));
+        } else {
+            l.push_back(SBytes::new(e.as_ref()));
+        }
+    }
+}
+
 /// Pushes onto the list at `key`, creating it. The caller checked the type.
 fn push_into(st: &mut NodeState, db: usize, key: &[u8], elems: &[&[u8]], left: bool) -> usize {
     if let Some(Value::List(l)) = st.ks.dbs[db].main.get_mut(key).map(|e| &mut e.val) {
-        for e in elems {
-            if left {
-                l.push_front(SBytes::new(e));
-            } else {
-                l.push_back(SBytes::new(e));
-            }
-        }
+        push_all(l, elems, left);
         let n = l.len();
         st.ks.modified(db, key);
         return n;
     }
     let mut l = List::new();
-    for e in elems {
-        if left {
-            l.push_front(SBytes::new(e));
-        } else {
-            l.push_back(SBytes::new(e));
-        }
-    }
+    push_all(&mut l, elems, left);
     let n = l.len();
     st.ks.set(db, key, Value::List(Box::new(l)), false);
     n
-}
-
-fn push_all(l: &mut List, elems: &[Bytes], left: bool) {
-    for e in elems {
-        if left {
-            l.push_front(SBytes::new(e));
-        } else {
-            l.push_back(SBytes::new(e));
-        }
-    }
 }
 
 fn push_generic(ctx: &mut Ctx, a: &[Bytes], left: bool, existing_only: bool) {

@@ -62,6 +62,7 @@ impl Pack {
     }
 
     /// Builds a pack from entries.
+    #[cfg(test)]
     pub fn from_entries<'a>(it: impl IntoIterator<Item = &'a [u8]>) -> Pack {
         let mut v = Vec::new();
         for e in it {

@@ -412,20 +412,6 @@ impl ZSetVal {
         }
     }
 
-    /// Removes ranks `start..end`; returns the removed members with their scores.
-    pub fn remove_ranks(&mut self, start: usize, end: usize) -> Vec<(Vec<u8>, f64)> {
-        let gone: Vec<(Vec<u8>, f64)> = self
-            .view()
-            .take(start, end.saturating_sub(start))
-            .into_iter()
-            .map(|(s, m)| (m.to_vec(), s))
-            .collect();
-        for (m, _) in &gone {
-            self.remove(m);
-        }
-        gone
-    }
-
     pub fn approx_size(&self) -> usize {
         match self {
             ZSetVal::Pack(p) => p.bytes(),
