@@ -553,6 +553,8 @@ fn clients_get_loading_while_the_snapshot_loads() {
         info.contains("loading:1") && info.contains("loading_loaded_perc:"),
         "{info}"
     );
+    // The used-mem aux field of the file, as Redis reports it.
+    assert!(!info.contains("loading_rdb_used_mem:0\r\n"), "{info}");
     assert!(wait_until(Duration::from_secs(60), || c.cmd_str(&["PING"])
         == "+PONG\r\n"));
     assert_eq!(c.cmd_str(&["DBSIZE"]), ":1500000\r\n");
