@@ -276,20 +276,26 @@ pub fn stop(st: &mut NodeState) {
     if let Some(a) = st.aof.take() {
         let _ = a.incr.sync_all();
     }
-    st.stream.enabled = false;
-    st.stream.buffer.clear();
+    st.stream.enabled = st.repl.backlog.is_some();
 }
 
-/// Appends what the write stream produced; with `always`, fsyncs before returning (so before
-/// the replies of the batch are written). A write error exits, as in Redis.
+/// Hands what the write stream produced to its consumers (this file, the replication backlog
+/// and the replicas); with `always`, the file is fsynced before this returns, so before the
+/// replies of the batch are written.
 pub fn flush(st: &mut NodeState) {
+    crate::repl::flush_stream(st);
+}
+
+/// Appends stream bytes to the incr file. A write error exits, as in Redis.
+pub(crate) fn append(st: &mut NodeState, data: &[u8]) {
+    let ts_on = st.config.get_bool("aof-timestamp-enabled");
     let Some(a) = st.aof.as_mut() else {
         return;
     };
-    if st.stream.buffer.is_empty() {
+    if data.is_empty() {
         return;
     }
-    if st.config.get_bool("aof-timestamp-enabled") {
+    if ts_on {
         let now = crate::server::now_ms() / 1000;
         if now != a.last_ts {
             a.last_ts = now;
@@ -301,12 +307,11 @@ pub fn flush(st: &mut NodeState) {
             a.size += ts.len() as u64;
         }
     }
-    if let Err(e) = a.incr.write_all(&st.stream.buffer) {
+    if let Err(e) = a.incr.write_all(data) {
         tracing::warn!("Error writing to the AOF file: {e}. Exiting.");
         std::process::exit(1);
     }
-    a.size += st.stream.buffer.len() as u64;
-    st.stream.buffer.clear();
+    a.size += data.len() as u64;
     a.unsynced = true;
     if a.fsync == Fsync::Always {
         if let Err(e) = a.incr.sync_data() {

@@ -87,6 +87,7 @@ pub fn active_expire_cycle(
 pub async fn run(node: Arc<Node>) {
     let mut cursors = Vec::new();
     let mut last_sample = Instant::now();
+    let mut last_repl_cron = Instant::now();
     loop {
         let (hz, effort) = {
             let h = node.hot.read();
@@ -100,6 +101,10 @@ pub async fn run(node: Arc<Node>) {
         active_expire_cycle(&mut st, &mut cursors, effort, budget);
         crate::cmd::flush_expired(&mut st);
         crate::aof::tick(&mut st);
+        if last_repl_cron.elapsed() >= Duration::from_secs(1) {
+            last_repl_cron = Instant::now();
+            crate::repl::cron(&node, &mut st);
+        }
         if last_sample.elapsed() >= Duration::from_millis(100) {
             st.stats.sample(now_ms());
             last_sample = Instant::now();

@@ -17,5 +17,6 @@ pub mod lazyfree;
 pub mod persist;
 pub mod propagate;
 pub mod rdb;
+pub mod repl;
 pub mod server;
 pub mod stats;

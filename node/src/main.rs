@@ -157,6 +157,17 @@ fn main() {
         }
         tracing::info!("Ready to accept connections tcp");
         tokio::spawn(picket_node::cron::run(node.clone()));
+        {
+            let mut st = node.state.lock();
+            let target = st.config.get("replicaof").to_string();
+            let mut w = target.split_whitespace();
+            if let (Some(h), Some(p)) = (w.next(), w.next().and_then(|p| p.parse::<u16>().ok())) {
+                picket_node::repl::link::set_master(&node, &mut st, h, p);
+                // A fresh start has no history to offer: PSYNC ? -1.
+                st.repl.cached = None;
+            }
+        }
+        tokio::spawn(picket_node::repl::link::supervise(node.clone()));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
         let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).expect("signal handler");
         loop {

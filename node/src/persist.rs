@@ -16,18 +16,53 @@ pub fn rdb_path(st: &NodeState) -> PathBuf {
     PathBuf::from(st.config.get("dir")).join(st.config.get("dbfilename"))
 }
 
-/// The aux fields Redis 7.0 writes.
-fn aux_fields(st: &NodeState, aof_base: bool) -> Vec<(&'static str, String)> {
+/// The aux fields Redis 7.0 writes. `repl` is the replication position to record (id,
+/// offset), for a snapshot sent to a replica or taken while this node has a history.
+fn aux_fields(aof_base: bool, repl: (&str, u64)) -> Vec<(&'static str, String)> {
     vec![
         ("redis-ver", picket::REDIS_VERSION.to_string()),
         ("redis-bits", "64".to_string()),
         ("ctime", (now_ms() / 1000).to_string()),
         ("used-mem", crate::alloc::used_memory().to_string()),
         ("repl-stream-db", "0".to_string()),
-        ("repl-id", st.replid.clone()),
-        ("repl-offset", "0".to_string()),
+        ("repl-id", repl.0.to_string()),
+        ("repl-offset", repl.1.to_string()),
         ("aof-base", if aof_base { "1" } else { "0" }.to_string()),
     ]
+}
+
+/// Writes the whole dataset as an RDB stream to `w`. Keys already expired are skipped.
+fn write_dataset<W: std::io::Write>(
+    st: &NodeState,
+    w: W,
+    aux: &[(&'static str, String)],
+) -> std::io::Result<(W, u64)> {
+    let compress = st.config.get_bool("rdbcompression");
+    let checksum = st.config.get_bool("rdbchecksum");
+    let now = now_ms();
+    let mut w = Writer::new(w, aux, compress, checksum)?;
+    for (i, db) in st.ks.dbs.iter().enumerate() {
+        if db.main.is_empty() {
+            continue;
+        }
+        w.select_db(i, db.main.len(), db.expires.len())?;
+        for (k, e) in db.main.iter() {
+            let exp = db.expires.get(k).copied();
+            if matches!(exp, Some(t) if t <= now) {
+                continue;
+            }
+            w.key(k, &e.val, exp)?;
+        }
+    }
+    let size = w.bytes_written();
+    Ok((w.finish()?, size))
+}
+
+/// The snapshot a replica gets on a full resync, recording the offset it starts from.
+pub fn rdb_for_replica(st: &NodeState, offset: u64) -> std::io::Result<Vec<u8>> {
+    let aux = aux_fields(false, (&st.replid, offset));
+    let buf = Vec::with_capacity(1 << 16);
+    Ok(write_dataset(st, buf, &aux)?.0)
 }
 
 /// Writes the whole dataset to `path` (atomically). Keys already expired are skipped.
@@ -41,28 +76,13 @@ pub fn write_rdb_with_aux(
     path: &std::path::Path,
     aof_base: bool,
 ) -> std::io::Result<u64> {
-    let compress = st.config.get_bool("rdbcompression");
-    let checksum = st.config.get_bool("rdbchecksum");
-    let now = now_ms();
     let tmp = format!("temp-{}.rdb", std::process::id());
+    let aux = aux_fields(aof_base, (&st.replid, st.repl.offset));
     let mut size = 0;
     picket::fsutil::atomic_write_with(path, &tmp, |f| {
-        let mut w = Writer::new(f, &aux_fields(st, aof_base), compress, checksum)?;
-        for (i, db) in st.ks.dbs.iter().enumerate() {
-            if db.main.is_empty() {
-                continue;
-            }
-            w.select_db(i, db.main.len(), db.expires.len())?;
-            for (k, e) in db.main.iter() {
-                let exp = db.expires.get(k).copied();
-                if matches!(exp, Some(t) if t <= now) {
-                    continue;
-                }
-                w.key(k, &e.val, exp)?;
-            }
-        }
-        size = w.bytes_written();
-        w.finish().map(|_| ())
+        let (_, n) = write_dataset(st, f, &aux)?;
+        size = n;
+        Ok(())
     })?;
     Ok(size)
 }
@@ -238,6 +258,30 @@ pub fn read_rdb_file(
         keys: n - loader.expired,
         expired: loader.expired,
     }))
+}
+
+/// Reads a snapshot received from a master (in memory). Keys already expired are kept: a
+/// replica deletes them only when its master says so.
+pub fn read_rdb_bytes(
+    data: &[u8],
+    databases: usize,
+    lim: &EncodingLimits,
+    lru: u32,
+) -> Result<Loaded, RdbError> {
+    let mut loader = Loader {
+        dbs: (0..databases).map(|_| Db::default()).collect(),
+        now: now_ms(),
+        drop_expired: false,
+        expired: 0,
+        lru,
+        used_mem: Default::default(),
+    };
+    let n = load(data, lim, &mut loader)?;
+    Ok(Loaded {
+        dbs: loader.dbs,
+        keys: n - loader.expired,
+        expired: loader.expired,
+    })
 }
 
 /// Replaces the keyspace's databases with loaded ones (the old contents freed lazily).

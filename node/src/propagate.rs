@@ -24,6 +24,9 @@ pub struct WriteStream {
     selected: i64,
     /// Whether a consumer is attached (replication backlog, AOF).
     pub enabled: bool,
+    /// While a replica applies its master's stream: the master's bytes are proxied verbatim
+    /// instead of re-propagating what the commands did.
+    pub suppress: bool,
     /// Encoded stream not yet taken by consumers.
     pub buffer: Vec<u8>,
     /// Bytes ever produced (master_repl_offset once a backlog exists).
@@ -38,6 +41,7 @@ impl Default for WriteStream {
             pending: Vec::new(),
             selected: -1,
             enabled: false,
+            suppress: false,
             buffer: Vec::new(),
             offset: 0,
             commands: 0,
@@ -48,7 +52,7 @@ impl Default for WriteStream {
 impl WriteStream {
     /// Records one write effect of the current command.
     pub fn push(&mut self, db: usize, argv: Vec<Bytes>) {
-        if !self.enabled {
+        if !self.enabled || self.suppress {
             self.commands += 1;
             return;
         }

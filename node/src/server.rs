@@ -130,6 +130,8 @@ pub struct NodeState {
     pub persist: crate::persist::PersistStats,
     /// The append-only file, when `appendonly yes`.
     pub aof: Option<crate::aof::Aof>,
+    /// Role, replication ids and offsets, backlog, replicas, the link to a master.
+    pub repl: crate::repl::ReplState,
 }
 
 /// The node's shared part.
@@ -146,6 +148,8 @@ pub struct Node {
     pub tcp_port: u16,
     /// Start-up loading of the RDB file, while clients already connect (-LOADING).
     pub loading: crate::persist::LoadingState,
+    /// The replication link generation: REPLICAOF bumps it and the link task reconnects.
+    pub repl_gen: tokio::sync::watch::Sender<u64>,
 }
 
 /// Per-connection state.
@@ -167,6 +171,8 @@ pub struct Session {
     pub blocked: Option<cmd::blocking::Blocked>,
     /// Running the commands of an EXEC (blocking commands do not block there).
     pub in_exec: bool,
+    /// Replication: REPLCONF options, replica/master link flags, WAIT offset.
+    pub repl: crate::repl::SessionRepl,
 }
 
 impl Node {
@@ -193,6 +199,7 @@ impl Node {
             blocking: Default::default(),
             persist: Default::default(),
             aof: None,
+            repl: Default::default(),
         };
         Arc::new(Node {
             state: Mutex::new(state),
@@ -206,6 +213,7 @@ impl Node {
             executable,
             tcp_port,
             loading: Default::default(),
+            repl_gen: tokio::sync::watch::Sender::new(0),
         })
     }
 }
@@ -258,6 +266,7 @@ impl Service for Node {
             reply_skip_next: false,
             blocked: None,
             in_exec: false,
+            repl: Default::default(),
         }
     }
 
@@ -273,6 +282,9 @@ impl Service for Node {
         cmd::blocking::on_close(&mut st, sess);
         if sess.monitor {
             st.monitors.retain(|m| m.id != id);
+        }
+        if sess.repl.is_replica {
+            crate::repl::master::detach(&mut st, id);
         }
     }
 

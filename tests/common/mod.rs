@@ -2,6 +2,8 @@
 //! ephemeral loopback ports, a raw RESP client, polling with deadlines.
 #![allow(dead_code)]
 
+pub mod dataset;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -131,7 +133,13 @@ impl Server {
     fn start(bin: PathBuf, extra: &[&str]) -> Server {
         for _ in 0..5 {
             let dir = tempfile::tempdir().expect("tempdir");
-            let port = free_port();
+            // `--port N` in `extra` restarts a server where an earlier one was.
+            let fixed = extra
+                .iter()
+                .position(|a| *a == "--port")
+                .and_then(|i| extra.get(i + 1))
+                .and_then(|p| p.parse::<u16>().ok());
+            let port = fixed.unwrap_or_else(free_port);
             let log = dir.path().join("server.log");
             let mut args: Vec<String> = vec![
                 "--port".into(),

@@ -36,6 +36,8 @@ pub enum BlockOp {
     ZPop { min: bool },
     /// BZMPOP.
     ZMPop { min: bool, count: usize },
+    /// WAIT: until `numreplicas` replicas acknowledged `offset`.
+    Wait { offset: u64, numreplicas: usize },
 }
 
 impl BlockOp {
@@ -45,8 +47,13 @@ impl BlockOp {
 
     /// The timeout reply: a null array for every blocking command (even BLMOVE, whose
     /// non-blocking form answers a null bulk), as Redis 7.0 replies.
-    fn timeout_reply(&self, out: &mut Reply) {
-        out.null_array()
+    fn timeout_reply(&self, st: &NodeState, out: &mut Reply) {
+        match self {
+            BlockOp::Wait { offset, .. } => {
+                out.int(crate::repl::master::acked(&st.repl, *offset) as i64)
+            }
+            _ => out.null_array(),
+        }
     }
 }
 
@@ -175,7 +182,7 @@ pub fn unblock_client(st: &mut NodeState, id: u64, error: bool) -> bool {
     if error {
         out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
     } else {
-        w.op.timeout_reply(&mut out);
+        w.op.timeout_reply(st, &mut out);
     }
     let slot = w.slot.clone();
     unblock(st, id);
@@ -232,6 +239,52 @@ fn serve_key(st: &mut NodeState, db: usize, key: &Bytes, now: i64) {
     }
 }
 
+/// Releases every blocked client with `error` (REPLICAOF turned this master into a replica).
+pub fn unblock_all(st: &mut NodeState, error: &str) {
+    let ids: Vec<u64> = st.blocking.waiters.keys().copied().collect();
+    for id in ids {
+        let Some(w) = st.blocking.waiters.get(&id) else {
+            continue;
+        };
+        let mut out = Reply::new(w.resp3);
+        out.error(error);
+        let slot = w.slot.clone();
+        unblock(st, id);
+        *slot.reply.lock() = Some(out.buf);
+        slot.notify.notify_one();
+    }
+}
+
+/// Wakes the WAIT clients whose replicas have now acknowledged enough.
+pub fn serve_waits(st: &mut NodeState) {
+    let done: Vec<(u64, usize)> = st
+        .blocking
+        .waiters
+        .iter()
+        .filter_map(|(id, w)| match w.op {
+            BlockOp::Wait {
+                offset,
+                numreplicas,
+            } => {
+                let n = crate::repl::master::acked(&st.repl, offset);
+                (n >= numreplicas).then_some((*id, n))
+            }
+            _ => None,
+        })
+        .collect();
+    for (id, n) in done {
+        let Some(w) = st.blocking.waiters.get(&id) else {
+            continue;
+        };
+        let mut out = Reply::new(w.resp3);
+        out.int(n as i64);
+        let slot = w.slot.clone();
+        unblock(st, id);
+        *slot.reply.lock() = Some(out.buf);
+        slot.notify.notify_one();
+    }
+}
+
 /// Called before a blocked session runs anything else: delivers the served reply or the
 /// timeout, or says to keep waiting.
 pub fn resume(
@@ -252,7 +305,7 @@ pub fn resume(
             out.raw(&reply);
         } else {
             unblock(&mut st, b.id);
-            b.op.timeout_reply(out);
+            b.op.timeout_reply(&st, out);
         }
     } else {
         return Some(suspend(b));

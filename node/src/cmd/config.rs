@@ -48,6 +48,21 @@ pub const ACTED_ON: &[&str] = &[
     "supervised",
     "always-show-logo",
     "set-proc-title",
+    "replicaof",
+    "masterauth",
+    "masteruser",
+    "replica-read-only",
+    "replica-serve-stale-data",
+    "replica-priority",
+    "replica-announce-ip",
+    "replica-announce-port",
+    "replica-announced",
+    "repl-timeout",
+    "repl-ping-replica-period",
+    "repl-backlog-size",
+    "repl-backlog-ttl",
+    "min-replicas-to-write",
+    "min-replicas-max-lag",
 ];
 
 /// Sets the keyspace's LRU/LFU tracking from the configuration.

@@ -330,7 +330,10 @@ pub fn has_arguments(full_name: &str) -> bool {
 }
 
 fn all_syntax() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
-    SYNTAX.iter().chain(super::table_coll::COLLECTION_SYNTAX)
+    SYNTAX
+        .iter()
+        .chain(super::table_coll::COLLECTION_SYNTAX)
+        .chain(super::replication::REPLICATION_SYNTAX)
 }
 
 #[cfg(test)]

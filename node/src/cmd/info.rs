@@ -251,26 +251,7 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
         });
     }
     if sel.wants("replication", true) {
-        let off = st.stream.offset.to_string();
-        b.section(
-            "Replication",
-            &[
-                ("role", "master".into()),
-                ("connected_slaves", "0".into()),
-                ("master_failover_state", "no-failover".into()),
-                ("master_replid", st.replid.clone()),
-                ("master_replid2", st.replid2.clone()),
-                ("master_repl_offset", off),
-                ("second_repl_offset", "-1".into()),
-                ("repl_backlog_active", "0".into()),
-                (
-                    "repl_backlog_size",
-                    st.config.get("repl-backlog-size").into(),
-                ),
-                ("repl_backlog_first_byte_offset", "0".into()),
-                ("repl_backlog_histlen", "0".into()),
-            ],
-        );
+        b.section_lines("Replication", &crate::repl::info::info_lines(st));
     }
     if sel.wants("cpu", true) {
         b.cpu_section();

@@ -614,7 +614,7 @@ pub fn serve_blocked(
                 ]
             }
         }
-        BlockOp::ZPop { .. } | BlockOp::ZMPop { .. } => return false,
+        BlockOp::ZPop { .. } | BlockOp::ZMPop { .. } | BlockOp::Wait { .. } => return false,
     };
     st.dirty += 1;
     st.stream.push(db, argv);

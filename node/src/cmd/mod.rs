@@ -17,6 +17,7 @@ pub mod keys;
 pub mod lists;
 pub mod multi;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -58,6 +59,7 @@ pub mod flags {
     pub const SKIP_SLOWLOG: u32 = 1 << 14;
     pub const BLOCKING: u32 = 1 << 15;
     pub const MOVABLEKEYS: u32 = 1 << 16;
+    pub const NO_ASYNC_LOADING: u32 = 1 << 17;
 
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
@@ -74,6 +76,7 @@ pub mod flags {
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (MAY_REPLICATE, "may_replicate"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
         (MOVABLEKEYS, "movablekeys"),
         (ALLOW_BUSY, "allow_busy"),
@@ -273,8 +276,9 @@ pub fn execute_batch(
     }
     reqs.drain(..done);
     // The AOF gets the batch's writes before its replies leave (fsynced first with `always`).
-    if st.aof.is_some() {
-        crate::aof::flush(&mut st);
+    // Replicas get it at the same point.
+    if !st.stream.buffer.is_empty() {
+        crate::repl::flush_stream(&mut st);
     }
     if let Some(k) = st.shutdown {
         drop(st);
@@ -370,6 +374,7 @@ pub fn call(
 ) {
     let started = Instant::now();
     let errors_before = out.errors.len();
+    let stream_before = st.stream.buffer.len();
     {
         let mut ctx = Ctx {
             node,
@@ -385,6 +390,10 @@ pub fn call(
     flush_expired(st);
     if cmd.name != "exec" {
         st.stream.commit(false);
+    }
+    if st.stream.buffer.len() > stream_before {
+        // WAIT waits for the replicas to have this client's last write.
+        sess.repl.woff = st.repl.offset + st.stream.buffer.len() as u64;
     }
     let failed = out.errors.len() > errors_before;
     if !out.errors.is_empty() {
@@ -432,8 +441,35 @@ fn check(
         return Err(picket::pubsub::subscribed_context_error(name));
     }
     let _ = args;
+    // The master's stream is applied whatever the replica's own settings say.
+    if sess.repl.is_master {
+        return Ok(());
+    }
+    if st.repl.link_down()
+        && !cmd.has(flags::STALE)
+        && !st.config.get_bool("replica-serve-stale-data")
+    {
+        return Err(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+                .into(),
+        );
+    }
     if !cmd.has(flags::LOADING) && node.loading.is_loading() {
         return Err("LOADING Redis is loading the dataset in memory".into());
+    }
+    if cmd.has(flags::WRITE) {
+        if st.repl.is_replica() && st.config.get_bool("replica-read-only") {
+            return Err("READONLY You can't write against a read only replica.".into());
+        }
+        let min = st.config.get_i64("min-replicas-to-write");
+        let lag = st.config.get_i64("min-replicas-max-lag");
+        if min > 0
+            && lag > 0
+            && !st.repl.is_replica()
+            && (st.repl.good_replicas(lag as u64) as i64) < min
+        {
+            return Err("NOREPLICAS Not enough good replicas to write.".into());
+        }
     }
     if cmd.has(flags::DENYOOM) && node.hot.read().maxmemory > 0 {
         let hot = node.hot.read().clone();

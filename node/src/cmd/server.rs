@@ -1,4 +1,4 @@
-//! Server commands: SHUTDOWN, TIME, LASTSAVE, MONITOR, ROLE.
+//! Server commands: SHUTDOWN, TIME, SAVE, BGREWRITEAOF, LASTSAVE, MONITOR.
 
 use super::Ctx;
 use crate::server::ShutdownKind;
@@ -90,12 +90,4 @@ pub fn monitor(ctx: &mut Ctx, _a: &[Bytes]) {
     ctx.sess.client.meta.lock().monitor = true;
     ctx.st.monitors.push(ctx.sess.client.clone());
     ctx.out.ok();
-}
-
-/// ROLE (master form until replication exists).
-pub fn role(ctx: &mut Ctx, _a: &[Bytes]) {
-    ctx.out.array(3);
-    ctx.out.bulk(b"master");
-    ctx.out.int(ctx.st.stream.offset as i64);
-    ctx.out.array(0);
 }

@@ -518,7 +518,6 @@ pub static CORE_COMMANDS: &[Command] = &[
     c("rename", 3, WRITE, K12, "generic", "1.0.0", "Rename a key", keys::rename),
     c("renamenx", 3, WRITE | FAST, K12, "generic", "1.0.0", "Rename a key, only if the new key does not exist", keys::renamenx),
     c("reset", 1, CONN, NK, "connection", "6.2.0", "Reset the connection", connection::reset),
-    c("role", 1, NOSCRIPT | LS | FAST, NK, "server", "2.8.12", "Return the role of the instance in the context of replication", server::role),
     c("save", 1, ADMIN | NOSCRIPT | NO_MULTI, NK, "server", "1.0.0", "Synchronously save the dataset to disk", server::save),
     c("scan", -2, READONLY, NK, "generic", "2.8.0", "Incrementally iterate the keys space", keys::scan),
     container("script", -2, 0, "scripting", "2.6.0", "A container for Lua scripts management commands", unreachable_container, SCRIPT_SUBS),
@@ -547,6 +546,7 @@ pub static COMMANDS: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
     let mut v: Vec<&'static Command> = CORE_COMMANDS
         .iter()
         .chain(crate::cmd::table_coll::COLLECTION_COMMANDS)
+        .chain(crate::cmd::replication::REPLICATION_COMMANDS)
         .collect();
     v.sort_by_key(|c| c.name);
     v
@@ -577,7 +577,11 @@ mod tests {
 
     #[test]
     fn table_is_sorted_and_unique() {
-        for part in [CORE_COMMANDS, crate::cmd::table_coll::COLLECTION_COMMANDS] {
+        for part in [
+            CORE_COMMANDS,
+            crate::cmd::table_coll::COLLECTION_COMMANDS,
+            crate::cmd::replication::REPLICATION_COMMANDS,
+        ] {
             let names: Vec<_> = part.iter().map(|c| c.name).collect();
             let mut sorted = names.clone();
             sorted.sort();

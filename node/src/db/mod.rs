@@ -114,6 +114,8 @@ pub struct Keyspace {
     pub expired_pending: Vec<(usize, Bytes)>,
     /// On a replica, expired keys are hidden but only deleted when the master says so.
     pub is_replica: bool,
+    /// A replica is applying its master's stream: expired keys are still there for it.
+    pub applying_master: bool,
     pub lru: lru::AccessPolicy,
     pub enc: EncodingLimits,
     /// Keys with blocked clients that were written since the last serve, in order (db, key).
@@ -127,6 +129,7 @@ impl Keyspace {
             stats: KeyspaceStats::default(),
             expired_pending: Vec::new(),
             is_replica: false,
+            applying_master: false,
             lru: lru::AccessPolicy::default(),
             enc: EncodingLimits::default(),
             ready: Vec::new(),
@@ -140,7 +143,7 @@ impl Keyspace {
             return false;
         }
         if self.is_replica {
-            return true;
+            return !self.applying_master;
         }
         self.delete_expired(db, key);
         true

@@ -1,0 +1,113 @@
+//! Replication commands: REPLICAOF / SLAVEOF, ROLE, WAIT, and the ones replicas send to their
+//! master (REPLCONF, PSYNC, SYNC). The mechanics live in [`crate::repl`].
+
+use super::flags::*;
+use super::table::c;
+use super::{blocking, Command, Ctx};
+use crate::repl;
+use bytes::Bytes;
+use picket::args::{eq_ic, int_arg, ERR_NOT_INT};
+
+const NK: (i32, i32, i32) = (0, 0, 0);
+
+/// The replication commands, alphabetically, as Redis 7.0 declares them.
+pub static REPLICATION_COMMANDS: &[Command] = &[
+    c("psync", -3, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NK, "server", "2.8.0", "Internal command used for replication", repl::master::sync),
+    c("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, NK, "server", "3.0.0", "An internal command for configuring the replication stream", repl::master::replconf),
+    c("replicaof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, NK, "server", "5.0.0", "Make the server a replica of another instance, or promote it as master.", replicaof),
+    c("role", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "server", "2.8.12", "Return the role of the instance in the context of replication", role),
+    c("slaveof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, NK, "server", "1.0.0", "Make the server a replica of another instance, or promote it as master.", replicaof),
+    c("sync", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NK, "server", "1.0.0", "Internal command used for replication", repl::master::sync),
+    c("wait", 3, NOSCRIPT, NK, "generic", "3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", wait),
+];
+
+/// Usage lines for COMMAND DOCS.
+pub const REPLICATION_SYNTAX: &[(&str, &str)] = &[
+    ("psync", "replicationid offset"),
+    ("replicaof", "host port"),
+    ("slaveof", "host port"),
+    ("wait", "numreplicas timeout"),
+];
+
+/// REPLICAOF host port | NO ONE (and SLAVEOF).
+pub fn replicaof(ctx: &mut Ctx, a: &[Bytes]) {
+    if ctx.sess.repl.is_replica {
+        return ctx
+            .out
+            .error("ERR Command is not valid when client is a replica.");
+    }
+    if eq_ic(&a[1], "no") && eq_ic(&a[2], "one") {
+        if ctx.st.repl.is_replica() {
+            repl::link::promote(ctx.node, ctx.st);
+            tracing::info!(
+                "MASTER MODE enabled (user request from '{}')",
+                ctx.sess.client.info_line()
+            );
+        }
+        return ctx.out.ok();
+    }
+    let port = match int_arg(&a[2]) {
+        Ok(p) => p,
+        Err(e) => return ctx.out.error(e),
+    };
+    if !(0..=65535).contains(&port) {
+        return ctx.out.error("ERR Invalid master port");
+    }
+    let host = String::from_utf8_lossy(&a[1]).into_owned();
+    if let Some(m) = &ctx.st.repl.master {
+        if m.host.eq_ignore_ascii_case(&host) && m.port as i64 == port {
+            tracing::info!("REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.");
+            return ctx.out.simple("OK Already connected to specified master");
+        }
+    }
+    // Clients blocked on keys are released: the data will come from the master now.
+    blocking::unblock_all(ctx.st, "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)");
+    repl::link::set_master(ctx.node, ctx.st, &host, port as u16);
+    tracing::info!(
+        "REPLICAOF {host}:{port} enabled (user request from '{}')",
+        ctx.sess.client.info_line()
+    );
+    ctx.out.ok();
+}
+
+/// ROLE.
+pub fn role(ctx: &mut Ctx, _a: &[Bytes]) {
+    repl::info::role(ctx.st, ctx.out);
+}
+
+/// WAIT numreplicas timeout.
+pub fn wait(ctx: &mut Ctx, a: &[Bytes]) {
+    if ctx.st.repl.is_replica() {
+        return ctx.out.error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+    }
+    let Ok(num) = int_arg(&a[1]) else {
+        return ctx.out.error(ERR_NOT_INT);
+    };
+    let Ok(ms) = int_arg(&a[2]) else {
+        return ctx
+            .out
+            .error("ERR timeout is not an integer or out of range");
+    };
+    if ms < 0 {
+        return ctx.out.error("ERR timeout is negative");
+    }
+    repl::flush_stream(ctx.st);
+    let offset = ctx.sess.repl.woff;
+    let acked = repl::master::acked(&ctx.st.repl, offset);
+    if acked as i64 >= num || ctx.sess.in_exec || ctx.sess.multi.is_some() {
+        return ctx.out.int(acked as i64);
+    }
+    // Ask every replica for its offset now rather than at its next 1 Hz ACK.
+    repl::feed_internal(ctx.st, &[b"REPLCONF", b"GETACK", b"*"]);
+    let deadline =
+        (ms > 0).then(|| std::time::Instant::now() + std::time::Duration::from_millis(ms as u64));
+    blocking::block(
+        ctx,
+        &[],
+        deadline,
+        blocking::BlockOp::Wait {
+            offset,
+            numreplicas: num.max(0) as usize,
+        },
+    );
+}

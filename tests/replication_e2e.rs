@@ -1,0 +1,439 @@
+//! Replication end to end, with real Redis 7.0 on the other side of every link it can be on:
+//! picket → picket, picket → real replica (full, partial after a cut, partial after the
+//! picket replica's promotion through replid2), real master → picket replica (both payload
+//! framings), mixed chains, and the faults of the issue (a bad password, a replica behind the
+//! backlog, a master restarted with a new replid). Data is compared logically key by key.
+
+mod common;
+use common::dataset::{assert_same, fill, logical};
+use common::{info_field, test_dir, wait_until, Client, Server, TestDir};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(30);
+
+fn picket(dir: &TestDir, name: &str, extra: &[&str]) -> Server {
+    let log = dir.path().join(format!("{name}.log")).display().to_string();
+    let mut a = vec!["--logfile", &log];
+    a.extend_from_slice(extra);
+    Server::picket(&a)
+}
+
+fn redis(dir: &TestDir, name: &str, extra: &[&str]) -> Server {
+    let log = dir.path().join(format!("{name}.log")).display().to_string();
+    let mut a = vec!["--logfile", &log, "--repl-diskless-sync-delay", "0"];
+    a.extend_from_slice(extra);
+    Server::redis(&a)
+}
+
+fn log_of(dir: &TestDir, name: &str) -> String {
+    std::fs::read_to_string(dir.path().join(format!("{name}.log"))).unwrap_or_default()
+}
+
+/// Every key's type, elements and TTL (string encodings left out: see `logical`).
+fn dump(c: &mut Client) -> std::collections::BTreeMap<String, String> {
+    logical(common::dataset::dump_all(c))
+}
+
+fn info(c: &mut Client) -> String {
+    let r = c.cmd(&["INFO", "replication"]);
+    String::from_utf8_lossy(&r).into_owned()
+}
+
+fn field(c: &mut Client, f: &str) -> String {
+    info_field(&info(c), f).unwrap_or_default()
+}
+
+/// Waits until `replica` is linked and has applied everything `master` has produced.
+fn wait_synced(master: &Server, replica: &Server) {
+    let mut m = master.client();
+    let mut r = replica.client();
+    let ok = wait_until(T, || {
+        let want = field(&mut m, "master_repl_offset");
+        field(&mut r, "master_link_status") == "up" && field(&mut r, "slave_repl_offset") == want
+    });
+    assert!(
+        ok,
+        "replica {} never caught up with {}:\nmaster: {}\nreplica: {}",
+        replica.port,
+        master.port,
+        info(&mut m),
+        info(&mut r)
+    );
+}
+
+fn replicaof(replica: &Server, master: &Server) {
+    let r = replica
+        .client()
+        .cmd_str(&["REPLICAOF", "127.0.0.1", &master.port.to_string()]);
+    assert_eq!(r, "+OK\r\n");
+}
+
+/// A write load touching every type, expiry, transactions and two databases.
+fn write_load(c: &mut Client, n: usize) {
+    for i in 0..n {
+        let k = format!("load{}", i % 50);
+        let cmds: Vec<Vec<String>> = match i % 9 {
+            0 => vec![vec![
+                "SET".into(),
+                k,
+                i.to_string(),
+                "EX".into(),
+                "1000".into(),
+            ]],
+            1 => vec![vec!["INCRBY".into(), "counter".into(), i.to_string()]],
+            2 => vec![vec!["RPUSH".into(), "list".into(), i.to_string()]],
+            3 => vec![vec!["HSET".into(), "hash".into(), k, i.to_string()]],
+            4 => vec![vec!["ZADD".into(), "zset".into(), (i % 13).to_string(), k]],
+            5 => vec![vec!["SADD".into(), "set".into(), (i % 77).to_string()]],
+            6 => vec![
+                vec!["MULTI".into()],
+                vec!["LPOP".into(), "list".into()],
+                vec!["INCRBYFLOAT".into(), "float".into(), "0.5".into()],
+                vec!["EXEC".into()],
+            ],
+            7 => vec![
+                vec!["SELECT".into(), "5".into()],
+                vec!["SET".into(), k, "db5".into()],
+                vec!["SELECT".into(), "0".into()],
+            ],
+            _ => vec![vec!["EXPIRE".into(), k, "500".into()]],
+        };
+        for c_ in cmds {
+            let a: Vec<&str> = c_.iter().map(|s| s.as_str()).collect();
+            let r = c.cmd_str(&a);
+            assert!(!r.starts_with('-'), "{a:?}: {r}");
+        }
+    }
+}
+
+#[test]
+fn picket_replica_of_picket_full_partial_and_promotion() {
+    let dir = test_dir();
+    let m = picket(&dir, "master", &[]);
+    let r = picket(&dir, "replica", &[]);
+    let mut mc = m.client();
+    fill(&mut mc);
+    replicaof(&r, &m);
+    wait_synced(&m, &r);
+    write_load(&mut mc, 900);
+    wait_synced(&m, &r);
+    let want = dump(&mut mc);
+    let mut rc = r.client();
+    assert_same(&want, &dump(&mut rc));
+
+    // Shapes a client sees.
+    assert_eq!(
+        rc.cmd_str(&["SET", "x", "1"]),
+        "-READONLY You can't write against a read only replica.\r\n"
+    );
+    let role = rc.cmd_str(&["ROLE"]);
+    assert!(
+        role.starts_with(&format!(
+            "*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:{}\r\n$9\r\nconnected\r\n:",
+            m.port
+        )),
+        "{role}"
+    );
+    let mrole = mc.cmd_str(&["ROLE"]);
+    assert!(mrole.starts_with("*3\r\n$6\r\nmaster\r\n:"), "{mrole}");
+    assert!(
+        mrole.contains(&format!(
+            "$9\r\n127.0.0.1\r\n${}\r\n{}\r\n",
+            r.port.to_string().len(),
+            r.port
+        )),
+        "{mrole}"
+    );
+    mc.cmd(&["SET", "w", "1"]);
+    assert_eq!(mc.cmd_str(&["WAIT", "1", "5000"]), ":1\r\n");
+    assert_eq!(
+        rc.cmd_str(&["WAIT", "1", "0"]),
+        "-ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.\r\n"
+    );
+    assert!(field(&mut mc, "slave0").starts_with(&format!(
+        "ip=127.0.0.1,port={},state=online,offset=",
+        r.port
+    )));
+
+    // A cut link continues from the backlog.
+    assert_eq!(mc.cmd_str(&["CLIENT", "KILL", "TYPE", "replica"]), ":1\r\n");
+    write_load(&mut mc, 90);
+    wait_synced(&m, &r);
+    assert!(
+        log_of(&dir, "master").contains("Partial resynchronization request from 127.0.0.1:"),
+        "{}",
+        log_of(&dir, "master")
+    );
+    assert_same(&dump(&mut mc), &dump(&mut rc));
+
+    // A third node behind the replica; promoting the replica keeps the third's history
+    // (PSYNC2: +CONTINUE with the new id, no full resync).
+    let c3 = picket(&dir, "third", &[]);
+    replicaof(&c3, &r);
+    wait_synced(&m, &c3);
+    let old_id = field(&mut mc, "master_replid");
+    assert_eq!(rc.cmd_str(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
+    assert_eq!(field(&mut rc, "master_replid2"), old_id);
+    let mut cc = c3.client();
+    assert!(wait_until(T, || field(&mut cc, "master_replid")
+        == field(&mut rc, "master_replid")
+        && field(&mut cc, "master_link_status") == "up"));
+    assert_eq!(rc.cmd_str(&["SET", "after-promotion", "yes"]), "+OK\r\n");
+    wait_synced(&r, &c3);
+    assert_eq!(
+        cc.cmd_str(&["GET", "after-promotion"]),
+        "$3\r\nyes\r\n",
+        "{}\n{}",
+        info(&mut rc),
+        info(&mut cc)
+    );
+    let third = log_of(&dir, "third");
+    assert_eq!(
+        third.matches("Full resync from master").count(),
+        1,
+        "{third}"
+    );
+    assert!(
+        third.contains("Master replication ID changed to"),
+        "{third}"
+    );
+}
+
+#[test]
+fn real_redis_replica_of_picket_full_partial_and_psync2() {
+    let dir = test_dir();
+    let m = picket(&dir, "master", &[]);
+    let p2 = picket(&dir, "picket-replica", &[]);
+    let real = redis(&dir, "real", &[]);
+    let mut mc = m.client();
+    fill(&mut mc);
+    replicaof(&real, &m);
+    replicaof(&p2, &m);
+    wait_synced(&m, &real);
+    write_load(&mut mc, 450);
+    wait_synced(&m, &real);
+    wait_synced(&m, &p2);
+    let want = dump(&mut mc);
+    assert_same(&want, &dump(&mut real.client()));
+
+    // A link cut: the real replica continues from picket's backlog.
+    assert_eq!(mc.cmd_str(&["CLIENT", "KILL", "TYPE", "replica"]), ":2\r\n");
+    write_load(&mut mc, 90);
+    wait_synced(&m, &real);
+    wait_synced(&m, &p2);
+    let rl = log_of(&dir, "real");
+    assert!(
+        rl.contains("Successful partial resynchronization with master."),
+        "{rl}"
+    );
+    assert_eq!(rl.matches("Full resync from master").count(), 1, "{rl}");
+
+    // Promote the picket replica and move the real replica under it: replid2 lets it continue.
+    let mut pc = p2.client();
+    assert_eq!(pc.cmd_str(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
+    replicaof(&real, &p2);
+    let mut rc = real.client();
+    assert!(wait_until(T, || field(&mut rc, "master_link_status")
+        == "up"
+        && field(&mut rc, "master_port") == p2.port.to_string()));
+    pc.cmd(&["SET", "new-master-write", "1"]);
+    wait_synced(&p2, &real);
+    assert_eq!(rc.cmd_str(&["GET", "new-master-write"]), "$1\r\n1\r\n");
+    let rl = log_of(&dir, "real");
+    assert_eq!(rl.matches("Full resync from master").count(), 1, "{rl}");
+    assert_eq!(
+        rl.matches("Successful partial resynchronization with master.")
+            .count(),
+        2,
+        "{rl}"
+    );
+    assert_same(&dump(&mut pc), &dump(&mut rc));
+}
+
+#[test]
+fn picket_replica_of_real_redis_both_payload_framings() {
+    let dir = test_dir();
+    for (name, diskless) in [("eof", "yes"), ("len", "no")] {
+        let real = redis(
+            &dir,
+            &format!("real-{name}"),
+            &["--repl-diskless-sync", diskless],
+        );
+        let mut rc = real.client();
+        fill(&mut rc);
+        let p = picket(&dir, &format!("picket-{name}"), &[]);
+        replicaof(&p, &real);
+        wait_synced(&real, &p);
+        write_load(&mut rc, 450);
+        wait_synced(&real, &p);
+        assert_same(&dump(&mut rc), &dump(&mut p.client()));
+        let pl = log_of(&dir, &format!("picket-{name}"));
+        let framing = if diskless == "yes" {
+            "receiving streamed RDB from master with EOF"
+        } else {
+            "bytes from master to memory"
+        };
+        assert!(pl.contains(framing), "{pl}");
+        // The real master sees ACKs with our offset.
+        let s0 = field(&mut rc, "slave0");
+        let off = field(&mut rc, "master_repl_offset");
+        assert!(
+            wait_until(T, || field(&mut rc, "slave0")
+                .contains(&format!("offset={off},"))),
+            "{s0} vs {off}"
+        );
+    }
+}
+
+#[test]
+fn mixed_chains() {
+    let dir = test_dir();
+    // picket master → picket replica → real replica
+    let m = picket(&dir, "m", &[]);
+    let mid = picket(&dir, "mid", &[]);
+    let tail = redis(&dir, "tail", &[]);
+    replicaof(&mid, &m);
+    replicaof(&tail, &mid);
+    let mut mc = m.client();
+    fill(&mut mc);
+    write_load(&mut mc, 300);
+    wait_synced(&m, &mid);
+    wait_synced(&m, &tail);
+    assert_same(&dump(&mut mc), &dump(&mut tail.client()));
+    // real master → real replica → picket replica
+    let rm = redis(&dir, "rm", &[]);
+    let rmid = redis(&dir, "rmid", &[]);
+    let ptail = picket(&dir, "ptail", &[]);
+    replicaof(&rmid, &rm);
+    replicaof(&ptail, &rmid);
+    let mut rmc = rm.client();
+    fill(&mut rmc);
+    write_load(&mut rmc, 300);
+    wait_synced(&rm, &rmid);
+    wait_synced(&rm, &ptail);
+    assert_same(&dump(&mut rmc), &dump(&mut ptail.client()));
+}
+
+#[test]
+fn faults_bad_password_backlog_overrun_new_replid() {
+    let dir = test_dir();
+    let m = picket(
+        &dir,
+        "master",
+        &["--requirepass", "secret", "--repl-backlog-size", "16kb"],
+    );
+    let r = picket(&dir, "replica", &["--masterauth", "wrong"]);
+    let mut mc = m.client();
+    assert_eq!(mc.cmd_str(&["AUTH", "secret"]), "+OK\r\n");
+    mc.cmd(&["SET", "k", "v"]);
+    replicaof(&r, &m);
+    let mut rc = r.client();
+    assert!(wait_until(T, || log_of(&dir, "replica")
+        .contains("Unable to AUTH to MASTER")));
+    assert_eq!(field(&mut rc, "master_link_status"), "down");
+    assert_eq!(
+        rc.cmd_str(&["CONFIG", "SET", "masterauth", "secret"]),
+        "+OK\r\n"
+    );
+    assert!(wait_until(T, || field(&mut rc, "master_link_status") == "up"));
+
+    // Behind the backlog: more than 16 KB written while the link is down → full resync.
+    assert_eq!(
+        rc.cmd_str(&["CONFIG", "SET", "masterauth", "wrong"]),
+        "+OK\r\n"
+    );
+    assert_eq!(mc.cmd_str(&["CLIENT", "KILL", "TYPE", "replica"]), ":1\r\n");
+    let big = "z".repeat(1000);
+    for i in 0..40 {
+        mc.cmd(&["SET", &format!("big{i}"), &big]);
+    }
+    assert_eq!(
+        rc.cmd_str(&["CONFIG", "SET", "masterauth", "secret"]),
+        "+OK\r\n"
+    );
+    assert!(wait_until(T, || log_of(&dir, "master").contains("for lack of backlog")));
+    wait_synced_auth(&m, &r);
+    assert_same(&dump(&mut auth(&m)), &dump(&mut rc));
+
+    // The master restarts empty with a new replid: the replica resyncs fully and ends equal.
+    let port = m.port.to_string();
+    drop(m);
+    assert!(wait_until(T, || field(&mut rc, "master_link_status") == "down"));
+    let m2 = picket(
+        &dir,
+        "master2",
+        &["--port", &port, "--requirepass", "secret"],
+    );
+    let mut m2c = auth(&m2);
+    m2c.cmd(&["SET", "fresh", "1"]);
+    wait_synced_auth(&m2, &r);
+    assert_same(&dump(&mut m2c), &dump(&mut rc));
+    assert_eq!(rc.cmd_str(&["DBSIZE"]), ":1\r\n");
+}
+
+fn auth(s: &Server) -> Client {
+    let mut c = s.client();
+    assert_eq!(c.cmd_str(&["AUTH", "secret"]), "+OK\r\n");
+    c
+}
+
+fn wait_synced_auth(master: &Server, replica: &Server) {
+    let mut m = auth(master);
+    let mut r = replica.client();
+    let ok = wait_until(T, || {
+        let want = field(&mut m, "master_repl_offset");
+        field(&mut r, "master_link_status") == "up" && field(&mut r, "slave_repl_offset") == want
+    });
+    assert!(ok, "{}\n{}", info(&mut m), info(&mut r));
+}
+
+#[test]
+fn stale_data_min_replicas_and_sentinel_block() {
+    let dir = test_dir();
+    let m = picket(&dir, "master", &[]);
+    let r = picket(&dir, "replica", &["--replica-serve-stale-data", "no"]);
+    let mut rc = r.client();
+    // Pointed at a port nobody listens on: the link stays down.
+    let dead = common::free_port().to_string();
+    assert_eq!(rc.cmd_str(&["REPLICAOF", "127.0.0.1", &dead]), "+OK\r\n");
+    assert_eq!(
+        rc.cmd_str(&["GET", "x"]),
+        "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
+    );
+    assert!(rc
+        .cmd_str(&["INFO", "replication"])
+        .contains("master_link_status:down"));
+    assert_eq!(
+        rc.cmd_str(&["REPLICAOF", "127.0.0.1", &dead]),
+        "+OK Already connected to specified master\r\n"
+    );
+    assert_eq!(
+        rc.cmd_str(&["REPLICAOF", "127.0.0.1", "70000"]),
+        "-ERR Invalid master port\r\n"
+    );
+    // What a sentinel sends to promote: every command queues and runs.
+    for (cmd, want) in [
+        (vec!["MULTI"], "+OK\r\n"),
+        (vec!["SLAVEOF", "NO", "ONE"], "+QUEUED\r\n"),
+        (vec!["CONFIG", "REWRITE"], "+QUEUED\r\n"),
+        (vec!["CLIENT", "KILL", "TYPE", "normal"], "+QUEUED\r\n"),
+        (vec!["CLIENT", "KILL", "TYPE", "pubsub"], "+QUEUED\r\n"),
+    ] {
+        assert_eq!(rc.cmd_str(&cmd), want, "{cmd:?}");
+    }
+    let exec = rc.cmd_str(&["EXEC"]);
+    assert!(exec.starts_with("*4\r\n+OK\r\n"), "{exec}");
+    assert_eq!(field(&mut rc, "role"), "master");
+
+    // min-replicas-to-write on a master with no replica.
+    let mut mc = m.client();
+    mc.cmd(&["CONFIG", "SET", "min-replicas-to-write", "1"]);
+    assert_eq!(
+        mc.cmd_str(&["SET", "a", "1"]),
+        "-NOREPLICAS Not enough good replicas to write.\r\n"
+    );
+    let r2 = picket(&dir, "replica2", &[]);
+    replicaof(&r2, &m);
+    assert!(wait_until(T, || mc.cmd_str(&["SET", "a", "1"]) == "+OK\r\n"));
+    assert_eq!(field(&mut mc, "min_slaves_good_slaves"), "1");
+}
