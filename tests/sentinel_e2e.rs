@@ -3,7 +3,9 @@
 //! with real redis-sentinel, and the SENTINEL API compared with a real redis-sentinel.
 
 mod common;
-use common::{free_port, master_addr, redis_node, role, sentinel, wait_until, Client, Proc};
+use common::{
+    free_port, master_addr, picket_node, redis_node, role, sentinel, wait_until, Client, Proc,
+};
 use std::time::Duration;
 
 struct Cluster {
@@ -11,15 +13,31 @@ struct Cluster {
     nodes: Vec<Proc>,
     node_ports: Vec<u16>,
     sentinels: Vec<Proc>,
+    /// The data nodes are picket-node (else redis-server).
+    picket_nodes: bool,
 }
 
-/// 1 master + 2 replicas, and one sentinel per entry of `real` (true = redis-sentinel).
+/// A data node of the kind the cluster uses.
+fn data_node(dir: &std::path::Path, port: u16, master: Option<u16>, picket: bool) -> Proc {
+    if picket {
+        picket_node(dir, port, master)
+    } else {
+        redis_node(dir, port, master)
+    }
+}
+
+/// 1 master + 2 replicas (redis-server), and one sentinel per entry of `real` (true =
+/// redis-sentinel).
 fn cluster(real: &[bool]) -> Cluster {
+    cluster_of(real, false)
+}
+
+fn cluster_of(real: &[bool], picket_nodes: bool) -> Cluster {
     let dir = common::test_dir();
     let node_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let mut nodes = vec![redis_node(dir.path(), node_ports[0], None)];
+    let mut nodes = vec![data_node(dir.path(), node_ports[0], None, picket_nodes)];
     for p in &node_ports[1..] {
-        nodes.push(redis_node(dir.path(), *p, Some(node_ports[0])));
+        nodes.push(data_node(dir.path(), *p, Some(node_ports[0]), picket_nodes));
     }
     let sentinels: Vec<Proc> = real
         .iter()
@@ -30,6 +48,7 @@ fn cluster(real: &[bool]) -> Cluster {
         nodes,
         node_ports,
         sentinels,
+        picket_nodes,
     };
     // Every sentinel knows both replicas and the other sentinels.
     for s in &c.sentinels {
@@ -64,7 +83,11 @@ fn log_of(c: &Cluster, port: u16) -> String {
 }
 
 fn failover_and_rejoin(real: &[bool]) {
-    let mut c = cluster(real);
+    failover_and_rejoin_of(real, false);
+}
+
+fn failover_and_rejoin_of(real: &[bool], picket_nodes: bool) {
+    let mut c = cluster_of(real, picket_nodes);
     let old = format!("127.0.0.1:{}", c.node_ports[0]);
     c.nodes[0].kill();
     let ok = wait_until(Duration::from_secs(30), || {
@@ -102,7 +125,7 @@ fn failover_and_rejoin(real: &[bool]) {
     // The old master comes back and is turned into a replica of the new one.
     // Compared with the master the sentinels name at each poll: on a loaded machine a sentinel
     // in TILT (a 2 s stall) or a second failover may take longer or move the master again.
-    c.nodes[0] = redis_node(c.dir.path(), c.node_ports[0], None);
+    c.nodes[0] = data_node(c.dir.path(), c.node_ports[0], None, c.picket_nodes);
     assert!(
         wait_until(Duration::from_secs(60), || {
             let Some(cur) = master_addr(c.sentinels[0].port) else {
@@ -126,12 +149,33 @@ fn failover_and_rejoin(real: &[bool]) {
             log_of(&c, s.port).contains("+switch-master mymaster")
         });
         assert!(ok, "{}", log_of(&c, s.port));
+        if c.picket_nodes {
+            let l = log_of(&c, s.port);
+            assert!(!l.contains("-failover-abort"), "{l}");
+        }
+    }
+    // The nodes applied everything the sentinels sent (a failed command would be logged).
+    for p in c.node_ports.iter().filter(|_| c.picket_nodes) {
+        let l = std::fs::read_to_string(c.dir.path().join(format!("picket-{p}.log")))
+            .unwrap_or_default();
+        assert!(!l.contains("CRITICAL"), "{l}");
     }
 }
 
 #[test]
 fn picket_sentinels_fail_over_real_nodes() {
     failover_and_rejoin(&[false, false, false]);
+}
+
+/// Issue 5's interop test: real redis-sentinels manage picket-node data nodes.
+#[test]
+fn real_sentinels_fail_over_picket_nodes() {
+    failover_and_rejoin_of(&[true, true, true], true);
+}
+
+#[test]
+fn picket_sentinels_fail_over_picket_nodes() {
+    failover_and_rejoin_of(&[false, false, false], true);
 }
 
 #[test]

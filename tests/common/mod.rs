@@ -427,6 +427,35 @@ pub fn redis_node(dir: &std::path::Path, port: u16, master: Option<u16>) -> Proc
     redis_node_with(dir, port, master, &[])
 }
 
+/// A picket-node data node on `port` in `dir`, optionally a replica of `master`.
+pub fn picket_node(dir: &std::path::Path, port: u16, master: Option<u16>) -> Proc {
+    let mut args: Vec<String> = [
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--dir",
+        &dir.display().to_string(),
+        "--dbfilename",
+        &format!("picket-{port}.rdb"),
+        "--logfile",
+        &dir.join(format!("picket-{port}.log")).display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if let Some(m) = master {
+        args.extend([
+            "--replicaof".to_string(),
+            "127.0.0.1".to_string(),
+            m.to_string(),
+        ]);
+    }
+    Proc::spawn(&binary("picket-node"), &args, port)
+}
+
 /// Like [`redis_node`], with extra arguments (`--replica-priority 0`, `--requirepass x`).
 pub fn redis_node_with(
     dir: &std::path::Path,
