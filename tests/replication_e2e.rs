@@ -437,3 +437,129 @@ fn stale_data_min_replicas_and_sentinel_block() {
     assert!(wait_until(T, || mc.cmd_str(&["SET", "a", "1"]) == "+OK\r\n"));
     assert_eq!(field(&mut mc, "min_slaves_good_slaves"), "1");
 }
+
+/// A scripted master on loopback: it answers the handshake (PING, REPLCONF), then sends the
+/// next script entry as its PSYNC answer; `true` keeps that connection open afterwards (and
+/// reports whether an ACK arrived), `false` closes it.
+fn fake_master(script: Vec<(Vec<u8>, bool)>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for (answer, keep) in script {
+            let (mut s, _) = l.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut buf = Vec::new();
+            let read_until =
+                |s: &mut std::net::TcpStream, buf: &mut Vec<u8>, pat: &[u8], crlfs: usize| loop {
+                    if let Some(i) = buf.windows(pat.len()).position(|w| w == pat) {
+                        if buf[i..].windows(2).filter(|w| w == b"\r\n").count() >= crlfs {
+                            return true;
+                        }
+                    }
+                    let mut chunk = [0u8; 4096];
+                    match s.read(&mut chunk) {
+                        Ok(0) | Err(_) => return false,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                };
+            if !read_until(&mut s, &mut buf, b"PING", 1) {
+                continue;
+            }
+            s.write_all(b"+PONG\r\n").unwrap();
+            read_until(&mut s, &mut buf, b"psync2", 1);
+            s.write_all(b"+OK\r\n+OK\r\n").unwrap();
+            read_until(&mut s, &mut buf, b"PSYNC", 5);
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            seen.push(
+                text.split("PSYNC")
+                    .nth(1)
+                    .unwrap_or("")
+                    .replace("\r\n", " "),
+            );
+            buf.clear();
+            s.write_all(&answer).unwrap();
+            if keep {
+                let acked = read_until(&mut s, &mut buf, b"ACK", 3);
+                seen.push(format!(
+                    "ack={acked} {}",
+                    String::from_utf8_lossy(&buf).replace("\r\n", " ")
+                ));
+            }
+        }
+        seen
+    });
+    (port, h)
+}
+
+#[test]
+fn faults_loading_master_and_payload_cut_short() {
+    let dir = test_dir();
+    // A real snapshot to serve, written by a picket node.
+    let src = picket(&dir, "source", &["--dbfilename", "src.rdb"]);
+    let mut sc = src.client();
+    sc.cmd(&["SET", "from-rdb", "1"]);
+    sc.cmd(&["RPUSH", "list", "a", "b"]);
+    assert_eq!(sc.cmd_str(&["SAVE"]), "+OK\r\n");
+    let rdb = std::fs::read(src.dir.path().join("src.rdb")).unwrap();
+    let id = "a".repeat(40);
+    let head = format!("+FULLRESYNC {id} 100\r\n$").into_bytes();
+    let mut cut = head.clone();
+    cut.extend_from_slice(format!("{}\r\n", rdb.len()).as_bytes());
+    cut.extend_from_slice(&rdb[..rdb.len() / 2]);
+    let mut full = b"\n\n".to_vec();
+    full.extend_from_slice(&head);
+    full.extend_from_slice(format!("{}\r\n", rdb.len()).as_bytes());
+    full.extend_from_slice(&rdb);
+    let set = b"*3\r\n$3\r\nSET\r\n$5\r\nafter\r\n$1\r\n1\r\n";
+    full.extend_from_slice(set);
+    let (port, fake) = fake_master(vec![
+        (
+            b"-LOADING Redis is loading the dataset in memory\r\n".to_vec(),
+            false,
+        ),
+        (cut, false),
+        (full, true),
+    ]);
+    let r = picket(&dir, "replica", &[]);
+    let mut rc = r.client();
+    rc.cmd(&["SET", "old", "kept until a whole snapshot arrives"]);
+    assert_eq!(
+        rc.cmd_str(&["REPLICAOF", "127.0.0.1", &port.to_string()]),
+        "+OK\r\n"
+    );
+    assert!(wait_until(T, || log_of(&dir, "replica")
+        .contains("Connection reset by peer")
+        || log_of(&dir, "replica")
+            .matches("MASTER <-> REPLICA sync started")
+            .count()
+            >= 3));
+    assert!(
+        wait_until(T, || rc.cmd_str(&["GET", "after"]) == "$1\r\n1\r\n"),
+        "{}",
+        log_of(&dir, "replica")
+    );
+    assert_eq!(rc.cmd_str(&["GET", "old"]), "$-1\r\n");
+    assert_eq!(rc.cmd_str(&["GET", "from-rdb"]), "$1\r\n1\r\n");
+    assert_eq!(field(&mut rc, "master_replid"), id);
+    assert!(wait_until(T, || field(&mut rc, "slave_repl_offset")
+        == (100 + set.len()).to_string()));
+    let seen = fake.join().unwrap();
+    // A master turned replica offers its own history first, as Redis does.
+    assert!(
+        seen[0].trim().starts_with("$40 ") && seen[0].trim().ends_with("$1 1"),
+        "{seen:?}"
+    );
+    assert!(seen[3].starts_with("ack=true"), "{seen:?}");
+    let l = log_of(&dir, "replica");
+    assert!(
+        l.contains("Master is currently unable to PSYNC but should be in the future: -LOADING"),
+        "{l}"
+    );
+    assert!(
+        l.contains("receiving streamed RDB")
+            || l.contains(&format!("receiving {} bytes", rdb.len())),
+        "{l}"
+    );
+}

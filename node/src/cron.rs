@@ -95,7 +95,11 @@ pub async fn run(node: Arc<Node>) {
         };
         let period = Duration::from_millis(1000 / hz.max(1));
         tokio::time::sleep(period).await;
-        let mut st = node.state.lock();
+        // A busy lock (a snapshot being streamed to a replica) skips this tick rather than
+        // parking the runtime's thread, which is writing that snapshot out meanwhile.
+        let Some(mut st) = node.state.try_lock_for(Duration::from_millis(5)) else {
+            continue;
+        };
         // Up to 25% of the period (more with higher effort), as Redis's slow cycle.
         let budget = period * (25 + 2 * effort as u32) / 100;
         active_expire_cycle(&mut st, &mut cursors, effort, budget);

@@ -163,8 +163,8 @@ fn main() {
             let mut w = target.split_whitespace();
             if let (Some(h), Some(p)) = (w.next(), w.next().and_then(|p| p.parse::<u16>().ok())) {
                 picket_node::repl::link::set_master(&node, &mut st, h, p);
-                // A fresh start has no history to offer: PSYNC ? -1.
-                st.repl.cached = None;
+                // A fresh start offers only what its snapshot recorded (else PSYNC ? -1).
+                st.repl.cached = st.repl.restored.take();
             }
         }
         tokio::spawn(picket_node::repl::link::supervise(node.clone()));
@@ -176,6 +176,7 @@ fn main() {
                 _ = term.recv() => { tracing::warn!("Received SIGTERM scheduling shutdown..."); ShutdownKind::Default }
                 _ = int.recv() => { tracing::warn!("Received SIGINT scheduling shutdown..."); ShutdownKind::Default }
             };
+            picket_node::repl::wait_for_replicas(&node).await;
             // SHUTDOWN saved already (under the lock); a signal saves here when save points
             // are configured, and stays up if that fails, as Redis does.
             let mut st = node.state.lock();

@@ -18,17 +18,33 @@ pub fn rdb_path(st: &NodeState) -> PathBuf {
 
 /// The aux fields Redis 7.0 writes. `repl` is the replication position to record (id,
 /// offset), for a snapshot sent to a replica or taken while this node has a history.
-fn aux_fields(aof_base: bool, repl: (&str, u64)) -> Vec<(&'static str, String)> {
-    vec![
+/// `repl-stream-db` is written only when the node has a replication history worth resuming
+/// (a backlog, or a master), as Redis does; a restart then offers that history to PSYNC.
+fn aux_fields(
+    aof_base: bool,
+    repl: (&str, u64),
+    stream_db: Option<usize>,
+) -> Vec<(&'static str, String)> {
+    let mut v = vec![
         ("redis-ver", picket::REDIS_VERSION.to_string()),
         ("redis-bits", "64".to_string()),
         ("ctime", (now_ms() / 1000).to_string()),
         ("used-mem", crate::alloc::used_memory().to_string()),
-        ("repl-stream-db", "0".to_string()),
+    ];
+    if let Some(db) = stream_db {
+        v.push(("repl-stream-db", db.to_string()));
+    }
+    v.extend([
         ("repl-id", repl.0.to_string()),
         ("repl-offset", repl.1.to_string()),
         ("aof-base", if aof_base { "1" } else { "0" }.to_string()),
-    ]
+    ]);
+    v
+}
+
+/// The db to record as `repl-stream-db`, when the node has a history to resume.
+fn stream_db(st: &NodeState) -> Option<usize> {
+    (st.repl.backlog.is_some() || st.repl.is_replica()).then_some(0)
 }
 
 /// Writes the whole dataset as an RDB stream to `w`. Keys already expired are skipped.
@@ -60,9 +76,19 @@ fn write_dataset<W: std::io::Write>(
 
 /// The snapshot a replica gets on a full resync, recording the offset it starts from.
 pub fn rdb_for_replica(st: &NodeState, offset: u64) -> std::io::Result<Vec<u8>> {
-    let aux = aux_fields(false, (&st.replid, offset));
+    let aux = aux_fields(false, (&st.replid, offset), Some(0));
     let buf = Vec::with_capacity(1 << 16);
     Ok(write_dataset(st, buf, &aux)?.0)
+}
+
+/// The snapshot for a replica, written into `w` as it is produced; returns `w` for the rest.
+pub fn rdb_stream_for_replica<W: std::io::Write>(
+    st: &NodeState,
+    offset: u64,
+    w: W,
+) -> std::io::Result<W> {
+    let aux = aux_fields(false, (&st.replid, offset), Some(0));
+    Ok(write_dataset(st, w, &aux)?.0)
 }
 
 /// Writes the whole dataset to `path` (atomically). Keys already expired are skipped.
@@ -77,7 +103,7 @@ pub fn write_rdb_with_aux(
     aof_base: bool,
 ) -> std::io::Result<u64> {
     let tmp = format!("temp-{}.rdb", std::process::id());
-    let aux = aux_fields(aof_base, (&st.replid, st.repl.offset));
+    let aux = aux_fields(aof_base, (&st.replid, st.repl.offset), stream_db(st));
     let mut size = 0;
     picket::fsutil::atomic_write_with(path, &tmp, |f| {
         let (_, n) = write_dataset(st, f, &aux)?;
@@ -170,10 +196,29 @@ struct Loader {
     expired: u64,
     lru: u32,
     used_mem: Arc<AtomicU64>,
+    repl_id: Option<String>,
+    repl_offset: Option<u64>,
+    repl_stream_db: Option<i64>,
+}
+
+impl Loader {
+    fn repl_position(&self) -> Option<(String, u64)> {
+        match (&self.repl_id, self.repl_offset, self.repl_stream_db) {
+            (Some(id), Some(off), Some(db)) if db != -1 => Some((id.clone(), off)),
+            _ => None,
+        }
+    }
 }
 
 impl Sink for Loader {
     fn aux(&mut self, key: &[u8], val: &[u8]) {
+        let text = || std::str::from_utf8(val).ok().map(str::to_string);
+        match key {
+            b"repl-id" => self.repl_id = text().filter(|t| t.len() == 40),
+            b"repl-offset" => self.repl_offset = text().and_then(|t| t.parse().ok()),
+            b"repl-stream-db" => self.repl_stream_db = text().and_then(|t| t.parse().ok()),
+            _ => {}
+        }
         if key == b"used-mem" {
             let v = std::str::from_utf8(val).ok().and_then(|v| v.parse().ok());
             self.used_mem.store(v.unwrap_or(0), Ordering::Relaxed);
@@ -216,6 +261,9 @@ impl Sink for Loader {
 /// What a file held: its databases, keys loaded and keys dropped as expired.
 pub struct Loaded {
     dbs: Vec<Db>,
+    /// The replication position the file recorded (repl-id, repl-offset), when it has all of
+    /// repl-id, repl-offset and a repl-stream-db other than -1.
+    pub repl: Option<(String, u64)>,
     pub keys: u64,
     pub expired: u64,
 }
@@ -247,6 +295,9 @@ pub fn read_rdb_file(
         expired: 0,
         lru,
         used_mem,
+        repl_id: None,
+        repl_offset: None,
+        repl_stream_db: None,
     };
     let reader = Counting {
         inner: std::io::BufReader::with_capacity(1 << 16, f),
@@ -254,16 +305,17 @@ pub fn read_rdb_file(
     };
     let n = load(reader, lim, &mut loader)?;
     Ok(Some(Loaded {
+        repl: loader.repl_position(),
         dbs: loader.dbs,
         keys: n - loader.expired,
         expired: loader.expired,
     }))
 }
 
-/// Reads a snapshot received from a master (in memory). Keys already expired are kept: a
+/// Reads a snapshot received from a master, as it arrives. Keys already expired are kept: a
 /// replica deletes them only when its master says so.
-pub fn read_rdb_bytes(
-    data: &[u8],
+pub fn read_rdb_stream(
+    data: impl std::io::Read,
     databases: usize,
     lim: &EncodingLimits,
     lru: u32,
@@ -275,9 +327,13 @@ pub fn read_rdb_bytes(
         expired: 0,
         lru,
         used_mem: Default::default(),
+        repl_id: None,
+        repl_offset: None,
+        repl_stream_db: None,
     };
     let n = load(data, lim, &mut loader)?;
     Ok(Loaded {
+        repl: loader.repl_position(),
         dbs: loader.dbs,
         keys: n - loader.expired,
         expired: loader.expired,
@@ -366,6 +422,9 @@ pub async fn load_at_startup(node: Arc<crate::server::Node>) {
             l.keys,
             l.expired
         );
+        if let Some(pos) = l.repl.clone() {
+            crate::repl::restore_history(&mut st, pos);
+        }
         install(&mut st.ks, l);
         tracing::info!(
             "DB loaded from disk: {:.3} seconds",

@@ -136,6 +136,8 @@ pub struct NodeState {
 
 /// The node's shared part.
 pub struct Node {
+    /// This node's own handle, for work handed to other threads (a replica's snapshot).
+    pub me: std::sync::Weak<Node>,
     pub state: Mutex<NodeState>,
     pub hot: RwLock<HotConfig>,
     pub registry: ClientRegistry,
@@ -201,7 +203,8 @@ impl Node {
             aof: None,
             repl: Default::default(),
         };
-        Arc::new(Node {
+        Arc::new_cyclic(|me| Node {
+            me: me.clone(),
             state: Mutex::new(state),
             hot: RwLock::new(hot),
             registry: ClientRegistry::new(),

@@ -132,6 +132,16 @@ impl ClientHandle {
         self.tx.send(data).is_ok()
     }
 
+    /// Queues bytes that no output limit applies to (a snapshot sent to a replica, which Redis
+    /// does not count in the replica's output buffer either).
+    pub fn send_unlimited(&self, data: Bytes) -> bool {
+        if self.is_killed() {
+            return false;
+        }
+        self.pending.fetch_add(data.len(), Ordering::Relaxed);
+        self.tx.send(data).is_ok()
+    }
+
     /// Called by the connection after writing `n` queued bytes.
     pub fn sent(&self, n: usize) {
         self.pending.fetch_sub(n, Ordering::Relaxed);

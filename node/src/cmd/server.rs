@@ -9,12 +9,15 @@ use picket::args::{eq_ic, ERR_SYNTAX};
 pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) {
     let mut kind = ShutdownKind::Default;
     let mut abort = false;
+    let mut now = false;
     for o in &a[1..] {
         if eq_ic(o, "nosave") {
             kind = ShutdownKind::NoSave;
         } else if eq_ic(o, "save") {
             kind = ShutdownKind::Save;
-        } else if eq_ic(o, "now") || eq_ic(o, "force") {
+        } else if eq_ic(o, "now") {
+            now = true;
+        } else if eq_ic(o, "force") {
         } else if eq_ic(o, "abort") {
             abort = true;
         } else {
@@ -38,6 +41,10 @@ pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) {
         }
     }
     ctx.st.shutdown = Some(ShutdownKind::NoSave);
+    ctx.st.repl.shutdown_now = now;
+    // Nothing written after the final snapshot could survive: writes wait until the exit.
+    ctx.st.pause.until = Some(std::time::Instant::now() + std::time::Duration::from_secs(3600));
+    ctx.st.pause.write_only = true;
     // Like Redis, no reply: the connection closes as the server exits.
     ctx.sess.close_after_reply = true;
 }

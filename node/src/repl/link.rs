@@ -388,52 +388,76 @@ impl Link {
                 "MASTER <-> REPLICA sync: receiving {total} bytes from master to memory"
             ),
         }
-        let mut payload: Vec<u8> = Vec::new();
-        let mut last_report = Instant::now();
-        loop {
-            if let Some(m) = &mark {
-                let mut all = std::mem::take(&mut payload);
-                all.extend_from_slice(&c.buf);
-                c.buf.clear();
-                if all.len() >= m.len() && all.ends_with(m) {
-                    all.truncate(all.len() - m.len());
-                    payload = all;
-                    break;
-                }
-                payload = all;
-            } else {
-                let want = total as usize - payload.len();
-                let take = want.min(c.buf.len());
-                payload.extend_from_slice(&c.buf.split_to(take));
-                if payload.len() == total as usize {
-                    break;
-                }
-            }
-            if last_report.elapsed() >= Duration::from_millis(200) {
-                last_report = Instant::now();
-                let read = payload.len() as u64;
-                self.with_state(|st| {
-                    if let Some(m) = st.repl.master.as_mut() {
-                        m.sync_bytes = (total, read);
-                        m.sync_last_io = Some(Instant::now());
-                    }
-                })?;
-            }
-            c.fill().await?;
-        }
-        tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
+        // The snapshot is parsed on a blocking thread while it arrives; a transfer cut short
+        // ends the parser's input early and nothing of it is installed.
         let (dbs, lim, lru) = {
             let st = self.node.state.lock();
             (st.ks.dbs.len(), st.ks.enc, st.ks.lru.initial())
         };
-        let loaded = tokio::task::spawn_blocking(move || {
-            crate::persist::read_rdb_bytes(&payload, dbs, &lim, lru)
-        })
-        .await
-        .map_err(|e| format!("Failed trying to load the MASTER synchronization DB: {e}"))?
-        .map_err(|e| {
-            format!("Failed trying to load the MASTER synchronization DB from socket: {e}")
-        })?;
+        let (tx, rx) = std::sync::mpsc::channel::<Bytes>();
+        let parser = tokio::task::spawn_blocking(move || {
+            crate::persist::read_rdb_stream(ChunkReader::new(rx), dbs, &lim, lru)
+        });
+        let mut received: u64 = 0;
+        let mut last_report = Instant::now();
+        // With an EOF mark, the last bytes seen may be the mark: they are held back.
+        let mut held = BytesMut::new();
+        loop {
+            let done = match &mark {
+                Some(m) => {
+                    held.extend_from_slice(&c.buf);
+                    c.buf.clear();
+                    if held.len() >= m.len() && held.ends_with(m) {
+                        held.truncate(held.len() - m.len());
+                        let chunk = held.split().freeze();
+                        received += chunk.len() as u64;
+                        let _ = tx.send(chunk);
+                        true
+                    } else {
+                        let keep = m.len().min(held.len());
+                        let chunk = held.split_to(held.len() - keep).freeze();
+                        received += chunk.len() as u64;
+                        if !chunk.is_empty() && tx.send(chunk).is_err() {
+                            break;
+                        }
+                        false
+                    }
+                }
+                None => {
+                    let want = (total as u64 - received) as usize;
+                    let chunk = c.buf.split_to(want.min(c.buf.len())).freeze();
+                    received += chunk.len() as u64;
+                    if !chunk.is_empty() && tx.send(chunk).is_err() {
+                        break;
+                    }
+                    received == total as u64
+                }
+            };
+            if done {
+                break;
+            }
+            if last_report.elapsed() >= Duration::from_millis(200) {
+                last_report = Instant::now();
+                self.with_state(|st| {
+                    if let Some(m) = st.repl.master.as_mut() {
+                        m.sync_bytes = (total, received);
+                        m.sync_last_io = Some(Instant::now());
+                    }
+                })?;
+            }
+            if c.buf.capacity() < 1 << 20 {
+                c.buf.reserve(1 << 20);
+            }
+            c.fill().await?;
+        }
+        drop(tx);
+        tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
+        let loaded = parser
+            .await
+            .map_err(|e| format!("Failed trying to load the MASTER synchronization DB: {e}"))?
+            .map_err(|e| {
+                format!("Failed trying to load the MASTER synchronization DB from socket: {e}")
+            })?;
         let usemark = mark.is_some();
         self.with_state(|st| {
             tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
@@ -615,5 +639,36 @@ impl Link {
             m.reploff = Some(off);
         }
         res.map(|_| ack)
+    }
+}
+
+/// The snapshot's bytes as they arrive, for the RDB reader on its own thread.
+struct ChunkReader {
+    rx: std::sync::mpsc::Receiver<Bytes>,
+    cur: Bytes,
+}
+
+impl ChunkReader {
+    fn new(rx: std::sync::mpsc::Receiver<Bytes>) -> Self {
+        ChunkReader {
+            rx,
+            cur: Bytes::new(),
+        }
+    }
+}
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.recv() {
+                Ok(b) => self.cur = b,
+                // The link closed before the end: the reader sees a short file.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        bytes::Buf::advance(&mut self.cur, n);
+        Ok(n)
     }
 }

@@ -103,6 +103,7 @@ fn attach(ctx: &mut Ctx, ip: String, port: u16, pre_psync: bool, ack_off: u64) {
         pre_psync,
         ack_off,
         ack_time: Instant::now(),
+        held: None,
     });
 }
 
@@ -131,6 +132,9 @@ fn continue_partial(ctx: &mut Ctx, ip: String, port: u16, off: u64) {
 
 fn full_resync(ctx: &mut Ctx, ip: String, port: u16, psync: bool) {
     tracing::info!("Full resync requested by replica {ip}:{port}");
+    if psync && ctx.sess.repl.capa_eof {
+        return streamed_resync(ctx, ip, port);
+    }
     if ctx.st.repl.backlog.is_none() {
         super::change_replid(ctx.st);
         super::clear_replid2(ctx.st);
@@ -192,6 +196,8 @@ pub fn replconf(ctx: &mut Ctx, a: &[Bytes]) {
             "capa" => {
                 if picket::args::eq_ic(val, "psync2") {
                     ctx.sess.repl.capa_psync2 = true;
+                } else if picket::args::eq_ic(val, "eof") {
+                    ctx.sess.repl.capa_eof = true;
                 }
             }
             "ack" => {
@@ -226,6 +232,12 @@ fn ack(st: &mut NodeState, client: u64, off: u64) {
     if let Some(r) = st.repl.replicas.iter_mut().find(|r| r.client.id == client) {
         r.ack_off = r.ack_off.max(off);
         r.ack_time = Instant::now();
+        // The first ACK after an EOF-marked snapshot releases the stream.
+        if let Some(h) = r.held.take() {
+            if !h.is_empty() {
+                r.client.send(Bytes::from(h), st.repl.obuf_limit);
+            }
+        }
     }
     crate::cmd::blocking::serve_waits(st);
 }
@@ -246,5 +258,107 @@ pub fn detach(st: &mut NodeState, client: u64) {
         if st.repl.replicas.is_empty() {
             st.repl.no_replicas_since = Instant::now();
         }
+    }
+}
+
+/// A full resync for a replica that announced `capa eof`: the snapshot is written on another
+/// thread, which takes the node's lock itself, records the offset, attaches the replica and
+/// streams the snapshot through the replica's output queue in 1 MB pieces while it is being
+/// serialised, framed `$EOF:<mark>` … `<mark>`. The connection keeps writing meanwhile, so the
+/// replica receives and parses while the master serialises. The stream that follows is held
+/// until the replica's first ACK.
+fn streamed_resync(ctx: &mut Ctx, ip: String, port: u16) {
+    let Some(node) = ctx.node.me.upgrade() else {
+        return;
+    };
+    let client = ctx.sess.client.clone();
+    // The session is marked now (later PSYNCs are ignored); the replica entry is added with
+    // the snapshot's offset by the thread.
+    ctx.sess.repl.is_replica = true;
+    client.set_kind(ClientKind::Replica);
+    std::thread::spawn(move || {
+        let mut st = node.state.lock();
+        if client.is_killed() {
+            return;
+        }
+        super::flush_stream(&mut st);
+        if st.repl.backlog.is_none() {
+            super::change_replid(&mut st);
+            super::clear_replid2(&mut st);
+            super::create_backlog(&mut st);
+            tracing::info!(
+                "Replication backlog created, my new replication IDs are '{}' and '{}'",
+                st.replid,
+                st.replid2
+            );
+        }
+        let offset = st.repl.offset;
+        let mark = picket::random_hex_id();
+        client.send_unlimited(Bytes::from(format!(
+            "+FULLRESYNC {} {offset}\r\n$EOF:{mark}\r\n",
+            st.replid
+        )));
+        tracing::info!("Starting snapshot for SYNC with target: replica socket {ip}:{port} (streamed, no fork)");
+        let sink = ChunkSink {
+            client: &client,
+            buf: Vec::with_capacity(CHUNK),
+            sent: 0,
+        };
+        match crate::persist::rdb_stream_for_replica(&st, offset, sink) {
+            Ok(mut sink) => {
+                sink.buf.extend_from_slice(mark.as_bytes());
+                let n = sink.sent + sink.buf.len() as u64;
+                client.send_unlimited(Bytes::from(std::mem::take(&mut sink.buf)));
+                st.stream.reset_select();
+                st.repl.sync_full += 1;
+                st.repl.replicas.push(ReplicaInfo {
+                    client: client.clone(),
+                    ip: ip.clone(),
+                    port,
+                    pre_psync: false,
+                    ack_off: 0,
+                    ack_time: Instant::now(),
+                    held: Some(Vec::new()),
+                });
+                tracing::info!(
+                    "Synchronization with replica {ip}:{port} succeeded ({n} bytes of snapshot at offset {offset})"
+                );
+            }
+            Err(e) => {
+                tracing::warn!("Can't send the snapshot to replica {ip}:{port}: {e}");
+                client.kill();
+            }
+        }
+    });
+}
+
+const CHUNK: usize = 1 << 20;
+
+/// Hands the snapshot to the replica's output queue in pieces as it is written.
+struct ChunkSink<'a> {
+    client: &'a std::sync::Arc<picket::server::ClientHandle>,
+    buf: Vec<u8>,
+    sent: u64,
+}
+
+impl std::io::Write for ChunkSink<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        self.sent += chunk.len() as u64;
+        if !self.client.send_unlimited(Bytes::from(chunk)) {
+            return Err(std::io::Error::other("replica gone"));
+        }
+        Ok(())
     }
 }

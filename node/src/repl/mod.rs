@@ -77,6 +77,9 @@ pub struct ReplicaInfo {
     pub pre_psync: bool,
     pub ack_off: u64,
     pub ack_time: Instant,
+    /// After a snapshot with an EOF mark, the stream is held here until the replica's first
+    /// ACK (a real Redis replica looks for the mark only at the end of a read).
+    pub held: Option<Vec<u8>>,
 }
 
 /// The node's replication state.
@@ -92,10 +95,14 @@ pub struct ReplState {
     pub second_offset: i64,
     /// The history this node can continue with PSYNC: (replid, offset of the last byte).
     pub cached: Option<(String, u64)>,
+    /// The position a snapshot loaded at start-up recorded, for the first PSYNC.
+    pub restored: Option<(String, u64)>,
     pub no_replicas_since: Instant,
     pub last_ping: Instant,
     pub generation: u64,
     pub obuf_limit: OutputLimit,
+    /// SHUTDOWN NOW: exit without waiting for the replicas to catch up.
+    pub shutdown_now: bool,
     pub sync_full: u64,
     pub sync_partial_ok: u64,
     pub sync_partial_err: u64,
@@ -110,6 +117,7 @@ impl Default for ReplState {
             offset: 0,
             second_offset: -1,
             cached: None,
+            restored: None,
             no_replicas_since: Instant::now(),
             last_ping: Instant::now(),
             generation: 0,
@@ -118,6 +126,7 @@ impl Default for ReplState {
                 soft: 64 << 20,
                 soft_seconds: 60,
             },
+            shutdown_now: false,
             sync_full: 0,
             sync_partial_ok: 0,
             sync_partial_err: 0,
@@ -151,6 +160,7 @@ pub struct SessionRepl {
     pub listening_port: u16,
     pub ip_address: Option<String>,
     pub capa_psync2: bool,
+    pub capa_eof: bool,
     /// This connection is a replica attached with PSYNC/SYNC.
     pub is_replica: bool,
     /// This session applies the stream of this node's master.
@@ -183,6 +193,22 @@ pub fn shift_replid(st: &mut NodeState) {
         st.repl.second_offset,
         st.replid
     );
+}
+
+/// A snapshot loaded at start-up recorded a replication position: a replica offers it to its
+/// master (PSYNC after a restart); a master keeps it as its secondary id, so its replicas can
+/// continue after the restart too.
+pub fn restore_history(st: &mut NodeState, (id, off): (String, u64)) {
+    if !st.config.get("replicaof").trim().is_empty() {
+        st.replid = id.clone();
+        st.repl.offset = off;
+        st.repl.restored = Some((id, off));
+    } else {
+        st.replid2 = id;
+        st.repl.second_offset = off as i64 + 1;
+        st.repl.offset = off;
+        create_backlog(st);
+    }
 }
 
 /// Creates the backlog (its first byte will be the next offset) and turns the stream on.
@@ -223,8 +249,21 @@ fn feed_replication(st: &mut NodeState, data: &[u8]) {
     let shared = Bytes::copy_from_slice(data);
     let lim = st.repl.obuf_limit;
     st.repl.replicas.retain(|r| !r.client.is_killed());
-    for r in &st.repl.replicas {
-        r.client.send(shared.clone(), lim);
+    for r in st.repl.replicas.iter_mut() {
+        match r.held.as_mut() {
+            Some(h) => {
+                h.extend_from_slice(data);
+                if lim.hard > 0 && h.len() > lim.hard {
+                    tracing::warn!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", r.client.id, r.client.addr);
+                    r.client.kill();
+                }
+            }
+            None => {
+                if !r.client.send(shared.clone(), lim) {
+                    r.client.kill();
+                }
+            }
+        }
     }
 }
 
@@ -303,4 +342,56 @@ pub fn cron(node: &Node, st: &mut NodeState) {
         st.repl.no_replicas_since = Instant::now();
     }
     let _ = node;
+}
+
+/// Before exiting (SHUTDOWN without NOW, SIGTERM): writes are paused and the replicas get up
+/// to `shutdown-timeout` seconds to acknowledge everything, as Redis 7 does.
+pub async fn wait_for_replicas(node: &Node) {
+    let deadline = {
+        let mut st = node.state.lock();
+        let secs = st.config.get_i64("shutdown-timeout").max(0) as u64;
+        if std::mem::take(&mut st.repl.shutdown_now) || st.repl.replicas.is_empty() || secs == 0 {
+            return;
+        }
+        let until = Instant::now() + Duration::from_secs(secs);
+        if st.pause.until.is_none_or(|u| u < until) {
+            st.pause.until = Some(until + Duration::from_secs(1));
+            st.pause.write_only = true;
+        }
+        tracing::info!("Waiting for replicas before shutting down.");
+        feed_internal(&mut st, &[b"REPLCONF", b"GETACK", b"*"]);
+        until
+    };
+    loop {
+        let done = {
+            let st = node.state.lock();
+            st.repl
+                .replicas
+                .iter()
+                .all(|r| r.pre_psync || r.ack_off >= st.repl.offset)
+        };
+        if done || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let st = node.state.lock();
+    let mut in_sync = 0;
+    for r in &st.repl.replicas {
+        if r.ack_off >= st.repl.offset {
+            in_sync += 1;
+        } else {
+            tracing::warn!(
+                "Lagging replica {}:{} reported offset {} behind master, lag={}, state=online.",
+                r.ip,
+                r.port,
+                st.repl.offset - r.ack_off,
+                r.ack_time.elapsed().as_secs()
+            );
+        }
+    }
+    tracing::info!(
+        "{in_sync} of {} replicas are in sync when shutting down.",
+        st.repl.replicas.len()
+    );
 }
