@@ -493,7 +493,7 @@ fn ipv6_master_and_replica() {
         if let Some(mp) = master {
             args.extend(["--replicaof".into(), "::1".into(), mp.to_string()]);
         }
-        let child = std::process::Command::new(common::redis_server())
+        let child = std::process::Command::new(common::data_node_server())
             .args(&args)
             .stdout(std::process::Stdio::null())
             .spawn()

@@ -422,7 +422,18 @@ impl Drop for Proc {
     }
 }
 
-/// A redis-server data node on `port` in `dir`, optionally a replica of `master`.
+/// The data-node binary of the sentinel and client suites: redis-server, or picket-node when
+/// `PICKET_NODES=1` (`.ci/run` runs the sentinel suite both ways).
+pub fn data_node_server() -> PathBuf {
+    if std::env::var("PICKET_NODES").is_ok_and(|v| v == "1") {
+        binary("picket-node")
+    } else {
+        redis_server()
+    }
+}
+
+/// A data node (redis-server, or picket-node with `PICKET_NODES=1`) on `port` in `dir`,
+/// optionally a replica of `master`.
 pub fn redis_node(dir: &std::path::Path, port: u16, master: Option<u16>) -> Proc {
     redis_node_with(dir, port, master, &[])
 }
@@ -488,7 +499,7 @@ pub fn redis_node_with(
         ]);
     }
     args.extend(extra.iter().map(|s| s.to_string()));
-    Proc::spawn(&redis_server(), &args, port)
+    Proc::spawn(&data_node_server(), &args, port)
 }
 
 /// A sentinel (picket or real) monitoring `mymaster` at `master_port`, with 1 s down-after.
