@@ -13,7 +13,7 @@ const T: Duration = Duration::from_secs(30);
 
 fn picket(dir: &TestDir, name: &str, extra: &[&str]) -> Server {
     let log = dir.path().join(format!("{name}.log")).display().to_string();
-    let mut a = vec!["--logfile", &log];
+    let mut a = vec!["--logfile", &log, "--repl-diskless-sync-delay", "0"];
     a.extend_from_slice(extra);
     Server::picket(&a)
 }
@@ -562,4 +562,47 @@ fn faults_loading_master_and_payload_cut_short() {
             || l.contains(&format!("receiving {} bytes", rdb.len())),
         "{l}"
     );
+}
+
+#[test]
+fn one_diskless_snapshot_serves_several_replicas_and_disk_framing() {
+    let dir = test_dir();
+    let m = picket(
+        &dir,
+        "master",
+        &[
+            "--repl-diskless-sync-delay",
+            "2",
+            "--repl-diskless-sync-max-replicas",
+            "2",
+        ],
+    );
+    let mut mc = m.client();
+    fill(&mut mc);
+    let p = picket(&dir, "picket-replica", &[]);
+    let real = redis(&dir, "real-replica", &[]);
+    replicaof(&p, &m);
+    replicaof(&real, &m);
+    // Both wait for the same snapshot, which starts as soon as two replicas wait.
+    wait_synced(&m, &p);
+    wait_synced(&m, &real);
+    let ml = log_of(&dir, "master");
+    assert!(ml.contains("replicas sockets (2 replica(s)"), "{ml}");
+    write_load(&mut mc, 200);
+    wait_synced(&m, &p);
+    wait_synced(&m, &real);
+    let want = dump(&mut mc);
+    assert_same(&want, &dump(&mut p.client()));
+    assert_same(&want, &dump(&mut real.client()));
+    // `repl-diskless-sync no`: the `$<len>` framing, which a real replica reads as from disk.
+    assert_eq!(
+        mc.cmd_str(&["CONFIG", "SET", "repl-diskless-sync", "no"]),
+        "+OK\r\n"
+    );
+    let real2 = redis(&dir, "real-disk", &[]);
+    replicaof(&real2, &m);
+    wait_synced(&m, &real2);
+    assert_same(&want, &dump(&mut real2.client()));
+    let rl = log_of(&dir, "real-disk");
+    assert!(rl.contains("bytes from master to disk"), "{rl}");
 }

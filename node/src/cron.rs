@@ -105,6 +105,7 @@ pub async fn run(node: Arc<Node>) {
         active_expire_cycle(&mut st, &mut cursors, effort, budget);
         crate::cmd::flush_expired(&mut st);
         crate::aof::tick(&mut st);
+        crate::repl::diskless::tick(&node, &mut st);
         if last_repl_cron.elapsed() >= Duration::from_secs(1) {
             last_repl_cron = Instant::now();
             crate::repl::cron(&node, &mut st);

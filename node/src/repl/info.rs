@@ -77,7 +77,10 @@ pub fn info_lines(st: &NodeState) -> Vec<String> {
             ));
         }
     }
-    l.push(format!("connected_slaves:{}", r.replicas.len()));
+    l.push(format!(
+        "connected_slaves:{}",
+        r.replicas.len() + r.pending_sync.len()
+    ));
     let min_to_write = st.config.get_i64("min-replicas-to-write");
     let max_lag = st.config.get_i64("min-replicas-max-lag");
     if min_to_write > 0 && max_lag > 0 {
@@ -93,6 +96,14 @@ pub fn info_lines(st: &NodeState) -> Vec<String> {
             s.port,
             s.ack_off,
             s.ack_time.elapsed().as_secs()
+        ));
+    }
+    for (i, p) in r.pending_sync.iter().enumerate() {
+        l.push(format!(
+            "slave{}:ip={},port={},state=wait_bgsave,offset=0,lag=0",
+            r.replicas.len() + i,
+            p.ip,
+            p.port
         ));
     }
     l.push("master_failover_state:no-failover".to_string());

@@ -132,8 +132,8 @@ fn continue_partial(ctx: &mut Ctx, ip: String, port: u16, off: u64) {
 
 fn full_resync(ctx: &mut Ctx, ip: String, port: u16, psync: bool) {
     tracing::info!("Full resync requested by replica {ip}:{port}");
-    if psync && ctx.sess.repl.capa_eof {
-        return streamed_resync(ctx, ip, port);
+    if psync && ctx.sess.repl.capa_eof && ctx.st.config.get_bool("repl-diskless-sync") {
+        return super::diskless::queue(ctx, ip, port);
     }
     if ctx.st.repl.backlog.is_none() {
         super::change_replid(ctx.st);
@@ -252,113 +252,12 @@ pub fn acked(repl: &ReplState, off: u64) -> usize {
 
 /// A replica's connection closed.
 pub fn detach(st: &mut NodeState, client: u64) {
+    st.repl.pending_sync.retain(|p| p.client.id != client);
     if let Some(i) = st.repl.replicas.iter().position(|r| r.client.id == client) {
         let r = st.repl.replicas.remove(i);
         tracing::info!("Connection with replica {}:{} lost.", r.ip, r.port);
         if st.repl.replicas.is_empty() {
             st.repl.no_replicas_since = Instant::now();
         }
-    }
-}
-
-/// A full resync for a replica that announced `capa eof`: the snapshot is written on another
-/// thread, which takes the node's lock itself, records the offset, attaches the replica and
-/// streams the snapshot through the replica's output queue in 1 MB pieces while it is being
-/// serialised, framed `$EOF:<mark>` … `<mark>`. The connection keeps writing meanwhile, so the
-/// replica receives and parses while the master serialises. The stream that follows is held
-/// until the replica's first ACK.
-fn streamed_resync(ctx: &mut Ctx, ip: String, port: u16) {
-    let Some(node) = ctx.node.me.upgrade() else {
-        return;
-    };
-    let client = ctx.sess.client.clone();
-    // The session is marked now (later PSYNCs are ignored); the replica entry is added with
-    // the snapshot's offset by the thread.
-    ctx.sess.repl.is_replica = true;
-    client.set_kind(ClientKind::Replica);
-    std::thread::spawn(move || {
-        let mut st = node.state.lock();
-        if client.is_killed() {
-            return;
-        }
-        super::flush_stream(&mut st);
-        if st.repl.backlog.is_none() {
-            super::change_replid(&mut st);
-            super::clear_replid2(&mut st);
-            super::create_backlog(&mut st);
-            tracing::info!(
-                "Replication backlog created, my new replication IDs are '{}' and '{}'",
-                st.replid,
-                st.replid2
-            );
-        }
-        let offset = st.repl.offset;
-        let mark = picket::random_hex_id();
-        client.send_unlimited(Bytes::from(format!(
-            "+FULLRESYNC {} {offset}\r\n$EOF:{mark}\r\n",
-            st.replid
-        )));
-        tracing::info!("Starting snapshot for SYNC with target: replica socket {ip}:{port} (streamed, no fork)");
-        let sink = ChunkSink {
-            client: &client,
-            buf: Vec::with_capacity(CHUNK),
-            sent: 0,
-        };
-        match crate::persist::rdb_stream_for_replica(&st, offset, sink) {
-            Ok(mut sink) => {
-                sink.buf.extend_from_slice(mark.as_bytes());
-                let n = sink.sent + sink.buf.len() as u64;
-                client.send_unlimited(Bytes::from(std::mem::take(&mut sink.buf)));
-                st.stream.reset_select();
-                st.repl.sync_full += 1;
-                st.repl.replicas.push(ReplicaInfo {
-                    client: client.clone(),
-                    ip: ip.clone(),
-                    port,
-                    pre_psync: false,
-                    ack_off: 0,
-                    ack_time: Instant::now(),
-                    held: Some(Vec::new()),
-                });
-                tracing::info!(
-                    "Synchronization with replica {ip}:{port} succeeded ({n} bytes of snapshot at offset {offset})"
-                );
-            }
-            Err(e) => {
-                tracing::warn!("Can't send the snapshot to replica {ip}:{port}: {e}");
-                client.kill();
-            }
-        }
-    });
-}
-
-const CHUNK: usize = 1 << 20;
-
-/// Hands the snapshot to the replica's output queue in pieces as it is written.
-struct ChunkSink<'a> {
-    client: &'a std::sync::Arc<picket::server::ClientHandle>,
-    buf: Vec<u8>,
-    sent: u64,
-}
-
-impl std::io::Write for ChunkSink<'_> {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= CHUNK {
-            self.flush()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        self.sent += chunk.len() as u64;
-        if !self.client.send_unlimited(Bytes::from(chunk)) {
-            return Err(std::io::Error::other("replica gone"));
-        }
-        Ok(())
     }
 }

@@ -8,6 +8,7 @@
 //! - [`info`]: INFO replication and ROLE.
 
 pub mod backlog;
+pub mod diskless;
 pub mod info;
 pub mod link;
 pub mod master;
@@ -82,12 +83,25 @@ pub struct ReplicaInfo {
     pub held: Option<Vec<u8>>,
 }
 
+/// A replica waiting for a diskless snapshot (`repl-diskless-sync-delay`).
+#[derive(Debug)]
+pub struct PendingSync {
+    pub client: Arc<ClientHandle>,
+    pub ip: String,
+    pub port: u16,
+    pub since: Instant,
+    pub last_keepalive: Instant,
+}
+
 /// The node's replication state.
 #[derive(Debug)]
 pub struct ReplState {
     /// Some while this node is a replica.
     pub master: Option<MasterLink>,
     pub replicas: Vec<ReplicaInfo>,
+    /// Replicas waiting for the next diskless snapshot, and whether one is being written.
+    pub pending_sync: Vec<PendingSync>,
+    pub diskless_running: bool,
     pub backlog: Option<Backlog>,
     /// `master_repl_offset`.
     pub offset: u64,
@@ -113,6 +127,8 @@ impl Default for ReplState {
         ReplState {
             master: None,
             replicas: Vec::new(),
+            pending_sync: Vec::new(),
+            diskless_running: false,
             backlog: None,
             offset: 0,
             second_offset: -1,

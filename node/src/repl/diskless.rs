@@ -1,0 +1,180 @@
+//! Diskless full resyncs, as Redis 7 does them by default (`repl-diskless-sync yes`): replicas
+//! that announced `capa eof` wait `repl-diskless-sync-delay` seconds (or until
+//! `repl-diskless-sync-max-replicas` are waiting) with a `\n` keepalive each second, then one
+//! snapshot serves them all. The snapshot is written by a thread that takes the node's lock,
+//! records the offset, and hands the bytes to every waiting replica's output queue in 1 MB
+//! pieces while it serialises (`$EOF:<mark>` … `<mark>`), so the replicas receive and parse
+//! while the master writes. Nothing is forked and no second copy of the dataset is made. The
+//! stream that follows is held for each replica until its first ACK.
+
+use super::{PendingSync, ReplicaInfo};
+use crate::cmd::Ctx;
+use crate::server::{Node, NodeState};
+use bytes::Bytes;
+use picket::server::{ClientHandle, ClientKind};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// PSYNC that needs a full resync, from a replica with `capa eof`.
+pub fn queue(ctx: &mut Ctx, ip: String, port: u16) {
+    ctx.sess.repl.is_replica = true;
+    ctx.sess.client.set_kind(ClientKind::Replica);
+    let st = &mut *ctx.st;
+    st.repl.pending_sync.push(PendingSync {
+        client: ctx.sess.client.clone(),
+        ip,
+        port,
+        since: Instant::now(),
+        last_keepalive: Instant::now(),
+    });
+    if st.config.get_i64("repl-diskless-sync-delay") > 0 {
+        tracing::info!("Delay next BGSAVE for diskless SYNC");
+    }
+    tick(ctx.node, st);
+}
+
+/// From the cron and on every queued replica: keepalives, and the start of the snapshot when
+/// the delay passed or enough replicas wait.
+pub fn tick(node: &Node, st: &mut NodeState) {
+    st.repl.pending_sync.retain(|p| !p.client.is_killed());
+    if st.repl.pending_sync.is_empty() || st.repl.diskless_running {
+        return;
+    }
+    for p in st.repl.pending_sync.iter_mut() {
+        if p.last_keepalive.elapsed() >= Duration::from_secs(1) {
+            p.last_keepalive = Instant::now();
+            p.client.send_unlimited(Bytes::from_static(b"\n"));
+        }
+    }
+    let delay = Duration::from_secs(st.config.get_i64("repl-diskless-sync-delay").max(0) as u64);
+    let max = st.config.get_i64("repl-diskless-sync-max-replicas").max(0) as usize;
+    let oldest = st.repl.pending_sync.iter().map(|p| p.since).min();
+    let due = oldest.is_some_and(|t| t.elapsed() >= delay)
+        || (max > 0 && st.repl.pending_sync.len() >= max);
+    if !due {
+        return;
+    }
+    let Some(node) = node.me.upgrade() else {
+        return;
+    };
+    let targets = std::mem::take(&mut st.repl.pending_sync);
+    st.repl.diskless_running = true;
+    std::thread::spawn(move || snapshot_to(node, targets));
+}
+
+/// Writes one snapshot to every target, under the node's lock.
+fn snapshot_to(node: Arc<Node>, targets: Vec<PendingSync>) {
+    let mut st = node.state.lock();
+    st.repl.diskless_running = false;
+    let targets: Vec<PendingSync> = targets
+        .into_iter()
+        .filter(|t| !t.client.is_killed())
+        .collect();
+    if targets.is_empty() {
+        return;
+    }
+    super::flush_stream(&mut st);
+    if st.repl.backlog.is_none() {
+        super::change_replid(&mut st);
+        super::clear_replid2(&mut st);
+        super::create_backlog(&mut st);
+        tracing::info!(
+            "Replication backlog created, my new replication IDs are '{}' and '{}'",
+            st.replid,
+            st.replid2
+        );
+    }
+    let offset = st.repl.offset;
+    let mark = picket::random_hex_id();
+    let head = Bytes::from(format!(
+        "+FULLRESYNC {} {offset}\r\n$EOF:{mark}\r\n",
+        st.replid
+    ));
+    tracing::info!(
+        "Starting BGSAVE for SYNC with target: replicas sockets ({} replica(s), streamed without a fork)",
+        targets.len()
+    );
+    let clients: Vec<Arc<ClientHandle>> = targets.iter().map(|t| t.client.clone()).collect();
+    for c in &clients {
+        c.send_unlimited(head.clone());
+    }
+    let sink = ChunkSink {
+        clients: &clients,
+        buf: Vec::with_capacity(CHUNK),
+        sent: 0,
+    };
+    let started = Instant::now();
+    match crate::persist::rdb_stream_for_replica(&st, offset, sink) {
+        Ok(mut sink) => {
+            sink.buf.extend_from_slice(mark.as_bytes());
+            let n = sink.sent + sink.buf.len() as u64;
+            let last = Bytes::from(std::mem::take(&mut sink.buf));
+            for c in &clients {
+                c.send_unlimited(last.clone());
+            }
+            st.stream.reset_select();
+            for t in targets {
+                if t.client.is_killed() {
+                    continue;
+                }
+                st.repl.sync_full += 1;
+                tracing::info!(
+                    "Synchronization with replica {}:{} succeeded ({n} bytes at offset {offset}, {} ms)",
+                    t.ip,
+                    t.port,
+                    started.elapsed().as_millis()
+                );
+                st.repl.replicas.push(ReplicaInfo {
+                    client: t.client,
+                    ip: t.ip,
+                    port: t.port,
+                    pre_psync: false,
+                    ack_off: 0,
+                    ack_time: Instant::now(),
+                    held: Some(Vec::new()),
+                });
+            }
+        }
+        Err(e) => {
+            tracing::warn!("Diskless snapshot for replication failed: {e}");
+            for c in &clients {
+                c.kill();
+            }
+        }
+    }
+}
+
+const CHUNK: usize = 1 << 20;
+
+/// Hands the snapshot to the replicas' output queues in pieces as it is written.
+struct ChunkSink<'a> {
+    clients: &'a [Arc<ClientHandle>],
+    buf: Vec<u8>,
+    sent: u64,
+}
+
+impl std::io::Write for ChunkSink<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.sent += chunk.len() as u64;
+        let mut alive = false;
+        for c in self.clients {
+            alive |= c.send_unlimited(chunk.clone());
+        }
+        if !alive {
+            return Err(std::io::Error::other("every replica went away"));
+        }
+        Ok(())
+    }
+}
