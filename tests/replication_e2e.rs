@@ -606,3 +606,67 @@ fn one_diskless_snapshot_serves_several_replicas_and_disk_framing() {
     let rl = log_of(&dir, "real-disk");
     assert!(rl.contains("bytes from master to disk"), "{rl}");
 }
+
+#[test]
+fn replica_hides_expired_keys_until_the_masters_del() {
+    let dir = test_dir();
+    let m = picket(&dir, "master", &["--enable-debug-command", "yes"]);
+    let r = picket(&dir, "replica", &[]);
+    replicaof(&r, &m);
+    let mut mc = m.client();
+    assert_eq!(mc.cmd_str(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), "+OK\r\n");
+    mc.cmd(&["SET", "k", "v", "PX", "150"]);
+    wait_synced(&m, &r);
+    let mut rc = r.client();
+    assert_eq!(rc.cmd_str(&["GET", "k"]), "$1\r\nv\r\n");
+    std::thread::sleep(Duration::from_millis(300));
+    // Logically expired: hidden from readers, still held until the master deletes it.
+    assert_eq!(rc.cmd_str(&["GET", "k"]), "$-1\r\n");
+    assert_eq!(rc.cmd_str(&["EXISTS", "k"]), ":0\r\n");
+    assert_eq!(rc.cmd_str(&["DBSIZE"]), ":1\r\n");
+    // The master's lazy expiry propagates DEL.
+    assert_eq!(mc.cmd_str(&["GET", "k"]), "$-1\r\n");
+    wait_synced(&m, &r);
+    assert_eq!(rc.cmd_str(&["DBSIZE"]), ":0\r\n");
+}
+
+/// The names and order of INFO replication's fields, for a master with a replica and for the
+/// replica, link up and link down, as real Redis prints them.
+#[test]
+fn info_replication_fields_match_redis() {
+    let dir = test_dir();
+    let names = |c: &mut Client| -> Vec<String> {
+        info(c)
+            .lines()
+            .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+            .collect()
+    };
+    let mut got = Vec::new();
+    for real in [true, false] {
+        let start = |n: &str| {
+            if real {
+                redis(&dir, n, &[])
+            } else {
+                picket(&dir, n, &[])
+            }
+        };
+        let m = start(&format!("m{real}"));
+        let r = start(&format!("r{real}"));
+        replicaof(&r, &m);
+        wait_synced(&m, &r);
+        let mut mc = m.client();
+        assert!(wait_until(T, || field(&mut mc, "slave0").contains("state=online")));
+        let master = names(&mut mc);
+        let replica = names(&mut r.client());
+        let port = m.port.to_string();
+        drop(m);
+        let mut rc = r.client();
+        assert!(wait_until(T, || field(&mut rc, "master_link_status") == "down"));
+        let down = names(&mut rc);
+        got.push((master, replica, down, port));
+    }
+    let (real, ours) = (&got[0], &got[1]);
+    assert_eq!(real.0, ours.0, "master");
+    assert_eq!(real.1, ours.1, "replica");
+    assert_eq!(real.2, ours.2, "replica with the link down");
+}
