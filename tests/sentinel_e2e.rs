@@ -742,4 +742,23 @@ fn resolve_and_announce_hostnames() {
     assert!(std::fs::read_to_string(&conf)
         .unwrap()
         .contains(&format!("sentinel monitor mymaster localhost {m} 1")));
+    // A replica that turned itself into a master is converted back with SLAVEOF naming the
+    // master by its hostname (as Redis sends it under announce-hostnames yes), and the sentinel
+    // then counts it as correctly configured: one conversion, no loop.
+    let mut rc = Client::connect(r);
+    assert_eq!(rc.cmd_str(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
+    let log = || std::fs::read_to_string(dir.path().join("s.log")).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let i = info_replication(r);
+            i.contains("master_host:localhost") && i.contains("master_link_status:up")
+        }),
+        "{}\n{}",
+        info_replication(r),
+        log()
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let l = log();
+    assert_eq!(l.matches("+convert-to-slave").count(), 1, "{l}");
+    assert!(!l.contains("+fix-slave-config"), "{l}");
 }

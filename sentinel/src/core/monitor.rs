@@ -342,6 +342,31 @@ impl Sentinel {
         recent == 0 || now.saturating_sub(recent) > ms
     }
 
+    /// The host to put in SLAVEOF: with `announce-hostnames yes`, the hostname an instance of
+    /// this group was configured by (Redis sends `announceSentinelAddr`), else the IP.
+    fn slaveof_host(&self, m: &str, ip: &str) -> String {
+        if !self.globals.announce_hostnames {
+            return ip.to_string();
+        }
+        let Some(x) = self.masters.get(m) else {
+            return ip.to_string();
+        };
+        std::iter::once(&x.inst)
+            .chain(x.replicas.values().map(|r| &r.inst))
+            .find(|i| i.host == ip && i.hostname.is_some())
+            .and_then(|i| i.hostname.clone())
+            .unwrap_or_else(|| ip.to_string())
+    }
+
+    /// Whether a replica's reported `master_host` names `ip` (as the IP, or as the hostname
+    /// SLAVEOF sent under `announce-hostnames yes`).
+    fn names_host(&self, m: &str, reported: Option<&str>, ip: &str) -> bool {
+        match reported {
+            Some(r) => r == ip || r.eq_ignore_ascii_case(&self.slaveof_host(m, ip)),
+            None => false,
+        }
+    }
+
     /// MULTI / SLAVEOF host port (or NO ONE) / CONFIG REWRITE / CLIENT KILL TYPE normal /
     /// CLIENT KILL TYPE pubsub / EXEC, with the master's renamed command names.
     pub(crate) fn send_slaveof(
@@ -368,7 +393,7 @@ impl Sentinel {
             return false;
         }
         let so = match target {
-            Some((h, p)) => vec![slaveof, h, p.to_string()],
+            Some((h, p)) => vec![slaveof, self.slaveof_host(m, &h), p.to_string()],
             None => vec![slaveof, "NO".into(), "ONE".into()],
         };
         let cmds = vec![
@@ -530,7 +555,7 @@ impl Sentinel {
         }
         // A replica following the wrong master.
         let (mh, mp) = (master.inst.host.clone(), master.inst.port);
-        let wrong = rep.master_port != mp || rep.master_host.as_deref() != Some(mh.as_str());
+        let wrong = rep.master_port != mp || !self.names_host(m, rep.master_host.as_deref(), &mh);
         if wrong
             && !promoted
             && self.master_looks_sane(m, now)
@@ -559,7 +584,7 @@ impl Sentinel {
             rep.master_link_up,
         );
         if let Some((ph, pp)) = promoted_addr {
-            let points_to_promoted = host.as_deref() == Some(ph.as_str()) && port == pp;
+            let points_to_promoted = self.names_host(m, host.as_deref(), &ph) && port == pp;
             if matches!(reconf, Reconf::Sent(_)) && points_to_promoted {
                 if let Some(r) = self.masters.get_mut(m).and_then(|x| x.replicas.get_mut(k)) {
                     r.reconf = Reconf::InProgress;
