@@ -400,3 +400,52 @@ fn clients_get_loading_while_the_snapshot_loads() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn save_points_bgsave_and_misconf() {
+    let dir = test_dir();
+    let d = dir.path().display().to_string();
+    let p = Server::picket(&["--dir", &d, "--save", "1 1", "--dbfilename", "sp.rdb"]);
+    let mut c = p.client();
+    c.cmd(&["SET", "k", "v"]);
+    // The save point "1 1": saved within about a second, in the cron.
+    assert!(wait_until(Duration::from_secs(10), || {
+        c.cmd_str(&["INFO", "persistence"])
+            .contains("rdb_changes_since_last_save:0")
+    }));
+    assert!(dir.path().join("sp.rdb").exists());
+    assert!(
+        p.log_text().contains("1 changes in 1 seconds. Saving..."),
+        "{}",
+        p.log_text()
+    );
+    let saves = |c: &mut Client| {
+        common::info_field(&c.cmd_str(&["INFO", "persistence"]), "rdb_saves").unwrap_or_default()
+    };
+    let before = saves(&mut c);
+    assert_eq!(c.cmd_str(&["BGSAVE"]), "+Background saving started\r\n");
+    assert!(wait_until(Duration::from_secs(10), || saves(&mut c) != before));
+    assert_eq!(
+        c.cmd_str(&["BGSAVE", "SCHEDULE"]),
+        "+Background saving started\r\n"
+    );
+    assert_eq!(c.cmd_str(&["BGSAVE", "x"]), "-ERR syntax error\r\n");
+    // A snapshot that cannot be written (a directory where its temp file goes): writes and
+    // PING get -MISCONF, reads still work; once the cause is gone the retry saves.
+    let blocker = dir.path().join(format!("temp-{}.rdb", p.child.id()));
+    std::fs::create_dir(&blocker).unwrap();
+    c.cmd(&["SET", "k2", "v"]);
+    let misconf = "-MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.\r\n";
+    assert!(wait_until(Duration::from_secs(10), || c
+        .cmd_str(&["SET", "k3", "v"])
+        == misconf));
+    assert_eq!(c.cmd_str(&["PING"]), misconf);
+    assert_eq!(c.cmd_str(&["GET", "k"]), "$1\r\nv\r\n");
+    assert!(c
+        .cmd_str(&["INFO", "persistence"])
+        .contains("rdb_last_bgsave_status:err"));
+    std::fs::remove_dir(&blocker).unwrap();
+    assert!(wait_until(Duration::from_secs(15), || c
+        .cmd_str(&["SET", "k3", "v"])
+        == "+OK\r\n"));
+}

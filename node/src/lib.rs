@@ -18,5 +18,6 @@ pub mod persist;
 pub mod propagate;
 pub mod rdb;
 pub mod repl;
+pub mod savepoints;
 pub mod server;
 pub mod stats;

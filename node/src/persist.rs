@@ -143,6 +143,8 @@ pub struct PersistStats {
     pub last_save_secs: i64,
     pub last_load_keys: u64,
     pub last_load_expired: u64,
+    /// The last snapshot attempt (a failed one is retried after 5 s).
+    pub last_try: Option<Instant>,
 }
 
 impl Default for PersistStats {
@@ -153,6 +155,7 @@ impl Default for PersistStats {
             last_save_secs: -1,
             last_load_keys: 0,
             last_load_expired: 0,
+            last_try: None,
         }
     }
 }

@@ -8,6 +8,7 @@ use picket::resp::Reply;
 pub const SYNTAX: &[(&str, &str)] = &[
     ("append", "key value"),
     ("auth", "[username] password"),
+    ("bgsave", "[SCHEDULE]"),
     ("client|kill", "[ip:port] [ID client-id] [TYPE NORMAL|MASTER|SLAVE|REPLICA|PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME YES|NO]"),
     ("client|list", "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id ...]"),
     ("client|no-evict", "ON|OFF"),

@@ -457,6 +457,9 @@ fn check(
     if !cmd.has(flags::LOADING) && node.loading.is_loading() {
         return Err("LOADING Redis is loading the dataset in memory".into());
     }
+    if (cmd.has(flags::WRITE) || cmd.name == "ping") && crate::savepoints::refuses_writes(st) {
+        return Err(crate::savepoints::MISCONF.into());
+    }
     if cmd.has(flags::WRITE) {
         if st.repl.is_replica() && st.config.get_bool("replica-read-only") {
             return Err("READONLY You can't write against a read only replica.".into());

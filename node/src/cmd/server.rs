@@ -65,6 +65,17 @@ pub fn save(ctx: &mut Ctx, _a: &[Bytes]) {
     }
 }
 
+/// BGSAVE [SCHEDULE]
+pub fn bgsave(ctx: &mut Ctx, a: &[Bytes]) {
+    if a.len() > 2 || (a.len() == 2 && !eq_ic(&a[1], "schedule")) {
+        return ctx.out.error(ERR_SYNTAX);
+    }
+    match crate::savepoints::bgsave(ctx.node) {
+        Ok(()) => ctx.out.simple("Background saving started"),
+        Err(e) => ctx.out.error(&e),
+    }
+}
+
 /// BGREWRITEAOF (the rewrite runs before the reply, holding the lock).
 pub fn bgrewriteaof(ctx: &mut Ctx, _a: &[Bytes]) {
     if ctx.st.aof.is_none() {

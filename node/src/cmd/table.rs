@@ -464,6 +464,7 @@ pub static CORE_COMMANDS: &[Command] = &[
     c("append", 3, WRITE | DENYOOM | FAST, K1, "string", "2.0.0", "Append a value to a key", strings::append),
     c("auth", -2, CONN, NK, "connection", "1.0.0", "Authenticate to the server", connection::auth),
     c("bgrewriteaof", 1, ADMIN | NOSCRIPT | NO_MULTI, NK, "server", "1.0.0", "Asynchronously rewrite the append-only file", server::bgrewriteaof),
+    c("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, NK, "server", "1.0.0", "Asynchronously save the dataset to disk", server::bgsave),
     container("client", -2, NOSCRIPT | LS, "connection", "2.4.0", "A container for client connection commands", unreachable_container, CLIENT_SUBS),
     container("command", -1, LS, "server", "2.8.13", "Get array of Redis command details", introspect::command, COMMAND_SUBS),
     container("config", -2, NOSCRIPT | LS, "server", "2.0.0", "A container for server configuration commands", unreachable_container, CONFIG_SUBS),
