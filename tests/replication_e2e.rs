@@ -670,3 +670,37 @@ fn info_replication_fields_match_redis() {
     assert_eq!(real.1, ours.1, "replica");
     assert_eq!(real.2, ours.2, "replica with the link down");
 }
+
+#[test]
+fn client_kill_spares_links_and_shutdown_waits_for_replicas() {
+    let dir = test_dir();
+    let m = picket(&dir, "master", &[]);
+    let r = picket(&dir, "replica", &[]);
+    replicaof(&r, &m);
+    wait_synced(&m, &r);
+    let mut mc = m.client();
+    let mut rc = r.client();
+    // What a sentinel sends: normal clients go, replication links stay.
+    let _other = m.client();
+    assert_eq!(mc.cmd_str(&["CLIENT", "KILL", "TYPE", "normal"]), ":1\r\n");
+    assert_eq!(rc.cmd_str(&["CLIENT", "KILL", "TYPE", "normal"]), ":0\r\n");
+    assert_eq!(field(&mut mc, "connected_slaves"), "1");
+    assert_eq!(field(&mut rc, "master_link_status"), "up");
+    // SHUTDOWN waits until the replica has acknowledged the last write.
+    for i in 0..2000 {
+        mc.send(&[b"SET", format!("k{i}").as_bytes(), b"v"]);
+    }
+    for _ in 0..2000 {
+        mc.read_reply();
+    }
+    mc.send(&[b"SHUTDOWN", b"NOSAVE"]);
+    assert!(mc.is_closed());
+    assert!(wait_until(T, || log_of(&dir, "master")
+        .contains("replicas are in sync when shutting down")));
+    let l = log_of(&dir, "master");
+    assert!(
+        l.contains("1 of 1 replicas are in sync when shutting down."),
+        "{l}"
+    );
+    assert_eq!(rc.cmd_str(&["GET", "k1999"]), "$1\r\nv\r\n");
+}

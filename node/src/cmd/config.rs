@@ -63,6 +63,11 @@ pub const ACTED_ON: &[&str] = &[
     "repl-backlog-ttl",
     "min-replicas-to-write",
     "min-replicas-max-lag",
+    "repl-diskless-sync",
+    "repl-diskless-sync-delay",
+    "repl-diskless-sync-max-replicas",
+    "shutdown-timeout",
+    "stop-writes-on-bgsave-error",
 ];
 
 /// Sets the keyspace's LRU/LFU tracking from the configuration.

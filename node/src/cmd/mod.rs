@@ -280,9 +280,10 @@ pub fn execute_batch(
     if !st.stream.buffer.is_empty() {
         crate::repl::flush_stream(&mut st);
     }
-    if let Some(k) = st.shutdown {
+    // Only the client that ran SHUTDOWN closes here; replicas stay connected while the
+    // process waits for them to catch up.
+    if st.shutdown.is_some() && sess.close_after_reply {
         drop(st);
-        let _ = k;
         node.shutdown_notify.notify_one();
         return Control::Close;
     }
