@@ -18,6 +18,7 @@ pub mod hello;
 pub mod info;
 pub mod model;
 pub mod monitor;
+pub mod slaveof;
 
 use bytes::Bytes;
 pub use frame::Frame;
