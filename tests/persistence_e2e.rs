@@ -449,3 +449,63 @@ fn save_points_bgsave_and_misconf() {
         .cmd_str(&["SET", "k3", "v"])
         == "+OK\r\n"));
 }
+
+/// The AOF is replayed while clients already connect: they get -LOADING until it is done.
+#[test]
+fn clients_get_loading_while_the_aof_replays() {
+    let dir = test_dir();
+    let d = dir.path().display().to_string();
+    let n = 400_000;
+    {
+        let p = Server::picket(&[
+            "--dir",
+            &d,
+            "--appendonly",
+            "yes",
+            "--aof-use-rdb-preamble",
+            "no",
+        ]);
+        let mut c = p.client();
+        for chunk in 0..(n / 10_000) {
+            for i in 0..10_000 {
+                let k = format!("key:{}", chunk * 10_000 + i);
+                c.send(&[b"SET", k.as_bytes(), b"some-value"]);
+            }
+            for _ in 0..10_000 {
+                c.read_reply();
+            }
+        }
+    }
+    let port = common::free_port();
+    let mut child = Command::new(common::binary("picket-node"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--dir",
+            &d,
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--logfile",
+        ])
+        .arg(dir.path().join("aofload.log"))
+        .spawn()
+        .unwrap();
+    let mut c = None;
+    assert!(wait_until(Duration::from_secs(10), || {
+        c = Client::try_connect(port);
+        c.is_some()
+    }));
+    let mut c = c.unwrap();
+    assert_eq!(
+        c.cmd_str(&["PING"]),
+        "-LOADING Redis is loading the dataset in memory\r\n"
+    );
+    assert!(c.cmd_str(&["INFO", "persistence"]).contains("loading:1"));
+    assert!(wait_until(Duration::from_secs(60), || c.cmd_str(&["PING"])
+        == "+PONG\r\n"));
+    assert_eq!(c.cmd_str(&["DBSIZE"]), format!(":{n}\r\n"));
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -396,7 +396,15 @@ fn fatal(file: &Path, offset: usize, reason: &str) -> ! {
 }
 
 /// Replays an incr file through the command executor (a fake client, no replies kept).
-fn replay(node: &Node, st: &mut NodeState, sess: &mut Session, path: &Path, truncated_ok: bool) {
+/// The lock is let go every few thousand commands, so clients connected meanwhile get their
+/// `-LOADING` reply instead of waiting.
+fn replay(
+    node: &Node,
+    st: &mut parking_lot::MutexGuard<'_, NodeState>,
+    sess: &mut Session,
+    path: &Path,
+    truncated_ok: bool,
+) {
     let Ok(data) = std::fs::read(path) else {
         return;
     };
@@ -407,6 +415,11 @@ fn replay(node: &Node, st: &mut NodeState, sess: &mut Session, path: &Path, trun
         unauthenticated: false,
     };
     let mut out = Reply::new(false);
+    let mut replayed = 0u64;
+    let base = node
+        .loading
+        .loaded_bytes
+        .load(std::sync::atomic::Ordering::Relaxed);
     loop {
         // `#TS:` and other annotation lines (aof-timestamp-enabled) between commands.
         if buf.first() == Some(&b'#') {
@@ -428,6 +441,14 @@ fn replay(node: &Node, st: &mut NodeState, sess: &mut Session, path: &Path, trun
                 crate::cmd::run_one(node, st, sess, &r.args, &mut out, crate::server::now_ms());
                 out.buf.clear();
                 let _ = out.take_errors();
+                replayed += 1;
+                if replayed.is_multiple_of(4096) {
+                    node.loading.loaded_bytes.store(
+                        base + (data.len() - buf.len()) as u64,
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    parking_lot::MutexGuard::unlocked(st, std::thread::yield_now);
+                }
             }
             Ok(None) => break,
             Err(e) => fatal(path, data.len() - before, &e.0),
@@ -458,6 +479,29 @@ fn replay(node: &Node, st: &mut NodeState, sess: &mut Session, path: &Path, trun
     }
 }
 
+/// [`load_at_startup`] on a blocking thread, with the `loading` state set so that clients
+/// connected meanwhile get `-LOADING` and INFO's `loading:1`.
+pub async fn load_in_background(node: Arc<Node>) {
+    let ls = &node.loading;
+    let total: u64 = {
+        let st = node.state.lock();
+        std::fs::read_dir(aof_dir(&st))
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    ls.total_bytes.store(total, Ordering::Relaxed);
+    ls.start_time
+        .store(crate::server::now_ms() / 1000, Ordering::Relaxed);
+    ls.active.store(true, Ordering::Release);
+    let n = node.clone();
+    let _ = tokio::task::spawn_blocking(move || load_at_startup(&n)).await;
+    ls.active.store(false, Ordering::Release);
+}
+
 /// Start-up with `appendonly yes`: loads the base and incr files of the manifest, or creates
 /// the AOF from the (empty) dataset when there is none, then opens it for appending.
 pub fn load_at_startup(node: &Node) {
@@ -486,6 +530,8 @@ pub fn load_at_startup(node: &Node) {
         .registry
         .register(String::new(), String::new(), -1, true);
     let mut sess = picket::server::Service::open(node, client.clone());
+    // A trusted stream: applied whatever -LOADING, READONLY or OOM would say to a client.
+    sess.repl.is_master = true;
     let lim = st.ks.enc;
     let incrs: Vec<&(String, u64, char)> = files.iter().filter(|f| f.2 == 'i').collect();
     let mut seq = 1;
@@ -498,12 +544,21 @@ pub fn load_at_startup(node: &Node) {
                     .map(|d| d.starts_with(b"REDIS"))
                     .unwrap_or(false);
                 if head {
-                    if let Err(e) = crate::persist::load_rdb(&mut st.ks, &path, &lim, true) {
-                        tracing::warn!(
-                            "Fatal error loading the AOF base {}: {e}. Exiting.",
-                            path.display()
-                        );
-                        std::process::exit(1);
+                    // Read without the lock (clients get -LOADING meanwhile), then installed.
+                    let (dbs, lru) = (st.ks.dbs.len(), st.ks.lru.initial());
+                    let read = parking_lot::MutexGuard::unlocked(&mut st, || {
+                        crate::persist::read_rdb_file(&path, dbs, &lim, lru, true, None)
+                    });
+                    match read {
+                        Ok(Some(l)) => crate::persist::install(&mut st.ks, l),
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::warn!(
+                                "Fatal error loading the AOF base {}: {e}. Exiting.",
+                                path.display()
+                            );
+                            std::process::exit(1);
+                        }
                     }
                 } else {
                     replay(node, &mut st, &mut sess, &path, false);

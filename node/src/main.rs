@@ -146,13 +146,13 @@ fn main() {
         }
         let node = Node::new(cfg, exe);
         tracing::info!("Server initialized");
-        // The AOF is replayed before listening; an RDB file loads while clients get -LOADING.
+        // The data (AOF, else the RDB file) loads while clients already connect and get
+        // -LOADING.
         let aof = node.state.lock().config.get_bool("appendonly");
-        if aof {
-            picket_node::aof::load_at_startup(&node);
-        }
         tokio::spawn(run_listeners(node.clone(), listeners, spec.tcp_keepalive));
-        if !aof {
+        if aof {
+            picket_node::aof::load_in_background(node.clone()).await;
+        } else {
             picket_node::persist::load_at_startup(node.clone()).await;
         }
         tracing::info!("Ready to accept connections tcp");
