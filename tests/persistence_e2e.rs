@@ -365,26 +365,7 @@ fn clients_get_loading_while_the_snapshot_loads() {
         c.cmd(&["DEBUG", "POPULATE", "1500000", "key", "100"]);
         assert_eq!(c.cmd_str(&["SAVE"]), "+OK\r\n");
     }
-    let port = common::free_port();
-    let mut child = Command::new(common::binary("picket-node"))
-        .args([
-            "--port",
-            &port.to_string(),
-            "--dir",
-            &d,
-            "--save",
-            "",
-            "--logfile",
-        ])
-        .arg(dir.path().join("loading.log"))
-        .spawn()
-        .unwrap();
-    let mut c = None;
-    assert!(wait_until(Duration::from_secs(10), || {
-        c = Client::try_connect(port);
-        c.is_some()
-    }));
-    let mut c = c.unwrap();
+    let (mut child, mut c) = start_loading(&d, &[], &dir.path().join("loading.log"));
     let first = c.cmd_str(&["PING"]);
     let info = c.cmd_str(&["INFO", "persistence"]);
     assert_eq!(first, "-LOADING Redis is loading the dataset in memory\r\n");
@@ -476,28 +457,11 @@ fn clients_get_loading_while_the_aof_replays() {
             }
         }
     }
-    let port = common::free_port();
-    let mut child = Command::new(common::binary("picket-node"))
-        .args([
-            "--port",
-            &port.to_string(),
-            "--dir",
-            &d,
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--logfile",
-        ])
-        .arg(dir.path().join("aofload.log"))
-        .spawn()
-        .unwrap();
-    let mut c = None;
-    assert!(wait_until(Duration::from_secs(10), || {
-        c = Client::try_connect(port);
-        c.is_some()
-    }));
-    let mut c = c.unwrap();
+    let (mut child, mut c) = start_loading(
+        &d,
+        &["--appendonly", "yes"],
+        &dir.path().join("aofload.log"),
+    );
     assert_eq!(
         c.cmd_str(&["PING"]),
         "-LOADING Redis is loading the dataset in memory\r\n"
@@ -508,4 +472,26 @@ fn clients_get_loading_while_the_aof_replays() {
     assert_eq!(c.cmd_str(&["DBSIZE"]), format!(":{n}\r\n"));
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Starts picket-node on `dir` and connects as soon as it listens (while it may still load).
+fn start_loading(
+    dir: &str,
+    extra: &[&str],
+    log: &std::path::Path,
+) -> (std::process::Child, Client) {
+    let port = common::free_port();
+    let child = Command::new(common::binary("picket-node"))
+        .args(["--port", &port.to_string(), "--dir", dir, "--save", ""])
+        .args(extra)
+        .arg("--logfile")
+        .arg(log)
+        .spawn()
+        .unwrap();
+    let mut c = None;
+    assert!(wait_until(Duration::from_secs(10), || {
+        c = Client::try_connect(port);
+        c.is_some()
+    }));
+    (child, c.unwrap())
 }

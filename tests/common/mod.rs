@@ -440,30 +440,7 @@ pub fn redis_node(dir: &std::path::Path, port: u16, master: Option<u16>) -> Proc
 
 /// A picket-node data node on `port` in `dir`, optionally a replica of `master`.
 pub fn picket_node(dir: &std::path::Path, port: u16, master: Option<u16>) -> Proc {
-    let mut args: Vec<String> = [
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--dir",
-        &dir.display().to_string(),
-        "--dbfilename",
-        &format!("picket-{port}.rdb"),
-        "--logfile",
-        &dir.join(format!("picket-{port}.log")).display().to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    if let Some(m) = master {
-        args.extend([
-            "--replicaof".to_string(),
-            "127.0.0.1".to_string(),
-            m.to_string(),
-        ]);
-    }
+    let args = node_args(dir, port, master, "picket", &[]);
     Proc::spawn(&binary("picket-node"), &args, port)
 }
 
@@ -474,32 +451,40 @@ pub fn redis_node_with(
     master: Option<u16>,
     extra: &[&str],
 ) -> Proc {
-    let mut args: Vec<String> = [
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        &dir.display().to_string(),
-        "--logfile",
-        &dir.join(format!("redis-{port}.log")).display().to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let args = node_args(dir, port, master, "redis", extra);
+    Proc::spawn(&data_node_server(), &args, port)
+}
+
+/// The arguments of a data node: loopback, no snapshots, `<name>-<port>.log` and
+/// `<name>-<port>.rdb` in `dir`, optionally a replica of `master`, then `extra`.
+fn node_args(
+    dir: &std::path::Path,
+    port: u16,
+    master: Option<u16>,
+    name: &str,
+    extra: &[&str],
+) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "--port".into(),
+        port.to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--save".into(),
+        "".into(),
+        "--appendonly".into(),
+        "no".into(),
+        "--dir".into(),
+        dir.display().to_string(),
+        "--dbfilename".into(),
+        format!("{name}-{port}.rdb"),
+        "--logfile".into(),
+        dir.join(format!("{name}-{port}.log")).display().to_string(),
+    ];
     if let Some(m) = master {
-        args.extend([
-            "--replicaof".to_string(),
-            "127.0.0.1".to_string(),
-            m.to_string(),
-        ]);
+        args.extend(["--replicaof".into(), "127.0.0.1".into(), m.to_string()]);
     }
     args.extend(extra.iter().map(|s| s.to_string()));
-    Proc::spawn(&data_node_server(), &args, port)
+    args
 }
 
 /// A sentinel (picket or real) monitoring `mymaster` at `master_port`, with 1 s down-after.
