@@ -1,8 +1,8 @@
 //! The write stream: every effect on the dataset, in one total order, as the commands that
 //! replication and the AOF carry (rewritten forms: `SET k v PXAT t`, `PEXPIREAT`, `DEL` of an
 //! expired key), with `SELECT` when the database changes and MULTI/EXEC around the writes of a
-//! transaction. Consumers (replication backlog, AOF) attach later; without one nothing is
-//! encoded and the offset does not move, as in Redis without a backlog.
+//! transaction. Its consumers (the AOF, the replication backlog and replicas) take the bytes in
+//! `repl::flush_stream`; without one nothing is encoded.
 
 use bytes::Bytes;
 
@@ -29,8 +29,6 @@ pub struct WriteStream {
     pub suppress: bool,
     /// Encoded stream not yet taken by consumers.
     pub buffer: Vec<u8>,
-    /// Bytes ever produced (master_repl_offset once a backlog exists).
-    pub offset: u64,
     /// Commands ever propagated (for tests and INFO).
     pub commands: u64,
 }
@@ -43,7 +41,6 @@ impl Default for WriteStream {
             enabled: false,
             suppress: false,
             buffer: Vec::new(),
-            offset: 0,
             commands: 0,
         }
     }
@@ -96,9 +93,7 @@ impl WriteStream {
     }
 
     fn emit(&mut self, argv: &[Bytes]) {
-        let before = self.buffer.len();
         encode_command(&mut self.buffer, argv);
-        self.offset += (self.buffer.len() - before) as u64;
     }
 }
 
@@ -132,6 +127,5 @@ mod tests {
         w.commit(true);
         let s = String::from_utf8(w.buffer.clone()).unwrap();
         assert_eq!(s, "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*2\r\n$3\r\nDEL\r\n$1\r\na\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n1\r\n*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n1\r\n*2\r\n$3\r\nDEL\r\n$1\r\nc\r\n*1\r\n$4\r\nEXEC\r\n");
-        assert_eq!(w.offset as usize, s.len());
     }
 }

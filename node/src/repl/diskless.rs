@@ -74,16 +74,7 @@ fn snapshot_to(node: Arc<Node>, targets: Vec<PendingSync>) {
         return;
     }
     super::flush_stream(&mut st);
-    if st.repl.backlog.is_none() {
-        super::change_replid(&mut st);
-        super::clear_replid2(&mut st);
-        super::create_backlog(&mut st);
-        tracing::info!(
-            "Replication backlog created, my new replication IDs are '{}' and '{}'",
-            st.replid,
-            st.replid2
-        );
-    }
+    super::ensure_backlog(&mut st);
     let offset = st.repl.offset;
     let mark = picket::random_hex_id();
     let head = Bytes::from(format!(

@@ -20,13 +20,10 @@ type LinkResult<T> = Result<T, String>;
 
 /// Points this node at a master (REPLICAOF host port, the `replicaof` directive).
 pub fn set_master(node: &Node, st: &mut NodeState, host: &str, port: u16) {
-    match &st.repl.master {
-        // A master becoming a replica offers its own history to the new master.
-        None => st.repl.cached = Some((st.replid.clone(), st.repl.offset)),
-        Some(m) if m.state == LinkState::Connected => {
-            st.repl.cached = Some((st.replid.clone(), st.repl.offset))
-        }
-        Some(_) => {}
+    // A master becoming a replica, or a replica that was in sync, offers its history to the
+    // new master; one that never synced keeps what it had.
+    if !matches!(&st.repl.master, Some(m) if m.state != LinkState::Connected) {
+        st.repl.cached = Some((st.replid.clone(), st.repl.offset));
     }
     drop_master_client(node, st);
     st.repl.generation += 1;

@@ -135,16 +135,7 @@ fn full_resync(ctx: &mut Ctx, ip: String, port: u16, psync: bool) {
     if psync && ctx.sess.repl.capa_eof && ctx.st.config.get_bool("repl-diskless-sync") {
         return super::diskless::queue(ctx, ip, port);
     }
-    if ctx.st.repl.backlog.is_none() {
-        super::change_replid(ctx.st);
-        super::clear_replid2(ctx.st);
-        super::create_backlog(ctx.st);
-        tracing::info!(
-            "Replication backlog created, my new replication IDs are '{}' and '{}'",
-            ctx.st.replid,
-            ctx.st.replid2
-        );
-    }
+    super::ensure_backlog(ctx.st);
     let offset = ctx.st.repl.offset;
     let rdb = match crate::persist::rdb_for_replica(ctx.st, offset) {
         Ok(r) => r,

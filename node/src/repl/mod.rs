@@ -234,6 +234,22 @@ pub fn create_backlog(st: &mut NodeState) {
     st.stream.enabled = true;
 }
 
+/// The first replica of a master without a backlog: a new history starts (new replid, no
+/// replid2) with a fresh backlog, as Redis does.
+pub fn ensure_backlog(st: &mut NodeState) {
+    if st.repl.backlog.is_some() {
+        return;
+    }
+    change_replid(st);
+    clear_replid2(st);
+    create_backlog(st);
+    tracing::info!(
+        "Replication backlog created, my new replication IDs are '{}' and '{}'",
+        st.replid,
+        st.replid2
+    );
+}
+
 /// Hands what the write stream produced to its consumers: the AOF, the backlog and every
 /// attached replica (one shared buffer for all of them).
 pub fn flush_stream(st: &mut NodeState) {
@@ -293,25 +309,11 @@ pub fn feed_internal(st: &mut NodeState, argv: &[&[u8]]) {
     feed_replication(st, &buf);
 }
 
-/// The `client-output-buffer-limit` class for replicas, from the configuration.
-fn replica_limit(st: &NodeState) -> OutputLimit {
-    let v: Vec<u64> = st
-        .config
-        .get("client-output-buffer-limit")
-        .split_whitespace()
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    OutputLimit {
-        hard: *v.get(3).unwrap_or(&0) as usize,
-        soft: *v.get(4).unwrap_or(&0) as usize,
-        soft_seconds: *v.get(5).unwrap_or(&0),
-    }
-}
-
 /// Once a second: PING to replicas every `repl-ping-replica-period`, timed-out replicas
 /// dropped, the backlog freed after `repl-backlog-ttl` without replicas, ACKs from a replica.
 pub fn cron(node: &Node, st: &mut NodeState) {
-    st.repl.obuf_limit = replica_limit(st);
+    // `client-output-buffer-limit replica`, as CONFIG SET last parsed it.
+    st.repl.obuf_limit = node.hot.read().obuf_replica;
     if let Some(b) = st.repl.backlog.as_mut() {
         let size = st.config.get_i64("repl-backlog-size").max(0) as usize;
         if b.size() != size.max(16 * 1024) {
@@ -357,7 +359,6 @@ pub fn cron(node: &Node, st: &mut NodeState) {
     } else {
         st.repl.no_replicas_since = Instant::now();
     }
-    let _ = node;
 }
 
 /// Before exiting (SHUTDOWN without NOW, SIGTERM): writes are paused and the replicas get up
