@@ -46,6 +46,15 @@ pub fn unknown_subcommand(cmd: &str, sub: &[u8]) -> String {
 }
 
 /// Case-insensitive comparison of an argument with a keyword.
+/// Redis's reply for a subcommand with arguments it cannot take.
+pub fn subcommand_syntax_error(cmd: &str, sub: &[u8]) -> String {
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(sub),
+        cmd.to_ascii_uppercase()
+    )
+}
+
 pub fn eq_ic(a: &[u8], kw: &str) -> bool {
     a.eq_ignore_ascii_case(kw.as_bytes())
 }

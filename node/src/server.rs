@@ -93,12 +93,7 @@ impl HotConfig {
     }
 }
 
-/// CLIENT PAUSE state.
-#[derive(Debug, Default)]
-pub struct PauseState {
-    pub until: Option<Instant>,
-    pub write_only: bool,
-}
+pub use picket::server::client_cmd::PauseState;
 
 /// What SHUTDOWN asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -118,7 +118,7 @@ fn main() {
         };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let node = Arc::new(SentinelNode {
-            state: Mutex::new(SentinelState { core, pubsub: PubSub::new(), links: HashMap::new(), config_path: path.clone(), state_path: state_path.clone(), config: cfg, scripts: Default::default(), run_id: picket::random_hex_id() }),
+            state: Mutex::new(SentinelState { core, pubsub: PubSub::new(), links: HashMap::new(), config_path: path.clone(), state_path: state_path.clone(), config: cfg, scripts: Default::default(), run_id: picket::random_hex_id(), pause: Default::default() }),
             registry: ClientRegistry::new(),
             net: NetStats::default(),
             started: Instant::now(),
@@ -127,6 +127,7 @@ fn main() {
             requirepass,
             shutdown: tokio::sync::Notify::new(),
             port,
+            pause_notify: Arc::new(tokio::sync::Notify::new()),
         });
         tracing::info!("Sentinel (Picket {}) starting on port {}", env!("CARGO_PKG_VERSION"), port);
         {

@@ -1,7 +1,7 @@
 //! SENTINEL subcommands with Redis 7.0's reply shapes: instance maps whose numbers are bulk
 //! strings, null arrays for unknown masters in GET-MASTER-ADDR-BY-NAME, and Redis's errors.
 
-use crate::core::{FailoverState, Instance, Master, Peer, Replica, Sentinel};
+use crate::core::{FailoverState, Instance, Master, Peer, Replica, Sentinel, Who};
 use crate::runtime::{dispatch, now_ms};
 use crate::server::{SentinelNode, Session};
 use bytes::Bytes;
@@ -321,7 +321,14 @@ pub fn sentinel(node: &SentinelNode, _sess: &mut Session, a: &[Bytes], out: &mut
             Some(m) => {
                 out.array(m.sentinels.len());
                 for p in m.sentinels.values() {
-                    write_map(out, &sentinel_map(m, p, now));
+                    let refs = st
+                        .core
+                        .link_refcount(&m.inst.name, &Who::Sentinel(p.inst.name.clone()));
+                    let mut v = sentinel_map(m, p, now);
+                    if let Some(f) = v.iter_mut().find(|(k, _)| *k == "link-refcount") {
+                        f.1 = refs.to_string();
+                    }
+                    write_map(out, &v);
                 }
             }
             None => out.error(NO_SUCH_MASTER),
@@ -516,6 +523,11 @@ fn config_cmd(
     out: &mut Reply,
 ) {
     let sub = lower(&a[2]);
+    let n = a.len();
+    if !((sub == "get" && n == 4) || (sub == "set" && n >= 5 && n % 2 == 1)) {
+        return out
+            .error("ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.");
+    }
     if sub == "get" {
         let mut pairs = Vec::new();
         for pat in &a[3..] {
@@ -533,9 +545,6 @@ fn config_cmd(
             out.bulk(v.as_bytes());
         }
         return;
-    }
-    if sub != "set" || a.len() < 5 {
-        return out.error(&picket::args::unknown_subcommand("sentinel", &a[2]));
     }
     // Validate everything first, then apply.
     let mut seen: Vec<String> = Vec::new();

@@ -29,6 +29,8 @@ pub struct SentinelState {
     pub config: picket::config::Config,
     pub scripts: crate::scripts::Scripts,
     pub run_id: String,
+    /// CLIENT PAUSE: clients wait before running commands (WRITE mode: only PUBLISH).
+    pub pause: picket::server::client_cmd::PauseState,
 }
 
 pub struct SentinelNode {
@@ -41,6 +43,8 @@ pub struct SentinelNode {
     pub requirepass: Option<String>,
     pub shutdown: tokio::sync::Notify,
     pub port: u16,
+    /// Wakes clients waiting on CLIENT PAUSE when CLIENT UNPAUSE ends it early.
+    pub pause_notify: Arc<tokio::sync::Notify>,
 }
 
 pub struct Session {
@@ -48,6 +52,9 @@ pub struct Session {
     pub authenticated: bool,
     pub subs: Subscriptions,
     pub close: bool,
+    /// CLIENT REPLY OFF, and SKIP for the next command.
+    pub reply_off: bool,
+    pub reply_skip_next: bool,
 }
 
 impl Service for SentinelNode {
@@ -79,21 +86,43 @@ impl Service for SentinelNode {
             authenticated,
             subs: Subscriptions::default(),
             close: false,
+            reply_off: false,
+            reply_skip_next: false,
         }
     }
 
     fn execute(&self, sess: &mut Session, reqs: &mut Vec<Request>, out: &mut Reply) -> Control {
-        for req in reqs.drain(..) {
+        let mut done = 0;
+        let mut control = Control::Continue;
+        for req in reqs.iter() {
             if req.args.is_empty() {
+                done += 1;
                 continue;
             }
+            // CLIENT PAUSE holds every command (ALL) or PUBLISH (WRITE) until it ends.
+            let writes = eq_ic(&req.args[0], "publish");
+            if let Some(until) = self.state.lock().pause.holds(writes) {
+                control = Control::Suspend {
+                    wake: self.pause_notify.clone(),
+                    deadline: Some(until),
+                };
+                break;
+            }
+            done += 1;
             out.resp3 = sess.client.resp3();
+            let mark = out.buf.len();
+            let skip_this = std::mem::take(&mut sess.reply_skip_next);
             execute_one(self, sess, &req.args, out);
+            if sess.reply_off || skip_this {
+                out.buf.truncate(mark);
+            }
             if sess.close {
-                return Control::Close;
+                control = Control::Close;
+                break;
             }
         }
-        Control::Continue
+        reqs.drain(..done);
+        control
     }
 
     fn close(&self, sess: &mut Session) {
@@ -179,13 +208,12 @@ fn execute_one(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut R
         "auth" => auth(node, sess, a, out),
         "hello" => hello(node, sess, a, out),
         "acl" => {
-            if eq_ic(&a[1], "whoami") && a.len() == 2 {
-                out.bulk(b"default");
+            if !eq_ic(&a[1], "whoami") {
+                out.error(&picket::args::unknown_subcommand("acl", &a[1]));
+            } else if a.len() != 2 {
+                out.error(&wrong_args("acl|whoami"));
             } else {
-                out.error(&format!(
-                    "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
-                    String::from_utf8_lossy(&a[1])
-                ));
+                out.bulk(b"default");
             }
         }
         "client" => client(node, sess, a, out),
@@ -228,6 +256,9 @@ fn execute_one(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut R
             out.int(1);
         }
         "shutdown" => {
+            if let Err(e) = shutdown_args(&a[1..]) {
+                return out.error(e);
+            }
             tracing::warn!("User requested shutdown...");
             sess.close = true;
             node.shutdown.notify_one();
@@ -235,6 +266,28 @@ fn execute_one(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut R
         "sentinel" => crate::sentinel_cmd::sentinel(node, sess, a, out),
         _ => out.error(&unknown_command(a)),
     }
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT], checked as Redis checks them; a sentinel
+/// has no shutdown to abort and nothing to save, so valid options all shut down at once.
+fn shutdown_args(a: &[Bytes]) -> Result<(), &'static str> {
+    let (mut save, mut nosave, mut other, mut abort) = (false, false, false, false);
+    for x in a {
+        match lower(x).as_str() {
+            "save" => save = true,
+            "nosave" => nosave = true,
+            "now" | "force" => other = true,
+            "abort" => abort = true,
+            _ => return Err(picket::args::ERR_SYNTAX),
+        }
+    }
+    if (abort && (save || nosave || other)) || (save && nosave) {
+        return Err(picket::args::ERR_SYNTAX);
+    }
+    if abort {
+        return Err("ERR No shutdown in progress.");
+    }
+    Ok(())
 }
 
 fn auth(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut Reply) {
@@ -315,16 +368,34 @@ fn hello(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut Reply) 
 
 /// CLIENT: the shared implementation (PAUSE and REPLY are node features and are refused here).
 fn client(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut Reply) {
-    use picket::server::client_cmd::{client_command, ClientAction};
+    use picket::server::client_cmd::{client_command, ClientAction, ReplyMode};
     match client_command(&node.registry, &sess.client, a, out) {
         ClientAction::None => {}
         ClientAction::CloseSelf => sess.close = true,
+        ClientAction::Pause { ms, write_only } => {
+            node.state.lock().pause.pause(ms, write_only);
+            out.ok()
+        }
+        ClientAction::Unpause => {
+            node.state.lock().pause.until = None;
+            node.pause_notify.notify_waiters();
+            out.ok()
+        }
+        ClientAction::Reply(ReplyMode::On) => {
+            sess.reply_off = false;
+            out.ok()
+        }
+        ClientAction::Reply(ReplyMode::Off) => sess.reply_off = true,
+        ClientAction::Reply(ReplyMode::Skip) => sess.reply_skip_next = !sess.reply_off,
+        // A sentinel never blocks a client.
+        ClientAction::Unblock { .. } => out.int(0),
         ClientAction::Unhandled => out.error(&picket::args::unknown_subcommand("client", &a[1])),
     }
 }
 
 fn command(a: &[Bytes], out: &mut Reply) {
     match a.get(1).map(|s| lower(s)).as_deref() {
+        Some("count") if a.len() != 2 => out.error(&wrong_args("command|count")),
         Some("count") => out.int(COMMANDS.len() as i64),
         Some("docs") => out.map(0),
         Some("list") | None => {

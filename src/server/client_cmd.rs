@@ -1,10 +1,11 @@
 //! CLIENT, shared by node and sentinel: ID, GETNAME, SETNAME, INFO, LIST (TYPE, ID), KILL (the
 //! old `ip:port` form and the filter form: ID, TYPE, ADDR, LADDR, USER, SKIPME), NO-EVICT,
-//! GETREDIR, HELP. PAUSE, UNPAUSE and REPLY change the program's own state, so they come back to
-//! the caller as a [`ClientAction`].
+//! GETREDIR, HELP, with Redis 7.0's arity per subcommand. PAUSE, UNPAUSE, REPLY and UNBLOCK
+//! change the program's own state: they are parsed and checked here and come back to the caller
+//! as a [`ClientAction`].
 
 use super::{ClientHandle, ClientKind, ClientRegistry};
-use crate::args::{eq_ic, int_arg, unknown_subcommand, ERR_SYNTAX};
+use crate::args::{eq_ic, int_arg, subcommand_syntax_error, unknown_subcommand, ERR_SYNTAX};
 use crate::resp::Reply;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -15,8 +16,82 @@ pub enum ClientAction {
     None,
     /// CLIENT KILL matched the caller itself: close after the reply.
     CloseSelf,
-    /// Not handled here (PAUSE, UNPAUSE, REPLY): the caller runs it.
+    /// CLIENT PAUSE: pause clients for `ms` (only writes when `write_only`); reply +OK.
+    Pause {
+        ms: u64,
+        write_only: bool,
+    },
+    /// CLIENT UNPAUSE; reply +OK.
+    Unpause,
+    /// CLIENT REPLY: ON replies +OK; OFF and SKIP reply nothing.
+    Reply(ReplyMode),
+    /// CLIENT UNBLOCK: reply 1 if that client was blocked and is released, else 0.
+    Unblock {
+        id: u64,
+        error: bool,
+    },
+    /// Not handled here (TRACKING and friends): the caller answers.
     Unhandled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    Skip,
+}
+
+/// Redis 7.0's arity of each CLIENT subcommand (negative: at least).
+const SUB_ARITY: &[(&str, i32)] = &[
+    ("caching", 3),
+    ("getname", 2),
+    ("getredir", 2),
+    ("help", 2),
+    ("id", 2),
+    ("info", 2),
+    ("kill", -3),
+    ("list", -2),
+    ("no-evict", 3),
+    ("pause", -3),
+    ("reply", 3),
+    ("setname", 3),
+    ("tracking", -3),
+    ("trackinginfo", 2),
+    ("unblock", -3),
+    ("unpause", 2),
+];
+
+/// Which pause blocks a command, and until when (CLIENT PAUSE).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PauseState {
+    pub until: Option<std::time::Instant>,
+    pub write_only: bool,
+}
+
+impl PauseState {
+    /// A new pause never shortens an active one, and ALL wins over WRITE (as Redis).
+    pub fn pause(&mut self, ms: u64, write_only: bool) {
+        let now = std::time::Instant::now();
+        let until = now + std::time::Duration::from_millis(ms);
+        let active = self.until.map(|u| u > now).unwrap_or(false);
+        if !active || self.until.map(|u| until > u).unwrap_or(true) {
+            self.until = Some(until);
+        }
+        self.write_only = if active {
+            self.write_only && write_only
+        } else {
+            write_only
+        };
+    }
+
+    /// Until when a command must wait: `writes` says whether the pause in WRITE mode holds it.
+    pub fn holds(&self, writes: bool) -> Option<std::time::Instant> {
+        let until = self.until?;
+        if std::time::Instant::now() >= until || (self.write_only && !writes) {
+            return None;
+        }
+        Some(until)
+    }
 }
 
 pub const BAD_NAME: &str =
@@ -45,6 +120,13 @@ pub fn client_command(
     out: &mut Reply,
 ) -> ClientAction {
     let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+    if let Some(&(_, arity)) = SUB_ARITY.iter().find(|(n, _)| *n == sub) {
+        let n = a.len() as i32;
+        if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
+            out.error(&crate::args::wrong_args(&format!("client|{sub}")));
+            return ClientAction::None;
+        }
+    }
     match sub.as_str() {
         "id" => out.int(me.id as i64),
         "getname" => {
@@ -74,7 +156,23 @@ pub fn client_command(
             _ => out.error(ERR_SYNTAX),
         },
         "getredir" => out.int(-1),
-        "pause" | "unpause" | "reply" | "unblock" => return ClientAction::Unhandled,
+        "pause" => return parse_pause(a, out),
+        "unpause" => return ClientAction::Unpause,
+        "reply" => {
+            let mode = if eq_ic(&a[2], "on") {
+                ReplyMode::On
+            } else if eq_ic(&a[2], "off") {
+                ReplyMode::Off
+            } else if eq_ic(&a[2], "skip") {
+                ReplyMode::Skip
+            } else {
+                out.error(ERR_SYNTAX);
+                return ClientAction::None;
+            };
+            return ClientAction::Reply(mode);
+        }
+        "unblock" => return parse_unblock(a, out),
+        "tracking" | "trackinginfo" | "caching" => return ClientAction::Unhandled,
         "help" => {
             let lines = [
                 "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -131,6 +229,62 @@ pub fn client_command(
         _ => out.error(&unknown_subcommand("client", &a[1])),
     }
     ClientAction::None
+}
+
+fn parse_pause(a: &[Bytes], out: &mut Reply) -> ClientAction {
+    if a.len() > 4 {
+        out.error(&subcommand_syntax_error("client", &a[1]));
+        return ClientAction::None;
+    }
+    let ms = match int_arg(&a[2]) {
+        Ok(ms) if ms >= 0 => ms as u64,
+        Ok(_) => {
+            out.error("ERR timeout is negative");
+            return ClientAction::None;
+        }
+        Err(_) => {
+            out.error("ERR timeout is not an integer or out of range");
+            return ClientAction::None;
+        }
+    };
+    let write_only = match a.get(3) {
+        None => false,
+        Some(m) if eq_ic(m, "write") => true,
+        Some(m) if eq_ic(m, "all") => false,
+        Some(_) => {
+            out.error("ERR CLIENT PAUSE mode must be WRITE or ALL");
+            return ClientAction::None;
+        }
+    };
+    ClientAction::Pause { ms, write_only }
+}
+
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
+fn parse_unblock(a: &[Bytes], out: &mut Reply) -> ClientAction {
+    if a.len() > 4 {
+        out.error(&subcommand_syntax_error("client", &a[1]));
+        return ClientAction::None;
+    }
+    let id = match int_arg(&a[2]) {
+        Ok(id) => id,
+        Err(e) => {
+            out.error(e);
+            return ClientAction::None;
+        }
+    };
+    let error = match a.get(3) {
+        None => false,
+        Some(r) if eq_ic(r, "timeout") => false,
+        Some(r) if eq_ic(r, "error") => true,
+        Some(_) => {
+            out.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return ClientAction::None;
+        }
+    };
+    ClientAction::Unblock {
+        id: id as u64,
+        error,
+    }
 }
 
 fn client_list(registry: &ClientRegistry, a: &[Bytes], out: &mut Reply) {

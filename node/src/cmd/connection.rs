@@ -4,8 +4,7 @@ use super::Ctx;
 use crate::server::Session;
 use bytes::Bytes;
 use picket::args::{eq_ic, int_arg, ERR_DB_INDEX, ERR_SYNTAX};
-use picket::server::client_cmd::{client_command, valid_name, ClientAction, BAD_NAME};
-use std::time::{Duration, Instant};
+use picket::server::client_cmd::{client_command, valid_name, ClientAction, ReplyMode, BAD_NAME};
 
 pub const PROTECTED_MODE_ERROR: &str = "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
 
@@ -192,94 +191,39 @@ pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) {
     ctx.out.simple("RESET");
 }
 
-/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
-fn client_unblock(ctx: &mut Ctx, a: &[Bytes]) {
-    if !(3..=4).contains(&a.len()) {
-        return ctx
-            .out
-            .error(&picket::args::unknown_subcommand("client", &a[1]));
-    }
-    let id = match int_arg(&a[2]) {
-        Ok(id) => id,
-        Err(e) => return ctx.out.error(e),
-    };
-    let error = match a.get(3) {
-        None => false,
-        Some(r) if eq_ic(r, "timeout") => false,
-        Some(r) if eq_ic(r, "error") => true,
-        Some(_) => {
-            return ctx
-                .out
-                .error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
-        }
-    };
-    let done = super::blocking::unblock_client(ctx.st, id as u64, error);
-    ctx.out.int(done as i64)
-}
-
-/// CLIENT: the shared implementation, plus PAUSE, UNPAUSE and REPLY, which act on the node.
+/// CLIENT: the shared implementation; PAUSE, UNPAUSE, REPLY and UNBLOCK act on the node.
 pub fn client(ctx: &mut Ctx, a: &[Bytes]) {
     match client_command(&ctx.node.registry, &ctx.sess.client, a, ctx.out) {
         ClientAction::None => {}
         ClientAction::CloseSelf => ctx.sess.close_after_reply = true,
-        ClientAction::Unhandled => {
-            match String::from_utf8_lossy(&a[1]).to_ascii_lowercase().as_str() {
-                "pause" => client_pause(ctx, a),
-                "unblock" => client_unblock(ctx, a),
-                "unpause" => {
-                    ctx.st.pause.until = None;
-                    ctx.node.pause_notify.notify_waiters();
-                    ctx.out.ok();
-                }
-                // OFF and SKIP send no reply themselves; the executor drops the replies that follow.
-                _ => match a.get(2) {
-                    Some(v) if eq_ic(v, "on") => {
-                        ctx.sess.reply_off = false;
-                        ctx.out.ok()
-                    }
-                    Some(v) if eq_ic(v, "off") => ctx.sess.reply_off = true,
-                    Some(v) if eq_ic(v, "skip") => {
-                        if !ctx.sess.reply_off {
-                            ctx.sess.reply_skip_next = true;
-                        }
-                    }
-                    _ => ctx.out.error(ERR_SYNTAX),
-                },
+        ClientAction::Pause { ms, write_only } => {
+            ctx.st.pause.pause(ms, write_only);
+            ctx.out.ok();
+        }
+        ClientAction::Unpause => {
+            ctx.st.pause.until = None;
+            ctx.node.pause_notify.notify_waiters();
+            ctx.out.ok();
+        }
+        // OFF and SKIP send no reply themselves; the executor drops the replies that follow.
+        ClientAction::Reply(mode) => match mode {
+            ReplyMode::On => {
+                ctx.sess.reply_off = false;
+                ctx.out.ok()
             }
+            ReplyMode::Off => ctx.sess.reply_off = true,
+            ReplyMode::Skip => {
+                if !ctx.sess.reply_off {
+                    ctx.sess.reply_skip_next = true;
+                }
+            }
+        },
+        ClientAction::Unblock { id, error } => {
+            let done = super::blocking::unblock_client(ctx.st, id, error);
+            ctx.out.int(done as i64)
         }
+        ClientAction::Unhandled => ctx
+            .out
+            .error(&picket::args::unknown_subcommand("client", &a[1])),
     }
-}
-
-fn client_pause(ctx: &mut Ctx, a: &[Bytes]) {
-    if a.len() > 4 {
-        return ctx.out.error(ERR_SYNTAX);
-    }
-    let ms = match int_arg(&a[2]) {
-        Ok(ms) if ms >= 0 => ms,
-        Ok(_) => return ctx.out.error("ERR timeout is negative"),
-        Err(_) => {
-            return ctx
-                .out
-                .error("ERR timeout is not an integer or out of range")
-        }
-    };
-    let write_only = match a.get(3) {
-        None => false,
-        Some(m) if eq_ic(m, "write") => true,
-        Some(m) if eq_ic(m, "all") => false,
-        Some(_) => return ctx.out.error("ERR CLIENT PAUSE mode must be WRITE or ALL"),
-    };
-    let until = Instant::now() + Duration::from_millis(ms as u64);
-    // A new pause never shortens an active one, and ALL wins over WRITE (as Redis).
-    let p = &mut ctx.st.pause;
-    let active = p.until.map(|u| u > Instant::now()).unwrap_or(false);
-    if !active || p.until.map(|u| until > u).unwrap_or(true) {
-        p.until = Some(until);
-    }
-    p.write_only = if active {
-        p.write_only && write_only
-    } else {
-        write_only
-    };
-    ctx.out.ok();
 }

@@ -212,17 +212,10 @@ pub fn full_name(cmd: &'static Command) -> &'static str {
 
 /// Whether this command must wait for CLIENT PAUSE.
 fn paused_for(st: &NodeState, cmd: &Command, name: &str) -> Option<Instant> {
-    let until = st.pause.until?;
-    if Instant::now() >= until {
-        return None;
-    }
-    if !st.pause.write_only {
-        return Some(until);
-    }
-    let blocks = cmd.has(flags::WRITE)
+    let writes = cmd.has(flags::WRITE)
         || cmd.has(flags::MAY_REPLICATE) && name != "publish"
         || matches!(name, "publish" | "eval" | "evalsha" | "fcall");
-    blocks.then_some(until)
+    st.pause.holds(writes)
 }
 
 /// Runs as many requests as possible from the front of `reqs`.

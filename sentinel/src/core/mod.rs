@@ -16,6 +16,7 @@ pub mod failover;
 pub mod frame;
 pub mod hello;
 pub mod info;
+mod links;
 pub mod model;
 pub mod monitor;
 pub mod slaveof;
@@ -113,13 +114,6 @@ pub enum Who {
     Sentinel(String),
 }
 
-#[derive(Debug, Clone)]
-struct Owner {
-    master: String,
-    who: Who,
-    pubsub: bool,
-}
-
 /// Periods and timeouts (ms); SENTINEL DEBUG changes them.
 #[derive(Debug, Clone)]
 pub struct Timing {
@@ -211,7 +205,7 @@ pub struct Sentinel {
     pub timing: Timing,
     pub globals: Globals,
     pub simfailure: u32,
-    links: HashMap<LinkId, Owner>,
+    links: HashMap<LinkId, links::Owner>,
     next_link: LinkId,
     pub rng: Rng,
     pub actions: Vec<Action>,
@@ -347,74 +341,6 @@ impl Sentinel {
         });
     }
 
-    fn new_link(&mut self, m: &str, who: &Who, pubsub: bool) -> LinkId {
-        let id = self.next_link;
-        self.next_link += 1;
-        self.links.insert(
-            id,
-            Owner {
-                master: m.to_string(),
-                who: who.clone(),
-                pubsub,
-            },
-        );
-        id
-    }
-
-    /// Closes both connections of an instance.
-    pub fn close_links(&mut self, m: &str, who: &Who) {
-        let Some(inst) = self.inst_mut(m, who) else {
-            return;
-        };
-        let ids: Vec<LinkId> = [inst.link.cc.take(), inst.link.pc.take()]
-            .into_iter()
-            .flatten()
-            .collect();
-        inst.link.cc_connected = false;
-        inst.link.pc_connected = false;
-        inst.link.pending = 0;
-        for id in ids {
-            self.links.remove(&id);
-            self.actions.push(Action::Close { link: id });
-        }
-    }
-
-    /// Closes one connection (cc or pc) of an instance.
-    fn close_one(&mut self, m: &str, who: &Who, pubsub: bool) {
-        let Some(inst) = self.inst_mut(m, who) else {
-            return;
-        };
-        let id = if pubsub {
-            inst.link.pc_connected = false;
-            inst.link.pc.take()
-        } else {
-            inst.link.cc_connected = false;
-            inst.link.pending = 0;
-            inst.link.cc.take()
-        };
-        if let Some(id) = id {
-            self.links.remove(&id);
-            self.actions.push(Action::Close { link: id });
-        }
-    }
-
-    /// Sends a command on an instance's command connection (names are renamed by the caller).
-    pub fn send(&mut self, m: &str, who: &Who, argv: Vec<String>, tag: Tag) -> bool {
-        let Some(inst) = self.inst_mut(m, who) else {
-            return false;
-        };
-        let Some(link) = inst.link.cc.filter(|_| inst.link.cc_connected) else {
-            return false;
-        };
-        inst.link.pending += 1;
-        self.actions.push(Action::Send {
-            link,
-            argv: argv.into_iter().map(Bytes::from).collect(),
-            tag,
-        });
-        true
-    }
-
     /// Runs one timer tick.
     pub fn tick(&mut self, now: u64) {
         self.check_tilt(now);
@@ -535,52 +461,6 @@ impl Sentinel {
             }
             self.failover_step(m, now);
             self.ask_master_state(m, now, false);
-        }
-    }
-
-    /// Processes one report from the runtime.
-    pub fn handle(&mut self, input: Input, now: u64) {
-        let link = match &input {
-            Input::Connected { link, .. }
-            | Input::Disconnected { link }
-            | Input::Reply { link, .. }
-            | Input::Message { link, .. } => *link,
-        };
-        let Some(owner) = self.links.get(&link).cloned() else {
-            return;
-        };
-        let (m, who) = (owner.master.as_str(), &owner.who);
-        match input {
-            Input::Connected { local_ip, .. } => {
-                self.on_connected(m, who, owner.pubsub, local_ip, now)
-            }
-            Input::Disconnected { .. } => {
-                self.links.remove(&link);
-                if let Some(inst) = self.inst_mut(m, who) {
-                    if owner.pubsub {
-                        inst.link.pc = None;
-                        inst.link.pc_connected = false;
-                    } else {
-                        inst.link.cc = None;
-                        inst.link.cc_connected = false;
-                        inst.link.pending = 0;
-                    }
-                }
-            }
-            Input::Reply { tag, frame, .. } => self.on_reply(m, who, tag, frame, now),
-            Input::Message {
-                channel, payload, ..
-            } => {
-                if let Some(inst) = self.inst_mut(m, who) {
-                    inst.link.pc_last_activity = now;
-                }
-                if &channel[..] == HELLO_CHANNEL.as_bytes() {
-                    let p = String::from_utf8_lossy(&payload).into_owned();
-                    if !p.contains(&self.myid) {
-                        self.process_hello(&p, now);
-                    }
-                }
-            }
         }
     }
 }

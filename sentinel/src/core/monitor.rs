@@ -43,6 +43,13 @@ impl Sentinel {
         if !need_cc && !need_pc || now.saturating_sub(inst.link.last_reconn_time) < ping_period {
             return;
         }
+        let is_peer = inst.kind == Kind::Sentinel;
+        if need_cc && is_peer && self.share_peer_link(m, who) {
+            return;
+        }
+        let Some(inst) = self.inst(m, who) else {
+            return;
+        };
         // By hostname when one was configured: resolved again on every reconnect.
         let (host, port) = (
             inst.hostname.clone().unwrap_or_else(|| inst.host.clone()),
@@ -141,6 +148,7 @@ impl Sentinel {
                     i.link.act_ping_time = now;
                 }
             }
+            self.sync_shared(m, who);
         }
     }
 

@@ -1,0 +1,262 @@
+//! Connections to and from picket-sentinel: one shared command link per peer sentinel whatever
+//! the number of masters (as Redis shares it), CLIENT PAUSE / REPLY / UNBLOCK, and the error
+//! replies for malformed CLIENT, SENTINEL, ACL, COMMAND and SHUTDOWN calls compared byte for byte
+//! with a real redis-sentinel.
+
+mod common;
+use common::{free_port, redis_node, sentinel, wait_until, Client, Proc};
+use std::time::{Duration, Instant};
+
+/// Connections on `on` whose name is `name`.
+fn named_connections(on: u16, name: &str) -> usize {
+    let list = Client::connect(on).cmd_str(&["CLIENT", "LIST"]);
+    list.lines()
+        .filter(|l| l.split(' ').any(|f| f == format!("name={name}")))
+        .count()
+}
+
+fn myid(port: u16) -> String {
+    let r = Client::connect(port).cmd_str(&["SENTINEL", "MYID"]);
+    r.lines().nth(1).unwrap_or_default().to_string()
+}
+
+/// The `link-refcount` of every peer of `master` as `on` reports them.
+fn refcounts(on: u16, master: &str) -> Vec<String> {
+    let r = Client::connect(on).cmd_str(&["SENTINEL", "SENTINELS", master]);
+    let lines: Vec<&str> = r.split("\r\n").collect();
+    lines
+        .windows(3)
+        .filter(|w| w[0] == "link-refcount")
+        .map(|w| w[2].to_string())
+        .collect()
+}
+
+#[test]
+fn one_link_per_peer_sentinel_shared_by_every_master() {
+    let dir = common::test_dir();
+    let (m1, m2) = (free_port(), free_port());
+    let _n1 = redis_node(dir.path(), m1, None);
+    let _n2 = redis_node(dir.path(), m2, None);
+    // Two picket sentinels and a real one, each watching both masters.
+    let sentinels: Vec<Proc> = [false, false, true]
+        .iter()
+        .map(|real| sentinel(*real, dir.path(), free_port(), m1, 2))
+        .collect();
+    let ports: Vec<u16> = sentinels.iter().map(|s| s.port).collect();
+    for p in &ports {
+        let m2s = m2.to_string();
+        let r =
+            Client::connect(*p).cmd_str(&["SENTINEL", "MONITOR", "other", "127.0.0.1", &m2s, "2"]);
+        assert_eq!(r, "+OK\r\n");
+    }
+    let all_known = || {
+        ports.iter().all(|p| {
+            ["mymaster", "other"].iter().all(|m| {
+                Client::connect(*p)
+                    .cmd_str(&["SENTINEL", "MASTER", m])
+                    .contains("num-other-sentinels\r\n$1\r\n2")
+            })
+        })
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), all_known),
+        "the sentinels did not discover each other under both masters"
+    );
+    let (a, b, real) = (ports[0], ports[1], ports[2]);
+    // A peer learnt under a second master joins the existing link at the next tick.
+    let shared = |p: u16| {
+        ["mymaster", "other"]
+            .iter()
+            .all(|m| refcounts(p, m) == ["2", "2"])
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || shared(a) && shared(real)),
+        "link-refcount: picket {:?} {:?}, redis-sentinel {:?} {:?}",
+        refcounts(a, "mymaster"),
+        refcounts(a, "other"),
+        refcounts(real, "mymaster"),
+        refcounts(real, "other")
+    );
+    // Every sentinel has exactly one command connection to each peer: picket's to picket,
+    // picket's to the real one, and the real one's to picket.
+    let cmd_name = |p: u16| format!("sentinel-{}-cmd", &myid(p)[..8]);
+    let counts = || {
+        [
+            named_connections(a, &cmd_name(b)),
+            named_connections(b, &cmd_name(a)),
+            named_connections(real, &cmd_name(a)),
+            named_connections(a, &cmd_name(real)),
+        ]
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || counts() == [1, 1, 1, 1]),
+        "connections b->a, a->b, a->real, real->a: {:?}",
+        counts()
+    );
+    // And it stays so (no second link being opened behind the first).
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(counts(), [1, 1, 1, 1]);
+    // SENTINEL REMOVE lets go of one user: the peers are still reached through the other.
+    let r = Client::connect(a).cmd_str(&["SENTINEL", "REMOVE", "other"]);
+    assert_eq!(r, "+OK\r\n");
+    assert_eq!(refcounts(a, "mymaster"), ["1", "1"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = Client::connect(a).cmd_str(&["SENTINEL", "SENTINELS", "mymaster"]);
+    assert!(!r.contains("disconnected"), "{r}");
+    assert_eq!(named_connections(b, &cmd_name(a)), 1);
+}
+
+/// Sends every command on one connection, with a PING after each, and returns the raw replies.
+fn replies(port: u16, cmds: &[Vec<&str>]) -> Vec<Vec<u8>> {
+    let mut c = Client::connect(port);
+    let mut out = Vec::new();
+    for cmd in cmds {
+        let args: Vec<&[u8]> = cmd.iter().map(|s| s.as_bytes()).collect();
+        c.send(&args);
+        c.send(&[b"PING"]);
+        let mut got = Vec::new();
+        // Read until this command's PONG (OFF/SKIP send nothing for the command itself).
+        loop {
+            let r = c.read_reply().expect("connection closed");
+            if r == b"+PONG\r\n" {
+                break;
+            }
+            got.extend(r);
+        }
+        out.push(got);
+    }
+    out
+}
+
+#[test]
+fn client_and_error_replies_match_redis_sentinel() {
+    let dir = common::test_dir();
+    let node = free_port();
+    let ours = sentinel(false, dir.path(), free_port(), node, 2);
+    let real = sentinel(true, dir.path(), free_port(), node, 2);
+    let mut cmds: Vec<Vec<&str>> = [
+        "CLIENT REPLY",
+        "CLIENT REPLY foo",
+        "CLIENT PAUSE",
+        "CLIENT PAUSE x",
+        "CLIENT PAUSE -1",
+        "CLIENT PAUSE 1 foo",
+        "CLIENT PAUSE 10 write x",
+        "CLIENT UNPAUSE x",
+        "CLIENT UNPAUSE",
+        "CLIENT UNBLOCK",
+        "CLIENT UNBLOCK x",
+        "CLIENT UNBLOCK 5 foo",
+        "CLIENT UNBLOCK 5 error x",
+        "CLIENT UNBLOCK 5 error",
+        "CLIENT SETNAME",
+        "CLIENT GETNAME x",
+        "CLIENT ID x",
+        "CLIENT NO-EVICT",
+        "CLIENT KILL",
+        "CLIENT INFO x",
+        "CLIENT FOO",
+        "ACL x",
+        "ACL WHOAMI x",
+        "ACL WHOAMI",
+        "COMMAND COUNT x",
+        "SHUTDOWN x",
+        "SHUTDOWN save nosave",
+        "SHUTDOWN now abort",
+        "SHUTDOWN abort",
+        "SUBSCRIBE",
+        "PUBLISH a",
+        "PING a b",
+        "SENTINEL CONFIG x",
+        "SENTINEL CONFIG get",
+        "SENTINEL CONFIG get a b",
+        "SENTINEL CONFIG set a",
+        "SENTINEL CONFIG set resolve-hostnames yes x",
+        "SENTINEL CONFIG set nosuch 1",
+    ]
+    .iter()
+    .map(|s| s.split(' ').collect())
+    .collect();
+    for sub in [
+        "get-master-addr-by-name",
+        "is-master-down-by-addr",
+        "reset",
+        "failover",
+        "ckquorum",
+        "flushconfig",
+        "monitor",
+        "remove",
+        "set",
+        "pending-scripts",
+        "simulate-failure",
+        "help",
+        "nosuch",
+    ] {
+        for n in 0..6 {
+            let mut c = vec!["SENTINEL", sub];
+            c.extend(std::iter::repeat_n("x", n));
+            cmds.push(c);
+        }
+    }
+    let (a, b) = (replies(real.port, &cmds), replies(ours.port, &cmds));
+    for (i, c) in cmds.iter().enumerate() {
+        assert_eq!(
+            String::from_utf8_lossy(&b[i]),
+            String::from_utf8_lossy(&a[i]),
+            "reply to {c:?}"
+        );
+    }
+    // CLIENT REPLY OFF, SKIP and ON on one connection: only what Redis sends comes back.
+    let script = "CLIENT REPLY OFF\r\nPING 1\r\nCLIENT REPLY SKIP\r\nPING 2\r\nCLIENT REPLY ON\r\n\
+                  PING 3\r\nCLIENT REPLY SKIP\r\nPING 4\r\nPING end\r\n";
+    let run = |port: u16| {
+        let mut c = Client::connect(port);
+        c.send_raw(script.as_bytes());
+        let mut got = Vec::new();
+        while !got.ends_with(b"$3\r\nend\r\n") {
+            got.extend(c.read_reply().expect("connection closed"));
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    assert_eq!(run(real.port), "+OK\r\n$1\r\n3\r\n$3\r\nend\r\n");
+    assert_eq!(run(ours.port), run(real.port));
+}
+
+#[test]
+fn client_pause_holds_clients_on_a_sentinel() {
+    let dir = common::test_dir();
+    let s = sentinel(false, dir.path(), free_port(), free_port(), 2);
+    let timed = |args: &[&str]| {
+        let mut c = Client::connect(s.port);
+        let t = Instant::now();
+        let r = c.cmd_str(args);
+        (t.elapsed(), r)
+    };
+    let mut admin = Client::connect(s.port);
+    assert_eq!(admin.cmd_str(&["CLIENT", "PAUSE", "800", "ALL"]), "+OK\r\n");
+    let (t, r) = timed(&["PING"]);
+    assert_eq!(r, "+PONG\r\n");
+    assert!(t >= Duration::from_millis(500), "PING waited only {t:?}");
+    // WRITE holds only PUBLISH; UNPAUSE releases it early.
+    assert_eq!(
+        admin.cmd_str(&["CLIENT", "PAUSE", "60000", "WRITE"]),
+        "+OK\r\n"
+    );
+    let (t, _) = timed(&["SENTINEL", "MASTERS"]);
+    assert!(
+        t < Duration::from_millis(500),
+        "SENTINEL MASTERS waited {t:?}"
+    );
+    let port = s.port;
+    let publisher = std::thread::spawn(move || {
+        let t = Instant::now();
+        let r = Client::connect(port).cmd_str(&["PUBLISH", "x", "y"]);
+        (t.elapsed(), r)
+    });
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(!publisher.is_finished(), "PUBLISH ran during a WRITE pause");
+    assert_eq!(admin.cmd_str(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
+    let (t, r) = publisher.join().unwrap();
+    assert!(t < Duration::from_secs(5), "PUBLISH waited {t:?}");
+    assert!(r.starts_with("-ERR Only HELLO messages"), "{r}");
+}
