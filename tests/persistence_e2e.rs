@@ -411,6 +411,9 @@ fn save_points_bgsave_and_misconf() {
         "+Background saving started\r\n"
     );
     assert_eq!(c.cmd_str(&["BGSAVE", "x"]), "-ERR syntax error\r\n");
+    assert!(wait_until(Duration::from_secs(10), || c
+        .cmd_str(&["INFO", "persistence"])
+        .contains("rdb_bgsave_in_progress:0")));
     // A snapshot that cannot be written (a directory where its temp file goes): writes and
     // PING get -MISCONF, reads still work; once the cause is gone the retry saves.
     let blocker = dir.path().join(format!("temp-{}.rdb", p.child.id()));

@@ -109,7 +109,7 @@ pub async fn run(node: Arc<Node>) {
         if last_repl_cron.elapsed() >= Duration::from_secs(1) {
             last_repl_cron = Instant::now();
             crate::repl::cron(&node, &mut st);
-            crate::savepoints::cron(&mut st);
+            crate::savepoints::cron(&node, &mut st);
         }
         if last_sample.elapsed() >= Duration::from_millis(100) {
             st.stats.sample(now_ms());

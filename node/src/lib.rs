@@ -20,4 +20,5 @@ pub mod rdb;
 pub mod repl;
 pub mod savepoints;
 pub mod server;
+pub mod snapshot;
 pub mod stats;

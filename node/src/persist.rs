@@ -20,7 +20,7 @@ pub fn rdb_path(st: &NodeState) -> PathBuf {
 /// offset), for a snapshot sent to a replica or taken while this node has a history.
 /// `repl-stream-db` is written only when the node has a replication history worth resuming
 /// (a backlog, or a master), as Redis does; a restart then offers that history to PSYNC.
-fn aux_fields(
+pub(crate) fn aux_fields(
     aof_base: bool,
     repl: (&str, u64),
     stream_db: Option<usize>,
@@ -43,7 +43,7 @@ fn aux_fields(
 }
 
 /// The db to record as `repl-stream-db`, when the node has a history to resume.
-fn stream_db(st: &NodeState) -> Option<usize> {
+pub(crate) fn stream_db(st: &NodeState) -> Option<usize> {
     (st.repl.backlog.is_some() || st.repl.is_replica()).then_some(0)
 }
 
@@ -116,14 +116,12 @@ pub fn write_rdb_with_aux(
 /// SAVE: writes the snapshot and updates the persistence counters.
 pub fn save(st: &mut NodeState) -> Result<(), String> {
     let path = rdb_path(st);
-    let started = Instant::now();
     match write_rdb(st, &path) {
         Ok(_) => {
             st.dirty = 0;
             st.lastsave = now_ms() / 1000;
             st.persist.saves += 1;
             st.persist.last_save_ok = true;
-            st.persist.last_save_secs = started.elapsed().as_secs() as i64;
             tracing::info!("DB saved on disk");
             Ok(())
         }
@@ -140,7 +138,11 @@ pub fn save(st: &mut NodeState) -> Result<(), String> {
 pub struct PersistStats {
     pub saves: u64,
     pub last_save_ok: bool,
-    pub last_save_secs: i64,
+    /// Duration of the last BGSAVE (`rdb_last_bgsave_time_sec`), -1 before the first.
+    pub last_bgsave_secs: i64,
+    /// When the running BGSAVE started (`rdb_bgsave_in_progress`).
+    pub bgsave_since: Option<Instant>,
+
     pub last_load_keys: u64,
     pub last_load_expired: u64,
     /// The last snapshot attempt (a failed one is retried after 5 s).
@@ -152,7 +154,9 @@ impl Default for PersistStats {
         PersistStats {
             saves: 0,
             last_save_ok: true,
-            last_save_secs: -1,
+            last_bgsave_secs: -1,
+            bgsave_since: None,
+
             last_load_keys: 0,
             last_load_expired: 0,
             last_try: None,
@@ -249,7 +253,11 @@ impl Sink for Loader {
             d.expires.insert(k.clone(), t);
         }
         if d.main
-            .insert(k.clone(), Entry { val, lru: self.lru })
+            .insert(k.clone(), Entry {
+                    val,
+                    lru: self.lru,
+                    snap: 0,
+                })
             .is_some()
         {
             return Err(format!(

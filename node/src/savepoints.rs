@@ -1,11 +1,12 @@
 //! Automatic snapshots (`save <seconds> <changes> ...`), BGSAVE, and the `MISCONF` write
 //! refusal after a failed snapshot (`stop-writes-on-bgsave-error`).
 //!
-//! Picket has no fork: a background save runs on its own thread but holds the dataset's lock
-//! while it serialises, so clients wait for it as they would for SAVE. The replies, log lines
-//! and INFO fields are Redis's.
+//! Picket has no fork: a background save runs on its own thread and writes a point-in-time
+//! capture of the dataset a slice at a time ([`crate::snapshot`]), so clients keep being
+//! served, and keep writing, while it runs. The replies, log lines and INFO fields are Redis's.
 
 use crate::server::{now_ms, Node, NodeState};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The `save` points: (seconds, changes).
@@ -22,10 +23,10 @@ pub fn points(st: &NodeState) -> Vec<(i64, u64)> {
         .collect()
 }
 
-/// Once a second: saves when a save point is reached (after a failure, retried no sooner
-/// than 5 s later, as Redis).
-pub fn cron(st: &mut NodeState) {
-    if st.dirty == 0 {
+/// Once a second: starts a BGSAVE when a save point is reached (after a failure, retried no
+/// sooner than 5 s later, as Redis).
+pub fn cron(node: &Node, st: &mut NodeState) {
+    if st.dirty == 0 || busy(st) {
         return;
     }
     let now = now_ms() / 1000;
@@ -39,29 +40,67 @@ pub fn cron(st: &mut NodeState) {
         .find(|(secs, changes)| st.dirty >= *changes && now - st.lastsave >= *secs);
     if let (Some((secs, changes)), true) = (due, retry_ok) {
         tracing::info!("{changes} changes in {secs} seconds. Saving...");
-        background_save(st);
+        start(node, st);
     }
 }
 
-/// The snapshot BGSAVE and the save points take.
-pub fn background_save(st: &mut NodeState) {
-    st.persist.last_try = Some(Instant::now());
-    tracing::info!("Background saving started (Picket: on a thread, holding the dataset)");
-    if crate::persist::save(st).is_ok() {
-        tracing::info!("Background saving terminated with success");
-    }
+/// A snapshot is being taken (a BGSAVE, or a full resync's).
+pub fn busy(st: &NodeState) -> bool {
+    st.persist.bgsave_since.is_some() || st.repl.diskless_running || st.ks.capturing()
 }
 
-/// BGSAVE [SCHEDULE]: answered at once; the snapshot is taken right after this batch.
-pub fn bgsave(node: &Node) -> Result<(), String> {
+/// Starts a BGSAVE on its own thread.
+pub fn start(node: &Node, st: &mut NodeState) {
     let Some(node) = node.me.upgrade() else {
-        return Err("ERR".into());
+        return;
     };
-    std::thread::spawn(move || {
-        let mut st = node.state.lock();
-        background_save(&mut st);
+    st.persist.bgsave_since = Some(Instant::now());
+    st.persist.last_try = Some(Instant::now());
+    tracing::info!("Background saving started (Picket: on a thread, no fork)");
+    std::thread::spawn(move || background_save(node));
+}
+
+/// The BGSAVE thread: the capture to a temp file, fsynced and renamed over `dbfilename`.
+fn background_save(node: Arc<Node>) {
+    let path = crate::persist::rdb_path(&node.state.lock());
+    let tmp = format!("temp-{}.rdb", std::process::id());
+    let mut dirty_before = 0;
+    let res = picket::fsutil::atomic_write_with(&path, &tmp, |f| {
+        let begin = |st: &mut NodeState| {
+            dirty_before = st.dirty;
+            let repl = (st.replid.as_str(), st.repl.offset);
+            Ok(crate::persist::aux_fields(false, repl, crate::persist::stream_db(st)))
+        };
+        crate::snapshot::write_snapshot(&node, begin, &mut *f).map(|_| ())
     });
-    Ok(())
+    let mut st = node.state.lock();
+    let took = st.persist.bgsave_since.take().map(|t| t.elapsed());
+    st.persist.last_bgsave_secs = took.map(|d| d.as_secs() as i64).unwrap_or(-1);
+    match res {
+        Ok(()) => {
+            st.dirty = st.dirty.saturating_sub(dirty_before);
+            st.lastsave = now_ms() / 1000;
+            st.persist.saves += 1;
+            st.persist.last_save_ok = true;
+            tracing::info!("DB saved on disk");
+            tracing::info!("Background saving terminated with success");
+        }
+        Err(e) => {
+            st.persist.last_save_ok = false;
+            tracing::warn!("Background saving error: {e} (temp file {tmp} in {})", st.config.get("dir"));
+        }
+    }
+}
+
+/// BGSAVE [SCHEDULE]: `Ok(reply)` or the error, as Redis answers them. A full resync's
+/// snapshot counts as a background save in progress, as Redis's RDB child does; SCHEDULE only
+/// waits for other kinds of work in Redis, and Picket has none.
+pub fn bgsave(node: &Node, st: &mut NodeState) -> Result<&'static str, String> {
+    if busy(st) {
+        return Err("ERR Background save already in progress".into());
+    }
+    start(node, st);
+    Ok("Background saving started")
 }
 
 /// `-MISCONF` for writes (and PING) on a master whose last snapshot failed, with save points

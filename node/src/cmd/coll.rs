@@ -8,28 +8,22 @@ use std::collections::VecDeque;
 pub type List = VecDeque<SBytes>;
 
 macro_rules! typed_lookup {
-    ($name:ident, $variant:ident, $t:ty) => {
-        typed_lookup!($name, $variant, $t, |v| &mut **v);
+    ($name:ident, $get:ident, $variant:ident, $t:ty) => {
+        typed_lookup!($name, $get, $variant, $t, |v| &mut **v, |r| &**r);
     };
-    ($name:ident, $variant:ident, $t:ty, inline) => {
-        typed_lookup!($name, $variant, $t, |v| v);
+    ($name:ident, $get:ident, $variant:ident, $t:ty, inline) => {
+        typed_lookup!($name, $get, $variant, $t, |v| v, |r| r);
     };
-    ($name:ident, $variant:ident, $t:ty, |$v:ident| $inner:expr) => {
-        /// The value at `key` if it has this type: Ok(None) when missing, Err(WRONGTYPE) when it
-        /// holds another type. `write` looks it up for writing (no hit/miss counting).
+    ($name:ident, $get:ident, $variant:ident, $t:ty, |$v:ident| $inner:expr, |$r:ident| $rinner:expr) => {
+        /// The value at `key` if it has this type, for writing: Ok(None) when missing,
+        /// Err(WRONGTYPE) when it holds another type.
         pub fn $name<'a>(
             ks: &'a mut Keyspace,
             db: usize,
             key: &[u8],
             now: i64,
-            write: bool,
         ) -> Result<Option<&'a mut $t>, &'static str> {
-            let e = if write {
-                ks.lookup_write(db, key, now)
-            } else {
-                ks.lookup(db, key, now)
-            };
-            match e {
+            match ks.lookup_write(db, key, now) {
                 None => Ok(None),
                 Some(e) => match &mut e.val {
                     Value::$variant($v) => Ok(Some($inner)),
@@ -37,13 +31,29 @@ macro_rules! typed_lookup {
                 },
             }
         }
+
+        /// The value at `key` if it has this type, for reading (counts a hit or a miss).
+        pub fn $get<'a>(
+            ks: &'a mut Keyspace,
+            db: usize,
+            key: &[u8],
+            now: i64,
+        ) -> Result<Option<&'a $t>, &'static str> {
+            match ks.lookup(db, key, now) {
+                None => Ok(None),
+                Some(e) => match &e.val {
+                    Value::$variant($r) => Ok(Some($rinner)),
+                    _ => Err(ERR_WRONGTYPE),
+                },
+            }
+        }
     };
 }
 
-typed_lookup!(list_at, List, List);
-typed_lookup!(hash_at, Hash, HashVal, inline);
-typed_lookup!(set_at, Set, SetVal);
-typed_lookup!(zset_at, ZSet, ZSetVal, inline);
+typed_lookup!(list_at, list_get, List, List);
+typed_lookup!(hash_at, hash_get, Hash, HashVal, inline);
+typed_lookup!(set_at, set_get, Set, SetVal);
+typed_lookup!(zset_at, zset_get, ZSet, ZSetVal, inline);
 
 /// Deletes `key` when its collection became empty (Redis never keeps empty collections).
 pub fn drop_if_empty(ks: &mut Keyspace, db: usize, key: &[u8]) {

@@ -1,6 +1,6 @@
 //! Hash commands: HSET/HMSET/HSETNX, reads, HDEL, counters, HRANDFIELD, HSCAN.
 
-use super::coll::{drop_if_empty, hash_at, matches, rand_below, scan_dict, scan_opts, scan_reply};
+use super::coll::{drop_if_empty, hash_at, hash_get, matches, rand_below, scan_dict, scan_opts, scan_reply};
 use super::keys::parse_cursor;
 use super::Ctx;
 use crate::db::{HashVal, Value};
@@ -12,7 +12,7 @@ use picket::resp::Reply;
 /// The hash at `key` for writing, created when missing; None after a WRONGTYPE reply.
 fn hash_for_write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Option<&'a mut HashVal> {
     let db = ctx.db();
-    match hash_at(&mut ctx.st.ks, db, key, ctx.now, true) {
+    match hash_at(&mut ctx.st.ks, db, key, ctx.now) {
         Err(e) => {
             ctx.out.error(e);
             return None;
@@ -20,7 +20,7 @@ fn hash_for_write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Option<&'a mut HashVal> {
         Ok(Some(_)) => {}
         Ok(None) => ctx.st.ks.set(db, key, Value::Hash(HashVal::new()), false),
     }
-    hash_at(&mut ctx.st.ks, db, key, ctx.now, true)
+    hash_at(&mut ctx.st.ks, db, key, ctx.now)
         .ok()
         .flatten()
 }
@@ -32,7 +32,7 @@ fn hset_generic(ctx: &mut Ctx, a: &[Bytes], legacy: bool) {
     let lim = ctx.st.ks.enc;
     let db = ctx.db();
     let pairs: Vec<(&[u8], &[u8])> = a[2..].chunks(2).map(|p| (&p[0][..], &p[1][..])).collect();
-    let added = match hash_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    let added = match hash_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(Some(h)) => {
             let n = h.set_many(&pairs, &lim) as i64;
@@ -65,7 +65,7 @@ pub fn hmset(ctx: &mut Ctx, a: &[Bytes]) {
 
 pub fn hsetnx(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    match hash_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    match hash_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(Some(h)) if h.get(&a[2]).is_some() => return ctx.out.int(0),
         _ => {}
@@ -89,7 +89,7 @@ fn with_hash(
     f: impl FnOnce(&mut Reply, &HashVal),
 ) {
     let db = ctx.db();
-    match hash_at(&mut ctx.st.ks, db, key, ctx.now, false) {
+    match hash_get(&mut ctx.st.ks, db, key, ctx.now) {
         Err(e) => ctx.out.error(e),
         Ok(None) => missing(ctx.out),
         Ok(Some(h)) => f(ctx.out, h),
@@ -98,7 +98,7 @@ fn with_hash(
 
 pub fn hget(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    match hash_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    match hash_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => ctx.out.error(e),
         Ok(h) => match h.and_then(|h| h.get(&a[2])) {
             Some(v) => ctx.out.bulk(v),
@@ -109,7 +109,7 @@ pub fn hget(ctx: &mut Ctx, a: &[Bytes]) {
 
 pub fn hmget(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    match hash_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    match hash_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => ctx.out.error(e),
         Ok(h) => {
             ctx.out.array(a.len() - 2);
@@ -125,7 +125,7 @@ pub fn hmget(ctx: &mut Ctx, a: &[Bytes]) {
 
 pub fn hdel(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    let h = match hash_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    let h = match hash_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) => return ctx.out.int(0),
         Ok(Some(h)) => h,
@@ -150,7 +150,7 @@ pub fn hdel(ctx: &mut Ctx, a: &[Bytes]) {
 
 pub fn hexists(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    match hash_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    match hash_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => ctx.out.error(e),
         Ok(h) => ctx
             .out
@@ -160,7 +160,7 @@ pub fn hexists(ctx: &mut Ctx, a: &[Bytes]) {
 
 pub fn hlen(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    match hash_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    match hash_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => ctx.out.error(e),
         Ok(h) => ctx.out.int(h.map(|h| h.len()).unwrap_or(0) as i64),
     }
@@ -168,7 +168,7 @@ pub fn hlen(ctx: &mut Ctx, a: &[Bytes]) {
 
 pub fn hstrlen(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    match hash_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    match hash_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => ctx.out.error(e),
         Ok(h) => ctx
             .out
@@ -216,7 +216,7 @@ pub fn hincrby(ctx: &mut Ctx, a: &[Bytes]) {
         Err(e) => return ctx.out.error(e),
     };
     let db = ctx.db();
-    let cur = match hash_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    let cur = match hash_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(h) => h.and_then(|h| h.get(&a[2]).map(|v| v.to_vec())),
     };
@@ -246,7 +246,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx, a: &[Bytes]) {
         return ctx.out.error("ERR value is NaN or Infinity");
     }
     let db = ctx.db();
-    let cur = match hash_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    let cur = match hash_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(h) => h.and_then(|h| h.get(&a[2]).map(|v| v.to_vec())),
     };
@@ -358,7 +358,7 @@ pub fn hscan(ctx: &mut Ctx, a: &[Bytes]) {
         return ctx.out.error("ERR invalid cursor");
     };
     let db = ctx.db();
-    let h = match hash_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    let h = match hash_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) => return scan_reply(ctx.out, 0, &[]),
         Ok(Some(h)) => h,

@@ -167,14 +167,27 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
             ("current_save_keys_processed", "0".into()),
             ("current_save_keys_total", "0".into()),
             ("rdb_changes_since_last_save", st.dirty.to_string()),
-            ("rdb_bgsave_in_progress", "0".into()),
+            (
+                "rdb_bgsave_in_progress",
+                (st.persist.bgsave_since.is_some() as u8).to_string(),
+            ),
             ("rdb_last_save_time", st.lastsave.to_string()),
             (
                 "rdb_last_bgsave_status",
                 if st.persist.last_save_ok { "ok" } else { "err" }.into(),
             ),
-            ("rdb_last_bgsave_time_sec", "-1".into()),
-            ("rdb_current_bgsave_time_sec", "-1".into()),
+            (
+                "rdb_last_bgsave_time_sec",
+                st.persist.last_bgsave_secs.to_string(),
+            ),
+            (
+                "rdb_current_bgsave_time_sec",
+                st.persist
+                    .bgsave_since
+                    .map(|t| t.elapsed().as_secs() as i64)
+                    .unwrap_or(-1)
+                    .to_string(),
+            ),
             ("rdb_saves", st.persist.saves.to_string()),
             ("rdb_last_cow_size", "0".into()),
             (

@@ -2,7 +2,7 @@
 //! blocking forms (served through [`super::blocking`]).
 
 use super::blocking::{self, BlockOp};
-use super::coll::{clamp_range, drop_if_empty, index_of, list_at, List};
+use super::coll::{clamp_range, drop_if_empty, index_of, list_at, list_get, List};
 use super::Ctx;
 use crate::db::{SBytes, Value};
 use crate::server::NodeState;
@@ -50,7 +50,7 @@ fn push_all<E: AsRef<[u8]>>(l: &mut List, elems: &[E], left: bool) {
 
 /// Pushes onto the list at `key`, creating it. The caller checked the type.
 fn push_into(st: &mut NodeState, db: usize, key: &[u8], elems: &[&[u8]], left: bool) -> usize {
-    if let Some(Value::List(l)) = st.ks.dbs[db].main.get_mut(key).map(|e| &mut e.val) {
+    if let Some(Value::List(l)) = st.ks.entry_mut(db, key).map(|e| &mut e.val) {
         push_all(l, elems, left);
         let n = l.len();
         st.ks.modified(db, key);
@@ -66,7 +66,7 @@ fn push_into(st: &mut NodeState, db: usize, key: &[u8], elems: &[&[u8]], left: b
 fn push_generic(ctx: &mut Ctx, a: &[Bytes], left: bool, existing_only: bool) {
     let db = ctx.db();
     // One lookup for an existing list (the common case).
-    let n = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    let n = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(Some(l)) => {
             push_all(l, &a[2..], left);
@@ -110,7 +110,7 @@ fn pop_generic(ctx: &mut Ctx, a: &[Bytes], left: bool) {
         Err(e) => return ctx.out.error(e),
     };
     let db = ctx.db();
-    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) if count.is_some() => return ctx.out.null_array(),
         Ok(None) => return ctx.out.null(),
@@ -149,7 +149,7 @@ pub fn rpop(ctx: &mut Ctx, a: &[Bytes]) {
 
 pub fn llen(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    match list_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => ctx.out.error(e),
         Ok(l) => ctx.out.int(l.map(|l| l.len()).unwrap_or(0) as i64),
     }
@@ -157,7 +157,7 @@ pub fn llen(ctx: &mut Ctx, a: &[Bytes]) {
 
 pub fn lindex(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    let l = match list_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) => return ctx.out.null(),
         Ok(Some(l)) => l,
@@ -174,7 +174,7 @@ pub fn lindex(ctx: &mut Ctx, a: &[Bytes]) {
 
 pub fn lset(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) => return ctx.out.error(picket::args::ERR_NO_KEY),
         Ok(Some(l)) => l,
@@ -199,7 +199,7 @@ pub fn lrange(ctx: &mut Ctx, a: &[Bytes]) {
         (Err(x), _) | (_, Err(x)) => return ctx.out.error(x),
     };
     let db = ctx.db();
-    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    let l = match list_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) => return ctx.out.array(0),
         Ok(Some(l)) => l,
@@ -219,7 +219,7 @@ pub fn ltrim(ctx: &mut Ctx, a: &[Bytes]) {
         (Err(x), _) | (_, Err(x)) => return ctx.out.error(x),
     };
     let db = ctx.db();
-    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) => return ctx.out.ok(),
         Ok(Some(l)) => l,
@@ -244,7 +244,7 @@ pub fn lrem(ctx: &mut Ctx, a: &[Bytes]) {
         Err(e) => return ctx.out.error(e),
     };
     let db = ctx.db();
-    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) => return ctx.out.int(0),
         Ok(Some(l)) => l,
@@ -294,7 +294,7 @@ pub fn linsert(ctx: &mut Ctx, a: &[Bytes]) {
         return ctx.out.error(ERR_SYNTAX);
     };
     let db = ctx.db();
-    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) => return ctx.out.int(0),
         Ok(Some(l)) => l,
@@ -348,7 +348,7 @@ pub fn lpos(ctx: &mut Ctx, a: &[Bytes]) {
         i += 2;
     }
     let db = ctx.db();
-    let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    let l = match list_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) if count.is_some() => return ctx.out.array(0),
         Ok(None) => return ctx.out.null(),
@@ -398,7 +398,7 @@ fn move_one(
     from_left: bool,
     to_left: bool,
 ) -> Option<SBytes> {
-    let Some(Value::List(l)) = st.ks.dbs[db].main.get_mut(src).map(|e| &mut e.val) else {
+    let Some(Value::List(l)) = st.ks.entry_mut(db, src).map(|e| &mut e.val) else {
         return None;
     };
     let e = pop_n(l, from_left, 1).pop()?;
@@ -411,12 +411,12 @@ fn move_one(
 /// Type checks of LMOVE: the source must be a list (or missing), the destination too.
 fn check_move(ctx: &mut Ctx, src: &[u8], dst: &[u8]) -> Result<bool, &'static str> {
     let db = ctx.db();
-    let has = match list_at(&mut ctx.st.ks, db, src, ctx.now, true)? {
+    let has = match list_at(&mut ctx.st.ks, db, src, ctx.now)? {
         Some(l) => !l.is_empty(),
         None => false,
     };
     if has {
-        list_at(&mut ctx.st.ks, db, dst, ctx.now, true)?;
+        list_at(&mut ctx.st.ks, db, dst, ctx.now)?;
     }
     Ok(has)
 }
@@ -466,11 +466,11 @@ fn pop_first_ready(
 ) {
     let db = ctx.db();
     for k in keys {
-        match list_at(&mut ctx.st.ks, db, k, ctx.now, true) {
+        match list_at(&mut ctx.st.ks, db, k, ctx.now) {
             Err(e) => return ctx.out.error(e),
             Ok(Some(l)) if !l.is_empty() => {
                 if let BlockOp::Move { dst, .. } = op {
-                    if let Err(e) = list_at(&mut ctx.st.ks, db, dst, ctx.now, true) {
+                    if let Err(e) = list_at(&mut ctx.st.ks, db, dst, ctx.now) {
                         return ctx.out.error(e);
                     }
                 }
@@ -555,14 +555,14 @@ pub fn serve_blocked(
     out: &mut Reply,
     now: i64,
 ) -> bool {
-    match list_at(&mut st.ks, db, key, now, true) {
+    match list_at(&mut st.ks, db, key, now) {
         Ok(Some(l)) if !l.is_empty() => {}
         _ => return false,
     }
     let k = Bytes::copy_from_slice(key);
     let argv = match op {
         BlockOp::Pop { left } => {
-            let Some(Value::List(l)) = st.ks.dbs[db].main.get_mut(key).map(|e| &mut e.val) else {
+            let Some(Value::List(l)) = st.ks.entry_mut(db, key).map(|e| &mut e.val) else {
                 return false;
             };
             let e = pop_n(l, *left, 1);
@@ -574,7 +574,7 @@ pub fn serve_blocked(
             vec![b(if *left { "LPOP" } else { "RPOP" }), k]
         }
         BlockOp::MPop { left, count } => {
-            let Some(Value::List(l)) = st.ks.dbs[db].main.get_mut(key).map(|e| &mut e.val) else {
+            let Some(Value::List(l)) = st.ks.entry_mut(db, key).map(|e| &mut e.val) else {
                 return false;
             };
             let got = pop_n(l, *left, *count);
@@ -595,7 +595,7 @@ pub fn serve_blocked(
             to_left,
             rpoplpush,
         } => {
-            if list_at(&mut st.ks, db, dst, now, true).is_err() {
+            if list_at(&mut st.ks, db, dst, now).is_err() {
                 return false;
             }
             let Some(e) = move_one(st, db, key, dst, *from_left, *to_left) else {

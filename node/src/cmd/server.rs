@@ -59,6 +59,9 @@ pub fn time(ctx: &mut Ctx, _a: &[Bytes]) {
 
 /// SAVE: writes the snapshot now (the server waits, as with Redis's SAVE).
 pub fn save(ctx: &mut Ctx, _a: &[Bytes]) {
+    if crate::savepoints::busy(ctx.st) {
+        return ctx.out.error("ERR Background save already in progress");
+    }
     match crate::persist::save(ctx.st) {
         Ok(()) => ctx.out.ok(),
         Err(_) => ctx.out.error("ERR"),
@@ -70,8 +73,8 @@ pub fn bgsave(ctx: &mut Ctx, a: &[Bytes]) {
     if a.len() > 2 || (a.len() == 2 && !eq_ic(&a[1], "schedule")) {
         return ctx.out.error(ERR_SYNTAX);
     }
-    match crate::savepoints::bgsave(ctx.node) {
-        Ok(()) => ctx.out.simple("Background saving started"),
+    match crate::savepoints::bgsave(ctx.node, ctx.st) {
+        Ok(reply) => ctx.out.simple(reply),
         Err(e) => ctx.out.error(&e),
     }
 }

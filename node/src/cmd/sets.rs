@@ -2,7 +2,7 @@
 //! SDIFF, their STORE forms, SINTERCARD) and SSCAN.
 
 use super::coll::{
-    drop_if_empty, matches, numkeys, rand_below, scan_dict, scan_opts, scan_reply, set_at,
+    drop_if_empty, matches, numkeys, rand_below, scan_dict, scan_opts, scan_reply, set_at, set_get,
 };
 use super::hashes::random_picks;
 use super::keys::parse_cursor;
@@ -22,7 +22,7 @@ fn reply_members(out: &mut Reply, ms: &[Vec<u8>]) {
 pub fn sadd(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
     let lim = ctx.st.ks.enc;
-    let added = match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    let added = match set_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(Some(s)) => {
             let n = a[2..].iter().filter(|m| s.add(m, &lim)).count();
@@ -47,7 +47,7 @@ pub fn sadd(ctx: &mut Ctx, a: &[Bytes]) {
 
 pub fn srem(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    let s = match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    let s = match set_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) => return ctx.out.int(0),
         Ok(Some(s)) => s,
@@ -72,7 +72,7 @@ pub fn srem(ctx: &mut Ctx, a: &[Bytes]) {
 
 pub fn smembers(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    match set_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => ctx.out.error(e),
         Ok(None) => ctx.out.set(0),
         Ok(Some(s)) => reply_members(ctx.out, &s.members()),
@@ -81,7 +81,7 @@ pub fn smembers(ctx: &mut Ctx, a: &[Bytes]) {
 
 pub fn sismember(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    match set_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => ctx.out.error(e),
         Ok(s) => ctx
             .out
@@ -91,7 +91,7 @@ pub fn sismember(ctx: &mut Ctx, a: &[Bytes]) {
 
 pub fn smismember(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    match set_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => ctx.out.error(e),
         Ok(s) => {
             ctx.out.array(a.len() - 2);
@@ -105,7 +105,7 @@ pub fn smismember(ctx: &mut Ctx, a: &[Bytes]) {
 
 pub fn scard(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    match set_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => ctx.out.error(e),
         Ok(s) => ctx.out.int(s.map(|s| s.len()).unwrap_or(0) as i64),
     }
@@ -121,7 +121,7 @@ pub fn spop(ctx: &mut Ctx, a: &[Bytes]) {
         Err(e) => return ctx.out.error(e),
     };
     let db = ctx.db();
-    let s = match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    let s = match set_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) if count.is_some() => return ctx.out.set(0),
         Ok(None) => return ctx.out.null(),
@@ -180,7 +180,7 @@ pub fn srandmember(ctx: &mut Ctx, a: &[Bytes]) {
         },
     };
     let db = ctx.db();
-    let s = match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    let s = match set_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) if count.is_some() => return ctx.out.array(0),
         Ok(None) => return ctx.out.null(),
@@ -203,12 +203,12 @@ pub fn srandmember(ctx: &mut Ctx, a: &[Bytes]) {
 
 pub fn smove(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    let has = match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    let has = match set_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) => None,
         Ok(Some(s)) => Some(s.contains(&a[3])),
     };
-    if let Err(e) = set_at(&mut ctx.st.ks, db, &a[2], ctx.now, true) {
+    if let Err(e) = set_at(&mut ctx.st.ks, db, &a[2], ctx.now) {
         return ctx.out.error(e);
     }
     let Some(has) = has else {
@@ -220,13 +220,13 @@ pub fn smove(ctx: &mut Ctx, a: &[Bytes]) {
     if !has {
         return ctx.out.int(0);
     }
-    if let Ok(Some(s)) = set_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    if let Ok(Some(s)) = set_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         s.remove(&a[3]);
     }
     ctx.st.ks.modified(db, &a[1]);
     drop_if_empty(&mut ctx.st.ks, db, &a[1]);
     let lim = ctx.st.ks.enc;
-    match set_at(&mut ctx.st.ks, db, &a[2], ctx.now, true) {
+    match set_at(&mut ctx.st.ks, db, &a[2], ctx.now) {
         Ok(Some(d)) => {
             d.add(&a[3], &lim);
             ctx.st.ks.modified(db, &a[2]);
@@ -253,7 +253,7 @@ enum Algebra {
 fn check_sets(ctx: &mut Ctx, keys: &[Bytes]) -> Result<(), &'static str> {
     let db = ctx.db();
     for k in keys {
-        set_at(&mut ctx.st.ks, db, k, ctx.now, false)?;
+        set_get(&mut ctx.st.ks, db, k, ctx.now)?;
     }
     Ok(())
 }
@@ -383,7 +383,7 @@ pub fn sscan(ctx: &mut Ctx, a: &[Bytes]) {
         return ctx.out.error("ERR invalid cursor");
     };
     let db = ctx.db();
-    let s = match set_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    let s = match set_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) => return scan_reply(ctx.out, 0, &[]),
         Ok(Some(s)) => s,

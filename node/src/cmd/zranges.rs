@@ -2,7 +2,7 @@
 //! older ZRANGEBYSCORE/ZREVRANGE... commands), ZRANGESTORE, ZCOUNT/ZLEXCOUNT and the
 //! ZREMRANGEBY* commands.
 
-use super::coll::{clamp_range, drop_if_empty, zset_at};
+use super::coll::{clamp_range, drop_if_empty, zset_at, zset_get};
 use super::Ctx;
 use crate::db::zset::ZView;
 use crate::db::{Value, ZSetVal};
@@ -192,7 +192,7 @@ fn parse_spec(a: &[Bytes], from: usize, store: bool) -> Result<RangeSpec, &'stat
 
 fn range_reply(ctx: &mut Ctx, key: &[u8], spec: &RangeSpec, a1: &[u8], a2: &[u8]) {
     let db = ctx.db();
-    let z = match zset_at(&mut ctx.st.ks, db, key, ctx.now, false) {
+    let z = match zset_get(&mut ctx.st.ks, db, key, ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(z) => z,
     };
@@ -290,7 +290,7 @@ pub fn zrangestore(ctx: &mut Ctx, a: &[Bytes]) {
         Err(e) => return ctx.out.error(e),
     };
     let db = ctx.db();
-    let items: Vec<(f64, Vec<u8>)> = match zset_at(&mut ctx.st.ks, db, &a[2], ctx.now, false) {
+    let items: Vec<(f64, Vec<u8>)> = match zset_get(&mut ctx.st.ks, db, &a[2], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) => {
             let empty = ZSetVal::new();
@@ -327,7 +327,7 @@ fn count_generic(ctx: &mut Ctx, a: &[Bytes], lex: bool) {
         }
     };
     let db = ctx.db();
-    let r = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    let r = match zset_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => Err(e),
         Ok(None) => span(&ZSetVal::new().view()),
         Ok(Some(z)) => span(&z.view()),
@@ -361,7 +361,7 @@ fn remrange(ctx: &mut Ctx, a: &[Bytes], by: By) {
         return ctx.out.error(e);
     }
     let db = ctx.db();
-    let z = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    let z = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) => return ctx.out.int(0),
         Ok(Some(z)) => z,

@@ -3,7 +3,7 @@
 //! [`super::zranges`], the set algebra in [`super::zsetops`].
 
 use super::blocking::{self, BlockOp};
-use super::coll::{drop_if_empty, matches, scan_dict, scan_opts, scan_reply, zset_at};
+use super::coll::{drop_if_empty, matches, scan_dict, scan_opts, scan_reply, zset_at, zset_get};
 use super::hashes::random_picks;
 use super::keys::parse_cursor;
 use super::Ctx;
@@ -146,7 +146,7 @@ fn zadd_pairs(ctx: &mut Ctx, a: &[Bytes], pairs: &[(f64, &Bytes)], f: AddFlags) 
     let db = ctx.db();
     let lim = ctx.st.ks.enc;
     // One lookup for an existing sorted set (the common case).
-    let r = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    let r = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(Some(z)) => zadd_into(z, pairs, f, &lim),
         Ok(None) if f.xx => Ok(Added {
@@ -197,7 +197,7 @@ pub fn zincrby(ctx: &mut Ctx, a: &[Bytes]) {
 
 pub fn zrem(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    let z = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    let z = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) => return ctx.out.int(0),
         Ok(Some(z)) => z,
@@ -222,7 +222,7 @@ pub fn zrem(ctx: &mut Ctx, a: &[Bytes]) {
 
 pub fn zscore(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    match zset_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => ctx.out.error(e),
         Ok(z) => match z.and_then(|z| z.score(&a[2])) {
             Some(s) => ctx.out.double(s),
@@ -233,7 +233,7 @@ pub fn zscore(ctx: &mut Ctx, a: &[Bytes]) {
 
 pub fn zmscore(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    match zset_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => ctx.out.error(e),
         Ok(z) => {
             ctx.out.array(a.len() - 2);
@@ -249,7 +249,7 @@ pub fn zmscore(ctx: &mut Ctx, a: &[Bytes]) {
 
 pub fn zcard(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
-    match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    match zset_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => ctx.out.error(e),
         Ok(z) => ctx.out.int(z.map(|z| z.len()).unwrap_or(0) as i64),
     }
@@ -262,7 +262,7 @@ fn rank_generic(ctx: &mut Ctx, a: &[Bytes], rev: bool) {
         _ => return ctx.out.error(ERR_SYNTAX),
     };
     let db = ctx.db();
-    let z = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    let z = match zset_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) => {
             return if withscore {
@@ -329,7 +329,7 @@ fn zpop_generic(ctx: &mut Ctx, a: &[Bytes], min: bool) {
         Err(e) => return ctx.out.error(e),
     };
     let db = ctx.db();
-    let z = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, true) {
+    let z = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) => return ctx.out.array(0),
         Ok(Some(z)) => z,
@@ -369,7 +369,7 @@ fn first_ready(
 ) {
     let db = ctx.db();
     for k in keys {
-        match zset_at(&mut ctx.st.ks, db, k, ctx.now, true) {
+        match zset_at(&mut ctx.st.ks, db, k, ctx.now) {
             Err(e) => return ctx.out.error(e),
             Ok(Some(z)) if !z.is_empty() => {
                 serve_blocked(ctx.st, db, k, op, ctx.out, ctx.now);
@@ -433,7 +433,7 @@ pub fn serve_blocked(
     out: &mut Reply,
     now: i64,
 ) -> bool {
-    let z = match zset_at(&mut st.ks, db, key, now, true) {
+    let z = match zset_at(&mut st.ks, db, key, now) {
         Ok(Some(z)) if !z.is_empty() => z,
         _ => return false,
     };
@@ -489,7 +489,7 @@ pub fn zrandmember(ctx: &mut Ctx, a: &[Bytes]) {
         }
     }
     let db = ctx.db();
-    let z = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    let z = match zset_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) if count.is_some() => return ctx.out.array(0),
         Ok(None) => return ctx.out.null(),
@@ -511,7 +511,7 @@ pub fn zscan(ctx: &mut Ctx, a: &[Bytes]) {
         return ctx.out.error("ERR invalid cursor");
     };
     let db = ctx.db();
-    let z = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now, false) {
+    let z = match zset_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(None) => return scan_reply(ctx.out, 0, &[]),
         Ok(Some(z)) => z,

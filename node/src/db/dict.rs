@@ -227,6 +227,24 @@ impl<V> Dict<V> {
         rev(v)
     }
 
+    /// [`scan`](Self::scan) with mutable access to the values (the snapshot marks what it
+    /// wrote).
+    pub fn scan_mut(&mut self, cursor: u64, mut f: impl FnMut(&SBytes, &mut V)) -> u64 {
+        if self.buckets.is_empty() {
+            return 0;
+        }
+        let mask = (self.buckets.len() - 1) as u64;
+        let mut cur = self.buckets[(cursor & mask) as usize].as_deref_mut();
+        while let Some(n) = cur {
+            f(&n.key, &mut n.val);
+            cur = n.next.as_deref_mut();
+        }
+        let mut v = cursor | !mask;
+        v = rev(v);
+        v = v.wrapping_add(1);
+        rev(v)
+    }
+
     /// A random entry: a random non-empty bucket, then a random element of its chain.
     pub fn random(&self, rng: &mut impl FnMut(usize) -> usize) -> Option<(&SBytes, &V)> {
         if self.len == 0 {

@@ -1,6 +1,7 @@
 //! The keyspace: 16 (by default) databases of [`Dict`]s with a separate expires table, lazy
 //! expiry on access, WATCH invalidation on every modification, LRU/LFU access tracking.
 
+pub mod capture;
 pub mod dict;
 pub mod hash;
 pub mod lru;
@@ -120,6 +121,10 @@ pub struct Keyspace {
     pub enc: EncodingLimits,
     /// Keys with blocked clients that were written since the last serve, in order (db, key).
     pub ready: Vec<(usize, Bytes)>,
+    /// The generation new entries are born with (see [`capture`]).
+    pub snap_gen: u32,
+    /// The snapshot being taken, if any.
+    pub capture: Option<Box<capture::Capture>>,
 }
 
 impl Keyspace {
@@ -133,6 +138,8 @@ impl Keyspace {
             lru: lru::AccessPolicy::default(),
             enc: EncodingLimits::default(),
             ready: Vec::new(),
+            snap_gen: 0,
+            capture: None,
         }
     }
 
@@ -151,6 +158,7 @@ impl Keyspace {
 
     /// Removes an expired key, counts it and queues its DEL for propagation.
     pub fn delete_expired(&mut self, db: usize, key: &[u8]) {
+        self.preserve(db, key);
         let d = &mut self.dbs[db];
         if let Some((k, _)) = d.main.remove(key) {
             d.expires.remove(key);
@@ -170,7 +178,7 @@ impl Keyspace {
     }
 
     /// Looks a key up for reading: expires it lazily, counts hits/misses, updates LRU/LFU.
-    pub fn lookup(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+    pub fn lookup(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&Entry> {
         if self.expire_if_needed(db, key, now_ms) {
             self.stats.misses += 1;
             return None;
@@ -180,7 +188,7 @@ impl Keyspace {
             Some(e) => {
                 self.stats.hits += 1;
                 policy.touch(&mut e.lru);
-                Some(e)
+                Some(&*e)
             }
             None => {
                 self.stats.misses += 1;
@@ -194,10 +202,18 @@ impl Keyspace {
         if self.expire_if_needed(db, key, now_ms) && !self.is_replica {
             return None;
         }
+        self.preserve(db, key);
         let policy = self.lru;
         let e = self.dbs[db].main.get_mut(key)?;
         policy.touch(&mut e.lru);
         Some(e)
+    }
+
+    /// The entry at `key` for changing it in place, with no expiry check and no LRU update
+    /// (the caller looked it up already).
+    pub fn entry_mut(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        self.preserve(db, key);
+        self.dbs[db].main.get_mut(key)
     }
 
     /// Whether a key exists (logically), without touching LRU or stats.
@@ -212,6 +228,8 @@ impl Keyspace {
     pub fn set(&mut self, db: usize, key: &[u8], val: Value, keep_ttl: bool) {
         let lru = self.lru.initial();
         self.modified(db, key);
+        self.preserve(db, key);
+        let snap = self.snap_gen;
         let d = &mut self.dbs[db];
         match d.main.get_mut(key) {
             Some(e) => {
@@ -222,13 +240,14 @@ impl Keyspace {
                 }
             }
             None => {
-                d.main.insert_new(SBytes::new(key), Entry { val, lru });
+                d.main.insert_new(SBytes::new(key), Entry { val, lru, snap });
             }
         }
     }
 
     /// Deletes a key; true if it existed. Breaks WATCHes on the key.
     pub fn delete(&mut self, db: usize, key: &[u8]) -> Option<Value> {
+        self.preserve(db, key);
         let d = &mut self.dbs[db];
         let (_, e) = d.main.remove(key)?;
         if !d.expires.is_empty() {
@@ -240,6 +259,7 @@ impl Keyspace {
 
     /// Sets the absolute expiry (ms) of an existing key.
     pub fn set_expire(&mut self, db: usize, key: &[u8], when_ms: i64) {
+        self.preserve(db, key);
         let d = &mut self.dbs[db];
         let Some((k, _)) = d.main.get_key_value(key) else {
             return;
@@ -251,6 +271,7 @@ impl Keyspace {
 
     /// Removes the TTL; true if there was one.
     pub fn persist(&mut self, db: usize, key: &[u8]) -> bool {
+        self.preserve(db, key);
         let d = &mut self.dbs[db];
         let had = d.expires.remove(key).is_some();
         if had {
@@ -270,9 +291,11 @@ impl Keyspace {
         d.touch_all_existing(None);
         let watched = std::mem::take(&mut d.watched);
         let blocked = std::mem::take(&mut d.blocked);
-        let old = std::mem::take(d);
+        let mut old = std::mem::take(d);
         self.dbs[db].watched = watched;
         self.dbs[db].blocked = blocked;
+        // A snapshot still writing this database keeps its old contents.
+        self.detach_for_capture(db, &mut old);
         old
     }
 
@@ -282,6 +305,7 @@ impl Keyspace {
         }
         self.dbs[a].touch_all_existing(Some(&self.dbs[b]));
         self.dbs[b].touch_all_existing(Some(&self.dbs[a]));
+        self.swap_for_capture(a, b);
         let (x, y) = if a < b { (a, b) } else { (b, a) };
         let (lo, hi) = self.dbs.split_at_mut(y);
         std::mem::swap(&mut lo[x].main, &mut hi[0].main);

@@ -142,6 +142,9 @@ impl Value {
 pub struct Entry {
     pub val: Value,
     pub lru: u32,
+    /// The snapshot generation this entry was last written out by or created in (see
+    /// [`super::capture`]); it fits in the padding after `lru`.
+    pub snap: u32,
 }
 
 #[cfg(test)]
@@ -149,5 +152,6 @@ mod tests {
     #[test]
     fn entries_stay_small() {
         assert_eq!(std::mem::size_of::<super::Value>(), 32);
+        assert_eq!(std::mem::size_of::<super::Entry>(), 40);
     }
 }

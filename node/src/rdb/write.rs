@@ -218,3 +218,15 @@ impl<W: Write> Writer<W> {
         Ok(self.w)
     }
 }
+
+impl Writer<Vec<u8>> {
+    /// The bytes produced since the last call (the CRC keeps running over all of them).
+    pub fn take_bytes(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.w)
+    }
+
+    /// How many bytes are waiting in the buffer.
+    pub fn pending(&self) -> usize {
+        self.w.len()
+    }
+}

@@ -1,11 +1,13 @@
 //! Diskless full resyncs, as Redis 7 does them by default (`repl-diskless-sync yes`): replicas
 //! that announced `capa eof` wait `repl-diskless-sync-delay` seconds (or until
 //! `repl-diskless-sync-max-replicas` are waiting) with a `\n` keepalive each second, then one
-//! snapshot serves them all. The snapshot is written by a thread that takes the node's lock,
-//! records the offset, and hands the bytes to every waiting replica's output queue in 1 MB
+//! snapshot serves them all. The snapshot is written by a thread that records the offset and
+//! hands the bytes to every waiting replica's output queue in 1 MB
 //! pieces while it serialises (`$EOF:<mark>` … `<mark>`), so the replicas receive and parse
-//! while the master writes. Nothing is forked and no second copy of the dataset is made. The
-//! stream that follows is held for each replica until its first ACK.
+//! while the master writes. The snapshot is a point-in-time capture written a slice at a time
+//! ([`crate::snapshot`]): clients keep running and writing meanwhile, nothing is forked and no
+//! second copy of the dataset is made. The replicas are attached at the capture's start, and
+//! the stream from that offset on is held for each until its first ACK.
 
 use super::{PendingSync, ReplicaInfo};
 use crate::cmd::Ctx;
@@ -37,7 +39,7 @@ pub fn queue(ctx: &mut Ctx, ip: String, port: u16) {
 /// the delay passed or enough replicas wait.
 pub fn tick(node: &Node, st: &mut NodeState) {
     st.repl.pending_sync.retain(|p| !p.client.is_killed());
-    if st.repl.pending_sync.is_empty() || st.repl.diskless_running {
+    if st.repl.pending_sync.is_empty() {
         return;
     }
     for p in st.repl.pending_sync.iter_mut() {
@@ -45,6 +47,10 @@ pub fn tick(node: &Node, st: &mut NodeState) {
             p.last_keepalive = Instant::now();
             p.client.send_unlimited(Bytes::from_static(b"\n"));
         }
+    }
+    // One snapshot at a time: a BGSAVE or an earlier sync still running makes these wait.
+    if st.repl.diskless_running || st.ks.capturing() || st.persist.bgsave_since.is_some() {
+        return;
     }
     let delay = Duration::from_secs(st.config.get_i64("repl-diskless-sync-delay").max(0) as u64);
     let max = st.config.get_i64("repl-diskless-sync-max-replicas").max(0) as usize;
@@ -62,75 +68,92 @@ pub fn tick(node: &Node, st: &mut NodeState) {
     std::thread::spawn(move || snapshot_to(node, targets));
 }
 
-/// Writes one snapshot to every target, under the node's lock.
+/// Writes one snapshot to every target. The replicas are attached when the capture starts, at
+/// the offset it records; the stream after it waits in their `held` buffers.
 fn snapshot_to(node: Arc<Node>, targets: Vec<PendingSync>) {
-    let mut st = node.state.lock();
-    st.repl.diskless_running = false;
     let targets: Vec<PendingSync> = targets
         .into_iter()
         .filter(|t| !t.client.is_killed())
         .collect();
     if targets.is_empty() {
+        node.state.lock().repl.diskless_running = false;
         return;
     }
-    super::flush_stream(&mut st);
-    super::ensure_backlog(&mut st);
-    let offset = st.repl.offset;
-    let mark = picket::random_hex_id();
-    let head = Bytes::from(format!(
-        "+FULLRESYNC {} {offset}\r\n$EOF:{mark}\r\n",
-        st.replid
-    ));
-    tracing::info!(
-        "Starting BGSAVE for SYNC with target: replicas sockets ({} replica(s), streamed without a fork)",
-        targets.len()
-    );
     let clients: Vec<Arc<ClientHandle>> = targets.iter().map(|t| t.client.clone()).collect();
-    for c in &clients {
-        c.send_unlimited(head.clone());
-    }
+    let mark = picket::random_hex_id();
+    let mut offset = 0;
+    let begin = |st: &mut NodeState| {
+        st.repl.diskless_running = false;
+        super::flush_stream(st);
+        super::ensure_backlog(st);
+        offset = st.repl.offset;
+        let head = Bytes::from(format!(
+            "+FULLRESYNC {} {offset}\r\n$EOF:{mark}\r\n",
+            st.replid
+        ));
+        tracing::info!(
+            "Starting BGSAVE for SYNC with target: replicas sockets ({} replica(s), streamed without a fork)",
+            targets.len()
+        );
+        for t in &targets {
+            t.client.send_unlimited(head.clone());
+            st.repl.replicas.push(ReplicaInfo {
+                client: t.client.clone(),
+                ip: t.ip.clone(),
+                port: t.port,
+                pre_psync: false,
+                ack_off: 0,
+                ack_time: Instant::now(),
+                held: Some(Vec::new()),
+                syncing: true,
+            });
+        }
+        // The stream after the snapshot starts with a SELECT.
+        st.stream.reset_select();
+        Ok(crate::persist::aux_fields(
+            false,
+            (&st.replid, offset),
+            Some(0),
+        ))
+    };
     let sink = ChunkSink {
         clients: &clients,
         buf: Vec::with_capacity(CHUNK),
         sent: 0,
     };
     let started = Instant::now();
-    match crate::persist::rdb_stream_for_replica(&st, offset, sink) {
-        Ok(mut sink) => {
+    let res = crate::snapshot::write_snapshot(&node, begin, sink);
+    let mut st = node.state.lock();
+    match res {
+        Ok((mut sink, _)) => {
             sink.buf.extend_from_slice(mark.as_bytes());
             let n = sink.sent + sink.buf.len() as u64;
             let last = Bytes::from(std::mem::take(&mut sink.buf));
             for c in &clients {
                 c.send_unlimited(last.clone());
             }
-            st.stream.reset_select();
-            for t in targets {
-                if t.client.is_killed() {
+            for r in st.repl.replicas.iter_mut().filter(|r| r.syncing) {
+                if !clients.iter().any(|c| c.id == r.client.id) || r.client.is_killed() {
                     continue;
                 }
-                st.repl.sync_full += 1;
+                r.syncing = false;
+                r.ack_time = Instant::now();
                 tracing::info!(
                     "Synchronization with replica {}:{} succeeded ({n} bytes at offset {offset}, {} ms)",
-                    t.ip,
-                    t.port,
+                    r.ip,
+                    r.port,
                     started.elapsed().as_millis()
                 );
-                st.repl.replicas.push(ReplicaInfo {
-                    client: t.client,
-                    ip: t.ip,
-                    port: t.port,
-                    pre_psync: false,
-                    ack_off: 0,
-                    ack_time: Instant::now(),
-                    held: Some(Vec::new()),
-                });
             }
+            st.repl.sync_full += clients.iter().filter(|c| !c.is_killed()).count() as u64;
         }
         Err(e) => {
+            st.repl.diskless_running = false;
             tracing::warn!("Diskless snapshot for replication failed: {e}");
             for c in &clients {
                 c.kill();
             }
+            st.repl.replicas.retain(|r| !r.client.is_killed());
         }
     }
 }

@@ -90,13 +90,20 @@ pub fn info_lines(st: &NodeState) -> Vec<String> {
         ));
     }
     for (i, s) in r.replicas.iter().enumerate() {
-        l.push(format!(
-            "slave{i}:ip={},port={},state=online,offset={},lag={}",
-            s.ip,
-            s.port,
-            s.ack_off,
-            s.ack_time.elapsed().as_secs()
-        ));
+        l.push(if s.syncing {
+            format!(
+                "slave{i}:ip={},port={},state=wait_bgsave,offset=0,lag=0",
+                s.ip, s.port
+            )
+        } else {
+            format!(
+                "slave{i}:ip={},port={},state=online,offset={},lag={}",
+                s.ip,
+                s.port,
+                s.ack_off,
+                s.ack_time.elapsed().as_secs()
+            )
+        });
     }
     for (i, p) in r.pending_sync.iter().enumerate() {
         l.push(format!(

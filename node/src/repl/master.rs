@@ -104,6 +104,7 @@ fn attach(ctx: &mut Ctx, ip: String, port: u16, pre_psync: bool, ack_off: u64) {
         ack_off,
         ack_time: Instant::now(),
         held: None,
+        syncing: false,
     });
 }
 

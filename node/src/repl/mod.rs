@@ -81,6 +81,8 @@ pub struct ReplicaInfo {
     /// After a snapshot with an EOF mark, the stream is held here until the replica's first
     /// ACK (a real Redis replica looks for the mark only at the end of a read).
     pub held: Option<Vec<u8>>,
+    /// A diskless snapshot is still being streamed to it (INFO `state=wait_bgsave`).
+    pub syncing: bool,
 }
 
 /// A replica waiting for a diskless snapshot (`repl-diskless-sync-delay`).
@@ -164,7 +166,7 @@ impl ReplState {
     pub fn good_replicas(&self, max_lag: u64) -> usize {
         self.replicas
             .iter()
-            .filter(|r| !r.pre_psync && r.ack_time.elapsed().as_secs() <= max_lag)
+            .filter(|r| !r.pre_psync && !r.syncing && r.ack_time.elapsed().as_secs() <= max_lag)
             .count()
     }
 }
@@ -322,7 +324,7 @@ pub fn cron(node: &Node, st: &mut NodeState) {
     }
     let timeout = Duration::from_secs(st.config.get_i64("repl-timeout").max(1) as u64);
     st.repl.replicas.retain(|r| {
-        if !r.pre_psync && r.ack_time.elapsed() > timeout {
+        if !r.pre_psync && !r.syncing && r.ack_time.elapsed() > timeout {
             tracing::warn!(
                 "Disconnecting timedout replica (streaming sync): {}:{}",
                 r.ip,
