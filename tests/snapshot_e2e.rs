@@ -20,7 +20,7 @@ const BATCH: usize = 500;
 
 /// What operation `p` (2 per index) leaves after round `r`.
 fn effect(r: u64) -> Option<String> {
-    (r % 3 != 0).then(|| r.to_string())
+    (!r.is_multiple_of(3)).then(|| r.to_string())
 }
 
 /// Runs the writer until `stop`; publishes the number of complete rounds.
@@ -36,7 +36,7 @@ fn writer(port: u16, stop: Arc<AtomicBool>, rounds: Arc<AtomicU64>) {
                     format!("f:{i}"),
                     r.to_string(),
                 );
-                if r % 3 == 0 {
+                if r.is_multiple_of(3) {
                     c.send(&[b"DEL", k.as_bytes()]);
                     c.send(&[b"HDEL", h.as_bytes(), f.as_bytes()]);
                 } else {
@@ -61,7 +61,10 @@ fn counters(port: u16) -> u64 {
     (0..HASHES)
         .map(|m| {
             let r = c.cmd_str(&["GET", &format!("c:{m}")]);
-            r.split("\r\n").nth(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            r.split("\r\n")
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
         })
         .sum()
 }
@@ -90,7 +93,12 @@ fn observe(port: u16) -> Vec<Option<String>> {
         }
         for i in start..end {
             let r = String::from_utf8(c.read_reply().unwrap()).unwrap();
-            out.push(r.split("\r\n").nth(1).filter(|_| r != "$-1\r\n").map(String::from));
+            out.push(
+                r.split("\r\n")
+                    .nth(1)
+                    .filter(|_| r != "$-1\r\n")
+                    .map(String::from),
+            );
             out.push(hashes[i % HASHES].get(&format!("f:{i}")).cloned());
         }
     }
@@ -132,12 +140,17 @@ fn bgsave_while_clients_write_is_one_instant() {
     let dir = test_dir();
     let d = dir.path().display().to_string();
     let p = Server::picket(&["--dir", &d, "--dbfilename", "pit.rdb"]);
-    let (stop, rounds) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let (stop, rounds) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
     let w = {
         let (port, stop, rounds) = (p.port, stop.clone(), rounds.clone());
         std::thread::spawn(move || writer(port, stop, rounds))
     };
-    assert!(wait_until(Duration::from_secs(60), || rounds.load(Ordering::Relaxed) >= 1));
+    assert!(wait_until(Duration::from_secs(60), || rounds
+        .load(Ordering::Relaxed)
+        >= 1));
     let mut c = p.client();
     let ops_before = info(&mut c, "total_commands_processed");
     assert_eq!(c.cmd_str(&["BGSAVE"]), "+Background saving started\r\n");
@@ -146,7 +159,10 @@ fn bgsave_while_clients_write_is_one_instant() {
         c.cmd_str(&["BGSAVE"]),
         "-ERR Background save already in progress\r\n"
     );
-    assert!(wait_until(Duration::from_secs(60), || info(&mut c, "rdb_saves") == "1"));
+    assert!(wait_until(Duration::from_secs(60), || info(
+        &mut c,
+        "rdb_saves"
+    ) == "1"));
     let ops_after = info(&mut c, "total_commands_processed");
     stop.store(true, Ordering::Relaxed);
     w.join().unwrap();
@@ -155,7 +171,10 @@ fn bgsave_while_clients_write_is_one_instant() {
     // The writer kept going while the snapshot was taken, and changed entries it had not
     // written yet.
     let during: u64 = ops_after.parse::<u64>().unwrap() - ops_before.parse::<u64>().unwrap();
-    assert!(during > 1000, "only {during} commands ran during the BGSAVE");
+    assert!(
+        during > 1000,
+        "only {during} commands ran during the BGSAVE"
+    );
     assert!(
         p.log_text().contains("were kept as they were at its start"),
         "{}",
@@ -166,33 +185,56 @@ fn bgsave_while_clients_write_is_one_instant() {
         .arg(&file)
         .output()
         .unwrap();
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
     // Loaded by picket-node and by a real redis-server: one instant, the same one.
     let q = Server::picket(&["--dir", &d, "--dbfilename", "pit.rdb"]);
     let obs = observe(q.port);
     let cut = cut_of(&obs);
-    assert!(cut.is_some(), "the snapshot is not one instant: {:?}", &obs[..20]);
+    assert!(
+        cut.is_some(),
+        "the snapshot is not one instant: {:?}",
+        &obs[..20]
+    );
     // The INCRs before the cut, and no other: the last one before `k:i` may or may not be in.
     let (r, c2) = cut.unwrap();
     let (i, on_hash) = (c2 / 2, c2 % 2 == 1);
     let base = r * N as u64 + i as u64;
     let incrs = counters(q.port);
-    let ok = if on_hash { incrs == base } else { incrs == base || incrs + 1 == base };
-    assert!(ok || r == 0, "{incrs} INCRs in the snapshot, cut at round {r} op {c2}");
+    let ok = if on_hash {
+        incrs == base
+    } else {
+        incrs == base || incrs + 1 == base
+    };
+    assert!(
+        ok || r == 0,
+        "{incrs} INCRs in the snapshot, cut at round {r} op {c2}"
+    );
     let real = Server::redis(&["--dir", &d, "--dbfilename", "pit.rdb"]);
     assert_eq!(observe(real.port), obs);
-    eprintln!("snapshot at round {:?}, {during} commands during the BGSAVE", cut);
+    eprintln!(
+        "snapshot at round {:?}, {during} commands during the BGSAVE",
+        cut
+    );
 }
 
 #[test]
 fn a_replica_synced_while_clients_write_gets_one_instant() {
     let p = Server::picket(&["--repl-diskless-sync-delay", "0"]);
-    let (stop, rounds) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let (stop, rounds) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
     let w = {
         let (port, stop, rounds) = (p.port, stop.clone(), rounds.clone());
         std::thread::spawn(move || writer(port, stop, rounds))
     };
-    assert!(wait_until(Duration::from_secs(60), || rounds.load(Ordering::Relaxed) >= 1));
+    assert!(wait_until(Duration::from_secs(60), || rounds
+        .load(Ordering::Relaxed)
+        >= 1));
     let r = Server::picket(&["--replicaof", "127.0.0.1", &p.port.to_string()]);
     let mut rc = r.client();
     assert!(wait_until(Duration::from_secs(60), || {

@@ -253,11 +253,14 @@ impl Sink for Loader {
             d.expires.insert(k.clone(), t);
         }
         if d.main
-            .insert(k.clone(), Entry {
+            .insert(
+                k.clone(),
+                Entry {
                     val,
                     lru: self.lru,
                     snap: 0,
-                })
+                },
+            )
             .is_some()
         {
             return Err(format!(

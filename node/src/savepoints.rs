@@ -69,7 +69,11 @@ fn background_save(node: Arc<Node>) {
         let begin = |st: &mut NodeState| {
             dirty_before = st.dirty;
             let repl = (st.replid.as_str(), st.repl.offset);
-            Ok(crate::persist::aux_fields(false, repl, crate::persist::stream_db(st)))
+            Ok(crate::persist::aux_fields(
+                false,
+                repl,
+                crate::persist::stream_db(st),
+            ))
         };
         crate::snapshot::write_snapshot(&node, begin, &mut *f).map(|_| ())
     });
@@ -87,7 +91,10 @@ fn background_save(node: Arc<Node>) {
         }
         Err(e) => {
             st.persist.last_save_ok = false;
-            tracing::warn!("Background saving error: {e} (temp file {tmp} in {})", st.config.get("dir"));
+            tracing::warn!(
+                "Background saving error: {e} (temp file {tmp} in {})",
+                st.config.get("dir")
+            );
         }
     }
 }

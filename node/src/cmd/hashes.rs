@@ -1,6 +1,8 @@
 //! Hash commands: HSET/HMSET/HSETNX, reads, HDEL, counters, HRANDFIELD, HSCAN.
 
-use super::coll::{drop_if_empty, hash_at, hash_get, matches, rand_below, scan_dict, scan_opts, scan_reply};
+use super::coll::{
+    drop_if_empty, hash_at, hash_get, matches, rand_below, scan_dict, scan_opts, scan_reply,
+};
 use super::keys::parse_cursor;
 use super::Ctx;
 use crate::db::{HashVal, Value};
@@ -20,9 +22,7 @@ fn hash_for_write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Option<&'a mut HashVal> {
         Ok(Some(_)) => {}
         Ok(None) => ctx.st.ks.set(db, key, Value::Hash(HashVal::new()), false),
     }
-    hash_at(&mut ctx.st.ks, db, key, ctx.now)
-        .ok()
-        .flatten()
+    hash_at(&mut ctx.st.ks, db, key, ctx.now).ok().flatten()
 }
 
 fn hset_generic(ctx: &mut Ctx, a: &[Bytes], legacy: bool) {

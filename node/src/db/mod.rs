@@ -240,7 +240,8 @@ impl Keyspace {
                 }
             }
             None => {
-                d.main.insert_new(SBytes::new(key), Entry { val, lru, snap });
+                d.main
+                    .insert_new(SBytes::new(key), Entry { val, lru, snap });
             }
         }
     }
