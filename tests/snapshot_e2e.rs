@@ -253,3 +253,122 @@ fn a_replica_synced_while_clients_write_gets_one_instant() {
     assert_eq!(counters(p.port), counters(r.port));
     assert!(p.log_text().contains("streamed without a fork"));
 }
+
+/// The AOF files the manifest lists, in order.
+fn manifest(dir: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+    text.lines()
+        .map(|l| l.split(' ').nth(1).unwrap_or_default().to_string())
+        .collect()
+}
+
+fn rewrite_while_clients_write(preamble: &str) {
+    let dir = test_dir();
+    let d = dir.path().display().to_string();
+    let opts = [
+        "--dir",
+        &d,
+        "--appendonly",
+        "yes",
+        "--aof-use-rdb-preamble",
+        preamble,
+        "--auto-aof-rewrite-percentage",
+        "0",
+    ];
+    let mut p = Server::picket(&opts);
+    let (stop, rounds) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let w = {
+        let (port, stop, rounds) = (p.port, stop.clone(), rounds.clone());
+        std::thread::spawn(move || writer(port, stop, rounds))
+    };
+    assert!(wait_until(Duration::from_secs(60), || rounds
+        .load(Ordering::Relaxed)
+        >= 1));
+    let mut c = p.client();
+    let ops_before: u64 = info(&mut c, "total_commands_processed").parse().unwrap();
+    assert_eq!(
+        c.cmd_str(&["BGREWRITEAOF"]),
+        "+Background append only file rewriting started\r\n"
+    );
+    // While it runs: another rewrite is refused, BGSAVE waits for it only when scheduled.
+    let during_rewrite = info(&mut c, "aof_rewrite_in_progress") == "1";
+    eprintln!("rewrite still running at the second call: {during_rewrite}");
+    if during_rewrite {
+        assert_eq!(
+            c.cmd_str(&["BGREWRITEAOF"]),
+            "-ERR Background append only file rewriting already in progress\r\n"
+        );
+        assert!(c
+            .cmd_str(&["BGSAVE"])
+            .starts_with("-ERR Another child process is active"));
+        assert_eq!(
+            c.cmd_str(&["BGSAVE", "SCHEDULE"]),
+            "+Background saving scheduled\r\n"
+        );
+    }
+    assert!(wait_until(Duration::from_secs(60), || {
+        info(&mut c, "aof_rewrites") == "1" && info(&mut c, "aof_rewrite_in_progress") == "0"
+    }));
+    let ops_after: u64 = info(&mut c, "total_commands_processed").parse().unwrap();
+    assert_eq!(info(&mut c, "aof_last_bgrewrite_status"), "ok");
+    if during_rewrite {
+        assert!(wait_until(Duration::from_secs(30), || info(
+            &mut c,
+            "rdb_saves"
+        ) == "1"));
+    }
+    stop.store(true, Ordering::Relaxed);
+    w.join().unwrap();
+    assert!(
+        ops_after - ops_before > 1000,
+        "the writer waited for the rewrite"
+    );
+    let ext = if preamble == "yes" { "rdb" } else { "aof" };
+    assert_eq!(
+        manifest(dir.path()),
+        [
+            format!("appendonly.aof.2.base.{ext}"),
+            "appendonly.aof.2.incr.aof".to_string()
+        ]
+    );
+    let left: Vec<String> = std::fs::read_dir(dir.path().join("appendonlydir"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".1."))
+        .collect();
+    assert!(left.is_empty(), "old files left: {left:?}");
+    let (want, want_incrs) = (observe(p.port), counters(p.port));
+    assert!(cut_of(&want).is_some());
+    // kill -9: the new base plus the incr file written since its start give back everything.
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+    let check = std::process::Command::new(tool("redis-check-aof"))
+        .arg(dir.path().join("appendonlydir/appendonly.aof.manifest"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        out.contains("All AOF files and manifest are valid"),
+        "{out}"
+    );
+    let q = Server::picket(&opts);
+    assert_eq!(observe(q.port), want);
+    assert_eq!(counters(q.port), want_incrs);
+    drop(q);
+    let real = Server::redis(&["--dir", &d, "--appendonly", "yes"]);
+    assert_eq!(observe(real.port), want);
+    assert_eq!(counters(real.port), want_incrs);
+}
+
+#[test]
+fn aof_rewrite_while_clients_write_loses_nothing() {
+    rewrite_while_clients_write("yes");
+}
+
+#[test]
+fn aof_rewrite_with_a_command_base_while_clients_write() {
+    rewrite_while_clients_write("no");
+}

@@ -5,9 +5,11 @@
 //! the file is fsynced before the replies of the batch leave the server; `everysec` fsyncs on a
 //! background thread about once a second; `no` leaves it to the OS.
 //!
-//! BGREWRITEAOF and turning `appendonly` on at runtime write a new base from the dataset while
-//! holding the lock (a blocking rewrite; a non-blocking snapshot is future work), start a new
-//! incr file, then replace the manifest atomically.
+//! BGREWRITEAOF and the automatic rewrite run in the background ([`crate::aof_rewrite`]): a
+//! new incr file starts at once and the new base is a point-in-time capture written while
+//! clients keep writing. Turning `appendonly` on at runtime, and a replica's full resync, write
+//! the new base while holding the lock ([`rewrite_now`]); every change of files ends with the
+//! manifest replaced atomically.
 
 use crate::server::{Node, NodeState, Session};
 use picket::resp::{Reply, RequestParser};
@@ -27,10 +29,15 @@ pub enum Fsync {
 
 /// The open AOF.
 pub struct Aof {
-    dir: PathBuf,
-    base_name: String,
-    seq: u64,
-    incr: File,
+    pub(crate) dir: PathBuf,
+    pub(crate) base_name: String,
+    /// The highest sequence number in a file name so far.
+    pub(crate) seq: u64,
+    /// The base file the manifest lists: (name, seq).
+    pub(crate) base: Option<(String, u64)>,
+    /// The incr files the manifest lists, oldest first; the last one is written to.
+    pub(crate) incrs: Vec<(String, u64)>,
+    pub(crate) incr: File,
     pub fsync: Fsync,
     /// Bytes written since the last fsync.
     unsynced: bool,
@@ -46,23 +53,21 @@ pub struct Aof {
 }
 
 impl Aof {
-    fn base_file_size(&self) -> u64 {
-        ["rdb", "aof"]
-            .iter()
-            .filter_map(|e| {
-                std::fs::metadata(
-                    self.dir
-                        .join(format!("{}.{}.base.{e}", self.base_name, self.seq)),
-                )
-                .ok()
-            })
+    pub(crate) fn base_file_size(&self) -> u64 {
+        self.base
+            .as_ref()
+            .and_then(|(n, _)| std::fs::metadata(self.dir.join(n)).ok())
             .map(|m| m.len())
-            .next()
             .unwrap_or(0)
+    }
+
+    /// Writes the manifest for the files listed now.
+    pub(crate) fn write_manifest(&self) -> std::io::Result<()> {
+        write_manifest(&self.dir, &self.base_name, self.base.as_ref(), &self.incrs)
     }
 }
 
-fn fsync_mode(st: &NodeState) -> Fsync {
+pub(crate) fn fsync_mode(st: &NodeState) -> Fsync {
     match st.config.get("appendfsync") {
         "always" => Fsync::Always,
         "no" => Fsync::No,
@@ -70,7 +75,7 @@ fn fsync_mode(st: &NodeState) -> Fsync {
     }
 }
 
-fn aof_dir(st: &NodeState) -> PathBuf {
+pub(crate) fn aof_dir(st: &NodeState) -> PathBuf {
     PathBuf::from(st.config.get("dir")).join(st.config.get("appenddirname"))
 }
 
@@ -114,10 +119,20 @@ fn parse_manifest(text: &str) -> Result<Vec<(String, u64, char)>, String> {
     Ok(v)
 }
 
-fn write_manifest(dir: &Path, base_name: &str, seq: u64, ext: &str) -> std::io::Result<()> {
-    let text = format!(
-        "file {base_name}.{seq}.base.{ext} seq {seq} type b\nfile {base_name}.{seq}.incr.aof seq {seq} type i\n"
-    );
+/// Writes the manifest (atomically): the base, then the incr files, oldest first.
+fn write_manifest(
+    dir: &Path,
+    base_name: &str,
+    base: Option<&(String, u64)>,
+    incrs: &[(String, u64)],
+) -> std::io::Result<()> {
+    let mut text = String::new();
+    if let Some((n, s)) = base {
+        text.push_str(&format!("file {n} seq {s} type b\n"));
+    }
+    for (n, s) in incrs {
+        text.push_str(&format!("file {n} seq {s} type i\n"));
+    }
     picket::fsutil::atomic_write_with(
         &manifest_path(dir, base_name),
         &format!("temp-{base_name}.manifest"),
@@ -125,11 +140,11 @@ fn write_manifest(dir: &Path, base_name: &str, seq: u64, ext: &str) -> std::io::
     )
 }
 
-fn open_incr(path: &Path) -> std::io::Result<File> {
+pub(crate) fn open_incr(path: &Path) -> std::io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
 
-fn base_ext(st: &NodeState) -> &'static str {
+pub(crate) fn base_ext(st: &NodeState) -> &'static str {
     if st.config.get_bool("aof-use-rdb-preamble") {
         "rdb"
     } else {
@@ -137,107 +152,51 @@ fn base_ext(st: &NodeState) -> &'static str {
     }
 }
 
-/// Writes the dataset as commands (a base without RDB preamble): SELECT, then per key the
-/// command that rebuilds it and PEXPIREAT for its TTL.
-fn write_command_base(st: &NodeState, path: &Path) -> std::io::Result<()> {
-    use crate::db::{RStr, Value};
-    use bytes::Bytes;
-    let now = crate::server::now_ms();
-    let b = |x: &[u8]| Bytes::copy_from_slice(x);
-    picket::fsutil::atomic_write_with(
-        path,
-        &format!("temp-rewriteaof-{}.aof", std::process::id()),
-        |f| {
-            let mut buf = Vec::new();
-            for (i, db) in st.ks.dbs.iter().enumerate() {
-                if db.main.is_empty() {
-                    continue;
-                }
-                crate::propagate::encode_command(
-                    &mut buf,
-                    &[b(b"SELECT"), Bytes::from(i.to_string())],
-                );
-                for (k, e) in db.main.iter() {
-                    let exp = db.expires.get(k).copied();
-                    if matches!(exp, Some(t) if t <= now) {
-                        continue;
-                    }
-                    let mut argv: Vec<Bytes> =
-                        match &e.val {
-                            Value::Str(RStr::Int(n)) => {
-                                vec![b(b"SET"), b(k), Bytes::from(n.to_string())]
-                            }
-                            Value::Str(RStr::Emb(v)) | Value::Str(RStr::Raw(v)) => {
-                                vec![b(b"SET"), b(k), b(v)]
-                            }
-                            Value::List(l) => [b(b"RPUSH"), b(k)]
-                                .into_iter()
-                                .chain(l.iter().map(|x| b(x)))
-                                .collect(),
-                            Value::Hash(h) => [b(b"HSET"), b(k)]
-                                .into_iter()
-                                .chain(h.pairs().into_iter().flat_map(|(f, v)| [b(f), b(v)]))
-                                .collect(),
-                            Value::Set(s) => [b(b"SADD"), b(k)]
-                                .into_iter()
-                                .chain(s.members().into_iter().map(Bytes::from))
-                                .collect(),
-                            Value::ZSet(z) => [b(b"ZADD"), b(k)]
-                                .into_iter()
-                                .chain(z.view().take(0, usize::MAX).into_iter().flat_map(
-                                    |(sc, m)| [Bytes::from(picket::numfmt::fmt_g17(sc)), b(m)],
-                                ))
-                                .collect(),
-                        };
-                    if argv.len() == 2 {
-                        argv.clear();
-                    }
-                    if !argv.is_empty() {
-                        crate::propagate::encode_command(&mut buf, &argv);
-                    }
-                    if let Some(t) = exp {
-                        crate::propagate::encode_command(
-                            &mut buf,
-                            &[b(b"PEXPIREAT"), b(k), Bytes::from(t.to_string())],
-                        );
-                    }
-                    if buf.len() > 1 << 16 {
-                        f.write_all(&buf)?;
-                        buf.clear();
-                    }
-                }
-            }
-            f.write_all(&buf)
-        },
-    )
-}
+/// A file the manifest lists: name and sequence number.
+pub(crate) type Listed = (String, u64);
 
-/// Writes a new base (an RDB preamble, or commands with `aof-use-rdb-preamble no`) and an empty
-/// incr file with sequence `seq`, then the manifest that points at them, and removes the files
-/// of the previous sequence.
-fn rewrite_files(st: &NodeState, dir: &Path, base_name: &str, seq: u64) -> std::io::Result<File> {
+/// Writes a new base from the dataset as it is now (the caller holds the lock) and an empty
+/// incr file, both with sequence `seq`, then the manifest that lists just them.
+fn rewrite_files(
+    st: &NodeState,
+    dir: &Path,
+    base_name: &str,
+    seq: u64,
+) -> std::io::Result<(File, Listed, Listed)> {
     std::fs::create_dir_all(dir)?;
     let ext = base_ext(st);
-    let base = dir.join(format!("{base_name}.{seq}.base.{ext}"));
+    let base = (format!("{base_name}.{seq}.base.{ext}"), seq);
+    let path = dir.join(&base.0);
     if ext == "rdb" {
-        crate::persist::write_rdb_with_aux(st, &base, true)?;
+        crate::persist::write_rdb_with_aux(st, &path, true)?;
     } else {
-        write_command_base(st, &base)?;
+        let tmp = format!("temp-rewriteaof-{}.aof", std::process::id());
+        picket::fsutil::atomic_write_with(&path, &tmp, |f| {
+            let fmt = crate::aof_rewrite::CommandFormat::default();
+            crate::snapshot::write_locked(st, fmt, &mut *f).map(|_| ())
+        })?;
     }
-    let incr_path = dir.join(format!("{base_name}.{seq}.incr.aof"));
+    let incr_name = (format!("{base_name}.{seq}.incr.aof"), seq);
     let incr = OpenOptions::new()
         .create(true)
         .write(true)
         .truncate(true)
-        .open(&incr_path)?;
+        .open(dir.join(&incr_name.0))?;
     incr.sync_all()?;
-    write_manifest(dir, base_name, seq, ext)?;
-    if seq > 1 {
-        for old in ["base.rdb", "base.aof", "incr.aof"] {
-            let _ = std::fs::remove_file(dir.join(format!("{base_name}.{}.{old}", seq - 1)));
-        }
+    write_manifest(
+        dir,
+        base_name,
+        Some(&base),
+        std::slice::from_ref(&incr_name),
+    )?;
+    Ok((incr, base, incr_name))
+}
+
+/// Removes files a manifest no longer lists.
+pub(crate) fn remove_files(dir: &Path, names: impl IntoIterator<Item = String>) {
+    for n in names {
+        let _ = std::fs::remove_file(dir.join(n));
     }
-    Ok(incr)
 }
 
 /// Turns the AOF on: a fresh base from the dataset, an incr file, the manifest.
@@ -246,12 +205,14 @@ pub fn start(st: &mut NodeState) -> std::io::Result<()> {
     let base_name = st.config.get("appendfilename").to_string();
     let seq = st.aof.as_ref().map(|a| a.seq + 1).unwrap_or(1);
     flush(st);
-    let incr = rewrite_files(st, &dir, &base_name, seq)?;
+    let (incr, base, incr_name) = rewrite_files(st, &dir, &base_name, seq)?;
     let rewrites = st.aof.as_ref().map(|a| a.rewrites + 1).unwrap_or(0);
     st.aof = Some(Aof {
         dir,
         base_name,
         seq,
+        base: Some(base),
+        incrs: vec![incr_name],
         incr,
         fsync: fsync_mode(st),
         unsynced: false,
@@ -323,26 +284,9 @@ pub(crate) fn append(st: &mut NodeState, data: &[u8]) {
     }
 }
 
-/// From the cron: automatic rewrite (`auto-aof-rewrite-percentage` / `-min-size`), and the
-/// `everysec` fsync on a background thread, at most one at a time.
+/// From the cron: the `everysec` fsync on a background thread, at most one at a time.
 pub fn tick(st: &mut NodeState) {
     flush(st);
-    let Some(a) = st.aof.as_ref() else {
-        return;
-    };
-    let pct = st.config.get_i64("auto-aof-rewrite-percentage");
-    let min = st.config.get_i64("auto-aof-rewrite-min-size") as u64;
-    let cur = a.base_size + a.size;
-    let base = a.base_size.max(1);
-    if pct > 0 && cur > min && (cur * 100 / base).saturating_sub(100) >= pct as u64 {
-        tracing::info!(
-            "Starting automatic rewriting of AOF on {}% growth",
-            (cur * 100 / base).saturating_sub(100)
-        );
-        if let Err(e) = rewrite(st) {
-            tracing::warn!("Automatic AOF rewrite failed: {e}");
-        }
-    }
     let Some(a) = st.aof.as_mut() else {
         return;
     };
@@ -365,21 +309,31 @@ pub fn tick(st: &mut NodeState) {
     });
 }
 
-/// BGREWRITEAOF (done in place while holding the lock).
-pub fn rewrite(st: &mut NodeState) -> std::io::Result<()> {
+/// A rewrite done in place while holding the lock (after a replica's full resync, whose new
+/// dataset did not come through the write stream).
+pub fn rewrite_now(st: &mut NodeState) -> std::io::Result<()> {
     let Some(a) = st.aof.as_ref() else {
         return Err(std::io::Error::other("AOF is off"));
     };
     let (dir, base_name, seq) = (a.dir.clone(), a.base_name.clone(), a.seq + 1);
+    let old: Vec<String> = a
+        .base
+        .iter()
+        .chain(a.incrs.iter())
+        .map(|f| f.0.clone())
+        .collect();
     flush(st);
-    let incr = rewrite_files(st, &dir, &base_name, seq)?;
+    let (incr, base, incr_name) = rewrite_files(st, &dir, &base_name, seq)?;
     if let Some(a) = st.aof.as_mut() {
         a.incr = incr;
         a.seq = seq;
+        a.base = Some(base);
+        a.incrs = vec![incr_name];
         a.size = 0;
         a.rewrites += 1;
         a.base_size = a.base_file_size();
     }
+    remove_files(&dir, old);
     // The new incr file must say which database its first command is for.
     st.stream.reset_select();
     tracing::info!("Background AOF rewrite finished successfully");
@@ -534,6 +488,11 @@ pub fn load_at_startup(node: &Node) {
     sess.repl.is_master = true;
     let lim = st.ks.enc;
     let incrs: Vec<&(String, u64, char)> = files.iter().filter(|f| f.2 == 'i').collect();
+    let listed_base = files
+        .iter()
+        .find(|f| f.2 == 'b')
+        .map(|f| (f.0.clone(), f.1));
+    let mut listed_incrs: Vec<(String, u64)> = incrs.iter().map(|f| (f.0.clone(), f.1)).collect();
     let mut seq = 1;
     for (name, s, t) in &files {
         let path = dir.join(name);
@@ -584,10 +543,16 @@ pub fn load_at_startup(node: &Node) {
         std::process::exit(1);
     });
     let size = incr.metadata().map(|m| m.len()).unwrap_or(0);
+    let unlisted = listed_incrs.is_empty();
+    if unlisted {
+        listed_incrs.push((incr_name, seq));
+    }
     st.aof = Some(Aof {
         dir,
         base_name,
         seq,
+        base: listed_base,
+        incrs: listed_incrs,
         incr,
         fsync: fsync_mode(&st),
         unsynced: false,
@@ -600,6 +565,13 @@ pub fn load_at_startup(node: &Node) {
     });
     if let Some(a) = st.aof.as_mut() {
         a.base_size = a.base_file_size();
+        // A manifest without an incr file gets the one now written to.
+        if unlisted {
+            if let Err(e) = a.write_manifest() {
+                tracing::warn!("Can't update the AOF manifest: {e}. Exiting.");
+                std::process::exit(1);
+            }
+        }
     }
     st.stream.enabled = true;
     st.stream.reset_select();

@@ -110,6 +110,7 @@ pub async fn run(node: Arc<Node>) {
             last_repl_cron = Instant::now();
             crate::repl::cron(&node, &mut st);
             crate::savepoints::cron(&node, &mut st);
+            crate::aof_rewrite::cron(&node, &mut st);
         }
         if last_sample.elapsed() >= Duration::from_millis(100) {
             st.stats.sample(now_ms());

@@ -9,6 +9,7 @@
 
 pub mod alloc;
 pub mod aof;
+pub mod aof_rewrite;
 pub mod cmd;
 pub mod cron;
 pub mod db;

@@ -142,6 +142,15 @@ pub struct PersistStats {
     pub last_bgsave_secs: i64,
     /// When the running BGSAVE started (`rdb_bgsave_in_progress`).
     pub bgsave_since: Option<Instant>,
+    /// BGSAVE SCHEDULE while an AOF rewrite runs: started when it is done.
+    pub bgsave_scheduled: bool,
+    /// When the running AOF rewrite started (`aof_rewrite_in_progress`).
+    pub aof_rewrite_since: Option<Instant>,
+    /// BGREWRITEAOF while another snapshot runs: started when it is done.
+    pub aof_rewrite_scheduled: bool,
+    pub aof_last_rewrite_ok: bool,
+    pub aof_last_rewrite_secs: i64,
+    pub aof_rewrite_failures: u64,
 
     pub last_load_keys: u64,
     pub last_load_expired: u64,
@@ -156,6 +165,12 @@ impl Default for PersistStats {
             last_save_ok: true,
             last_bgsave_secs: -1,
             bgsave_since: None,
+            bgsave_scheduled: false,
+            aof_rewrite_since: None,
+            aof_rewrite_scheduled: false,
+            aof_last_rewrite_ok: true,
+            aof_last_rewrite_secs: -1,
+            aof_rewrite_failures: 0,
 
             last_load_keys: 0,
             last_load_expired: 0,

@@ -26,6 +26,10 @@ pub fn points(st: &NodeState) -> Vec<(i64, u64)> {
 /// Once a second: starts a BGSAVE when a save point is reached (after a failure, retried no
 /// sooner than 5 s later, as Redis).
 pub fn cron(node: &Node, st: &mut NodeState) {
+    if st.persist.bgsave_scheduled && !busy(st) {
+        st.persist.bgsave_scheduled = false;
+        return start(node, st);
+    }
     if st.dirty == 0 || busy(st) {
         return;
     }
@@ -44,9 +48,12 @@ pub fn cron(node: &Node, st: &mut NodeState) {
     }
 }
 
-/// A snapshot is being taken (a BGSAVE, or a full resync's).
+/// A snapshot is being taken (a BGSAVE, a full resync's or an AOF rewrite's).
 pub fn busy(st: &NodeState) -> bool {
-    st.persist.bgsave_since.is_some() || st.repl.diskless_running || st.ks.capturing()
+    st.persist.bgsave_since.is_some()
+        || st.persist.aof_rewrite_since.is_some()
+        || st.repl.diskless_running
+        || st.ks.capturing()
 }
 
 /// Starts a BGSAVE on its own thread.
@@ -69,11 +76,8 @@ fn background_save(node: Arc<Node>) {
         let begin = |st: &mut NodeState| {
             dirty_before = st.dirty;
             let repl = (st.replid.as_str(), st.repl.offset);
-            Ok(crate::persist::aux_fields(
-                false,
-                repl,
-                crate::persist::stream_db(st),
-            ))
+            let aux = crate::persist::aux_fields(false, repl, crate::persist::stream_db(st));
+            crate::snapshot::rdb_format(st, &aux)
         };
         crate::snapshot::write_snapshot(&node, begin, &mut *f).map(|_| ())
     });
@@ -100,9 +104,16 @@ fn background_save(node: Arc<Node>) {
 }
 
 /// BGSAVE [SCHEDULE]: `Ok(reply)` or the error, as Redis answers them. A full resync's
-/// snapshot counts as a background save in progress, as Redis's RDB child does; SCHEDULE only
-/// waits for other kinds of work in Redis, and Picket has none.
-pub fn bgsave(node: &Node, st: &mut NodeState) -> Result<&'static str, String> {
+/// snapshot counts as a background save in progress, as Redis's RDB child does; an AOF
+/// rewrite is another kind of work, which SCHEDULE waits for.
+pub fn bgsave(node: &Node, st: &mut NodeState, schedule: bool) -> Result<&'static str, String> {
+    if st.persist.aof_rewrite_since.is_some() {
+        if schedule {
+            st.persist.bgsave_scheduled = true;
+            return Ok("Background saving scheduled");
+        }
+        return Err("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.".into());
+    }
     if busy(st) {
         return Err("ERR Background save already in progress".into());
     }

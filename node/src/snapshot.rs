@@ -4,6 +4,9 @@
 //! millisecond or two) and let go while the slice's bytes go to the file or to the replicas, so
 //! clients run, and write, between slices. There is no fork and no second copy of the dataset:
 //! only the entries written to while the snapshot runs are copied, once each.
+//!
+//! The encoding is a [`Format`]: an RDB stream (BGSAVE, replicas, an AOF base with preamble) or
+//! commands (an AOF base with `aof-use-rdb-preamble no`).
 
 use crate::db::{Db, SBytes, Value};
 use crate::rdb::write::Writer;
@@ -17,29 +20,73 @@ pub const SLICE: usize = 2048;
 /// the lock (detached contents and kept entries).
 const FLUSH_AT: usize = 1 << 20;
 
-/// Writes the keyspace as it is at the start of the call as an RDB stream into `out`.
+/// How a snapshot is encoded. Everything goes to an in-memory buffer that the driver hands to
+/// the output between slices.
+pub trait Format {
+    /// Before the keys of database `db` (with its sizes at the start).
+    fn select_db(&mut self, db: usize, keys: usize, expires: usize) -> std::io::Result<()>;
+    fn key(&mut self, k: &[u8], v: &Value, exp: Option<i64>) -> std::io::Result<()>;
+    /// The bytes produced since the last call.
+    fn take_bytes(&mut self) -> Vec<u8>;
+    fn pending(&self) -> usize;
+    /// The last bytes (RDB: the EOF opcode and the checksum).
+    fn finish(self) -> std::io::Result<Vec<u8>>;
+}
+
+impl Format for Writer<Vec<u8>> {
+    fn select_db(&mut self, db: usize, keys: usize, expires: usize) -> std::io::Result<()> {
+        Writer::select_db(self, db, keys, expires)
+    }
+
+    fn key(&mut self, k: &[u8], v: &Value, exp: Option<i64>) -> std::io::Result<()> {
+        Writer::key(self, k, v, exp)
+    }
+
+    fn take_bytes(&mut self) -> Vec<u8> {
+        Writer::take_bytes(self)
+    }
+
+    fn pending(&self) -> usize {
+        Writer::pending(self)
+    }
+
+    fn finish(self) -> std::io::Result<Vec<u8>> {
+        Writer::finish(self)
+    }
+}
+
+/// An RDB writer with the node's `rdbcompression` / `rdbchecksum` and these aux fields.
+pub fn rdb_format(
+    st: &NodeState,
+    aux: &[(&'static str, String)],
+) -> Result<Writer<Vec<u8>>, String> {
+    let compress = st.config.get_bool("rdbcompression");
+    let checksum = st.config.get_bool("rdbchecksum");
+    Writer::new(Vec::with_capacity(FLUSH_AT), aux, compress, checksum).map_err(|e| e.to_string())
+}
+
+/// Writes the keyspace as it is at the start of the call into `out`, encoded by the [`Format`]
+/// that `begin` returns.
 ///
-/// `begin` runs under the lock in the same critical section that starts the capture (so it can
-/// record a replication offset that matches the snapshot exactly) and returns the aux fields,
-/// or an error to give up before anything is written. The capture ends however this returns.
-/// Returns `out` and the number of bytes written.
-pub fn write_snapshot<W: Write>(
+/// `begin` runs under the lock in the same critical section that starts the capture, so what
+/// it records (a replication offset, the switch to a new AOF incr file) matches the snapshot
+/// exactly; an error from it gives up before anything is written. The capture ends however
+/// this returns. Returns `out` and the number of bytes written.
+pub fn write_snapshot<W: Write, F: Format>(
     node: &Node,
-    begin: impl FnOnce(&mut NodeState) -> Result<Vec<(&'static str, String)>, String>,
-    mut out: W,
+    begin: impl FnOnce(&mut NodeState) -> Result<F, String>,
+    out: W,
 ) -> std::io::Result<(W, u64)> {
     let (mut w, ndb, now) = {
         let mut st = node.state.lock();
         if st.ks.capturing() {
             return Err(std::io::Error::other("a snapshot is already being taken"));
         }
-        let aux = begin(&mut st).map_err(std::io::Error::other)?;
-        let compress = st.config.get_bool("rdbcompression");
-        let checksum = st.config.get_bool("rdbchecksum");
-        let w = Writer::new(Vec::with_capacity(FLUSH_AT), &aux, compress, checksum)?;
+        let w = begin(&mut st).map_err(std::io::Error::other)?;
         st.ks.begin_capture();
         (w, st.ks.dbs.len(), now_ms())
     };
+    let mut out = Counted { w: out, n: 0 };
     let res = (0..ndb).try_for_each(|s| write_db(node, s, now, &mut w, &mut out));
     let kept = node.state.lock().ks.end_capture();
     res?;
@@ -48,11 +95,53 @@ pub fn write_snapshot<W: Write>(
     }
     let body = w.take_bytes();
     out.write_all(&body)?;
-    let total = w.bytes_written() + 9;
     let tail = w.finish()?;
     out.write_all(&tail)?;
     out.flush()?;
-    Ok((out, total))
+    Ok((out.w, out.n))
+}
+
+/// Writes the dataset as it is, in one go, while the caller holds the lock (SAVE-like uses).
+pub fn write_locked<W: Write, F: Format>(
+    st: &NodeState,
+    mut f: F,
+    mut out: W,
+) -> std::io::Result<W> {
+    let now = now_ms();
+    for (i, db) in st.ks.dbs.iter().enumerate() {
+        if db.main.is_empty() {
+            continue;
+        }
+        f.select_db(i, db.main.len(), db.expires.len())?;
+        for (k, e) in db.main.iter() {
+            write_key(&mut f, now, k, &e.val, db.expires.get(k).copied())?;
+            if f.pending() >= FLUSH_AT {
+                out.write_all(&f.take_bytes())?;
+            }
+        }
+    }
+    out.write_all(&f.take_bytes())?;
+    out.write_all(&f.finish()?)?;
+    out.flush()?;
+    Ok(out)
+}
+
+/// Counts the bytes written through it.
+struct Counted<W> {
+    w: W,
+    n: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let n = self.w.write(b)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
 }
 
 /// Writes start database `s`: the live walk a slice at a time, then what was detached from it
@@ -61,7 +150,7 @@ fn write_db<W: Write>(
     node: &Node,
     s: usize,
     now: i64,
-    w: &mut Writer<Vec<u8>>,
+    w: &mut impl Format,
     out: &mut W,
 ) -> std::io::Result<()> {
     let Some((gen, keys, expires)) = node.state.lock().ks.capture_info(s) else {
@@ -111,7 +200,7 @@ fn write_detached<W: Write>(
     db: &Db,
     gen: u32,
     now: i64,
-    w: &mut Writer<Vec<u8>>,
+    w: &mut impl Format,
     out: &mut W,
 ) -> std::io::Result<()> {
     for (k, e) in db.main.iter() {
@@ -128,7 +217,7 @@ fn write_detached<W: Write>(
 
 /// One key, unless it had already expired when the snapshot started.
 fn write_key(
-    w: &mut Writer<Vec<u8>>,
+    w: &mut impl Format,
     now: i64,
     k: &SBytes,
     v: &Value,

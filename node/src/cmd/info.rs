@@ -157,6 +157,7 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
     }
     if sel.wants("persistence", true) {
         let loading = node.loading.is_loading();
+        let ps = &st.persist;
         let mut fields = vec![
             ("loading", (loading as u8).to_string()),
             ("async_loading", "0".into()),
@@ -199,16 +200,37 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
                 st.persist.last_load_keys.to_string(),
             ),
             ("aof_enabled", (st.aof.is_some() as u8).to_string()),
-            ("aof_rewrite_in_progress", "0".into()),
-            ("aof_rewrite_scheduled", "0".into()),
-            ("aof_last_rewrite_time_sec", "-1".into()),
-            ("aof_current_rewrite_time_sec", "-1".into()),
-            ("aof_last_bgrewrite_status", "ok".into()),
+            (
+                "aof_rewrite_in_progress",
+                (ps.aof_rewrite_since.is_some() as u8).to_string(),
+            ),
+            (
+                "aof_rewrite_scheduled",
+                (ps.aof_rewrite_scheduled as u8).to_string(),
+            ),
+            (
+                "aof_last_rewrite_time_sec",
+                ps.aof_last_rewrite_secs.to_string(),
+            ),
+            (
+                "aof_current_rewrite_time_sec",
+                ps.aof_rewrite_since
+                    .map(|t| t.elapsed().as_secs() as i64)
+                    .unwrap_or(-1)
+                    .to_string(),
+            ),
+            (
+                "aof_last_bgrewrite_status",
+                if ps.aof_last_rewrite_ok { "ok" } else { "err" }.into(),
+            ),
             (
                 "aof_rewrites",
                 st.aof.as_ref().map(|a| a.rewrites).unwrap_or(0).to_string(),
             ),
-            ("aof_rewrites_consecutive_failures", "0".into()),
+            (
+                "aof_rewrites_consecutive_failures",
+                ps.aof_rewrite_failures.to_string(),
+            ),
             ("aof_last_write_status", "ok".into()),
             ("aof_last_cow_size", "0".into()),
             ("module_fork_in_progress", "0".into()),

@@ -73,27 +73,21 @@ pub fn bgsave(ctx: &mut Ctx, a: &[Bytes]) {
     if a.len() > 2 || (a.len() == 2 && !eq_ic(&a[1], "schedule")) {
         return ctx.out.error(ERR_SYNTAX);
     }
-    match crate::savepoints::bgsave(ctx.node, ctx.st) {
+    match crate::savepoints::bgsave(ctx.node, ctx.st, a.len() == 2) {
         Ok(reply) => ctx.out.simple(reply),
         Err(e) => ctx.out.error(&e),
     }
 }
 
-/// BGREWRITEAOF (the rewrite runs before the reply, holding the lock).
+/// BGREWRITEAOF: the rewrite runs in the background ([`crate::aof_rewrite`]).
 pub fn bgrewriteaof(ctx: &mut Ctx, _a: &[Bytes]) {
     if ctx.st.aof.is_none() {
         // As Redis with appendonly no: the rewrite is scheduled only by turning the AOF on.
-        return ctx
-            .out
-            .simple("Background append only file rewriting started");
+        return ctx.out.simple(crate::aof_rewrite::STARTED);
     }
-    match crate::aof::rewrite(ctx.st) {
-        Ok(()) => ctx
-            .out
-            .simple("Background append only file rewriting started"),
-        Err(e) => ctx.out.error(&format!(
-            "ERR Can't execute an AOF background rewriting: {e}"
-        )),
+    match crate::aof_rewrite::bgrewriteaof(ctx.node, ctx.st) {
+        Ok(reply) => ctx.out.simple(reply),
+        Err(e) => ctx.out.error(&e),
     }
 }
 

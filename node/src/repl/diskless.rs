@@ -110,11 +110,8 @@ fn snapshot_to(node: Arc<Node>, targets: Vec<PendingSync>) {
         }
         // The stream after the snapshot starts with a SELECT.
         st.stream.reset_select();
-        Ok(crate::persist::aux_fields(
-            false,
-            (&st.replid, offset),
-            Some(0),
-        ))
+        let aux = crate::persist::aux_fields(false, (&st.replid, offset), Some(0));
+        crate::snapshot::rdb_format(st, &aux)
     };
     let sink = ChunkSink {
         clients: &clients,

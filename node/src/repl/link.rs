@@ -474,7 +474,7 @@ impl Link {
                 m.reploff = Some(off);
             }
             if st.aof.is_some() {
-                if let Err(e) = crate::aof::rewrite(st) {
+                if let Err(e) = crate::aof::rewrite_now(st) {
                     tracing::warn!("Failed restarting the AOF after a full sync: {e}");
                 }
             }

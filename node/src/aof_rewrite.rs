@@ -1,0 +1,300 @@
+//! BGREWRITEAOF and the automatic rewrite (`auto-aof-rewrite-percentage` / `-min-size`), in
+//! the background, in Redis 7's multi-part way:
+//!
+//! 1. Under the lock, in the critical section that starts the snapshot's capture: the current
+//!    incr file is fsynced, a new incr file is opened and the manifest is rewritten to list the
+//!    old base, the old incr files and the new one. Every write from then on goes to the new
+//!    incr file, and a crash at any point still loads everything.
+//! 2. Without the lock, a slice at a time: the new base is the capture of the dataset at that
+//!    instant ([`crate::snapshot`]), an RDB preamble or commands, written to a temp file,
+//!    fsynced and renamed.
+//! 3. Under the lock: the manifest is rewritten to list the new base and the new incr file, and
+//!    the old files are removed.
+//!
+//! A rewrite asked for while another snapshot runs is scheduled, as Redis schedules it while a
+//! child process is active.
+
+use crate::db::{RStr, Value};
+use crate::rdb::write::Writer;
+use crate::server::{Node, NodeState};
+use crate::snapshot::Format;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A base without RDB preamble: SELECT, then per key the command that rebuilds it and
+/// PEXPIREAT for its TTL.
+#[derive(Default)]
+pub struct CommandFormat {
+    buf: Vec<u8>,
+}
+
+impl Format for CommandFormat {
+    fn select_db(&mut self, db: usize, _keys: usize, _expires: usize) -> std::io::Result<()> {
+        let argv = [Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())];
+        crate::propagate::encode_command(&mut self.buf, &argv);
+        Ok(())
+    }
+
+    fn key(&mut self, k: &[u8], v: &Value, exp: Option<i64>) -> std::io::Result<()> {
+        let b = |x: &[u8]| Bytes::copy_from_slice(x);
+        let head = |cmd: &'static [u8]| [Bytes::from_static(cmd), b(k)].into_iter();
+        let argv: Vec<Bytes> = match v {
+            Value::Str(RStr::Int(n)) => head(b"SET").chain([Bytes::from(n.to_string())]).collect(),
+            Value::Str(RStr::Emb(s)) | Value::Str(RStr::Raw(s)) => {
+                head(b"SET").chain([b(s)]).collect()
+            }
+            Value::List(l) => head(b"RPUSH").chain(l.iter().map(|x| b(x))).collect(),
+            Value::Hash(h) => head(b"HSET")
+                .chain(h.pairs().into_iter().flat_map(|(f, v)| [b(f), b(v)]))
+                .collect(),
+            Value::Set(s) => head(b"SADD")
+                .chain(s.members().into_iter().map(Bytes::from))
+                .collect(),
+            Value::ZSet(z) => head(b"ZADD")
+                .chain(
+                    z.view()
+                        .take(0, usize::MAX)
+                        .into_iter()
+                        .flat_map(|(sc, m)| [Bytes::from(picket::numfmt::fmt_g17(sc)), b(m)]),
+                )
+                .collect(),
+        };
+        if argv.len() > 2 {
+            crate::propagate::encode_command(&mut self.buf, &argv);
+        }
+        if let Some(t) = exp {
+            let argv = [b(b"PEXPIREAT"), b(k), Bytes::from(t.to_string())];
+            crate::propagate::encode_command(&mut self.buf, &argv);
+        }
+        Ok(())
+    }
+
+    fn take_bytes(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    fn pending(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn finish(self) -> std::io::Result<Vec<u8>> {
+        Ok(self.buf)
+    }
+}
+
+/// The base's encoding, as `aof-use-rdb-preamble` says.
+pub enum BaseFormat {
+    Rdb(Writer<Vec<u8>>),
+    Commands(CommandFormat),
+}
+
+impl Format for BaseFormat {
+    fn select_db(&mut self, db: usize, keys: usize, expires: usize) -> std::io::Result<()> {
+        match self {
+            BaseFormat::Rdb(w) => Format::select_db(w, db, keys, expires),
+            BaseFormat::Commands(c) => c.select_db(db, keys, expires),
+        }
+    }
+
+    fn key(&mut self, k: &[u8], v: &Value, exp: Option<i64>) -> std::io::Result<()> {
+        match self {
+            BaseFormat::Rdb(w) => Format::key(w, k, v, exp),
+            BaseFormat::Commands(c) => c.key(k, v, exp),
+        }
+    }
+
+    fn take_bytes(&mut self) -> Vec<u8> {
+        match self {
+            BaseFormat::Rdb(w) => Format::take_bytes(w),
+            BaseFormat::Commands(c) => c.take_bytes(),
+        }
+    }
+
+    fn pending(&self) -> usize {
+        match self {
+            BaseFormat::Rdb(w) => Format::pending(w),
+            BaseFormat::Commands(c) => c.pending(),
+        }
+    }
+
+    fn finish(self) -> std::io::Result<Vec<u8>> {
+        match self {
+            BaseFormat::Rdb(w) => Format::finish(w),
+            BaseFormat::Commands(c) => c.finish(),
+        }
+    }
+}
+
+pub const STARTED: &str = "Background append only file rewriting started";
+pub const SCHEDULED: &str = "Background append only file rewriting scheduled";
+pub const IN_PROGRESS: &str = "ERR Background append only file rewriting already in progress";
+
+/// BGREWRITEAOF with the AOF on: started, scheduled behind another snapshot, or refused.
+pub fn bgrewriteaof(node: &Node, st: &mut NodeState) -> Result<&'static str, String> {
+    if st.persist.aof_rewrite_since.is_some() {
+        return Err(IN_PROGRESS.into());
+    }
+    if crate::savepoints::busy(st) {
+        st.persist.aof_rewrite_scheduled = true;
+        return Ok(SCHEDULED);
+    }
+    start(node, st);
+    Ok(STARTED)
+}
+
+/// Once a second: a scheduled rewrite whose way is clear, or the automatic one when the AOF
+/// grew by `auto-aof-rewrite-percentage` over its size after the last rewrite.
+pub fn cron(node: &Node, st: &mut NodeState) {
+    let Some(a) = st.aof.as_ref() else {
+        st.persist.aof_rewrite_scheduled = false;
+        return;
+    };
+    if st.persist.aof_rewrite_since.is_some() || crate::savepoints::busy(st) {
+        return;
+    }
+    if st.persist.aof_rewrite_scheduled {
+        st.persist.aof_rewrite_scheduled = false;
+        return start(node, st);
+    }
+    let pct = st.config.get_i64("auto-aof-rewrite-percentage");
+    let min = st.config.get_i64("auto-aof-rewrite-min-size") as u64;
+    let cur = a.base_size + a.size;
+    let growth = (cur * 100 / a.base_size.max(1)).saturating_sub(100);
+    if pct > 0 && cur > min && growth >= pct as u64 {
+        tracing::info!("Starting automatic rewriting of AOF on {growth}% growth");
+        start(node, st);
+    }
+}
+
+/// Starts a rewrite on its own thread.
+pub fn start(node: &Node, st: &mut NodeState) {
+    let Some(node) = node.me.upgrade() else {
+        return;
+    };
+    st.persist.aof_rewrite_since = Some(Instant::now());
+    tracing::info!("Background append only file rewriting started (Picket: on a thread, no fork)");
+    std::thread::spawn(move || run(node));
+}
+
+/// The rewrite thread.
+fn run(node: Arc<Node>) {
+    let (dir, tmp) = {
+        let st = node.state.lock();
+        (
+            crate::aof::aof_dir(&st),
+            format!("temp-rewriteaof-bg-{}.aof", std::process::id()),
+        )
+    };
+    // Set in the critical section that starts the capture: the new sequence and base name.
+    let mut new: Option<(u64, String)> = None;
+    let res = (|| {
+        let staged = dir.join(&tmp);
+        let begin = |st: &mut NodeState| switch_incr(st, &mut new);
+        let out = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&staged)?);
+        let (out, _) = crate::snapshot::write_snapshot(&node, begin, out)?;
+        let f = out.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        let (_, base) = new
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("no rewrite"))?;
+        std::fs::rename(&staged, dir.join(base))?;
+        std::fs::File::open(&dir)?.sync_all()
+    })();
+    let _ = std::fs::remove_file(dir.join(&tmp));
+    let mut st = node.state.lock();
+    let took = st.persist.aof_rewrite_since.take().map(|t| t.elapsed());
+    st.persist.aof_last_rewrite_secs = took.map(|d| d.as_secs() as i64).unwrap_or(-1);
+    let installed = match (&res, &new) {
+        (Ok(()), Some((seq, base))) => install(&mut st, *seq, base),
+        (Err(e), _) => Err(e.to_string()),
+        (Ok(()), None) => Err("nothing was written".into()),
+    };
+    match installed {
+        Ok(()) => {
+            st.persist.aof_last_rewrite_ok = true;
+            st.persist.aof_rewrite_failures = 0;
+            tracing::info!("Background AOF rewrite terminated with success");
+            tracing::info!("Background AOF rewrite finished successfully");
+        }
+        Err(e) => {
+            st.persist.aof_last_rewrite_ok = false;
+            st.persist.aof_rewrite_failures += 1;
+            if let Some((_, base)) = &new {
+                let _ = std::fs::remove_file(dir.join(base));
+            }
+            tracing::warn!("Background AOF rewrite terminated with error: {e}");
+        }
+    }
+}
+
+/// Step 1, under the lock: a new incr file takes the writes from now on, and the manifest
+/// lists it after the old files. Returns the base's encoding.
+fn switch_incr(st: &mut NodeState, new: &mut Option<(u64, String)>) -> Result<BaseFormat, String> {
+    crate::aof::flush(st);
+    let ext = crate::aof::base_ext(st);
+    let aux = crate::persist::aux_fields(
+        true,
+        (&st.replid, st.repl.offset),
+        crate::persist::stream_db(st),
+    );
+    let fmt = if ext == "rdb" {
+        BaseFormat::Rdb(crate::snapshot::rdb_format(st, &aux)?)
+    } else {
+        BaseFormat::Commands(CommandFormat::default())
+    };
+    let Some(a) = st.aof.as_mut() else {
+        return Err("the AOF was turned off".into());
+    };
+    a.incr.sync_data().map_err(|e| e.to_string())?;
+    let seq = a.seq + 1;
+    let name = format!("{}.{seq}.incr.aof", a.base_name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(a.dir.join(&name))
+        .map_err(|e| e.to_string())?;
+    a.incrs.push((name, seq));
+    a.write_manifest().map_err(|e| {
+        a.incrs.pop();
+        e.to_string()
+    })?;
+    a.incr = file;
+    a.seq = seq;
+    a.size = 0;
+    *new = Some((seq, format!("{}.{seq}.base.{ext}", a.base_name)));
+    // The new incr file must say which database its first command is for.
+    st.stream.reset_select();
+    Ok(fmt)
+}
+
+/// Step 3, under the lock: the manifest lists the new base and the incr files from `seq` on;
+/// the files before are removed. Refused if the AOF changed hands meanwhile (turned off, or
+/// rewritten in place after a full resync).
+fn install(st: &mut NodeState, seq: u64, base: &str) -> Result<(), String> {
+    let Some(a) = st.aof.as_mut() else {
+        return Err("the AOF was turned off during the rewrite".into());
+    };
+    if !a.incrs.iter().any(|(_, s)| *s == seq) {
+        return Err("the AOF was replaced during the rewrite".into());
+    }
+    let old: Vec<String> = a
+        .base
+        .iter()
+        .chain(a.incrs.iter().filter(|(_, s)| *s < seq))
+        .map(|(n, _)| n.clone())
+        .collect();
+    let (prev_base, prev_incrs) = (a.base.clone(), a.incrs.clone());
+    a.base = Some((base.to_string(), seq));
+    a.incrs.retain(|(_, s)| *s >= seq);
+    if let Err(e) = a.write_manifest() {
+        a.base = prev_base;
+        a.incrs = prev_incrs;
+        return Err(e.to_string());
+    }
+    crate::aof::remove_files(&a.dir, old);
+    a.rewrites += 1;
+    a.base_size = a.base_file_size();
+    Ok(())
+}
