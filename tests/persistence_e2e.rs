@@ -228,7 +228,10 @@ fn aof_truncated_tail_is_handled_as_redis_does() {
 #[test]
 fn aof_always_loses_no_acknowledged_write_over_50_kill9() {
     let (acked, len, lost) = kill9_rounds("always", 50);
-    assert_eq!(lost, 0, "{lost} acknowledged writes lost with appendfsync always");
+    assert_eq!(
+        lost, 0,
+        "{lost} acknowledged writes lost with appendfsync always"
+    );
     assert!(len >= acked && acked > 500, "{len} vs {acked}");
     eprintln!("kill -9 x50 (always): {acked} acknowledged writes, {len} present, 0 lost");
 }
@@ -313,7 +316,12 @@ fn kill9_rounds(fsync: &str, rounds: usize) -> (u64, u64, u64) {
     let p = Server::picket(&["--dir", &d, "--appendonly", "yes"]);
     let len = llen(&mut p.client());
     if (len as usize) < acked.len() {
-        assert_eq!(fsync, "everysec", "{} acknowledged writes lost", acked.len() - len as usize);
+        assert_eq!(
+            fsync,
+            "everysec",
+            "{} acknowledged writes lost",
+            acked.len() - len as usize
+        );
         lost += (acked.len() - len as usize) as u64;
     }
     (acked.len() as u64, len, lost)

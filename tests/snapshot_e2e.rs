@@ -223,7 +223,23 @@ fn bgsave_while_clients_write_is_one_instant() {
 
 #[test]
 fn a_replica_synced_while_clients_write_gets_one_instant() {
-    let p = Server::picket(&["--repl-diskless-sync-delay", "0"]);
+    replica_synced_while_clients_write("yes");
+}
+
+#[test]
+fn a_replica_synced_from_disk_while_clients_write_gets_one_instant() {
+    replica_synced_while_clients_write("no");
+}
+
+/// A full resync (diskless `$EOF:` framing, or `$<len>` through a file) while the writer runs:
+/// once caught up, the replica equals the master, counters included.
+fn replica_synced_while_clients_write(diskless: &str) {
+    let p = Server::picket(&[
+        "--repl-diskless-sync-delay",
+        "0",
+        "--repl-diskless-sync",
+        diskless,
+    ]);
     let (stop, rounds) = (
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicU64::new(0)),
@@ -251,7 +267,12 @@ fn a_replica_synced_while_clients_write_gets_one_instant() {
     assert!(cut_of(&a).is_some());
     assert_eq!(a, b);
     assert_eq!(counters(p.port), counters(r.port));
-    assert!(p.log_text().contains("streamed without a fork"));
+    let target = if diskless == "yes" {
+        "replicas sockets"
+    } else {
+        "target: disk"
+    };
+    assert!(p.log_text().contains(target), "{}", p.log_text());
 }
 
 /// The AOF files the manifest lists, in order.

@@ -74,23 +74,6 @@ fn write_dataset<W: std::io::Write>(
     Ok((w.finish()?, size))
 }
 
-/// The snapshot a replica gets on a full resync, recording the offset it starts from.
-pub fn rdb_for_replica(st: &NodeState, offset: u64) -> std::io::Result<Vec<u8>> {
-    let aux = aux_fields(false, (&st.replid, offset), Some(0));
-    let buf = Vec::with_capacity(1 << 16);
-    Ok(write_dataset(st, buf, &aux)?.0)
-}
-
-/// The snapshot for a replica, written into `w` as it is produced; returns `w` for the rest.
-pub fn rdb_stream_for_replica<W: std::io::Write>(
-    st: &NodeState,
-    offset: u64,
-    w: W,
-) -> std::io::Result<W> {
-    let aux = aux_fields(false, (&st.replid, offset), Some(0));
-    Ok(write_dataset(st, w, &aux)?.0)
-}
-
 /// Writes the whole dataset to `path` (atomically). Keys already expired are skipped.
 pub fn write_rdb(st: &NodeState, path: &std::path::Path) -> std::io::Result<u64> {
     write_rdb_with_aux(st, path, false)

@@ -52,7 +52,7 @@ pub fn cron(node: &Node, st: &mut NodeState) {
 pub fn busy(st: &NodeState) -> bool {
     st.persist.bgsave_since.is_some()
         || st.persist.aof_rewrite_since.is_some()
-        || st.repl.diskless_running
+        || st.repl.sync_starting
         || st.ks.capturing()
 }
 

@@ -173,6 +173,8 @@ fn write_db<W: Write>(
                     }
                 }
             });
+            // Hand the lock to a waiting client thread rather than taking it straight back.
+            parking_lot::MutexGuard::unlock_fair(st);
         }
         if let Some(e) = err {
             return Err(e);

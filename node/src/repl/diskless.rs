@@ -48,8 +48,9 @@ pub fn tick(node: &Node, st: &mut NodeState) {
             p.client.send_unlimited(Bytes::from_static(b"\n"));
         }
     }
-    // One snapshot at a time: a BGSAVE or an earlier sync still running makes these wait.
-    if st.repl.diskless_running || st.ks.capturing() || st.persist.bgsave_since.is_some() {
+    // One snapshot at a time: a BGSAVE, a rewrite or an earlier sync still running makes
+    // these wait.
+    if crate::savepoints::busy(st) {
         return;
     }
     let delay = Duration::from_secs(st.config.get_i64("repl-diskless-sync-delay").max(0) as u64);
@@ -64,7 +65,7 @@ pub fn tick(node: &Node, st: &mut NodeState) {
         return;
     };
     let targets = std::mem::take(&mut st.repl.pending_sync);
-    st.repl.diskless_running = true;
+    st.repl.sync_starting = true;
     std::thread::spawn(move || snapshot_to(node, targets));
 }
 
@@ -76,14 +77,14 @@ fn snapshot_to(node: Arc<Node>, targets: Vec<PendingSync>) {
         .filter(|t| !t.client.is_killed())
         .collect();
     if targets.is_empty() {
-        node.state.lock().repl.diskless_running = false;
+        node.state.lock().repl.sync_starting = false;
         return;
     }
     let clients: Vec<Arc<ClientHandle>> = targets.iter().map(|t| t.client.clone()).collect();
     let mark = picket::random_hex_id();
     let mut offset = 0;
     let begin = |st: &mut NodeState| {
-        st.repl.diskless_running = false;
+        st.repl.sync_starting = false;
         super::flush_stream(st);
         super::ensure_backlog(st);
         offset = st.repl.offset;
@@ -145,7 +146,7 @@ fn snapshot_to(node: Arc<Node>, targets: Vec<PendingSync>) {
             st.repl.sync_full += clients.iter().filter(|c| !c.is_killed()).count() as u64;
         }
         Err(e) => {
-            st.repl.diskless_running = false;
+            st.repl.sync_starting = false;
             tracing::warn!("Diskless snapshot for replication failed: {e}");
             for c in &clients {
                 c.kill();

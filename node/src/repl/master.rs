@@ -2,10 +2,9 @@
 //! snapshot), REPLCONF from replicas (listening-port, ip-address, capa, ACK), and the offsets
 //! WAIT counts.
 //!
-//! A full resync is answered in the PSYNC reply itself: `+FULLRESYNC <replid> <offset>`, then
-//! `$<len>` and the snapshot, taken under the node's lock at that offset, so the stream the
-//! replica receives next (through its push queue) starts exactly after it. No fork, no second
-//! copy of the dataset: the serialised snapshot is the only extra memory.
+//! A full resync is sent by a thread, from a point-in-time capture of the dataset: streamed with
+//! an EOF mark to replicas with `capa eof` ([`super::diskless`]), else written to a file and
+//! sent with its length ([`super::disk_sync`]).
 
 use super::{ReplState, ReplicaInfo};
 use crate::cmd::Ctx;
@@ -136,31 +135,7 @@ fn full_resync(ctx: &mut Ctx, ip: String, port: u16, psync: bool) {
     if psync && ctx.sess.repl.capa_eof && ctx.st.config.get_bool("repl-diskless-sync") {
         return super::diskless::queue(ctx, ip, port);
     }
-    super::ensure_backlog(ctx.st);
-    let offset = ctx.st.repl.offset;
-    let rdb = match crate::persist::rdb_for_replica(ctx.st, offset) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!("Can't write the snapshot for replica {ip}:{port}: {e}");
-            return ctx
-                .out
-                .error("ERR BGSAVE failed, replication can't continue");
-        }
-    };
-    // The stream after the snapshot starts with a SELECT.
-    ctx.st.stream.reset_select();
-    if psync {
-        ctx.out
-            .raw(format!("+FULLRESYNC {} {}\r\n", ctx.st.replid, offset).as_bytes());
-    }
-    ctx.out.raw(format!("${}\r\n", rdb.len()).as_bytes());
-    ctx.out.raw(&rdb);
-    ctx.st.repl.sync_full += 1;
-    tracing::info!(
-        "Synchronization with replica {ip}:{port} succeeded ({} bytes of snapshot at offset {offset})",
-        rdb.len()
-    );
-    attach(ctx, ip, port, !psync, offset);
+    super::disk_sync::queue(ctx, ip, port, psync);
 }
 
 /// REPLCONF <option> <value> ...

@@ -8,6 +8,7 @@
 //! - [`info`]: INFO replication and ROLE.
 
 pub mod backlog;
+pub mod disk_sync;
 pub mod diskless;
 pub mod info;
 pub mod link;
@@ -101,9 +102,10 @@ pub struct ReplState {
     /// Some while this node is a replica.
     pub master: Option<MasterLink>,
     pub replicas: Vec<ReplicaInfo>,
-    /// Replicas waiting for the next diskless snapshot, and whether one is being written.
+    /// Replicas waiting for the next diskless snapshot.
     pub pending_sync: Vec<PendingSync>,
-    pub diskless_running: bool,
+    /// A full resync's snapshot thread was started and has not begun its capture yet.
+    pub sync_starting: bool,
     pub backlog: Option<Backlog>,
     /// `master_repl_offset`.
     pub offset: u64,
@@ -130,7 +132,7 @@ impl Default for ReplState {
             master: None,
             replicas: Vec::new(),
             pending_sync: Vec::new(),
-            diskless_running: false,
+            sync_starting: false,
             backlog: None,
             offset: 0,
             second_offset: -1,
