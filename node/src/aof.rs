@@ -250,6 +250,7 @@ pub fn flush(st: &mut NodeState) {
 /// Appends stream bytes to the incr file. A write error exits, as in Redis.
 pub(crate) fn append(st: &mut NodeState, data: &[u8]) {
     let ts_on = st.config.get_bool("aof-timestamp-enabled");
+    let no_fsync = no_fsync_now(st);
     let Some(a) = st.aof.as_mut() else {
         return;
     };
@@ -274,7 +275,7 @@ pub(crate) fn append(st: &mut NodeState, data: &[u8]) {
     }
     a.size += data.len() as u64;
     a.unsynced = true;
-    if a.fsync == Fsync::Always {
+    if a.fsync == Fsync::Always && !no_fsync {
         if let Err(e) = a.incr.sync_data() {
             tracing::warn!("Can't persist the AOF (fsync: {e}). Exiting.");
             std::process::exit(1);
@@ -284,9 +285,18 @@ pub(crate) fn append(st: &mut NodeState, data: &[u8]) {
     }
 }
 
+/// `no-appendfsync-on-rewrite yes` while a snapshot (a BGSAVE or a rewrite) runs: no fsync,
+/// as Redis skips it while it has a child process.
+fn no_fsync_now(st: &NodeState) -> bool {
+    crate::savepoints::busy(st) && st.config.get_bool("no-appendfsync-on-rewrite")
+}
+
 /// From the cron: the `everysec` fsync on a background thread, at most one at a time.
 pub fn tick(st: &mut NodeState) {
     flush(st);
+    if no_fsync_now(st) {
+        return;
+    }
     let Some(a) = st.aof.as_mut() else {
         return;
     };
