@@ -5,6 +5,7 @@
 //! - [`server`]: the client-facing command set (SENTINEL, INFO, ROLE, PUBLISH hello, ...).
 //! - [`config`]: sentinel.conf loading and rewriting.
 
+pub mod commands;
 pub mod config;
 pub mod core;
 pub mod runtime;

@@ -253,29 +253,6 @@ const HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
-/// Arity of each subcommand (Redis's json).
-fn arity(sub: &str) -> Option<i32> {
-    Some(match sub {
-        "help" | "masters" | "myid" | "flushconfig" | "pending-scripts" => 2,
-        "master"
-        | "replicas"
-        | "slaves"
-        | "sentinels"
-        | "get-master-addr-by-name"
-        | "reset"
-        | "ckquorum"
-        | "remove" => 3,
-        // Redis's arity is 3; Picket also takes FAILOVER <name> COORDINATED.
-        "failover" => -3,
-        "is-master-down-by-addr" | "monitor" => 6,
-        "set" => -5,
-        "config" => -3,
-        "info-cache" | "simulate-failure" => -3,
-        "debug" => -2,
-        _ => return None,
-    })
-}
-
 fn act(node: &SentinelNode, st: &mut crate::server::SentinelState) {
     let actions = st.core.take_actions();
     dispatch(node, st, actions);
@@ -283,11 +260,10 @@ fn act(node: &SentinelNode, st: &mut crate::server::SentinelState) {
 
 pub fn sentinel(node: &SentinelNode, _sess: &mut Session, a: &[Bytes], out: &mut Reply) {
     let sub = lower(&a[1]);
-    let Some(ar) = arity(&sub) else {
+    // The arity was checked against the command table before.
+    let known = crate::commands::lookup("sentinel").and_then(|c| c.sub(&a[1]));
+    if known.is_none() {
         return out.error(&picket::args::unknown_subcommand("sentinel", &a[1]));
-    };
-    if (ar > 0 && a.len() as i32 != ar) || (ar < 0 && (a.len() as i32) < -ar) {
-        return out.error(&picket::args::wrong_args(&format!("sentinel|{sub}")));
     }
     let now = now_ms(node);
     let mut st = node.state.lock();

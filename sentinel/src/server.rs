@@ -150,32 +150,13 @@ impl Service for SentinelNode {
     }
 }
 
-/// Commands a sentinel accepts (lowercase) and their arities.
-const COMMANDS: &[(&str, i32)] = &[
-    ("acl", -2),
-    ("auth", -2),
-    ("client", -2),
-    ("command", -1),
-    ("hello", -1),
-    ("info", -1),
-    ("ping", -1),
-    ("psubscribe", -2),
-    ("publish", 3),
-    ("punsubscribe", -1),
-    ("role", 1),
-    ("sentinel", -2),
-    ("shutdown", -1),
-    ("subscribe", -2),
-    ("unsubscribe", -1),
-];
-
 fn execute_one(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut Reply) {
     let name = lower(&a[0]);
-    let Some(&(_, arity)) = COMMANDS.iter().find(|(n, _)| *n == name) else {
+    let Some(cmd) = crate::commands::lookup(&name) else {
         return out.error(&unknown_command(a));
     };
-    if (arity > 0 && a.len() as i32 != arity) || (arity < 0 && (a.len() as i32) < -arity) {
-        return out.error(&wrong_args(&name));
+    if let Err(e) = crate::commands::check_arity(cmd, a) {
+        return out.error(&e);
     }
     {
         let mut m = sess.client.meta.lock();
@@ -217,7 +198,7 @@ fn execute_one(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut R
             }
         }
         "client" => client(node, sess, a, out),
-        "command" => command(a, out),
+        "command" => crate::commands::command(a, out),
         "info" => {
             let args: Vec<&[u8]> = a[1..].iter().map(|b| &b[..]).collect();
             let text = info_text(node, &InfoSelection::from_args(&args));
@@ -390,45 +371,6 @@ fn client(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut Reply)
         // A sentinel never blocks a client.
         ClientAction::Unblock { .. } => out.int(0),
         ClientAction::Unhandled => out.error(&picket::args::unknown_subcommand("client", &a[1])),
-    }
-}
-
-fn command(a: &[Bytes], out: &mut Reply) {
-    match a.get(1).map(|s| lower(s)).as_deref() {
-        Some("count") if a.len() != 2 => out.error(&wrong_args("command|count")),
-        Some("count") => out.int(COMMANDS.len() as i64),
-        Some("docs") => out.map(0),
-        Some("list") | None => {
-            out.array(COMMANDS.len());
-            for (n, _) in COMMANDS {
-                out.bulk(n.as_bytes());
-            }
-        }
-        Some("info") => {
-            out.array(a.len() - 2);
-            for n in &a[2..] {
-                match COMMANDS
-                    .iter()
-                    .find(|(c, _)| c.as_bytes().eq_ignore_ascii_case(n))
-                {
-                    Some((c, ar)) => {
-                        out.array(10);
-                        out.bulk(c.as_bytes());
-                        out.int(*ar as i64);
-                        out.set(0);
-                        out.int(0);
-                        out.int(0);
-                        out.int(0);
-                        out.set(0);
-                        out.set(0);
-                        out.array(0);
-                        out.array(0);
-                    }
-                    None => out.null(),
-                }
-            }
-        }
-        _ => out.error(&picket::args::unknown_subcommand("command", &a[1])),
     }
 }
 
