@@ -12,6 +12,7 @@ pub mod args;
 pub mod config;
 pub mod fsutil;
 pub mod glob;
+pub mod help;
 pub mod info;
 pub mod logging;
 pub mod numfmt;

@@ -55,6 +55,23 @@ fn writer(port: u16, stop: Arc<AtomicBool>, rounds: Arc<AtomicU64>) {
     }
 }
 
+/// Starts the writer on `port` and waits for its first complete round; returns the flag that
+/// stops it and its thread.
+fn start_writer(port: u16) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
+    let (stop, rounds) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let w = {
+        let (stop, rounds) = (stop.clone(), rounds.clone());
+        std::thread::spawn(move || writer(port, stop, rounds))
+    };
+    assert!(wait_until(Duration::from_secs(60), || rounds
+        .load(Ordering::Relaxed)
+        >= 1));
+    (stop, w)
+}
+
 /// The sum of the INCR counters.
 fn counters(port: u16) -> u64 {
     let mut c = Client::connect(port);
@@ -140,17 +157,7 @@ fn bgsave_while_clients_write_is_one_instant() {
     let dir = test_dir();
     let d = dir.path().display().to_string();
     let p = Server::picket(&["--dir", &d, "--dbfilename", "pit.rdb"]);
-    let (stop, rounds) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicU64::new(0)),
-    );
-    let w = {
-        let (port, stop, rounds) = (p.port, stop.clone(), rounds.clone());
-        std::thread::spawn(move || writer(port, stop, rounds))
-    };
-    assert!(wait_until(Duration::from_secs(60), || rounds
-        .load(Ordering::Relaxed)
-        >= 1));
+    let (stop, w) = start_writer(p.port);
     let mut c = p.client();
     let ops_before = info(&mut c, "total_commands_processed");
     assert_eq!(c.cmd_str(&["BGSAVE"]), "+Background saving started\r\n");
@@ -240,17 +247,7 @@ fn replica_synced_while_clients_write(diskless: &str) {
         "--repl-diskless-sync",
         diskless,
     ]);
-    let (stop, rounds) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicU64::new(0)),
-    );
-    let w = {
-        let (port, stop, rounds) = (p.port, stop.clone(), rounds.clone());
-        std::thread::spawn(move || writer(port, stop, rounds))
-    };
-    assert!(wait_until(Duration::from_secs(60), || rounds
-        .load(Ordering::Relaxed)
-        >= 1));
+    let (stop, w) = start_writer(p.port);
     let r = Server::picket(&["--replicaof", "127.0.0.1", &p.port.to_string()]);
     let mut rc = r.client();
     assert!(wait_until(Duration::from_secs(60), || {
@@ -297,17 +294,7 @@ fn rewrite_while_clients_write(preamble: &str) {
         "0",
     ];
     let mut p = Server::picket(&opts);
-    let (stop, rounds) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicU64::new(0)),
-    );
-    let w = {
-        let (port, stop, rounds) = (p.port, stop.clone(), rounds.clone());
-        std::thread::spawn(move || writer(port, stop, rounds))
-    };
-    assert!(wait_until(Duration::from_secs(60), || rounds
-        .load(Ordering::Relaxed)
-        >= 1));
+    let (stop, w) = start_writer(p.port);
     let mut c = p.client();
     let ops_before: u64 = info(&mut c, "total_commands_processed").parse().unwrap();
     assert_eq!(

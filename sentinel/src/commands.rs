@@ -216,30 +216,6 @@ fn all_names() -> Vec<(String, &'static Cmd)> {
     v
 }
 
-const HELP: &[&str] = &[
-    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "(no subcommand)",
-    "    Return details about all Redis commands.",
-    "COUNT",
-    "    Return the total number of commands in this Redis server.",
-    "LIST",
-    "    Return a list of all commands in this Redis server.",
-    "INFO [<command-name> ...]",
-    "    Return details about multiple Redis commands.",
-    "    If no command names are given, documentation details for all",
-    "    commands are returned.",
-    "DOCS [<command-name> ...]",
-    "    Return documentation details about multiple Redis commands.",
-    "    If no command names are given, documentation details for all",
-    "    commands are returned.",
-    "GETKEYS <full-command>",
-    "    Return the keys from a full Redis command.",
-    "GETKEYSANDFLAGS <full-command>",
-    "    Return the keys and the access flags from a full Redis command.",
-    "HELP",
-    "    Prints this help.",
-];
-
 /// COMMAND [COUNT | INFO [name ...] | LIST [FILTERBY MODULE|ACLCAT|PATTERN x] | DOCS | GETKEYS |
 /// GETKEYSANDFLAGS | HELP]. The order is the table's (Redis's is random per process). DOCS
 /// answers an empty map: the documentation texts are not carried.
@@ -300,7 +276,7 @@ pub fn command(a: &[Bytes], out: &mut Reply) {
             None => out.error("ERR Invalid command specified"),
             Some(_) => out.error("ERR The command has no key arguments"),
         },
-        "help" => out.help(HELP),
+        "help" => out.help(picket::help::COMMAND),
         _ => out.error(&unknown_subcommand("command", &a[1])),
     }
 }

@@ -181,32 +181,7 @@ pub fn command(ctx: &mut Ctx, a: &[Bytes]) {
                 ctx.out.bulk(n.as_bytes());
             }
         }
-        "help" => {
-            let lines = [
-                "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "(no subcommand)",
-                "    Return details about all Redis commands.",
-                "COUNT",
-                "    Return the total number of commands in this Redis server.",
-                "LIST",
-                "    Return a list of all commands in this Redis server.",
-                "INFO [<command-name> ...]",
-                "    Return details about multiple Redis commands.",
-                "    If no command names are given, documentation details for all",
-                "    commands are returned.",
-                "DOCS [<command-name> ...]",
-                "    Return documentation details about multiple Redis commands.",
-                "    If no command names are given, documentation details for all",
-                "    commands are returned.",
-                "GETKEYS <full-command>",
-                "    Return the keys from a full Redis command.",
-                "GETKEYSANDFLAGS <full-command>",
-                "    Return the keys and the access flags from a full Redis command.",
-                "HELP",
-                "    Prints this help.",
-            ];
-            ctx.out.help(&lines);
-        }
+        "help" => ctx.out.help(picket::help::COMMAND),
         _ => ctx.out.error(&unknown_subcommand("command", &a[1])),
     }
 }

@@ -57,16 +57,8 @@ fn send_snapshot(node: Arc<Node>, client: Arc<ClientHandle>, ip: String, port: u
             let head = format!("+FULLRESYNC {} {offset}\r\n", st.replid);
             client.send_unlimited(Bytes::from(head));
         }
-        st.repl.replicas.push(ReplicaInfo {
-            client: client.clone(),
-            ip: ip.clone(),
-            port,
-            pre_psync: !psync,
-            ack_off: offset,
-            ack_time: Instant::now(),
-            held: Some(Vec::new()),
-            syncing: true,
-        });
+        let r = ReplicaInfo::syncing(client.clone(), ip.clone(), port, !psync, offset);
+        st.repl.replicas.push(r);
         // The stream after the snapshot starts with a SELECT.
         st.stream.reset_select();
         let aux = crate::persist::aux_fields(false, (&st.replid, offset), Some(0));

@@ -98,16 +98,8 @@ fn snapshot_to(node: Arc<Node>, targets: Vec<PendingSync>) {
         );
         for t in &targets {
             t.client.send_unlimited(head.clone());
-            st.repl.replicas.push(ReplicaInfo {
-                client: t.client.clone(),
-                ip: t.ip.clone(),
-                port: t.port,
-                pre_psync: false,
-                ack_off: 0,
-                ack_time: Instant::now(),
-                held: Some(Vec::new()),
-                syncing: true,
-            });
+            let r = ReplicaInfo::syncing(t.client.clone(), t.ip.clone(), t.port, false, 0);
+            st.repl.replicas.push(r);
         }
         // The stream after the snapshot starts with a SELECT.
         st.stream.reset_select();

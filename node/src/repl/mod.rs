@@ -86,6 +86,29 @@ pub struct ReplicaInfo {
     pub syncing: bool,
 }
 
+impl ReplicaInfo {
+    /// A replica attached at a snapshot's start: the stream waits in `held` until the
+    /// snapshot is out.
+    pub fn syncing(
+        client: Arc<ClientHandle>,
+        ip: String,
+        port: u16,
+        pre_psync: bool,
+        off: u64,
+    ) -> Self {
+        ReplicaInfo {
+            client,
+            ip,
+            port,
+            pre_psync,
+            ack_off: off,
+            ack_time: Instant::now(),
+            held: Some(Vec::new()),
+            syncing: true,
+        }
+    }
+}
+
 /// A replica waiting for a diskless snapshot (`repl-diskless-sync-delay`).
 #[derive(Debug)]
 pub struct PendingSync {
