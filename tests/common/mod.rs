@@ -59,12 +59,17 @@ pub fn tool(name: &str) -> PathBuf {
     panic!("{name} is not installed: run .ci/run, or apt-get install -y redis-tools");
 }
 
-/// A port that was free a moment ago (never 6379 or 26379).
+/// A port that was free a moment ago (never 6379 or 26379), and never handed out before in
+/// this test process: a test that still talks to the port of a server it killed must not reach
+/// another test's new server there.
 pub fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     loop {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
         let p = l.local_addr().unwrap().port();
-        if p != 6379 && p != 26379 {
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if p != 6379 && p != 26379 && !given.contains(&p) {
+            given.push(p);
             return p;
         }
     }
@@ -167,9 +172,21 @@ impl Server {
                 dir,
                 log,
             };
+            // The port was free a moment ago; another process (or a client connection's local
+            // port) may have taken it since, and then this server exits: only a server that
+            // reports our child's pid counts.
+            let pid = s.child.id().to_string();
+            let ours = |s: &mut Server| {
+                s.child.try_wait().ok().flatten().is_none()
+                    && Client::try_connect(port)
+                        .and_then(|mut c| c.try_cmd_str(&["INFO", "server"]))
+                        .and_then(|i| info_field(&i, "process_id"))
+                        .is_some_and(|p| p == pid)
+            };
             if wait_until(Duration::from_secs(10), || {
                 TcpStream::connect(("127.0.0.1", port)).is_ok()
-            }) {
+            }) && ours(&mut s)
+            {
                 // Listening is not ready: a server loading its data answers -LOADING.
                 let loaded = wait_until(Duration::from_secs(60), || {
                     Client::try_connect(port)
