@@ -176,12 +176,15 @@ impl Server {
             // port) may have taken it since, and then this server exits: only a server that
             // reports our child's pid counts.
             let pid = s.child.id().to_string();
+            // (With requirepass, INFO needs AUTH: then the child being alive has to do.)
             let ours = |s: &mut Server| {
                 s.child.try_wait().ok().flatten().is_none()
                     && Client::try_connect(port)
                         .and_then(|mut c| c.try_cmd_str(&["INFO", "server"]))
-                        .and_then(|i| info_field(&i, "process_id"))
-                        .is_some_and(|p| p == pid)
+                        .is_some_and(|i| {
+                            i.starts_with("-NOAUTH")
+                                || info_field(&i, "process_id").is_some_and(|p| p == pid)
+                        })
             };
             if wait_until(Duration::from_secs(10), || {
                 TcpStream::connect(("127.0.0.1", port)).is_ok()
