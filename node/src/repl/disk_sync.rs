@@ -48,10 +48,7 @@ fn send_snapshot(node: Arc<Node>, client: Arc<ClientHandle>, ip: String, port: u
     ));
     let mut offset = 0;
     let begin = |st: &mut NodeState| {
-        st.repl.sync_starting = false;
-        super::flush_stream(st);
-        super::ensure_backlog(st);
-        offset = st.repl.offset;
+        offset = super::full_sync_offset(st);
         tracing::info!("Starting BGSAVE for SYNC with target: disk (Picket: on a thread, no fork)");
         if psync {
             let head = format!("+FULLRESYNC {} {offset}\r\n", st.replid);
@@ -59,10 +56,7 @@ fn send_snapshot(node: Arc<Node>, client: Arc<ClientHandle>, ip: String, port: u
         }
         let r = ReplicaInfo::syncing(client.clone(), ip.clone(), port, !psync, offset);
         st.repl.replicas.push(r);
-        // The stream after the snapshot starts with a SELECT.
-        st.stream.reset_select();
-        let aux = crate::persist::aux_fields(false, (&st.replid, offset), Some(0));
-        crate::snapshot::rdb_format(st, &aux)
+        super::full_sync_format(st, offset)
     };
     let res = std::fs::File::create(&path).and_then(|f| {
         let out = std::io::BufWriter::with_capacity(1 << 16, f);

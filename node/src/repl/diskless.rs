@@ -84,10 +84,7 @@ fn snapshot_to(node: Arc<Node>, targets: Vec<PendingSync>) {
     let mark = picket::random_hex_id();
     let mut offset = 0;
     let begin = |st: &mut NodeState| {
-        st.repl.sync_starting = false;
-        super::flush_stream(st);
-        super::ensure_backlog(st);
-        offset = st.repl.offset;
+        offset = super::full_sync_offset(st);
         let head = Bytes::from(format!(
             "+FULLRESYNC {} {offset}\r\n$EOF:{mark}\r\n",
             st.replid
@@ -101,10 +98,7 @@ fn snapshot_to(node: Arc<Node>, targets: Vec<PendingSync>) {
             let r = ReplicaInfo::syncing(t.client.clone(), t.ip.clone(), t.port, false, 0);
             st.repl.replicas.push(r);
         }
-        // The stream after the snapshot starts with a SELECT.
-        st.stream.reset_select();
-        let aux = crate::persist::aux_fields(false, (&st.replid, offset), Some(0));
-        crate::snapshot::rdb_format(st, &aux)
+        super::full_sync_format(st, offset)
     };
     let sink = ChunkSink {
         clients: &clients,

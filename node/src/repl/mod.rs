@@ -86,6 +86,26 @@ pub struct ReplicaInfo {
     pub syncing: bool,
 }
 
+/// A full resync's snapshot begins (under the lock, as its capture starts): what the stream
+/// produced so far goes before it, and its offset is returned.
+pub fn full_sync_offset(st: &mut NodeState) -> u64 {
+    st.repl.sync_starting = false;
+    flush_stream(st);
+    ensure_backlog(st);
+    st.repl.offset
+}
+
+/// The encoding of a full resync's snapshot taken at `offset`; the stream after it starts with
+/// a SELECT.
+pub fn full_sync_format(
+    st: &mut NodeState,
+    offset: u64,
+) -> Result<crate::rdb::write::Writer<Vec<u8>>, String> {
+    st.stream.reset_select();
+    let aux = crate::persist::aux_fields(false, (&st.replid, offset), Some(0));
+    crate::snapshot::rdb_format(st, &aux)
+}
+
 impl ReplicaInfo {
     /// A replica attached at a snapshot's start: the stream waits in `held` until the
     /// snapshot is out.
