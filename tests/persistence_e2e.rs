@@ -263,6 +263,7 @@ fn kill9_rounds(fsync: &str, rounds: usize) -> (u64, u64, u64) {
     let mut killed_at = std::time::Instant::now();
     let mut lost = 0u64;
     let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut history = Vec::new();
     for round in 0..rounds {
         let mut p = Server::picket(&opts);
         let mut c = p.client();
@@ -272,9 +273,10 @@ fn kill9_rounds(fsync: &str, rounds: usize) -> (u64, u64, u64) {
             let gone = &acked[len as usize..];
             assert!(
                 fsync == "everysec" && gone.iter().all(|t| *t > recent),
-                "round {round}: {} acknowledged writes lost, the oldest {:?} before the kill",
+                "round {round}: {} acknowledged writes lost, the oldest {:?} before the kill\n{}",
                 gone.len(),
-                killed_at - gone[0]
+                killed_at - gone[0],
+                history.join("\n")
             );
             lost += gone.len() as u64;
             acked.truncate(len as usize);
@@ -299,6 +301,8 @@ fn kill9_rounds(fsync: &str, rounds: usize) -> (u64, u64, u64) {
                 if !r.starts_with(':') {
                     break;
                 }
+                // RPUSH answers the new length: anything else is not our list.
+                assert_eq!(r, format!(":{}\r\n", i + 1), "round {round}: RPUSH {i}");
                 times.push(std::time::Instant::now());
                 i += 1;
             }
@@ -311,7 +315,13 @@ fn kill9_rounds(fsync: &str, rounds: usize) -> (u64, u64, u64) {
             .unwrap();
         killed_at = std::time::Instant::now();
         let _ = p.child.wait();
-        acked.extend(writer.join().unwrap());
+        let times = writer.join().unwrap();
+        history.push(format!(
+            "round {round}: pid {} port {port} started with {len}, {} acknowledged",
+            p.child.id(),
+            times.len()
+        ));
+        acked.extend(times);
     }
     let p = Server::picket(&["--dir", &d, "--appendonly", "yes"]);
     let len = llen(&mut p.client());
@@ -503,6 +513,54 @@ fn clients_get_loading_while_the_aof_replays() {
     assert_eq!(c.cmd_str(&["DBSIZE"]), format!(":{n}\r\n"));
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// From the first accepted connection until the data is loaded, every command gets -LOADING:
+/// none is answered from the empty dataset, and no write is acknowledged there (it would be
+/// lost: not in the AOF, replaced by the RDB). A client connects in a tight loop while the
+/// server starts and asks at once, 50 times for each kind of file.
+#[test]
+fn no_command_runs_before_the_data_is_loaded() {
+    for aof in [false, true] {
+        let dir = test_dir();
+        let d = dir.path().display().to_string();
+        let mut extra = vec!["--dir", &d];
+        if aof {
+            extra.extend(["--appendonly", "yes"]);
+        }
+        {
+            let p = Server::picket(&extra);
+            let mut c = p.client();
+            c.cmd(&["SET", "k", "v"]);
+            if !aof {
+                assert_eq!(c.cmd_str(&["SAVE"]), "+OK\r\n");
+            }
+        }
+        for round in 0..50 {
+            let port = common::free_port();
+            let mut child = Command::new(common::binary("picket-node"))
+                .args(["--port", &port.to_string(), "--save", ""])
+                .args(&extra)
+                .arg("--logfile")
+                .arg(dir.path().join("early.log"))
+                .spawn()
+                .unwrap();
+            let end = std::time::Instant::now() + Duration::from_secs(10);
+            let reply = loop {
+                assert!(std::time::Instant::now() < end, "never listened");
+                if let Some(mut c) = Client::try_connect(port) {
+                    break c.cmd_str(&["GET", "k"]);
+                }
+                std::thread::yield_now();
+            };
+            let _ = child.kill();
+            let _ = child.wait();
+            assert!(
+                reply == "$1\r\nv\r\n" || reply.starts_with("-LOADING"),
+                "aof {aof}, round {round}: the first GET got {reply:?}"
+            );
+        }
+    }
 }
 
 /// Starts picket-node on `dir` and connects as soon as it listens (while it may still load).

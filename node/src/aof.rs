@@ -463,7 +463,6 @@ pub async fn load_in_background(node: Arc<Node>) {
     ls.active.store(true, Ordering::Release);
     let n = node.clone();
     let _ = tokio::task::spawn_blocking(move || load_at_startup(&n)).await;
-    ls.active.store(false, Ordering::Release);
 }
 
 /// Start-up with `appendonly yes`: loads the base and incr files of the manifest, or creates

@@ -147,14 +147,18 @@ fn main() {
         let node = Node::new(cfg, exe);
         tracing::info!("Server initialized");
         // The data (AOF, else the RDB file) loads while clients already connect and get
-        // -LOADING.
+        // -LOADING. The loading state begins before the first connection is accepted: a
+        // command that ran on the not yet loaded dataset would be answered from it, and a
+        // write would be acknowledged and then lost (never in the AOF, replaced by the RDB).
         let aof = node.state.lock().config.get_bool("appendonly");
+        node.loading.begin();
         tokio::spawn(run_listeners(node.clone(), listeners, spec.tcp_keepalive));
         if aof {
             picket_node::aof::load_in_background(node.clone()).await;
         } else {
             picket_node::persist::load_at_startup(node.clone()).await;
         }
+        node.loading.end();
         tracing::info!("Ready to accept connections tcp");
         tokio::spawn(picket_node::cron::run(node.clone()));
         {

@@ -177,6 +177,17 @@ impl LoadingState {
     pub fn is_loading(&self) -> bool {
         self.active.load(Ordering::Acquire)
     }
+
+    /// Start-up: from before the listeners accept until the data is loaded, every command
+    /// without the `loading` flag gets `-LOADING`.
+    pub fn begin(&self) {
+        self.start_time.store(now_ms() / 1000, Ordering::Relaxed);
+        self.active.store(true, Ordering::Release);
+    }
+
+    pub fn end(&self) {
+        self.active.store(false, Ordering::Release);
+    }
 }
 
 /// A reader that publishes how many bytes it has read.
@@ -443,5 +454,4 @@ pub async fn load_at_startup(node: Arc<crate::server::Node>) {
             started.elapsed().as_secs_f64()
         );
     }
-    ls.active.store(false, Ordering::Release);
 }

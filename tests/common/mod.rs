@@ -106,6 +106,20 @@ impl Drop for TestDir {
         if !std::thread::panicking() {
             return;
         }
+        // `PICKET_KEEP_LOGS=<dir>` keeps a failed test's whole directory too.
+        if let Ok(keep) = std::env::var("PICKET_KEEP_LOGS") {
+            let test = std::thread::current()
+                .name()
+                .unwrap_or("main")
+                .replace("::", "-");
+            let to = std::path::Path::new(&keep).join(format!("{test}-{}-dir", std::process::id()));
+            let _ = std::fs::create_dir_all(&keep);
+            let _ = Command::new("cp")
+                .arg("-a")
+                .arg(self.0.path())
+                .arg(&to)
+                .status();
+        }
         let Ok(rd) = std::fs::read_dir(self.0.path()) else {
             return;
         };
@@ -242,6 +256,16 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // `PICKET_KEEP_LOGS=<dir>` keeps every server's log, named by test, port and pid.
+        if let Ok(keep) = std::env::var("PICKET_KEEP_LOGS") {
+            let test = std::thread::current()
+                .name()
+                .unwrap_or("main")
+                .replace("::", "-");
+            let name = format!("{test}-{}-{}.log", self.port, self.child.id());
+            let _ = std::fs::create_dir_all(&keep);
+            let _ = std::fs::copy(&self.log, std::path::Path::new(&keep).join(name));
+        }
     }
 }
 

@@ -68,6 +68,18 @@ pub const ACTED_ON: &[&str] = &[
     "repl-diskless-sync-max-replicas",
     "shutdown-timeout",
     "stop-writes-on-bgsave-error",
+    "rdbcompression",
+    "rdbchecksum",
+    "appendonly",
+    "appendfilename",
+    "appenddirname",
+    "appendfsync",
+    "no-appendfsync-on-rewrite",
+    "aof-use-rdb-preamble",
+    "aof-timestamp-enabled",
+    "aof-load-truncated",
+    "auto-aof-rewrite-percentage",
+    "auto-aof-rewrite-min-size",
 ];
 
 /// Sets the keyspace's LRU/LFU tracking from the configuration.
@@ -205,4 +217,39 @@ pub fn help(ctx: &mut Ctx, _a: &[Bytes]) {
         "    Prints this help.",
     ];
     ctx.out.help(&lines);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ACTED_ON;
+
+    /// Every directive the node's code reads is in [`ACTED_ON`], so start-up never logs
+    /// "accepted but not acted on" for a directive that is acted on.
+    #[test]
+    fn every_directive_read_by_the_code_is_listed_as_acted_on() {
+        let mut stack = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src"
+        ))];
+        let mut missing = Vec::new();
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&p).unwrap();
+                for call in ["config.get(\"", "config.get_bool(\"", "config.get_i64(\""] {
+                    for part in text.split(call).skip(1) {
+                        let name = part.split('"').next().unwrap_or("");
+                        if !ACTED_ON.contains(&name) && !missing.contains(&name.to_string()) {
+                            missing.push(name.to_string());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "read but not in ACTED_ON: {missing:?}");
+    }
 }
