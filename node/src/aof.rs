@@ -7,9 +7,12 @@
 //!
 //! BGREWRITEAOF and the automatic rewrite run in the background ([`crate::aof_rewrite`]): a
 //! new incr file starts at once and the new base is a point-in-time capture written while
-//! clients keep writing. Turning `appendonly` on at runtime, and a replica's full resync, write
-//! the new base while holding the lock ([`rewrite_now`]); every change of files ends with the
-//! manifest replaced atomically.
+//! clients keep writing. Turning `appendonly` on at runtime ([`turn_on`]) is such a rewrite too,
+//! as in Redis 7: the writes go to `temp-<appendfilename>.incr` until the first base is written,
+//! then both are renamed and the manifest is written; until then nothing is listed, so a crash
+//! leaves the directory as it was. A replica's full resync writes the new base while holding
+//! the lock ([`rewrite_now`]). Every change of files ends with the manifest replaced
+//! atomically.
 
 use crate::server::{Node, NodeState, Session};
 use picket::resp::{Reply, RequestParser};
@@ -38,6 +41,9 @@ pub struct Aof {
     /// The incr files the manifest lists, oldest first; the last one is written to.
     pub(crate) incrs: Vec<(String, u64)>,
     pub(crate) incr: File,
+    /// While `appendonly` is being turned on: the temp incr file written to until the first
+    /// base is done (Redis's `AOF_WAIT_REWRITE`); nothing is listed in the manifest yet.
+    pub(crate) initial: Option<String>,
     pub fsync: Fsync,
     /// Bytes written since the last fsync.
     unsynced: bool,
@@ -47,7 +53,6 @@ pub struct Aof {
     pub size: u64,
     /// Size of the base file (the AOF's size after the last rewrite).
     pub base_size: u64,
-    pub rewrites: u64,
     /// The second of the last `#TS:` annotation (aof-timestamp-enabled).
     last_ts: i64,
 }
@@ -199,45 +204,90 @@ pub(crate) fn remove_files(dir: &Path, names: impl IntoIterator<Item = String>) 
     }
 }
 
-/// Turns the AOF on: a fresh base from the dataset, an incr file, the manifest.
+impl Aof {
+    /// The open AOF writing to `incr` (named `incr_name` in `dir`), `seq` the highest sequence.
+    pub(crate) fn open(st: &NodeState, dir: PathBuf, seq: u64, incr: File) -> Aof {
+        Aof {
+            dir,
+            base_name: st.config.get("appendfilename").to_string(),
+            seq,
+            base: None,
+            incrs: Vec::new(),
+            incr,
+            initial: None,
+            fsync: fsync_mode(st),
+            unsynced: false,
+            last_fsync: Instant::now(),
+            fsync_running: Arc::new(AtomicBool::new(false)),
+            size: 0,
+            base_size: 0,
+            last_ts: 0,
+        }
+    }
+}
+
+/// Start-up with `appendonly yes` and no AOF yet: the first base from the dataset (empty at
+/// this point), an incr file, the manifest.
 pub fn start(st: &mut NodeState) -> std::io::Result<()> {
     let dir = aof_dir(st);
     let base_name = st.config.get("appendfilename").to_string();
-    let seq = st.aof.as_ref().map(|a| a.seq + 1).unwrap_or(1);
     flush(st);
-    let (incr, base, incr_name) = rewrite_files(st, &dir, &base_name, seq)?;
-    let rewrites = st.aof.as_ref().map(|a| a.rewrites + 1).unwrap_or(0);
-    st.aof = Some(Aof {
-        dir,
-        base_name,
-        seq,
-        base: Some(base),
-        incrs: vec![incr_name],
-        incr,
-        fsync: fsync_mode(st),
-        unsynced: false,
-        last_fsync: Instant::now(),
-        fsync_running: Arc::new(AtomicBool::new(false)),
-        size: 0,
-        base_size: 0,
-        rewrites,
-        last_ts: 0,
-    });
-    if let Some(a) = st.aof.as_mut() {
-        a.base_size = a.base_file_size();
-    }
+    let (incr, base, incr_name) = rewrite_files(st, &dir, &base_name, 1)?;
+    let mut a = Aof::open(st, dir, 1, incr);
+    a.base = Some(base);
+    a.incrs = vec![incr_name];
+    a.base_size = a.base_file_size();
+    st.aof = Some(a);
     st.stream.enabled = true;
     st.stream.reset_select();
     Ok(())
 }
 
-/// Turns the AOF off (CONFIG SET appendonly no).
-pub fn stop(st: &mut NodeState) {
-    flush(st);
+/// CONFIG SET appendonly yes: the first rewrite starts in the background, or is scheduled
+/// behind a running snapshot, as Redis schedules it behind a child process. INFO shows
+/// `aof_enabled:1` from now on; the files appear when the base is written.
+pub fn turn_on(node: &Node, st: &mut NodeState) {
+    st.persist.aof_turning_on = true;
+    if crate::savepoints::busy(st) {
+        tracing::warn!("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
+        st.persist.aof_rewrite_scheduled = true;
+    } else {
+        crate::aof_rewrite::start(node, st);
+    }
+}
+
+/// Closes the AOF. The temp incr file of a first rewrite (one that failed, or an AOF turned
+/// off before it was done) is removed: nothing lists it, and the dataset has its writes.
+pub(crate) fn close(st: &mut NodeState) {
     if let Some(a) = st.aof.take() {
-        let _ = a.incr.sync_all();
+        if let Some(tmp) = &a.initial {
+            let _ = std::fs::remove_file(a.dir.join(tmp));
+        }
     }
     st.stream.enabled = st.repl.backlog.is_some();
+}
+
+/// The first rewrite of a CONFIG SET appendonly yes is running (not just scheduled): a
+/// shutdown now would leave no AOF, so it is refused unless forced, as in Redis.
+pub fn writing_initial(st: &NodeState) -> bool {
+    st.persist.aof_turning_on && st.persist.aof_rewrite_since.is_some()
+}
+
+/// True from CONFIG SET appendonly yes on (also while the first base is being written).
+pub fn enabled(st: &NodeState) -> bool {
+    st.aof.is_some() || st.persist.aof_turning_on
+}
+
+/// Turns the AOF off (CONFIG SET appendonly no). A first rewrite still running is abandoned:
+/// its temp incr file is removed, and its base is discarded when it finishes.
+pub fn stop(st: &mut NodeState) {
+    flush(st);
+    st.persist.aof_turning_on = false;
+    st.persist.aof_rewrite_scheduled = false;
+    if let Some(a) = st.aof.as_ref() {
+        let _ = a.incr.sync_all();
+    }
+    close(st);
 }
 
 /// Hands what the write stream produced to its consumers (this file, the replication backlog
@@ -331,6 +381,7 @@ pub fn rewrite_now(st: &mut NodeState) -> std::io::Result<()> {
         .iter()
         .chain(a.incrs.iter())
         .map(|f| f.0.clone())
+        .chain(a.initial.clone())
         .collect();
     flush(st);
     let (incr, base, incr_name) = rewrite_files(st, &dir, &base_name, seq)?;
@@ -339,10 +390,13 @@ pub fn rewrite_now(st: &mut NodeState) -> std::io::Result<()> {
         a.seq = seq;
         a.base = Some(base);
         a.incrs = vec![incr_name];
+        a.initial = None;
         a.size = 0;
-        a.rewrites += 1;
         a.base_size = a.base_file_size();
     }
+    // A first rewrite still running is superseded: the AOF is complete now.
+    st.persist.aof_turning_on = false;
+    st.persist.aof_rewrites += 1;
     remove_files(&dir, old);
     // The new incr file must say which database its first command is for.
     st.stream.reset_select();
@@ -556,22 +610,11 @@ pub fn load_at_startup(node: &Node) {
     if unlisted {
         listed_incrs.push((incr_name, seq));
     }
-    st.aof = Some(Aof {
-        dir,
-        base_name,
-        seq,
-        base: listed_base,
-        incrs: listed_incrs,
-        incr,
-        fsync: fsync_mode(&st),
-        unsynced: false,
-        last_fsync: Instant::now(),
-        fsync_running: Arc::new(AtomicBool::new(false)),
-        size,
-        base_size: 0,
-        rewrites: 0,
-        last_ts: 0,
-    });
+    let mut a = Aof::open(&st, dir, seq, incr);
+    a.base = listed_base;
+    a.incrs = listed_incrs;
+    a.size = size;
+    st.aof = Some(a);
     if let Some(a) = st.aof.as_mut() {
         a.base_size = a.base_file_size();
         // A manifest without an incr file gets the one now written to.

@@ -13,6 +13,10 @@
 //!
 //! A rewrite asked for while another snapshot runs is scheduled, as Redis schedules it while a
 //! child process is active.
+//!
+//! `CONFIG SET appendonly yes` runs the same rewrite with no AOF yet: step 1 opens
+//! `temp-<appendfilename>.incr` and lists nothing; step 3 renames it and the base to sequence 1
+//! and writes the first manifest, as Redis 7 does.
 
 use crate::db::{RStr, Value};
 use crate::rdb::write::Writer;
@@ -146,10 +150,10 @@ pub fn bgrewriteaof(node: &Node, st: &mut NodeState) -> Result<&'static str, Str
 /// Once a second: a scheduled rewrite whose way is clear, or the automatic one when the AOF
 /// grew by `auto-aof-rewrite-percentage` over its size after the last rewrite.
 pub fn cron(node: &Node, st: &mut NodeState) {
-    let Some(a) = st.aof.as_ref() else {
+    if !crate::aof::enabled(st) {
         st.persist.aof_rewrite_scheduled = false;
         return;
-    };
+    }
     if st.persist.aof_rewrite_since.is_some() || crate::savepoints::busy(st) {
         return;
     }
@@ -157,6 +161,9 @@ pub fn cron(node: &Node, st: &mut NodeState) {
         st.persist.aof_rewrite_scheduled = false;
         return start(node, st);
     }
+    let Some(a) = st.aof.as_ref() else {
+        return;
+    };
     let pct = st.config.get_i64("auto-aof-rewrite-percentage");
     let min = st.config.get_i64("auto-aof-rewrite-min-size") as u64;
     let cur = a.base_size + a.size;
@@ -190,6 +197,7 @@ fn run(node: Arc<Node>) {
     let mut new: Option<(u64, String)> = None;
     let res = (|| {
         let staged = dir.join(&tmp);
+        std::fs::create_dir_all(&dir)?;
         let begin = |st: &mut NodeState| switch_incr(st, &mut new);
         let out = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&staged)?);
         let (out, _) = crate::snapshot::write_snapshot(&node, begin, out)?;
@@ -199,6 +207,7 @@ fn run(node: Arc<Node>) {
             .as_ref()
             .ok_or_else(|| std::io::Error::other("no rewrite"))?;
         std::fs::rename(&staged, dir.join(base))?;
+        tracing::info!("Successfully renamed the temporary AOF base file {tmp} into {base}");
         std::fs::File::open(&dir)?.sync_all()
     })();
     let _ = std::fs::remove_file(dir.join(&tmp));
@@ -224,6 +233,13 @@ fn run(node: Arc<Node>) {
                 let _ = std::fs::remove_file(dir.join(base));
             }
             tracing::warn!("Background AOF rewrite terminated with error: {e}");
+            // Turning the AOF on: the temp incr file goes, and the rewrite is tried again.
+            if st.aof.as_ref().is_some_and(|a| a.initial.is_some()) {
+                crate::aof::close(&mut st);
+            }
+            if st.persist.aof_turning_on {
+                st.persist.aof_rewrite_scheduled = true;
+            }
         }
     }
 }
@@ -232,17 +248,11 @@ fn run(node: Arc<Node>) {
 /// lists it after the old files. Returns the base's encoding.
 fn switch_incr(st: &mut NodeState, new: &mut Option<(u64, String)>) -> Result<BaseFormat, String> {
     crate::aof::flush(st);
+    if st.aof.is_none() && st.persist.aof_turning_on {
+        return open_initial(st, new);
+    }
     let ext = crate::aof::base_ext(st);
-    let aux = crate::persist::aux_fields(
-        true,
-        (&st.replid, st.repl.offset),
-        crate::persist::stream_db(st),
-    );
-    let fmt = if ext == "rdb" {
-        BaseFormat::Rdb(crate::snapshot::rdb_format(st, &aux)?)
-    } else {
-        BaseFormat::Commands(CommandFormat::default())
-    };
+    let fmt = base_format(st)?;
     let Some(a) = st.aof.as_mut() else {
         return Err("the AOF was turned off".into());
     };
@@ -255,6 +265,7 @@ fn switch_incr(st: &mut NodeState, new: &mut Option<(u64, String)>) -> Result<Ba
         .truncate(true)
         .open(a.dir.join(&name))
         .map_err(|e| e.to_string())?;
+    tracing::info!("Creating AOF incr file {name} on background rewrite");
     a.incrs.push((name, seq));
     a.write_manifest().map_err(|e| {
         a.incrs.pop();
@@ -269,10 +280,85 @@ fn switch_incr(st: &mut NodeState, new: &mut Option<(u64, String)>) -> Result<Ba
     Ok(fmt)
 }
 
+/// The base's encoding for the snapshot that starts now, with the aux fields of this instant.
+fn base_format(st: &NodeState) -> Result<BaseFormat, String> {
+    if crate::aof::base_ext(st) == "rdb" {
+        let aux = crate::persist::aux_fields(
+            true,
+            (&st.replid, st.repl.offset),
+            crate::persist::stream_db(st),
+        );
+        Ok(BaseFormat::Rdb(crate::snapshot::rdb_format(st, &aux)?))
+    } else {
+        Ok(BaseFormat::Commands(CommandFormat::default()))
+    }
+}
+
+/// Step 1 when turning the AOF on: the writes from now on go to the temp incr file; nothing
+/// is listed yet.
+fn open_initial(st: &mut NodeState, new: &mut Option<(u64, String)>) -> Result<BaseFormat, String> {
+    let fmt = base_format(st)?;
+    let dir = crate::aof::aof_dir(st);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let a = {
+        let base_name = st.config.get("appendfilename");
+        let tmp = format!("temp-{base_name}.incr");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(dir.join(&tmp))
+            .map_err(|e| e.to_string())?;
+        tracing::info!("Creating AOF incr file {tmp} on background rewrite");
+        let mut a = crate::aof::Aof::open(st, dir, 1, file);
+        a.initial = Some(tmp);
+        a
+    };
+    *new = Some((
+        1,
+        format!("{}.1.base.{}", a.base_name, crate::aof::base_ext(st)),
+    ));
+    st.aof = Some(a);
+    st.stream.enabled = true;
+    // The incr file must say which database its first command is for.
+    st.stream.reset_select();
+    Ok(fmt)
+}
+
+/// Step 3 when turning the AOF on: the temp incr file becomes `<name>.<seq>.incr.aof` and the
+/// first manifest lists it after the base.
+fn install_initial(st: &mut NodeState, seq: u64, base: &str) -> Result<(), String> {
+    let Some(a) = st.aof.as_mut() else {
+        return Err("the AOF was turned off during the rewrite".into());
+    };
+    let Some(tmp) = a.initial.clone().filter(|_| a.seq == seq) else {
+        return Err("the AOF was replaced during the rewrite".into());
+    };
+    let name = format!("{}.{seq}.incr.aof", a.base_name);
+    std::fs::rename(a.dir.join(&tmp), a.dir.join(&name)).map_err(|e| e.to_string())?;
+    tracing::info!("Successfully renamed the temporary AOF incr file {tmp} into {name}");
+    a.base = Some((base.to_string(), seq));
+    a.incrs = vec![(name.clone(), seq)];
+    if let Err(e) = a.write_manifest() {
+        let _ = std::fs::rename(a.dir.join(&name), a.dir.join(&tmp));
+        a.base = None;
+        a.incrs.clear();
+        return Err(e.to_string());
+    }
+    a.initial = None;
+    a.base_size = a.base_file_size();
+    st.persist.aof_turning_on = false;
+    st.persist.aof_rewrites += 1;
+    Ok(())
+}
+
 /// Step 3, under the lock: the manifest lists the new base and the incr files from `seq` on;
 /// the files before are removed. Refused if the AOF changed hands meanwhile (turned off, or
 /// rewritten in place after a full resync).
 fn install(st: &mut NodeState, seq: u64, base: &str) -> Result<(), String> {
+    if st.aof.as_ref().is_some_and(|a| a.initial.is_some()) {
+        return install_initial(st, seq, base);
+    }
     let Some(a) = st.aof.as_mut() else {
         return Err("the AOF was turned off during the rewrite".into());
     };
@@ -294,7 +380,7 @@ fn install(st: &mut NodeState, seq: u64, base: &str) -> Result<(), String> {
         return Err(e.to_string());
     }
     crate::aof::remove_files(&a.dir, old);
-    a.rewrites += 1;
     a.base_size = a.base_file_size();
+    st.persist.aof_rewrites += 1;
     Ok(())
 }

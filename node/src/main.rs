@@ -184,15 +184,21 @@ fn main() {
             // SHUTDOWN saved already (under the lock); a signal saves here when save points
             // are configured, and stays up if that fails, as Redis does.
             let mut st = node.state.lock();
-            if st.aof.is_some() {
-                picket_node::aof::stop(&mut st);
+            if kind == ShutdownKind::Default && picket_node::aof::writing_initial(&st) {
+                tracing::warn!("Writing initial AOF, can't exit.");
+                tracing::warn!("Errors trying to shut down the server. Check the logs for more information.");
+                continue;
             }
             if kind == ShutdownKind::Default && !st.config.get("save").trim().is_empty() {
                 tracing::info!("Saving the final RDB snapshot before exiting.");
                 if picket_node::persist::save(&mut st).is_err() {
                     tracing::warn!("Error trying to save the DB, can't exit.");
+                    tracing::warn!("Errors trying to shut down the server. Check the logs for more information.");
                     continue;
                 }
+            }
+            if st.aof.is_some() {
+                picket_node::aof::stop(&mut st);
             }
             break;
         }

@@ -131,6 +131,10 @@ pub struct PersistStats {
     pub aof_rewrite_since: Option<Instant>,
     /// BGREWRITEAOF while another snapshot runs: started when it is done.
     pub aof_rewrite_scheduled: bool,
+    /// CONFIG SET appendonly yes until the first base is written (Redis's AOF_WAIT_REWRITE).
+    pub aof_turning_on: bool,
+    /// Rewrites completed (`aof_rewrites`), the first one of a CONFIG SET appendonly yes too.
+    pub aof_rewrites: u64,
     pub aof_last_rewrite_ok: bool,
     pub aof_last_rewrite_secs: i64,
     pub aof_rewrite_failures: u64,
@@ -151,6 +155,8 @@ impl Default for PersistStats {
             bgsave_scheduled: false,
             aof_rewrite_since: None,
             aof_rewrite_scheduled: false,
+            aof_turning_on: false,
+            aof_rewrites: 0,
             aof_last_rewrite_ok: true,
             aof_last_rewrite_secs: -1,
             aof_rewrite_failures: 0,

@@ -155,11 +155,9 @@ pub fn set(ctx: &mut Ctx, a: &[Bytes]) {
 fn apply(ctx: &mut Ctx) {
     // appendonly / appendfsync take effect at once.
     let want_aof = ctx.st.config.get_bool("appendonly");
-    if want_aof && ctx.st.aof.is_none() {
-        if let Err(e) = crate::aof::start(ctx.st) {
-            tracing::warn!("Can't turn the AOF on: {e}");
-        }
-    } else if !want_aof && ctx.st.aof.is_some() {
+    if want_aof && !crate::aof::enabled(ctx.st) {
+        crate::aof::turn_on(ctx.node, ctx.st);
+    } else if !want_aof && crate::aof::enabled(ctx.st) {
         crate::aof::stop(ctx.st);
     }
     let mode = match ctx.st.config.get("appendfsync") {

@@ -199,7 +199,7 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
                 "rdb_last_load_keys_loaded",
                 st.persist.last_load_keys.to_string(),
             ),
-            ("aof_enabled", (st.aof.is_some() as u8).to_string()),
+            ("aof_enabled", (crate::aof::enabled(st) as u8).to_string()),
             (
                 "aof_rewrite_in_progress",
                 (ps.aof_rewrite_since.is_some() as u8).to_string(),
@@ -223,10 +223,7 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
                 "aof_last_bgrewrite_status",
                 if ps.aof_last_rewrite_ok { "ok" } else { "err" }.into(),
             ),
-            (
-                "aof_rewrites",
-                st.aof.as_ref().map(|a| a.rewrites).unwrap_or(0).to_string(),
-            ),
+            ("aof_rewrites", ps.aof_rewrites.to_string()),
             (
                 "aof_rewrites_consecutive_failures",
                 ps.aof_rewrite_failures.to_string(),

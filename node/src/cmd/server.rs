@@ -10,6 +10,7 @@ pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) {
     let mut kind = ShutdownKind::Default;
     let mut abort = false;
     let mut now = false;
+    let mut force = false;
     for o in &a[1..] {
         if eq_ic(o, "nosave") {
             kind = ShutdownKind::NoSave;
@@ -18,6 +19,7 @@ pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) {
         } else if eq_ic(o, "now") {
             now = true;
         } else if eq_ic(o, "force") {
+            force = true;
         } else if eq_ic(o, "abort") {
             abort = true;
         } else {
@@ -31,13 +33,25 @@ pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) {
         return ctx.out.error("ERR No shutdown in progress.");
     }
     tracing::warn!("User requested shutdown...");
+    const FAILED: &str = "ERR Errors trying to SHUTDOWN. Check logs.";
+    // The first AOF is not complete yet: exiting would leave none (FORCE exits anyway).
+    if crate::aof::writing_initial(ctx.st) {
+        if !force {
+            tracing::warn!("Writing initial AOF, can't exit.");
+            return ctx.out.error(FAILED);
+        }
+        tracing::warn!("Writing initial AOF. Exit anyway.");
+    }
     // The final snapshot is taken here, under the lock, so a failure can still be answered.
     let save_points = !ctx.st.config.get("save").trim().is_empty();
     if kind == ShutdownKind::Save || (kind == ShutdownKind::Default && save_points) {
         tracing::info!("Saving the final RDB snapshot before exiting.");
         if crate::persist::save(ctx.st).is_err() {
-            tracing::warn!("Error trying to save the DB, can't exit.");
-            return ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
+            if !force {
+                tracing::warn!("Error trying to save the DB, can't exit.");
+                return ctx.out.error(FAILED);
+            }
+            tracing::warn!("Error trying to save the DB. Exit anyway.");
         }
     }
     ctx.st.shutdown = Some(ShutdownKind::NoSave);
@@ -81,7 +95,7 @@ pub fn bgsave(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// BGREWRITEAOF: the rewrite runs in the background ([`crate::aof_rewrite`]).
 pub fn bgrewriteaof(ctx: &mut Ctx, _a: &[Bytes]) {
-    if ctx.st.aof.is_none() {
+    if !crate::aof::enabled(ctx.st) {
         // As Redis with appendonly no: the rewrite is scheduled only by turning the AOF on.
         return ctx.out.simple(crate::aof_rewrite::STARTED);
     }

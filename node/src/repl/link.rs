@@ -549,9 +549,17 @@ impl Link {
         loop {
             // Bytes that arrived with the payload or the PSYNC reply first.
             if !c.buf.is_empty() {
-                if let Some(off) = self.apply(&mut parser, &mut c.buf)? {
+                let (ack, more) = self.apply(&mut parser, &mut c.buf)?;
+                if let Some(off) = ack {
                     let off = off.to_string();
                     c.send(&[b"REPLCONF", b"ACK", off.as_bytes()]).await?;
+                }
+                // The clients' tasks run between two slices of the stream (the runtime may
+                // have one worker thread): a replica catching up on megabytes of backlog
+                // keeps answering them.
+                tokio::task::yield_now().await;
+                if more {
+                    continue;
                 }
             }
             if c.buf.capacity() - c.buf.len() < 16 * 1024 {
@@ -579,9 +587,14 @@ impl Link {
         }
     }
 
-    /// Runs every complete command in `buf`; returns the offset to ACK if the master asked
-    /// with REPLCONF GETACK (the offset before that command).
-    fn apply(&mut self, parser: &mut RequestParser, buf: &mut BytesMut) -> LinkResult<Option<u64>> {
+    /// Runs the complete commands in `buf`, at most [`APPLY_SLICE`] while holding the lock;
+    /// returns the offset to ACK if the master asked with REPLCONF GETACK (the offset before
+    /// that command), and whether commands may be left.
+    fn apply(
+        &mut self,
+        parser: &mut RequestParser,
+        buf: &mut BytesMut,
+    ) -> LinkResult<(Option<u64>, bool)> {
         let node = self.node.clone();
         let sess = self.sess.as_mut().ok_or("no master session")?;
         let mut st = node.state.lock();
@@ -598,10 +611,15 @@ impl Link {
         let pending = &mut self.multi_raw;
         st.stream.suppress = true;
         st.ks.applying_master = true;
+        let mut budget = APPLY_SLICE;
         let res = loop {
+            if budget == 0 {
+                break Ok(true);
+            }
+            budget -= 1;
             let req = match parser.parse(buf, limits) {
                 Ok(Some(r)) => r,
-                Ok(None) => break Ok(()),
+                Ok(None) => break Ok(false),
                 Err(e) => break Err(format!("Protocol error from MASTER: {}", e.0)),
             };
             if req.empty_line || req.args.is_empty() {
@@ -635,9 +653,12 @@ impl Link {
         if let Some(m) = st.repl.master.as_mut() {
             m.reploff = Some(off);
         }
-        res.map(|_| ack)
+        res.map(|more| (ack, more))
     }
 }
+
+/// Commands of the master's stream applied per hold of the lock.
+const APPLY_SLICE: usize = 2048;
 
 /// The snapshot's bytes as they arrive, for the RDB reader on its own thread.
 struct ChunkReader {
