@@ -704,3 +704,81 @@ fn client_kill_spares_links_and_shutdown_waits_for_replicas() {
     );
     assert_eq!(rc.cmd_str(&["GET", "k1999"]), "$1\r\nv\r\n");
 }
+
+/// A replica with `appendonly yes` restarts its AOF after a full resync in the background, as
+/// Redis does: the new base and incr file are numbered after the old ones, which are removed
+/// once the new manifest lists them; the replica restarted alone from its AOF (after kill -9)
+/// has the master's data, with the writes streamed during and after the rewrite.
+#[test]
+fn replica_aof_restarts_after_a_full_resync() {
+    let dir = test_dir();
+    let rdir = dir.path().join("replica-dir");
+    std::fs::create_dir_all(&rdir).unwrap();
+    let rd = rdir.display().to_string();
+    let m = picket(&dir, "master", &[]);
+    let mut mc = m.client();
+    fill(&mut mc);
+    let port = m.port.to_string();
+    let r = picket(
+        &dir,
+        "replica",
+        &[
+            "--dir",
+            &rd,
+            "--appendonly",
+            "yes",
+            "--replicaof",
+            "127.0.0.1",
+            &port,
+        ],
+    );
+    write_load(&mut mc, 3000);
+    wait_synced(&m, &r);
+    let mut rc = r.client();
+    let persistence = |c: &mut Client, f: &str| {
+        info_field(&c.cmd_str(&["INFO", "persistence"]), f).unwrap_or_default()
+    };
+    assert!(wait_until(T, || persistence(&mut rc, "aof_rewrites")
+        == "1"
+        && persistence(&mut rc, "aof_rewrite_in_progress") == "0"));
+    assert_eq!(persistence(&mut rc, "aof_enabled"), "1");
+    assert_eq!(persistence(&mut rc, "aof_last_bgrewrite_status"), "ok");
+    write_load(&mut mc, 500);
+    wait_synced(&m, &r);
+    let aof = rdir.join("appendonlydir");
+    let manifest = std::fs::read_to_string(aof.join("appendonly.aof.manifest")).unwrap();
+    assert_eq!(
+        manifest,
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&aof)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "appendonly.aof.2.base.rdb",
+            "appendonly.aof.2.incr.aof",
+            "appendonly.aof.manifest"
+        ]
+    );
+    let log = log_of(&dir, "replica");
+    for line in [
+        "Creating AOF incr file temp-appendonly.aof.incr on background rewrite",
+        "Successfully renamed the temporary AOF incr file temp-appendonly.aof.incr into appendonly.aof.2.incr.aof",
+        "Removing the history file appendonly.aof.1.incr.aof in the background",
+    ] {
+        assert!(log.contains(line), "no {line:?} in:\n{log}");
+    }
+    let want = dump(&mut mc);
+    drop(rc);
+    drop(r);
+    let alone = picket(
+        &dir,
+        "replica-alone",
+        &["--dir", &rd, "--appendonly", "yes"],
+    );
+    assert_same(&want, &dump(&mut alone.client()));
+}

@@ -9,10 +9,10 @@
 //! new incr file starts at once and the new base is a point-in-time capture written while
 //! clients keep writing. Turning `appendonly` on at runtime ([`turn_on`]) is such a rewrite too,
 //! as in Redis 7: the writes go to `temp-<appendfilename>.incr` until the first base is written,
-//! then both are renamed and the manifest is written; until then nothing is listed, so a crash
-//! leaves the directory as it was. A replica's full resync writes the new base while holding
-//! the lock ([`rewrite_now`]). Every change of files ends with the manifest replaced
-//! atomically.
+//! then both are renamed (numbered after whatever an older manifest lists) and the manifest is
+//! written; until then the old manifest stays as it was, so a crash loads the old files. A
+//! replica turns its AOF off and on again after a full resync, as Redis restarts it. Every
+//! change of files ends with the manifest replaced atomically.
 
 use crate::server::{Node, NodeState, Session};
 use picket::resp::{Reply, RequestParser};
@@ -124,6 +124,16 @@ fn parse_manifest(text: &str) -> Result<Vec<(String, u64, char)>, String> {
     Ok(v)
 }
 
+/// The files the manifest in `dir` lists now (none when there is no readable manifest): what
+/// a first rewrite numbers after and removes once its own manifest replaces it.
+pub(crate) fn listed_on_disk(dir: &Path, base_name: &str) -> Vec<Listed> {
+    std::fs::read_to_string(manifest_path(dir, base_name))
+        .ok()
+        .and_then(|t| parse_manifest(&t).ok())
+        .map(|v| v.into_iter().map(|(n, s, _)| (n, s)).collect())
+        .unwrap_or_default()
+}
+
 /// Writes the manifest (atomically): the base, then the incr files, oldest first.
 fn write_manifest(
     dir: &Path,
@@ -200,6 +210,7 @@ fn rewrite_files(
 /// Removes files a manifest no longer lists.
 pub(crate) fn remove_files(dir: &Path, names: impl IntoIterator<Item = String>) {
     for n in names {
+        tracing::info!("Removing the history file {n} in the background");
         let _ = std::fs::remove_file(dir.join(n));
     }
 }
@@ -367,41 +378,6 @@ pub fn tick(st: &mut NodeState) {
         let _ = f.sync_data();
         running.store(false, Ordering::Release);
     });
-}
-
-/// A rewrite done in place while holding the lock (after a replica's full resync, whose new
-/// dataset did not come through the write stream).
-pub fn rewrite_now(st: &mut NodeState) -> std::io::Result<()> {
-    let Some(a) = st.aof.as_ref() else {
-        return Err(std::io::Error::other("AOF is off"));
-    };
-    let (dir, base_name, seq) = (a.dir.clone(), a.base_name.clone(), a.seq + 1);
-    let old: Vec<String> = a
-        .base
-        .iter()
-        .chain(a.incrs.iter())
-        .map(|f| f.0.clone())
-        .chain(a.initial.clone())
-        .collect();
-    flush(st);
-    let (incr, base, incr_name) = rewrite_files(st, &dir, &base_name, seq)?;
-    if let Some(a) = st.aof.as_mut() {
-        a.incr = incr;
-        a.seq = seq;
-        a.base = Some(base);
-        a.incrs = vec![incr_name];
-        a.initial = None;
-        a.size = 0;
-        a.base_size = a.base_file_size();
-    }
-    // A first rewrite still running is superseded: the AOF is complete now.
-    st.persist.aof_turning_on = false;
-    st.persist.aof_rewrites += 1;
-    remove_files(&dir, old);
-    // The new incr file must say which database its first command is for.
-    st.stream.reset_select();
-    tracing::info!("Background AOF rewrite finished successfully");
-    Ok(())
 }
 
 /// A loading failure: the file, the offset and why.

@@ -14,9 +14,11 @@
 //! A rewrite asked for while another snapshot runs is scheduled, as Redis schedules it while a
 //! child process is active.
 //!
-//! `CONFIG SET appendonly yes` runs the same rewrite with no AOF yet: step 1 opens
-//! `temp-<appendfilename>.incr` and lists nothing; step 3 renames it and the base to sequence 1
-//! and writes the first manifest, as Redis 7 does.
+//! `CONFIG SET appendonly yes` (and a replica after a full resync) runs the same rewrite with no
+//! AOF open: step 1 opens `temp-<appendfilename>.incr` and leaves the manifest alone; step 3
+//! renames it and the base to the sequence after the highest the old manifest lists (1 when
+//! there is none), writes the manifest and removes the files the old one listed, as Redis 7
+//! does.
 
 use crate::db::{RStr, Value};
 use crate::rdb::write::Writer;
@@ -310,14 +312,15 @@ fn open_initial(st: &mut NodeState, new: &mut Option<(u64, String)>) -> Result<B
             .open(dir.join(&tmp))
             .map_err(|e| e.to_string())?;
         tracing::info!("Creating AOF incr file {tmp} on background rewrite");
-        let mut a = crate::aof::Aof::open(st, dir, 1, file);
+        let old = crate::aof::listed_on_disk(&dir, base_name);
+        let seq = old.iter().map(|f| f.1).max().unwrap_or(0) + 1;
+        let mut a = crate::aof::Aof::open(st, dir, seq, file);
         a.initial = Some(tmp);
         a
     };
-    *new = Some((
-        1,
-        format!("{}.1.base.{}", a.base_name, crate::aof::base_ext(st)),
-    ));
+    let seq = a.seq;
+    let ext = crate::aof::base_ext(st);
+    *new = Some((seq, format!("{}.{seq}.base.{ext}", a.base_name)));
     st.aof = Some(a);
     st.stream.enabled = true;
     // The incr file must say which database its first command is for.
@@ -335,6 +338,7 @@ fn install_initial(st: &mut NodeState, seq: u64, base: &str) -> Result<(), Strin
         return Err("the AOF was replaced during the rewrite".into());
     };
     let name = format!("{}.{seq}.incr.aof", a.base_name);
+    let old = crate::aof::listed_on_disk(&a.dir, &a.base_name);
     std::fs::rename(a.dir.join(&tmp), a.dir.join(&name)).map_err(|e| e.to_string())?;
     tracing::info!("Successfully renamed the temporary AOF incr file {tmp} into {name}");
     a.base = Some((base.to_string(), seq));
@@ -347,6 +351,9 @@ fn install_initial(st: &mut NodeState, seq: u64, base: &str) -> Result<(), Strin
     }
     a.initial = None;
     a.base_size = a.base_file_size();
+    let keep = [base.to_string(), name];
+    let gone = old.into_iter().map(|f| f.0).filter(|n| !keep.contains(n));
+    crate::aof::remove_files(&a.dir, gone);
     st.persist.aof_turning_on = false;
     st.persist.aof_rewrites += 1;
     Ok(())

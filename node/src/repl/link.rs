@@ -473,10 +473,11 @@ impl Link {
                 m.read_reploff = Some(off);
                 m.reploff = Some(off);
             }
-            if st.aof.is_some() {
-                if let Err(e) = crate::aof::rewrite_now(st) {
-                    tracing::warn!("Failed restarting the AOF after a full sync: {e}");
-                }
+            // The AOF restarts from the new dataset, in the background, as Redis restarts it
+            // after a sync: until its first base is written, the old files stay listed.
+            if crate::aof::enabled(st) {
+                crate::aof::stop(st);
+                crate::aof::turn_on(&self.node, st);
             }
             tracing::info!("MASTER <-> REPLICA sync: Finished with success");
         })?;
