@@ -400,6 +400,10 @@ fn clients_get_loading_while_the_snapshot_loads() {
     {
         let p = Server::picket(&["--dir", &d, "--enable-debug-command", "yes"]);
         let mut c = p.client();
+        // (1.5M keys take seconds in a debug build, more on a loaded machine.)
+        c.stream
+            .set_read_timeout(Some(Duration::from_secs(120)))
+            .unwrap();
         c.cmd(&["DEBUG", "POPULATE", "1500000", "key", "100"]);
         assert_eq!(c.cmd_str(&["SAVE"]), "+OK\r\n");
     }

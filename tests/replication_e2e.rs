@@ -680,8 +680,17 @@ fn client_kill_spares_links_and_shutdown_waits_for_replicas() {
     wait_synced(&m, &r);
     let mut mc = m.client();
     let mut rc = r.client();
-    // What a sentinel sends: normal clients go, replication links stay.
-    let _other = m.client();
+    // What a sentinel sends: normal clients go, replication links stay. (First, every
+    // connection is registered and the harness's closed ones are gone: a TCP connect returns
+    // before the server has accepted it, and a close takes effect when the server reads it.)
+    let mut other = m.client();
+    assert_eq!(other.cmd_str(&["PING"]), "+PONG\r\n");
+    let normal = |c: &mut Client| {
+        c.cmd_str(&["CLIENT", "LIST", "TYPE", "normal"])
+            .matches("id=")
+            .count()
+    };
+    assert!(wait_until(T, || normal(&mut mc) == 2 && normal(&mut rc) == 1));
     assert_eq!(mc.cmd_str(&["CLIENT", "KILL", "TYPE", "normal"]), ":1\r\n");
     assert_eq!(rc.cmd_str(&["CLIENT", "KILL", "TYPE", "normal"]), ":0\r\n");
     assert_eq!(field(&mut mc, "connected_slaves"), "1");
