@@ -588,3 +588,58 @@ fn start_loading(
     }));
     (child, c.unwrap())
 }
+
+/// BGREWRITEAOF with `appendonly no` writes a base and a manifest listing only it, as Redis 7
+/// does (twice: the second is numbered after the first, which goes); `appendonly yes` at the
+/// next start loads it. Compared with a real redis-server.
+#[test]
+fn bgrewriteaof_with_the_aof_off_writes_a_base_as_redis_does() {
+    let mut seen = Vec::new();
+    for real in [true, false] {
+        let dir = test_dir();
+        let d = dir.path().display().to_string();
+        let start = |extra: &[&str]| {
+            let mut a = vec!["--dir", &d];
+            a.extend_from_slice(extra);
+            if real {
+                Server::redis(&a)
+            } else {
+                Server::picket(&a)
+            }
+        };
+        let s = start(&[]);
+        let mut c = s.client();
+        c.cmd(&["SET", "a", "1"]);
+        let mut files = Vec::new();
+        for n in 1..=2 {
+            assert_eq!(
+                c.cmd_str(&["BGREWRITEAOF"]),
+                "+Background append only file rewriting started\r\n"
+            );
+            assert!(wait_until(Duration::from_secs(10), || {
+                let info = c.cmd_str(&["INFO", "persistence"]);
+                common::info_field(&info, "aof_rewrites") == Some(n.to_string())
+                    && common::info_field(&info, "aof_rewrite_in_progress").as_deref() == Some("0")
+            }));
+            let aof = dir.path().join("appendonlydir");
+            let mut names: Vec<String> = std::fs::read_dir(&aof)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            let manifest = std::fs::read_to_string(aof.join("appendonly.aof.manifest")).unwrap();
+            files.push((names, manifest));
+        }
+        let info = c.cmd_str(&["INFO", "persistence"]);
+        assert_eq!(
+            common::info_field(&info, "aof_enabled").as_deref(),
+            Some("0")
+        );
+        drop(c);
+        drop(s);
+        let s = start(&["--appendonly", "yes"]);
+        assert_eq!(s.client().cmd_str(&["GET", "a"]), "$1\r\n1\r\n");
+        seen.push(files);
+    }
+    assert_eq!(seen[1], seen[0], "picket (right) vs redis (left)");
+}

@@ -135,7 +135,7 @@ pub(crate) fn listed_on_disk(dir: &Path, base_name: &str) -> Vec<Listed> {
 }
 
 /// Writes the manifest (atomically): the base, then the incr files, oldest first.
-fn write_manifest(
+pub(crate) fn write_manifest(
     dir: &Path,
     base_name: &str,
     base: Option<&(String, u64)>,

@@ -136,7 +136,7 @@ pub const STARTED: &str = "Background append only file rewriting started";
 pub const SCHEDULED: &str = "Background append only file rewriting scheduled";
 pub const IN_PROGRESS: &str = "ERR Background append only file rewriting already in progress";
 
-/// BGREWRITEAOF with the AOF on: started, scheduled behind another snapshot, or refused.
+/// BGREWRITEAOF (with the AOF on or off): started, scheduled behind another snapshot, or refused.
 pub fn bgrewriteaof(node: &Node, st: &mut NodeState) -> Result<&'static str, String> {
     if st.persist.aof_rewrite_since.is_some() {
         return Err(IN_PROGRESS.into());
@@ -149,13 +149,10 @@ pub fn bgrewriteaof(node: &Node, st: &mut NodeState) -> Result<&'static str, Str
     Ok(STARTED)
 }
 
-/// Once a second: a scheduled rewrite whose way is clear, or the automatic one when the AOF
-/// grew by `auto-aof-rewrite-percentage` over its size after the last rewrite.
+/// Once a second: a scheduled rewrite whose way is clear (also with the AOF off, as Redis
+/// runs a scheduled BGREWRITEAOF), or the automatic one when the AOF grew by
+/// `auto-aof-rewrite-percentage` over its size after the last rewrite.
 pub fn cron(node: &Node, st: &mut NodeState) {
-    if !crate::aof::enabled(st) {
-        st.persist.aof_rewrite_scheduled = false;
-        return;
-    }
     if st.persist.aof_rewrite_since.is_some() || crate::savepoints::busy(st) {
         return;
     }
@@ -186,6 +183,25 @@ pub fn start(node: &Node, st: &mut NodeState) {
     std::thread::spawn(move || run(node));
 }
 
+/// What the critical section that starts a rewrite decided: the base's sequence and name, and
+/// how the manifest changes at the end.
+struct Planned {
+    seq: u64,
+    base: String,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The AOF is on: a new incr file took the writes.
+    Switch,
+    /// `appendonly` is being turned on: the temp incr file took them.
+    Initial,
+    /// BGREWRITEAOF with the AOF off, as Redis 7 does it: a base and a manifest listing only
+    /// it (what `appendonly yes` at the next start loads).
+    BaseOnly,
+}
+
 /// The rewrite thread.
 fn run(node: Arc<Node>) {
     let (dir, tmp) = {
@@ -195,8 +211,8 @@ fn run(node: Arc<Node>) {
             format!("temp-rewriteaof-bg-{}.aof", std::process::id()),
         )
     };
-    // Set in the critical section that starts the capture: the new sequence and base name.
-    let mut new: Option<(u64, String)> = None;
+    // Set in the critical section that starts the capture.
+    let mut new: Option<Planned> = None;
     let res = (|| {
         let staged = dir.join(&tmp);
         std::fs::create_dir_all(&dir)?;
@@ -205,9 +221,10 @@ fn run(node: Arc<Node>) {
         let (out, _) = crate::snapshot::write_snapshot(&node, begin, out)?;
         let f = out.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
-        let (_, base) = new
+        let base = &new
             .as_ref()
-            .ok_or_else(|| std::io::Error::other("no rewrite"))?;
+            .ok_or_else(|| std::io::Error::other("no rewrite"))?
+            .base;
         std::fs::rename(&staged, dir.join(base))?;
         tracing::info!("Successfully renamed the temporary AOF base file {tmp} into {base}");
         std::fs::File::open(&dir)?.sync_all()
@@ -217,7 +234,11 @@ fn run(node: Arc<Node>) {
     let took = st.persist.aof_rewrite_since.take().map(|t| t.elapsed());
     st.persist.aof_last_rewrite_secs = took.map(|d| d.as_secs() as i64).unwrap_or(-1);
     let installed = match (&res, &new) {
-        (Ok(()), Some((seq, base))) => install(&mut st, *seq, base),
+        (Ok(()), Some(p)) => match p.kind {
+            Kind::Switch => install(&mut st, p.seq, &p.base),
+            Kind::Initial => install_initial(&mut st, p.seq, &p.base),
+            Kind::BaseOnly => install_base_only(&mut st, p.seq, &p.base),
+        },
         (Err(e), _) => Err(e.to_string()),
         (Ok(()), None) => Err("nothing was written".into()),
     };
@@ -231,8 +252,8 @@ fn run(node: Arc<Node>) {
         Err(e) => {
             st.persist.aof_last_rewrite_ok = false;
             st.persist.aof_rewrite_failures += 1;
-            if let Some((_, base)) = &new {
-                let _ = std::fs::remove_file(dir.join(base));
+            if let Some(p) = &new {
+                let _ = std::fs::remove_file(dir.join(&p.base));
             }
             tracing::warn!("Background AOF rewrite terminated with error: {e}");
             // Turning the AOF on: the temp incr file goes, and the rewrite is tried again.
@@ -248,10 +269,13 @@ fn run(node: Arc<Node>) {
 
 /// Step 1, under the lock: a new incr file takes the writes from now on, and the manifest
 /// lists it after the old files. Returns the base's encoding.
-fn switch_incr(st: &mut NodeState, new: &mut Option<(u64, String)>) -> Result<BaseFormat, String> {
+fn switch_incr(st: &mut NodeState, new: &mut Option<Planned>) -> Result<BaseFormat, String> {
     crate::aof::flush(st);
     if st.aof.is_none() && st.persist.aof_turning_on {
         return open_initial(st, new);
+    }
+    if st.aof.is_none() {
+        return plan_base_only(st, new);
     }
     let ext = crate::aof::base_ext(st);
     let fmt = base_format(st)?;
@@ -276,10 +300,44 @@ fn switch_incr(st: &mut NodeState, new: &mut Option<(u64, String)>) -> Result<Ba
     a.incr = file;
     a.seq = seq;
     a.size = 0;
-    *new = Some((seq, format!("{}.{seq}.base.{ext}", a.base_name)));
+    *new = Some(Planned {
+        seq,
+        base: format!("{}.{seq}.base.{ext}", a.base_name),
+        kind: Kind::Switch,
+    });
     // The new incr file must say which database its first command is for.
     st.stream.reset_select();
     Ok(fmt)
+}
+
+/// Step 1 with the AOF off: only the base's name, after what the manifest on disk lists.
+fn plan_base_only(st: &mut NodeState, new: &mut Option<Planned>) -> Result<BaseFormat, String> {
+    let fmt = base_format(st)?;
+    let dir = crate::aof::aof_dir(st);
+    let base_name = st.config.get("appendfilename");
+    let old = crate::aof::listed_on_disk(&dir, base_name);
+    let seq = old.iter().map(|f| f.1).max().unwrap_or(0) + 1;
+    let ext = crate::aof::base_ext(st);
+    *new = Some(Planned {
+        seq,
+        base: format!("{base_name}.{seq}.base.{ext}"),
+        kind: Kind::BaseOnly,
+    });
+    Ok(fmt)
+}
+
+/// Step 3 with the AOF off: a manifest listing only the new base; the files the old one
+/// listed are removed.
+fn install_base_only(st: &mut NodeState, seq: u64, base: &str) -> Result<(), String> {
+    let dir = crate::aof::aof_dir(st);
+    let base_name = st.config.get("appendfilename").to_string();
+    let old = crate::aof::listed_on_disk(&dir, &base_name);
+    crate::aof::write_manifest(&dir, &base_name, Some(&(base.to_string(), seq)), &[])
+        .map_err(|e| e.to_string())?;
+    let gone = old.into_iter().map(|f| f.0).filter(|n| n != base);
+    crate::aof::remove_files(&dir, gone);
+    st.persist.aof_rewrites += 1;
+    Ok(())
 }
 
 /// The base's encoding for the snapshot that starts now, with the aux fields of this instant.
@@ -298,7 +356,7 @@ fn base_format(st: &NodeState) -> Result<BaseFormat, String> {
 
 /// Step 1 when turning the AOF on: the writes from now on go to the temp incr file; nothing
 /// is listed yet.
-fn open_initial(st: &mut NodeState, new: &mut Option<(u64, String)>) -> Result<BaseFormat, String> {
+fn open_initial(st: &mut NodeState, new: &mut Option<Planned>) -> Result<BaseFormat, String> {
     let fmt = base_format(st)?;
     let dir = crate::aof::aof_dir(st);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -320,7 +378,11 @@ fn open_initial(st: &mut NodeState, new: &mut Option<(u64, String)>) -> Result<B
     };
     let seq = a.seq;
     let ext = crate::aof::base_ext(st);
-    *new = Some((seq, format!("{}.{seq}.base.{ext}", a.base_name)));
+    *new = Some(Planned {
+        seq,
+        base: format!("{}.{seq}.base.{ext}", a.base_name),
+        kind: Kind::Initial,
+    });
     st.aof = Some(a);
     st.stream.enabled = true;
     // The incr file must say which database its first command is for.
@@ -363,9 +425,6 @@ fn install_initial(st: &mut NodeState, seq: u64, base: &str) -> Result<(), Strin
 /// the files before are removed. Refused if the AOF changed hands meanwhile (turned off, or
 /// rewritten in place after a full resync).
 fn install(st: &mut NodeState, seq: u64, base: &str) -> Result<(), String> {
-    if st.aof.as_ref().is_some_and(|a| a.initial.is_some()) {
-        return install_initial(st, seq, base);
-    }
     let Some(a) = st.aof.as_mut() else {
         return Err("the AOF was turned off during the rewrite".into());
     };

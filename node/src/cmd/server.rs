@@ -95,10 +95,6 @@ pub fn bgsave(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// BGREWRITEAOF: the rewrite runs in the background ([`crate::aof_rewrite`]).
 pub fn bgrewriteaof(ctx: &mut Ctx, _a: &[Bytes]) {
-    if !crate::aof::enabled(ctx.st) {
-        // As Redis with appendonly no: the rewrite is scheduled only by turning the AOF on.
-        return ctx.out.simple(crate::aof_rewrite::STARTED);
-    }
     match crate::aof_rewrite::bgrewriteaof(ctx.node, ctx.st) {
         Ok(reply) => ctx.out.simple(reply),
         Err(e) => ctx.out.error(&e),
