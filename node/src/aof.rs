@@ -49,21 +49,45 @@ pub struct Aof {
     unsynced: bool,
     last_fsync: Instant,
     fsync_running: Arc<AtomicBool>,
-    /// Bytes of the incr file.
+    /// Bytes of the incr file written to.
     pub size: u64,
-    /// Size of the base file (the AOF's size after the last rewrite).
-    pub base_size: u64,
+    /// Bytes of the base file.
+    base_file: u64,
+    /// The AOF's whole size at the end of the last rewrite, or at the load (INFO's
+    /// `aof_base_size`, what `auto-aof-rewrite-percentage` measures the growth from).
+    pub(crate) rewrite_base: u64,
     /// The second of the last `#TS:` annotation (aof-timestamp-enabled).
     last_ts: i64,
 }
 
 impl Aof {
-    pub(crate) fn base_file_size(&self) -> u64 {
+    fn base_file_size(&self) -> u64 {
         self.base
             .as_ref()
             .and_then(|(n, _)| std::fs::metadata(self.dir.join(n)).ok())
             .map(|m| m.len())
             .unwrap_or(0)
+    }
+
+    /// The files the manifest lists now: the base, older incr files (while a rewrite runs)
+    /// and the one written to (counted from memory). INFO's `aof_current_size`.
+    pub(crate) fn current_size(&self) -> u64 {
+        let older: u64 = self
+            .incrs
+            .iter()
+            .rev()
+            .skip(1)
+            .filter_map(|(n, _)| std::fs::metadata(self.dir.join(n)).ok())
+            .map(|m| m.len())
+            .sum();
+        self.base_file + older + self.size
+    }
+
+    /// After a new base is listed (a rewrite, a load): its size, and the growth counted from
+    /// the whole AOF as it is now.
+    pub(crate) fn rebase(&mut self) {
+        self.base_file = self.base_file_size();
+        self.rewrite_base = self.current_size();
     }
 
     /// Writes the manifest for the files listed now.
@@ -231,7 +255,8 @@ impl Aof {
             last_fsync: Instant::now(),
             fsync_running: Arc::new(AtomicBool::new(false)),
             size: 0,
-            base_size: 0,
+            base_file: 0,
+            rewrite_base: 0,
             last_ts: 0,
         }
     }
@@ -247,7 +272,7 @@ pub fn start(st: &mut NodeState) -> std::io::Result<()> {
     let mut a = Aof::open(st, dir, 1, incr);
     a.base = Some(base);
     a.incrs = vec![incr_name];
-    a.base_size = a.base_file_size();
+    a.rebase();
     st.aof = Some(a);
     st.stream.enabled = true;
     st.stream.reset_select();
@@ -282,6 +307,29 @@ pub(crate) fn close(st: &mut NodeState) {
 /// shutdown now would leave no AOF, so it is refused unless forced, as in Redis.
 pub fn writing_initial(st: &NodeState) -> bool {
     st.persist.aof_turning_on && st.persist.aof_rewrite_since.is_some()
+}
+
+/// INFO persistence's fields shown while the AOF is enabled, after `module_fork_last_cow_size`.
+pub fn info_fields(st: &NodeState) -> Vec<(&'static str, String)> {
+    let (current, base, fsyncing) = match st.aof.as_ref() {
+        Some(a) => (
+            a.current_size(),
+            a.rewrite_base,
+            a.fsync_running.load(Ordering::Relaxed),
+        ),
+        None => (0, 0, false),
+    };
+    vec![
+        ("aof_current_size", current.to_string()),
+        ("aof_base_size", base.to_string()),
+        (
+            "aof_pending_rewrite",
+            (st.persist.aof_rewrite_scheduled as u8).to_string(),
+        ),
+        ("aof_buffer_length", st.stream.buffer.len().to_string()),
+        ("aof_pending_bio_fsync", (fsyncing as u8).to_string()),
+        ("aof_delayed_fsync", "0".to_string()),
+    ]
 }
 
 /// True from CONFIG SET appendonly yes on (also while the first base is being written).
@@ -592,7 +640,7 @@ pub fn load_at_startup(node: &Node) {
     a.size = size;
     st.aof = Some(a);
     if let Some(a) = st.aof.as_mut() {
-        a.base_size = a.base_file_size();
+        a.rebase();
         // A manifest without an incr file gets the one now written to.
         if unlisted {
             if let Err(e) = a.write_manifest() {

@@ -165,8 +165,8 @@ pub fn cron(node: &Node, st: &mut NodeState) {
     };
     let pct = st.config.get_i64("auto-aof-rewrite-percentage");
     let min = st.config.get_i64("auto-aof-rewrite-min-size") as u64;
-    let cur = a.base_size + a.size;
-    let growth = (cur * 100 / a.base_size.max(1)).saturating_sub(100);
+    let cur = a.current_size();
+    let growth = (cur * 100 / a.rewrite_base.max(1)).saturating_sub(100);
     if pct > 0 && cur > min && growth >= pct as u64 {
         tracing::info!("Starting automatic rewriting of AOF on {growth}% growth");
         start(node, st);
@@ -180,7 +180,8 @@ pub fn start(node: &Node, st: &mut NodeState) {
     };
     st.persist.aof_rewrite_since = Some(Instant::now());
     tracing::info!("Background append only file rewriting started (Picket: on a thread, no fork)");
-    std::thread::spawn(move || run(node));
+    let kind = kind_now(st);
+    std::thread::spawn(move || run(node, kind));
 }
 
 /// What the critical section that starts a rewrite decided: the base's sequence and name, and
@@ -202,8 +203,17 @@ enum Kind {
     BaseOnly,
 }
 
+/// What a rewrite started now is for.
+fn kind_now(st: &NodeState) -> Kind {
+    match (&st.aof, st.persist.aof_turning_on) {
+        (Some(_), _) => Kind::Switch,
+        (None, true) => Kind::Initial,
+        (None, false) => Kind::BaseOnly,
+    }
+}
+
 /// The rewrite thread.
-fn run(node: Arc<Node>) {
+fn run(node: Arc<Node>, kind: Kind) {
     let (dir, tmp) = {
         let st = node.state.lock();
         (
@@ -216,7 +226,7 @@ fn run(node: Arc<Node>) {
     let res = (|| {
         let staged = dir.join(&tmp);
         std::fs::create_dir_all(&dir)?;
-        let begin = |st: &mut NodeState| switch_incr(st, &mut new);
+        let begin = |st: &mut NodeState| switch_incr(st, kind, &mut new);
         let out = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&staged)?);
         let (out, _) = crate::snapshot::write_snapshot(&node, begin, out)?;
         let f = out.into_inner().map_err(|e| e.into_error())?;
@@ -269,13 +279,21 @@ fn run(node: Arc<Node>) {
 
 /// Step 1, under the lock: a new incr file takes the writes from now on, and the manifest
 /// lists it after the old files. Returns the base's encoding.
-fn switch_incr(st: &mut NodeState, new: &mut Option<Planned>) -> Result<BaseFormat, String> {
+fn switch_incr(
+    st: &mut NodeState,
+    kind: Kind,
+    new: &mut Option<Planned>,
+) -> Result<BaseFormat, String> {
     crate::aof::flush(st);
-    if st.aof.is_none() && st.persist.aof_turning_on {
-        return open_initial(st, new);
+    // The AOF turned on or off between the start and now: this rewrite is not wanted any
+    // more (as Redis kills the child), the one the change scheduled follows.
+    if kind_now(st) != kind {
+        return Err("the AOF was turned on or off before the rewrite began".into());
     }
-    if st.aof.is_none() {
-        return plan_base_only(st, new);
+    match kind {
+        Kind::Initial => return open_initial(st, new),
+        Kind::BaseOnly => return plan_base_only(st, new),
+        Kind::Switch => {}
     }
     let ext = crate::aof::base_ext(st);
     let fmt = base_format(st)?;
@@ -412,7 +430,7 @@ fn install_initial(st: &mut NodeState, seq: u64, base: &str) -> Result<(), Strin
         return Err(e.to_string());
     }
     a.initial = None;
-    a.base_size = a.base_file_size();
+    a.rebase();
     let keep = [base.to_string(), name];
     let gone = old.into_iter().map(|f| f.0).filter(|n| !keep.contains(n));
     crate::aof::remove_files(&a.dir, gone);
@@ -446,7 +464,7 @@ fn install(st: &mut NodeState, seq: u64, base: &str) -> Result<(), String> {
         return Err(e.to_string());
     }
     crate::aof::remove_files(&a.dir, old);
-    a.base_size = a.base_file_size();
+    a.rebase();
     st.persist.aof_rewrites += 1;
     Ok(())
 }

@@ -17,9 +17,10 @@ pub fn rdb_path(st: &NodeState) -> PathBuf {
 }
 
 /// The aux fields Redis 7.0 writes. `repl` is the replication position to record (id,
-/// offset), for a snapshot sent to a replica or taken while this node has a history.
-/// `repl-stream-db` is written only when the node has a replication history worth resuming
-/// (a backlog, or a master), as Redis does; a restart then offers that history to PSYNC.
+/// offset); `repl-stream-db`, `repl-id` and `repl-offset` are written only when `stream_db` is
+/// given (a snapshot for a replica, or a node with a history worth resuming: a backlog, or a
+/// master), and never in an AOF base, as Redis does; a restart then offers that history to
+/// PSYNC.
 pub(crate) fn aux_fields(
     aof_base: bool,
     repl: (&str, u64),
@@ -31,14 +32,16 @@ pub(crate) fn aux_fields(
         ("ctime", (now_ms() / 1000).to_string()),
         ("used-mem", crate::alloc::used_memory().to_string()),
     ];
-    if let Some(db) = stream_db {
-        v.push(("repl-stream-db", db.to_string()));
+    // The replication fields only with a history to resume (a master with a backlog, a
+    // replica), and never in an AOF base, as Redis writes them.
+    if let Some(db) = stream_db.filter(|_| !aof_base) {
+        v.extend([
+            ("repl-stream-db", db.to_string()),
+            ("repl-id", repl.0.to_string()),
+            ("repl-offset", repl.1.to_string()),
+        ]);
     }
-    v.extend([
-        ("repl-id", repl.0.to_string()),
-        ("repl-offset", repl.1.to_string()),
-        ("aof-base", if aof_base { "1" } else { "0" }.to_string()),
-    ]);
+    v.push(("aof-base", if aof_base { "1" } else { "0" }.to_string()));
     v
 }
 

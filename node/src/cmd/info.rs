@@ -233,6 +233,9 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
             ("module_fork_in_progress", "0".into()),
             ("module_fork_last_cow_size", "0".into()),
         ];
+        if crate::aof::enabled(st) {
+            fields.extend(crate::aof::info_fields(st));
+        }
         if loading {
             let l = &node.loading;
             let total = l.total_bytes.load(Ordering::Relaxed);
