@@ -311,7 +311,7 @@ fn rewrite_while_clients_write(preamble: &str) {
         "--auto-aof-rewrite-percentage",
         "0",
     ];
-    let mut p = Server::picket(&opts);
+    let p = Server::picket(&opts);
     let (stop, w) = start_writer(p.port);
     let mut c = p.client();
     let ops_before: u64 = info(&mut c, "total_commands_processed").parse().unwrap();
@@ -366,13 +366,20 @@ fn rewrite_while_clients_write(preamble: &str) {
         .filter(|n| n.contains(".1."))
         .collect();
     assert!(left.is_empty(), "old files left: {left:?}");
+    // kill -9: the new base plus the incr file written since its start give back everything.
+    kill9_then_both_restart_the_same(p, &d, &opts);
+}
+
+/// Observes `p` (one instant), kills it with SIGKILL, checks its AOF directory with
+/// redis-check-aof, and restarts picket-node (with `opts`) and a real redis-server on it: both
+/// have the same data and counters.
+fn kill9_then_both_restart_the_same(mut p: Server, d: &str, opts: &[&str]) {
     let (want, want_incrs) = (observe(p.port), counters(p.port));
     assert!(cut_of(&want).is_some());
-    // kill -9: the new base plus the incr file written since its start give back everything.
     p.child.kill().unwrap();
     p.child.wait().unwrap();
     let check = std::process::Command::new(tool("redis-check-aof"))
-        .arg(dir.path().join("appendonlydir/appendonly.aof.manifest"))
+        .arg(std::path::Path::new(d).join("appendonlydir/appendonly.aof.manifest"))
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&check.stdout);
@@ -380,11 +387,11 @@ fn rewrite_while_clients_write(preamble: &str) {
         out.contains("All AOF files and manifest are valid"),
         "{out}"
     );
-    let q = Server::picket(&opts);
+    let q = Server::picket(opts);
     assert_same_obs(&observe(q.port), &want);
     assert_eq!(counters(q.port), want_incrs);
     drop(q);
-    let real = Server::redis(&["--dir", &d, "--appendonly", "yes"]);
+    let real = Server::redis(&["--dir", d, "--appendonly", "yes"]);
     assert_same_obs(&observe(real.port), &want);
     assert_eq!(counters(real.port), want_incrs);
 }
@@ -407,7 +414,7 @@ fn aof_rewrite_with_a_command_base_while_clients_write() {
 fn config_set_appendonly_yes_while_clients_write() {
     let dir = test_dir();
     let d = dir.path().display().to_string();
-    let mut p = Server::picket(&["--dir", &d]);
+    let p = Server::picket(&["--dir", &d]);
     let (stop, w) = start_writer(p.port);
     let mut c = p.client();
     let aof_dir = dir.path().join("appendonlydir");
@@ -480,24 +487,5 @@ fn config_set_appendonly_yes_while_clients_write() {
     assert!(p.log_text().contains(
         "Successfully renamed the temporary AOF incr file temp-appendonly.aof.incr into appendonly.aof.1.incr.aof"
     ));
-    let (want, want_incrs) = (observe(p.port), counters(p.port));
-    assert!(cut_of(&want).is_some());
-    p.child.kill().unwrap();
-    p.child.wait().unwrap();
-    let check = std::process::Command::new(tool("redis-check-aof"))
-        .arg(aof_dir.join("appendonly.aof.manifest"))
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&check.stdout);
-    assert!(
-        out.contains("All AOF files and manifest are valid"),
-        "{out}"
-    );
-    let q = Server::picket(&["--dir", &d, "--appendonly", "yes"]);
-    assert_same_obs(&observe(q.port), &want);
-    assert_eq!(counters(q.port), want_incrs);
-    drop(q);
-    let real = Server::redis(&["--dir", &d, "--appendonly", "yes"]);
-    assert_same_obs(&observe(real.port), &want);
-    assert_eq!(counters(real.port), want_incrs);
+    kill9_then_both_restart_the_same(p, &d, &["--dir", &d, "--appendonly", "yes"]);
 }
