@@ -158,6 +158,17 @@ pub(crate) fn listed_on_disk(dir: &Path, base_name: &str) -> Vec<Listed> {
         .unwrap_or_default()
 }
 
+/// The sequence for new files in `dir`: after the highest the manifest there lists, 1 when
+/// there is none.
+pub(crate) fn next_seq_on_disk(dir: &Path, base_name: &str) -> u64 {
+    listed_on_disk(dir, base_name)
+        .iter()
+        .map(|f| f.1)
+        .max()
+        .unwrap_or(0)
+        + 1
+}
+
 /// Writes the manifest (atomically): the base, then the incr files, oldest first.
 pub(crate) fn write_manifest(
     dir: &Path,
@@ -240,7 +251,8 @@ pub(crate) fn remove_files(dir: &Path, names: impl IntoIterator<Item = String>) 
 }
 
 impl Aof {
-    /// The open AOF writing to `incr` (named `incr_name` in `dir`), `seq` the highest sequence.
+    /// The open AOF in `dir` writing to `incr`, `seq` the highest sequence so far; nothing
+    /// listed yet.
     pub(crate) fn open(st: &NodeState, dir: PathBuf, seq: u64, incr: File) -> Aof {
         Aof {
             dir,
@@ -521,8 +533,8 @@ fn replay(
     }
 }
 
-/// [`load_at_startup`] on a blocking thread, with the `loading` state set so that clients
-/// connected meanwhile get `-LOADING` and INFO's `loading:1`.
+/// [`load_at_startup`] on a blocking thread, with INFO's loading figures (the caller holds
+/// the loading state, so clients connected meanwhile get `-LOADING` and `loading:1`).
 pub async fn load_in_background(node: Arc<Node>) {
     let ls = &node.loading;
     let total: u64 = {
@@ -538,7 +550,6 @@ pub async fn load_in_background(node: Arc<Node>) {
     ls.total_bytes.store(total, Ordering::Relaxed);
     ls.start_time
         .store(crate::server::now_ms() / 1000, Ordering::Relaxed);
-    ls.active.store(true, Ordering::Release);
     let n = node.clone();
     let _ = tokio::task::spawn_blocking(move || load_at_startup(&n)).await;
 }

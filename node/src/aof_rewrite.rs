@@ -333,8 +333,7 @@ fn plan_base_only(st: &mut NodeState, new: &mut Option<Planned>) -> Result<BaseF
     let fmt = base_format(st)?;
     let dir = crate::aof::aof_dir(st);
     let base_name = st.config.get("appendfilename");
-    let old = crate::aof::listed_on_disk(&dir, base_name);
-    let seq = old.iter().map(|f| f.1).max().unwrap_or(0) + 1;
+    let seq = crate::aof::next_seq_on_disk(&dir, base_name);
     let ext = crate::aof::base_ext(st);
     *new = Some(Planned {
         seq,
@@ -388,8 +387,7 @@ fn open_initial(st: &mut NodeState, new: &mut Option<Planned>) -> Result<BaseFor
             .open(dir.join(&tmp))
             .map_err(|e| e.to_string())?;
         tracing::info!("Creating AOF incr file {tmp} on background rewrite");
-        let old = crate::aof::listed_on_disk(&dir, base_name);
-        let seq = old.iter().map(|f| f.1).max().unwrap_or(0) + 1;
+        let seq = crate::aof::next_seq_on_disk(&dir, base_name);
         let mut a = crate::aof::Aof::open(st, dir, seq, file);
         a.initial = Some(tmp);
         a

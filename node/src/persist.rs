@@ -420,7 +420,6 @@ pub async fn load_at_startup(node: Arc<crate::server::Node>) {
     let ls = &node.loading;
     ls.total_bytes.store(meta.len(), Ordering::Relaxed);
     ls.start_time.store(now_ms() / 1000, Ordering::Relaxed);
-    ls.active.store(true, Ordering::Release);
     let progress = (ls.loaded_bytes.clone(), ls.rdb_used_mem.clone());
     let started = Instant::now();
     let p2 = path.clone();
