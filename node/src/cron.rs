@@ -1,7 +1,8 @@
 //! The periodic task (`hz` times a second): the active expiry cycle, stats sampling, the peak
 //! memory figure.
 
-use crate::server::{now_ms, Node, NodeState};
+use crate::clock::now_ms;
+use crate::state::{Node, NodeState};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -80,7 +81,7 @@ pub fn active_expire_cycle(
         let perc = expired_total as f64 / sampled_total as f64;
         st.ks.stats.expired_stale_perc = perc * 0.05 + st.ks.stats.expired_stale_perc * 0.95;
     }
-    crate::cmd::flush_expired(st);
+    crate::propagate::expired_dels(st);
 }
 
 /// Runs the periodic work until the process exits.
@@ -103,14 +104,19 @@ pub async fn run(node: Arc<Node>) {
         // Up to 25% of the period (more with higher effort), as Redis's slow cycle.
         let budget = period * (25 + 2 * effort as u32) / 100;
         active_expire_cycle(&mut st, &mut cursors, effort, budget);
-        crate::cmd::flush_expired(&mut st);
-        crate::aof::tick(&mut st);
+        crate::propagate::expired_dels(&mut st);
+        crate::persistence::aof::tick(&mut st);
         crate::repl::diskless::tick(&node, &mut st);
         if last_repl_cron.elapsed() >= Duration::from_secs(1) {
             last_repl_cron = Instant::now();
             crate::repl::cron(&node, &mut st);
-            crate::savepoints::cron(&node, &mut st);
-            crate::aof_rewrite::cron(&node, &mut st);
+            crate::persistence::savepoints::cron(&node, &mut st);
+            crate::persistence::aof_rewrite::cron(&node, &mut st);
+        }
+        // A stream flush outside a client's batch (this cron, the replica link) failed to
+        // write the AOF: main exits.
+        if st.fatal.is_some() {
+            node.shutdown_notify.notify_one();
         }
         if last_sample.elapsed() >= Duration::from_millis(100) {
             st.stats.sample(now_ms());

@@ -2,7 +2,7 @@
 //! policy from a sample of `maxmemory-samples` keys per database (Redis's approximation).
 
 use crate::db::lru::AccessPolicy;
-use crate::server::{HotConfig, NodeState};
+use crate::state::{HotConfig, NodeState};
 use bytes::Bytes;
 
 /// Evicts until memory is under the limit. False if it cannot (noeviction, nothing evictable).

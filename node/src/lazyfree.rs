@@ -24,3 +24,13 @@ pub fn free_value(v: Value) {
 pub fn freed() -> u64 {
     FREED.load(Ordering::Relaxed)
 }
+
+/// Drops whole databases taken out of the keyspace (FLUSHALL, FLUSHDB, a loaded dataset
+/// replacing the old one): on a background thread when `lazy`.
+pub fn free_dbs(old: Vec<crate::db::Db>, lazy: bool) {
+    if lazy {
+        std::thread::spawn(move || drop(old));
+    } else {
+        drop(old);
+    }
+}

@@ -1,25 +1,37 @@
 //! picket-node: a Redis-compatible in-memory server.
 //!
-//! - [`server`]: the node as a `picket::server::Service` — state, sessions, configuration.
-//! - [`cmd`]: the command table and one file per command family.
-//! - [`db`]: the keyspace (dict, values, expiry, LRU/LFU).
-//! - [`propagate`]: the write stream that replication and the AOF consume.
-//! - [`cron`]: active expiry and periodic housekeeping. [`evict`]: maxmemory.
-//! - [`alloc`]: the counting allocator behind `used_memory`. [`lazyfree`]: background frees.
+//! The modules form layers; each imports only from the layers below it (the architecture test,
+//! `tests/architecture.rs`, checks it):
+//!
+//! 1. Leaves
+//!    - [`alloc`]: the counting allocator behind `used_memory`.
+//!    - [`clock`]: wall-clock milliseconds and microseconds.
+//!    - [`stats`]: the server's counters (INFO stats).
+//!    - [`db`]: the keyspace (dict, values and their encodings, expiry, LRU/LFU, snapshot capture).
+//!    - [`rdb`]: the RDB format, read and written (codecs only).
+//!    - [`lazyfree`]: freeing values, in the background for large ones.
+//! 2. [`state`]: `Node`, `NodeState`, `Session`, `HotConfig`, and each subsystem's state type.
+//! 3. [`propagate`]: the write stream, handed to the AOF and the replicas.
+//! 4. [`persistence`]: RDB file, save points, snapshots, the AOF and its rewrite;
+//!    [`evict`]: maxmemory.
+//! 5. [`repl`]: replication mechanics (the replica link, full and partial resyncs, the cron).
+//! 6. [`cmd`]: the command table and one file per command family.
+//! 7. [`server`]: the node as a `picket::server::Service`; [`cron`]: periodic housekeeping.
+//!
+//! What lower layers need to run commands (AOF replay, the replica's stream) is the
+//! [`state::replay::Replay`] interface, which [`cmd`] implements and the top hands down.
 
 pub mod alloc;
-pub mod aof;
-pub mod aof_rewrite;
+pub mod clock;
 pub mod cmd;
 pub mod cron;
 pub mod db;
 pub mod evict;
 pub mod lazyfree;
-pub mod persist;
+pub mod persistence;
 pub mod propagate;
 pub mod rdb;
 pub mod repl;
-pub mod savepoints;
 pub mod server;
-pub mod snapshot;
+pub mod state;
 pub mod stats;

@@ -3,7 +3,9 @@
 use picket::config::{load_file, node_specs, parse_cli_args, Config};
 use picket::server::{bind_listeners, run_listeners, ListenSpec};
 use picket_node::cmd::config::ACTED_ON;
-use picket_node::server::{Node, ShutdownKind};
+use picket_node::state::replay::Replay;
+use picket_node::state::{Node, ShutdownKind};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[global_allocator]
@@ -150,13 +152,16 @@ fn main() {
         // -LOADING. The loading state begins before the first connection is accepted: a
         // command that ran on the not yet loaded dataset would be answered from it, and a
         // write would be acknowledged and then lost (never in the AOF, replaced by the RDB).
-        let aof = node.state.lock().config.get_bool("appendonly");
+        let executor: Arc<dyn Replay> = Arc::new(picket_node::cmd::Executor);
         node.loading.begin();
         tokio::spawn(run_listeners(node.clone(), listeners, spec.tcp_keepalive));
-        if aof {
-            picket_node::aof::load_in_background(node.clone()).await;
-        } else {
-            picket_node::persist::load_at_startup(node.clone()).await;
+        match picket_node::persistence::load_at_startup(node.clone(), executor.clone()).await {
+            Ok(Some(position)) => picket_node::repl::restore_history(&mut node.state.lock(), position),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!("{e}. Exiting.");
+                std::process::exit(1);
+            }
         }
         node.loading.end();
         tracing::info!("Ready to accept connections tcp");
@@ -171,7 +176,7 @@ fn main() {
                 st.repl.cached = st.repl.restored.take();
             }
         }
-        tokio::spawn(picket_node::repl::link::supervise(node.clone()));
+        tokio::spawn(picket_node::repl::link::supervise(node.clone(), executor));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
         let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).expect("signal handler");
         loop {
@@ -180,25 +185,28 @@ fn main() {
                 _ = term.recv() => { tracing::warn!("Received SIGTERM scheduling shutdown..."); ShutdownKind::Default }
                 _ = int.recv() => { tracing::warn!("Received SIGINT scheduling shutdown..."); ShutdownKind::Default }
             };
+            if node.state.lock().fatal.is_some() {
+                std::process::exit(1);
+            }
             picket_node::repl::wait_for_replicas(&node).await;
             // SHUTDOWN saved already (under the lock); a signal saves here when save points
             // are configured, and stays up if that fails, as Redis does.
             let mut st = node.state.lock();
-            if kind == ShutdownKind::Default && picket_node::aof::writing_initial(&st) {
+            if kind == ShutdownKind::Default && picket_node::persistence::aof::writing_initial(&st) {
                 tracing::warn!("Writing initial AOF, can't exit.");
                 tracing::warn!("Errors trying to shut down the server. Check the logs for more information.");
                 continue;
             }
             if kind == ShutdownKind::Default && !st.config.get("save").trim().is_empty() {
                 tracing::info!("Saving the final RDB snapshot before exiting.");
-                if picket_node::persist::save(&mut st).is_err() {
+                if picket_node::persistence::rdb_file::save(&mut st).is_err() {
                     tracing::warn!("Error trying to save the DB, can't exit.");
                     tracing::warn!("Errors trying to shut down the server. Check the logs for more information.");
                     continue;
                 }
             }
             if st.aof.is_some() {
-                picket_node::aof::stop(&mut st);
+                picket_node::persistence::aof::stop(&mut st);
             }
             break;
         }

@@ -8,37 +8,13 @@
 //! is propagated is the non-blocking form actually executed (LPOP, LMOVE, ZPOPMIN, ...).
 
 use super::Ctx;
-use crate::server::{Node, NodeState, Session};
+use crate::state::blocking::{BlockOp, BlockSlot, Blocked, Waiter};
+use crate::state::{Node, NodeState, Session};
 use bytes::Bytes;
-use parking_lot::Mutex;
 use picket::resp::{Reply, Request};
 use picket::server::Control;
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
-
-/// What a blocked client waits to do once a key has data.
-#[derive(Debug, Clone)]
-pub enum BlockOp {
-    /// BLPOP / BRPOP.
-    Pop { left: bool },
-    /// BLMOVE / BRPOPLPUSH.
-    Move {
-        dst: Bytes,
-        from_left: bool,
-        to_left: bool,
-        rpoplpush: bool,
-    },
-    /// BLMPOP.
-    MPop { left: bool, count: usize },
-    /// BZPOPMIN / BZPOPMAX.
-    ZPop { min: bool },
-    /// BZMPOP.
-    ZMPop { min: bool, count: usize },
-    /// WAIT: until `numreplicas` replicas acknowledged `offset`.
-    Wait { offset: u64, numreplicas: usize },
-}
 
 impl BlockOp {
     fn wants_zset(&self) -> bool {
@@ -54,42 +30,6 @@ impl BlockOp {
             }
             _ => out.null_array(),
         }
-    }
-}
-
-/// Where the serving thread leaves a blocked client's reply.
-#[derive(Default)]
-pub struct BlockSlot {
-    pub reply: Mutex<Option<Vec<u8>>>,
-    pub notify: Arc<Notify>,
-}
-
-struct Waiter {
-    db: usize,
-    keys: Vec<Bytes>,
-    op: BlockOp,
-    resp3: bool,
-    slot: Arc<BlockSlot>,
-}
-
-/// The session's side of a block.
-pub struct Blocked {
-    pub id: u64,
-    pub slot: Arc<BlockSlot>,
-    pub deadline: Option<Instant>,
-    pub op: BlockOp,
-}
-
-/// Every blocked client, and per key the FIFO of waiters.
-#[derive(Default)]
-pub struct Blocking {
-    queues: HashMap<(usize, Bytes), VecDeque<u64>>,
-    waiters: HashMap<u64, Waiter>,
-}
-
-impl Blocking {
-    pub fn count(&self) -> usize {
-        self.waiters.len()
     }
 }
 
@@ -231,7 +171,7 @@ fn serve_key(st: &mut NodeState, db: usize, key: &Bytes, now: i64) {
             // Nothing to pop (or the wrong type): the waiters stay blocked.
             return;
         }
-        super::flush_expired(st);
+        crate::propagate::expired_dels(st);
         st.stream.commit(false);
         unblock(st, id);
         *slot.reply.lock() = Some(out.buf);

@@ -1,10 +1,8 @@
 //! CONFIG GET|SET|RESETSTAT|REWRITE|HELP, and applying changed values to the running node.
 
 use super::Ctx;
-use crate::db::Keyspace;
-use crate::server::HotConfig;
+use crate::state::HotConfig;
 use bytes::Bytes;
-use picket::config::Config;
 
 /// Directives that CONFIG SET changes but this build does not act on yet are still stored;
 /// these are the ones it does act on (the rest are logged at start-up).
@@ -82,21 +80,6 @@ pub const ACTED_ON: &[&str] = &[
     "auto-aof-rewrite-min-size",
 ];
 
-/// Sets the keyspace's LRU/LFU tracking from the configuration.
-pub fn apply_access_policy(ks: &mut Keyspace, c: &Config) {
-    ks.lru.lfu = c.get("maxmemory-policy").contains("lfu");
-    ks.lru.lfu_log_factor = c.get_i64("lfu-log-factor") as u32;
-    ks.lru.lfu_decay_time = c.get_i64("lfu-decay-time") as u32;
-    let n = |k: &str| c.get_i64(k).max(0) as usize;
-    ks.enc = crate::db::EncodingLimits {
-        hash_entries: n("hash-max-listpack-entries"),
-        hash_value: n("hash-max-listpack-value"),
-        set_intset_entries: n("set-max-intset-entries"),
-        zset_entries: n("zset-max-listpack-entries"),
-        zset_value: n("zset-max-listpack-value"),
-    };
-}
-
 /// CONFIG GET parameter [parameter ...]
 pub fn get(ctx: &mut Ctx, a: &[Bytes]) {
     let pats: Vec<&[u8]> = a[2..].iter().map(|b| &b[..]).collect();
@@ -155,22 +138,22 @@ pub fn set(ctx: &mut Ctx, a: &[Bytes]) {
 fn apply(ctx: &mut Ctx) {
     // appendonly / appendfsync take effect at once.
     let want_aof = ctx.st.config.get_bool("appendonly");
-    if want_aof && !crate::aof::enabled(ctx.st) {
-        crate::aof::turn_on(ctx.node, ctx.st);
-    } else if !want_aof && crate::aof::enabled(ctx.st) {
-        crate::aof::stop(ctx.st);
+    if want_aof && !crate::persistence::aof::enabled(ctx.st) {
+        crate::persistence::aof::turn_on(ctx.node, ctx.st);
+    } else if !want_aof && crate::persistence::aof::enabled(ctx.st) {
+        crate::persistence::aof::stop(ctx.st);
     }
     let mode = match ctx.st.config.get("appendfsync") {
-        "always" => crate::aof::Fsync::Always,
-        "no" => crate::aof::Fsync::No,
-        _ => crate::aof::Fsync::EverySec,
+        "always" => crate::state::aof::Fsync::Always,
+        "no" => crate::state::aof::Fsync::No,
+        _ => crate::state::aof::Fsync::EverySec,
     };
     if let Some(a) = ctx.st.aof.as_mut() {
         a.fsync = mode;
     }
     let hot = HotConfig::from_config(&ctx.st.config);
     *ctx.node.hot.write() = hot;
-    apply_access_policy(&mut ctx.st.ks, &ctx.st.config);
+    crate::state::hot::apply_access_policy(&mut ctx.st.ks, &ctx.st.config);
 }
 
 /// CONFIG RESETSTAT

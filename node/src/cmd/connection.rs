@@ -1,7 +1,7 @@
 //! Connection commands: PING, ECHO, QUIT, RESET, SELECT, HELLO, AUTH, CLIENT.
 
 use super::Ctx;
-use crate::server::Session;
+use crate::state::Session;
 use bytes::Bytes;
 use picket::args::{eq_ic, int_arg, ERR_DB_INDEX, ERR_SYNTAX};
 use picket::server::client_cmd::{client_command, valid_name, ClientAction, ReplyMode, BAD_NAME};

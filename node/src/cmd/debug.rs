@@ -152,12 +152,12 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
         }
         ("reload", 2) => {
             // Save, empty, load back: what a restart would see.
-            if crate::persist::save(ctx.st).is_err() {
+            if crate::persistence::rdb_file::save(ctx.st).is_err() {
                 return ctx.out.error("ERR Error trying to save the DB");
             }
-            let path = crate::persist::rdb_path(ctx.st);
+            let path = crate::persistence::rdb_file::rdb_path(ctx.st);
             let lim = ctx.st.ks.enc;
-            match crate::persist::load_rdb(&mut ctx.st.ks, &path, &lim, false) {
+            match crate::persistence::rdb_file::load_rdb(&mut ctx.st.ks, &path, &lim, false) {
                 Ok(_) => {
                     tracing::info!("DB reloaded by DEBUG RELOAD");
                     ctx.out.ok()

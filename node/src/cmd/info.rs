@@ -199,7 +199,10 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
                 "rdb_last_load_keys_loaded",
                 st.persist.last_load_keys.to_string(),
             ),
-            ("aof_enabled", (crate::aof::enabled(st) as u8).to_string()),
+            (
+                "aof_enabled",
+                (crate::persistence::aof::enabled(st) as u8).to_string(),
+            ),
             (
                 "aof_rewrite_in_progress",
                 (ps.aof_rewrite_since.is_some() as u8).to_string(),
@@ -233,15 +236,15 @@ pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
             ("module_fork_in_progress", "0".into()),
             ("module_fork_last_cow_size", "0".into()),
         ];
-        if crate::aof::enabled(st) {
-            fields.extend(crate::aof::info_fields(st));
+        if crate::persistence::aof::enabled(st) {
+            fields.extend(crate::persistence::aof::info_fields(st));
         }
         if loading {
             let l = &node.loading;
             let total = l.total_bytes.load(Ordering::Relaxed);
             let done = l.loaded_bytes.load(Ordering::Relaxed).min(total);
             let start = l.start_time.load(Ordering::Relaxed);
-            let elapsed = (crate::server::now_ms() / 1000 - start).max(0) as u64;
+            let elapsed = (crate::clock::now_ms() / 1000 - start).max(0) as u64;
             let perc = if total > 0 {
                 done as f64 * 100.0 / total as f64
             } else {

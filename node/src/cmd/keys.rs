@@ -346,14 +346,6 @@ fn flush_mode(ctx: &mut Ctx, a: &[Bytes]) -> Option<bool> {
     }
 }
 
-pub fn dispose(old: Vec<Db>, lazy: bool) {
-    if lazy {
-        std::thread::spawn(move || drop(old));
-    } else {
-        drop(old);
-    }
-}
-
 /// FLUSHDB [ASYNC|SYNC]
 pub fn flushdb(ctx: &mut Ctx, a: &[Bytes]) {
     let Some(lazy) = flush_mode(ctx, a) else {
@@ -362,7 +354,7 @@ pub fn flushdb(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
     let n = ctx.st.ks.dbs[db].main.len() as u64;
     let old = ctx.st.ks.flush_db(db);
-    dispose(vec![old], lazy);
+    crate::lazyfree::free_dbs(vec![old], lazy);
     ctx.dirty(n + 1);
     ctx.propagate_as_is(a);
     ctx.out.ok();
@@ -376,7 +368,7 @@ pub fn flushall(ctx: &mut Ctx, a: &[Bytes]) {
     let n = ctx.st.ks.total_keys() as u64;
     let dbs = ctx.st.ks.dbs.len();
     let old: Vec<Db> = (0..dbs).map(|d| ctx.st.ks.flush_db(d)).collect();
-    dispose(old, lazy);
+    crate::lazyfree::free_dbs(old, lazy);
     ctx.dirty(n + 1);
     ctx.propagate_as_is(a);
     ctx.out.ok();

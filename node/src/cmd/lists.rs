@@ -1,11 +1,12 @@
 //! List commands: pushes, pops (with count), ranges, LPOS, LMOVE/RPOPLPUSH, LMPOP, and the
 //! blocking forms (served through [`super::blocking`]).
 
-use super::blocking::{self, BlockOp};
+use super::blocking;
 use super::coll::{clamp_range, drop_if_empty, index_of, list_at, list_get, List};
 use super::Ctx;
 use crate::db::{SBytes, Value};
-use crate::server::NodeState;
+use crate::state::blocking::BlockOp;
+use crate::state::NodeState;
 use bytes::Bytes;
 use picket::args::{eq_ic, int_arg, ERR_SYNTAX};
 use picket::resp::Reply;

@@ -16,6 +16,7 @@ pub mod introspect;
 pub mod keys;
 pub mod lists;
 pub mod multi;
+pub mod psync;
 pub mod pubsub;
 pub mod replication;
 pub mod server;
@@ -27,7 +28,8 @@ pub mod zranges;
 pub mod zsetops;
 pub mod zsets;
 
-use crate::server::{now_ms, Node, NodeState, Session};
+use crate::clock::now_ms;
+use crate::state::{Node, NodeState, Session};
 use bytes::Bytes;
 use picket::args::{lower, unknown_command, unknown_subcommand, wrong_args};
 use picket::resp::{Reply, Request};
@@ -271,7 +273,14 @@ pub fn execute_batch(
     // The AOF gets the batch's writes before its replies leave (fsynced first with `always`).
     // Replicas get it at the same point.
     if !st.stream.buffer.is_empty() {
-        crate::repl::flush_stream(&mut st);
+        crate::propagate::flush(&mut st);
+    }
+    // The AOF could not be written: nothing of this batch is acknowledged, and main exits.
+    if st.fatal.is_some() {
+        drop(st);
+        out.buf.clear();
+        node.shutdown_notify.notify_one();
+        return Control::Close;
     }
     // Only the client that ran SHUTDOWN closes here; replicas stay connected while the
     // process waits for them to catch up.
@@ -381,7 +390,7 @@ pub fn call(
         (cmd.handler)(&mut ctx, args);
     }
     // Keys that expired while the command ran are propagated as DEL before its own effects.
-    flush_expired(st);
+    crate::propagate::expired_dels(st);
     if cmd.name != "exec" {
         st.stream.commit(false);
     }
@@ -399,17 +408,6 @@ pub fn call(
     s.usec += started.elapsed().as_micros() as u64;
     if failed {
         s.failed += 1;
-    }
-}
-
-/// Moves keys deleted by expiry into the write stream as DEL commands.
-pub fn flush_expired(st: &mut NodeState) {
-    if st.ks.expired_pending.is_empty() {
-        return;
-    }
-    for (db, key) in std::mem::take(&mut st.ks.expired_pending) {
-        st.stream.push(db, vec![Bytes::from_static(b"DEL"), key]);
-        st.stream.commit(false);
     }
 }
 
@@ -451,8 +449,10 @@ fn check(
     if !cmd.has(flags::LOADING) && node.loading.is_loading() {
         return Err("LOADING Redis is loading the dataset in memory".into());
     }
-    if (cmd.has(flags::WRITE) || cmd.name == "ping") && crate::savepoints::refuses_writes(st) {
-        return Err(crate::savepoints::MISCONF.into());
+    if (cmd.has(flags::WRITE) || cmd.name == "ping")
+        && crate::persistence::savepoints::refuses_writes(st)
+    {
+        return Err(crate::persistence::savepoints::MISCONF.into());
     }
     if cmd.has(flags::WRITE) {
         if st.repl.is_replica() && st.config.get_bool("replica-read-only") {
@@ -478,7 +478,7 @@ fn check(
 }
 
 fn feed_monitors(st: &mut NodeState, sess: &Session, args: &[Bytes]) {
-    let now = crate::server::now_us();
+    let now = crate::clock::now_us();
     let mut line = format!(
         "+{}.{:06} [{} {}]",
         now / 1_000_000,
@@ -523,3 +523,41 @@ pub fn renames() -> Option<&'static HashMap<String, Option<String>>> {
 
 /// Shared handle type for connection-level helpers.
 pub type ClientRef = Arc<picket::server::ClientHandle>;
+
+/// A session ends (its connection closed, or the replica link's master session dropped): its
+/// subscriptions, WATCHes, block, MONITOR and replica registration go with it.
+pub fn close_session(node: &Node, sess: &mut Session) {
+    let mut st = node.state.lock();
+    let id = sess.client.id;
+    st.pubsub.drop_client(id, &mut sess.subs);
+    multi::unwatch_all(&mut st, sess);
+    blocking::on_close(&mut st, sess);
+    if sess.monitor {
+        st.monitors.retain(|m| m.id != id);
+    }
+    if sess.repl.is_replica {
+        crate::repl::master::detach(&mut st, id);
+    }
+}
+
+/// The command executor as the lower layers see it ([`crate::state::replay::Replay`]): the AOF's
+/// replay and the replica's stream run their commands through [`run_one`].
+pub struct Executor;
+
+impl crate::state::replay::Replay for Executor {
+    fn run(
+        &self,
+        node: &Node,
+        st: &mut NodeState,
+        sess: &mut Session,
+        argv: &[Bytes],
+        out: &mut Reply,
+        now_ms: i64,
+    ) {
+        run_one(node, st, sess, argv, out, now_ms);
+    }
+
+    fn end_session(&self, node: &Node, sess: &mut Session) {
+        close_session(node, sess);
+    }
+}

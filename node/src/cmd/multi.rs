@@ -5,17 +5,11 @@
 //! watched key, including expiry, FLUSHDB/FLUSHALL and SWAPDB.
 
 use super::Ctx;
-use crate::server::{NodeState, Session};
+use crate::state::multi::MultiState;
+use crate::state::{NodeState, Session};
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-
-#[derive(Debug, Default)]
-pub struct MultiState {
-    pub queued: Vec<Vec<Bytes>>,
-    /// A queued command was rejected: EXEC answers EXECABORT.
-    pub error: bool,
-}
 
 /// Adds a command to the transaction.
 pub fn queue(sess: &mut Session, args: &[Bytes], out: &mut picket::resp::Reply) {

@@ -12,12 +12,12 @@ const NK: (i32, i32, i32) = (0, 0, 0);
 
 /// The replication commands, alphabetically, as Redis 7.0 declares them.
 pub static REPLICATION_COMMANDS: &[Command] = &[
-    c("psync", -3, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NK, "server", "2.8.0", "Internal command used for replication", repl::master::sync),
-    c("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, NK, "server", "3.0.0", "An internal command for configuring the replication stream", repl::master::replconf),
+    c("psync", -3, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NK, "server", "2.8.0", "Internal command used for replication", super::psync::sync),
+    c("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, NK, "server", "3.0.0", "An internal command for configuring the replication stream", super::psync::replconf),
     c("replicaof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, NK, "server", "5.0.0", "Make the server a replica of another instance, or promote it as master.", replicaof),
     c("role", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "server", "2.8.12", "Return the role of the instance in the context of replication", role),
     c("slaveof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, NK, "server", "1.0.0", "Make the server a replica of another instance, or promote it as master.", replicaof),
-    c("sync", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NK, "server", "1.0.0", "Internal command used for replication", repl::master::sync),
+    c("sync", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NK, "server", "1.0.0", "Internal command used for replication", super::psync::sync),
     c("wait", 3, NOSCRIPT, NK, "generic", "3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", wait),
 ];
 
@@ -91,21 +91,21 @@ pub fn wait(ctx: &mut Ctx, a: &[Bytes]) {
     if ms < 0 {
         return ctx.out.error("ERR timeout is negative");
     }
-    repl::flush_stream(ctx.st);
+    crate::propagate::flush(ctx.st);
     let offset = ctx.sess.repl.woff;
     let acked = repl::master::acked(&ctx.st.repl, offset);
     if acked as i64 >= num || ctx.sess.in_exec || ctx.sess.multi.is_some() {
         return ctx.out.int(acked as i64);
     }
     // Ask every replica for its offset now rather than at its next 1 Hz ACK.
-    repl::feed_internal(ctx.st, &[b"REPLCONF", b"GETACK", b"*"]);
+    crate::propagate::feed_replicas_only(ctx.st, &[b"REPLCONF", b"GETACK", b"*"]);
     let deadline =
         (ms > 0).then(|| std::time::Instant::now() + std::time::Duration::from_millis(ms as u64));
     blocking::block(
         ctx,
         &[],
         deadline,
-        blocking::BlockOp::Wait {
+        crate::state::blocking::BlockOp::Wait {
             offset,
             numreplicas: num.max(0) as usize,
         },

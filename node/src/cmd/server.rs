@@ -1,7 +1,7 @@
 //! Server commands: SHUTDOWN, TIME, SAVE, BGREWRITEAOF, LASTSAVE, MONITOR.
 
 use super::Ctx;
-use crate::server::ShutdownKind;
+use crate::state::ShutdownKind;
 use bytes::Bytes;
 use picket::args::{eq_ic, ERR_SYNTAX};
 
@@ -35,7 +35,7 @@ pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) {
     tracing::warn!("User requested shutdown...");
     const FAILED: &str = "ERR Errors trying to SHUTDOWN. Check logs.";
     // The first AOF is not complete yet: exiting would leave none (FORCE exits anyway).
-    if crate::aof::writing_initial(ctx.st) {
+    if crate::persistence::aof::writing_initial(ctx.st) {
         if !force {
             tracing::warn!("Writing initial AOF, can't exit.");
             return ctx.out.error(FAILED);
@@ -46,7 +46,7 @@ pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) {
     let save_points = !ctx.st.config.get("save").trim().is_empty();
     if kind == ShutdownKind::Save || (kind == ShutdownKind::Default && save_points) {
         tracing::info!("Saving the final RDB snapshot before exiting.");
-        if crate::persist::save(ctx.st).is_err() {
+        if crate::persistence::rdb_file::save(ctx.st).is_err() {
             if !force {
                 tracing::warn!("Error trying to save the DB, can't exit.");
                 return ctx.out.error(FAILED);
@@ -65,7 +65,7 @@ pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// TIME: [unix seconds, microseconds] as bulk strings.
 pub fn time(ctx: &mut Ctx, _a: &[Bytes]) {
-    let us = crate::server::now_us();
+    let us = crate::clock::now_us();
     ctx.out.array(2);
     ctx.out.bulk_int(us / 1_000_000);
     ctx.out.bulk_int(us % 1_000_000);
@@ -73,10 +73,10 @@ pub fn time(ctx: &mut Ctx, _a: &[Bytes]) {
 
 /// SAVE: writes the snapshot now (the server waits, as with Redis's SAVE).
 pub fn save(ctx: &mut Ctx, _a: &[Bytes]) {
-    if crate::savepoints::busy(ctx.st) {
+    if ctx.st.snapshot_busy() {
         return ctx.out.error("ERR Background save already in progress");
     }
-    match crate::persist::save(ctx.st) {
+    match crate::persistence::rdb_file::save(ctx.st) {
         Ok(()) => ctx.out.ok(),
         Err(_) => ctx.out.error("ERR"),
     }
@@ -87,15 +87,15 @@ pub fn bgsave(ctx: &mut Ctx, a: &[Bytes]) {
     if a.len() > 2 || (a.len() == 2 && !eq_ic(&a[1], "schedule")) {
         return ctx.out.error(ERR_SYNTAX);
     }
-    match crate::savepoints::bgsave(ctx.node, ctx.st, a.len() == 2) {
+    match crate::persistence::savepoints::bgsave(ctx.node, ctx.st, a.len() == 2) {
         Ok(reply) => ctx.out.simple(reply),
         Err(e) => ctx.out.error(&e),
     }
 }
 
-/// BGREWRITEAOF: the rewrite runs in the background ([`crate::aof_rewrite`]).
+/// BGREWRITEAOF: the rewrite runs in the background ([`crate::persistence::aof_rewrite`]).
 pub fn bgrewriteaof(ctx: &mut Ctx, _a: &[Bytes]) {
-    match crate::aof_rewrite::bgrewriteaof(ctx.node, ctx.st) {
+    match crate::persistence::aof_rewrite::bgrewriteaof(ctx.node, ctx.st) {
         Ok(reply) => ctx.out.simple(reply),
         Err(e) => ctx.out.error(&e),
     }

@@ -2,13 +2,14 @@
 //! (ZPOPMIN/MAX, ZMPOP and the blocking forms), ZRANDMEMBER and ZSCAN. Ranges are in
 //! [`super::zranges`], the set algebra in [`super::zsetops`].
 
-use super::blocking::{self, BlockOp};
+use super::blocking;
 use super::coll::{drop_if_empty, matches, scan_dict, scan_opts, scan_reply, zset_at, zset_get};
 use super::hashes::random_picks;
 use super::keys::parse_cursor;
 use super::Ctx;
 use crate::db::{Value, ZSetVal};
-use crate::server::NodeState;
+use crate::state::blocking::BlockOp;
+use crate::state::NodeState;
 use bytes::Bytes;
 use picket::args::{eq_ic, int_arg, ERR_NOT_FLOAT, ERR_SYNTAX};
 use picket::numfmt::{fmt_g17, parse_double};

@@ -1,27 +1,23 @@
 //! Full resyncs with the `$<len>` framing: `repl-diskless-sync no`, replicas without
 //! `capa eof`, and SYNC. As Redis does with a disk-backed BGSAVE, the snapshot is written to a
 //! file first (its length must be known before it is sent), then sent. The snapshot is the
-//! point-in-time capture ([`crate::snapshot`]), so clients keep running meanwhile; the replica is
+//! point-in-time capture ([`crate::persistence::snapshot`]), so clients keep running meanwhile; the replica is
 //! attached at the capture's start, `+FULLRESYNC` carries that offset, and the stream from then
 //! on waits in its `held` buffer until the payload has been queued.
 
-use super::ReplicaInfo;
-use crate::cmd::Ctx;
-use crate::server::{Node, NodeState};
+use crate::state::repl::ReplicaInfo;
+use crate::state::{Node, NodeState};
 use bytes::Bytes;
-use picket::server::{ClientHandle, ClientKind};
+use picket::server::ClientHandle;
 use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// PSYNC (or SYNC) that needs a full resync with the `$<len>` framing: answered from a thread.
-pub fn queue(ctx: &mut Ctx, ip: String, port: u16, psync: bool) {
-    ctx.sess.repl.is_replica = true;
-    ctx.sess.client.set_kind(ClientKind::Replica);
-    let Some(node) = ctx.node.me.upgrade() else {
+pub fn queue(node: &Node, client: Arc<ClientHandle>, ip: String, port: u16, psync: bool) {
+    let Some(node) = node.me.upgrade() else {
         return;
     };
-    let client = ctx.sess.client.clone();
     std::thread::spawn(move || send_snapshot(node, client, ip, port, psync));
 }
 
@@ -33,7 +29,7 @@ fn send_snapshot(node: Arc<Node>, client: Arc<ClientHandle>, ip: String, port: u
         }
         {
             let mut st = node.state.lock();
-            if !crate::savepoints::busy(&st) {
+            if !st.snapshot_busy() {
                 st.repl.sync_starting = true;
                 break;
             }
@@ -60,7 +56,7 @@ fn send_snapshot(node: Arc<Node>, client: Arc<ClientHandle>, ip: String, port: u
     };
     let res = std::fs::File::create(&path).and_then(|f| {
         let out = std::io::BufWriter::with_capacity(1 << 16, f);
-        let (_, n) = crate::snapshot::write_snapshot(&node, begin, out)?;
+        let (_, n) = crate::persistence::snapshot::write_snapshot(&node, begin, out)?;
         Ok(n)
     });
     let sent = res.and_then(|n| {

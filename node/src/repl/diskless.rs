@@ -5,25 +5,21 @@
 //! hands the bytes to every waiting replica's output queue in 1 MB
 //! pieces while it serialises (`$EOF:<mark>` … `<mark>`), so the replicas receive and parse
 //! while the master writes. The snapshot is a point-in-time capture written a slice at a time
-//! ([`crate::snapshot`]): clients keep running and writing meanwhile, nothing is forked and no
+//! ([`crate::persistence::snapshot`]): clients keep running and writing meanwhile, nothing is forked and no
 //! second copy of the dataset is made. The replicas are attached at the capture's start, and
 //! the stream from that offset on is held for each until its first ACK.
 
-use super::{PendingSync, ReplicaInfo};
-use crate::cmd::Ctx;
-use crate::server::{Node, NodeState};
+use crate::state::repl::{PendingSync, ReplicaInfo};
+use crate::state::{Node, NodeState};
 use bytes::Bytes;
-use picket::server::{ClientHandle, ClientKind};
+use picket::server::ClientHandle;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// PSYNC that needs a full resync, from a replica with `capa eof`.
-pub fn queue(ctx: &mut Ctx, ip: String, port: u16) {
-    ctx.sess.repl.is_replica = true;
-    ctx.sess.client.set_kind(ClientKind::Replica);
-    let st = &mut *ctx.st;
+pub fn queue(node: &Node, st: &mut NodeState, client: Arc<ClientHandle>, ip: String, port: u16) {
     st.repl.pending_sync.push(PendingSync {
-        client: ctx.sess.client.clone(),
+        client,
         ip,
         port,
         since: Instant::now(),
@@ -32,7 +28,7 @@ pub fn queue(ctx: &mut Ctx, ip: String, port: u16) {
     if st.config.get_i64("repl-diskless-sync-delay") > 0 {
         tracing::info!("Delay next BGSAVE for diskless SYNC");
     }
-    tick(ctx.node, st);
+    tick(node, st);
 }
 
 /// From the cron and on every queued replica: keepalives, and the start of the snapshot when
@@ -50,7 +46,7 @@ pub fn tick(node: &Node, st: &mut NodeState) {
     }
     // One snapshot at a time: a BGSAVE, a rewrite or an earlier sync still running makes
     // these wait.
-    if crate::savepoints::busy(st) {
+    if st.snapshot_busy() {
         return;
     }
     let delay = Duration::from_secs(st.config.get_i64("repl-diskless-sync-delay").max(0) as u64);
@@ -106,7 +102,7 @@ fn snapshot_to(node: Arc<Node>, targets: Vec<PendingSync>) {
         sent: 0,
     };
     let started = Instant::now();
-    let res = crate::snapshot::write_snapshot(&node, begin, sink);
+    let res = crate::persistence::snapshot::write_snapshot(&node, begin, sink);
     let mut st = node.state.lock();
     match res {
         Ok((mut sink, _)) => {

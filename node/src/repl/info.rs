@@ -1,7 +1,7 @@
 //! INFO replication and ROLE, in Redis 7.0's exact templates for both roles.
 
-use super::LinkState;
-use crate::server::NodeState;
+use crate::state::repl::LinkState;
+use crate::state::NodeState;
 use picket::resp::Reply;
 
 fn secs_since(t: Option<std::time::Instant>) -> i64 {

@@ -5,11 +5,13 @@
 //! bytes verbatim to its own backlog and replicas, and ACKs once a second and on GETACK.
 //! REPLICAOF bumps the link generation and wakes the task, which drops the old link.
 
-use super::{LinkState, MasterLink};
-use crate::server::{now_ms, Node, NodeState, Session};
+use crate::clock::now_ms;
+use crate::state::repl::{LinkState, MasterLink};
+use crate::state::replay::Replay;
+use crate::state::{Node, NodeState, Session};
 use bytes::{Bytes, BytesMut};
 use picket::resp::{Limits, Reply, RequestParser};
-use picket::server::{ClientKind, Service};
+use picket::server::ClientKind;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -80,7 +82,7 @@ fn drop_master_client(node: &Node, st: &mut NodeState) {
 }
 
 /// Keeps the link to the configured master for as long as the process runs.
-pub async fn supervise(node: Arc<Node>) {
+pub async fn supervise(node: Arc<Node>, replay: Arc<dyn Replay>) {
     let mut gen_rx = node.repl_gen.subscribe();
     loop {
         gen_rx.borrow_and_update();
@@ -101,6 +103,7 @@ pub async fn supervise(node: Arc<Node>) {
         }
         let mut link = Link {
             node: node.clone(),
+            replay: replay.clone(),
             gen,
             sess: None,
             multi_raw: Vec::new(),
@@ -189,7 +192,7 @@ impl Conn {
     async fn send(&mut self, argv: &[&[u8]]) -> LinkResult<()> {
         let mut buf = Vec::new();
         let args: Vec<Bytes> = argv.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-        crate::propagate::encode_command(&mut buf, &args);
+        crate::state::stream::encode_command(&mut buf, &args);
         self.wr
             .write_all(&buf)
             .await
@@ -199,6 +202,8 @@ impl Conn {
 
 struct Link {
     node: Arc<Node>,
+    /// Runs the master's commands (the command layer, handed down from main).
+    replay: Arc<dyn Replay>,
     gen: u64,
     /// The master client's session, while streaming.
     sess: Option<Session>,
@@ -227,7 +232,7 @@ impl Link {
 
     fn close(&mut self) {
         if let Some(mut sess) = self.sess.take() {
-            self.node.close(&mut sess);
+            self.replay.end_session(&self.node, &mut sess);
             self.node.registry.unregister(sess.client.id);
         }
     }
@@ -393,7 +398,7 @@ impl Link {
         };
         let (tx, rx) = std::sync::mpsc::channel::<Bytes>();
         let parser = tokio::task::spawn_blocking(move || {
-            crate::persist::read_rdb_stream(ChunkReader::new(rx), dbs, &lim, lru)
+            crate::persistence::rdb_file::read_rdb_stream(ChunkReader::new(rx), dbs, &lim, lru)
         });
         let mut received: u64 = 0;
         let mut last_report = Instant::now();
@@ -462,7 +467,7 @@ impl Link {
             for r in st.repl.replicas.drain(..) {
                 r.client.kill();
             }
-            crate::persist::install(&mut st.ks, loaded);
+            crate::persistence::rdb_file::install(&mut st.ks, loaded);
             st.dirty += 1;
             st.replid = if id.len() == 40 { id } else { "0".repeat(40) };
             super::clear_replid2(st);
@@ -475,9 +480,9 @@ impl Link {
             }
             // The AOF restarts from the new dataset, in the background, as Redis restarts it
             // after a sync: until its first base is written, the old files stay listed.
-            if crate::aof::enabled(st) {
-                crate::aof::stop(st);
-                crate::aof::turn_on(&self.node, st);
+            if crate::persistence::aof::enabled(st) {
+                crate::persistence::aof::stop(st);
+                crate::persistence::aof::turn_on(&self.node, st);
             }
             tracing::info!("MASTER <-> REPLICA sync: Finished with success");
         })?;
@@ -522,7 +527,7 @@ impl Link {
                 .registry
                 .register(addr.to_string(), laddr.to_string(), -1, true);
         client.set_kind(ClientKind::Master);
-        let mut sess = self.node.open(client.clone());
+        let mut sess = Session::new(client.clone());
         sess.authenticated = true;
         sess.repl.is_master = true;
         self.with_state(|st| {
@@ -597,6 +602,7 @@ impl Link {
         buf: &mut BytesMut,
     ) -> LinkResult<(Option<u64>, bool)> {
         let node = self.node.clone();
+        let replay = self.replay.clone();
         let sess = self.sess.as_mut().ok_or("no master session")?;
         let mut st = node.state.lock();
         if !matches!(&st.repl.master, Some(m) if m.generation == self.gen) {
@@ -627,8 +633,8 @@ impl Link {
                 continue;
             }
             let before = st.repl.offset + st.stream.buffer.len() as u64;
-            crate::propagate::encode_command(pending, &req.args);
-            crate::cmd::run_one(&node, &mut st, sess, &req.args, &mut out, now);
+            crate::state::stream::encode_command(pending, &req.args);
+            replay.run(&node, &mut st, sess, &req.args, &mut out, now);
             if !out.buf.is_empty() && out.buf[0] == b'-' && sess.multi.is_none() {
                 tracing::warn!(
                     "== CRITICAL == This replica is sending an error to its master: '{}' after processing the command '{}'",
@@ -649,7 +655,7 @@ impl Link {
         };
         st.stream.suppress = false;
         st.ks.applying_master = false;
-        super::flush_stream(&mut st);
+        crate::propagate::flush(&mut st);
         let off = st.repl.offset;
         if let Some(m) = st.repl.master.as_mut() {
             m.reploff = Some(off);

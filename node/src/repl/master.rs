@@ -6,26 +6,15 @@
 //! an EOF mark to replicas with `capa eof` ([`super::diskless`]), else written to a file and
 //! sent with its length ([`super::disk_sync`]).
 
-use super::{ReplState, ReplicaInfo};
-use crate::cmd::Ctx;
-use crate::server::NodeState;
+use crate::state::repl::{ReplState, ReplicaInfo};
+use crate::state::{Node, NodeState, Session};
 use bytes::Bytes;
+use picket::resp::Reply;
 use picket::server::ClientKind;
 use std::time::Instant;
 
-/// The replica's address as INFO shows it: REPLCONF ip-address, else the peer address.
-fn replica_ip(ctx: &Ctx) -> String {
-    if let Some(ip) = &ctx.sess.repl.ip_address {
-        return ip.clone();
-    }
-    let addr = &ctx.sess.client.addr;
-    addr.rsplit_once(':')
-        .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']').to_string())
-        .unwrap_or_else(|| addr.clone())
-}
-
 /// Whether `PSYNC id off` can continue from the backlog.
-fn can_continue(st: &NodeState, id: &[u8], off: u64) -> Result<(), String> {
+pub fn can_continue(st: &NodeState, id: &[u8], off: u64) -> Result<(), String> {
     let ours = id == st.replid.as_bytes();
     let second = id == st.replid2.as_bytes() && off as i64 <= st.repl.second_offset;
     if !ours && !second {
@@ -53,50 +42,19 @@ fn can_continue(st: &NodeState, id: &[u8], off: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// PSYNC <replid> <offset> and SYNC.
-pub fn sync(ctx: &mut Ctx, a: &[Bytes]) {
-    // Already a replica: ignored, as Redis does.
-    if ctx.sess.repl.is_replica {
-        return;
-    }
-    if ctx.st.repl.link_down() {
-        return ctx
-            .out
-            .error("NOMASTERLINK Can't SYNC while not connected with my master");
-    }
-    let psync = a.len() == 3;
-    let wanted = if psync {
-        match picket::args::int_arg(&a[2]).ok() {
-            Some(n) => Some((a[1].clone(), n)),
-            None => return ctx.out.error(picket::args::ERR_NOT_INT),
-        }
-    } else {
-        None
-    };
-    let ip = replica_ip(ctx);
-    let port = ctx.sess.repl.listening_port;
-    tracing::info!("Replica {ip}:{port} asks for synchronization");
-    // What the batch wrote so far belongs before the snapshot's offset.
-    super::flush_stream(ctx.st);
-    if let Some((id, off)) = &wanted {
-        if id.as_ref() != b"?" {
-            match can_continue(ctx.st, id, (*off).max(0) as u64) {
-                Ok(()) => return continue_partial(ctx, ip, port, *off as u64),
-                Err(why) => {
-                    ctx.st.repl.sync_partial_err += 1;
-                    tracing::info!("Partial resynchronization not accepted: {why}");
-                }
-            }
-        }
-    }
-    full_resync(ctx, ip, port, psync);
-}
-
-fn attach(ctx: &mut Ctx, ip: String, port: u16, pre_psync: bool, ack_off: u64) {
-    ctx.sess.repl.is_replica = true;
-    ctx.sess.client.set_kind(ClientKind::Replica);
-    ctx.st.repl.replicas.push(ReplicaInfo {
-        client: ctx.sess.client.clone(),
+/// The session becomes an attached replica that acknowledged `ack_off`.
+pub fn attach(
+    st: &mut NodeState,
+    sess: &mut Session,
+    ip: String,
+    port: u16,
+    pre_psync: bool,
+    ack_off: u64,
+) {
+    sess.repl.is_replica = true;
+    sess.client.set_kind(ClientKind::Replica);
+    st.repl.replicas.push(ReplicaInfo {
+        client: sess.client.clone(),
         ip,
         port,
         pre_psync,
@@ -107,95 +65,56 @@ fn attach(ctx: &mut Ctx, ip: String, port: u16, pre_psync: bool, ack_off: u64) {
     });
 }
 
-fn continue_partial(ctx: &mut Ctx, ip: String, port: u16, off: u64) {
-    let data = ctx
-        .st
+/// `+CONTINUE` and the backlog from `off`: the replica is attached.
+pub fn continue_partial(
+    st: &mut NodeState,
+    sess: &mut Session,
+    out: &mut Reply,
+    ip: String,
+    port: u16,
+    off: u64,
+) {
+    let data = st
         .repl
         .backlog
         .as_ref()
         .and_then(|b| b.from_offset(off))
         .unwrap_or_default();
-    if ctx.sess.repl.capa_psync2 {
-        ctx.out
-            .raw(format!("+CONTINUE {}\r\n", ctx.st.replid).as_bytes());
+    if sess.repl.capa_psync2 {
+        out.raw(format!("+CONTINUE {}\r\n", st.replid).as_bytes());
     } else {
-        ctx.out.raw(b"+CONTINUE\r\n");
+        out.raw(b"+CONTINUE\r\n");
     }
-    ctx.out.raw(&data);
-    ctx.st.repl.sync_partial_ok += 1;
+    out.raw(&data);
+    st.repl.sync_partial_ok += 1;
     tracing::info!(
         "Partial resynchronization request from {ip}:{port} accepted. Sending {} bytes of backlog starting from offset {off}.",
         data.len()
     );
-    attach(ctx, ip, port, false, off.saturating_sub(1));
+    attach(st, sess, ip, port, false, off.saturating_sub(1));
 }
 
-fn full_resync(ctx: &mut Ctx, ip: String, port: u16, psync: bool) {
+/// A full resync: streamed from a snapshot to a replica with `capa eof` when
+/// `repl-diskless-sync yes`, else written to a file and sent with its length.
+pub fn full_resync(
+    node: &Node,
+    st: &mut NodeState,
+    sess: &mut Session,
+    ip: String,
+    port: u16,
+    psync: bool,
+) {
     tracing::info!("Full resync requested by replica {ip}:{port}");
-    if psync && ctx.sess.repl.capa_eof && ctx.st.config.get_bool("repl-diskless-sync") {
-        return super::diskless::queue(ctx, ip, port);
+    sess.repl.is_replica = true;
+    sess.client.set_kind(ClientKind::Replica);
+    if psync && sess.repl.capa_eof && st.config.get_bool("repl-diskless-sync") {
+        return super::diskless::queue(node, st, sess.client.clone(), ip, port);
     }
-    super::disk_sync::queue(ctx, ip, port, psync);
+    super::disk_sync::queue(node, sess.client.clone(), ip, port, psync);
 }
 
-/// REPLCONF <option> <value> ...
-pub fn replconf(ctx: &mut Ctx, a: &[Bytes]) {
-    if a.len().is_multiple_of(2) {
-        return ctx.out.error(picket::args::ERR_SYNTAX);
-    }
-    for pair in a[1..].chunks(2) {
-        let opt = picket::args::lower(&pair[0]);
-        let val = &pair[1];
-        match opt.as_str() {
-            "listening-port" => match picket::args::int_arg(val).ok() {
-                Some(p) => ctx.sess.repl.listening_port = p as u16,
-                None => return ctx.out.error(picket::args::ERR_NOT_INT),
-            },
-            "ip-address" => {
-                if val.len() >= 46 {
-                    return ctx.out.error(&format!(
-                        "ERR REPLCONF ip-address provided by replica instance is too long: {} bytes",
-                        val.len()
-                    ));
-                }
-                ctx.sess.repl.ip_address = Some(String::from_utf8_lossy(val).into_owned());
-            }
-            "capa" => {
-                if picket::args::eq_ic(val, "psync2") {
-                    ctx.sess.repl.capa_psync2 = true;
-                } else if picket::args::eq_ic(val, "eof") {
-                    ctx.sess.repl.capa_eof = true;
-                }
-            }
-            "ack" => {
-                // Never answered; ignored unless this client is a replica.
-                if ctx.sess.repl.is_replica {
-                    if let Ok(off) = picket::args::int_arg(val) {
-                        ack(ctx.st, ctx.sess.client.id, off.max(0) as u64);
-                    }
-                }
-                return;
-            }
-            "getack" => {
-                if ctx.sess.repl.is_master {
-                    ctx.sess.repl.getack = true;
-                }
-                return;
-            }
-            "rdb-only" | "rdb-filter-only" => {}
-            _ => {
-                return ctx.out.error(&format!(
-                    "ERR Unrecognized REPLCONF option: {}",
-                    String::from_utf8_lossy(&pair[0])
-                ))
-            }
-        }
-    }
-    ctx.out.ok();
-}
-
-/// A replica acknowledged `off`.
-fn ack(st: &mut NodeState, client: u64, off: u64) {
+/// A replica acknowledged `off` (the caller wakes the WAITs it satisfies).
+pub fn ack(st: &mut NodeState, client: u64, off: u64) {
     if let Some(r) = st.repl.replicas.iter_mut().find(|r| r.client.id == client) {
         r.ack_off = r.ack_off.max(off);
         r.ack_time = Instant::now();
@@ -206,7 +125,6 @@ fn ack(st: &mut NodeState, client: u64, off: u64) {
             }
         }
     }
-    crate::cmd::blocking::serve_waits(st);
 }
 
 /// Replicas that acknowledged at least `off` (what WAIT counts).

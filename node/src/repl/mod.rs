@@ -7,90 +7,24 @@
 //! - [`link`]: the replica side: the connection to the master, handshake, payload, stream.
 //! - [`info`]: INFO replication and ROLE.
 
-pub mod backlog;
 pub mod disk_sync;
 pub mod diskless;
 pub mod info;
 pub mod link;
 pub mod master;
 
-use crate::server::{Node, NodeState};
-use backlog::Backlog;
-use bytes::Bytes;
-use picket::server::{ClientHandle, OutputLimit};
+use crate::state::backlog::Backlog;
+use crate::state::repl::ReplicaInfo;
+use crate::state::{Node, NodeState};
+use picket::server::ClientHandle;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The replica's link to its master, as ROLE names its states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkState {
-    /// Must connect (REPLICAOF just ran, or the link dropped).
-    Connect,
-    Connecting,
-    /// PING … PSYNC.
-    Handshake,
-    /// Receiving the snapshot.
-    Sync,
-    Connected,
-}
-
-impl LinkState {
-    pub fn role_name(self) -> &'static str {
-        match self {
-            LinkState::Connect => "connect",
-            LinkState::Connecting => "connecting",
-            LinkState::Handshake => "handshake",
-            LinkState::Sync => "sync",
-            LinkState::Connected => "connected",
-        }
-    }
-}
-
-/// What a replica knows about its master.
-#[derive(Debug)]
-pub struct MasterLink {
-    pub host: String,
-    pub port: u16,
-    pub state: LinkState,
-    /// Bumped on every REPLICAOF: a link task whose generation is stale stops.
-    pub generation: u64,
-    /// Last byte received from the master.
-    pub last_io: Option<Instant>,
-    /// When the link went down (None while connected).
-    pub down_since: Option<Instant>,
-    /// Bytes of the master's stream read and applied (`slave_read_repl_offset`,
-    /// `slave_repl_offset`); None before the first sync.
-    pub read_reploff: Option<u64>,
-    pub reploff: Option<u64>,
-    /// Snapshot transfer progress (total, read), while in `Sync`.
-    pub sync_bytes: (i64, u64),
-    pub sync_last_io: Option<Instant>,
-    /// The master client (CLIENT LIST flags=M), while connected.
-    pub client: Option<Arc<ClientHandle>>,
-}
-
-/// A replica attached to this node.
-#[derive(Debug)]
-pub struct ReplicaInfo {
-    pub client: Arc<ClientHandle>,
-    pub ip: String,
-    pub port: u16,
-    /// SYNC (not PSYNC): no ACKs are expected from it.
-    pub pre_psync: bool,
-    pub ack_off: u64,
-    pub ack_time: Instant,
-    /// After a snapshot with an EOF mark, the stream is held here until the replica's first
-    /// ACK (a real Redis replica looks for the mark only at the end of a read).
-    pub held: Option<Vec<u8>>,
-    /// A diskless snapshot is still being streamed to it (INFO `state=wait_bgsave`).
-    pub syncing: bool,
-}
 
 /// A full resync's snapshot begins (under the lock, as its capture starts): what the stream
 /// produced so far goes before it, and its offset is returned.
 pub fn full_sync_offset(st: &mut NodeState) -> u64 {
     st.repl.sync_starting = false;
-    flush_stream(st);
+    crate::propagate::flush(st);
     ensure_backlog(st);
     st.repl.offset
 }
@@ -102,8 +36,8 @@ pub fn full_sync_format(
     offset: u64,
 ) -> Result<crate::rdb::write::Writer<Vec<u8>>, String> {
     st.stream.reset_select();
-    let aux = crate::persist::aux_fields(false, (&st.replid, offset), Some(0));
-    crate::snapshot::rdb_format(st, &aux)
+    let aux = crate::persistence::rdb_file::aux_fields(false, (&st.replid, offset), Some(0));
+    crate::persistence::snapshot::rdb_format(st, &aux)
 }
 
 impl ReplicaInfo {
@@ -127,111 +61,6 @@ impl ReplicaInfo {
             syncing: true,
         }
     }
-}
-
-/// A replica waiting for a diskless snapshot (`repl-diskless-sync-delay`).
-#[derive(Debug)]
-pub struct PendingSync {
-    pub client: Arc<ClientHandle>,
-    pub ip: String,
-    pub port: u16,
-    pub since: Instant,
-    pub last_keepalive: Instant,
-}
-
-/// The node's replication state.
-#[derive(Debug)]
-pub struct ReplState {
-    /// Some while this node is a replica.
-    pub master: Option<MasterLink>,
-    pub replicas: Vec<ReplicaInfo>,
-    /// Replicas waiting for the next diskless snapshot.
-    pub pending_sync: Vec<PendingSync>,
-    /// A full resync's snapshot thread was started and has not begun its capture yet.
-    pub sync_starting: bool,
-    pub backlog: Option<Backlog>,
-    /// `master_repl_offset`.
-    pub offset: u64,
-    /// `second_repl_offset` (-1 when replid2 is not valid).
-    pub second_offset: i64,
-    /// The history this node can continue with PSYNC: (replid, offset of the last byte).
-    pub cached: Option<(String, u64)>,
-    /// The position a snapshot loaded at start-up recorded, for the first PSYNC.
-    pub restored: Option<(String, u64)>,
-    pub no_replicas_since: Instant,
-    pub last_ping: Instant,
-    pub generation: u64,
-    pub obuf_limit: OutputLimit,
-    /// SHUTDOWN NOW: exit without waiting for the replicas to catch up.
-    pub shutdown_now: bool,
-    pub sync_full: u64,
-    pub sync_partial_ok: u64,
-    pub sync_partial_err: u64,
-}
-
-impl Default for ReplState {
-    fn default() -> Self {
-        ReplState {
-            master: None,
-            replicas: Vec::new(),
-            pending_sync: Vec::new(),
-            sync_starting: false,
-            backlog: None,
-            offset: 0,
-            second_offset: -1,
-            cached: None,
-            restored: None,
-            no_replicas_since: Instant::now(),
-            last_ping: Instant::now(),
-            generation: 0,
-            obuf_limit: OutputLimit {
-                hard: 256 << 20,
-                soft: 64 << 20,
-                soft_seconds: 60,
-            },
-            shutdown_now: false,
-            sync_full: 0,
-            sync_partial_ok: 0,
-            sync_partial_err: 0,
-        }
-    }
-}
-
-impl ReplState {
-    pub fn is_replica(&self) -> bool {
-        self.master.is_some()
-    }
-
-    /// A replica whose link to its master is not up.
-    pub fn link_down(&self) -> bool {
-        matches!(&self.master, Some(m) if m.state != LinkState::Connected)
-    }
-
-    /// Replicas that count for `min-replicas-to-write`: acked within `max_lag` seconds.
-    pub fn good_replicas(&self, max_lag: u64) -> usize {
-        self.replicas
-            .iter()
-            .filter(|r| !r.pre_psync && !r.syncing && r.ack_time.elapsed().as_secs() <= max_lag)
-            .count()
-    }
-}
-
-/// Per-session replication fields.
-#[derive(Debug, Default)]
-pub struct SessionRepl {
-    /// REPLCONF listening-port / ip-address / capa, before PSYNC.
-    pub listening_port: u16,
-    pub ip_address: Option<String>,
-    pub capa_psync2: bool,
-    pub capa_eof: bool,
-    /// This connection is a replica attached with PSYNC/SYNC.
-    pub is_replica: bool,
-    /// This session applies the stream of this node's master.
-    pub is_master: bool,
-    /// The master asked REPLCONF GETACK while this command ran.
-    pub getack: bool,
-    /// The replication offset right after this client's last write (for WAIT).
-    pub woff: u64,
 }
 
 /// A new random replication id, and the log line Redis writes.
@@ -297,65 +126,6 @@ pub fn ensure_backlog(st: &mut NodeState) {
     );
 }
 
-/// Hands what the write stream produced to its consumers: the AOF, the backlog and every
-/// attached replica (one shared buffer for all of them).
-pub fn flush_stream(st: &mut NodeState) {
-    if st.stream.buffer.is_empty() {
-        return;
-    }
-    let mut buf = std::mem::take(&mut st.stream.buffer);
-    if st.aof.is_some() {
-        crate::aof::append(st, &buf);
-    }
-    feed_replication(st, &buf);
-    buf.clear();
-    if buf.capacity() > 1 << 20 {
-        buf.shrink_to(64 * 1024);
-    }
-    st.stream.buffer = buf;
-}
-
-/// Appends bytes to the replication stream: the backlog, the offset and the replicas.
-fn feed_replication(st: &mut NodeState, data: &[u8]) {
-    let Some(b) = st.repl.backlog.as_mut() else {
-        return;
-    };
-    b.append(data);
-    st.repl.offset += data.len() as u64;
-    if st.repl.replicas.is_empty() {
-        return;
-    }
-    let shared = Bytes::copy_from_slice(data);
-    let lim = st.repl.obuf_limit;
-    st.repl.replicas.retain(|r| !r.client.is_killed());
-    for r in st.repl.replicas.iter_mut() {
-        match r.held.as_mut() {
-            Some(h) => {
-                h.extend_from_slice(data);
-                if lim.hard > 0 && h.len() > lim.hard {
-                    tracing::warn!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", r.client.id, r.client.addr);
-                    r.client.kill();
-                }
-            }
-            None => {
-                if !r.client.send(shared.clone(), lim) {
-                    r.client.kill();
-                }
-            }
-        }
-    }
-}
-
-/// Sends a command to the replicas outside any client's command (PING, REPLCONF GETACK): it
-/// goes through the stream so the AOF does not see it, only the backlog and replicas.
-pub fn feed_internal(st: &mut NodeState, argv: &[&[u8]]) {
-    crate::repl::flush_stream(st);
-    let mut buf = Vec::new();
-    let args: Vec<Bytes> = argv.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-    crate::propagate::encode_command(&mut buf, &args);
-    feed_replication(st, &buf);
-}
-
 /// Once a second: PING to replicas every `repl-ping-replica-period`, timed-out replicas
 /// dropped, the backlog freed after `repl-backlog-ttl` without replicas, ACKs from a replica.
 pub fn cron(node: &Node, st: &mut NodeState) {
@@ -386,7 +156,7 @@ pub fn cron(node: &Node, st: &mut NodeState) {
         && st.repl.last_ping.elapsed() >= Duration::from_secs(period)
     {
         st.repl.last_ping = Instant::now();
-        feed_internal(st, &[b"ping"]);
+        crate::propagate::feed_replicas_only(st, &[b"ping"]);
     }
     if st.repl.replicas.is_empty() {
         let ttl = st.config.get_i64("repl-backlog-ttl");
@@ -423,7 +193,7 @@ pub async fn wait_for_replicas(node: &Node) {
             st.pause.write_only = true;
         }
         tracing::info!("Waiting for replicas before shutting down.");
-        feed_internal(&mut st, &[b"REPLCONF", b"GETACK", b"*"]);
+        crate::propagate::feed_replicas_only(&mut st, &[b"REPLCONF", b"GETACK", b"*"]);
         until
     };
     loop {

@@ -6,7 +6,7 @@
 //!    old base, the old incr files and the new one. Every write from then on goes to the new
 //!    incr file, and a crash at any point still loads everything.
 //! 2. Without the lock, a slice at a time: the new base is the capture of the dataset at that
-//!    instant ([`crate::snapshot`]), an RDB preamble or commands, written to a temp file,
+//!    instant ([`crate::persistence::snapshot`]), an RDB preamble or commands, written to a temp file,
 //!    fsynced and renamed.
 //! 3. Under the lock: the manifest is rewritten to list the new base and the new incr file, and
 //!    the old files are removed.
@@ -21,9 +21,9 @@
 //! does.
 
 use crate::db::{RStr, Value};
+use crate::persistence::snapshot::Format;
 use crate::rdb::write::Writer;
-use crate::server::{Node, NodeState};
-use crate::snapshot::Format;
+use crate::state::{Node, NodeState};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,7 +38,7 @@ pub struct CommandFormat {
 impl Format for CommandFormat {
     fn select_db(&mut self, db: usize, _keys: usize, _expires: usize) -> std::io::Result<()> {
         let argv = [Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())];
-        crate::propagate::encode_command(&mut self.buf, &argv);
+        crate::state::stream::encode_command(&mut self.buf, &argv);
         Ok(())
     }
 
@@ -67,11 +67,11 @@ impl Format for CommandFormat {
                 .collect(),
         };
         if argv.len() > 2 {
-            crate::propagate::encode_command(&mut self.buf, &argv);
+            crate::state::stream::encode_command(&mut self.buf, &argv);
         }
         if let Some(t) = exp {
             let argv = [b(b"PEXPIREAT"), b(k), Bytes::from(t.to_string())];
-            crate::propagate::encode_command(&mut self.buf, &argv);
+            crate::state::stream::encode_command(&mut self.buf, &argv);
         }
         Ok(())
     }
@@ -141,7 +141,7 @@ pub fn bgrewriteaof(node: &Node, st: &mut NodeState) -> Result<&'static str, Str
     if st.persist.aof_rewrite_since.is_some() {
         return Err(IN_PROGRESS.into());
     }
-    if crate::savepoints::busy(st) {
+    if st.snapshot_busy() {
         st.persist.aof_rewrite_scheduled = true;
         return Ok(SCHEDULED);
     }
@@ -153,7 +153,7 @@ pub fn bgrewriteaof(node: &Node, st: &mut NodeState) -> Result<&'static str, Str
 /// runs a scheduled BGREWRITEAOF), or the automatic one when the AOF grew by
 /// `auto-aof-rewrite-percentage` over its size after the last rewrite.
 pub fn cron(node: &Node, st: &mut NodeState) {
-    if st.persist.aof_rewrite_since.is_some() || crate::savepoints::busy(st) {
+    if st.persist.aof_rewrite_since.is_some() || st.snapshot_busy() {
         return;
     }
     if st.persist.aof_rewrite_scheduled {
@@ -217,7 +217,7 @@ fn run(node: Arc<Node>, kind: Kind) {
     let (dir, tmp) = {
         let st = node.state.lock();
         (
-            crate::aof::aof_dir(&st),
+            crate::persistence::aof::aof_dir(&st),
             format!("temp-rewriteaof-bg-{}.aof", std::process::id()),
         )
     };
@@ -228,7 +228,7 @@ fn run(node: Arc<Node>, kind: Kind) {
         std::fs::create_dir_all(&dir)?;
         let begin = |st: &mut NodeState| switch_incr(st, kind, &mut new);
         let out = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&staged)?);
-        let (out, _) = crate::snapshot::write_snapshot(&node, begin, out)?;
+        let (out, _) = crate::persistence::snapshot::write_snapshot(&node, begin, out)?;
         let f = out.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         let base = &new
@@ -268,7 +268,7 @@ fn run(node: Arc<Node>, kind: Kind) {
             tracing::warn!("Background AOF rewrite terminated with error: {e}");
             // Turning the AOF on: the temp incr file goes, and the rewrite is tried again.
             if st.aof.as_ref().is_some_and(|a| a.initial.is_some()) {
-                crate::aof::close(&mut st);
+                crate::persistence::aof::close(&mut st);
             }
             if st.persist.aof_turning_on {
                 st.persist.aof_rewrite_scheduled = true;
@@ -284,7 +284,7 @@ fn switch_incr(
     kind: Kind,
     new: &mut Option<Planned>,
 ) -> Result<BaseFormat, String> {
-    crate::aof::flush(st);
+    crate::propagate::flush(st);
     // The AOF turned on or off between the start and now: this rewrite is not wanted any
     // more (as Redis kills the child), the one the change scheduled follows.
     if kind_now(st) != kind {
@@ -295,7 +295,7 @@ fn switch_incr(
         Kind::BaseOnly => return plan_base_only(st, new),
         Kind::Switch => {}
     }
-    let ext = crate::aof::base_ext(st);
+    let ext = crate::persistence::aof::base_ext(st);
     let fmt = base_format(st)?;
     let Some(a) = st.aof.as_mut() else {
         return Err("the AOF was turned off".into());
@@ -331,10 +331,10 @@ fn switch_incr(
 /// Step 1 with the AOF off: only the base's name, after what the manifest on disk lists.
 fn plan_base_only(st: &mut NodeState, new: &mut Option<Planned>) -> Result<BaseFormat, String> {
     let fmt = base_format(st)?;
-    let dir = crate::aof::aof_dir(st);
+    let dir = crate::persistence::aof::aof_dir(st);
     let base_name = st.config.get("appendfilename");
-    let seq = crate::aof::next_seq_on_disk(&dir, base_name);
-    let ext = crate::aof::base_ext(st);
+    let seq = crate::persistence::aof::next_seq_on_disk(&dir, base_name);
+    let ext = crate::persistence::aof::base_ext(st);
     *new = Some(Planned {
         seq,
         base: format!("{base_name}.{seq}.base.{ext}"),
@@ -346,26 +346,28 @@ fn plan_base_only(st: &mut NodeState, new: &mut Option<Planned>) -> Result<BaseF
 /// Step 3 with the AOF off: a manifest listing only the new base; the files the old one
 /// listed are removed.
 fn install_base_only(st: &mut NodeState, seq: u64, base: &str) -> Result<(), String> {
-    let dir = crate::aof::aof_dir(st);
+    let dir = crate::persistence::aof::aof_dir(st);
     let base_name = st.config.get("appendfilename").to_string();
-    let old = crate::aof::listed_on_disk(&dir, &base_name);
-    crate::aof::write_manifest(&dir, &base_name, Some(&(base.to_string(), seq)), &[])
+    let old = crate::persistence::aof::listed_on_disk(&dir, &base_name);
+    crate::persistence::aof::write_manifest(&dir, &base_name, Some(&(base.to_string(), seq)), &[])
         .map_err(|e| e.to_string())?;
     let gone = old.into_iter().map(|f| f.0).filter(|n| n != base);
-    crate::aof::remove_files(&dir, gone);
+    crate::persistence::aof::remove_files(&dir, gone);
     st.persist.aof_rewrites += 1;
     Ok(())
 }
 
 /// The base's encoding for the snapshot that starts now, with the aux fields of this instant.
 fn base_format(st: &NodeState) -> Result<BaseFormat, String> {
-    if crate::aof::base_ext(st) == "rdb" {
-        let aux = crate::persist::aux_fields(
+    if crate::persistence::aof::base_ext(st) == "rdb" {
+        let aux = crate::persistence::rdb_file::aux_fields(
             true,
             (&st.replid, st.repl.offset),
-            crate::persist::stream_db(st),
+            crate::persistence::rdb_file::stream_db(st),
         );
-        Ok(BaseFormat::Rdb(crate::snapshot::rdb_format(st, &aux)?))
+        Ok(BaseFormat::Rdb(crate::persistence::snapshot::rdb_format(
+            st, &aux,
+        )?))
     } else {
         Ok(BaseFormat::Commands(CommandFormat::default()))
     }
@@ -375,7 +377,7 @@ fn base_format(st: &NodeState) -> Result<BaseFormat, String> {
 /// is listed yet.
 fn open_initial(st: &mut NodeState, new: &mut Option<Planned>) -> Result<BaseFormat, String> {
     let fmt = base_format(st)?;
-    let dir = crate::aof::aof_dir(st);
+    let dir = crate::persistence::aof::aof_dir(st);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let a = {
         let base_name = st.config.get("appendfilename");
@@ -387,13 +389,13 @@ fn open_initial(st: &mut NodeState, new: &mut Option<Planned>) -> Result<BaseFor
             .open(dir.join(&tmp))
             .map_err(|e| e.to_string())?;
         tracing::info!("Creating AOF incr file {tmp} on background rewrite");
-        let seq = crate::aof::next_seq_on_disk(&dir, base_name);
-        let mut a = crate::aof::Aof::open(st, dir, seq, file);
+        let seq = crate::persistence::aof::next_seq_on_disk(&dir, base_name);
+        let mut a = crate::state::aof::Aof::open(st, dir, seq, file);
         a.initial = Some(tmp);
         a
     };
     let seq = a.seq;
-    let ext = crate::aof::base_ext(st);
+    let ext = crate::persistence::aof::base_ext(st);
     *new = Some(Planned {
         seq,
         base: format!("{}.{seq}.base.{ext}", a.base_name),
@@ -416,7 +418,7 @@ fn install_initial(st: &mut NodeState, seq: u64, base: &str) -> Result<(), Strin
         return Err("the AOF was replaced during the rewrite".into());
     };
     let name = format!("{}.{seq}.incr.aof", a.base_name);
-    let old = crate::aof::listed_on_disk(&a.dir, &a.base_name);
+    let old = crate::persistence::aof::listed_on_disk(&a.dir, &a.base_name);
     std::fs::rename(a.dir.join(&tmp), a.dir.join(&name)).map_err(|e| e.to_string())?;
     tracing::info!("Successfully renamed the temporary AOF incr file {tmp} into {name}");
     a.base = Some((base.to_string(), seq));
@@ -431,7 +433,7 @@ fn install_initial(st: &mut NodeState, seq: u64, base: &str) -> Result<(), Strin
     a.rebase();
     let keep = [base.to_string(), name];
     let gone = old.into_iter().map(|f| f.0).filter(|n| !keep.contains(n));
-    crate::aof::remove_files(&a.dir, gone);
+    crate::persistence::aof::remove_files(&a.dir, gone);
     st.persist.aof_turning_on = false;
     st.persist.aof_rewrites += 1;
     Ok(())
@@ -461,7 +463,7 @@ fn install(st: &mut NodeState, seq: u64, base: &str) -> Result<(), String> {
         a.incrs = prev_incrs;
         return Err(e.to_string());
     }
-    crate::aof::remove_files(&a.dir, old);
+    crate::persistence::aof::remove_files(&a.dir, old);
     a.rebase();
     st.persist.aof_rewrites += 1;
     Ok(())

@@ -5,7 +5,7 @@
 //! the file is fsynced before the replies of the batch leave the server; `everysec` fsyncs on a
 //! background thread about once a second; `no` leaves it to the OS.
 //!
-//! BGREWRITEAOF and the automatic rewrite run in the background ([`crate::aof_rewrite`]): a
+//! BGREWRITEAOF and the automatic rewrite run in the background ([`crate::persistence::aof_rewrite`]): a
 //! new incr file starts at once and the new base is a point-in-time capture written while
 //! clients keep writing. Turning `appendonly` on at runtime ([`turn_on`]) is such a rewrite too,
 //! as in Redis 7: the writes go to `temp-<appendfilename>.incr` until the first base is written,
@@ -14,7 +14,9 @@
 //! replica turns its AOF off and on again after a full resync, as Redis restarts it. Every
 //! change of files ends with the manifest replaced atomically.
 
-use crate::server::{Node, NodeState, Session};
+use crate::state::aof::{Aof, Fsync};
+use crate::state::replay::Replay;
+use crate::state::{Node, NodeState, Session};
 use picket::resp::{Reply, RequestParser};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -23,73 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fsync {
-    Always,
-    EverySec,
-    No,
-}
-
-/// The open AOF.
-pub struct Aof {
-    pub(crate) dir: PathBuf,
-    pub(crate) base_name: String,
-    /// The highest sequence number in a file name so far.
-    pub(crate) seq: u64,
-    /// The base file the manifest lists: (name, seq).
-    pub(crate) base: Option<(String, u64)>,
-    /// The incr files the manifest lists, oldest first; the last one is written to.
-    pub(crate) incrs: Vec<(String, u64)>,
-    pub(crate) incr: File,
-    /// While `appendonly` is being turned on: the temp incr file written to until the first
-    /// base is done (Redis's `AOF_WAIT_REWRITE`); nothing is listed in the manifest yet.
-    pub(crate) initial: Option<String>,
-    pub fsync: Fsync,
-    /// Bytes written since the last fsync.
-    unsynced: bool,
-    last_fsync: Instant,
-    fsync_running: Arc<AtomicBool>,
-    /// Bytes of the incr file written to.
-    pub size: u64,
-    /// Bytes of the base file.
-    base_file: u64,
-    /// The AOF's whole size at the end of the last rewrite, or at the load (INFO's
-    /// `aof_base_size`, what `auto-aof-rewrite-percentage` measures the growth from).
-    pub(crate) rewrite_base: u64,
-    /// The second of the last `#TS:` annotation (aof-timestamp-enabled).
-    last_ts: i64,
-}
-
 impl Aof {
-    fn base_file_size(&self) -> u64 {
-        self.base
-            .as_ref()
-            .and_then(|(n, _)| std::fs::metadata(self.dir.join(n)).ok())
-            .map(|m| m.len())
-            .unwrap_or(0)
-    }
-
-    /// The files the manifest lists now: the base, older incr files (while a rewrite runs)
-    /// and the one written to (counted from memory). INFO's `aof_current_size`.
-    pub(crate) fn current_size(&self) -> u64 {
-        let older: u64 = self
-            .incrs
-            .iter()
-            .rev()
-            .skip(1)
-            .filter_map(|(n, _)| std::fs::metadata(self.dir.join(n)).ok())
-            .map(|m| m.len())
-            .sum();
-        self.base_file + older + self.size
-    }
-
-    /// After a new base is listed (a rewrite, a load): its size, and the growth counted from
-    /// the whole AOF as it is now.
-    pub(crate) fn rebase(&mut self) {
-        self.base_file = self.base_file_size();
-        self.rewrite_base = self.current_size();
-    }
-
     /// Writes the manifest for the files listed now.
     pub(crate) fn write_manifest(&self) -> std::io::Result<()> {
         write_manifest(&self.dir, &self.base_name, self.base.as_ref(), &self.incrs)
@@ -218,12 +154,12 @@ fn rewrite_files(
     let base = (format!("{base_name}.{seq}.base.{ext}"), seq);
     let path = dir.join(&base.0);
     if ext == "rdb" {
-        crate::persist::write_rdb_with_aux(st, &path, true)?;
+        crate::persistence::rdb_file::write_rdb_with_aux(st, &path, true)?;
     } else {
         let tmp = format!("temp-rewriteaof-{}.aof", std::process::id());
         picket::fsutil::atomic_write_with(&path, &tmp, |f| {
-            let fmt = crate::aof_rewrite::CommandFormat::default();
-            crate::snapshot::write_locked(st, fmt, &mut *f).map(|_| ())
+            let fmt = crate::persistence::aof_rewrite::CommandFormat::default();
+            crate::persistence::snapshot::write_locked(st, fmt, &mut *f).map(|_| ())
         })?;
     }
     let incr_name = (format!("{base_name}.{seq}.incr.aof"), seq);
@@ -279,7 +215,7 @@ impl Aof {
 pub fn start(st: &mut NodeState) -> std::io::Result<()> {
     let dir = aof_dir(st);
     let base_name = st.config.get("appendfilename").to_string();
-    flush(st);
+    crate::propagate::flush(st);
     let (incr, base, incr_name) = rewrite_files(st, &dir, &base_name, 1)?;
     let mut a = Aof::open(st, dir, 1, incr);
     a.base = Some(base);
@@ -296,11 +232,11 @@ pub fn start(st: &mut NodeState) -> std::io::Result<()> {
 /// `aof_enabled:1` from now on; the files appear when the base is written.
 pub fn turn_on(node: &Node, st: &mut NodeState) {
     st.persist.aof_turning_on = true;
-    if crate::savepoints::busy(st) {
+    if st.snapshot_busy() {
         tracing::warn!("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
         st.persist.aof_rewrite_scheduled = true;
     } else {
-        crate::aof_rewrite::start(node, st);
+        crate::persistence::aof_rewrite::start(node, st);
     }
 }
 
@@ -352,7 +288,7 @@ pub fn enabled(st: &NodeState) -> bool {
 /// Turns the AOF off (CONFIG SET appendonly no). A first rewrite still running is abandoned:
 /// its temp incr file is removed, and its base is discarded when it finishes.
 pub fn stop(st: &mut NodeState) {
-    flush(st);
+    crate::propagate::flush(st);
     st.persist.aof_turning_on = false;
     st.persist.aof_rewrite_scheduled = false;
     if let Some(a) = st.aof.as_ref() {
@@ -361,92 +297,12 @@ pub fn stop(st: &mut NodeState) {
     close(st);
 }
 
-/// Hands what the write stream produced to its consumers (this file, the replication backlog
-/// and the replicas); with `always`, the file is fsynced before this returns, so before the
-/// replies of the batch are written.
-pub fn flush(st: &mut NodeState) {
-    crate::repl::flush_stream(st);
-}
-
-/// Appends stream bytes to the incr file. A write error exits, as in Redis.
-pub(crate) fn append(st: &mut NodeState, data: &[u8]) {
-    let ts_on = st.config.get_bool("aof-timestamp-enabled");
-    let no_fsync = no_fsync_now(st);
-    let Some(a) = st.aof.as_mut() else {
-        return;
-    };
-    if data.is_empty() {
-        return;
-    }
-    if ts_on {
-        let now = crate::server::now_ms() / 1000;
-        if now != a.last_ts {
-            a.last_ts = now;
-            let ts = format!("#TS:{now}\r\n");
-            if a.incr.write_all(ts.as_bytes()).is_err() {
-                tracing::warn!("Error writing to the AOF file. Exiting.");
-                std::process::exit(1);
-            }
-            a.size += ts.len() as u64;
-        }
-    }
-    if let Err(e) = a.incr.write_all(data) {
-        tracing::warn!("Error writing to the AOF file: {e}. Exiting.");
-        std::process::exit(1);
-    }
-    a.size += data.len() as u64;
-    a.unsynced = true;
-    if a.fsync == Fsync::Always && !no_fsync {
-        if let Err(e) = a.incr.sync_data() {
-            tracing::warn!("Can't persist the AOF (fsync: {e}). Exiting.");
-            std::process::exit(1);
-        }
-        a.unsynced = false;
-        a.last_fsync = Instant::now();
-    }
-}
-
-/// `no-appendfsync-on-rewrite yes` while a snapshot (a BGSAVE or a rewrite) runs: no fsync,
-/// as Redis skips it while it has a child process.
-fn no_fsync_now(st: &NodeState) -> bool {
-    crate::savepoints::busy(st) && st.config.get_bool("no-appendfsync-on-rewrite")
-}
-
-/// From the cron: the `everysec` fsync on a background thread, at most one at a time.
-pub fn tick(st: &mut NodeState) {
-    flush(st);
-    if no_fsync_now(st) {
-        return;
-    }
-    let Some(a) = st.aof.as_mut() else {
-        return;
-    };
-    if a.fsync != Fsync::EverySec || !a.unsynced || a.last_fsync.elapsed().as_millis() < 1000 {
-        return;
-    }
-    if a.fsync_running.swap(true, Ordering::AcqRel) {
-        return;
-    }
-    let Ok(f) = a.incr.try_clone() else {
-        a.fsync_running.store(false, Ordering::Release);
-        return;
-    };
-    a.unsynced = false;
-    a.last_fsync = Instant::now();
-    let running = a.fsync_running.clone();
-    std::thread::spawn(move || {
-        let _ = f.sync_data();
-        running.store(false, Ordering::Release);
-    });
-}
-
 /// A loading failure: the file, the offset and why.
-fn fatal(file: &Path, offset: usize, reason: &str) -> ! {
-    tracing::warn!(
-        "Bad file format reading the append only file {} at offset {offset}: {reason}. Exiting.",
+fn bad_format(file: &Path, offset: usize, reason: &str) -> String {
+    format!(
+        "Bad file format reading the append only file {} at offset {offset}: {reason}",
         file.display()
-    );
-    std::process::exit(1);
+    )
 }
 
 /// Replays an incr file through the command executor (a fake client, no replies kept).
@@ -454,13 +310,14 @@ fn fatal(file: &Path, offset: usize, reason: &str) -> ! {
 /// `-LOADING` reply instead of waiting.
 fn replay(
     node: &Node,
+    runner: &dyn Replay,
     st: &mut parking_lot::MutexGuard<'_, NodeState>,
     sess: &mut Session,
     path: &Path,
     truncated_ok: bool,
-) {
+) -> Result<(), String> {
     let Ok(data) = std::fs::read(path) else {
-        return;
+        return Ok(());
     };
     let mut parser = RequestParser::new();
     let mut buf = bytes::BytesMut::from(&data[..]);
@@ -492,7 +349,7 @@ fn replay(
                 if r.args.is_empty() {
                     continue;
                 }
-                crate::cmd::run_one(node, st, sess, &r.args, &mut out, crate::server::now_ms());
+                runner.run(node, st, sess, &r.args, &mut out, crate::clock::now_ms());
                 out.buf.clear();
                 let _ = out.take_errors();
                 replayed += 1;
@@ -505,18 +362,18 @@ fn replay(
                 }
             }
             Ok(None) => break,
-            Err(e) => fatal(path, data.len() - before, &e.0),
+            Err(e) => return Err(bad_format(path, data.len() - before, &e.0)),
         }
     }
     // The parser leaves an incomplete request in the buffer: everything before it is valid.
     let valid = data.len() - buf.len();
     if valid < data.len() {
         if !truncated_ok {
-            fatal(
+            return Err(bad_format(
                 path,
                 valid,
                 "unexpected end of file (aof-load-truncated is no)",
-            );
+            ));
         }
         tracing::warn!(
             "!!! Warning: short read while loading the AOF file {}!!! AOF loaded anyway because aof-load-truncated is enabled; truncating it to {valid} bytes",
@@ -531,11 +388,12 @@ fn replay(
         tracing::warn!("Revert incomplete MULTI/EXEC transaction in AOF file");
         sess.multi = None;
     }
+    Ok(())
 }
 
 /// [`load_at_startup`] on a blocking thread, with INFO's loading figures (the caller holds
 /// the loading state, so clients connected meanwhile get `-LOADING` and `loading:1`).
-pub async fn load_in_background(node: Arc<Node>) {
+pub async fn load_in_background(node: Arc<Node>, runner: Arc<dyn Replay>) -> Result<(), String> {
     let ls = &node.loading;
     let total: u64 = {
         let st = node.state.lock();
@@ -549,14 +407,16 @@ pub async fn load_in_background(node: Arc<Node>) {
     };
     ls.total_bytes.store(total, Ordering::Relaxed);
     ls.start_time
-        .store(crate::server::now_ms() / 1000, Ordering::Relaxed);
+        .store(crate::clock::now_ms() / 1000, Ordering::Relaxed);
     let n = node.clone();
-    let _ = tokio::task::spawn_blocking(move || load_at_startup(&n)).await;
+    tokio::task::spawn_blocking(move || load_at_startup(&n, runner.as_ref()))
+        .await
+        .map_err(|e| format!("The AOF loading thread failed: {e}"))?
 }
 
 /// Start-up with `appendonly yes`: loads the base and incr files of the manifest, or creates
 /// the AOF from the (empty) dataset when there is none, then opens it for appending.
-pub fn load_at_startup(node: &Node) {
+pub fn load_at_startup(node: &Node, runner: &dyn Replay) -> Result<(), String> {
     let mut st = node.state.lock();
     let dir = aof_dir(&st);
     let base_name = st.config.get("appendfilename").to_string();
@@ -564,24 +424,23 @@ pub fn load_at_startup(node: &Node) {
     let text = match std::fs::read_to_string(&mpath) {
         Ok(t) => t,
         Err(_) => {
-            if let Err(e) = start(&mut st) {
-                tracing::warn!(
-                    "Can't create the append only file in {}: {e}. Exiting.",
+            start(&mut st).map_err(|e| {
+                format!(
+                    "Can't create the append only file in {}: {e}",
                     dir.display()
-                );
-                std::process::exit(1);
-            }
+                )
+            })?;
             tracing::info!("Creating AOF base file {base_name}.1.base.rdb on server start");
-            return;
+            return Ok(());
         }
     };
-    let files = parse_manifest(&text).unwrap_or_else(|e| fatal(&mpath, 0, &e));
+    let files = parse_manifest(&text).map_err(|e| bad_format(&mpath, 0, &e))?;
     let started = Instant::now();
     let truncated_ok = st.config.get_bool("aof-load-truncated");
     let (client, _rx) = node
         .registry
         .register(String::new(), String::new(), -1, true);
-    let mut sess = picket::server::Service::open(node, client.clone());
+    let mut sess = Session::new(client.clone());
     // A trusted stream: applied whatever -LOADING, READONLY or OOM would say to a client.
     sess.repl.is_master = true;
     let lim = st.ks.enc;
@@ -604,42 +463,48 @@ pub fn load_at_startup(node: &Node) {
                     // Read without the lock (clients get -LOADING meanwhile), then installed.
                     let (dbs, lru) = (st.ks.dbs.len(), st.ks.lru.initial());
                     let read = parking_lot::MutexGuard::unlocked(&mut st, || {
-                        crate::persist::read_rdb_file(&path, dbs, &lim, lru, true, None)
+                        crate::persistence::rdb_file::read_rdb_file(
+                            &path, dbs, &lim, lru, true, None,
+                        )
                     });
                     match read {
-                        Ok(Some(l)) => crate::persist::install(&mut st.ks, l),
+                        Ok(Some(l)) => crate::persistence::rdb_file::install(&mut st.ks, l),
                         Ok(None) => {}
                         Err(e) => {
-                            tracing::warn!(
-                                "Fatal error loading the AOF base {}: {e}. Exiting.",
+                            return Err(format!(
+                                "Fatal error loading the AOF base {}: {e}",
                                 path.display()
-                            );
-                            std::process::exit(1);
+                            ))
                         }
                     }
                 } else {
-                    replay(node, &mut st, &mut sess, &path, false);
+                    replay(node, runner, &mut st, &mut sess, &path, false)?;
                 }
             }
             'i' => {
                 seq = seq.max(*s);
                 let last = incrs.last().map(|f| &f.0 == name).unwrap_or(false);
-                replay(node, &mut st, &mut sess, &path, truncated_ok && last);
+                replay(
+                    node,
+                    runner,
+                    &mut st,
+                    &mut sess,
+                    &path,
+                    truncated_ok && last,
+                )?;
             }
             _ => {}
         }
     }
     node.registry.unregister(client.id);
-    crate::cmd::flush_expired(&mut st);
+    crate::propagate::expired_dels(&mut st);
     st.stream.buffer.clear();
     let incr_name = incrs
         .last()
         .map(|f| f.0.clone())
         .unwrap_or_else(|| format!("{base_name}.{seq}.incr.aof"));
-    let incr = open_incr(&dir.join(&incr_name)).unwrap_or_else(|e| {
-        tracing::warn!("Can't open the append-only file {incr_name}: {e}. Exiting.");
-        std::process::exit(1);
-    });
+    let incr = open_incr(&dir.join(&incr_name))
+        .map_err(|e| format!("Can't open the append-only file {incr_name}: {e}"))?;
     let size = incr.metadata().map(|m| m.len()).unwrap_or(0);
     let unlisted = listed_incrs.is_empty();
     if unlisted {
@@ -654,10 +519,8 @@ pub fn load_at_startup(node: &Node) {
         a.rebase();
         // A manifest without an incr file gets the one now written to.
         if unlisted {
-            if let Err(e) = a.write_manifest() {
-                tracing::warn!("Can't update the AOF manifest: {e}. Exiting.");
-                std::process::exit(1);
-            }
+            a.write_manifest()
+                .map_err(|e| format!("Can't update the AOF manifest: {e}"))?;
         }
     }
     st.stream.enabled = true;
@@ -667,4 +530,17 @@ pub fn load_at_startup(node: &Node) {
         "DB loaded from append only file: {:.3} seconds",
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// From the cron: the stream flushed, and the `everysec` fsync started when one is due (not
+/// while `no-appendfsync-on-rewrite` pauses it).
+pub fn tick(st: &mut NodeState) {
+    crate::propagate::flush(st);
+    if crate::propagate::fsync_paused(st) {
+        return;
+    }
+    if let Some(a) = st.aof.as_mut() {
+        a.fsync_everysec();
+    }
 }

@@ -8,9 +8,10 @@
 //! The encoding is a [`Format`]: an RDB stream (BGSAVE, replicas, an AOF base with preamble) or
 //! commands (an AOF base with `aof-use-rdb-preamble no`).
 
+use crate::clock::now_ms;
 use crate::db::{Db, SBytes, Value};
 use crate::rdb::write::Writer;
-use crate::server::{now_ms, Node, NodeState};
+use crate::state::{Node, NodeState};
 use std::io::Write;
 
 /// Entries written per slice while holding the lock.

@@ -2,10 +2,11 @@
 //! refusal after a failed snapshot (`stop-writes-on-bgsave-error`).
 //!
 //! Picket has no fork: a background save runs on its own thread and writes a point-in-time
-//! capture of the dataset a slice at a time ([`crate::snapshot`]), so clients keep being
+//! capture of the dataset a slice at a time ([`crate::persistence::snapshot`]), so clients keep being
 //! served, and keep writing, while it runs. The replies, log lines and INFO fields are Redis's.
 
-use crate::server::{now_ms, Node, NodeState};
+use crate::clock::now_ms;
+use crate::state::{Node, NodeState};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,11 +27,11 @@ pub fn points(st: &NodeState) -> Vec<(i64, u64)> {
 /// Once a second: starts a BGSAVE when a save point is reached (after a failure, retried no
 /// sooner than 5 s later, as Redis).
 pub fn cron(node: &Node, st: &mut NodeState) {
-    if st.persist.bgsave_scheduled && !busy(st) {
+    if st.persist.bgsave_scheduled && !st.snapshot_busy() {
         st.persist.bgsave_scheduled = false;
         return start(node, st);
     }
-    if st.dirty == 0 || busy(st) {
+    if st.dirty == 0 || st.snapshot_busy() {
         return;
     }
     let now = now_ms() / 1000;
@@ -48,14 +49,6 @@ pub fn cron(node: &Node, st: &mut NodeState) {
     }
 }
 
-/// A snapshot is being taken (a BGSAVE, a full resync's or an AOF rewrite's).
-pub fn busy(st: &NodeState) -> bool {
-    st.persist.bgsave_since.is_some()
-        || st.persist.aof_rewrite_since.is_some()
-        || st.repl.sync_starting
-        || st.ks.capturing()
-}
-
 /// Starts a BGSAVE on its own thread.
 pub fn start(node: &Node, st: &mut NodeState) {
     let Some(node) = node.me.upgrade() else {
@@ -69,17 +62,21 @@ pub fn start(node: &Node, st: &mut NodeState) {
 
 /// The BGSAVE thread: the capture to a temp file, fsynced and renamed over `dbfilename`.
 fn background_save(node: Arc<Node>) {
-    let path = crate::persist::rdb_path(&node.state.lock());
+    let path = crate::persistence::rdb_file::rdb_path(&node.state.lock());
     let tmp = format!("temp-{}.rdb", std::process::id());
     let mut dirty_before = 0;
     let res = picket::fsutil::atomic_write_with(&path, &tmp, |f| {
         let begin = |st: &mut NodeState| {
             dirty_before = st.dirty;
             let repl = (st.replid.as_str(), st.repl.offset);
-            let aux = crate::persist::aux_fields(false, repl, crate::persist::stream_db(st));
-            crate::snapshot::rdb_format(st, &aux)
+            let aux = crate::persistence::rdb_file::aux_fields(
+                false,
+                repl,
+                crate::persistence::rdb_file::stream_db(st),
+            );
+            crate::persistence::snapshot::rdb_format(st, &aux)
         };
-        crate::snapshot::write_snapshot(&node, begin, &mut *f).map(|_| ())
+        crate::persistence::snapshot::write_snapshot(&node, begin, &mut *f).map(|_| ())
     });
     let mut st = node.state.lock();
     let took = st.persist.bgsave_since.take().map(|t| t.elapsed());
@@ -114,7 +111,7 @@ pub fn bgsave(node: &Node, st: &mut NodeState, schedule: bool) -> Result<&'stati
         }
         return Err("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.".into());
     }
-    if busy(st) {
+    if st.snapshot_busy() {
         return Err("ERR Background save already in progress".into());
     }
     start(node, st);

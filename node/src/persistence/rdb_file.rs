@@ -2,12 +2,13 @@
 //! loading `dir/dbfilename` at start-up and for DEBUG RELOAD. Files are written to a temp file,
 //! fsynced, renamed over the target, and the directory fsynced.
 
+use crate::clock::now_ms;
 use crate::db::{Db, EncodingLimits, Entry, Keyspace, SBytes, Value};
 use crate::rdb::read::{load, RdbError, Sink};
 use crate::rdb::write::Writer;
-use crate::server::{now_ms, NodeState};
+use crate::state::NodeState;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -116,86 +117,6 @@ pub fn save(st: &mut NodeState) -> Result<(), String> {
             tracing::warn!("Failed opening the temp RDB file temp-{}.rdb (in server root dir {}) for saving: {e}", std::process::id(), st.config.get("dir"));
             Err(e.to_string())
         }
-    }
-}
-
-/// Counters for INFO persistence.
-#[derive(Debug, Clone)]
-pub struct PersistStats {
-    pub saves: u64,
-    pub last_save_ok: bool,
-    /// Duration of the last BGSAVE (`rdb_last_bgsave_time_sec`), -1 before the first.
-    pub last_bgsave_secs: i64,
-    /// When the running BGSAVE started (`rdb_bgsave_in_progress`).
-    pub bgsave_since: Option<Instant>,
-    /// BGSAVE SCHEDULE while an AOF rewrite runs: started when it is done.
-    pub bgsave_scheduled: bool,
-    /// When the running AOF rewrite started (`aof_rewrite_in_progress`).
-    pub aof_rewrite_since: Option<Instant>,
-    /// BGREWRITEAOF while another snapshot runs: started when it is done.
-    pub aof_rewrite_scheduled: bool,
-    /// CONFIG SET appendonly yes until the first base is written (Redis's AOF_WAIT_REWRITE).
-    pub aof_turning_on: bool,
-    /// Rewrites completed (`aof_rewrites`), the first one of a CONFIG SET appendonly yes too.
-    pub aof_rewrites: u64,
-    pub aof_last_rewrite_ok: bool,
-    pub aof_last_rewrite_secs: i64,
-    pub aof_rewrite_failures: u64,
-
-    pub last_load_keys: u64,
-    pub last_load_expired: u64,
-    /// The last snapshot attempt (a failed one is retried after 5 s).
-    pub last_try: Option<Instant>,
-}
-
-impl Default for PersistStats {
-    fn default() -> Self {
-        PersistStats {
-            saves: 0,
-            last_save_ok: true,
-            last_bgsave_secs: -1,
-            bgsave_since: None,
-            bgsave_scheduled: false,
-            aof_rewrite_since: None,
-            aof_rewrite_scheduled: false,
-            aof_turning_on: false,
-            aof_rewrites: 0,
-            aof_last_rewrite_ok: true,
-            aof_last_rewrite_secs: -1,
-            aof_rewrite_failures: 0,
-
-            last_load_keys: 0,
-            last_load_expired: 0,
-            last_try: None,
-        }
-    }
-}
-
-/// Progress of the start-up load, for `-LOADING` and INFO's loading fields.
-#[derive(Default)]
-pub struct LoadingState {
-    pub active: AtomicBool,
-    pub start_time: AtomicI64,
-    pub total_bytes: AtomicU64,
-    pub loaded_bytes: Arc<AtomicU64>,
-    /// The `used-mem` aux field of the file being loaded.
-    pub rdb_used_mem: Arc<AtomicU64>,
-}
-
-impl LoadingState {
-    pub fn is_loading(&self) -> bool {
-        self.active.load(Ordering::Acquire)
-    }
-
-    /// Start-up: from before the listeners accept until the data is loaded, every command
-    /// without the `loading` flag gets `-LOADING`.
-    pub fn begin(&self) {
-        self.start_time.store(now_ms() / 1000, Ordering::Relaxed);
-        self.active.store(true, Ordering::Release);
-    }
-
-    pub fn end(&self) {
-        self.active.store(false, Ordering::Release);
     }
 }
 
@@ -376,7 +297,7 @@ pub fn read_rdb_stream(
 pub fn install(ks: &mut Keyspace, loaded: Loaded) {
     for (i, d) in loaded.dbs.into_iter().enumerate() {
         let old = ks.flush_db(i);
-        crate::cmd::keys::dispose(vec![old], true);
+        crate::lazyfree::free_dbs(vec![old], true);
         ks.dbs[i].main = d.main;
         ks.dbs[i].expires = d.expires;
     }
@@ -402,9 +323,12 @@ pub fn load_rdb(
 }
 
 /// Start-up: loads the snapshot, if there is one, on a blocking thread while the listeners
-/// already accept clients (which get `-LOADING` until it is done). A corrupt file stops the
-/// process with the file, offset and reason; nothing partially loaded is ever served.
-pub async fn load_at_startup(node: Arc<crate::server::Node>) {
+/// already accept clients (which get `-LOADING` until it is done). A corrupt file is an error
+/// with the file, offset and reason; nothing partially loaded is ever served. Returns the
+/// replication position the snapshot recorded, if any.
+pub async fn load_at_startup(
+    node: Arc<crate::state::Node>,
+) -> Result<Option<(String, u64)>, String> {
     let (path, lim, dbs, lru) = {
         let st = node.state.lock();
         (
@@ -415,7 +339,7 @@ pub async fn load_at_startup(node: Arc<crate::server::Node>) {
         )
     };
     let Ok(meta) = std::fs::metadata(&path) else {
-        return;
+        return Ok(None);
     };
     let ls = &node.loading;
     ls.total_bytes.store(meta.len(), Ordering::Relaxed);
@@ -427,22 +351,12 @@ pub async fn load_at_startup(node: Arc<crate::server::Node>) {
         read_rdb_file(&p2, dbs, &lim, lru, true, Some(progress))
     })
     .await;
+    let fatal =
+        |e: &dyn std::fmt::Display| format!("Fatal error loading the DB ({}): {e}", path.display());
     let loaded = match res {
         Ok(Ok(l)) => l,
-        Ok(Err(e)) => {
-            tracing::warn!(
-                "Fatal error loading the DB ({}): {e}. Exiting.",
-                path.display()
-            );
-            std::process::exit(1);
-        }
-        Err(e) => {
-            tracing::warn!(
-                "Fatal error loading the DB ({}): {e}. Exiting.",
-                path.display()
-            );
-            std::process::exit(1);
-        }
+        Ok(Err(e)) => return Err(fatal(&e)),
+        Err(e) => return Err(fatal(&e)),
     };
     if let Some(l) = loaded {
         let mut st = node.state.lock();
@@ -453,13 +367,13 @@ pub async fn load_at_startup(node: Arc<crate::server::Node>) {
             l.keys,
             l.expired
         );
-        if let Some(pos) = l.repl.clone() {
-            crate::repl::restore_history(&mut st, pos);
-        }
+        let position = l.repl.clone();
         install(&mut st.ks, l);
         tracing::info!(
             "DB loaded from disk: {:.3} seconds",
             started.elapsed().as_secs_f64()
         );
+        return Ok(position);
     }
+    Ok(None)
 }

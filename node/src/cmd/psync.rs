@@ -1,0 +1,123 @@
+//! PSYNC, SYNC and REPLCONF: the master's side of the replication handshake, as commands. The
+//! mechanics (partial resync from the backlog, full resync from a snapshot, ACKs) are in
+//! [`crate::repl::master`].
+
+use super::Ctx;
+use crate::repl::master;
+use bytes::Bytes;
+
+/// The replica's address as INFO shows it: REPLCONF ip-address, else the peer address.
+fn replica_ip(ctx: &Ctx) -> String {
+    if let Some(ip) = &ctx.sess.repl.ip_address {
+        return ip.clone();
+    }
+    let addr = &ctx.sess.client.addr;
+    addr.rsplit_once(':')
+        .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']').to_string())
+        .unwrap_or_else(|| addr.clone())
+}
+
+/// PSYNC <replid> <offset> and SYNC.
+pub fn sync(ctx: &mut Ctx, a: &[Bytes]) {
+    // Already a replica: ignored, as Redis does.
+    if ctx.sess.repl.is_replica {
+        return;
+    }
+    if ctx.st.repl.link_down() {
+        return ctx
+            .out
+            .error("NOMASTERLINK Can't SYNC while not connected with my master");
+    }
+    let psync = a.len() == 3;
+    let wanted = if psync {
+        match picket::args::int_arg(&a[2]).ok() {
+            Some(n) => Some((a[1].clone(), n)),
+            None => return ctx.out.error(picket::args::ERR_NOT_INT),
+        }
+    } else {
+        None
+    };
+    let ip = replica_ip(ctx);
+    let port = ctx.sess.repl.listening_port;
+    tracing::info!("Replica {ip}:{port} asks for synchronization");
+    // What the batch wrote so far belongs before the snapshot's offset.
+    crate::propagate::flush(ctx.st);
+    if let Some((id, off)) = &wanted {
+        if id.as_ref() != b"?" {
+            match master::can_continue(ctx.st, id, (*off).max(0) as u64) {
+                Ok(()) => {
+                    return master::continue_partial(
+                        ctx.st,
+                        ctx.sess,
+                        ctx.out,
+                        ip,
+                        port,
+                        *off as u64,
+                    )
+                }
+                Err(why) => {
+                    ctx.st.repl.sync_partial_err += 1;
+                    tracing::info!("Partial resynchronization not accepted: {why}");
+                }
+            }
+        }
+    }
+    master::full_resync(ctx.node, ctx.st, ctx.sess, ip, port, psync);
+}
+
+/// REPLCONF <option> <value> ...
+pub fn replconf(ctx: &mut Ctx, a: &[Bytes]) {
+    if a.len().is_multiple_of(2) {
+        return ctx.out.error(picket::args::ERR_SYNTAX);
+    }
+    for pair in a[1..].chunks(2) {
+        let opt = picket::args::lower(&pair[0]);
+        let val = &pair[1];
+        match opt.as_str() {
+            "listening-port" => match picket::args::int_arg(val).ok() {
+                Some(p) => ctx.sess.repl.listening_port = p as u16,
+                None => return ctx.out.error(picket::args::ERR_NOT_INT),
+            },
+            "ip-address" => {
+                if val.len() >= 46 {
+                    return ctx.out.error(&format!(
+                        "ERR REPLCONF ip-address provided by replica instance is too long: {} bytes",
+                        val.len()
+                    ));
+                }
+                ctx.sess.repl.ip_address = Some(String::from_utf8_lossy(val).into_owned());
+            }
+            "capa" => {
+                if picket::args::eq_ic(val, "psync2") {
+                    ctx.sess.repl.capa_psync2 = true;
+                } else if picket::args::eq_ic(val, "eof") {
+                    ctx.sess.repl.capa_eof = true;
+                }
+            }
+            "ack" => {
+                // Never answered; ignored unless this client is a replica.
+                if ctx.sess.repl.is_replica {
+                    if let Ok(off) = picket::args::int_arg(val) {
+                        master::ack(ctx.st, ctx.sess.client.id, off.max(0) as u64);
+                        super::blocking::serve_waits(ctx.st);
+                    }
+                }
+                return;
+            }
+            "getack" => {
+                if ctx.sess.repl.is_master {
+                    ctx.sess.repl.getack = true;
+                }
+                return;
+            }
+            "rdb-only" | "rdb-filter-only" => {}
+            _ => {
+                return ctx.out.error(&format!(
+                    "ERR Unrecognized REPLCONF option: {}",
+                    String::from_utf8_lossy(&pair[0])
+                ))
+            }
+        }
+    }
+    ctx.out.ok();
+}

@@ -1,0 +1,82 @@
+//! [`HotConfig`]: the configuration values read on every connection event, kept typed outside
+//! the state lock and refreshed by CONFIG SET.
+
+use crate::db::Keyspace;
+use bytes::Bytes;
+use picket::config::Config;
+use picket::server::OutputLimit;
+
+/// Configuration values read on every connection event, outside the state lock.
+#[derive(Debug, Clone)]
+pub struct HotConfig {
+    pub proto_max_bulk_len: i64,
+    pub query_buffer_limit: usize,
+    pub timeout: u64,
+    pub requirepass: Option<Bytes>,
+    pub maxclients: usize,
+    pub protected_mode: bool,
+    pub bind_any: bool,
+    pub maxmemory: u64,
+    pub maxmemory_policy: String,
+    pub maxmemory_samples: usize,
+    pub obuf_pubsub: OutputLimit,
+    pub obuf_normal: OutputLimit,
+    pub obuf_replica: OutputLimit,
+    pub hz: u64,
+    pub active_expire_effort: u64,
+    pub databases: usize,
+    pub debug_command: String,
+}
+
+impl HotConfig {
+    pub fn from_config(c: &Config) -> Self {
+        let obuf: Vec<u64> = c
+            .get("client-output-buffer-limit")
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        let lim = |i: usize| OutputLimit {
+            hard: *obuf.get(i * 3).unwrap_or(&0) as usize,
+            soft: *obuf.get(i * 3 + 1).unwrap_or(&0) as usize,
+            soft_seconds: *obuf.get(i * 3 + 2).unwrap_or(&0),
+        };
+        let pass = c.get("requirepass");
+        HotConfig {
+            proto_max_bulk_len: c.get_i64("proto-max-bulk-len"),
+            query_buffer_limit: c.get_i64("client-query-buffer-limit") as usize,
+            timeout: c.get_i64("timeout") as u64,
+            requirepass: (!pass.is_empty()).then(|| Bytes::copy_from_slice(pass.as_bytes())),
+            maxclients: c.get_i64("maxclients") as usize,
+            protected_mode: c.get_bool("protected-mode"),
+            bind_any: c
+                .get("bind")
+                .split_whitespace()
+                .any(|b| b.trim_start_matches('-') == "*" || b.trim_start_matches('-') == "::*"),
+            maxmemory: c.get_i64("maxmemory") as u64,
+            maxmemory_policy: c.get("maxmemory-policy").to_string(),
+            maxmemory_samples: c.get_i64("maxmemory-samples").max(1) as usize,
+            obuf_normal: lim(0),
+            obuf_replica: lim(1),
+            obuf_pubsub: lim(2),
+            hz: c.get_i64("hz").clamp(1, 500) as u64,
+            active_expire_effort: c.get_i64("active-expire-effort").clamp(1, 10) as u64,
+            databases: c.get_i64("databases") as usize,
+            debug_command: c.get("enable-debug-command").to_string(),
+        }
+    }
+}
+
+/// Sets the keyspace's LRU/LFU tracking from the configuration.
+pub fn apply_access_policy(ks: &mut Keyspace, c: &Config) {
+    ks.lru.lfu = c.get("maxmemory-policy").contains("lfu");
+    ks.lru.lfu_log_factor = c.get_i64("lfu-log-factor") as u32;
+    ks.lru.lfu_decay_time = c.get_i64("lfu-decay-time") as u32;
+    let n = |k: &str| c.get_i64(k).max(0) as usize;
+    ks.enc = crate::db::EncodingLimits {
+        hash_entries: n("hash-max-listpack-entries"),
+        hash_value: n("hash-max-listpack-value"),
+        set_intset_entries: n("set-max-intset-entries"),
+        zset_entries: n("zset-max-listpack-entries"),
+        zset_value: n("zset-max-listpack-value"),
+    };
+}

@@ -1,0 +1,199 @@
+//! The node's state: [`Node`] (shared by every connection), [`NodeState`] (everything the
+//! commands read and write, behind the node's one lock, as Redis's single-threaded keyspace),
+//! [`Session`] (one connection's state). Each subsystem's own state type is in its file here,
+//! so every layer above can name them without naming each other.
+
+pub mod aof;
+pub mod backlog;
+pub mod blocking;
+pub mod hot;
+pub mod multi;
+pub mod persist;
+pub mod repl;
+pub mod replay;
+pub mod stream;
+
+pub use hot::HotConfig;
+
+use crate::clock::now_ms;
+use crate::db::Keyspace;
+use crate::state::stream::WriteStream;
+use crate::stats::Stats;
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use picket::config::Config;
+use picket::pubsub::{PubSub, Subscriptions};
+use picket::server::{ClientHandle, ClientRegistry, NetStats};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Notify;
+
+pub use picket::server::client_cmd::PauseState;
+
+/// What SHUTDOWN asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownKind {
+    Default,
+    Save,
+    NoSave,
+}
+
+/// Everything the commands read and write, behind the node's one lock.
+pub struct NodeState {
+    pub ks: Keyspace,
+    pub pubsub: PubSub,
+    pub config: Config,
+    pub stream: WriteStream,
+    pub stats: Stats,
+    pub monitors: Vec<Arc<ClientHandle>>,
+    pub pause: PauseState,
+    /// Changes since the last save (rdb_changes_since_last_save).
+    pub dirty: u64,
+    pub lastsave: i64,
+    pub run_id: String,
+    pub replid: String,
+    pub replid2: String,
+    pub shutdown: Option<ShutdownKind>,
+    /// DEBUG SET-ACTIVE-EXPIRE.
+    pub active_expire: bool,
+    pub blocking: blocking::Blocking,
+    pub persist: persist::PersistStats,
+    /// The append-only file, when `appendonly yes`.
+    pub aof: Option<aof::Aof>,
+    /// Role, replication ids and offsets, backlog, replicas, the link to a master.
+    pub repl: repl::ReplState,
+    /// An error the node cannot go on after (an AOF write that failed). From then on no reply
+    /// of a batch is sent, and `main` exits with it, as Redis exits.
+    pub fatal: Option<String>,
+}
+
+impl NodeState {
+    /// Records a fatal error (the first one is kept).
+    pub fn fail(&mut self, reason: String) {
+        if self.fatal.is_none() {
+            tracing::warn!("{reason}. Exiting.");
+            self.fatal = Some(reason);
+        }
+    }
+
+    /// A snapshot is being taken (a BGSAVE, a full resync's or an AOF rewrite's): one runs at
+    /// a time.
+    pub fn snapshot_busy(&self) -> bool {
+        self.persist.bgsave_since.is_some()
+            || self.persist.aof_rewrite_since.is_some()
+            || self.repl.sync_starting
+            || self.ks.capturing()
+    }
+}
+
+/// The node's shared part.
+pub struct Node {
+    /// This node's own handle, for work handed to other threads (a replica's snapshot).
+    pub me: std::sync::Weak<Node>,
+    pub state: Mutex<NodeState>,
+    pub hot: RwLock<HotConfig>,
+    pub registry: ClientRegistry,
+    pub net: NetStats,
+    pub started: Instant,
+    pub started_unix: i64,
+    pub shutdown_notify: Notify,
+    pub pause_notify: Arc<Notify>,
+    pub executable: String,
+    pub tcp_port: u16,
+    /// Start-up loading of the RDB file, while clients already connect (-LOADING).
+    pub loading: persist::LoadingState,
+    /// The replication link generation: REPLICAOF bumps it and the link task reconnects.
+    pub repl_gen: tokio::sync::watch::Sender<u64>,
+}
+
+/// Per-connection state.
+pub struct Session {
+    pub client: Arc<ClientHandle>,
+    pub db: usize,
+    pub authenticated: bool,
+    pub subs: Subscriptions,
+    pub multi: Option<multi::MultiState>,
+    pub watch_dirty: Arc<AtomicBool>,
+    pub watched: Vec<(usize, Bytes)>,
+    pub close_after_reply: bool,
+    pub monitor: bool,
+    /// CLIENT REPLY OFF.
+    pub reply_off: bool,
+    /// CLIENT REPLY SKIP: drop the next command's reply.
+    pub reply_skip_next: bool,
+    /// Blocked in BLPOP and friends.
+    pub blocked: Option<blocking::Blocked>,
+    /// Running the commands of an EXEC (blocking commands do not block there).
+    pub in_exec: bool,
+    /// Replication: REPLCONF options, replica/master link flags, WAIT offset.
+    pub repl: repl::SessionRepl,
+}
+
+impl Session {
+    /// A new connection's session: database 0, authenticated as the client handle says.
+    pub fn new(client: Arc<ClientHandle>) -> Session {
+        let authenticated = client.meta.lock().authenticated;
+        Session {
+            client,
+            db: 0,
+            authenticated,
+            subs: Subscriptions::default(),
+            multi: None,
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            watched: Vec::new(),
+            close_after_reply: false,
+            monitor: false,
+            reply_off: false,
+            reply_skip_next: false,
+            blocked: None,
+            in_exec: false,
+            repl: Default::default(),
+        }
+    }
+}
+
+impl Node {
+    pub fn new(config: Config, executable: String) -> Arc<Node> {
+        let hot = HotConfig::from_config(&config);
+        let mut ks = Keyspace::new(hot.databases);
+        hot::apply_access_policy(&mut ks, &config);
+        let tcp_port = config.get_i64("port") as u16;
+        let state = NodeState {
+            ks,
+            pubsub: PubSub::new(),
+            config,
+            stream: WriteStream::default(),
+            stats: Stats::default(),
+            monitors: Vec::new(),
+            pause: PauseState::default(),
+            dirty: 0,
+            lastsave: now_ms() / 1000,
+            run_id: picket::random_hex_id(),
+            replid: picket::random_hex_id(),
+            replid2: "0".repeat(40),
+            shutdown: None,
+            active_expire: true,
+            blocking: Default::default(),
+            persist: Default::default(),
+            aof: None,
+            repl: Default::default(),
+            fatal: None,
+        };
+        Arc::new_cyclic(|me| Node {
+            me: me.clone(),
+            state: Mutex::new(state),
+            hot: RwLock::new(hot),
+            registry: ClientRegistry::new(),
+            net: NetStats::default(),
+            started: Instant::now(),
+            started_unix: now_ms() / 1000,
+            shutdown_notify: Notify::new(),
+            pause_notify: Arc::new(Notify::new()),
+            executable,
+            tcp_port,
+            loading: Default::default(),
+            repl_gen: tokio::sync::watch::Sender::new(0),
+        })
+    }
+}
