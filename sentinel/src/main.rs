@@ -7,7 +7,7 @@ use picket::pubsub::PubSub;
 use picket::server::{
     bind_listeners, run_listeners, ClientRegistry, ListenSpec, NetStats, OutputLimit,
 };
-use picket_sentinel::server::{SentinelNode, SentinelState};
+use picket_sentinel::state::{SentinelNode, SentinelState};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! execution of the core's actions (connect, send, close, publish, persist, scripts).
 
 use crate::core::{Action, Frame, Input, Level, LinkId, Tag};
-use crate::server::SentinelNode;
+use crate::state::{LinkCmd, SentinelNode};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -11,9 +11,6 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-
-/// A command for a link task: arguments and what the reply is for.
-pub type LinkCmd = (Vec<Bytes>, Tag);
 
 fn encode(argv: &[Bytes], out: &mut Vec<u8>) {
     out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
@@ -144,25 +141,8 @@ async fn link_task(
     let _ = events.send(Input::Disconnected { link });
 }
 
-static CLOCK_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-
-/// The core's clock: monotonic milliseconds, starting far from zero so that "long ago" (a zero
-/// timestamp) is really long ago, as with Redis's wall-clock milliseconds.
-pub fn clock_ms() -> u64 {
-    CLOCK_START
-        .get_or_init(std::time::Instant::now)
-        .elapsed()
-        .as_millis() as u64
-        + 1_000_000_000
-}
-
-/// The core's clock (see [`clock_ms`]).
-pub fn now_ms(_node: &SentinelNode) -> u64 {
-    clock_ms()
-}
-
 /// Carries out the core's actions. Called with the state lock held.
-pub fn dispatch(node: &SentinelNode, st: &mut crate::server::SentinelState, actions: Vec<Action>) {
+pub fn dispatch(node: &SentinelNode, st: &mut crate::state::SentinelState, actions: Vec<Action>) {
     let mut persist = false;
     for a in actions {
         match a {
@@ -232,7 +212,7 @@ pub async fn drive(node: Arc<SentinelNode>, mut events: mpsc::UnboundedReceiver<
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {
                 let mut st = node.state.lock();
-                let now = now_ms(&node);
+                let now = crate::clock::clock_ms();
                 st.core.tick(now);
                 let actions = st.core.take_actions();
                 dispatch(&node, &mut st, actions);
@@ -251,7 +231,7 @@ pub async fn drive(node: Arc<SentinelNode>, mut events: mpsc::UnboundedReceiver<
             ev = events.recv() => {
                 let Some(ev) = ev else { return };
                 let mut st = node.state.lock();
-                let now = now_ms(&node);
+                let now = crate::clock::clock_ms();
                 st.core.handle(ev, now);
                 // Drain what else has arrived, then act once.
                 while let Ok(ev) = events.try_recv() {

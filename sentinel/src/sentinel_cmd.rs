@@ -2,8 +2,8 @@
 //! strings, null arrays for unknown masters in GET-MASTER-ADDR-BY-NAME, and Redis's errors.
 
 use crate::core::{FailoverState, Instance, Master, Peer, Replica, Sentinel, Who};
-use crate::runtime::{dispatch, now_ms};
-use crate::server::{SentinelNode, Session};
+use crate::runtime::dispatch;
+use crate::state::{SentinelNode, Session};
 use bytes::Bytes;
 use picket::args::{eq_ic, lower};
 use picket::resp::Reply;
@@ -253,7 +253,7 @@ const HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
-fn act(node: &SentinelNode, st: &mut crate::server::SentinelState) {
+fn act(node: &SentinelNode, st: &mut crate::state::SentinelState) {
     let actions = st.core.take_actions();
     dispatch(node, st, actions);
 }
@@ -265,7 +265,7 @@ pub fn sentinel(node: &SentinelNode, _sess: &mut Session, a: &[Bytes], out: &mut
     if known.is_none() {
         return out.error(&picket::args::unknown_subcommand("sentinel", &a[1]));
     }
-    let now = now_ms(node);
+    let now = crate::clock::clock_ms();
     let mut st = node.state.lock();
     let arg = |i: usize| String::from_utf8_lossy(&a[i]).into_owned();
     match sub.as_str() {
@@ -455,7 +455,7 @@ pub fn sentinel(node: &SentinelNode, _sess: &mut Session, a: &[Bytes], out: &mut
 
 fn failover(
     node: &SentinelNode,
-    st: &mut crate::server::SentinelState,
+    st: &mut crate::state::SentinelState,
     name: &str,
     now: u64,
     coordinated: bool,
@@ -479,7 +479,7 @@ const GLOBAL_PARAMS: &[&str] = &[
     "sentinel-pass",
 ];
 
-fn global_value(st: &crate::server::SentinelState, p: &str) -> String {
+fn global_value(st: &crate::state::SentinelState, p: &str) -> String {
     let g = &st.core.globals;
     match p {
         "resolve-hostnames" => if g.resolve_hostnames { "yes" } else { "no" }.into(),
@@ -494,7 +494,7 @@ fn global_value(st: &crate::server::SentinelState, p: &str) -> String {
 
 fn config_cmd(
     node: &SentinelNode,
-    st: &mut crate::server::SentinelState,
+    st: &mut crate::state::SentinelState,
     a: &[Bytes],
     out: &mut Reply,
 ) {

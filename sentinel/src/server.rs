@@ -2,60 +2,15 @@
 //! (PING, AUTH, HELLO, CLIENT, COMMAND, INFO, ROLE, SUBSCRIBE family, PUBLISH of hellos,
 //! SHUTDOWN, ACL WHOAMI, SENTINEL ...); everything else is an unknown command, as in Redis.
 
-use crate::core::{LinkId, Sentinel};
-use crate::runtime::LinkCmd;
+use crate::state::{SentinelNode, Session};
 use bytes::Bytes;
-use parking_lot::Mutex;
 use picket::args::{eq_ic, lower, unknown_command, wrong_args};
 use picket::info::{InfoBuilder, InfoSelection, ServerFields, StatsFields};
-use picket::pubsub::{PubSub, Subscriptions};
 use picket::resp::{Limits, Reply, Request};
-use picket::server::{ClientHandle, ClientRegistry, Control, NetStats, OutputLimit, Service};
-use std::collections::HashMap;
+use picket::server::{ClientHandle, ClientRegistry, Control, NetStats, Service};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
-
-/// Everything behind the sentinel's lock.
-pub struct SentinelState {
-    pub core: Sentinel,
-    pub pubsub: PubSub,
-    pub links: HashMap<LinkId, mpsc::UnboundedSender<LinkCmd>>,
-    pub config_path: PathBuf,
-    /// Where the state is flushed: the config file itself, or the `state-file`.
-    pub state_path: PathBuf,
-    pub config: picket::config::Config,
-    pub scripts: crate::scripts::Scripts,
-    pub run_id: String,
-    /// CLIENT PAUSE: clients wait before running commands (WRITE mode: only PUBLISH).
-    pub pause: picket::server::client_cmd::PauseState,
-}
-
-pub struct SentinelNode {
-    pub state: Mutex<SentinelState>,
-    pub registry: ClientRegistry,
-    pub net: NetStats,
-    pub started: Instant,
-    pub events: mpsc::UnboundedSender<crate::core::Input>,
-    pub obuf_pubsub: OutputLimit,
-    pub requirepass: Option<String>,
-    pub shutdown: tokio::sync::Notify,
-    pub port: u16,
-    /// Wakes clients waiting on CLIENT PAUSE when CLIENT UNPAUSE ends it early.
-    pub pause_notify: Arc<tokio::sync::Notify>,
-}
-
-pub struct Session {
-    pub client: Arc<ClientHandle>,
-    pub authenticated: bool,
-    pub subs: Subscriptions,
-    pub close: bool,
-    /// CLIENT REPLY OFF, and SKIP for the next command.
-    pub reply_off: bool,
-    pub reply_skip_next: bool,
-}
 
 impl Service for SentinelNode {
     type Session = Session;
@@ -80,15 +35,7 @@ impl Service for SentinelNode {
     }
 
     fn open(&self, client: Arc<ClientHandle>) -> Session {
-        let authenticated = client.meta.lock().authenticated;
-        Session {
-            client,
-            authenticated,
-            subs: Subscriptions::default(),
-            close: false,
-            reply_off: false,
-            reply_skip_next: false,
-        }
+        Session::new(client)
     }
 
     fn execute(&self, sess: &mut Session, reqs: &mut Vec<Request>, out: &mut Reply) -> Control {
@@ -230,7 +177,7 @@ fn execute_one(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut R
                 return out.error("ERR Only HELLO messages are accepted by Sentinel instances.");
             }
             let mut st = node.state.lock();
-            let now = crate::runtime::now_ms(node);
+            let now = crate::clock::clock_ms();
             st.core.process_hello(&String::from_utf8_lossy(&a[2]), now);
             let actions = st.core.take_actions();
             crate::runtime::dispatch(node, &mut st, actions);
@@ -428,7 +375,7 @@ pub fn info_text(node: &SentinelNode, sel: &InfoSelection) -> String {
             format!(
                 "sentinel_tilt_since_seconds:{}",
                 if c.tilt {
-                    (crate::runtime::now_ms(node).saturating_sub(c.tilt_start) / 1000) as i64
+                    (crate::clock::clock_ms().saturating_sub(c.tilt_start) / 1000) as i64
                 } else {
                     -1
                 }
