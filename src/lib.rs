@@ -7,8 +7,10 @@
 //! - [`glob`]: Redis's glob matching. [`numfmt`]: Redis's number parsing and printing.
 //! - [`info`]: INFO section building. [`logging`]: tracing set-up in Redis's line format or JSON.
 //! - [`args`]: the argument cursor that produces Redis's exact errors.
+//! - [`command`]: command tables (declared entries joined with Redis's metadata) and COMMAND.
 
 pub mod args;
+pub mod command;
 pub mod config;
 pub mod fsutil;
 pub mod glob;

@@ -101,7 +101,7 @@ fn load_config() -> Config {
 
 fn main() {
     let cfg = load_config();
-    picket_node::cmd::set_renames(&cfg.renames);
+    picket_node::cmd::table::install(&cfg.renames);
     let spec = ListenSpec {
         bind: cfg
             .get("bind")

@@ -8,7 +8,6 @@ pub mod coll;
 pub mod config;
 pub mod connection;
 pub mod debug;
-pub mod docs;
 pub mod expire;
 pub mod hashes;
 pub mod info;
@@ -22,8 +21,7 @@ pub mod replication;
 pub mod server;
 pub mod sets;
 pub mod strings;
-mod table;
-pub(crate) mod table_coll;
+pub mod table;
 pub mod zranges;
 pub mod zsetops;
 pub mod zsets;
@@ -31,86 +29,20 @@ pub mod zsets;
 use crate::clock::now_ms;
 use crate::state::{Node, NodeState, Session};
 use bytes::Bytes;
-use picket::args::{lower, unknown_command, unknown_subcommand, wrong_args};
+use picket::args::lower;
 use picket::resp::{Reply, Request};
 use picket::server::Control;
-use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
-pub use table::{command_table, COMMANDS};
+pub use table::command_table;
 
 pub type Handler = fn(&mut Ctx, &[Bytes]);
 
-/// Command flags, as Redis names them in COMMAND INFO.
-pub mod flags {
-    pub const WRITE: u32 = 1;
-    pub const READONLY: u32 = 1 << 1;
-    pub const DENYOOM: u32 = 1 << 2;
-    pub const ADMIN: u32 = 1 << 3;
-    pub const PUBSUB: u32 = 1 << 4;
-    pub const NOSCRIPT: u32 = 1 << 5;
-    pub const LOADING: u32 = 1 << 6;
-    pub const STALE: u32 = 1 << 7;
-    pub const FAST: u32 = 1 << 8;
-    pub const NO_AUTH: u32 = 1 << 9;
-    pub const MAY_REPLICATE: u32 = 1 << 10;
-    pub const NO_MULTI: u32 = 1 << 11;
-    pub const SKIP_MONITOR: u32 = 1 << 12;
-    pub const ALLOW_BUSY: u32 = 1 << 13;
-    pub const SKIP_SLOWLOG: u32 = 1 << 14;
-    pub const BLOCKING: u32 = 1 << 15;
-    pub const MOVABLEKEYS: u32 = 1 << 16;
-    pub const NO_ASYNC_LOADING: u32 = 1 << 17;
+pub use picket::command::flags;
 
-    pub const NAMES: &[(u32, &str)] = &[
-        (WRITE, "write"),
-        (READONLY, "readonly"),
-        (DENYOOM, "denyoom"),
-        (ADMIN, "admin"),
-        (PUBSUB, "pubsub"),
-        (NOSCRIPT, "noscript"),
-        (BLOCKING, "blocking"),
-        (LOADING, "loading"),
-        (STALE, "stale"),
-        (SKIP_MONITOR, "skip_monitor"),
-        (SKIP_SLOWLOG, "skip_slowlog"),
-        (FAST, "fast"),
-        (NO_AUTH, "no_auth"),
-        (MAY_REPLICATE, "may_replicate"),
-        (NO_ASYNC_LOADING, "no_async_loading"),
-        (NO_MULTI, "no_multi"),
-        (MOVABLEKEYS, "movablekeys"),
-        (ALLOW_BUSY, "allow_busy"),
-    ];
-}
-
-/// One command (or subcommand) of the table.
-pub struct Command {
-    pub name: &'static str,
-    /// Redis's arity: exact argument count including the name, or -N for "at least N".
-    pub arity: i32,
-    pub flags: u32,
-    pub first_key: i32,
-    pub last_key: i32,
-    pub step: i32,
-    pub group: &'static str,
-    pub summary: &'static str,
-    pub since: &'static str,
-    pub handler: Handler,
-    pub subcommands: &'static [Command],
-}
-
-impl Command {
-    pub fn has(&self, f: u32) -> bool {
-        self.flags & f != 0
-    }
-
-    fn arity_ok(&self, n: usize) -> bool {
-        let a = self.arity;
-        (a > 0 && n as i32 == a) || (a < 0 && n as i32 >= -a)
-    }
-}
+/// One command (or subcommand) of the node's table: Redis's metadata joined with its handler.
+pub type Command = picket::command::Command<Handler>;
 
 /// What a handler works with.
 pub struct Ctx<'a> {
@@ -149,67 +81,9 @@ impl Ctx<'_> {
     }
 }
 
-/// Finds a command by name, case-insensitively, without allocating for short names.
-fn find(table: &CommandIndex, name: &[u8]) -> Option<&'static Command> {
-    let mut buf = [0u8; 32];
-    if name.len() <= buf.len() {
-        for (d, s) in buf.iter_mut().zip(name) {
-            *d = s.to_ascii_lowercase();
-        }
-        let s = std::str::from_utf8(&buf[..name.len()]).ok()?;
-        return table.get(s).copied();
-    }
-    table.get(lower(name).as_str()).copied()
-}
-
 /// The resolved command for `args`, or the error to reply.
 fn lookup(args: &[Bytes]) -> Result<&'static Command, String> {
-    let table = command_table();
-    let Some(cmd) = find(table, &args[0]) else {
-        return Err(unknown_command(args));
-    };
-    if !cmd.subcommands.is_empty() {
-        if args.len() == 1 && cmd.arity == -1 {
-            return Ok(cmd);
-        }
-        if args.len() < 2 {
-            return Err(wrong_args(cmd.name));
-        }
-        let sub = lower(&args[1]);
-        let Some(s) = cmd.subcommands.iter().find(|s| s.name == sub) else {
-            return Err(unknown_subcommand(cmd.name, &args[1]));
-        };
-        if !s.arity_ok(args.len()) {
-            return Err(wrong_args(&format!("{}|{}", cmd.name, s.name)));
-        }
-        return Ok(s);
-    }
-    if !cmd.arity_ok(args.len()) {
-        return Err(wrong_args(cmd.name));
-    }
-    Ok(cmd)
-}
-
-static FULL_NAMES: OnceLock<HashMap<usize, &'static str>> = OnceLock::new();
-
-/// The full name used in stats and CLIENT LIST (`get`, `config|get`).
-pub fn full_name(cmd: &'static Command) -> &'static str {
-    let names = FULL_NAMES.get_or_init(|| {
-        let mut m = HashMap::new();
-        for c in COMMANDS.iter() {
-            m.insert(*c as *const Command as usize, c.name);
-            for s in c.subcommands {
-                let full: &'static str =
-                    Box::leak(format!("{}|{}", c.name, s.name).into_boxed_str());
-                m.insert(s as *const Command as usize, full);
-            }
-        }
-        m
-    });
-    names
-        .get(&(cmd as *const Command as usize))
-        .copied()
-        .unwrap_or(cmd.name)
+    command_table().resolve(args)
 }
 
 /// Whether this command must wait for CLIENT PAUSE.
@@ -330,7 +204,7 @@ fn run_checked(
             return;
         }
     };
-    let name = full_name(cmd);
+    let name = cmd.name;
     {
         sess.client.meta.lock().last_cmd = name;
     }
@@ -497,28 +371,6 @@ fn feed_monitors(st: &mut NodeState, sess: &Session, args: &[Bytes]) {
     for m in &st.monitors {
         m.send(msg.clone(), limit);
     }
-}
-
-/// Index of every top-level command by lowercase name.
-pub type CommandIndex = HashMap<&'static str, &'static Command, foldhash::fast::FixedState>;
-
-pub fn build_index(cmds: impl Iterator<Item = &'static Command>) -> CommandIndex {
-    cmds.map(|c| (c.name, c)).collect()
-}
-
-static RENAMED: OnceLock<HashMap<String, Option<String>>> = OnceLock::new();
-
-/// Applies `rename-command` from the configuration (once, at start-up).
-pub fn set_renames(r: &[(String, String)]) {
-    let _ = RENAMED.set(
-        r.iter()
-            .map(|(a, b)| (a.clone(), (!b.is_empty()).then(|| b.to_ascii_lowercase())))
-            .collect(),
-    );
-}
-
-pub fn renames() -> Option<&'static HashMap<String, Option<String>>> {
-    RENAMED.get()
 }
 
 /// Shared handle type for connection-level helpers.

@@ -73,7 +73,7 @@ pub fn exec(ctx: &mut Ctx, _a: &[Bytes]) {
                 continue;
             }
         };
-        let name = super::full_name(cmd);
+        let name = cmd.name;
         if !ctx.st.monitors.is_empty() && !cmd.has(super::flags::ADMIN) {
             super::feed_monitors(ctx.st, ctx.sess, args);
         }

@@ -1,33 +1,10 @@
 //! Replication commands: REPLICAOF / SLAVEOF, ROLE, WAIT, and the ones replicas send to their
 //! master (REPLCONF, PSYNC, SYNC). The mechanics live in [`crate::repl`].
 
-use super::flags::*;
-use super::table::c;
-use super::{blocking, Command, Ctx};
+use super::{blocking, Ctx};
 use crate::repl;
 use bytes::Bytes;
 use picket::args::{eq_ic, int_arg, ERR_NOT_INT};
-
-const NK: (i32, i32, i32) = (0, 0, 0);
-
-/// The replication commands, alphabetically, as Redis 7.0 declares them.
-pub static REPLICATION_COMMANDS: &[Command] = &[
-    c("psync", -3, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NK, "server", "2.8.0", "Internal command used for replication", super::psync::sync),
-    c("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, NK, "server", "3.0.0", "An internal command for configuring the replication stream", super::psync::replconf),
-    c("replicaof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, NK, "server", "5.0.0", "Make the server a replica of another instance, or promote it as master.", replicaof),
-    c("role", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "server", "2.8.12", "Return the role of the instance in the context of replication", role),
-    c("slaveof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, NK, "server", "1.0.0", "Make the server a replica of another instance, or promote it as master.", replicaof),
-    c("sync", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, NK, "server", "1.0.0", "Internal command used for replication", super::psync::sync),
-    c("wait", 3, NOSCRIPT, NK, "generic", "3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", wait),
-];
-
-/// Usage lines for COMMAND DOCS.
-pub const REPLICATION_SYNTAX: &[(&str, &str)] = &[
-    ("psync", "replicationid offset"),
-    ("replicaof", "host port"),
-    ("slaveof", "host port"),
-    ("wait", "numreplicas timeout"),
-];
 
 /// REPLICAOF host port | NO ONE (and SLAVEOF).
 pub fn replicaof(ctx: &mut Ctx, a: &[Bytes]) {
