@@ -24,11 +24,11 @@ const NODE_LAYERS: &[&[&str]] = &[
 
 /// picket-sentinel's layers, lowest first.
 const SENTINEL_LAYERS: &[&[&str]] = &[
-    &["core", "commands", "scripts", "clock"],
+    &["core", "scripts", "clock"],
     &["state"],
     &["config"],
     &["runtime"],
-    &["sentinel_cmd"],
+    &["cmd"],
     &["server"],
 ];
 

@@ -311,6 +311,12 @@ fn command_entries_match_redis_sentinel() {
                 want,
                 "COMMAND INFO {n}, RESP{proto}"
             );
+            let want = a.cmd_str(&["COMMAND", "DOCS", n]);
+            assert_eq!(
+                b.cmd_str(&["COMMAND", "DOCS", n]),
+                want,
+                "COMMAND DOCS {n}, RESP{proto}"
+            );
         }
     }
     for args in [
@@ -320,6 +326,11 @@ fn command_entries_match_redis_sentinel() {
         vec!["COMMAND", "GETKEYS", "ping", "a", "b"],
         vec!["COMMAND", "GETKEYSANDFLAGS", "sentinel", "masters"],
         vec!["COMMAND", "GETKEYS", "ping"],
+        vec!["COMMAND", "GETKEYS", "info", "server"],
+        vec!["COMMAND", "DOCS", "nosuch", "role"],
+        vec!["SENTINEL", "nosuch"],
+        vec!["SENTINEL"],
+        vec!["ACL", "nosuch"],
         vec!["COMMAND", "LIST", "FILTERBY", "MODULE", "x", "y"],
         vec!["COMMAND", "HELP"],
         vec!["COMMAND", "nosuch"],

@@ -1,6 +1,9 @@
-//! COMMAND and its subcommands (COUNT, INFO, DOCS, LIST, GETKEYS, GETKEYSANDFLAGS), answered
-//! from a program's [`Table`] as Redis 7.0 answers them. A container's subcommands come in
-//! the table's order (Redis's is random per process).
+//! COMMAND and its subcommands (COUNT, INFO, DOCS, LIST, GETKEYS, GETKEYSANDFLAGS, HELP),
+//! answered from a program's [`Table`] as Redis 7.0 answers them. A container's subcommands
+//! come in the table's order (Redis's is random per process).
+//!
+//! The handlers are generic over the program ([`Program`]), so both programs' tables name the
+//! same functions (`introspect::count::<Node>`).
 
 use super::keys::find_keys;
 use super::table::{Command, Table};
@@ -8,6 +11,16 @@ use crate::args::{eq_ic, lower, ERR_SYNTAX};
 use crate::glob::glob_match;
 use crate::resp::Reply;
 use bytes::Bytes;
+
+/// What the COMMAND handlers need from a program: its table, and the reply in its command
+/// context.
+pub trait Program: 'static {
+    /// The context a handler gets.
+    type Ctx<'a>;
+    type Handler: 'static;
+    fn table() -> &'static Table<Self::Handler>;
+    fn reply<'b>(ctx: &'b mut Self::Ctx<'_>) -> &'b mut Reply;
+}
 
 /// One COMMAND INFO entry.
 pub fn write_info<H>(out: &mut Reply, c: &Command<H>) {
@@ -66,21 +79,32 @@ pub fn write_docs<H>(out: &mut Reply, c: &Command<H>) {
     }
 }
 
-/// COMMAND and COMMAND INFO without names: every command.
-pub fn all_info<H>(table: &Table<H>, out: &mut Reply) {
+fn all_info<H>(table: &Table<H>, out: &mut Reply) {
     out.array(table.commands.len());
     for c in &table.commands {
         write_info(out, c);
     }
 }
 
+/// COMMAND: every command's COMMAND INFO entry.
+pub fn all<P: Program>(ctx: &mut P::Ctx<'_>, _a: &[Bytes]) {
+    all_info(P::table(), P::reply(ctx));
+}
+
 /// COMMAND COUNT
-pub fn count<H>(table: &Table<H>, out: &mut Reply) {
-    out.int(table.commands.len() as i64);
+pub fn count<P: Program>(ctx: &mut P::Ctx<'_>, _a: &[Bytes]) {
+    let n = P::table().commands.len();
+    P::reply(ctx).int(n as i64);
+}
+
+/// COMMAND HELP
+pub fn help<P: Program>(ctx: &mut P::Ctx<'_>, _a: &[Bytes]) {
+    P::reply(ctx).help(crate::help::COMMAND);
 }
 
 /// COMMAND INFO [command-name ...]
-pub fn info<H>(table: &Table<H>, a: &[Bytes], out: &mut Reply) {
+pub fn info<P: Program>(ctx: &mut P::Ctx<'_>, a: &[Bytes]) {
+    let (table, out) = (P::table(), P::reply(ctx));
     if a.len() == 2 {
         return all_info(table, out);
     }
@@ -94,7 +118,8 @@ pub fn info<H>(table: &Table<H>, a: &[Bytes], out: &mut Reply) {
 }
 
 /// COMMAND DOCS [command-name ...]: unknown names are left out.
-pub fn docs<H>(table: &Table<H>, a: &[Bytes], out: &mut Reply) {
+pub fn docs<P: Program>(ctx: &mut P::Ctx<'_>, a: &[Bytes]) {
+    let (table, out) = (P::table(), P::reply(ctx));
     if a.len() == 2 {
         out.map(table.commands.len());
         for c in &table.commands {
@@ -102,7 +127,7 @@ pub fn docs<H>(table: &Table<H>, a: &[Bytes], out: &mut Reply) {
         }
         return;
     }
-    let found: Vec<&Command<H>> = a[2..].iter().filter_map(|n| table.find(n)).collect();
+    let found: Vec<&Command<P::Handler>> = a[2..].iter().filter_map(|n| table.find(n)).collect();
     out.map(found.len());
     for c in found {
         write_docs(out, c);
@@ -111,9 +136,10 @@ pub fn docs<H>(table: &Table<H>, a: &[Bytes], out: &mut Reply) {
 
 /// COMMAND LIST [FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern]: every command
 /// and subcommand name.
-pub fn list<H>(table: &Table<H>, a: &[Bytes], out: &mut Reply) {
+pub fn list<P: Program>(ctx: &mut P::Ctx<'_>, a: &[Bytes]) {
     type Keep<H> = Box<dyn Fn(&Command<H>) -> bool>;
-    let keep: Keep<H> = match a.len() {
+    let (table, out) = (P::table(), P::reply(ctx));
+    let keep: Keep<P::Handler> = match a.len() {
         2 => Box::new(|_| true),
         5 if eq_ic(&a[2], "filterby") => {
             let v = a[4].clone();
@@ -137,8 +163,17 @@ pub fn list<H>(table: &Table<H>, a: &[Bytes], out: &mut Reply) {
     }
 }
 
-/// COMMAND GETKEYS command [arg ...], and GETKEYSANDFLAGS (`with_flags`).
-pub fn getkeys<H>(table: &Table<H>, a: &[Bytes], out: &mut Reply, with_flags: bool) {
+/// COMMAND GETKEYS command [arg ...]
+pub fn getkeys<P: Program>(ctx: &mut P::Ctx<'_>, a: &[Bytes]) {
+    keys_of(P::table(), a, P::reply(ctx), false)
+}
+
+/// COMMAND GETKEYSANDFLAGS command [arg ...]
+pub fn getkeysandflags<P: Program>(ctx: &mut P::Ctx<'_>, a: &[Bytes]) {
+    keys_of(P::table(), a, P::reply(ctx), true)
+}
+
+fn keys_of<H>(table: &Table<H>, a: &[Bytes], out: &mut Reply, with_flags: bool) {
     let args = &a[2..];
     let cmd = match table.get(&args[0]) {
         None => return out.error("ERR Invalid command specified"),

@@ -11,7 +11,6 @@ pub mod debug;
 pub mod expire;
 pub mod hashes;
 pub mod info;
-pub mod introspect;
 pub mod keys;
 pub mod lists;
 pub mod multi;
@@ -411,5 +410,21 @@ impl crate::state::replay::Replay for Executor {
 
     fn end_session(&self, node: &Node, sess: &mut Session) {
         close_session(node, sess);
+    }
+}
+
+/// The node as the shared COMMAND handlers see it.
+pub struct NodeProgram;
+
+impl picket::command::introspect::Program for NodeProgram {
+    type Ctx<'a> = Ctx<'a>;
+    type Handler = Handler;
+
+    fn table() -> &'static picket::command::Table<Handler> {
+        command_table()
+    }
+
+    fn reply<'b>(ctx: &'b mut Ctx<'_>) -> &'b mut Reply {
+        ctx.out
     }
 }

@@ -8,11 +8,11 @@
 //! addition), so their arity is -3.
 
 use super::{
-    config, connection, debug, expire, hashes, info, introspect, keys, lists, multi, psync, pubsub,
-    replication, server, sets, strings, zranges, zsetops, zsets, Ctx, Handler,
+    config, connection, debug, expire, hashes, info, keys, lists, multi, psync, pubsub,
+    replication, server, sets, strings, zranges, zsetops, zsets, Ctx, Handler, NodeProgram,
 };
 use bytes::Bytes;
-use picket::command::{Entry, Table};
+use picket::command::{introspect, Entry, Table};
 use std::sync::OnceLock;
 
 type E = Entry<Handler>;
@@ -48,14 +48,14 @@ pub static ENTRIES: &[E] = &[
         E::new("unblock", connection::client),
         E::new("unpause", connection::client),
     ]),
-    E::container("command", introspect::all, &[
-        E::new("count", introspect::count),
-        E::new("docs", introspect::docs),
-        E::new("getkeys", introspect::getkeys),
-        E::new("getkeysandflags", introspect::getkeysandflags),
-        E::new("help", introspect::help),
-        E::new("info", introspect::info),
-        E::new("list", introspect::list),
+    E::container("command", introspect::all::<NodeProgram>, &[
+        E::new("count", introspect::count::<NodeProgram>),
+        E::new("docs", introspect::docs::<NodeProgram>),
+        E::new("getkeys", introspect::getkeys::<NodeProgram>),
+        E::new("getkeysandflags", introspect::getkeysandflags::<NodeProgram>),
+        E::new("help", introspect::help::<NodeProgram>),
+        E::new("info", introspect::info::<NodeProgram>),
+        E::new("list", introspect::list::<NodeProgram>),
     ]),
     E::container("config", no_subcommand, &[
         E::new("get", config::get),

@@ -1,0 +1,68 @@
+//! The sentinel's commands: the table ([`table`]) and one file per family. Every command runs
+//! through [`execute_one`], which makes Redis's checks from the table (unknown command or
+//! subcommand, arity, NOAUTH, the subscribed context) before the handler.
+//!
+//! - [`connection`]: PING, AUTH, HELLO, CLIENT, ACL WHOAMI, SHUTDOWN.
+//! - [`info`]: INFO and ROLE.
+//! - [`pubsub`]: SUBSCRIBE and friends, PUBLISH of hellos.
+//! - [`sentinel`]: the SENTINEL subcommands ([`sentinel_replies`]: their instance maps).
+
+pub mod connection;
+pub mod info;
+pub mod pubsub;
+pub mod sentinel;
+pub mod sentinel_replies;
+pub mod table;
+
+pub use table::command_table;
+
+use crate::state::{SentinelNode, Session};
+use bytes::Bytes;
+use picket::args::lower;
+use picket::resp::Reply;
+use std::time::Instant;
+
+/// What a handler works with.
+pub struct Ctx<'a> {
+    pub node: &'a SentinelNode,
+    pub sess: &'a mut Session,
+    pub out: &'a mut Reply,
+}
+
+pub type Handler = fn(&mut Ctx, &[Bytes]);
+
+/// The sentinel as the shared COMMAND handlers see it.
+pub struct SentinelProgram;
+
+impl picket::command::introspect::Program for SentinelProgram {
+    type Ctx<'a> = Ctx<'a>;
+    type Handler = Handler;
+
+    fn table() -> &'static picket::command::Table<Handler> {
+        command_table()
+    }
+
+    fn reply<'b>(ctx: &'b mut Ctx<'_>) -> &'b mut Reply {
+        ctx.out
+    }
+}
+
+/// Runs one command: the table's checks, then its handler.
+pub fn execute_one(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut Reply) {
+    let cmd = match command_table().resolve(a) {
+        Ok(c) => c,
+        Err(e) => return out.error(&e),
+    };
+    sess.client.meta.lock().last_interaction = Instant::now();
+    if !sess.authenticated && !cmd.has(picket::command::flags::NO_AUTH) {
+        return out.error("NOAUTH Authentication required.");
+    }
+    let name = lower(&a[0]);
+    if !sess.client.resp3()
+        && sess.subs.count() > 0
+        && !picket::pubsub::allowed_when_subscribed(&name)
+    {
+        return out.error(&picket::pubsub::subscribed_context_error(&name));
+    }
+    (cmd.handler)(&mut Ctx { node, sess, out }, a);
+}
