@@ -2,7 +2,8 @@
 //! removal of emptied keys, and argument parsing common to several families.
 
 use crate::db::{HashVal, Keyspace, SBytes, SetVal, Value, ZSetVal};
-use picket::args::{int_arg, ERR_WRONGTYPE};
+use picket::args::{eq_ic, int_arg, ArgError, Args, ERR_NOT_INT, ERR_SYNTAX, ERR_WRONGTYPE};
+use picket::numfmt::parse_i64;
 use std::collections::VecDeque;
 
 pub type List = VecDeque<SBytes>;
@@ -89,6 +90,30 @@ pub fn numkeys(a: &[u8], available: usize, intercard: bool) -> Result<usize, &'s
 
 pub const ERR_RANGE_LONG: &str =
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+
+/// The `[count [WITH...]]` of HRANDFIELD (`with` WITHVALUES), ZRANDMEMBER (WITHSCORES) and
+/// SRANDMEMBER (none): the count, and whether the keyword followed it. As in Redis, HRANDFIELD
+/// and ZRANDMEMBER read the count before they look at what follows it, SRANDMEMBER refuses
+/// extra arguments first; a negative count with the keyword must double without overflow.
+pub fn random_count(args: &mut Args, with: Option<&str>) -> Result<(Option<i64>, bool), ArgError> {
+    if with.is_none() && args.remaining() > 1 {
+        return Err(ERR_SYNTAX.into());
+    }
+    let Some(c) = args.try_next() else {
+        return Ok((None, false));
+    };
+    let count = match parse_i64(c) {
+        Some(n) if n > i64::MIN => n,
+        Some(_) => return Err(ERR_RANGE_LONG.into()),
+        None => return Err(ERR_NOT_INT.into()),
+    };
+    let flag = with.is_some_and(|kw| args.keyword(kw));
+    args.end()?;
+    if flag && count < 0 && count.checked_mul(2).is_none() {
+        return Err("ERR value is out of range".into());
+    }
+    Ok((Some(count), flag))
+}
 
 /// Converts Redis's (start, end) range with negative indexes to a half-open range of `len`.
 pub fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {

@@ -3,40 +3,63 @@
 
 use super::Ctx;
 use bytes::Bytes;
-use picket::args::{eq_ic, int_arg};
+use picket::args::{eq_ic, ArgError, Args};
+
+/// EXPIRE's conditions: NX, XX, GT, LT, checked for the combinations Redis refuses.
+#[derive(Default)]
+struct Conditions {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+impl Conditions {
+    fn parse(args: &mut Args) -> Result<Conditions, ArgError> {
+        let mut c = Conditions::default();
+        while let Some(o) = args.try_next() {
+            if eq_ic(o, "nx") {
+                c.nx = true;
+            } else if eq_ic(o, "xx") {
+                c.xx = true;
+            } else if eq_ic(o, "gt") {
+                c.gt = true;
+            } else if eq_ic(o, "lt") {
+                c.lt = true;
+            } else {
+                return Err(
+                    format!("ERR Unsupported option {}", String::from_utf8_lossy(o)).into(),
+                );
+            }
+        }
+        if c.nx && (c.xx || c.gt || c.lt) {
+            return Err(
+                "ERR NX and XX, GT or LT options at the same time are not compatible".into(),
+            );
+        }
+        if c.gt && c.lt {
+            return Err("ERR GT and LT options at the same time are not compatible".into());
+        }
+        Ok(c)
+    }
+
+    /// Whether the new expiry `when` may replace `cur` (no TTL counts as an infinite one for
+    /// GT and LT).
+    fn allow(&self, cur: Option<i64>, when: i64) -> bool {
+        (!self.nx || cur.is_none())
+            && (!self.xx || cur.is_some())
+            && (!self.gt || cur.map(|c| when > c).unwrap_or(false))
+            && (!self.lt || cur.map(|c| when < c).unwrap_or(true))
+    }
+}
 
 fn expire_generic(ctx: &mut Ctx, a: &[Bytes], seconds: bool, relative: bool) {
     let name = ctx.cmd.name;
-    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
-    for o in &a[3..] {
-        if eq_ic(o, "nx") {
-            nx = true;
-        } else if eq_ic(o, "xx") {
-            xx = true;
-        } else if eq_ic(o, "gt") {
-            gt = true;
-        } else if eq_ic(o, "lt") {
-            lt = true;
-        } else {
-            return ctx.out.error(&format!(
-                "ERR Unsupported option {}",
-                String::from_utf8_lossy(o)
-            ));
-        }
-    }
-    if nx && (xx || gt || lt) {
-        return ctx
-            .out
-            .error("ERR NX and XX, GT or LT options at the same time are not compatible");
-    }
-    if gt && lt {
-        return ctx
-            .out
-            .error("ERR GT and LT options at the same time are not compatible");
-    }
-    let v = match int_arg(&a[2]) {
-        Ok(v) => v,
-        Err(e) => return ctx.out.error(e),
+    let Some(cond) = ctx.parsed(Conditions::parse(&mut Args::at(a, 3))) else {
+        return;
+    };
+    let Some(v) = ctx.parsed(Args::at(a, 2).int()) else {
+        return;
     };
     let bad = format!("ERR invalid expire time in '{name}' command");
     if seconds && !(i64::MIN / 1000..=i64::MAX / 1000).contains(&v) {
@@ -53,13 +76,8 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], seconds: bool, relative: bool) {
     if ctx.st.ks.lookup_write(db, &a[1], ctx.now).is_none() {
         return ctx.out.int(0);
     }
-    // No TTL counts as an infinite one for GT and LT.
     let cur = ctx.st.ks.expire_of(db, &a[1]);
-    let ok = (!nx || cur.is_none())
-        && (!xx || cur.is_some())
-        && (!gt || cur.map(|c| when > c).unwrap_or(false))
-        && (!lt || cur.map(|c| when < c).unwrap_or(true));
-    if !ok {
+    if !cond.allow(cur, when) {
         return ctx.out.int(0);
     }
     if when <= ctx.now && !ctx.st.ks.is_replica {

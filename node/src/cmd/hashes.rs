@@ -1,5 +1,6 @@
 //! Hash commands: HSET/HMSET/HSETNX, reads, HDEL, counters, HRANDFIELD, HSCAN.
 
+use super::coll::random_count;
 use super::coll::{
     drop_if_empty, hash_at, hash_get, matches, rand_below, scan_dict, scan_opts, scan_reply,
 };
@@ -7,7 +8,7 @@ use super::keys::parse_cursor;
 use super::Ctx;
 use crate::db::{HashVal, Value};
 use bytes::Bytes;
-use picket::args::{eq_ic, int_arg, wrong_args, ERR_OVERFLOW, ERR_SYNTAX};
+use picket::args::{wrong_args, Args, ERR_OVERFLOW};
 use picket::numfmt::{incr_long_double, IncrFloatError};
 use picket::resp::Reply;
 
@@ -211,9 +212,8 @@ pub fn hvals(ctx: &mut Ctx, a: &[Bytes]) {
 }
 
 pub fn hincrby(ctx: &mut Ctx, a: &[Bytes]) {
-    let by = match int_arg(&a[3]) {
-        Ok(v) => v,
-        Err(e) => return ctx.out.error(e),
+    let Some(by) = ctx.parsed(Args::at(a, 3).int()) else {
+        return;
     };
     let db = ctx.db();
     let cur = match hash_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
@@ -281,23 +281,10 @@ pub fn hincrbyfloat(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// HRANDFIELD key [count [WITHVALUES]]
 pub fn hrandfield(ctx: &mut Ctx, a: &[Bytes]) {
-    if a.len() > 4 || (a.len() == 4 && !eq_ic(&a[3], "withvalues")) {
-        return ctx.out.error(ERR_SYNTAX);
-    }
-    let withvalues = a.len() == 4;
-    let count = match a.get(2) {
-        None => None,
-        Some(c) => match int_arg(c) {
-            Ok(n) if n >= -i64::MAX => Some(n),
-            Ok(_) => return ctx.out.error(super::coll::ERR_RANGE_LONG),
-            Err(e) => return ctx.out.error(e),
-        },
+    let random = random_count(&mut Args::at(a, 2), Some("withvalues"));
+    let Some((count, withvalues)) = ctx.parsed(random) else {
+        return;
     };
-    if let Some(c) = count {
-        if withvalues && c < 0 && c.checked_mul(2).is_none() {
-            return ctx.out.error("ERR value is out of range");
-        }
-    }
     let missing: fn(&mut Reply) = if count.is_some() {
         |o| o.array(0)
     } else {

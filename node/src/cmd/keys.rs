@@ -4,7 +4,9 @@
 use super::Ctx;
 use crate::db::{lru::AccessPolicy, Db, RStr, Value};
 use bytes::Bytes;
-use picket::args::{eq_ic, int_arg, unknown_subcommand, ERR_DB_INDEX, ERR_NO_KEY, ERR_SYNTAX};
+use picket::args::{
+    eq_ic, unknown_subcommand, ArgError, Args, ERR_DB_INDEX, ERR_NO_KEY, ERR_SYNTAX,
+};
 use picket::glob::glob_match;
 
 fn del_generic(ctx: &mut Ctx, a: &[Bytes], lazy: bool) {
@@ -146,30 +148,51 @@ pub fn parse_cursor(a: &[u8]) -> Option<u64> {
     Some(if neg { v.wrapping_neg() } else { v })
 }
 
+/// SCAN's options: MATCH pattern, COUNT count (at least 1), TYPE type; each a keyword with its
+/// value, the last one winning.
+struct ScanOptions<'a> {
+    pat: Option<&'a Bytes>,
+    count: i64,
+    typ: Option<String>,
+}
+
+impl<'a> ScanOptions<'a> {
+    fn parse(args: &mut Args<'a>) -> Result<ScanOptions<'a>, ArgError> {
+        let mut o = ScanOptions {
+            pat: None,
+            count: 10,
+            typ: None,
+        };
+        while let Some(w) = args.try_next() {
+            if args.is_done() {
+                return Err(ERR_SYNTAX.into());
+            }
+            if eq_ic(w, "count") {
+                o.count = match args.int()? {
+                    c if c >= 1 => c,
+                    _ => return Err(ERR_SYNTAX.into()),
+                };
+            } else if eq_ic(w, "match") {
+                o.pat = Some(args.next()?);
+            } else if eq_ic(w, "type") {
+                o.typ = Some(String::from_utf8_lossy(args.next()?).to_ascii_lowercase());
+            } else {
+                return Err(ERR_SYNTAX.into());
+            }
+        }
+        Ok(o)
+    }
+}
+
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 pub fn scan(ctx: &mut Ctx, a: &[Bytes]) {
     let Some(mut cursor) = parse_cursor(&a[1]) else {
         return ctx.out.error("ERR invalid cursor");
     };
-    let (mut pat, mut count, mut typ): (Option<&Bytes>, i64, Option<String>) = (None, 10, None);
-    let mut i = 2;
-    while i < a.len() {
-        let more = i + 1 < a.len();
-        if eq_ic(&a[i], "count") && more {
-            count = match int_arg(&a[i + 1]) {
-                Ok(c) if c >= 1 => c,
-                Ok(_) => return ctx.out.error(ERR_SYNTAX),
-                Err(e) => return ctx.out.error(e),
-            };
-        } else if eq_ic(&a[i], "match") && more {
-            pat = Some(&a[i + 1]);
-        } else if eq_ic(&a[i], "type") && more {
-            typ = Some(String::from_utf8_lossy(&a[i + 1]).to_ascii_lowercase());
-        } else {
-            return ctx.out.error(ERR_SYNTAX);
-        }
-        i += 2;
-    }
+    let Some(ScanOptions { pat, count, typ }) = ctx.parsed(ScanOptions::parse(&mut Args::at(a, 2)))
+    else {
+        return;
+    };
     let db = ctx.db();
     let mut found: Vec<Bytes> = Vec::new();
     let mut budget = count * 10;
@@ -221,34 +244,38 @@ pub fn randomkey(ctx: &mut Ctx, _a: &[Bytes]) {
     ctx.out.null();
 }
 
-fn db_index(ctx: &Ctx, a: &[u8]) -> Result<usize, &'static str> {
-    let n = int_arg(a)?;
-    if n < 0 || n as usize >= ctx.st.ks.dbs.len() {
-        return Err(ERR_DB_INDEX);
+/// A database index: an integer below `databases`.
+fn db_index(args: &mut Args, databases: usize) -> Result<usize, ArgError> {
+    let n = args.int()?;
+    if n < 0 || n as usize >= databases {
+        return Err(ERR_DB_INDEX.into());
     }
     Ok(n as usize)
+}
+
+/// COPY's options: DB destination-db, REPLACE.
+fn copy_options(args: &mut Args, db: usize, databases: usize) -> Result<(usize, bool), ArgError> {
+    let (mut dst_db, mut replace) = (db, false);
+    while let Some(w) = args.try_next() {
+        if eq_ic(w, "replace") {
+            replace = true;
+        } else if eq_ic(w, "db") && !args.is_done() {
+            dst_db = db_index(args, databases)?;
+        } else {
+            return Err(ERR_SYNTAX.into());
+        }
+    }
+    Ok((dst_db, replace))
 }
 
 /// COPY source destination [DB destination-db] [REPLACE]
 pub fn copy(ctx: &mut Ctx, a: &[Bytes]) {
     let src_db = ctx.db();
-    let mut dst_db = src_db;
-    let mut replace = false;
-    let mut i = 3;
-    while i < a.len() {
-        if eq_ic(&a[i], "replace") {
-            replace = true;
-        } else if eq_ic(&a[i], "db") && i + 1 < a.len() {
-            dst_db = match db_index(ctx, &a[i + 1]) {
-                Ok(d) => d,
-                Err(e) => return ctx.out.error(e),
-            };
-            i += 1;
-        } else {
-            return ctx.out.error(ERR_SYNTAX);
-        }
-        i += 1;
-    }
+    let databases = ctx.st.ks.dbs.len();
+    let Some((dst_db, replace)) = ctx.parsed(copy_options(&mut Args::at(a, 3), src_db, databases))
+    else {
+        return;
+    };
     if src_db == dst_db && a[1] == a[2] {
         return ctx
             .out
@@ -281,10 +308,9 @@ pub fn copy(ctx: &mut Ctx, a: &[Bytes]) {
 /// MOVE key db
 pub fn move_(ctx: &mut Ctx, a: &[Bytes]) {
     let src = ctx.db();
-    let dst = match int_arg(&a[2]) {
-        Ok(n) if n >= 0 && (n as usize) < ctx.st.ks.dbs.len() => n as usize,
-        Ok(_) => return ctx.out.error(ERR_DB_INDEX),
-        Err(e) => return ctx.out.error(e),
+    let databases = ctx.st.ks.dbs.len();
+    let Some(dst) = ctx.parsed(db_index(&mut Args::at(a, 2), databases)) else {
+        return;
     };
     if src == dst {
         return ctx
@@ -311,11 +337,12 @@ pub fn move_(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// SWAPDB index1 index2
 pub fn swapdb(ctx: &mut Ctx, a: &[Bytes]) {
-    let Ok(x) = int_arg(&a[1]) else {
-        return ctx.out.error("ERR invalid first DB index");
-    };
-    let Ok(y) = int_arg(&a[2]) else {
-        return ctx.out.error("ERR invalid second DB index");
+    let mut args = Args::new(a);
+    let Some((x, y)) = ctx.parsed(
+        args.int_or("ERR invalid first DB index")
+            .and_then(|x| Ok((x, args.int_or("ERR invalid second DB index")?))),
+    ) else {
+        return;
     };
     let n = ctx.st.ks.dbs.len() as i64;
     if x < 0 || x >= n || y < 0 || y >= n {

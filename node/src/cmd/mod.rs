@@ -29,6 +29,7 @@ use crate::clock::now_ms;
 use crate::state::{Node, NodeState, Session};
 use bytes::Bytes;
 use picket::args::lower;
+use picket::args::ArgError;
 use picket::resp::{Reply, Request};
 use picket::server::Control;
 use std::sync::Arc;
@@ -77,6 +78,11 @@ impl Ctx<'_> {
 
     pub fn dirty(&mut self, n: u64) {
         self.st.dirty += n;
+    }
+
+    /// What a parse of the arguments produced, or `None` after replying its error.
+    pub fn parsed<T>(&mut self, r: Result<T, ArgError>) -> Option<T> {
+        r.map_err(|e| self.out.error(&e)).ok()
     }
 }
 

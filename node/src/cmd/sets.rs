@@ -9,7 +9,7 @@ use super::keys::parse_cursor;
 use super::Ctx;
 use crate::db::{SetVal, Value};
 use bytes::Bytes;
-use picket::args::{int_arg, ERR_SYNTAX};
+use picket::args::{Args, ERR_SYNTAX};
 use picket::resp::Reply;
 
 fn reply_members(out: &mut Reply, ms: &[Vec<u8>]) {
@@ -168,16 +168,8 @@ pub fn spop(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// SRANDMEMBER key [count]
 pub fn srandmember(ctx: &mut Ctx, a: &[Bytes]) {
-    if a.len() > 3 {
-        return ctx.out.error(ERR_SYNTAX);
-    }
-    let count = match a.get(2) {
-        None => None,
-        Some(c) => match int_arg(c) {
-            Ok(n) if n > i64::MIN => Some(n),
-            Ok(_) => return ctx.out.error(super::coll::ERR_RANGE_LONG),
-            Err(e) => return ctx.out.error(e),
-        },
+    let Some((count, _)) = ctx.parsed(super::coll::random_count(&mut Args::at(a, 2), None)) else {
+        return;
     };
     let db = ctx.db();
     let s = match set_get(&mut ctx.st.ks, db, &a[1], ctx.now) {

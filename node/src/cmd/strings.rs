@@ -3,7 +3,7 @@
 use super::Ctx;
 use crate::db::{RStr, SBytes, Value};
 use bytes::Bytes;
-use picket::args::{eq_ic, int_arg, ERR_NOT_INT, ERR_OVERFLOW, ERR_SYNTAX, ERR_WRONGTYPE};
+use picket::args::{eq_ic, ArgError, Args, ERR_NOT_INT, ERR_OVERFLOW, ERR_SYNTAX, ERR_WRONGTYPE};
 use picket::numfmt::{incr_long_double, IncrFloatError};
 
 /// Largest string a command may build (`proto-max-bulk-len`).
@@ -70,9 +70,9 @@ fn is_expire_kw(o: &[u8]) -> bool {
     eq_ic(o, "ex") || eq_ic(o, "px") || eq_ic(o, "exat") || eq_ic(o, "pxat")
 }
 
-/// EX/PX/EXAT/PXAT with its value (SET and GETEX share these options).
-fn expire_opt(kw: &[u8], val: &[u8]) -> Result<ExpireOpt, &'static str> {
-    let v = int_arg(val)?;
+/// EX/PX/EXAT/PXAT (just read) with its value (SET and GETEX share these options).
+fn expire_opt(kw: &[u8], args: &mut Args) -> Result<ExpireOpt, ArgError> {
+    let v = args.int()?;
     let unit = if eq_ic(kw, "ex") || eq_ic(kw, "exat") {
         ExpireUnit::Seconds
     } else {
@@ -109,39 +109,52 @@ fn absolute_ms(ctx: &Ctx, opt: ExpireOpt, cmd: &str) -> Result<Option<i64>, Stri
     }
 }
 
+/// SET's options, each at most once: NX or XX, GET, one expiry (or KEEPTTL).
+struct SetOptions {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    exp: ExpireOpt,
+}
+
+impl SetOptions {
+    fn parse(args: &mut Args) -> Result<SetOptions, ArgError> {
+        let mut o = SetOptions {
+            nx: false,
+            xx: false,
+            get: false,
+            exp: ExpireOpt::None,
+        };
+        while let Some(w) = args.try_next() {
+            let none = o.exp == ExpireOpt::None;
+            if eq_ic(w, "nx") && !o.xx {
+                o.nx = true;
+            } else if eq_ic(w, "xx") && !o.nx {
+                o.xx = true;
+            } else if eq_ic(w, "get") {
+                o.get = true;
+            } else if eq_ic(w, "keepttl") && none {
+                o.exp = ExpireOpt::KeepTtl;
+            } else if is_expire_kw(w) && none && !args.is_done() {
+                o.exp = expire_opt(w, args)?;
+            } else {
+                return Err(ERR_SYNTAX.into());
+            }
+        }
+        Ok(o)
+    }
+}
+
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ts|KEEPTTL]
 pub fn set(ctx: &mut Ctx, a: &[Bytes]) {
-    let (mut nx, mut xx, mut get) = (false, false, false);
-    let mut exp = ExpireOpt::None;
-    let mut i = 3;
-    while i < a.len() {
-        let o = &a[i];
-        let next = a.get(i + 1);
-        let none = exp == ExpireOpt::None;
-        if eq_ic(o, "nx") && !xx {
-            nx = true;
-        } else if eq_ic(o, "xx") && !nx {
-            xx = true;
-        } else if eq_ic(o, "get") {
-            get = true;
-        } else if eq_ic(o, "keepttl") && none {
-            exp = ExpireOpt::KeepTtl;
-        } else if is_expire_kw(o) && none && next.is_some() {
-            exp = match expire_opt(o, &a[i + 1]) {
-                Ok(e) => e,
-                Err(e) => return ctx.out.error(e),
-            };
-            i += 1;
-        } else {
-            return ctx.out.error(ERR_SYNTAX);
-        }
-        i += 1;
-    }
-    let when = match absolute_ms(ctx, exp, "set") {
+    let Some(o) = ctx.parsed(SetOptions::parse(&mut Args::at(a, 3))) else {
+        return;
+    };
+    let when = match absolute_ms(ctx, o.exp, "set") {
         Ok(w) => w,
         Err(e) => return ctx.out.error(&e),
     };
-    set_generic(ctx, &a[1], &a[2], nx, xx, get, exp, when, a);
+    set_generic(ctx, &a[1], &a[2], o.nx, o.xx, o.get, o.exp, when, a);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -232,9 +245,8 @@ pub fn setnx(ctx: &mut Ctx, a: &[Bytes]) {
 }
 
 fn setex_generic(ctx: &mut Ctx, a: &[Bytes], unit: ExpireUnit, name: &str) {
-    let v = match int_arg(&a[2]) {
-        Ok(v) => v,
-        Err(e) => return ctx.out.error(e),
+    let Some(v) = ctx.parsed(Args::at(a, 2).int()) else {
+        return;
     };
     let when = match absolute_ms(ctx, ExpireOpt::Relative(v, unit), name) {
         Ok(w) => w,
@@ -293,26 +305,27 @@ pub fn getdel(ctx: &mut Ctx, a: &[Bytes]) {
     }
 }
 
+/// GETEX's option: one expiry, or PERSIST.
+fn getex_option(args: &mut Args) -> Result<ExpireOpt, ArgError> {
+    let mut exp = ExpireOpt::None;
+    while let Some(w) = args.try_next() {
+        let none = exp == ExpireOpt::None;
+        if eq_ic(w, "persist") && none {
+            exp = ExpireOpt::Persist;
+        } else if is_expire_kw(w) && none && !args.is_done() {
+            exp = expire_opt(w, args)?;
+        } else {
+            return Err(ERR_SYNTAX.into());
+        }
+    }
+    Ok(exp)
+}
+
 /// GETEX key [EX s|PX ms|EXAT ts|PXAT ts|PERSIST]
 pub fn getex(ctx: &mut Ctx, a: &[Bytes]) {
-    let mut exp = ExpireOpt::None;
-    let mut i = 2;
-    while i < a.len() {
-        let o = &a[i];
-        let none = exp == ExpireOpt::None;
-        if eq_ic(o, "persist") && none {
-            exp = ExpireOpt::Persist;
-        } else if is_expire_kw(o) && none && i + 1 < a.len() {
-            exp = match expire_opt(o, &a[i + 1]) {
-                Ok(e) => e,
-                Err(e) => return ctx.out.error(e),
-            };
-            i += 1;
-        } else {
-            return ctx.out.error(ERR_SYNTAX);
-        }
-        i += 1;
-    }
+    let Some(exp) = ctx.parsed(getex_option(&mut Args::at(a, 2))) else {
+        return;
+    };
     let when = match absolute_ms(ctx, exp, "getex") {
         Ok(w) => w,
         Err(e) => return ctx.out.error(&e),
@@ -428,18 +441,17 @@ pub fn decr(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// INCRBY key increment
 pub fn incrby(ctx: &mut Ctx, a: &[Bytes]) {
-    match int_arg(&a[2]) {
-        Ok(by) => incr_generic(ctx, a, by),
-        Err(e) => ctx.out.error(e),
+    if let Some(by) = ctx.parsed(Args::at(a, 2).int()) {
+        incr_generic(ctx, a, by)
     }
 }
 
 /// DECRBY key decrement
 pub fn decrby(ctx: &mut Ctx, a: &[Bytes]) {
-    match int_arg(&a[2]) {
-        Ok(i64::MIN) => ctx.out.error("ERR decrement would overflow"),
-        Ok(by) => incr_generic(ctx, a, -by),
-        Err(e) => ctx.out.error(e),
+    match ctx.parsed(Args::at(a, 2).int()) {
+        Some(i64::MIN) => ctx.out.error("ERR decrement would overflow"),
+        Some(by) => incr_generic(ctx, a, -by),
+        None => {}
     }
 }
 
@@ -508,8 +520,10 @@ pub fn strlen(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// GETRANGE key start end (and its old name SUBSTR).
 pub fn getrange(ctx: &mut Ctx, a: &[Bytes]) {
-    let (Ok(mut start), Ok(mut end)) = (int_arg(&a[2]), int_arg(&a[3])) else {
-        return ctx.out.error(ERR_NOT_INT);
+    let mut args = Args::at(a, 2);
+    let Some((mut start, mut end)) = ctx.parsed(args.int().and_then(|s| Ok((s, args.int()?))))
+    else {
+        return;
     };
     let Ok(v) = get_str(ctx, &a[1]) else { return };
     let s = v.map(|s| s.as_bytes().into_owned()).unwrap_or_default();
@@ -536,10 +550,10 @@ pub fn getrange(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// SETRANGE key offset value
 pub fn setrange(ctx: &mut Ctx, a: &[Bytes]) {
-    let off = match int_arg(&a[2]) {
-        Ok(o) if o >= 0 => o as u64,
-        Ok(_) => return ctx.out.error("ERR offset is out of range"),
-        Err(e) => return ctx.out.error(e),
+    let off = match ctx.parsed(Args::at(a, 2).int()) {
+        Some(o) if o >= 0 => o as u64,
+        Some(_) => return ctx.out.error("ERR offset is out of range"),
+        None => return,
     };
     let Ok(cur) = get_str(ctx, &a[1]) else { return };
     let val = &a[3];
@@ -564,28 +578,31 @@ pub fn setrange(ctx: &mut Ctx, a: &[Bytes]) {
     store_raw(ctx, a, data);
 }
 
+/// LCS's options: (LEN, IDX, WITHMATCHLEN, MINMATCHLEN).
+fn lcs_options(args: &mut Args) -> Result<(bool, bool, bool, i64), ArgError> {
+    let (mut len_only, mut idx, mut withlen, mut minlen) = (false, false, false, 0i64);
+    while let Some(w) = args.try_next() {
+        if eq_ic(w, "idx") {
+            idx = true;
+        } else if eq_ic(w, "len") {
+            len_only = true;
+        } else if eq_ic(w, "withmatchlen") {
+            withlen = true;
+        } else if eq_ic(w, "minmatchlen") && !args.is_done() {
+            minlen = args.int()?.max(0);
+        } else {
+            return Err(ERR_SYNTAX.into());
+        }
+    }
+    Ok((len_only, idx, withlen, minlen))
+}
+
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
 pub fn lcs(ctx: &mut Ctx, a: &[Bytes]) {
-    let (mut len_only, mut idx, mut withlen, mut minlen) = (false, false, false, 0i64);
-    let mut i = 3;
-    while i < a.len() {
-        if eq_ic(&a[i], "idx") {
-            idx = true;
-        } else if eq_ic(&a[i], "len") {
-            len_only = true;
-        } else if eq_ic(&a[i], "withmatchlen") {
-            withlen = true;
-        } else if eq_ic(&a[i], "minmatchlen") && i + 1 < a.len() {
-            minlen = match int_arg(&a[i + 1]) {
-                Ok(v) => v.max(0),
-                Err(e) => return ctx.out.error(e),
-            };
-            i += 1;
-        } else {
-            return ctx.out.error(ERR_SYNTAX);
-        }
-        i += 1;
-    }
+    let Some((len_only, idx, withlen, minlen)) = ctx.parsed(lcs_options(&mut Args::at(a, 3)))
+    else {
+        return;
+    };
     let db = ctx.db();
     let mut fetch = |k: &[u8]| -> Result<Vec<u8>, ()> {
         match ctx.st.ks.lookup(db, k, ctx.now).map(|e| &e.val) {

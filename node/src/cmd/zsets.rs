@@ -11,7 +11,7 @@ use crate::db::{Value, ZSetVal};
 use crate::state::blocking::BlockOp;
 use crate::state::NodeState;
 use bytes::Bytes;
-use picket::args::{eq_ic, int_arg, ERR_NOT_FLOAT, ERR_SYNTAX};
+use picket::args::{eq_ic, Args, ERR_NOT_FLOAT, ERR_SYNTAX};
 use picket::numfmt::{fmt_g17, parse_double};
 use picket::resp::Reply;
 
@@ -472,23 +472,10 @@ pub fn serve_blocked(
 
 /// ZRANDMEMBER key [count [WITHSCORES]]
 pub fn zrandmember(ctx: &mut Ctx, a: &[Bytes]) {
-    if a.len() > 4 || (a.len() == 4 && !eq_ic(&a[3], "withscores")) {
-        return ctx.out.error(ERR_SYNTAX);
-    }
-    let withscores = a.len() == 4;
-    let count = match a.get(2) {
-        None => None,
-        Some(c) => match int_arg(c) {
-            Ok(n) if n >= -i64::MAX => Some(n),
-            Ok(_) => return ctx.out.error(super::coll::ERR_RANGE_LONG),
-            Err(e) => return ctx.out.error(e),
-        },
+    let random = super::coll::random_count(&mut Args::at(a, 2), Some("withscores"));
+    let Some((count, withscores)) = ctx.parsed(random) else {
+        return;
     };
-    if let Some(c) = count {
-        if withscores && c < 0 && c.checked_mul(2).is_none() {
-            return ctx.out.error("ERR value is out of range");
-        }
-    }
     let db = ctx.db();
     let z = match zset_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
