@@ -88,9 +88,9 @@ pub type ArgError = Cow<'static, str>;
 /// # use bytes::Bytes;
 /// let argv: Vec<Bytes> = ["SETEX", "k", "10", "v"].iter().map(|w| Bytes::from(*w)).collect();
 /// let mut args = Args::new(&argv);
-/// assert_eq!(&args.next().unwrap()[..], b"k");
+/// assert_eq!(&args.arg().unwrap()[..], b"k");
 /// assert_eq!(args.int().unwrap(), 10);
-/// assert_eq!(&args.next().unwrap()[..], b"v");
+/// assert_eq!(&args.arg().unwrap()[..], b"v");
 /// assert!(args.end().is_ok());
 /// ```
 #[derive(Debug, Clone)]
@@ -131,15 +131,15 @@ impl<'a> Args<'a> {
     }
 
     /// The next argument, if any.
-    pub fn try_next(&mut self) -> Option<&'a Bytes> {
+    pub fn try_arg(&mut self) -> Option<&'a Bytes> {
         let a = self.argv.get(self.pos)?;
         self.pos += 1;
         Some(a)
     }
 
     /// The next argument; `ERR syntax error` when there is none.
-    pub fn next(&mut self) -> Result<&'a Bytes, ArgError> {
-        self.try_next().ok_or(Cow::Borrowed(ERR_SYNTAX))
+    pub fn arg(&mut self) -> Result<&'a Bytes, ArgError> {
+        self.try_arg().ok_or(Cow::Borrowed(ERR_SYNTAX))
     }
 
     /// The next argument as an integer (`ERR value is not an integer or out of range`).
@@ -149,7 +149,7 @@ impl<'a> Args<'a> {
 
     /// The next argument as an integer, with `err` when it is not one.
     pub fn int_or(&mut self, err: &'static str) -> Result<i64, ArgError> {
-        let a = self.next()?;
+        let a = self.arg()?;
         parse_i64(a).ok_or(Cow::Borrowed(err))
     }
 
@@ -165,7 +165,7 @@ impl<'a> Args<'a> {
 
     /// The next argument as a float (`ERR value is not a valid float`).
     pub fn float(&mut self) -> Result<f64, ArgError> {
-        let a = self.next()?;
+        let a = self.arg()?;
         float_arg(a).map_err(Cow::Borrowed)
     }
 
@@ -232,7 +232,7 @@ mod tests {
             "ERR out of range"
         );
         assert!(a.is_done());
-        assert_eq!(a.next().unwrap_err(), ERR_SYNTAX);
+        assert_eq!(a.arg().unwrap_err(), ERR_SYNTAX);
         let mut a = Args::at(&v, 2);
         assert_eq!(a.float().unwrap_err(), ERR_NOT_FLOAT);
         assert_eq!(a.rest().len(), 4);

@@ -2,7 +2,7 @@
 //! removal of emptied keys, and argument parsing common to several families.
 
 use crate::db::{HashVal, Keyspace, SBytes, SetVal, Value, ZSetVal};
-use picket::args::{eq_ic, int_arg, ArgError, Args, ERR_NOT_INT, ERR_SYNTAX, ERR_WRONGTYPE};
+use picket::args::{int_arg, ArgError, Args, ERR_NOT_INT, ERR_SYNTAX, ERR_WRONGTYPE};
 use picket::numfmt::parse_i64;
 use std::collections::VecDeque;
 
@@ -99,7 +99,7 @@ pub fn random_count(args: &mut Args, with: Option<&str>) -> Result<(Option<i64>,
     if with.is_none() && args.remaining() > 1 {
         return Err(ERR_SYNTAX.into());
     }
-    let Some(c) = args.try_next() else {
+    let Some(c) = args.try_arg() else {
         return Ok((None, false));
     };
     let count = match parse_i64(c) {

@@ -17,7 +17,7 @@ struct Conditions {
 impl Conditions {
     fn parse(args: &mut Args) -> Result<Conditions, ArgError> {
         let mut c = Conditions::default();
-        while let Some(o) = args.try_next() {
+        while let Some(o) = args.try_arg() {
             if eq_ic(o, "nx") {
                 c.nx = true;
             } else if eq_ic(o, "xx") {

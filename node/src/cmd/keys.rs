@@ -163,7 +163,7 @@ impl<'a> ScanOptions<'a> {
             count: 10,
             typ: None,
         };
-        while let Some(w) = args.try_next() {
+        while let Some(w) = args.try_arg() {
             if args.is_done() {
                 return Err(ERR_SYNTAX.into());
             }
@@ -173,9 +173,9 @@ impl<'a> ScanOptions<'a> {
                     _ => return Err(ERR_SYNTAX.into()),
                 };
             } else if eq_ic(w, "match") {
-                o.pat = Some(args.next()?);
+                o.pat = Some(args.arg()?);
             } else if eq_ic(w, "type") {
-                o.typ = Some(String::from_utf8_lossy(args.next()?).to_ascii_lowercase());
+                o.typ = Some(String::from_utf8_lossy(args.arg()?).to_ascii_lowercase());
             } else {
                 return Err(ERR_SYNTAX.into());
             }
@@ -256,7 +256,7 @@ fn db_index(args: &mut Args, databases: usize) -> Result<usize, ArgError> {
 /// COPY's options: DB destination-db, REPLACE.
 fn copy_options(args: &mut Args, db: usize, databases: usize) -> Result<(usize, bool), ArgError> {
     let (mut dst_db, mut replace) = (db, false);
-    while let Some(w) = args.try_next() {
+    while let Some(w) = args.try_arg() {
         if eq_ic(w, "replace") {
             replace = true;
         } else if eq_ic(w, "db") && !args.is_done() {

@@ -125,7 +125,7 @@ impl SetOptions {
             get: false,
             exp: ExpireOpt::None,
         };
-        while let Some(w) = args.try_next() {
+        while let Some(w) = args.try_arg() {
             let none = o.exp == ExpireOpt::None;
             if eq_ic(w, "nx") && !o.xx {
                 o.nx = true;
@@ -308,7 +308,7 @@ pub fn getdel(ctx: &mut Ctx, a: &[Bytes]) {
 /// GETEX's option: one expiry, or PERSIST.
 fn getex_option(args: &mut Args) -> Result<ExpireOpt, ArgError> {
     let mut exp = ExpireOpt::None;
-    while let Some(w) = args.try_next() {
+    while let Some(w) = args.try_arg() {
         let none = exp == ExpireOpt::None;
         if eq_ic(w, "persist") && none {
             exp = ExpireOpt::Persist;
@@ -581,7 +581,7 @@ pub fn setrange(ctx: &mut Ctx, a: &[Bytes]) {
 /// LCS's options: (LEN, IDX, WITHMATCHLEN, MINMATCHLEN).
 fn lcs_options(args: &mut Args) -> Result<(bool, bool, bool, i64), ArgError> {
     let (mut len_only, mut idx, mut withlen, mut minlen) = (false, false, false, 0i64);
-    while let Some(w) = args.try_next() {
+    while let Some(w) = args.try_arg() {
         if eq_ic(w, "idx") {
             idx = true;
         } else if eq_ic(w, "len") {
