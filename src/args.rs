@@ -147,6 +147,15 @@ impl<'a> Args<'a> {
         self.int_or(ERR_NOT_INT)
     }
 
+    /// The next `N` arguments as integers.
+    pub fn ints<const N: usize>(&mut self) -> Result<[i64; N], ArgError> {
+        let mut v = [0; N];
+        for x in v.iter_mut() {
+            *x = self.int()?;
+        }
+        Ok(v)
+    }
+
     /// The next argument as an integer, with `err` when it is not one.
     pub fn int_or(&mut self, err: &'static str) -> Result<i64, ArgError> {
         let a = self.arg()?;

@@ -2,7 +2,7 @@
 //! removal of emptied keys, and argument parsing common to several families.
 
 use crate::db::{HashVal, Keyspace, SBytes, SetVal, Value, ZSetVal};
-use picket::args::{int_arg, ArgError, Args, ERR_NOT_INT, ERR_SYNTAX, ERR_WRONGTYPE};
+use picket::args::{eq_ic, ArgError, Args, ERR_NOT_INT, ERR_SYNTAX, ERR_WRONGTYPE};
 use picket::numfmt::parse_i64;
 use std::collections::VecDeque;
 
@@ -138,27 +138,41 @@ pub fn index_of(i: i64, len: usize) -> Option<usize> {
     (0..len as i64).contains(&j).then_some(j as usize)
 }
 
-/// SCAN-family options after the cursor: (pattern, count), or Redis's error.
-pub fn scan_opts(a: &[bytes::Bytes]) -> Result<(Option<&[u8]>, usize), &'static str> {
-    let mut pat = None;
-    let mut count = 10usize;
-    let mut i = 0;
-    while i < a.len() {
-        let more = i + 1 < a.len();
-        if picket::args::eq_ic(&a[i], "count") && more {
-            count = match int_arg(&a[i + 1]) {
-                Ok(c) if c >= 1 => c as usize,
-                Ok(_) => return Err(picket::args::ERR_SYNTAX),
-                Err(e) => return Err(e),
-            };
-        } else if picket::args::eq_ic(&a[i], "match") && more {
-            pat = Some(&a[i + 1][..]);
-        } else {
-            return Err(picket::args::ERR_SYNTAX);
+/// The options of SCAN (with `TYPE` when `with_type`) and of HSCAN, SSCAN, ZSCAN after the
+/// cursor: MATCH pattern, COUNT count (at least 1); each a keyword with its value, the last
+/// one winning.
+pub struct ScanOptions<'a> {
+    pub pat: Option<&'a [u8]>,
+    pub count: usize,
+    pub typ: Option<String>,
+}
+
+impl<'a> ScanOptions<'a> {
+    pub fn parse(args: &mut Args<'a>, with_type: bool) -> Result<ScanOptions<'a>, ArgError> {
+        let mut o = ScanOptions {
+            pat: None,
+            count: 10,
+            typ: None,
+        };
+        while let Some(w) = args.try_arg() {
+            if args.is_done() {
+                return Err(ERR_SYNTAX.into());
+            }
+            if eq_ic(w, "count") {
+                o.count = match args.int()? {
+                    c if c >= 1 => c as usize,
+                    _ => return Err(ERR_SYNTAX.into()),
+                };
+            } else if eq_ic(w, "match") {
+                o.pat = Some(&args.arg()?[..]);
+            } else if eq_ic(w, "type") && with_type {
+                o.typ = Some(String::from_utf8_lossy(args.arg()?).to_ascii_lowercase());
+            } else {
+                return Err(ERR_SYNTAX.into());
+            }
         }
-        i += 2;
+        Ok(o)
     }
-    Ok((pat, count))
 }
 
 /// A random index below `n` from the thread's generator.
@@ -220,53 +234,38 @@ pub fn pop_count(a: &[bytes::Bytes]) -> Result<Option<usize>, &'static str> {
 }
 
 /// `[LIMIT limit]` after the keys of SINTERCARD/ZINTERCARD (0 = no limit).
-pub fn intercard_limit(a: &[bytes::Bytes]) -> Result<usize, &'static str> {
+pub fn intercard_limit(args: &mut Args) -> Result<usize, ArgError> {
     let mut limit = 0usize;
-    let mut i = 0;
-    while i < a.len() {
-        if picket::args::eq_ic(&a[i], "limit") && i + 1 < a.len() {
-            match int_arg(&a[i + 1])? {
-                l if l >= 0 => limit = l as usize,
-                _ => return Err("ERR LIMIT can't be negative"),
-            }
-            i += 2;
-        } else {
-            return Err(picket::args::ERR_SYNTAX);
+    while let Some(w) = args.try_arg() {
+        if !eq_ic(w, "limit") || args.is_done() {
+            return Err(ERR_SYNTAX.into());
         }
+        // Redis gives the same error for a LIMIT that is not an integer.
+        limit = args.int_in(0, i64::MAX, "ERR LIMIT can't be negative")? as usize;
     }
     Ok(limit)
 }
 
-/// `numkeys key... WHERE [COUNT n]` of LMPOP/ZMPOP and their blocking forms, from `a[at..]`:
+/// `numkeys key... WHERE [COUNT n]` of LMPOP/ZMPOP and their blocking forms, from the cursor:
 /// (keys, true for the first of `sides`, count). `sides` is ("left", "right") or ("min", "max").
 pub fn mpop_args(
-    a: &[bytes::Bytes],
-    at: usize,
-    sides: (&str, &str),
-) -> Result<(Vec<bytes::Bytes>, bool, usize), &'static str> {
-    use picket::args::{eq_ic, ERR_SYNTAX};
-    let n = numkeys(&a[at], a.len() - at - 1, false)?;
-    let keys = a[at + 1..at + 1 + n].to_vec();
-    let mut i = at + 1 + n;
-    let w = a.get(i).ok_or(ERR_SYNTAX)?;
-    let first = if eq_ic(w, sides.0) {
-        true
-    } else if eq_ic(w, sides.1) {
-        false
-    } else {
-        return Err(ERR_SYNTAX);
+    args: &mut Args,
+    sides: (&'static str, &'static str),
+) -> Result<(Vec<bytes::Bytes>, bool, usize), ArgError> {
+    let n = numkeys(args.arg()?, args.remaining(), false)?;
+    let keys: Vec<bytes::Bytes> = (0..n).filter_map(|_| args.try_arg().cloned()).collect();
+    let first = match args.one_of(&[sides.0, sides.1]) {
+        Some(w) => w == sides.0,
+        None => return Err(ERR_SYNTAX.into()),
     };
-    i += 1;
     let mut count = None;
-    while i < a.len() {
-        if eq_ic(&a[i], "count") && i + 1 < a.len() && count.is_none() {
-            match int_arg(&a[i + 1]) {
-                Ok(c) if c > 0 => count = Some(c as usize),
-                _ => return Err("ERR count should be greater than 0"),
-            }
-            i += 2;
-        } else {
-            return Err(ERR_SYNTAX);
+    while let Some(w) = args.try_arg() {
+        if !eq_ic(w, "count") || args.is_done() || count.is_some() {
+            return Err(ERR_SYNTAX.into());
+        }
+        match args.int() {
+            Ok(c) if c > 0 => count = Some(c as usize),
+            _ => return Err("ERR count should be greater than 0".into()),
         }
     }
     Ok((keys, first, count.unwrap_or(1)))

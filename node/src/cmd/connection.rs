@@ -3,7 +3,7 @@
 use super::Ctx;
 use crate::state::Session;
 use bytes::Bytes;
-use picket::args::{eq_ic, int_arg, ERR_DB_INDEX, ERR_SYNTAX};
+use picket::args::{eq_ic, int_arg, Args, ERR_DB_INDEX, ERR_SYNTAX};
 use picket::server::client_cmd::{client_command, valid_name, ClientAction, ReplyMode, BAD_NAME};
 
 pub const PROTECTED_MODE_ERROR: &str = "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
@@ -42,9 +42,8 @@ pub fn quit(ctx: &mut Ctx, _a: &[Bytes]) {
 
 /// SELECT index
 pub fn select(ctx: &mut Ctx, a: &[Bytes]) {
-    let n = match int_arg(&a[1]) {
-        Ok(n) => n,
-        Err(e) => return ctx.out.error(e),
+    let Some(n) = ctx.parsed(Args::new(a).int()) else {
+        return;
     };
     if n < 0 || n as usize >= ctx.st.ks.dbs.len() {
         return ctx.out.error(ERR_DB_INDEX);

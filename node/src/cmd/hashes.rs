@@ -2,7 +2,7 @@
 
 use super::coll::random_count;
 use super::coll::{
-    drop_if_empty, hash_at, hash_get, matches, rand_below, scan_dict, scan_opts, scan_reply,
+    drop_if_empty, hash_at, hash_get, matches, rand_below, scan_dict, scan_reply, ScanOptions,
 };
 use super::keys::parse_cursor;
 use super::Ctx;
@@ -350,10 +350,11 @@ pub fn hscan(ctx: &mut Ctx, a: &[Bytes]) {
         Ok(None) => return scan_reply(ctx.out, 0, &[]),
         Ok(Some(h)) => h,
     };
-    let (pat, count) = match scan_opts(&a[3..]) {
-        Ok(x) => x,
-        Err(e) => return ctx.out.error(e),
+    let opts = match ScanOptions::parse(&mut Args::at(a, 3), false) {
+        Ok(o) => o,
+        Err(e) => return ctx.out.error(&e),
     };
+    let (pat, count) = (opts.pat, opts.count);
     let mut items = Vec::new();
     let next = match h {
         HashVal::Pack(_) => {

@@ -1,6 +1,7 @@
 //! Generic keyspace commands: DEL, UNLINK, EXISTS, TYPE, RENAME, KEYS, SCAN, RANDOMKEY, COPY,
 //! MOVE, SWAPDB, TOUCH, OBJECT, DBSIZE, FLUSHDB, FLUSHALL.
 
+use super::coll::ScanOptions;
 use super::Ctx;
 use crate::db::{lru::AccessPolicy, Db, RStr, Value};
 use bytes::Bytes;
@@ -148,54 +149,20 @@ pub fn parse_cursor(a: &[u8]) -> Option<u64> {
     Some(if neg { v.wrapping_neg() } else { v })
 }
 
-/// SCAN's options: MATCH pattern, COUNT count (at least 1), TYPE type; each a keyword with its
-/// value, the last one winning.
-struct ScanOptions<'a> {
-    pat: Option<&'a Bytes>,
-    count: i64,
-    typ: Option<String>,
-}
-
-impl<'a> ScanOptions<'a> {
-    fn parse(args: &mut Args<'a>) -> Result<ScanOptions<'a>, ArgError> {
-        let mut o = ScanOptions {
-            pat: None,
-            count: 10,
-            typ: None,
-        };
-        while let Some(w) = args.try_arg() {
-            if args.is_done() {
-                return Err(ERR_SYNTAX.into());
-            }
-            if eq_ic(w, "count") {
-                o.count = match args.int()? {
-                    c if c >= 1 => c,
-                    _ => return Err(ERR_SYNTAX.into()),
-                };
-            } else if eq_ic(w, "match") {
-                o.pat = Some(args.arg()?);
-            } else if eq_ic(w, "type") {
-                o.typ = Some(String::from_utf8_lossy(args.arg()?).to_ascii_lowercase());
-            } else {
-                return Err(ERR_SYNTAX.into());
-            }
-        }
-        Ok(o)
-    }
-}
-
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 pub fn scan(ctx: &mut Ctx, a: &[Bytes]) {
     let Some(mut cursor) = parse_cursor(&a[1]) else {
         return ctx.out.error("ERR invalid cursor");
     };
-    let Some(ScanOptions { pat, count, typ }) = ctx.parsed(ScanOptions::parse(&mut Args::at(a, 2)))
+    let Some(ScanOptions { pat, count, typ }) =
+        ctx.parsed(ScanOptions::parse(&mut Args::at(a, 2), true))
     else {
         return;
     };
+    let count = count as i64;
     let db = ctx.db();
     let mut found: Vec<Bytes> = Vec::new();
-    let mut budget = count * 10;
+    let mut budget = count.saturating_mul(10);
     let dict = &ctx.st.ks.dbs[db].main;
     loop {
         cursor = dict.scan(cursor, |k, e| {

@@ -8,7 +8,7 @@ use crate::db::{SBytes, Value};
 use crate::state::blocking::BlockOp;
 use crate::state::NodeState;
 use bytes::Bytes;
-use picket::args::{eq_ic, int_arg, ERR_SYNTAX};
+use picket::args::{eq_ic, int_arg, Args, ERR_SYNTAX};
 use picket::resp::Reply;
 
 fn b(s: &'static str) -> Bytes {
@@ -163,9 +163,10 @@ pub fn lindex(ctx: &mut Ctx, a: &[Bytes]) {
         Ok(None) => return ctx.out.null(),
         Ok(Some(l)) => l,
     };
-    let i = match int_arg(&a[2]) {
+    // The key's type is checked before the index, as in Redis.
+    let i = match Args::at(a, 2).int() {
         Ok(i) => i,
-        Err(e) => return ctx.out.error(e),
+        Err(e) => return ctx.out.error(&e),
     };
     match index_of(i, l.len()) {
         Some(i) => ctx.out.bulk(&l[i]),
@@ -180,9 +181,10 @@ pub fn lset(ctx: &mut Ctx, a: &[Bytes]) {
         Ok(None) => return ctx.out.error(picket::args::ERR_NO_KEY),
         Ok(Some(l)) => l,
     };
-    let i = match int_arg(&a[2]) {
+    // The key's type is checked before the index, as in Redis.
+    let i = match Args::at(a, 2).int() {
         Ok(i) => i,
-        Err(e) => return ctx.out.error(e),
+        Err(e) => return ctx.out.error(&e),
     };
     let Some(i) = index_of(i, l.len()) else {
         return ctx.out.error("ERR index out of range");
@@ -195,9 +197,8 @@ pub fn lset(ctx: &mut Ctx, a: &[Bytes]) {
 }
 
 pub fn lrange(ctx: &mut Ctx, a: &[Bytes]) {
-    let (s, e) = match (int_arg(&a[2]), int_arg(&a[3])) {
-        (Ok(s), Ok(e)) => (s, e),
-        (Err(x), _) | (_, Err(x)) => return ctx.out.error(x),
+    let Some([s, e]) = ctx.parsed(Args::at(a, 2).ints()) else {
+        return;
     };
     let db = ctx.db();
     let l = match list_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
@@ -215,9 +216,8 @@ pub fn lrange(ctx: &mut Ctx, a: &[Bytes]) {
 }
 
 pub fn ltrim(ctx: &mut Ctx, a: &[Bytes]) {
-    let (s, e) = match (int_arg(&a[2]), int_arg(&a[3])) {
-        (Ok(s), Ok(e)) => (s, e),
-        (Err(x), _) | (_, Err(x)) => return ctx.out.error(x),
+    let Some([s, e]) = ctx.parsed(Args::at(a, 2).ints()) else {
+        return;
     };
     let db = ctx.db();
     let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
@@ -240,9 +240,8 @@ pub fn ltrim(ctx: &mut Ctx, a: &[Bytes]) {
 }
 
 pub fn lrem(ctx: &mut Ctx, a: &[Bytes]) {
-    let count = match int_arg(&a[2]) {
-        Ok(c) => c,
-        Err(e) => return ctx.out.error(e),
+    let Some(count) = ctx.parsed(Args::at(a, 2).int()) else {
+        return;
     };
     let db = ctx.db();
     let l = match list_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
@@ -449,9 +448,9 @@ pub fn rpoplpush(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
 pub fn lmpop(ctx: &mut Ctx, a: &[Bytes]) {
-    let (keys, left, count) = match super::coll::mpop_args(a, 1, ("left", "right")) {
-        Ok(x) => x,
-        Err(e) => return ctx.out.error(e),
+    let mpop = super::coll::mpop_args(&mut Args::at(a, 1), ("left", "right"));
+    let Some((keys, left, count)) = ctx.parsed(mpop) else {
+        return;
     };
     let op = BlockOp::MPop { left, count };
     pop_first_ready(ctx, &keys, &op, false, None);
@@ -538,9 +537,9 @@ pub fn blmpop(ctx: &mut Ctx, a: &[Bytes]) {
     let Ok(deadline) = timeout_of(ctx, &a[1]) else {
         return;
     };
-    let (keys, left, count) = match super::coll::mpop_args(a, 2, ("left", "right")) {
-        Ok(x) => x,
-        Err(e) => return ctx.out.error(e),
+    let mpop = super::coll::mpop_args(&mut Args::at(a, 2), ("left", "right"));
+    let Some((keys, left, count)) = ctx.parsed(mpop) else {
+        return;
     };
     pop_first_ready(ctx, &keys, &BlockOp::MPop { left, count }, true, deadline);
 }

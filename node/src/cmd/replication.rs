@@ -4,7 +4,7 @@
 use super::{blocking, Ctx};
 use crate::repl;
 use bytes::Bytes;
-use picket::args::{eq_ic, int_arg, ERR_NOT_INT};
+use picket::args::{eq_ic, int_arg, Args, ERR_NOT_INT};
 
 /// REPLICAOF host port | NO ONE (and SLAVEOF).
 pub fn replicaof(ctx: &mut Ctx, a: &[Bytes]) {
@@ -23,9 +23,8 @@ pub fn replicaof(ctx: &mut Ctx, a: &[Bytes]) {
         }
         return ctx.out.ok();
     }
-    let port = match int_arg(&a[2]) {
-        Ok(p) => p,
-        Err(e) => return ctx.out.error(e),
+    let Some(port) = ctx.parsed(Args::at(a, 2).int()) else {
+        return;
     };
     if !(0..=65535).contains(&port) {
         return ctx.out.error("ERR Invalid master port");

@@ -2,7 +2,8 @@
 //! SDIFF, their STORE forms, SINTERCARD) and SSCAN.
 
 use super::coll::{
-    drop_if_empty, matches, numkeys, rand_below, scan_dict, scan_opts, scan_reply, set_at, set_get,
+    drop_if_empty, matches, numkeys, rand_below, scan_dict, scan_reply, set_at, set_get,
+    ScanOptions,
 };
 use super::hashes::random_picks;
 use super::keys::parse_cursor;
@@ -353,9 +354,8 @@ pub fn sintercard(ctx: &mut Ctx, a: &[Bytes]) {
         Ok(n) => n,
         Err(e) => return ctx.out.error(e),
     };
-    let limit = match super::coll::intercard_limit(&a[2 + n..]) {
-        Ok(l) => l,
-        Err(e) => return ctx.out.error(e),
+    let Some(limit) = ctx.parsed(super::coll::intercard_limit(&mut Args::at(a, 2 + n))) else {
+        return;
     };
     if let Err(e) = check_sets(ctx, &a[2..2 + n]) {
         return ctx.out.error(e);
@@ -380,10 +380,11 @@ pub fn sscan(ctx: &mut Ctx, a: &[Bytes]) {
         Ok(None) => return scan_reply(ctx.out, 0, &[]),
         Ok(Some(s)) => s,
     };
-    let (pat, count) = match scan_opts(&a[3..]) {
-        Ok(x) => x,
-        Err(e) => return ctx.out.error(e),
+    let opts = match ScanOptions::parse(&mut Args::at(a, 3), false) {
+        Ok(o) => o,
+        Err(e) => return ctx.out.error(&e),
     };
+    let (pat, count) = (opts.pat, opts.count);
     let mut items = Vec::new();
     let next = match s {
         SetVal::Ints(_) => {

@@ -5,7 +5,7 @@ use super::zranges::{reply_scored, store_zset};
 use super::Ctx;
 use crate::db::Value;
 use bytes::Bytes;
-use picket::args::{eq_ic, int_arg, ERR_SYNTAX, ERR_WRONGTYPE};
+use picket::args::{eq_ic, int_arg, Args, ERR_SYNTAX, ERR_WRONGTYPE};
 use picket::numfmt::parse_double;
 use std::collections::HashMap;
 
@@ -228,9 +228,8 @@ pub fn zintercard(ctx: &mut Ctx, a: &[Bytes]) {
     if n > a.len() - 2 {
         return ctx.out.error(ERR_SYNTAX);
     }
-    let limit = match super::coll::intercard_limit(&a[2 + n..]) {
-        Ok(l) => l,
-        Err(e) => return ctx.out.error(e),
+    let Some(limit) = ctx.parsed(super::coll::intercard_limit(&mut Args::at(a, 2 + n))) else {
+        return;
     };
     let sets = match inputs(ctx, &a[2..2 + n]) {
         Ok(s) => s,

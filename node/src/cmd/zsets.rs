@@ -3,7 +3,7 @@
 //! [`super::zranges`], the set algebra in [`super::zsetops`].
 
 use super::blocking;
-use super::coll::{drop_if_empty, matches, scan_dict, scan_opts, scan_reply, zset_at, zset_get};
+use super::coll::{drop_if_empty, matches, scan_dict, scan_reply, zset_at, zset_get, ScanOptions};
 use super::hashes::random_picks;
 use super::keys::parse_cursor;
 use super::Ctx;
@@ -387,11 +387,11 @@ fn first_ready(
 
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
 pub fn zmpop(ctx: &mut Ctx, a: &[Bytes]) {
-    match super::coll::mpop_args(a, 1, ("min", "max")) {
+    match super::coll::mpop_args(&mut Args::at(a, 1), ("min", "max")) {
         Ok((keys, min, count)) => {
             first_ready(ctx, &keys, &BlockOp::ZMPop { min, count }, None, false)
         }
-        Err(e) => ctx.out.error(e),
+        Err(e) => ctx.out.error(&e),
     }
 }
 
@@ -401,11 +401,11 @@ pub fn bzmpop(ctx: &mut Ctx, a: &[Bytes]) {
         Ok(d) => d,
         Err(e) => return ctx.out.error(e),
     };
-    match super::coll::mpop_args(a, 2, ("min", "max")) {
+    match super::coll::mpop_args(&mut Args::at(a, 2), ("min", "max")) {
         Ok((keys, min, count)) => {
             first_ready(ctx, &keys, &BlockOp::ZMPop { min, count }, deadline, true)
         }
-        Err(e) => ctx.out.error(e),
+        Err(e) => ctx.out.error(&e),
     }
 }
 
@@ -504,10 +504,11 @@ pub fn zscan(ctx: &mut Ctx, a: &[Bytes]) {
         Ok(None) => return scan_reply(ctx.out, 0, &[]),
         Ok(Some(z)) => z,
     };
-    let (pat, count) = match scan_opts(&a[3..]) {
-        Ok(x) => x,
-        Err(e) => return ctx.out.error(e),
+    let opts = match ScanOptions::parse(&mut Args::at(a, 3), false) {
+        Ok(o) => o,
+        Err(e) => return ctx.out.error(&e),
     };
+    let (pat, count) = (opts.pat, opts.count);
     let mut items = Vec::new();
     let next = match z {
         ZSetVal::Pack(_) => {
