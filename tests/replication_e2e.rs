@@ -267,6 +267,9 @@ fn picket_replica_of_real_redis_both_payload_framings() {
         write_load(&mut rc, 450);
         wait_synced(&real, &p);
         assert_same(&dump(&mut rc), &dump(&mut p.client()));
+        // HELLO names the role, as Redis does (it said `master` on a replica too).
+        let hello = p.client().cmd_str(&["HELLO", "2"]);
+        assert!(hello.contains("$4\r\nrole\r\n$7\r\nreplica\r\n"), "{hello}");
         let pl = log_of(&dir, &format!("picket-{name}"));
         let framing = if diskless == "yes" {
             "receiving streamed RDB from master with EOF"

@@ -5,6 +5,7 @@
 pub mod client_cmd;
 pub mod clients;
 mod connection;
+pub mod hello;
 mod listener;
 
 pub use clients::{ClientHandle, ClientKind, ClientMeta, ClientRegistry, OutputLimit};

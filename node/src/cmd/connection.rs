@@ -3,8 +3,9 @@
 use super::Ctx;
 use crate::state::Session;
 use bytes::Bytes;
-use picket::args::{eq_ic, int_arg, Args, ERR_DB_INDEX, ERR_SYNTAX};
+use picket::args::{Args, ERR_DB_INDEX, ERR_SYNTAX};
 use picket::server::client_cmd::{client_command, valid_name, ClientAction, ReplyMode, BAD_NAME};
+use picket::server::hello::{self, HelloArgs};
 
 pub const PROTECTED_MODE_ERROR: &str = "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
 
@@ -93,70 +94,36 @@ pub fn auth(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]
 pub fn hello(ctx: &mut Ctx, a: &[Bytes]) {
-    let mut ver = None;
-    if a.len() >= 2 {
-        match int_arg(&a[1]) {
-            Ok(v) if (2..=3).contains(&v) => ver = Some(v),
-            Ok(_) => return ctx.out.error("NOPROTO unsupported protocol version"),
-            Err(_) => {
-                return ctx
-                    .out
-                    .error("ERR Protocol version is not an integer or out of range")
-            }
-        }
-    }
-    let mut name = None;
-    let mut creds = None;
-    let mut i = 2;
-    while i < a.len() {
-        if eq_ic(&a[i], "auth") && i + 2 < a.len() {
-            creds = Some((a[i + 1].clone(), a[i + 2].clone()));
-            i += 3;
-        } else if eq_ic(&a[i], "setname") && i + 1 < a.len() {
-            name = Some(a[i + 1].clone());
-            i += 2;
-        } else {
-            return ctx.out.error(&format!(
-                "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(&a[i])
-            ));
-        }
-    }
-    if let Some((u, p)) = &creds {
+    let Some(h) = ctx.parsed(HelloArgs::parse(a)) else {
+        return;
+    };
+    if let Some((u, p)) = &h.auth {
         if !check_password(ctx, u, p) {
             return ctx.out.error(WRONGPASS);
         }
         set_authenticated(ctx.sess);
     }
     if !ctx.sess.authenticated {
-        return ctx.out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return ctx.out.error(hello::NOAUTH);
     }
-    if let Some(n) = name {
+    if let Some(n) = h.setname {
         if !valid_name(&n) {
             return ctx.out.error(BAD_NAME);
         }
         ctx.sess.client.meta.lock().name = n;
     }
-    if let Some(v) = ver {
+    if let Some(v) = h.proto {
         ctx.sess.client.set_resp3(v == 3);
         ctx.out.resp3 = v == 3;
     }
     let proto = if ctx.sess.client.resp3() { 3 } else { 2 };
-    ctx.out.map(7);
-    ctx.out.bulk(b"server");
-    ctx.out.bulk(b"redis");
-    ctx.out.bulk(b"version");
-    ctx.out.bulk(picket::REDIS_VERSION.as_bytes());
-    ctx.out.bulk(b"proto");
-    ctx.out.int(proto);
-    ctx.out.bulk(b"id");
-    ctx.out.int(ctx.sess.client.id as i64);
-    ctx.out.bulk(b"mode");
-    ctx.out.bulk(b"standalone");
-    ctx.out.bulk(b"role");
-    ctx.out.bulk(b"master");
-    ctx.out.bulk(b"modules");
-    ctx.out.array(0);
+    let role = if ctx.st.repl.is_replica() {
+        "replica"
+    } else {
+        "master"
+    };
+    let id = ctx.sess.client.id;
+    hello::write_reply(ctx.out, proto, id, "standalone", Some(role));
 }
 
 /// RESET: back to a fresh connection's state.

@@ -7,7 +7,7 @@ use super::Ctx;
 use crate::db::zset::ZView;
 use crate::db::{Value, ZSetVal};
 use bytes::Bytes;
-use picket::args::{eq_ic, int_arg, ERR_SYNTAX};
+use picket::args::{eq_ic, int_arg, ArgError, Args, ERR_SYNTAX};
 use picket::numfmt::parse_double;
 use picket::resp::Reply;
 
@@ -153,39 +153,46 @@ fn select<'a>(
     Ok(items)
 }
 
-/// Parses the options of ZRANGE/ZRANGESTORE from `a[from..]`.
-fn parse_spec(a: &[Bytes], from: usize, store: bool) -> Result<RangeSpec, &'static str> {
+/// The options of ZRANGE/ZRANGESTORE (no WITHSCORES for the latter), and of the legacy range
+/// commands (`fixed`: their By and direction, and no BYSCORE, BYLEX or REV), with the
+/// combinations Redis refuses for all of them.
+fn parse_spec(
+    args: &mut Args,
+    store: bool,
+    fixed: Option<(By, bool)>,
+) -> Result<RangeSpec, ArgError> {
+    let (by, rev) = fixed.unwrap_or((By::Rank, false));
     let mut spec = RangeSpec {
-        by: By::Rank,
-        rev: false,
+        by,
+        rev,
         limit: None,
         withscores: false,
     };
-    let mut i = from;
-    while i < a.len() {
-        if !store && eq_ic(&a[i], "withscores") {
+    let free = fixed.is_none();
+    while let Some(w) = args.try_arg() {
+        if !store && eq_ic(w, "withscores") {
             spec.withscores = true;
-        } else if eq_ic(&a[i], "limit") && i + 2 < a.len() {
-            spec.limit = Some((int_arg(&a[i + 1])?, int_arg(&a[i + 2])?));
-            i += 2;
-        } else if eq_ic(&a[i], "byscore") && spec.by == By::Rank {
+        } else if eq_ic(w, "limit") && args.remaining() >= 2 {
+            let [off, count] = args.ints()?;
+            spec.limit = Some((off, count));
+        } else if free && eq_ic(w, "byscore") && spec.by == By::Rank {
             spec.by = By::Score;
-        } else if eq_ic(&a[i], "bylex") && spec.by == By::Rank {
+        } else if free && eq_ic(w, "bylex") && spec.by == By::Rank {
             spec.by = By::Lex;
-        } else if eq_ic(&a[i], "rev") {
+        } else if free && eq_ic(w, "rev") {
             spec.rev = true;
         } else {
-            return Err(ERR_SYNTAX);
+            return Err(ERR_SYNTAX.into());
         }
-        i += 1;
     }
     if spec.limit.is_some() && spec.by == By::Rank {
         return Err(
-            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+                .into(),
         );
     }
     if spec.withscores && spec.by == By::Lex {
-        return Err("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
+        return Err("ERR syntax error, WITHSCORES not supported in combination with BYLEX".into());
     }
     Ok(spec)
 }
@@ -212,36 +219,16 @@ fn range_reply(ctx: &mut Ctx, key: &[u8], spec: &RangeSpec, a1: &[u8], a2: &[u8]
 
 /// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]
 pub fn zrange(ctx: &mut Ctx, a: &[Bytes]) {
-    match parse_spec(a, 4, false) {
-        Ok(spec) => range_reply(ctx, &a[1], &spec, &a[2], &a[3]),
-        Err(e) => ctx.out.error(e),
+    if let Some(spec) = ctx.parsed(parse_spec(&mut Args::at(a, 4), false, None)) {
+        range_reply(ctx, &a[1], &spec, &a[2], &a[3])
     }
 }
 
 /// The legacy range commands: fixed By/rev, then [WITHSCORES] [LIMIT offset count].
 fn legacy(ctx: &mut Ctx, a: &[Bytes], by: By, rev: bool) {
-    let mut spec = RangeSpec {
-        by,
-        rev,
-        limit: None,
-        withscores: false,
-    };
-    let mut i = 4;
-    while i < a.len() {
-        if by != By::Lex && eq_ic(&a[i], "withscores") {
-            spec.withscores = true;
-            i += 1;
-        } else if by != By::Rank && eq_ic(&a[i], "limit") && i + 2 < a.len() {
-            match (int_arg(&a[i + 1]), int_arg(&a[i + 2])) {
-                (Ok(o), Ok(c)) => spec.limit = Some((o, c)),
-                (Err(e), _) | (_, Err(e)) => return ctx.out.error(e),
-            }
-            i += 3;
-        } else {
-            return ctx.out.error(ERR_SYNTAX);
-        }
+    if let Some(spec) = ctx.parsed(parse_spec(&mut Args::at(a, 4), false, Some((by, rev)))) {
+        range_reply(ctx, &a[1], &spec, &a[2], &a[3])
     }
-    range_reply(ctx, &a[1], &spec, &a[2], &a[3])
 }
 
 pub fn zrangebyscore(ctx: &mut Ctx, a: &[Bytes]) {
@@ -257,9 +244,6 @@ pub fn zrevrangebylex(ctx: &mut Ctx, a: &[Bytes]) {
     legacy(ctx, a, By::Lex, true)
 }
 pub fn zrevrange(ctx: &mut Ctx, a: &[Bytes]) {
-    if a.len() > 5 || (a.len() == 5 && !eq_ic(&a[4], "withscores")) {
-        return ctx.out.error(ERR_SYNTAX);
-    }
     legacy(ctx, a, By::Rank, true)
 }
 
@@ -285,9 +269,8 @@ pub fn store_zset(ctx: &mut Ctx, dst: &Bytes, items: &[(f64, Vec<u8>)]) -> usize
 
 /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
 pub fn zrangestore(ctx: &mut Ctx, a: &[Bytes]) {
-    let spec = match parse_spec(a, 5, true) {
-        Ok(s) => s,
-        Err(e) => return ctx.out.error(e),
+    let Some(spec) = ctx.parsed(parse_spec(&mut Args::at(a, 5), true, None)) else {
+        return;
     };
     let db = ctx.db();
     let items: Vec<(f64, Vec<u8>)> = match zset_get(&mut ctx.st.ks, db, &a[2], ctx.now) {
@@ -357,8 +340,8 @@ fn remrange(ctx: &mut Ctx, a: &[Bytes], by: By) {
         if let Err(e) = select(&ZSetVal::new().view(), &spec, &a[2], &a[3]) {
             return ctx.out.error(e);
         }
-    } else if let Err(e) = int_arg(&a[2]).and(int_arg(&a[3])) {
-        return ctx.out.error(e);
+    } else if let Err(e) = Args::at(a, 2).ints::<2>() {
+        return ctx.out.error(&e);
     }
     let db = ctx.db();
     let z = match zset_at(&mut ctx.st.ks, db, &a[1], ctx.now) {

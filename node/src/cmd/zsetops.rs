@@ -5,7 +5,7 @@ use super::zranges::{reply_scored, store_zset};
 use super::Ctx;
 use crate::db::Value;
 use bytes::Bytes;
-use picket::args::{eq_ic, int_arg, Args, ERR_SYNTAX, ERR_WRONGTYPE};
+use picket::args::{eq_ic, ArgError, Args, ERR_SYNTAX, ERR_WRONGTYPE};
 use picket::numfmt::parse_double;
 use std::collections::HashMap;
 
@@ -131,55 +131,69 @@ fn compute(sets: &[Option<Members>], weights: &[f64], agg: Agg, op: Op) -> Vec<(
     out
 }
 
+/// The arguments of ZUNION/ZINTER/ZDIFF and their STORE forms after the destination:
+/// numkeys, the keys, then WEIGHTS and AGGREGATE (not for ZDIFF) and WITHSCORES (not when
+/// storing).
+struct SetOpArgs<'a> {
+    keys: &'a [Bytes],
+    weights: Vec<f64>,
+    agg: Agg,
+    withscores: bool,
+}
+
+impl<'a> SetOpArgs<'a> {
+    fn parse(args: &mut Args<'a>, name: &str, op: Op, store: bool) -> Result<Self, ArgError> {
+        let n = args.int()?;
+        if n < 1 {
+            return Err(format!("ERR at least 1 input key is needed for '{name}' command").into());
+        }
+        let n = n as usize;
+        if n > args.remaining() {
+            return Err(ERR_SYNTAX.into());
+        }
+        let all = args.rest();
+        let (keys, options) = all.split_at(n);
+        let mut o = SetOpArgs {
+            keys,
+            weights: vec![1.0; n],
+            agg: Agg::Sum,
+            withscores: false,
+        };
+        let mut args = Args::at(options, 0);
+        while let Some(w) = args.try_arg() {
+            if op != Op::Diff && eq_ic(w, "weights") && args.remaining() >= n {
+                for x in o.weights.iter_mut() {
+                    *x = parse_double(args.arg()?).ok_or("ERR weight value is not a float")?;
+                }
+            } else if op != Op::Diff && eq_ic(w, "aggregate") && !args.is_done() {
+                o.agg = match args.one_of(&["sum", "min", "max"]) {
+                    Some("sum") => Agg::Sum,
+                    Some("min") => Agg::Min,
+                    Some(_) => Agg::Max,
+                    None => return Err(ERR_SYNTAX.into()),
+                };
+            } else if !store && eq_ic(w, "withscores") {
+                o.withscores = true;
+            } else {
+                return Err(ERR_SYNTAX.into());
+            }
+        }
+        Ok(o)
+    }
+}
+
 fn generic(ctx: &mut Ctx, a: &[Bytes], op: Op, store: bool) {
     let at = if store { 2 } else { 1 };
-    let n = match int_arg(&a[at]) {
-        Ok(n) => n,
-        Err(e) => return ctx.out.error(e),
+    let name = ctx.cmd.name;
+    let Some(SetOpArgs {
+        keys,
+        weights,
+        agg,
+        withscores,
+    }) = ctx.parsed(SetOpArgs::parse(&mut Args::at(a, at), name, op, store))
+    else {
+        return;
     };
-    if n < 1 {
-        return ctx.out.error(&format!(
-            "ERR at least 1 input key is needed for '{}' command",
-            ctx.cmd.name
-        ));
-    }
-    let n = n as usize;
-    if n > a.len() - at - 1 {
-        return ctx.out.error(ERR_SYNTAX);
-    }
-    let keys = &a[at + 1..at + 1 + n];
-    let mut weights = vec![1.0; n];
-    let mut agg = Agg::Sum;
-    let mut withscores = false;
-    let mut i = at + 1 + n;
-    while i < a.len() {
-        let left = a.len() - i - 1;
-        if op != Op::Diff && eq_ic(&a[i], "weights") && left >= n {
-            for (j, w) in weights.iter_mut().enumerate() {
-                match parse_double(&a[i + 1 + j]) {
-                    Some(v) => *w = v,
-                    None => return ctx.out.error("ERR weight value is not a float"),
-                }
-            }
-            i += n + 1;
-        } else if op != Op::Diff && eq_ic(&a[i], "aggregate") && left >= 1 {
-            agg = if eq_ic(&a[i + 1], "sum") {
-                Agg::Sum
-            } else if eq_ic(&a[i + 1], "min") {
-                Agg::Min
-            } else if eq_ic(&a[i + 1], "max") {
-                Agg::Max
-            } else {
-                return ctx.out.error(ERR_SYNTAX);
-            };
-            i += 2;
-        } else if !store && eq_ic(&a[i], "withscores") {
-            withscores = true;
-            i += 1;
-        } else {
-            return ctx.out.error(ERR_SYNTAX);
-        }
-    }
     let sets = match inputs(ctx, keys) {
         Ok(s) => s,
         Err(e) => return ctx.out.error(e),
@@ -216,14 +230,14 @@ pub fn zdiffstore(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// ZINTERCARD numkeys key [key ...] [LIMIT limit]
 pub fn zintercard(ctx: &mut Ctx, a: &[Bytes]) {
-    let n = match int_arg(&a[1]) {
-        Ok(n) if n >= 1 => n as usize,
-        Ok(_) => {
+    let n = match ctx.parsed(Args::new(a).int()) {
+        Some(n) if n >= 1 => n as usize,
+        Some(_) => {
             return ctx
                 .out
                 .error("ERR at least 1 input key is needed for 'zintercard' command")
         }
-        Err(e) => return ctx.out.error(e),
+        None => return,
     };
     if n > a.len() - 2 {
         return ctx.out.error(ERR_SYNTAX);

@@ -11,7 +11,7 @@ use crate::db::{Value, ZSetVal};
 use crate::state::blocking::BlockOp;
 use crate::state::NodeState;
 use bytes::Bytes;
-use picket::args::{eq_ic, Args, ERR_NOT_FLOAT, ERR_SYNTAX};
+use picket::args::{eq_ic, ArgError, Args, ERR_NOT_FLOAT, ERR_SYNTAX};
 use picket::numfmt::{fmt_g17, parse_double};
 use picket::resp::Reply;
 
@@ -27,56 +27,48 @@ struct AddFlags {
     incr: bool,
 }
 
+impl AddFlags {
+    /// The flags before the first score, and the (score, member) pairs after them, checked
+    /// for the combinations Redis refuses.
+    fn parse<'a>(args: &mut Args<'a>) -> Result<(AddFlags, Vec<(f64, &'a Bytes)>), ArgError> {
+        let mut f = AddFlags::default();
+        while let Some(o) = args.one_of(&["nx", "xx", "gt", "lt", "ch", "incr"]) {
+            match o {
+                "nx" => f.nx = true,
+                "xx" => f.xx = true,
+                "gt" => f.gt = true,
+                "lt" => f.lt = true,
+                "ch" => f.ch = true,
+                _ => f.incr = true,
+            }
+        }
+        let rest = args.rest();
+        if rest.is_empty() || rest.len() % 2 == 1 {
+            return Err(ERR_SYNTAX.into());
+        }
+        if f.nx && f.xx {
+            return Err("ERR XX and NX options at the same time are not compatible".into());
+        }
+        if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
+            return Err("ERR GT, LT, and/or NX options at the same time are not compatible".into());
+        }
+        if f.incr && rest.len() > 2 {
+            return Err("ERR INCR option supports a single increment-element pair".into());
+        }
+        let mut pairs = Vec::with_capacity(rest.len() / 2);
+        for p in rest.chunks(2) {
+            let score = parse_double(&p[0]).ok_or(ERR_NOT_FLOAT)?;
+            pairs.push((score, &p[1]));
+        }
+        Ok((f, pairs))
+    }
+}
+
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
 pub fn zadd(ctx: &mut Ctx, a: &[Bytes]) {
-    let mut f = AddFlags::default();
-    let mut i = 2;
-    while i < a.len() {
-        let o = &a[i];
-        if eq_ic(o, "nx") {
-            f.nx = true;
-        } else if eq_ic(o, "xx") {
-            f.xx = true;
-        } else if eq_ic(o, "gt") {
-            f.gt = true;
-        } else if eq_ic(o, "lt") {
-            f.lt = true;
-        } else if eq_ic(o, "ch") {
-            f.ch = true;
-        } else if eq_ic(o, "incr") {
-            f.incr = true;
-        } else {
-            break;
-        }
-        i += 1;
+    if let Some((f, pairs)) = ctx.parsed(AddFlags::parse(&mut Args::at(a, 2))) {
+        zadd_pairs(ctx, a, &pairs, f)
     }
-    let rest = &a[i..];
-    if rest.is_empty() || rest.len() % 2 == 1 {
-        return ctx.out.error(ERR_SYNTAX);
-    }
-    if f.nx && f.xx {
-        return ctx
-            .out
-            .error("ERR XX and NX options at the same time are not compatible");
-    }
-    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
-        return ctx
-            .out
-            .error("ERR GT, LT, and/or NX options at the same time are not compatible");
-    }
-    if f.incr && rest.len() > 2 {
-        return ctx
-            .out
-            .error("ERR INCR option supports a single increment-element pair");
-    }
-    let mut pairs = Vec::with_capacity(rest.len() / 2);
-    for p in rest.chunks(2) {
-        match parse_double(&p[0]) {
-            Some(s) => pairs.push((s, &p[1])),
-            None => return ctx.out.error(ERR_NOT_FLOAT),
-        }
-    }
-    zadd_pairs(ctx, a, &pairs, f)
 }
 
 /// What a ZADD did: members added, scores changed, the last score set (for INCR).

@@ -2,7 +2,8 @@
 
 use super::Ctx;
 use bytes::Bytes;
-use picket::args::{eq_ic, lower, wrong_args};
+use picket::args::{lower, wrong_args};
+use picket::server::hello::{self, HelloArgs};
 
 /// PING [message]
 pub fn ping(ctx: &mut Ctx, a: &[Bytes]) {
@@ -46,59 +47,35 @@ pub fn auth(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]
 pub fn hello(ctx: &mut Ctx, a: &[Bytes]) {
+    let h = match HelloArgs::parse(a) {
+        Ok(h) => h,
+        Err(e) => return ctx.out.error(&e),
+    };
     let (node, sess, out) = (ctx.node, &mut *ctx.sess, &mut *ctx.out);
-    let mut ver = None;
-    if a.len() >= 2 {
-        match picket::args::int_arg(&a[1]) {
-            Ok(v) if (2..=3).contains(&v) => ver = Some(v),
-            Ok(_) => return out.error("NOPROTO unsupported protocol version"),
-            Err(_) => return out.error("ERR Protocol version is not an integer or out of range"),
+    if let Some((user, pass)) = &h.auth {
+        let ok = user[..] == *b"default"
+            && node
+                .requirepass
+                .as_deref()
+                .map(|p| p.as_bytes() == &pass[..])
+                .unwrap_or(true);
+        if !ok {
+            return out.error("WRONGPASS invalid username-password pair or user is disabled.");
         }
+        sess.authenticated = true;
     }
-    let mut i = 2;
-    while i < a.len() {
-        if eq_ic(&a[i], "auth") && i + 2 < a.len() {
-            let ok = a[i + 1][..] == *b"default"
-                && node
-                    .requirepass
-                    .as_deref()
-                    .map(|p| p.as_bytes() == &a[i + 2][..])
-                    .unwrap_or(true);
-            if !ok {
-                return out.error("WRONGPASS invalid username-password pair or user is disabled.");
-            }
-            sess.authenticated = true;
-            i += 3;
-        } else if eq_ic(&a[i], "setname") && i + 1 < a.len() {
-            sess.client.meta.lock().name = a[i + 1].clone();
-            i += 2;
-        } else {
-            return out.error(&format!(
-                "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(&a[i])
-            ));
-        }
+    if let Some(n) = h.setname {
+        sess.client.meta.lock().name = n;
     }
     if !sess.authenticated {
-        return out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return out.error(hello::NOAUTH);
     }
-    if let Some(v) = ver {
+    if let Some(v) = h.proto {
         sess.client.set_resp3(v == 3);
         out.resp3 = v == 3;
     }
-    out.map(6);
-    out.bulk(b"server");
-    out.bulk(b"redis");
-    out.bulk(b"version");
-    out.bulk(picket::REDIS_VERSION.as_bytes());
-    out.bulk(b"proto");
-    out.int(if sess.client.resp3() { 3 } else { 2 });
-    out.bulk(b"id");
-    out.int(sess.client.id as i64);
-    out.bulk(b"mode");
-    out.bulk(b"sentinel");
-    out.bulk(b"modules");
-    out.array(0);
+    let proto = if sess.client.resp3() { 3 } else { 2 };
+    hello::write_reply(out, proto, sess.client.id, "sentinel", None);
 }
 
 /// CLIENT: the shared implementation (PAUSE and REPLY are node features and are refused here).
