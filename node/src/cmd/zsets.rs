@@ -27,10 +27,13 @@ struct AddFlags {
     incr: bool,
 }
 
+/// ZADD's (score, member) pairs.
+type ScorePairs<'a> = Vec<(f64, &'a Bytes)>;
+
 impl AddFlags {
     /// The flags before the first score, and the (score, member) pairs after them, checked
     /// for the combinations Redis refuses.
-    fn parse<'a>(args: &mut Args<'a>) -> Result<(AddFlags, Vec<(f64, &'a Bytes)>), ArgError> {
+    fn parse<'a>(args: &mut Args<'a>) -> Result<(AddFlags, ScorePairs<'a>), ArgError> {
         let mut f = AddFlags::default();
         while let Some(o) = args.one_of(&["nx", "xx", "gt", "lt", "ch", "incr"]) {
             match o {
