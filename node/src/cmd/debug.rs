@@ -3,7 +3,7 @@
 use super::Ctx;
 use crate::db::{RStr, Value};
 use bytes::Bytes;
-use picket::args::{eq_ic, float_arg};
+use picket::args::{eq_ic, float_arg, Args};
 use sha1_smol::Sha1;
 
 const NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
@@ -224,19 +224,23 @@ pub fn script(ctx: &mut Ctx, a: &[Bytes]) {
 /// DEBUG POPULATE count [prefix] [size]: creates `prefix:N` keys (default `key`) holding
 /// `value:N`, padded with zero bytes or cut to `size` when given; existing keys are skipped.
 fn populate(ctx: &mut Ctx, a: &[Bytes]) {
-    let count = match picket::args::int_arg(&a[2]) {
-        Ok(c) if c >= 0 => c,
-        Ok(_) => return ctx.out.error("ERR count is negative"),
-        Err(e) => return ctx.out.error(e),
+    let mut args = Args::at(a, 2);
+    let count = match ctx.parsed(args.int()) {
+        Some(c) if c >= 0 => c,
+        Some(_) => return ctx.out.error("ERR count is negative"),
+        None => return,
     };
-    let prefix = a
-        .get(3)
+    let prefix = args
+        .try_arg()
         .map(|p| String::from_utf8_lossy(p).into_owned())
         .unwrap_or_else(|| "key".into());
-    let size = match a.get(4).map(|s| picket::args::int_arg(s)) {
-        None => None,
-        Some(Ok(s)) if s >= 0 => Some(s as usize),
-        Some(_) => return ctx.out.error("ERR value is out of range"),
+    let size = if args.is_done() {
+        None
+    } else {
+        match ctx.parsed(args.int_in(0, i64::MAX, "ERR value is out of range")) {
+            Some(s) => Some(s as usize),
+            None => return,
+        }
     };
     let db = ctx.db();
     for j in 0..count {

@@ -8,7 +8,7 @@ use crate::db::{SBytes, Value};
 use crate::state::blocking::BlockOp;
 use crate::state::NodeState;
 use bytes::Bytes;
-use picket::args::{eq_ic, int_arg, Args, ERR_SYNTAX};
+use picket::args::{eq_ic, ArgError, Args, ERR_SYNTAX};
 use picket::resp::Reply;
 
 fn b(s: &'static str) -> Bytes {
@@ -310,43 +310,44 @@ pub fn linsert(ctx: &mut Ctx, a: &[Bytes]) {
     ctx.out.int(n as i64);
 }
 
-/// LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]
-pub fn lpos(ctx: &mut Ctx, a: &[Bytes]) {
+/// LPOS's options: RANK (not zero, above i64::MIN), COUNT and MAXLEN (not negative).
+fn lpos_options(args: &mut Args) -> Result<(i64, Option<usize>, usize), ArgError> {
     let (mut rank, mut count, mut maxlen) = (1i64, None::<usize>, 0usize);
-    let mut i = 3;
-    while i < a.len() {
-        if i + 1 >= a.len() {
-            return ctx.out.error(ERR_SYNTAX);
+    while let Some(w) = args.try_arg() {
+        if args.is_done() {
+            return Err(ERR_SYNTAX.into());
         }
-        let v = match int_arg(&a[i + 1]) {
-            Ok(v) => v,
-            Err(e) => return ctx.out.error(e),
-        };
-        if eq_ic(&a[i], "rank") {
+        let v = args.int()?;
+        if eq_ic(w, "rank") {
             if v == 0 {
-                return ctx.out.error("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list");
+                return Err("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list".into());
             }
             if v == i64::MIN {
-                return ctx.out.error(
-                    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-                );
+                return Err(super::coll::ERR_RANGE_LONG.into());
             }
             rank = v;
-        } else if eq_ic(&a[i], "count") {
+        } else if eq_ic(w, "count") {
             if v < 0 {
-                return ctx.out.error("ERR COUNT can't be negative");
+                return Err("ERR COUNT can't be negative".into());
             }
             count = Some(v as usize);
-        } else if eq_ic(&a[i], "maxlen") {
+        } else if eq_ic(w, "maxlen") {
             if v < 0 {
-                return ctx.out.error("ERR MAXLEN can't be negative");
+                return Err("ERR MAXLEN can't be negative".into());
             }
             maxlen = v as usize;
         } else {
-            return ctx.out.error(ERR_SYNTAX);
+            return Err(ERR_SYNTAX.into());
         }
-        i += 2;
     }
+    Ok((rank, count, maxlen))
+}
+
+/// LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]
+pub fn lpos(ctx: &mut Ctx, a: &[Bytes]) {
+    let Some((rank, count, maxlen)) = ctx.parsed(lpos_options(&mut Args::at(a, 3))) else {
+        return;
+    };
     let db = ctx.db();
     let l = match list_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),

@@ -5,6 +5,7 @@
 use super::Ctx;
 use crate::repl::master;
 use bytes::Bytes;
+use picket::args::Args;
 
 /// The replica's address as INFO shows it: REPLCONF ip-address, else the peer address.
 fn replica_ip(ctx: &Ctx) -> String {
@@ -30,9 +31,9 @@ pub fn sync(ctx: &mut Ctx, a: &[Bytes]) {
     }
     let psync = a.len() == 3;
     let wanted = if psync {
-        match picket::args::int_arg(&a[2]).ok() {
+        match ctx.parsed(Args::at(a, 2).int()) {
             Some(n) => Some((a[1].clone(), n)),
-            None => return ctx.out.error(picket::args::ERR_NOT_INT),
+            None => return,
         }
     } else {
         None

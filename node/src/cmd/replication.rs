@@ -4,7 +4,7 @@
 use super::{blocking, Ctx};
 use crate::repl;
 use bytes::Bytes;
-use picket::args::{eq_ic, int_arg, Args, ERR_NOT_INT};
+use picket::args::{eq_ic, Args};
 
 /// REPLICAOF host port | NO ONE (and SLAVEOF).
 pub fn replicaof(ctx: &mut Ctx, a: &[Bytes]) {
@@ -56,13 +56,15 @@ pub fn wait(ctx: &mut Ctx, a: &[Bytes]) {
     if ctx.st.repl.is_replica() {
         return ctx.out.error("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
     }
-    let Ok(num) = int_arg(&a[1]) else {
-        return ctx.out.error(ERR_NOT_INT);
-    };
-    let Ok(ms) = int_arg(&a[2]) else {
-        return ctx
-            .out
-            .error("ERR timeout is not an integer or out of range");
+    let mut args = Args::new(a);
+    let parsed = args.int().and_then(|n| {
+        Ok((
+            n,
+            args.int_or("ERR timeout is not an integer or out of range")?,
+        ))
+    });
+    let Some((num, ms)) = ctx.parsed(parsed) else {
+        return;
     };
     if ms < 0 {
         return ctx.out.error("ERR timeout is negative");
