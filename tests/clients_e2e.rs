@@ -1,8 +1,8 @@
 //! Real client libraries following a failover run by picket-sentinel: redis-py's Sentinel
 //! client (RESP2 and RESP3) and the `redis` crate's sentinel client keep writing through it.
 
-mod common;
 use common::{free_port, redis_node, sentinel, wait_until, Client, Proc};
+use picket_testkit as common;
 use std::process::Command;
 use std::time::Duration;
 

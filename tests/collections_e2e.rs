@@ -4,8 +4,8 @@
 //! wrong types). Plus a load of many clients blocked on several keys, and UNLINK of a big list
 //! not stalling other clients.
 
-mod common;
 use common::{info_field, wait_until, Client, Server};
+use picket_testkit as common;
 use std::time::{Duration, Instant};
 
 fn text(b: Vec<u8>) -> String {

@@ -2,8 +2,8 @@
 //! command and subcommand Picket has, byte for byte in RESP2 and RESP3, and COMMAND LIST,
 //! COUNT, GETKEYS and GETKEYSANDFLAGS for a set of argument lists.
 
-mod common;
 use common::{Client, Server};
+use picket_testkit as common;
 
 /// Where Picket differs from Redis 7.0 on purpose: ZRANK/ZREVRANK take WITHSCORE (arity -3).
 const KNOWN_DIFFERENCES: &[&str] = &["zrank", "zrevrank"];

@@ -8,8 +8,8 @@
 //! length only. `@sleep MS` pauses both. Lines starting with `#` are
 //! comments. Each script runs on fresh connections after FLUSHALL.
 
-mod common;
 use common::{encode, Server};
+use picket_testkit as common;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {

@@ -1,8 +1,8 @@
 //! End-to-end tests of picket-node as a process: real clients and tools, bad input, limits,
 //! pub/sub, expiry, transactions across connections, configuration files, shutdown.
 
-mod common;
 use common::{info_field, wait_until, Client, Server};
+use picket_testkit as common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;

@@ -4,9 +4,9 @@
 //! loads into picket-node the same way; SHUTDOWN/SIGTERM snapshots survive a restart; a corrupt
 //! file stops start-up with the offset and reason.
 
-mod common;
 use common::dataset::{assert_same, dump_all, fill, items};
 use common::{test_dir, tool, wait_until, Client, Server};
+use picket_testkit as common;
 use std::process::Command;
 use std::time::Duration;
 

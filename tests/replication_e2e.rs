@@ -4,9 +4,9 @@
 //! framings), mixed chains, and the faults of the issue (a bad password, a replica behind the
 //! backlog, a master restarted with a new replid). Data is compared logically key by key.
 
-mod common;
 use common::dataset::{assert_same, fill, logical};
 use common::{info_field, test_dir, wait_until, Client, Server, TestDir};
+use picket_testkit as common;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
@@ -25,22 +25,9 @@ fn redis(dir: &TestDir, name: &str, extra: &[&str]) -> Server {
     Server::redis(&a)
 }
 
-fn log_of(dir: &TestDir, name: &str) -> String {
-    std::fs::read_to_string(dir.path().join(format!("{name}.log"))).unwrap_or_default()
-}
-
 /// Every key's type, elements and TTL (string encodings left out: see `logical`).
 fn dump(c: &mut Client) -> std::collections::BTreeMap<String, String> {
     logical(common::dataset::dump_all(c))
-}
-
-fn info(c: &mut Client) -> String {
-    let r = c.cmd(&["INFO", "replication"]);
-    String::from_utf8_lossy(&r).into_owned()
-}
-
-fn field(c: &mut Client, f: &str) -> String {
-    info_field(&info(c), f).unwrap_or_default()
 }
 
 /// Waits until `replica` is linked and has applied everything `master` has produced.
@@ -48,16 +35,16 @@ fn wait_synced(master: &Server, replica: &Server) {
     let mut m = master.client();
     let mut r = replica.client();
     let ok = wait_until(T, || {
-        let want = field(&mut m, "master_repl_offset");
-        field(&mut r, "master_link_status") == "up" && field(&mut r, "slave_repl_offset") == want
+        let want = m.field("master_repl_offset");
+        r.field("master_link_status") == "up" && r.field("slave_repl_offset") == want
     });
     assert!(
         ok,
         "replica {} never caught up with {}:\nmaster: {}\nreplica: {}",
         replica.port,
         master.port,
-        info(&mut m),
-        info(&mut r)
+        m.info("replication"),
+        r.info("replication")
     );
 }
 
@@ -150,7 +137,7 @@ fn picket_replica_of_picket_full_partial_and_promotion() {
         rc.cmd_str(&["WAIT", "1", "0"]),
         "-ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.\r\n"
     );
-    assert!(field(&mut mc, "slave0").starts_with(&format!(
+    assert!(mc.field("slave0").starts_with(&format!(
         "ip=127.0.0.1,port={},state=online,offset=",
         r.port
     )));
@@ -160,9 +147,10 @@ fn picket_replica_of_picket_full_partial_and_promotion() {
     write_load(&mut mc, 90);
     wait_synced(&m, &r);
     assert!(
-        log_of(&dir, "master").contains("Partial resynchronization request from 127.0.0.1:"),
+        dir.log("master")
+            .contains("Partial resynchronization request from 127.0.0.1:"),
         "{}",
-        log_of(&dir, "master")
+        dir.log("master")
     );
     assert_same(&dump(&mut mc), &dump(&mut rc));
 
@@ -171,23 +159,23 @@ fn picket_replica_of_picket_full_partial_and_promotion() {
     let c3 = picket(&dir, "third", &[]);
     replicaof(&c3, &r);
     wait_synced(&m, &c3);
-    let old_id = field(&mut mc, "master_replid");
+    let old_id = mc.field("master_replid");
     assert_eq!(rc.cmd_str(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
-    assert_eq!(field(&mut rc, "master_replid2"), old_id);
+    assert_eq!(rc.field("master_replid2"), old_id);
     let mut cc = c3.client();
-    assert!(wait_until(T, || field(&mut cc, "master_replid")
-        == field(&mut rc, "master_replid")
-        && field(&mut cc, "master_link_status") == "up"));
+    assert!(wait_until(T, || cc.field("master_replid")
+        == rc.field("master_replid")
+        && cc.field("master_link_status") == "up"));
     assert_eq!(rc.cmd_str(&["SET", "after-promotion", "yes"]), "+OK\r\n");
     wait_synced(&r, &c3);
     assert_eq!(
         cc.cmd_str(&["GET", "after-promotion"]),
         "$3\r\nyes\r\n",
         "{}\n{}",
-        info(&mut rc),
-        info(&mut cc)
+        rc.info("replication"),
+        cc.info("replication")
     );
-    let third = log_of(&dir, "third");
+    let third = dir.log("third");
     assert_eq!(
         third.matches("Full resync from master").count(),
         1,
@@ -221,7 +209,7 @@ fn real_redis_replica_of_picket_full_partial_and_psync2() {
     write_load(&mut mc, 90);
     wait_synced(&m, &real);
     wait_synced(&m, &p2);
-    let rl = log_of(&dir, "real");
+    let rl = dir.log("real");
     assert!(
         rl.contains("Successful partial resynchronization with master."),
         "{rl}"
@@ -233,13 +221,12 @@ fn real_redis_replica_of_picket_full_partial_and_psync2() {
     assert_eq!(pc.cmd_str(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
     replicaof(&real, &p2);
     let mut rc = real.client();
-    assert!(wait_until(T, || field(&mut rc, "master_link_status")
-        == "up"
-        && field(&mut rc, "master_port") == p2.port.to_string()));
+    assert!(wait_until(T, || rc.field("master_link_status") == "up"
+        && rc.field("master_port") == p2.port.to_string()));
     pc.cmd(&["SET", "new-master-write", "1"]);
     wait_synced(&p2, &real);
     assert_eq!(rc.cmd_str(&["GET", "new-master-write"]), "$1\r\n1\r\n");
-    let rl = log_of(&dir, "real");
+    let rl = dir.log("real");
     assert_eq!(rl.matches("Full resync from master").count(), 1, "{rl}");
     assert_eq!(
         rl.matches("Successful partial resynchronization with master.")
@@ -270,7 +257,7 @@ fn picket_replica_of_real_redis_both_payload_framings() {
         // HELLO names the role, as Redis does (it said `master` on a replica too).
         let hello = p.client().cmd_str(&["HELLO", "2"]);
         assert!(hello.contains("$4\r\nrole\r\n$7\r\nreplica\r\n"), "{hello}");
-        let pl = log_of(&dir, &format!("picket-{name}"));
+        let pl = dir.log(&format!("picket-{name}"));
         let framing = if diskless == "yes" {
             "receiving streamed RDB from master with EOF"
         } else {
@@ -278,11 +265,10 @@ fn picket_replica_of_real_redis_both_payload_framings() {
         };
         assert!(pl.contains(framing), "{pl}");
         // The real master sees ACKs with our offset.
-        let s0 = field(&mut rc, "slave0");
-        let off = field(&mut rc, "master_repl_offset");
+        let s0 = rc.field("slave0");
+        let off = rc.field("master_repl_offset");
         assert!(
-            wait_until(T, || field(&mut rc, "slave0")
-                .contains(&format!("offset={off},"))),
+            wait_until(T, || rc.field("slave0").contains(&format!("offset={off},"))),
             "{s0} vs {off}"
         );
     }
@@ -331,14 +317,15 @@ fn faults_bad_password_backlog_overrun_new_replid() {
     mc.cmd(&["SET", "k", "v"]);
     replicaof(&r, &m);
     let mut rc = r.client();
-    assert!(wait_until(T, || log_of(&dir, "replica")
+    assert!(wait_until(T, || dir
+        .log("replica")
         .contains("Unable to AUTH to MASTER")));
-    assert_eq!(field(&mut rc, "master_link_status"), "down");
+    assert_eq!(rc.field("master_link_status"), "down");
     assert_eq!(
         rc.cmd_str(&["CONFIG", "SET", "masterauth", "secret"]),
         "+OK\r\n"
     );
-    assert!(wait_until(T, || field(&mut rc, "master_link_status") == "up"));
+    assert!(wait_until(T, || rc.field("master_link_status") == "up"));
 
     // Behind the backlog: more than 16 KB written while the link is down → full resync.
     assert_eq!(
@@ -354,14 +341,16 @@ fn faults_bad_password_backlog_overrun_new_replid() {
         rc.cmd_str(&["CONFIG", "SET", "masterauth", "secret"]),
         "+OK\r\n"
     );
-    assert!(wait_until(T, || log_of(&dir, "master").contains("for lack of backlog")));
+    assert!(wait_until(T, || dir
+        .log("master")
+        .contains("for lack of backlog")));
     wait_synced_auth(&m, &r);
     assert_same(&dump(&mut auth(&m)), &dump(&mut rc));
 
     // The master restarts empty with a new replid: the replica resyncs fully and ends equal.
     let port = m.port.to_string();
     drop(m);
-    assert!(wait_until(T, || field(&mut rc, "master_link_status") == "down"));
+    assert!(wait_until(T, || rc.field("master_link_status") == "down"));
     let m2 = picket(
         &dir,
         "master2",
@@ -384,10 +373,10 @@ fn wait_synced_auth(master: &Server, replica: &Server) {
     let mut m = auth(master);
     let mut r = replica.client();
     let ok = wait_until(T, || {
-        let want = field(&mut m, "master_repl_offset");
-        field(&mut r, "master_link_status") == "up" && field(&mut r, "slave_repl_offset") == want
+        let want = m.field("master_repl_offset");
+        r.field("master_link_status") == "up" && r.field("slave_repl_offset") == want
     });
-    assert!(ok, "{}\n{}", info(&mut m), info(&mut r));
+    assert!(ok, "{}\n{}", m.info("replication"), r.info("replication"));
 }
 
 #[test]
@@ -426,7 +415,7 @@ fn stale_data_min_replicas_and_sentinel_block() {
     }
     let exec = rc.cmd_str(&["EXEC"]);
     assert!(exec.starts_with("*4\r\n+OK\r\n"), "{exec}");
-    assert_eq!(field(&mut rc, "role"), "master");
+    assert_eq!(rc.field("role"), "master");
 
     // min-replicas-to-write on a master with no replica.
     let mut mc = m.client();
@@ -438,7 +427,7 @@ fn stale_data_min_replicas_and_sentinel_block() {
     let r2 = picket(&dir, "replica2", &[]);
     replicaof(&r2, &m);
     assert!(wait_until(T, || mc.cmd_str(&["SET", "a", "1"]) == "+OK\r\n"));
-    assert_eq!(field(&mut mc, "min_slaves_good_slaves"), "1");
+    assert_eq!(mc.field("min_slaves_good_slaves"), "1");
 }
 
 /// A scripted master on loopback: it answers the handshake (PING, REPLCONF), then sends the
@@ -532,21 +521,23 @@ fn faults_loading_master_and_payload_cut_short() {
         rc.cmd_str(&["REPLICAOF", "127.0.0.1", &port.to_string()]),
         "+OK\r\n"
     );
-    assert!(wait_until(T, || log_of(&dir, "replica")
+    assert!(wait_until(T, || dir
+        .log("replica")
         .contains("Connection reset by peer")
-        || log_of(&dir, "replica")
+        || dir
+            .log("replica")
             .matches("MASTER <-> REPLICA sync started")
             .count()
             >= 3));
     assert!(
         wait_until(T, || rc.cmd_str(&["GET", "after"]) == "$1\r\n1\r\n"),
         "{}",
-        log_of(&dir, "replica")
+        dir.log("replica")
     );
     assert_eq!(rc.cmd_str(&["GET", "old"]), "$-1\r\n");
     assert_eq!(rc.cmd_str(&["GET", "from-rdb"]), "$1\r\n1\r\n");
-    assert_eq!(field(&mut rc, "master_replid"), id);
-    assert!(wait_until(T, || field(&mut rc, "slave_repl_offset")
+    assert_eq!(rc.field("master_replid"), id);
+    assert!(wait_until(T, || rc.field("slave_repl_offset")
         == (100 + set.len()).to_string()));
     let seen = fake.join().unwrap();
     // A master turned replica offers its own history first, as Redis does.
@@ -555,7 +546,7 @@ fn faults_loading_master_and_payload_cut_short() {
         "{seen:?}"
     );
     assert!(seen[3].starts_with("ack=true"), "{seen:?}");
-    let l = log_of(&dir, "replica");
+    let l = dir.log("replica");
     assert!(
         l.contains("Master is currently unable to PSYNC but should be in the future: -LOADING"),
         "{l}"
@@ -589,7 +580,7 @@ fn one_diskless_snapshot_serves_several_replicas_and_disk_framing() {
     // Both wait for the same snapshot, which starts as soon as two replicas wait.
     wait_synced(&m, &p);
     wait_synced(&m, &real);
-    let ml = log_of(&dir, "master");
+    let ml = dir.log("master");
     assert!(ml.contains("replicas sockets (2 replica(s)"), "{ml}");
     write_load(&mut mc, 200);
     wait_synced(&m, &p);
@@ -606,7 +597,7 @@ fn one_diskless_snapshot_serves_several_replicas_and_disk_framing() {
     replicaof(&real2, &m);
     wait_synced(&m, &real2);
     assert_same(&want, &dump(&mut real2.client()));
-    let rl = log_of(&dir, "real-disk");
+    let rl = dir.log("real-disk");
     assert!(rl.contains("bytes from master to disk"), "{rl}");
 }
 
@@ -639,7 +630,7 @@ fn replica_hides_expired_keys_until_the_masters_del() {
 fn info_replication_fields_match_redis() {
     let dir = test_dir();
     let names = |c: &mut Client| -> Vec<String> {
-        info(c)
+        c.info("replication")
             .lines()
             .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
             .collect()
@@ -658,13 +649,15 @@ fn info_replication_fields_match_redis() {
         replicaof(&r, &m);
         wait_synced(&m, &r);
         let mut mc = m.client();
-        assert!(wait_until(T, || field(&mut mc, "slave0").contains("state=online")));
+        assert!(wait_until(T, || mc
+            .field("slave0")
+            .contains("state=online")));
         let master = names(&mut mc);
         let replica = names(&mut r.client());
         let port = m.port.to_string();
         drop(m);
         let mut rc = r.client();
-        assert!(wait_until(T, || field(&mut rc, "master_link_status") == "down"));
+        assert!(wait_until(T, || rc.field("master_link_status") == "down"));
         let down = names(&mut rc);
         got.push((master, replica, down, port));
     }
@@ -696,8 +689,8 @@ fn client_kill_spares_links_and_shutdown_waits_for_replicas() {
     assert!(wait_until(T, || normal(&mut mc) == 2 && normal(&mut rc) == 1));
     assert_eq!(mc.cmd_str(&["CLIENT", "KILL", "TYPE", "normal"]), ":1\r\n");
     assert_eq!(rc.cmd_str(&["CLIENT", "KILL", "TYPE", "normal"]), ":0\r\n");
-    assert_eq!(field(&mut mc, "connected_slaves"), "1");
-    assert_eq!(field(&mut rc, "master_link_status"), "up");
+    assert_eq!(mc.field("connected_slaves"), "1");
+    assert_eq!(rc.field("master_link_status"), "up");
     // SHUTDOWN waits until the replica has acknowledged the last write.
     for i in 0..2000 {
         mc.send(&[b"SET", format!("k{i}").as_bytes(), b"v"]);
@@ -707,9 +700,10 @@ fn client_kill_spares_links_and_shutdown_waits_for_replicas() {
     }
     mc.send(&[b"SHUTDOWN", b"NOSAVE"]);
     assert!(mc.is_closed());
-    assert!(wait_until(T, || log_of(&dir, "master")
+    assert!(wait_until(T, || dir
+        .log("master")
         .contains("replicas are in sync when shutting down")));
-    let l = log_of(&dir, "master");
+    let l = dir.log("master");
     assert!(
         l.contains("1 of 1 replicas are in sync when shutting down."),
         "{l}"
@@ -776,7 +770,7 @@ fn replica_aof_restarts_after_a_full_resync() {
             "appendonly.aof.manifest"
         ]
     );
-    let log = log_of(&dir, "replica");
+    let log = dir.log("replica");
     for line in [
         "Creating AOF incr file temp-appendonly.aof.incr on background rewrite",
         "Successfully renamed the temporary AOF incr file temp-appendonly.aof.incr into appendonly.aof.2.incr.aof",

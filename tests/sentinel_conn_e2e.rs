@@ -3,8 +3,8 @@
 //! replies for malformed CLIENT, SENTINEL, ACL, COMMAND and SHUTDOWN calls compared byte for byte
 //! with a real redis-sentinel.
 
-mod common;
 use common::{free_port, redis_node, sentinel, wait_until, Client, Proc};
+use picket_testkit as common;
 use std::time::{Duration, Instant};
 
 /// Connections on `on` whose name is `name`.

@@ -2,10 +2,10 @@
 //! failover after kill -9, the old master rejoining as a replica, manual failover, mixed groups
 //! with real redis-sentinel, and the SENTINEL API compared with a real redis-sentinel.
 
-mod common;
 use common::{
     free_port, master_addr, picket_node, redis_node, role, sentinel, wait_until, Client, Proc,
 };
+use picket_testkit as common;
 use std::time::Duration;
 
 struct Cluster {
@@ -78,10 +78,6 @@ fn info_replication(port: u16) -> String {
         .unwrap_or_default()
 }
 
-fn log_of(c: &Cluster, port: u16) -> String {
-    std::fs::read_to_string(c.dir.path().join(format!("sentinel-{port}.log"))).unwrap_or_default()
-}
-
 fn failover_and_rejoin(real: &[bool]) {
     failover_and_rejoin_of(real, false);
 }
@@ -101,7 +97,7 @@ fn failover_and_rejoin_of(real: &[bool], picket_nodes: bool) {
         "no agreed failover: {addrs:?}\n{}",
         c.sentinels
             .iter()
-            .map(|s| log_of(&c, s.port))
+            .map(|s| c.dir.log(&format!("sentinel-{}", s.port)))
             .collect::<Vec<_>>()
             .join("\n----\n")
     );
@@ -139,18 +135,20 @@ fn failover_and_rejoin_of(real: &[bool], picket_nodes: bool) {
         info_replication(c.node_ports[0]),
         c.sentinels
             .iter()
-            .map(|s| log_of(&c, s.port))
+            .map(|s| c.dir.log(&format!("sentinel-{}", s.port)))
             .collect::<Vec<_>>()
             .join("\n----\n")
     );
     // The leader logs +switch-master at failover end, after the replicas were reconfigured.
     for s in &c.sentinels {
         let ok = wait_until(Duration::from_secs(30), || {
-            log_of(&c, s.port).contains("+switch-master mymaster")
+            c.dir
+                .log(&format!("sentinel-{}", s.port))
+                .contains("+switch-master mymaster")
         });
-        assert!(ok, "{}", log_of(&c, s.port));
+        assert!(ok, "{}", c.dir.log(&format!("sentinel-{}", s.port)));
         if c.picket_nodes {
-            let l = log_of(&c, s.port);
+            let l = c.dir.log(&format!("sentinel-{}", s.port));
             assert!(!l.contains("-failover-abort"), "{l}");
         }
     }

@@ -8,8 +8,8 @@
 //! round-`r+1` effect, every one after it the round-`r` effect. A snapshot that mixed instants
 //! (a value written after the start, or one lost by a delete) breaks the cut.
 
-mod common;
 use common::{test_dir, tool, wait_until, Client, Server};
+use picket_testkit as common;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -166,10 +166,6 @@ fn cut_of(obs: &[Option<String>]) -> Option<(u64, usize)> {
     None
 }
 
-fn info(c: &mut Client, field: &str) -> String {
-    common::info_field(&c.cmd_str(&["INFO", "all"]), field).unwrap_or_default()
-}
-
 #[test]
 fn bgsave_while_clients_write_is_one_instant() {
     let dir = test_dir();
@@ -177,22 +173,19 @@ fn bgsave_while_clients_write_is_one_instant() {
     let p = Server::picket(&["--dir", &d, "--dbfilename", "pit.rdb"]);
     let (stop, w) = start_writer(p.port);
     let mut c = p.client();
-    let ops_before = info(&mut c, "total_commands_processed");
+    let ops_before = c.field("total_commands_processed");
     assert_eq!(c.cmd_str(&["BGSAVE"]), "+Background saving started\r\n");
-    assert!(info(&mut c, "rdb_bgsave_in_progress") == "1" || info(&mut c, "rdb_saves") == "1");
+    assert!(c.field("rdb_bgsave_in_progress") == "1" || c.field("rdb_saves") == "1");
     assert_eq!(
         c.cmd_str(&["BGSAVE"]),
         "-ERR Background save already in progress\r\n"
     );
-    assert!(wait_until(Duration::from_secs(60), || info(
-        &mut c,
-        "rdb_saves"
-    ) == "1"));
-    let ops_after = info(&mut c, "total_commands_processed");
+    assert!(wait_until(Duration::from_secs(60), || c.field("rdb_saves") == "1"));
+    let ops_after = c.field("total_commands_processed");
     stop.store(true, Ordering::Relaxed);
     w.join().unwrap();
-    assert_eq!(info(&mut c, "rdb_bgsave_in_progress"), "0");
-    assert_eq!(info(&mut c, "rdb_last_bgsave_status"), "ok");
+    assert_eq!(c.field("rdb_bgsave_in_progress"), "0");
+    assert_eq!(c.field("rdb_last_bgsave_status"), "ok");
     // The writer kept going while the snapshot was taken, and changed entries it had not
     // written yet.
     let during: u64 = ops_after.parse::<u64>().unwrap() - ops_before.parse::<u64>().unwrap();
@@ -269,14 +262,14 @@ fn replica_synced_while_clients_write(diskless: &str) {
     let r = Server::picket(&["--replicaof", "127.0.0.1", &p.port.to_string()]);
     let mut rc = r.client();
     assert!(wait_until(Duration::from_secs(60), || {
-        info(&mut rc, "master_link_status") == "up"
+        rc.field("master_link_status") == "up"
     }));
     stop.store(true, Ordering::Relaxed);
     w.join().unwrap();
     // Once caught up, the replica equals the master.
     let mut mc = p.client();
     assert!(wait_until(Duration::from_secs(30), || {
-        info(&mut rc, "slave_repl_offset") == info(&mut mc, "master_repl_offset")
+        rc.field("slave_repl_offset") == mc.field("master_repl_offset")
     }));
     let (a, b) = (observe(p.port), observe(r.port));
     assert!(cut_of(&a).is_some());
@@ -314,13 +307,13 @@ fn rewrite_while_clients_write(preamble: &str) {
     let p = Server::picket(&opts);
     let (stop, w) = start_writer(p.port);
     let mut c = p.client();
-    let ops_before: u64 = info(&mut c, "total_commands_processed").parse().unwrap();
+    let ops_before: u64 = c.field("total_commands_processed").parse().unwrap();
     assert_eq!(
         c.cmd_str(&["BGREWRITEAOF"]),
         "+Background append only file rewriting started\r\n"
     );
     // While it runs: another rewrite is refused, BGSAVE waits for it only when scheduled.
-    let during_rewrite = info(&mut c, "aof_rewrite_in_progress") == "1";
+    let during_rewrite = c.field("aof_rewrite_in_progress") == "1";
     eprintln!("rewrite still running at the second call: {during_rewrite}");
     if during_rewrite {
         assert_eq!(
@@ -336,15 +329,12 @@ fn rewrite_while_clients_write(preamble: &str) {
         );
     }
     assert!(wait_until(Duration::from_secs(60), || {
-        info(&mut c, "aof_rewrites") == "1" && info(&mut c, "aof_rewrite_in_progress") == "0"
+        c.field("aof_rewrites") == "1" && c.field("aof_rewrite_in_progress") == "0"
     }));
-    let ops_after: u64 = info(&mut c, "total_commands_processed").parse().unwrap();
-    assert_eq!(info(&mut c, "aof_last_bgrewrite_status"), "ok");
+    let ops_after: u64 = c.field("total_commands_processed").parse().unwrap();
+    assert_eq!(c.field("aof_last_bgrewrite_status"), "ok");
     if during_rewrite {
-        assert!(wait_until(Duration::from_secs(30), || info(
-            &mut c,
-            "rdb_saves"
-        ) == "1"));
+        assert!(wait_until(Duration::from_secs(30), || c.field("rdb_saves") == "1"));
     }
     stop.store(true, Ordering::Relaxed);
     w.join().unwrap();
@@ -434,24 +424,23 @@ fn config_set_appendonly_yes_while_clients_write() {
         "+OK\r\n"
     );
     assert_eq!(c.cmd_str(&["CONFIG", "SET", "appendonly", "no"]), "+OK\r\n");
-    assert_eq!(info(&mut c, "aof_enabled"), "0");
-    assert!(wait_until(Duration::from_secs(60), || info(
-        &mut c,
-        "aof_rewrite_in_progress"
-    ) == "0"));
+    assert_eq!(c.field("aof_enabled"), "0");
+    assert!(wait_until(Duration::from_secs(60), || c
+        .field("aof_rewrite_in_progress")
+        == "0"));
     assert!(
         wait_until(Duration::from_secs(10), || files().is_empty()),
         "{:?}",
         files()
     );
     // On for good.
-    let ops_before: u64 = info(&mut c, "total_commands_processed").parse().unwrap();
+    let ops_before: u64 = c.field("total_commands_processed").parse().unwrap();
     assert_eq!(
         c.cmd_str(&["CONFIG", "SET", "appendonly", "yes"]),
         "+OK\r\n"
     );
-    assert_eq!(info(&mut c, "aof_enabled"), "1");
-    let during = info(&mut c, "aof_rewrite_in_progress") == "1";
+    assert_eq!(c.field("aof_enabled"), "1");
+    let during = c.field("aof_rewrite_in_progress") == "1";
     eprintln!("first rewrite still running at the check: {during}");
     if during {
         // Exiting now would leave no AOF: refused, as Redis refuses it.
@@ -465,10 +454,10 @@ fn config_set_appendonly_yes_while_clients_write() {
         );
     }
     assert!(wait_until(Duration::from_secs(60), || {
-        info(&mut c, "aof_rewrites") == "1" && info(&mut c, "aof_rewrite_in_progress") == "0"
+        c.field("aof_rewrites") == "1" && c.field("aof_rewrite_in_progress") == "0"
     }));
-    assert_eq!(info(&mut c, "aof_last_bgrewrite_status"), "ok");
-    let ops_after: u64 = info(&mut c, "total_commands_processed").parse().unwrap();
+    assert_eq!(c.field("aof_last_bgrewrite_status"), "ok");
+    let ops_after: u64 = c.field("total_commands_processed").parse().unwrap();
     stop.store(true, Ordering::Relaxed);
     w.join().unwrap();
     assert!(ops_after - ops_before > 1000, "the writer waited");

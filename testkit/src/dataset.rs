@@ -1,7 +1,7 @@
 //! A dataset with every type and the encodings Redis 7.0 writes for each, and a full logical
 //! dump of a server's keyspace (type, encoding, elements, TTL) for comparing two servers.
 
-use super::Client;
+use crate::Client;
 use std::collections::BTreeMap;
 
 pub fn text(b: Vec<u8>) -> String {
