@@ -9,31 +9,28 @@
 # sides alike).
 #
 #   bench/failover.sh [rounds]
-set -uo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
+# A round's steps fail on purpose (a killed master refuses connections): no -e here.
+set +e
+bench_init picket-sentinel
 ROUNDS=${1:-5}
-cargo build --release -q -p picket-sentinel
 PICKET=$PWD/target/release/picket-sentinel
-command -v redis-sentinel >/dev/null || { echo "needs redis-server and redis-sentinel: apt-get install -y redis-server redis-sentinel redis-tools"; exit 1; }
-tmp=${KEEP_DIR:-$(mktemp -d)}
-pids=()
+tmp=$BENCH_TMP
+base=$BENCH_PORT
 cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   # Nodes restarted inside a round run in a subshell: stop them by port.
   for port in $base $((base + 1)) $((base + 2)) $((base + 100)) $((base + 101)) $((base + 102)); do
     redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
   done
-  [ -n "${KEEP_DIR:-}" ] || rm -rf "$tmp"
+  bench_cleanup
 }
-base=$((20000 + RANDOM % 20000))
 trap cleanup EXIT
-ms() { date +%s%3N; }
 
 start_node() { # port [master-port]
   local extra=""; [ -n "${2:-}" ] && extra="--replicaof 127.0.0.1 $2"
   redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no --repl-diskless-sync-delay 0 --dir "$tmp" --logfile "$tmp/node-$1.log" $extra >/dev/null 2>&1 &
-  pids+=($!)
-  for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.05; done
+  bench_track $!
+  wait_ping "$1" 10
 }
 
 setup() { # side first-port -> nodes at P..P+2, sentinels at P+10..P+12
@@ -43,7 +40,7 @@ setup() { # side first-port -> nodes at P..P+2, sentinels at P+10..P+12
     local sp=$((p+10+i)) conf="$tmp/$side-$i.conf"
     printf "port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster 127.0.0.1 %d 2\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n" $sp "$tmp" $p > "$conf"
     if [ "$side" = picket ]; then $PICKET "$conf" --logfile "$tmp/$side-$i.log" & else redis-sentinel "$conf" --logfile "$tmp/$side-$i.log" & fi
-    pids+=($!)
+    bench_track $!
   done
   # Wait until every sentinel knows 2 replicas and 2 peers.
   for i in 0 1 2; do
@@ -85,7 +82,6 @@ for r in $(seq "$ROUNDS"); do
   read -r a b c < <(round redis $((base + 100))); RS+=($a); RW+=($b); RR+=($c)
   echo "round $r redis:  switch ${a} ms, first write ${b} ms, rejoin ${c} ms"
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf '\n%-16s %12s %16s %12s\n' side switch_ms first_write_ms rejoin_ms
-printf '%-16s %12s %16s %12s\n' picket-sentinel "$(median "${PS[@]}")" "$(median "${PW[@]}")" "$(median "${PR[@]}")"
-printf '%-16s %12s %16s %12s\n' redis-sentinel "$(median "${RS[@]}")" "$(median "${RW[@]}")" "$(median "${RR[@]}")"
+printf '%-16s %12s %16s %12s\n' picket-sentinel "$(echo "${PS[@]}" | median)" "$(echo "${PW[@]}" | median)" "$(echo "${PR[@]}" | median)"
+printf '%-16s %12s %16s %12s\n' redis-sentinel "$(echo "${RS[@]}" | median)" "$(echo "${RW[@]}" | median)" "$(echo "${RR[@]}" | median)"

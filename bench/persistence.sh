@@ -10,29 +10,14 @@
 # Prints medians and the ratio Picket/Redis.
 #
 #   bench/persistence.sh [rounds]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
+bench_init picket-node
 ROUNDS=${1:-3}
-cargo build --release -q -p picket-node
 PICKET=$PWD/target/release/picket-node
-command -v redis-benchmark >/dev/null || { echo "needs redis-server and redis-tools: apt-get install -y redis-server redis-tools"; exit 1; }
-PIN_S=""; PIN_C=""
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  last=$(( $(nproc) - 1 )); PIN_S="taskset -c $last"; PIN_C="taskset -c 0-$((last - 1))"
-fi
-tmp=$(mktemp -d)
-PID=""
-trap '[ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$tmp"; true' EXIT
-PORT=$((20000 + RANDOM % 10000))
-
-start() { # bin dir extra... ; sets PID and START_MS (process start -> first PONG)
-  local bin=$1 dir=$2; shift 2
-  local t0; t0=$(date +%s%N)
-  $PIN_S "$bin" --port $PORT --bind 127.0.0.1 --dir "$dir" --save "" --logfile "$dir/log" "$@" >/dev/null 2>&1 & PID=$!
-  until [ "$(redis-cli -p $PORT ping 2>/dev/null)" = PONG ]; do sleep 0.01; done
-  START_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
-}
-stop() { redis-cli -p $PORT shutdown nosave >/dev/null 2>&1 || true; wait $PID 2>/dev/null || true; PID=""; }
+tmp=$BENCH_TMP
+PORT=$BENCH_PORT
+start() { start_server "$PIN_S" "$@" ; }  # bin dir extra... ; sets SERVER_PID and START_MS
+stop() { stop_server $PORT $SERVER_PID; }
 
 gen() {
   awk 'BEGIN {
@@ -46,17 +31,16 @@ gen() {
 gen > "$tmp/data.txt"
 
 declare -A T
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for r in $(seq "$ROUNDS"); do
   for side in picket redis; do
     bin=$PICKET; [ $side = redis ] && bin=redis-server
     d="$tmp/$side"; rm -rf "$d"; mkdir -p "$d"
-    start "$bin" "$d"
+    start "$bin" $PORT "$d"
     redis-cli -p $PORT --pipe < "$tmp/data.txt" >/dev/null
     # BGSAVE while clients overwrite existing keys (__rand_int__ is 12 digits, as str:%012d).
     t0=$(date +%s%N)
     redis-cli -p $PORT bgsave >/dev/null
-    ( until [ "$(redis-cli -p $PORT info persistence | tr -d '\r' | awk -F: '/^rdb_bgsave_in_progress/ {print $2}')" = 0 ]; do sleep 0.005; done
+    ( until [ "$(info_field $PORT persistence rdb_bgsave_in_progress)" = 0 ]; do sleep 0.005; done
       date +%s%N > "$tmp/bgend" ) &
     poll=$!
     rps=$($PIN_C redis-benchmark -p $PORT -c 50 -n 200000 -P 16 -r 600000 -q --csv SET str:__rand_int__ overwritten 2>/dev/null | tail -n 1 | tr -d '"' | cut -d, -f2)
@@ -67,12 +51,12 @@ for r in $(seq "$ROUNDS"); do
     T["$side save"]+="$(( (t1 - t0) / 1000000 )) "
     T["$side size"]=$(stat -c %s "$d/dump.rdb")
     stop
-    start "$bin" "$d"
+    start "$bin" $PORT "$d"
     T["$side load"]+="$START_MS "
     keys=$(redis-cli -p $PORT dbsize)
     [ "$keys" = 1000000 ] || { echo "$side loaded $keys keys"; exit 1; }
     stop
-    start "$bin" "$d" --appendonly yes --appendfsync everysec --dbfilename none.rdb
+    start "$bin" $PORT "$d" --appendonly yes --appendfsync everysec --dbfilename none.rdb
     rps=$($PIN_C redis-benchmark -p $PORT -c 50 -n 1000000 -P 16 -r 1000000 -t set -q --csv 2>/dev/null | tail -n 1 | tr -d '"' | cut -d, -f2)
     T["$side aof_set"]+="$rps "
     stop

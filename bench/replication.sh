@@ -9,36 +9,25 @@
 # Redis runs with repl-diskless-sync-delay 0 (its default of 5 s would only add waiting).
 #
 #   bench/replication.sh [rounds]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.sh"
+bench_init picket-node
 ROUNDS=${1:-3}
-cargo build --release -q -p picket-node
 PICKET=$PWD/target/release/picket-node
-command -v redis-benchmark >/dev/null || { echo "needs redis-server and redis-tools: apt-get install -y redis-server redis-tools"; exit 1; }
-PIN_M=""; PIN_O=""
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  last=$(( $(nproc) - 1 )); PIN_M="taskset -c $last"; PIN_O="taskset -c 0-$((last - 1))"
-fi
-tmp=$(mktemp -d)
+# The master on the last CPU, replicas and clients on the others.
+PIN_M=$PIN_S; PIN_O=$PIN_C
+tmp=$BENCH_TMP
+M=$BENCH_PORT; R1=$((M + 1)); R2=$((M + 2))
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
-trap cleanup EXIT
-BASE=$((20000 + RANDOM % 10000))
-M=$BASE; R1=$((BASE + 1)); R2=$((BASE + 2))
-
 start() { # pin bin port dir extra...
   local pin=$1 bin=$2 port=$3 dir=$4; shift 4
-  mkdir -p "$dir"
-  $pin "$bin" --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --logfile "$dir/log" \
-    --repl-diskless-sync-delay 0 "$@" >/dev/null 2>&1 & PIDS+=($!)
-  until [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; do sleep 0.01; done
+  start_server "$pin" "$bin" "$port" "$dir" --repl-diskless-sync-delay 0 "$@"
+  PIDS+=("$port:$SERVER_PID")
 }
 stop_all() {
-  for p in $M $R1 $R2; do redis-cli -p $p shutdown nosave >/dev/null 2>&1 || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  for pp in "${PIDS[@]}"; do stop_server "${pp%%:*}" "${pp##*:}"; done
   PIDS=()
 }
-field() { redis-cli -p "$1" info replication | tr -d '\r' | awk -F: -v f="$2" '$1 == f { print $2 }'; }
+field() { info_field "$1" replication "$2"; }
 synced() { # replica master
   [ "$(field "$1" master_link_status)" = up ] && [ "$(field "$1" slave_repl_offset)" = "$(field "$2" master_repl_offset)" ]
 }
@@ -59,7 +48,6 @@ setbench() { # port -> req/s
 }
 
 declare -A T
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for r in $(seq "$ROUNDS"); do
   for side in picket redis; do
     bin=$PICKET; [ $side = redis ] && bin=redis-server

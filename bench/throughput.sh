@@ -7,27 +7,23 @@
 # into fresh processes: 1,000,000 keys with 16-byte values, 1,000,000 hashes of 5 fields,
 # 100,000 sorted sets of 10 members.
 #
-#   bench/throughput.sh [rounds] [requests]      (TESTS=... to pick tests, MEMORY=0 to skip)
-set -euo pipefail
-cd "$(dirname "$0")/.."
+#   bench/throughput.sh [rounds] [requests]   (TESTS=... picks tests, MEMORY=0 skips memory,
+#                                             PICKET=path runs another picket-node build)
+. "$(dirname "$0")/lib.sh"
+bench_init picket-node
 ROUNDS=${1:-3}
 N=${2:-200000}
 TESTS=${TESTS:-set,get,incr,mset,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,lrange_600}
-cargo build --release -q -p picket-node
-PICKET=target/release/picket-node
-command -v redis-benchmark >/dev/null || { echo "needs redis-benchmark: apt-get install -y redis-tools redis-server"; exit 1; }
-# With two or more CPUs, the servers run on the last one and redis-benchmark on the others, so
-# the client does not steal the server's core (the ratios are much steadier).
-PIN_S=""; PIN_C=""
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  last=$(( $(nproc) - 1 )); PIN_S="taskset -c $last"; PIN_C="taskset -c 0-$((last - 1))"
-fi
-tmp=$(mktemp -d)
-trap 'kill $PP $RP 2>/dev/null || true; rm -rf "$tmp"' EXIT
-PPORT=$((20000 + RANDOM % 10000)); RPORT=$((PPORT + 1))
-$PIN_S $PICKET --port $PPORT --bind 127.0.0.1 --save "" --enable-debug-command yes --logfile "$tmp/p.log" & PP=$!
-$PIN_S redis-server --port $RPORT --bind 127.0.0.1 --save "" --appendonly no --enable-debug-command yes --logfile "$tmp/r.log" & RP=$!
-for p in $PPORT $RPORT; do for _ in $(seq 50); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.1; done; done
+PICKET=${PICKET:-target/release/picket-node}
+tmp=$BENCH_TMP
+PPORT=$BENCH_PORT; RPORT=$((PPORT + 1))
+start_both() { # pin
+  start_server "$1" $PICKET $PPORT "$tmp/p" --enable-debug-command yes; PP=$SERVER_PID
+  start_server "$1" redis-server $RPORT "$tmp/r" --appendonly no --enable-debug-command yes; RP=$SERVER_PID
+}
+# The servers run on the last CPU and redis-benchmark on the others, so the client does not
+# steal the server's core (the ratios are much steadier).
+start_both "$PIN_S"
 
 run() { # port pipeline -> lines "TEST rps"
   $PIN_C redis-benchmark -p "$1" -c 50 -n "$N" -P "$2" -t "$TESTS" -q --csv 2>/dev/null | tail -n +2 | tr -d '"' | awk -F, '{gsub(/ /, "_", $1); print $1, $2}'
@@ -39,7 +35,6 @@ for P in 1 16; do
     while read -r t v; do RR["$P $t"]+="$v "; done < <(run $RPORT $P)
   done
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 printf '%-4s %-22s %12s %12s %8s\n' "-P" test picket redis ratio
 for key in "${!PR[@]}"; do echo "$key"; done | sort -k1,1n -k2 | while read -r P t; do
   pm=$(echo "${PR["$P $t"]}" | median); rm=$(echo "${RR["$P $t"]}" | median)
@@ -47,23 +42,18 @@ for key in "${!PR[@]}"; do echo "$key"; done | sort -k1,1n -k2 | while read -r P
 done
 
 [ "${MEMORY:-1}" = 0 ] && exit 0
-kill $PP $RP 2>/dev/null; wait $PP $RP 2>/dev/null || true
+stop_server $PPORT $PP; stop_server $RPORT $RP
 
 # Memory: each dataset is loaded into a fresh picket-node and a fresh redis-server.
 rss() { awk '/VmRSS/ {print $2 * 1024}' /proc/$1/status; }
-start_both() {
-  $PICKET --port $PPORT --bind 127.0.0.1 --save "" --enable-debug-command yes --logfile "$tmp/p.log" & PP=$!
-  redis-server --port $RPORT --bind 127.0.0.1 --save "" --appendonly no --enable-debug-command yes --logfile "$tmp/r.log" & RP=$!
-  for p in $PPORT $RPORT; do for _ in $(seq 50); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.1; done; done
-}
 memory_case() { # name loader(port)
-  start_both
+  start_both ""
   for port in $PPORT $RPORT; do "$2" $port; done
   local pk rk pr rr
   pk=$(redis-cli -p $PPORT dbsize); rk=$(redis-cli -p $RPORT dbsize)
   pr=$(rss $PP); rr=$(rss $RP)
   awk -v n="$1" -v pk="$pk" -v rk="$rk" -v pr="$pr" -v rr="$rr" 'BEGIN { printf "memory %-26s picket %d keys rss %7.1f MiB, redis %d keys rss %7.1f MiB, ratio %.2f\n", n, pk, pr / 1048576, rk, rr / 1048576, pr / rr }'
-  kill $PP $RP; wait $PP $RP 2>/dev/null || true
+  stop_server $PPORT $PP; stop_server $RPORT $RP
 }
 load_strings() { redis-cli -p "$1" debug populate 1000000 key 16 >/dev/null; }
 load_hashes() {
