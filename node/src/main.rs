@@ -1,7 +1,7 @@
 //! `picket-node [config-file] [--directive value ...]`: starts the server, as redis-server does.
 
 use picket::config::{load_file, node_specs, parse_cli_args, Config};
-use picket::server::{bind_listeners, run_listeners, ListenSpec};
+use picket::server::{bind_listeners, run_listeners, ListenSpec, Listeners};
 use picket_node::cmd::config::ACTED_ON;
 use picket_node::state::replay::Replay;
 use picket_node::state::{Node, ShutdownKind};
@@ -99,10 +99,9 @@ fn load_config() -> Config {
     cfg
 }
 
-fn main() {
-    let cfg = load_config();
-    picket_node::cmd::table::install(&cfg.renames);
-    let spec = ListenSpec {
+/// Where to listen, from `bind`, `port`, `unixsocket` and the TCP settings.
+fn listen_spec(cfg: &Config) -> ListenSpec {
+    ListenSpec {
         bind: cfg
             .get("bind")
             .split_whitespace()
@@ -113,7 +112,96 @@ fn main() {
         unixsocketperm: u32::from_str_radix(cfg.get("unixsocketperm"), 8).unwrap_or(0),
         tcp_keepalive: Duration::from_secs(cfg.get_i64("tcp-keepalive") as u64),
         backlog: cfg.get_i64("tcp-backlog") as u32,
+    }
+}
+
+/// Loads the data while clients already connect and get -LOADING. The loading state begins
+/// before the first connection is accepted: a command that ran on the not yet loaded dataset
+/// would be answered from it, and a write would be acknowledged and then lost (never in the
+/// AOF, replaced by the RDB).
+async fn load(
+    node: &Arc<Node>,
+    listeners: Listeners,
+    keepalive: Duration,
+    executor: Arc<dyn Replay>,
+) {
+    node.loading.begin();
+    tokio::spawn(run_listeners(node.clone(), listeners, keepalive));
+    match picket_node::persistence::load_at_startup(node.clone(), executor).await {
+        Ok(Some(position)) => picket_node::repl::restore_history(&mut node.state.lock(), position),
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!("{e}. Exiting.");
+            std::process::exit(1);
+        }
+    }
+    node.loading.end();
+}
+
+/// `replicaof` from the configuration: the link starts with what the snapshot recorded.
+fn start_replication(node: &Node) {
+    let mut st = node.state.lock();
+    let target = st.config.get("replicaof").to_string();
+    let mut w = target.split_whitespace();
+    if let (Some(h), Some(p)) = (w.next(), w.next().and_then(|p| p.parse::<u16>().ok())) {
+        picket_node::repl::link::set_master(node, &mut st, h, p);
+        // A fresh start offers only what its snapshot recorded (else PSYNC ? -1).
+        st.repl.cached = st.repl.restored.take();
+    }
+}
+
+/// Waits for SHUTDOWN or a signal, then does what Redis does before it exits: the replicas
+/// catch up, and a signal saves when save points are configured (SHUTDOWN saved already,
+/// under the lock). A save that fails, or a first AOF still being written, keeps the server
+/// up, as in Redis. A fatal error (an AOF write that failed) exits at once.
+async fn shutdown(node: &Node) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("Can't install the signal handlers. Exiting.");
+        std::process::exit(1);
     };
+    loop {
+        let kind = tokio::select! {
+            _ = node.shutdown_notify.notified() => node.state.lock().shutdown.unwrap_or(ShutdownKind::Default),
+            _ = term.recv() => { tracing::warn!("Received SIGTERM scheduling shutdown..."); ShutdownKind::Default }
+            _ = int.recv() => { tracing::warn!("Received SIGINT scheduling shutdown..."); ShutdownKind::Default }
+        };
+        if node.state.lock().fatal.is_some() {
+            std::process::exit(1);
+        }
+        picket_node::repl::wait_for_replicas(node).await;
+        let mut st = node.state.lock();
+        if kind == ShutdownKind::Default && picket_node::persistence::aof::writing_initial(&st) {
+            tracing::warn!("Writing initial AOF, can't exit.");
+            tracing::warn!(
+                "Errors trying to shut down the server. Check the logs for more information."
+            );
+            continue;
+        }
+        if kind == ShutdownKind::Default && !st.config.get("save").trim().is_empty() {
+            tracing::info!("Saving the final RDB snapshot before exiting.");
+            if picket_node::persistence::rdb_file::save(&mut st).is_err() {
+                tracing::warn!("Error trying to save the DB, can't exit.");
+                tracing::warn!(
+                    "Errors trying to shut down the server. Check the logs for more information."
+                );
+                continue;
+            }
+        }
+        if st.aof.is_some() {
+            picket_node::persistence::aof::stop(&mut st);
+        }
+        return;
+    }
+}
+
+fn main() {
+    let cfg = load_config();
+    picket_node::cmd::table::install(&cfg.renames);
+    let spec = listen_spec(&cfg);
     let pidfile = cfg.get("pidfile").to_string();
     let daemonize = cfg.get_bool("daemonize");
     let exe = std::env::current_exe()
@@ -130,91 +218,42 @@ fn main() {
             std::process::exit(1);
         });
     rt.block_on(async move {
-        tracing::info!("oO0OoO0OoO0Oo Picket (Redis {} compatible) is starting oO0OoO0OoO0Oo", picket::REDIS_VERSION);
-        tracing::info!("Picket version={}, bits=64, pid={}, just started", env!("CARGO_PKG_VERSION"), std::process::id());
+        tracing::info!(
+            "oO0OoO0OoO0Oo Picket (Redis {} compatible) is starting oO0OoO0OoO0Oo",
+            picket::REDIS_VERSION
+        );
+        tracing::info!(
+            "Picket version={}, bits=64, pid={}, just started",
+            env!("CARGO_PKG_VERSION"),
+            std::process::id()
+        );
         if daemonize {
-            tracing::warn!("daemonize yes is not supported: staying in the foreground (use a supervisor)");
+            tracing::warn!(
+                "daemonize yes is not supported: staying in the foreground (use a supervisor)"
+            );
         }
-        let listeners = match bind_listeners(&spec) {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!("{}", e);
-                std::process::exit(1);
-            }
-        };
+        let listeners = bind_listeners(&spec).unwrap_or_else(|e| {
+            tracing::warn!("{}", e);
+            std::process::exit(1);
+        });
         let write_pid = daemonize || pidfile != "/var/run/redis.pid";
         if write_pid && !pidfile.is_empty() {
             let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
         }
         let node = Node::new(cfg, exe);
         tracing::info!("Server initialized");
-        // The data (AOF, else the RDB file) loads while clients already connect and get
-        // -LOADING. The loading state begins before the first connection is accepted: a
-        // command that ran on the not yet loaded dataset would be answered from it, and a
-        // write would be acknowledged and then lost (never in the AOF, replaced by the RDB).
         let executor: Arc<dyn Replay> = Arc::new(picket_node::cmd::Executor);
-        node.loading.begin();
-        tokio::spawn(run_listeners(node.clone(), listeners, spec.tcp_keepalive));
-        match picket_node::persistence::load_at_startup(node.clone(), executor.clone()).await {
-            Ok(Some(position)) => picket_node::repl::restore_history(&mut node.state.lock(), position),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!("{e}. Exiting.");
-                std::process::exit(1);
-            }
-        }
-        node.loading.end();
+        load(&node, listeners, spec.tcp_keepalive, executor.clone()).await;
         tracing::info!("Ready to accept connections tcp");
         tokio::spawn(picket_node::cron::run(node.clone()));
-        {
-            let mut st = node.state.lock();
-            let target = st.config.get("replicaof").to_string();
-            let mut w = target.split_whitespace();
-            if let (Some(h), Some(p)) = (w.next(), w.next().and_then(|p| p.parse::<u16>().ok())) {
-                picket_node::repl::link::set_master(&node, &mut st, h, p);
-                // A fresh start offers only what its snapshot recorded (else PSYNC ? -1).
-                st.repl.cached = st.repl.restored.take();
-            }
-        }
+        start_replication(&node);
         tokio::spawn(picket_node::repl::link::supervise(node.clone(), executor));
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
-        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).expect("signal handler");
-        loop {
-            let kind = tokio::select! {
-                _ = node.shutdown_notify.notified() => node.state.lock().shutdown.unwrap_or(ShutdownKind::Default),
-                _ = term.recv() => { tracing::warn!("Received SIGTERM scheduling shutdown..."); ShutdownKind::Default }
-                _ = int.recv() => { tracing::warn!("Received SIGINT scheduling shutdown..."); ShutdownKind::Default }
-            };
-            if node.state.lock().fatal.is_some() {
-                std::process::exit(1);
-            }
-            picket_node::repl::wait_for_replicas(&node).await;
-            // SHUTDOWN saved already (under the lock); a signal saves here when save points
-            // are configured, and stays up if that fails, as Redis does.
-            let mut st = node.state.lock();
-            if kind == ShutdownKind::Default && picket_node::persistence::aof::writing_initial(&st) {
-                tracing::warn!("Writing initial AOF, can't exit.");
-                tracing::warn!("Errors trying to shut down the server. Check the logs for more information.");
-                continue;
-            }
-            if kind == ShutdownKind::Default && !st.config.get("save").trim().is_empty() {
-                tracing::info!("Saving the final RDB snapshot before exiting.");
-                if picket_node::persistence::rdb_file::save(&mut st).is_err() {
-                    tracing::warn!("Error trying to save the DB, can't exit.");
-                    tracing::warn!("Errors trying to shut down the server. Check the logs for more information.");
-                    continue;
-                }
-            }
-            if st.aof.is_some() {
-                picket_node::persistence::aof::stop(&mut st);
-            }
-            break;
-        }
+        shutdown(&node).await;
         if write_pid && !pidfile.is_empty() {
             tracing::info!("Removing the pid file.");
             let _ = std::fs::remove_file(&pidfile);
         }
-        if let Some(p) = Some(spec.unixsocket.clone()).flatten() {
+        if let Some(p) = spec.unixsocket.clone() {
             let _ = std::fs::remove_file(p);
         }
         tracing::warn!("Redis is now ready to exit, bye bye...");

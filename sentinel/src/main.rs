@@ -7,12 +7,37 @@ use picket::pubsub::PubSub;
 use picket::server::{
     bind_listeners, run_listeners, ClientRegistry, ListenSpec, NetStats, OutputLimit,
 };
+use picket_sentinel::config::Loaded;
+use picket_sentinel::core::{Level, Who};
 use picket_sentinel::state::{SentinelNode, SentinelState};
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn main() {
+/// Exits with `msg` on standard error, as redis-sentinel refuses to start.
+fn refuse(msg: impl std::fmt::Display) -> ! {
+    eprintln!("{msg}");
+    std::process::exit(1);
+}
+
+/// The file that keeps the state must be writable, as Redis checks (with a `state-file`, the
+/// configuration itself may be read-only).
+fn check_writable(path: &Path, create: bool) {
+    let open = std::fs::OpenOptions::new()
+        .create(create)
+        .append(true)
+        .open(path);
+    if let Err(e) = open {
+        refuse(format!(
+            "Sentinel config file {} is not writable: {e}. Exiting...",
+            path.display()
+        ));
+    }
+}
+
+/// Reads the configuration file and the command line, and applies `dir` and the logging.
+fn load_config() -> (PathBuf, Loaded) {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cli = parse_cli_args(&args);
     if cli.version {
@@ -21,59 +46,24 @@ fn main() {
             picket::REDIS_VERSION,
             env!("CARGO_PKG_VERSION")
         );
-        return;
+        std::process::exit(0);
     }
     let Some(path) = cli.config_file.clone() else {
-        eprintln!("Sentinel needs config file on disk to save state.  Exiting...");
-        std::process::exit(1);
+        refuse("Sentinel needs config file on disk to save state.  Exiting...");
     };
     let path = std::fs::canonicalize(&path).unwrap_or(path);
-    if let Err(e) = std::fs::OpenOptions::new().append(true).open(&path) {
-        eprintln!(
-            "Sentinel config file {} is not writable: {}. Exiting...",
-            path.display(),
-            e
-        );
-        std::process::exit(1);
-    }
+    check_writable(&path, false);
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(1)
         ^ std::process::id() as u64;
-    let loaded = match picket_sentinel::config::load(&path, &cli.directives, seed) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(1);
-        }
-    };
-    let (cfg, mut core, state_path) = (loaded.cfg, loaded.core, loaded.state_path);
-    // As Redis: the file that keeps the state must be writable (with a state-file, the
-    // configuration itself may be read-only).
-    let writable = if state_path.exists() {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&state_path)
-            .map(|_| ())
-    } else {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&state_path)
-            .map(|_| ())
-    };
-    if let Err(e) = writable {
-        eprintln!(
-            "Sentinel config file {} is not writable: {}. Exiting...",
-            state_path.display(),
-            e
-        );
-        std::process::exit(1);
-    }
+    let loaded =
+        picket_sentinel::config::load(&path, &cli.directives, seed).unwrap_or_else(|e| refuse(e));
+    check_writable(&loaded.state_path, !loaded.state_path.exists());
+    let cfg = &loaded.cfg;
     if let Err(e) = std::env::set_current_dir(cfg.get("dir")) {
-        eprintln!("Can't chdir to '{}': {}", cfg.get("dir"), e);
-        std::process::exit(1);
+        refuse(format!("Can't chdir to '{}': {e}", cfg.get("dir")));
     }
     picket::logging::set_role_char(b'X');
     if let Err(e) = picket::logging::init(
@@ -81,15 +71,101 @@ fn main() {
         cfg.get("logfile"),
         cfg.get("log-format") == "json",
     ) {
-        eprintln!("{e}");
-        std::process::exit(1);
+        refuse(e);
     }
-    let new_id = core.myid.is_empty();
+    (path, loaded)
+}
+
+/// The sentinel's shared part, from its configuration.
+fn sentinel_node(
+    path: PathBuf,
+    loaded: Loaded,
+    events: tokio::sync::mpsc::UnboundedSender<picket_sentinel::core::Input>,
+) -> Arc<SentinelNode> {
+    let (cfg, core, state_path) = (loaded.cfg, loaded.core, loaded.state_path);
+    let requirepass = Some(cfg.get("requirepass").to_string()).filter(|s| !s.is_empty());
+    let port = core.globals.port;
+    let state = SentinelState {
+        core,
+        pubsub: PubSub::new(),
+        links: HashMap::new(),
+        config_path: path,
+        state_path,
+        config: cfg,
+        scripts: Default::default(),
+        run_id: picket::random_hex_id(),
+        pause: Default::default(),
+    };
+    Arc::new(SentinelNode {
+        state: Mutex::new(state),
+        registry: ClientRegistry::new(),
+        net: NetStats::default(),
+        started: Instant::now(),
+        events,
+        obuf_pubsub: OutputLimit {
+            hard: 32 << 20,
+            soft: 8 << 20,
+            soft_seconds: 60,
+        },
+        requirepass,
+        shutdown: tokio::sync::Notify::new(),
+        port,
+        pause_notify: Arc::new(tokio::sync::Notify::new()),
+    })
+}
+
+/// A new id is saved at once; every monitored master gets its `+monitor` event.
+fn announce(node: &SentinelNode, new_id: bool) {
+    let mut st = node.state.lock();
     if new_id {
-        core.myid = picket::random_hex_id();
+        if let Err(e) = picket_sentinel::config::flush(&mut st) {
+            tracing::warn!(
+                "WARNING: Sentinel was not able to save the new configuration on disk!!!: {}",
+                e
+            );
+        }
     }
+    tracing::info!("Sentinel ID is {}", st.core.myid);
+    let names: Vec<String> = st.core.masters.keys().cloned().collect();
+    for n in names {
+        let q = st.core.masters[&n].quorum;
+        st.core.event(
+            Level::Warning,
+            "+monitor",
+            &n,
+            &Who::Master,
+            &format!(" quorum {q}"),
+        );
+    }
+    let actions = st.core.take_actions();
+    picket_sentinel::runtime::dispatch(node, &mut st, actions);
+}
+
+/// Until SHUTDOWN, SIGTERM or SIGINT.
+async fn wait_for_shutdown(node: &SentinelNode) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        refuse("Can't install the signal handlers");
+    };
+    tokio::select! {
+        _ = node.shutdown.notified() => {}
+        _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+        _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+    }
+}
+
+fn main() {
+    let (path, mut loaded) = load_config();
+    let new_id = loaded.core.myid.is_empty();
+    if new_id {
+        loaded.core.myid = picket::random_hex_id();
+    }
+    let cfg = &loaded.cfg;
     let port = cfg.get_i64("port") as u16;
-    core.globals.port = port;
+    loaded.core.globals.port = port;
     let spec = ListenSpec {
         bind: cfg
             .get("bind")
@@ -102,59 +178,27 @@ fn main() {
         tcp_keepalive: Duration::from_secs(cfg.get_i64("tcp-keepalive") as u64),
         backlog: 511,
     };
-    let requirepass = Some(cfg.get("requirepass").to_string()).filter(|s| !s.is_empty());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
-        .expect("tokio runtime");
+        .unwrap_or_else(|e| refuse(format!("Can't start the runtime: {e}")));
     rt.block_on(async move {
-        let listeners = match bind_listeners(&spec) {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!("{}", e);
-                std::process::exit(1);
-            }
-        };
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let node = Arc::new(SentinelNode {
-            state: Mutex::new(SentinelState { core, pubsub: PubSub::new(), links: HashMap::new(), config_path: path.clone(), state_path: state_path.clone(), config: cfg, scripts: Default::default(), run_id: picket::random_hex_id(), pause: Default::default() }),
-            registry: ClientRegistry::new(),
-            net: NetStats::default(),
-            started: Instant::now(),
-            events: tx,
-            obuf_pubsub: OutputLimit { hard: 32 << 20, soft: 8 << 20, soft_seconds: 60 },
-            requirepass,
-            shutdown: tokio::sync::Notify::new(),
-            port,
-            pause_notify: Arc::new(tokio::sync::Notify::new()),
+        let listeners = bind_listeners(&spec).unwrap_or_else(|e| {
+            tracing::warn!("{}", e);
+            std::process::exit(1);
         });
-        tracing::info!("Sentinel (Picket {}) starting on port {}", env!("CARGO_PKG_VERSION"), port);
-        {
-            let mut st = node.state.lock();
-            if new_id {
-                if let Err(e) = picket_sentinel::config::flush(&mut st) {
-                    tracing::warn!("WARNING: Sentinel was not able to save the new configuration on disk!!!: {}", e);
-                }
-            }
-            tracing::info!("Sentinel ID is {}", st.core.myid);
-            let names: Vec<String> = st.core.masters.keys().cloned().collect();
-            for n in names {
-                let q = st.core.masters[&n].quorum;
-                st.core.event(picket_sentinel::core::Level::Warning, "+monitor", &n, &picket_sentinel::core::Who::Master, &format!(" quorum {q}"));
-            }
-            let actions = st.core.take_actions();
-            picket_sentinel::runtime::dispatch(&node, &mut st, actions);
-        }
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let node = sentinel_node(path, loaded, tx);
+        tracing::info!(
+            "Sentinel (Picket {}) starting on port {}",
+            env!("CARGO_PKG_VERSION"),
+            port
+        );
+        announce(&node, new_id);
         tokio::spawn(picket_sentinel::runtime::drive(node.clone(), rx));
         tokio::spawn(run_listeners(node.clone(), listeners, spec.tcp_keepalive));
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
-        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).expect("signal handler");
-        tokio::select! {
-            _ = node.shutdown.notified() => {}
-            _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-            _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
-        }
+        wait_for_shutdown(&node).await;
         tracing::warn!("Sentinel is now ready to exit, bye bye...");
         std::process::exit(0);
     });

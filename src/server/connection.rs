@@ -2,7 +2,7 @@
 //! the replies once, and interleave queued pushes (pub/sub, MONITOR) between batches.
 
 use super::{Control, Service};
-use crate::resp::{Reply, RequestParser};
+use crate::resp::{Limits, ProtocolError, Reply, Request, RequestParser};
 use bytes::{Bytes, BytesMut};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -71,11 +71,136 @@ async fn write_pushes<W: AsyncWrite + Unpin>(
     r
 }
 
+/// Parses complete requests from `buf` into `reqs`, up to a batch. Returns whether the batch
+/// is full (more may be left in `buf`) and the protocol error that stopped parsing, if any.
+/// Before AUTH, one request at a time: the limits change once it succeeds.
+fn parse_batch(
+    parser: &mut RequestParser,
+    buf: &mut BytesMut,
+    limits: Limits,
+    reqs: &mut Vec<Request>,
+) -> (bool, Option<ProtocolError>) {
+    loop {
+        if reqs.len() >= MAX_BATCH || limits.unauthenticated && !reqs.is_empty() {
+            return (true, None);
+        }
+        match parser.parse(buf, limits) {
+            Ok(Some(r)) if r.empty_line => continue,
+            Ok(Some(r)) => reqs.push(r),
+            Ok(None) => return (false, None),
+            Err(e) => return (false, Some(e)),
+        }
+    }
+}
+
+/// How a batch ended.
+enum BatchEnd {
+    /// Every request ran.
+    Done,
+    /// The connection is to be closed after the replies are written.
+    Close,
+    /// The connection is gone (killed, or a write failed).
+    Gone,
+}
+
+/// One connection's state between batches.
+struct Conn<S: Service, W> {
+    svc: Arc<S>,
+    sess: S::Session,
+    client: Arc<super::ClientHandle>,
+    wr: W,
+    out: Reply,
+    reqs: Vec<Request>,
+}
+
+impl<S: Service, W: AsyncWrite + Unpin + Send> Conn<S, W> {
+    async fn flush(&mut self) -> std::io::Result<()> {
+        write_out(&*self.svc, &mut self.wr, &mut self.out, &self.client).await
+    }
+
+    /// Runs the parsed requests; a suspended command (a blocking pop, CLIENT PAUSE) writes
+    /// what is ready and waits to be woken or for its deadline.
+    async fn run_batch(&mut self) -> BatchEnd {
+        while !self.reqs.is_empty() {
+            self.out.resp3 = self.client.resp3();
+            match self
+                .svc
+                .execute(&mut self.sess, &mut self.reqs, &mut self.out)
+            {
+                Control::Continue => {}
+                Control::Close => {
+                    self.reqs.clear();
+                    return BatchEnd::Close;
+                }
+                Control::Suspend { wake, deadline } => {
+                    if self.flush().await.is_err() {
+                        return BatchEnd::Gone;
+                    }
+                    let notified = wake.notified();
+                    tokio::pin!(notified);
+                    let sleep = async {
+                        match deadline {
+                            Some(d) => tokio::time::sleep_until(d.into()).await,
+                            None => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        _ = &mut notified => {}
+                        _ = sleep => {}
+                        _ = self.client.kill_notify.notified() => return BatchEnd::Gone,
+                    }
+                }
+            }
+            if self.client.is_killed() {
+                return BatchEnd::Gone;
+            }
+        }
+        BatchEnd::Done
+    }
+
+    /// Parses and runs everything complete in `buf`, batch by batch. False when the
+    /// connection is to end.
+    async fn run_buffered(&mut self, parser: &mut RequestParser, buf: &mut BytesMut) -> bool {
+        loop {
+            let limits = self.svc.limits(&self.sess);
+            let (full, proto_err) = parse_batch(parser, buf, limits, &mut self.reqs);
+            let mut close = match self.run_batch().await {
+                BatchEnd::Done => false,
+                BatchEnd::Close => true,
+                BatchEnd::Gone => return false,
+            };
+            if let Some(e) = proto_err {
+                tracing::debug!(
+                    "Protocol error ({}) from client: id={} addr={}",
+                    e.0,
+                    self.client.id,
+                    self.client.addr
+                );
+                self.out.resp3 = self.client.resp3();
+                self.out.error(&format!("ERR {e}"));
+                close = true;
+            }
+            if close {
+                let _ = self.flush().await;
+                let _ = self.wr.shutdown().await;
+                return false;
+            }
+            // A batch cut at MAX_BATCH: flush it and run the next one before reading more.
+            if !full {
+                return true;
+            }
+            if self.flush().await.is_err() {
+                return false;
+            }
+        }
+    }
+}
+
 /// Serves one connection until either side closes it.
 pub async fn serve_connection<S, R, W>(
     svc: Arc<S>,
     mut rd: R,
-    mut wr: W,
+    wr: W,
     client: Arc<super::ClientHandle>,
     mut rx: mpsc::UnboundedReceiver<Bytes>,
 ) where
@@ -83,101 +208,30 @@ pub async fn serve_connection<S, R, W>(
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
 {
-    let mut sess = svc.open(client.clone());
+    let sess = svc.open(client.clone());
+    let mut c = Conn {
+        svc,
+        sess,
+        client,
+        wr,
+        out: Reply::new(false),
+        reqs: Vec::new(),
+    };
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut parser = RequestParser::new();
-    let mut out = Reply::new(false);
-    let mut reqs = Vec::new();
-    'conn: loop {
-        // Parse and run everything that is complete.
-        loop {
-            let mut proto_err = None;
-            let mut full = false;
-            let limits = svc.limits(&sess);
-            while !full {
-                // Before AUTH, parse one request at a time: the limits change once it succeeds.
-                full = reqs.len() >= MAX_BATCH || limits.unauthenticated && !reqs.is_empty();
-                if full {
-                    break;
-                }
-                match parser.parse(&mut buf, limits) {
-                    Ok(Some(r)) if r.empty_line => continue,
-                    Ok(Some(r)) => reqs.push(r),
-                    Ok(None) => break,
-                    Err(e) => {
-                        proto_err = Some(e);
-                        break;
-                    }
-                }
-            }
-            let mut close = false;
-            while !reqs.is_empty() {
-                out.resp3 = client.resp3();
-                match svc.execute(&mut sess, &mut reqs, &mut out) {
-                    Control::Continue => {}
-                    Control::Close => {
-                        close = true;
-                        reqs.clear();
-                    }
-                    Control::Suspend { wake, deadline } => {
-                        if write_out(&*svc, &mut wr, &mut out, &client).await.is_err() {
-                            break 'conn;
-                        }
-                        let notified = wake.notified();
-                        tokio::pin!(notified);
-                        let sleep = async {
-                            match deadline {
-                                Some(d) => tokio::time::sleep_until(d.into()).await,
-                                None => std::future::pending().await,
-                            }
-                        };
-                        tokio::select! {
-                            _ = &mut notified => {}
-                            _ = sleep => {}
-                            _ = client.kill_notify.notified() => break 'conn,
-                        }
-                    }
-                }
-                if client.is_killed() {
-                    break 'conn;
-                }
-            }
-            if let Some(e) = proto_err {
-                tracing::debug!(
-                    "Protocol error ({}) from client: id={} addr={}",
-                    e.0,
-                    client.id,
-                    client.addr
-                );
-                out.resp3 = client.resp3();
-                out.error(&format!("ERR {e}"));
-                close = true;
-            }
-            if close {
-                let _ = write_out(&*svc, &mut wr, &mut out, &client).await;
-                let _ = wr.shutdown().await;
-                break 'conn;
-            }
-            // A batch cut at MAX_BATCH: flush it and run the next one before reading more.
-            if !full {
-                break;
-            }
-            if write_out(&*svc, &mut wr, &mut out, &client).await.is_err() {
-                break 'conn;
-            }
-        }
-        if write_out(&*svc, &mut wr, &mut out, &client).await.is_err() {
+    loop {
+        if !c.run_buffered(&mut parser, &mut buf).await || c.flush().await.is_err() {
             break;
         }
-        if buf.len() > svc.query_buffer_limit() {
-            tracing::warn!("Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})", client.id, client.addr, String::from_utf8_lossy(&buf[..buf.len().min(64)]));
+        if buf.len() > c.svc.query_buffer_limit() {
+            tracing::warn!("Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})", c.client.id, c.client.addr, String::from_utf8_lossy(&buf[..buf.len().min(64)]));
             break;
         }
-        client.meta.lock().qbuf = buf.len();
+        c.client.meta.lock().qbuf = buf.len();
         if buf.capacity() - buf.len() < 4096 {
             buf.reserve(16 * 1024);
         }
-        let idle = svc.idle_timeout(&sess);
+        let idle = c.svc.idle_timeout(&c.sess);
         let idle_sleep = async {
             match idle {
                 Some(d) => tokio::time::sleep(d).await,
@@ -188,25 +242,25 @@ pub async fn serve_connection<S, R, W>(
             r = rd.read_buf(&mut buf) => match r {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    let st = svc.net_stats();
+                    let st = c.svc.net_stats();
                     st.input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     st.reads.fetch_add(1, Ordering::Relaxed);
                 }
             },
             m = rx.recv() => match m {
-                Some(m) => if write_pushes(&mut wr, m, &mut rx, &client).await.is_err() { break },
+                Some(m) => if write_pushes(&mut c.wr, m, &mut rx, &c.client).await.is_err() { break },
                 None => break,
             },
-            _ = client.kill_notify.notified() => break,
+            _ = c.client.kill_notify.notified() => break,
             _ = idle_sleep => {
-                tracing::debug!("Closing idle client id={}", client.id);
+                tracing::debug!("Closing idle client id={}", c.client.id);
                 break;
             }
         }
-        if client.is_killed() {
+        if c.client.is_killed() {
             break;
         }
     }
-    svc.close(&mut sess);
-    svc.registry().unregister(client.id);
+    c.svc.close(&mut c.sess);
+    c.svc.registry().unregister(c.client.id);
 }
