@@ -200,117 +200,127 @@ fn apply_sentinel(core: &mut Sentinel, a: &[String], now: u64) -> Result<(), Str
     Ok(())
 }
 
-/// Loads a sentinel configuration file into a fresh core. `cli` are `--name args` flags.
-pub fn load(
-    path: &Path,
-    cli: &[(String, Vec<String>)],
-    seed: u64,
-) -> Result<Loaded, ConfigFileError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigFileError {
+/// A `sentinel ...` line of the configuration: its number, its text, its words after
+/// `sentinel`.
+type SentinelLine = (usize, String, Vec<String>);
+
+fn file_error(path: &Path, line: usize, text: &str, reason: String) -> ConfigFileError {
+    ConfigFileError {
         file: path.display().to_string(),
-        line: 0,
-        text: String::new(),
-        reason: format!(
+        line,
+        text: text.to_string(),
+        reason,
+    }
+}
+
+/// The file's text in sentinel.conf syntax (a TOML file converted), and whether it was TOML.
+fn read_text(path: &Path) -> Result<(String, bool), ConfigFileError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let reason = format!(
             "Fatal error, can't open config file '{}': {}",
             path.display(),
             e
-        ),
+        );
+        file_error(path, 0, "", reason)
     })?;
     let is_toml = path.extension().map(|e| e == "toml").unwrap_or(false);
-    let text = if is_toml {
-        toml_to_conf(&text).map_err(|reason| ConfigFileError {
-            file: path.display().to_string(),
-            line: 0,
-            text: String::new(),
-            reason,
-        })?
-    } else {
-        text
-    };
-    let mut cfg = sentinel_config();
-    let mut sentinel_lines: Vec<(usize, String, Vec<String>)> = Vec::new();
-    let mut save_seen = false;
-    let lines: Vec<(usize, String)> = text
-        .lines()
+    if !is_toml {
+        return Ok((text, false));
+    }
+    let conf = toml_to_conf(&text).map_err(|reason| file_error(path, 0, "", reason))?;
+    Ok((conf, true))
+}
+
+/// The file's lines, numbered, then the command line's `--name args` as lines after them.
+fn numbered_lines(text: &str, cli: &[(String, Vec<String>)]) -> Vec<(usize, String)> {
+    let flags = cli.iter().enumerate().map(|(i, (n, v))| {
+        let args: Vec<String> = v.iter().map(|x| picket::config::file_repr(x)).collect();
+        (10_000 + i, format!("{} {}", n, args.join(" ")))
+    });
+    text.lines()
         .enumerate()
         .map(|(i, l)| (i + 1, l.to_string()))
-        .chain(cli.iter().enumerate().map(|(i, (n, v))| {
-            (
-                10_000 + i,
-                format!(
-                    "{} {}",
-                    n,
-                    v.iter()
-                        .map(|x| picket::config::file_repr(x))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                ),
-            )
-        }))
-        .collect();
+        .chain(flags)
+        .collect()
+}
+
+/// Applies the generic directives to `cfg` and returns the `sentinel` lines, for the core.
+fn apply_lines(
+    cfg: &mut Config,
+    path: &Path,
+    lines: Vec<(usize, String)>,
+) -> Result<Vec<SentinelLine>, ConfigFileError> {
+    let mut sentinel_lines = Vec::new();
+    let mut save_seen = false;
     for (lineno, raw) in lines {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let fail = |reason: String| ConfigFileError {
-            file: path.display().to_string(),
-            line: lineno,
-            text: line.to_string(),
-            reason,
-        };
+        let fail = |reason: String| file_error(path, lineno, line, reason);
         let w =
             words(line).ok_or_else(|| fail("Unbalanced quotes in configuration line".into()))?;
         if w[0].eq_ignore_ascii_case("sentinel") {
             sentinel_lines.push((lineno, line.to_string(), w[1..].to_vec()));
             continue;
         }
-        apply_directive(&mut cfg, &w[0], &w[1..], &mut save_seen).map_err(fail)?;
+        apply_directive(cfg, &w[0], &w[1..], &mut save_seen).map_err(fail)?;
     }
-    cfg.file = Some(picket::config::LoadedFile {
-        path: path.to_path_buf(),
-        syntax: picket::config::FileSyntax::RedisConf,
-    });
-    // Picket's `sentinel state-file <path>`: sentinel-owned state lives in its own file, so the
-    // configuration itself may be read-only (a TOML configuration always uses one). Once the
-    // state file exists, its lines replace the configuration's `sentinel` lines.
-    let state_line = sentinel_lines
+    Ok(sentinel_lines)
+}
+
+fn is_state_file(w: &[String]) -> bool {
+    w.first()
+        .map(|d| d.eq_ignore_ascii_case("state-file"))
+        .unwrap_or(false)
+}
+
+/// Picket's `sentinel state-file <path>`: sentinel-owned state lives in its own file, so the
+/// configuration itself may be read-only (a TOML configuration always uses one). Once the
+/// state file exists, its lines replace the configuration's `sentinel` lines. Returns the
+/// state file, if there is one.
+fn take_state_file(
+    path: &Path,
+    is_toml: bool,
+    sentinel_lines: &mut Vec<SentinelLine>,
+) -> Option<PathBuf> {
+    let named = sentinel_lines
         .iter()
         .rev()
-        .find(|(_, _, w)| {
-            w.first()
-                .map(|d| d.eq_ignore_ascii_case("state-file"))
-                .unwrap_or(false)
-        })
+        .find(|(_, _, w)| is_state_file(w))
         .and_then(|(_, _, w)| w.get(1).cloned());
-    let state_path = match state_line {
+    let state_path = match named {
         Some(p) => Some(PathBuf::from(p)),
         None if is_toml => Some(path.with_extension("state.conf")),
         None => None,
     };
-    sentinel_lines.retain(|(_, _, w)| {
-        !w.first()
-            .map(|d| d.eq_ignore_ascii_case("state-file"))
-            .unwrap_or(false)
-    });
-    if let Some(sp) = &state_path {
-        if let Ok(state) = std::fs::read_to_string(sp) {
-            let mut from_state = Vec::new();
-            for (i, raw) in state.lines().enumerate() {
-                let line = raw.trim();
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
-                }
-                let w = words(line).unwrap_or_default();
-                if w.len() > 1 && w[0].eq_ignore_ascii_case("sentinel") {
-                    from_state.push((i + 1, line.to_string(), w[1..].to_vec()));
-                }
-            }
-            if !from_state.is_empty() {
-                sentinel_lines = from_state;
-            }
+    sentinel_lines.retain(|(_, _, w)| !is_state_file(w));
+    let state = std::fs::read_to_string(state_path.as_ref()?).ok();
+    let mut from_state = Vec::new();
+    for (i, raw) in state.as_deref().unwrap_or("").lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let w = words(line).unwrap_or_default();
+        if w.len() > 1 && w[0].eq_ignore_ascii_case("sentinel") {
+            from_state.push((i + 1, line.to_string(), w[1..].to_vec()));
         }
     }
+    if !from_state.is_empty() {
+        *sentinel_lines = from_state;
+    }
+    state_path
+}
+
+/// A fresh core with the `sentinel` lines applied in Redis's three passes: the global ones
+/// first, then `monitor`, then the per-master ones.
+fn build_core(
+    cfg: &Config,
+    path: &Path,
+    sentinel_lines: &[SentinelLine],
+    seed: u64,
+) -> Result<Sentinel, ConfigFileError> {
     let pass = cfg.get("requirepass").to_string();
     let globals = Globals {
         port: cfg.get_i64("port") as u16,
@@ -320,32 +330,43 @@ pub fn load(
         ..Default::default()
     };
     let mut core = Sentinel::new(String::new(), globals, seed);
+    let phase_of = |w: &[String]| {
+        let d = w
+            .first()
+            .map(|s| s.to_ascii_lowercase())
+            .unwrap_or_default();
+        if PASS1.contains(&d.as_str()) {
+            0
+        } else if d == "monitor" {
+            1
+        } else {
+            2
+        }
+    };
     for phase in 0..3 {
-        for (lineno, line, w) in &sentinel_lines {
-            let d = w
-                .first()
-                .map(|s| s.to_ascii_lowercase())
-                .unwrap_or_default();
-            let p = if PASS1.contains(&d.as_str()) {
-                0
-            } else if d == "monitor" {
-                1
-            } else {
-                2
-            };
-            if p != phase {
-                continue;
-            }
-            apply_sentinel(&mut core, w, crate::clock::clock_ms()).map_err(|reason| {
-                ConfigFileError {
-                    file: path.display().to_string(),
-                    line: *lineno,
-                    text: line.clone(),
-                    reason,
-                }
-            })?;
+        for (lineno, line, w) in sentinel_lines.iter().filter(|l| phase_of(&l.2) == phase) {
+            apply_sentinel(&mut core, w, crate::clock::clock_ms())
+                .map_err(|reason| file_error(path, *lineno, line, reason))?;
         }
     }
+    Ok(core)
+}
+
+/// Loads a sentinel configuration file into a fresh core. `cli` are `--name args` flags.
+pub fn load(
+    path: &Path,
+    cli: &[(String, Vec<String>)],
+    seed: u64,
+) -> Result<Loaded, ConfigFileError> {
+    let (text, is_toml) = read_text(path)?;
+    let mut cfg = sentinel_config();
+    let mut sentinel_lines = apply_lines(&mut cfg, path, numbered_lines(&text, cli))?;
+    cfg.file = Some(picket::config::LoadedFile {
+        path: path.to_path_buf(),
+        syntax: picket::config::FileSyntax::RedisConf,
+    });
+    let state_path = take_state_file(path, is_toml, &mut sentinel_lines);
+    let core = build_core(&cfg, path, &sentinel_lines, seed)?;
     Ok(Loaded {
         cfg,
         core,
@@ -439,10 +460,13 @@ pub fn toml_to_conf(text: &str) -> Result<String, String> {
     Ok(out.join("\n"))
 }
 
+/// Rendered lines: each with the key that matches it with an existing line, and its text.
+type Rendered = Vec<(String, String)>;
+
 /// The `sentinel ...` lines describing the current state, in Redis's order, each with the key
 /// that identifies "the same line" in an existing file.
-pub fn render(core: &Sentinel) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
+pub fn render(core: &Sentinel) -> Rendered {
+    let mut out: Rendered = Vec::new();
     let g = &core.globals;
     out.push(("myid".into(), format!("sentinel myid {}", core.myid)));
     if !g.deny_scripts_reconfig {
@@ -470,92 +494,7 @@ pub fn render(core: &Sentinel) -> Vec<(String, String)> {
         ));
     }
     for (name, m) in &core.masters {
-        // The configured hostname is written back, so a restart resolves it again.
-        let (h, p) = match (&m.inst.hostname, m.failover >= FailoverState::ReconfSlaves) {
-            (Some(hn), false) => (hn.clone(), m.inst.port),
-            _ => m.current_addr(),
-        };
-        let k = |d: &str| format!("{d} {name}");
-        out.push((
-            k("monitor"),
-            format!("sentinel monitor {name} {h} {p} {}", m.quorum),
-        ));
-        if m.down_after != crate::core::DEFAULT_DOWN_AFTER {
-            out.push((
-                k("down-after-milliseconds"),
-                format!("sentinel down-after-milliseconds {name} {}", m.down_after),
-            ));
-        }
-        if m.failover_timeout != crate::core::DEFAULT_FAILOVER_TIMEOUT {
-            out.push((
-                k("failover-timeout"),
-                format!("sentinel failover-timeout {name} {}", m.failover_timeout),
-            ));
-        }
-        if m.parallel_syncs != 1 {
-            out.push((
-                k("parallel-syncs"),
-                format!("sentinel parallel-syncs {name} {}", m.parallel_syncs),
-            ));
-        }
-        if let Some(s) = &m.notification_script {
-            out.push((
-                k("notification-script"),
-                format!("sentinel notification-script {name} {s}"),
-            ));
-        }
-        if let Some(s) = &m.client_reconfig_script {
-            out.push((
-                k("client-reconfig-script"),
-                format!("sentinel client-reconfig-script {name} {s}"),
-            ));
-        }
-        if let Some(s) = &m.auth_pass {
-            out.push((k("auth-pass"), format!("sentinel auth-pass {name} {s}")));
-        }
-        if let Some(s) = &m.auth_user {
-            out.push((k("auth-user"), format!("sentinel auth-user {name} {s}")));
-        }
-        if m.reboot_down_after != 0 {
-            out.push((
-                k("master-reboot-down-after-period"),
-                format!(
-                    "sentinel master-reboot-down-after-period {name} {}",
-                    m.reboot_down_after
-                ),
-            ));
-        }
-        out.push((
-            k("config-epoch"),
-            format!("sentinel config-epoch {name} {}", m.config_epoch),
-        ));
-        out.push((
-            k("leader-epoch"),
-            format!("sentinel leader-epoch {name} {}", m.leader_epoch),
-        ));
-        for r in m.replicas.values() {
-            // The promoted replica is remembered at the old master's address until the switch.
-            let (rh, rp) = if r.promoted && m.failover >= FailoverState::ReconfSlaves {
-                (m.inst.host.clone(), m.inst.port)
-            } else {
-                (r.inst.host.clone(), r.inst.port)
-            };
-            let line = format!("sentinel known-replica {name} {rh} {rp}");
-            out.push((line.clone(), line));
-        }
-        for p in m.sentinels.values() {
-            if let Some(id) = &p.inst.runid {
-                let line = format!(
-                    "sentinel known-sentinel {name} {} {} {id}",
-                    p.inst.host, p.inst.port
-                );
-                out.push((line.clone(), line));
-            }
-        }
-        for (o, n) in &m.renamed {
-            let line = format!("sentinel rename-command {name} {o} {n}");
-            out.push((line.clone(), line));
-        }
+        render_master(&mut out, name, m);
     }
     out.push((
         "current-epoch".into(),
@@ -586,6 +525,98 @@ pub fn render(core: &Sentinel) -> Vec<(String, String)> {
         ));
     }
     out
+}
+
+/// One master's lines: its monitor line (the configured hostname, so a restart resolves it
+/// again), the options that differ from the defaults, its epochs, its known replicas and
+/// sentinels, and its renamed commands.
+fn render_master(out: &mut Rendered, name: &str, m: &crate::core::Master) {
+    // The configured hostname is written back, so a restart resolves it again.
+    let (h, p) = match (&m.inst.hostname, m.failover >= FailoverState::ReconfSlaves) {
+        (Some(hn), false) => (hn.clone(), m.inst.port),
+        _ => m.current_addr(),
+    };
+    let k = |d: &str| format!("{d} {name}");
+    out.push((
+        k("monitor"),
+        format!("sentinel monitor {name} {h} {p} {}", m.quorum),
+    ));
+    if m.down_after != crate::core::DEFAULT_DOWN_AFTER {
+        out.push((
+            k("down-after-milliseconds"),
+            format!("sentinel down-after-milliseconds {name} {}", m.down_after),
+        ));
+    }
+    if m.failover_timeout != crate::core::DEFAULT_FAILOVER_TIMEOUT {
+        out.push((
+            k("failover-timeout"),
+            format!("sentinel failover-timeout {name} {}", m.failover_timeout),
+        ));
+    }
+    if m.parallel_syncs != 1 {
+        out.push((
+            k("parallel-syncs"),
+            format!("sentinel parallel-syncs {name} {}", m.parallel_syncs),
+        ));
+    }
+    if let Some(s) = &m.notification_script {
+        out.push((
+            k("notification-script"),
+            format!("sentinel notification-script {name} {s}"),
+        ));
+    }
+    if let Some(s) = &m.client_reconfig_script {
+        out.push((
+            k("client-reconfig-script"),
+            format!("sentinel client-reconfig-script {name} {s}"),
+        ));
+    }
+    if let Some(s) = &m.auth_pass {
+        out.push((k("auth-pass"), format!("sentinel auth-pass {name} {s}")));
+    }
+    if let Some(s) = &m.auth_user {
+        out.push((k("auth-user"), format!("sentinel auth-user {name} {s}")));
+    }
+    if m.reboot_down_after != 0 {
+        out.push((
+            k("master-reboot-down-after-period"),
+            format!(
+                "sentinel master-reboot-down-after-period {name} {}",
+                m.reboot_down_after
+            ),
+        ));
+    }
+    out.push((
+        k("config-epoch"),
+        format!("sentinel config-epoch {name} {}", m.config_epoch),
+    ));
+    out.push((
+        k("leader-epoch"),
+        format!("sentinel leader-epoch {name} {}", m.leader_epoch),
+    ));
+    for r in m.replicas.values() {
+        // The promoted replica is remembered at the old master's address until the switch.
+        let (rh, rp) = if r.promoted && m.failover >= FailoverState::ReconfSlaves {
+            (m.inst.host.clone(), m.inst.port)
+        } else {
+            (r.inst.host.clone(), r.inst.port)
+        };
+        let line = format!("sentinel known-replica {name} {rh} {rp}");
+        out.push((line.clone(), line));
+    }
+    for p in m.sentinels.values() {
+        if let Some(id) = &p.inst.runid {
+            let line = format!(
+                "sentinel known-sentinel {name} {} {} {id}",
+                p.inst.host, p.inst.port
+            );
+            out.push((line.clone(), line));
+        }
+    }
+    for (o, n) in &m.renamed {
+        let line = format!("sentinel rename-command {name} {o} {n}");
+        out.push((line.clone(), line));
+    }
 }
 
 /// The key of an existing `sentinel ...` line (see [`render`]).
