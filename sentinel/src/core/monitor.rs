@@ -2,7 +2,7 @@
 //! (discovery, role changes, reconfiguration progress, enforcement) and hello processing.
 
 use super::hello::Hello;
-use super::info::parse_info;
+use super::info::{parse_info, InfoReport};
 use super::model::*;
 use super::{Frame, Level, Sentinel, Tag, Who, HELLO_CHANNEL};
 use bytes::Bytes;
@@ -354,6 +354,38 @@ impl Sentinel {
     pub(crate) fn refresh_from_info(&mut self, m: &str, who: &Who, text: &str, now: u64) {
         let configured_master = *who == Who::Master;
         let r = parse_info(text, configured_master);
+        self.note_run_id(m, who, &r, now);
+        if configured_master {
+            self.discover_replicas(m, &r, now);
+        }
+        if let Who::Replica(k) = who {
+            self.update_replica(m, k, &r, now);
+        }
+        if let Some(i) = self.inst_mut(m, who) {
+            i.info_refresh = now;
+            i.info_text = Some(text.to_string());
+        }
+        // Role changes are reported even in TILT.
+        let Some(reported_master) = r.role_master else {
+            return;
+        };
+        self.note_role(m, who, reported_master, now);
+        if self.tilt {
+            return;
+        }
+        let Who::Replica(k) = who else { return };
+        if reported_master {
+            self.replica_reports_master(m, who, k, &r, now);
+        } else {
+            self.fix_replica_config(m, who, k, now);
+            self.track_reconfiguration(m, who, k);
+        }
+    }
+
+    /// Run id: the first sighting, or a reboot (`+reboot`; a configured master with
+    /// `master-reboot-down-after-period` is then flagged).
+    fn note_run_id(&mut self, m: &str, who: &Who, r: &InfoReport, now: u64) {
+        let configured_master = *who == Who::Master;
         let reboot_period = self
             .masters
             .get(m)
@@ -380,57 +412,56 @@ impl Sentinel {
                 }
             }
         }
+    }
+
+    /// Replica discovery from the master's slaveN lines (`+slave`).
+    fn discover_replicas(&mut self, m: &str, r: &InfoReport, now: u64) {
         // Replica discovery from the master's slaveN lines.
-        if configured_master {
-            for line in &r.replicas {
-                let key = addr_name(&line.ip, line.port);
-                let exists = self
-                    .masters
-                    .get(m)
-                    .map(|x| x.replicas.contains_key(&key))
-                    .unwrap_or(true);
-                if !exists {
-                    if let Some(x) = self.masters.get_mut(m) {
-                        x.replicas
-                            .insert(key.clone(), Replica::new(line.ip.clone(), line.port, now));
-                    }
-                    self.event(Level::Notice, "+slave", m, &Who::Replica(key), "");
-                    self.persist();
+        for line in &r.replicas {
+            let key = addr_name(&line.ip, line.port);
+            let exists = self
+                .masters
+                .get(m)
+                .map(|x| x.replicas.contains_key(&key))
+                .unwrap_or(true);
+            if !exists {
+                if let Some(x) = self.masters.get_mut(m) {
+                    x.replicas
+                        .insert(key.clone(), Replica::new(line.ip.clone(), line.port, now));
+                }
+                self.event(Level::Notice, "+slave", m, &Who::Replica(key), "");
+                self.persist();
+            }
+        }
+    }
+
+    /// A replica's own INFO: its master as it sees it, link, priority, offset, announced.
+    fn update_replica(&mut self, m: &str, k: &str, r: &InfoReport, now: u64) {
+        if let Some(rep) = self.masters.get_mut(m).and_then(|x| x.replicas.get_mut(k)) {
+            rep.master_link_down_time = r.master_link_down_since_ms;
+            if r.role_master == Some(false) {
+                if r.master_host != rep.master_host || r.master_port.unwrap_or(0) != rep.master_port
+                {
+                    rep.conf_change_time = now;
+                }
+                rep.master_host = r.master_host.clone();
+                rep.master_port = r.master_port.unwrap_or(0);
+                rep.master_link_up = r.master_link_up;
+                if let Some(p) = r.slave_priority {
+                    rep.priority = p;
+                }
+                if let Some(o) = r.slave_repl_offset {
+                    rep.repl_offset = o;
+                }
+                if let Some(a) = r.replica_announced {
+                    rep.announced = a;
                 }
             }
         }
-        if let Who::Replica(k) = who {
-            if let Some(rep) = self.masters.get_mut(m).and_then(|x| x.replicas.get_mut(k)) {
-                rep.master_link_down_time = r.master_link_down_since_ms;
-                if r.role_master == Some(false) {
-                    if r.master_host != rep.master_host
-                        || r.master_port.unwrap_or(0) != rep.master_port
-                    {
-                        rep.conf_change_time = now;
-                    }
-                    rep.master_host = r.master_host.clone();
-                    rep.master_port = r.master_port.unwrap_or(0);
-                    rep.master_link_up = r.master_link_up;
-                    if let Some(p) = r.slave_priority {
-                        rep.priority = p;
-                    }
-                    if let Some(o) = r.slave_repl_offset {
-                        rep.repl_offset = o;
-                    }
-                    if let Some(a) = r.replica_announced {
-                        rep.announced = a;
-                    }
-                }
-            }
-        }
-        if let Some(i) = self.inst_mut(m, who) {
-            i.info_refresh = now;
-            i.info_text = Some(text.to_string());
-        }
-        // Role changes are reported even in TILT.
-        let Some(reported_master) = r.role_master else {
-            return;
-        };
+    }
+
+    /// The role the instance reports: `+role-change` / `-role-change` when it changed.
+    fn note_role(&mut self, m: &str, who: &Who, reported_master: bool, now: u64) {
         let Some(inst) = self.inst(m, who) else {
             return;
         };
@@ -457,37 +488,44 @@ impl Sentinel {
                 ),
             );
         }
-        if self.tilt {
-            return;
-        }
-        let Who::Replica(k) = who else { return };
+    }
+
+    /// A replica that reports itself a master: the promotion being waited for, or an old
+    /// master back from the dead that is turned into a replica (`+convert-to-slave`).
+    fn replica_reports_master(&mut self, m: &str, who: &Who, k: &str, r: &InfoReport, now: u64) {
         let Some(master) = self.masters.get(m) else {
             return;
         };
         let Some(rep) = master.replicas.get(k) else {
             return;
         };
-        let (failover_timeout, failover, promoted) =
-            (master.failover_timeout, master.failover, rep.promoted);
-        if reported_master {
-            if promoted && failover == FailoverState::WaitPromotion {
-                self.on_promotion_observed(m, k, now);
-            } else if !promoted {
-                // Redis's rule: 8 s after the role change with no recent down state; or
-                // Picket's confirmed fast rejoin.
-                let slow_ok = self.master_looks_sane(m, now)
-                    && Self::no_down_for(&rep.inst, 0, self.timing.publish_period * 4, now)
-                    && now.saturating_sub(rep.inst.role_reported_time)
-                        > self.timing.publish_period * 4;
-                if slow_ok || self.fast_rejoin_ok(m, k, &r, now) {
-                    let target = (master.inst.host.clone(), master.inst.port);
-                    if self.send_slaveof(m, who, Some(target)) {
-                        self.event(Level::Notice, "+convert-to-slave", m, who, "");
-                    }
+        let (failover, promoted) = (master.failover, rep.promoted);
+        if promoted && failover == FailoverState::WaitPromotion {
+            self.on_promotion_observed(m, k, now);
+        } else if !promoted {
+            // Redis's rule: 8 s after the role change with no recent down state; or
+            // Picket's confirmed fast rejoin.
+            let slow_ok = self.master_looks_sane(m, now)
+                && Self::no_down_for(&rep.inst, 0, self.timing.publish_period * 4, now)
+                && now.saturating_sub(rep.inst.role_reported_time) > self.timing.publish_period * 4;
+            if slow_ok || self.fast_rejoin_ok(m, k, r, now) {
+                let target = (master.inst.host.clone(), master.inst.port);
+                if self.send_slaveof(m, who, Some(target)) {
+                    self.event(Level::Notice, "+convert-to-slave", m, who, "");
                 }
             }
-            return;
         }
+    }
+
+    /// A replica following the wrong master is pointed back (`+fix-slave-config`).
+    fn fix_replica_config(&mut self, m: &str, who: &Who, k: &str, now: u64) {
+        let Some(master) = self.masters.get(m) else {
+            return;
+        };
+        let Some(rep) = master.replicas.get(k) else {
+            return;
+        };
+        let (failover_timeout, promoted) = (master.failover_timeout, rep.promoted);
         // A replica following the wrong master.
         let (mh, mp) = (master.inst.host.clone(), master.inst.port);
         let wrong = rep.master_port != mp || !self.names_host(m, rep.master_host.as_deref(), &mh);
@@ -500,7 +538,10 @@ impl Sentinel {
         {
             self.event(Level::Notice, "+fix-slave-config", m, who, "");
         }
-        // Reconfiguration progress during a failover.
+    }
+
+    /// Reconfiguration progress during a failover (`+slave-reconf-inprog`, `-done`).
+    fn track_reconfiguration(&mut self, m: &str, who: &Who, k: &str) {
         let Some(master) = self.masters.get(m) else {
             return;
         };
