@@ -330,151 +330,180 @@ fn read_value<R: Read>(
     key: &[u8],
 ) -> Res<Option<Value>> {
     let v = match t {
-        T_STRING => {
-            let v = s.string()?;
-            // The buffer read is kept (no copy) unless the value is an integer.
-            match picket::numfmt::parse_i64(&v).filter(|_| v.len() <= 20) {
-                Some(i) => Value::Str(RStr::Int(i)),
-                None if v.len() <= crate::db::value::EMBSTR_MAX => {
-                    Value::Str(RStr::Emb(SBytes::from_vec(v)))
-                }
-                None => Value::Str(RStr::Raw(SBytes::from_vec(v))),
-            }
-        }
-        T_LIST => {
-            let n = s.count()?;
-            let mut l = VecDeque::with_capacity(n.min(1 << 20));
-            for _ in 0..n {
-                l.push_back(SBytes::from_vec(s.string()?));
-            }
-            Value::List(Box::new(l))
-        }
-        T_LIST_QUICKLIST_2 => {
-            let nodes = s.count()?;
-            let mut l = VecDeque::new();
-            for _ in 0..nodes {
-                let container = s.len()?;
-                let blob = s.string()?;
-                match container {
-                    1 => l.push_back(SBytes::from_vec(blob)),
-                    2 => match listpack::decode_flat(&blob) {
-                        Ok(d) => l.extend(d.iter().map(SBytes::new)),
-                        Err(e) => return s.err(e),
-                    },
-                    c => return s.err(format!("Unknown quicklist container {c}")),
-                }
-            }
-            Value::List(Box::new(l))
-        }
-        T_SET | T_SET_INTSET | T_SET_LISTPACK => {
-            let members: Vec<Vec<u8>> = match t {
-                T_SET => {
-                    let n = s.count()?;
-                    let mut v = Vec::with_capacity(n.min(1 << 20));
-                    for _ in 0..n {
-                        v.push(s.string()?);
-                    }
-                    v
-                }
-                T_SET_INTSET => match listpack::decode_intset(&s.string()?) {
-                    Ok(v) => v.into_iter().map(crate::db::set::int_bytes).collect(),
-                    Err(e) => return s.err(e),
-                },
-                _ => match listpack::decode(&s.string()?) {
-                    Ok(v) => v,
-                    Err(e) => return s.err(e),
-                },
-            };
-            let Some(first) = members.first() else {
-                return Ok(None);
-            };
-            let mut set = SetVal::for_member(first);
-            for m in &members {
-                set.add(m, lim);
-            }
-            Value::Set(Box::new(set))
-        }
-        T_HASH_LISTPACK => {
-            let d = match listpack::decode_flat(&s.string()?) {
-                Ok(d) => d,
-                Err(e) => return s.err(e),
-            };
-            let pairs: Vec<(&[u8], &[u8])> = (0..d.spans.len() / 2)
-                .map(|i| (d.get(2 * i), d.get(2 * i + 1)))
-                .collect();
-            let mut h = HashVal::new();
-            h.set_many(&pairs, lim);
-            Value::Hash(h)
-        }
-        T_HASH => {
-            let n = s.count()?;
-            let mut flat = Vec::with_capacity((2 * n).min(1 << 20));
-            for _ in 0..2 * n {
-                flat.push(s.string()?);
-            }
-            let pairs: Vec<(&[u8], &[u8])> = pairs_of(&flat).collect();
-            let mut h = HashVal::new();
-            h.set_many(&pairs, lim);
-            Value::Hash(h)
-        }
-        T_ZSET | T_ZSET_2 | T_ZSET_LISTPACK => {
-            let mut items: Vec<(f64, Vec<u8>)> = Vec::new();
-            if t == T_ZSET_LISTPACK {
-                let d = match listpack::decode_flat(&s.string()?) {
-                    Ok(d) => d,
-                    Err(e) => return s.err(e),
-                };
-                for i in 0..d.spans.len() / 2 {
-                    let (m, sc) = (d.get(2 * i), d.get(2 * i + 1));
-                    let score = match picket::numfmt::parse_i64(sc) {
-                        Some(n) => n as f64,
-                        None => match picket::numfmt::parse_double(sc) {
-                            Some(x) => x,
-                            None => return s.err("Bad score in a sorted-set listpack"),
-                        },
-                    };
-                    items.push((score, m.to_vec()));
-                }
-            } else {
-                let n = s.count()?;
-                for _ in 0..n {
-                    let m = s.string()?;
-                    let sc = if t == T_ZSET_2 {
-                        s.binary_double()?
-                    } else {
-                        s.text_double()?
-                    };
-                    if sc.is_nan() {
-                        return s.err("Zset with NAN score detected");
-                    }
-                    items.push((sc, m));
-                }
-            }
-            let max_len = items.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
-            let mut z = ZSetVal::with_hint(items.len(), max_len, lim);
-            let pairs: Vec<(f64, &[u8])> = items.iter().map(|(s, m)| (*s, &m[..])).collect();
-            z.set_many(&pairs, lim);
-            Value::ZSet(z)
-        }
-        15 | 19 | 21 => {
-            return s.err(format!(
-                "Key '{}' is a stream (RDB type {t}): streams are not supported by this version of Picket",
-                String::from_utf8_lossy(key)
-            ))
-        }
-        T_MODULE_2 | 6 => {
-            return s.err(format!(
-                "Key '{}' holds a module value (RDB type {t}): no modules are loaded",
-                String::from_utf8_lossy(key)
-            ))
-        }
-        9 | 10 | 12 | 13 | 14 => {
-            return s.err(format!(
-                "Key '{}' uses RDB type {t} (ziplist/zipmap, Redis <= 6.2), which this version of Picket does not read",
-                String::from_utf8_lossy(key)
-            ))
-        }
-        _ => return s.err(format!("Unknown RDB value type {t}")),
+        T_STRING => read_string(s)?,
+        T_LIST => read_list(s)?,
+        T_LIST_QUICKLIST_2 => read_quicklist(s)?,
+        T_SET | T_SET_INTSET | T_SET_LISTPACK => match read_set(s, t, lim)? {
+            Some(v) => v,
+            None => return Ok(None),
+        },
+        T_HASH_LISTPACK => read_hash_listpack(s, lim)?,
+        T_HASH => read_hash(s, lim)?,
+        T_ZSET | T_ZSET_2 | T_ZSET_LISTPACK => read_zset(s, t, lim)?,
+        _ => return unsupported(s, t, key),
     };
     Ok((v.elements() > 0).then_some(v))
+}
+
+/// A string: an integer when it reads as one, else the buffer read, kept without a copy.
+fn read_string<R: Read>(s: &mut Src<R>) -> Res<Value> {
+    let v = s.string()?;
+    let r = match picket::numfmt::parse_i64(&v).filter(|_| v.len() <= 20) {
+        Some(i) => RStr::Int(i),
+        None if v.len() <= crate::db::value::EMBSTR_MAX => RStr::Emb(SBytes::from_vec(v)),
+        None => RStr::Raw(SBytes::from_vec(v)),
+    };
+    Ok(Value::Str(r))
+}
+
+/// A list of plain strings (RDB_TYPE_LIST).
+fn read_list<R: Read>(s: &mut Src<R>) -> Res<Value> {
+    let n = s.count()?;
+    let mut l = VecDeque::with_capacity(n.min(1 << 20));
+    for _ in 0..n {
+        l.push_back(SBytes::from_vec(s.string()?));
+    }
+    Ok(Value::List(Box::new(l)))
+}
+
+/// A quicklist 2: plain nodes and listpack nodes.
+fn read_quicklist<R: Read>(s: &mut Src<R>) -> Res<Value> {
+    let nodes = s.count()?;
+    let mut l = VecDeque::new();
+    for _ in 0..nodes {
+        let container = s.len()?;
+        let blob = s.string()?;
+        match container {
+            1 => l.push_back(SBytes::from_vec(blob)),
+            2 => match listpack::decode_flat(&blob) {
+                Ok(d) => l.extend(d.iter().map(SBytes::new)),
+                Err(e) => return s.err(e),
+            },
+            c => return s.err(format!("Unknown quicklist container {c}")),
+        }
+    }
+    Ok(Value::List(Box::new(l)))
+}
+
+/// A set: of strings, an intset or a listpack; None when it has no member.
+fn read_set<R: Read>(s: &mut Src<R>, t: u8, lim: &EncodingLimits) -> Res<Option<Value>> {
+    let members: Vec<Vec<u8>> = match t {
+        T_SET => {
+            let n = s.count()?;
+            let mut v = Vec::with_capacity(n.min(1 << 20));
+            for _ in 0..n {
+                v.push(s.string()?);
+            }
+            v
+        }
+        T_SET_INTSET => match listpack::decode_intset(&s.string()?) {
+            Ok(v) => v.into_iter().map(crate::db::set::int_bytes).collect(),
+            Err(e) => return s.err(e),
+        },
+        _ => match listpack::decode(&s.string()?) {
+            Ok(v) => v,
+            Err(e) => return s.err(e),
+        },
+    };
+    let Some(first) = members.first() else {
+        return Ok(None);
+    };
+    let mut set = SetVal::for_member(first);
+    for m in &members {
+        set.add(m, lim);
+    }
+    Ok(Some(Value::Set(Box::new(set))))
+}
+
+/// A hash as a listpack of fields and values.
+fn read_hash_listpack<R: Read>(s: &mut Src<R>, lim: &EncodingLimits) -> Res<Value> {
+    let d = match listpack::decode_flat(&s.string()?) {
+        Ok(d) => d,
+        Err(e) => return s.err(e),
+    };
+    let pairs: Vec<(&[u8], &[u8])> = (0..d.spans.len() / 2)
+        .map(|i| (d.get(2 * i), d.get(2 * i + 1)))
+        .collect();
+    let mut h = HashVal::new();
+    h.set_many(&pairs, lim);
+    Ok(Value::Hash(h))
+}
+
+/// A hash of string pairs (RDB_TYPE_HASH).
+fn read_hash<R: Read>(s: &mut Src<R>, lim: &EncodingLimits) -> Res<Value> {
+    let n = s.count()?;
+    let mut flat = Vec::with_capacity((2 * n).min(1 << 20));
+    for _ in 0..2 * n {
+        flat.push(s.string()?);
+    }
+    let pairs: Vec<(&[u8], &[u8])> = pairs_of(&flat).collect();
+    let mut h = HashVal::new();
+    h.set_many(&pairs, lim);
+    Ok(Value::Hash(h))
+}
+
+/// A sorted set: a listpack, or members with text (ZSET) or binary (ZSET_2) scores.
+fn read_zset<R: Read>(s: &mut Src<R>, t: u8, lim: &EncodingLimits) -> Res<Value> {
+    let mut items: Vec<(f64, Vec<u8>)> = Vec::new();
+    if t == T_ZSET_LISTPACK {
+        let d = match listpack::decode_flat(&s.string()?) {
+            Ok(d) => d,
+            Err(e) => return s.err(e),
+        };
+        for i in 0..d.spans.len() / 2 {
+            let (m, sc) = (d.get(2 * i), d.get(2 * i + 1));
+            let score = match picket::numfmt::parse_i64(sc) {
+                Some(n) => n as f64,
+                None => match picket::numfmt::parse_double(sc) {
+                    Some(x) => x,
+                    None => return s.err("Bad score in a sorted-set listpack"),
+                },
+            };
+            items.push((score, m.to_vec()));
+        }
+    } else {
+        let n = s.count()?;
+        for _ in 0..n {
+            let m = s.string()?;
+            let sc = if t == T_ZSET_2 {
+                s.binary_double()?
+            } else {
+                s.text_double()?
+            };
+            if sc.is_nan() {
+                return s.err("Zset with NAN score detected");
+            }
+            items.push((sc, m));
+        }
+    }
+    let max_len = items.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
+    let mut z = ZSetVal::with_hint(items.len(), max_len, lim);
+    let pairs: Vec<(f64, &[u8])> = items.iter().map(|(s, m)| (*s, &m[..])).collect();
+    z.set_many(&pairs, lim);
+    Ok(Value::ZSet(z))
+}
+
+/// The types Picket does not read: streams, modules, the encodings of Redis 6.2 and older.
+fn unsupported<R: Read>(s: &mut Src<R>, t: u8, key: &[u8]) -> Res<Option<Value>> {
+    match t {
+    15 | 19 | 21 => {
+        return s.err(format!(
+            "Key '{}' is a stream (RDB type {t}): streams are not supported by this version of Picket",
+            String::from_utf8_lossy(key)
+        ))
+    }
+    T_MODULE_2 | 6 => {
+        return s.err(format!(
+            "Key '{}' holds a module value (RDB type {t}): no modules are loaded",
+            String::from_utf8_lossy(key)
+        ))
+    }
+    9 | 10 | 12 | 13 | 14 => {
+        return s.err(format!(
+            "Key '{}' uses RDB type {t} (ziplist/zipmap, Redis <= 6.2), which this version of Picket does not read",
+            String::from_utf8_lossy(key)
+        ))
+    }
+    _ => return s.err(format!("Unknown RDB value type {t}")),
+    }
 }
