@@ -485,25 +485,17 @@ fn read_zset<R: Read>(s: &mut Src<R>, t: u8, lim: &EncodingLimits) -> Res<Value>
 
 /// The types Picket does not read: streams, modules, the encodings of Redis 6.2 and older.
 fn unsupported<R: Read>(s: &mut Src<R>, t: u8, key: &[u8]) -> Res<Option<Value>> {
+    let key = String::from_utf8_lossy(key);
     match t {
-    15 | 19 | 21 => {
-        return s.err(format!(
-            "Key '{}' is a stream (RDB type {t}): streams are not supported by this version of Picket",
-            String::from_utf8_lossy(key)
-        ))
-    }
-    T_MODULE_2 | 6 => {
-        return s.err(format!(
-            "Key '{}' holds a module value (RDB type {t}): no modules are loaded",
-            String::from_utf8_lossy(key)
-        ))
-    }
-    9 | 10 | 12 | 13 | 14 => {
-        return s.err(format!(
-            "Key '{}' uses RDB type {t} (ziplist/zipmap, Redis <= 6.2), which this version of Picket does not read",
-            String::from_utf8_lossy(key)
-        ))
-    }
-    _ => return s.err(format!("Unknown RDB value type {t}")),
+        15 | 19 | 21 => s.err(format!(
+            "Key '{key}' is a stream (RDB type {t}): streams are not supported by this version of Picket"
+        )),
+        T_MODULE_2 | 6 => s.err(format!(
+            "Key '{key}' holds a module value (RDB type {t}): no modules are loaded"
+        )),
+        9 | 10 | 12 | 13 | 14 => s.err(format!(
+            "Key '{key}' uses RDB type {t} (ziplist/zipmap, Redis <= 6.2), which this version of Picket does not read"
+        )),
+        _ => s.err(format!("Unknown RDB value type {t}")),
     }
 }
