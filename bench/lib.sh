@@ -30,7 +30,10 @@ bench_init() {
 
 # Kills every process started through start_server (and bench_track), removes the temp dir.
 bench_cleanup() {
-  for p in "${BENCH_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  for p in "${BENCH_PIDS[@]}"; do
+    kill -9 "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
   [ -n "${KEEP_DIR:-}" ] || rm -rf "$BENCH_TMP"
 }
 
