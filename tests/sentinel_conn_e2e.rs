@@ -3,7 +3,9 @@
 //! replies for malformed CLIENT, SENTINEL, ACL, COMMAND and SHUTDOWN calls compared byte for byte
 //! with a real redis-sentinel.
 
-use common::{free_port, redis_node, sentinel, wait_until, Client, Proc};
+use common::{
+    assert_command_entries_match, free_port, redis_node, sentinel, wait_until, Client, Proc,
+};
 use picket_testkit as common;
 use std::time::{Duration, Instant};
 
@@ -300,25 +302,12 @@ fn command_entries_match_redis_sentinel() {
     // order in Redis) through their subcommands. Picket's FAILOVER also takes COORDINATED
     // (arity -3).
     let containers = ["acl", "client", "command", "sentinel", "sentinel|failover"];
-    for proto in ["2", "3"] {
-        let (mut a, mut b) = (Client::connect(real.port), Client::connect(ours.port));
-        a.cmd_str(&["HELLO", proto]);
-        b.cmd_str(&["HELLO", proto]);
-        for n in names.iter().filter(|n| !containers.contains(&n.as_str())) {
-            let want = a.cmd_str(&["COMMAND", "INFO", n]);
-            assert_eq!(
-                b.cmd_str(&["COMMAND", "INFO", n]),
-                want,
-                "COMMAND INFO {n}, RESP{proto}"
-            );
-            let want = a.cmd_str(&["COMMAND", "DOCS", n]);
-            assert_eq!(
-                b.cmd_str(&["COMMAND", "DOCS", n]),
-                want,
-                "COMMAND DOCS {n}, RESP{proto}"
-            );
-        }
-    }
+    let entries: Vec<&str> = names
+        .iter()
+        .map(|n| n.as_str())
+        .filter(|n| !containers.contains(n))
+        .collect();
+    assert_command_entries_match(real.port, ours.port, &entries);
     for args in [
         vec!["COMMAND", "COUNT"],
         vec!["COMMAND", "INFO", "nosuch", "CLIENT|LIST"],

@@ -168,3 +168,26 @@ pub fn info_field(info: &str, field: &str) -> Option<String> {
             .map(|v| v.trim().to_string())
     })
 }
+
+/// Compares COMMAND INFO and COMMAND DOCS of every name in `names` on `ours` with `real`, in
+/// RESP2 and RESP3, byte for byte; returns how many entries were compared.
+pub fn assert_command_entries_match(real: u16, ours: u16, names: &[&str]) -> usize {
+    let mut compared = 0;
+    for proto in ["2", "3"] {
+        let (mut a, mut b) = (Client::connect(real), Client::connect(ours));
+        a.cmd_str(&["HELLO", proto]);
+        b.cmd_str(&["HELLO", proto]);
+        for n in names {
+            for sub in ["INFO", "DOCS"] {
+                let want = a.cmd_str(&["COMMAND", sub, n]);
+                assert_eq!(
+                    b.cmd_str(&["COMMAND", sub, n]),
+                    want,
+                    "COMMAND {sub} {n}, RESP{proto}"
+                );
+            }
+            compared += 1;
+        }
+    }
+    compared
+}

@@ -14,7 +14,7 @@ pub mod dataset;
 pub mod nodes;
 pub mod process;
 
-pub use client::{encode, frame_len, info_field, Client};
+pub use client::{assert_command_entries_match, encode, frame_len, info_field, Client};
 pub use nodes::{
     data_node_server, master_addr, picket_node, redis_node, redis_node_with, role, sentinel,
 };

@@ -46,22 +46,17 @@ fn node_args(
     name: &str,
     extra: &[&str],
 ) -> Vec<String> {
-    let mut args: Vec<String> = vec![
-        "--port".into(),
-        port.to_string(),
-        "--bind".into(),
-        "127.0.0.1".into(),
-        "--save".into(),
-        "".into(),
-        "--appendonly".into(),
-        "no".into(),
-        "--dir".into(),
-        dir.display().to_string(),
-        "--dbfilename".into(),
-        format!("{name}-{port}.rdb"),
-        "--logfile".into(),
-        dir.join(format!("{name}-{port}.log")).display().to_string(),
-    ];
+    let log = dir.join(format!("{name}-{port}.log"));
+    let mut args = crate::process::base_args(port, dir, &log);
+    args.extend(
+        [
+            "--appendonly",
+            "no",
+            "--dbfilename",
+            &format!("{name}-{port}.rdb"),
+        ]
+        .map(String::from),
+    );
     if let Some(m) = master {
         args.extend(["--replicaof".into(), "127.0.0.1".into(), m.to_string()]);
     }

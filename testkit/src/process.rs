@@ -91,6 +91,24 @@ impl Drop for Proc {
     }
 }
 
+/// A node's first arguments: loopback on `port`, no save points, `dir`, `log`.
+pub fn base_args(port: u16, dir: &Path, log: &Path) -> Vec<String> {
+    [
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--dir",
+        &dir.display().to_string(),
+        "--logfile",
+        &log.display().to_string(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// A node (picket-node or redis-server) in its own temporary directory: loopback, no save
 /// points, `server.log`, on a fresh port unless `--port N` is given.
 pub struct Server {
@@ -125,18 +143,7 @@ impl Server {
                 .and_then(|p| p.parse::<u16>().ok());
             let port = fixed.unwrap_or_else(free_port);
             let log = dir.path().join("server.log");
-            let mut args: Vec<String> = vec![
-                "--port".into(),
-                port.to_string(),
-                "--bind".into(),
-                "127.0.0.1".into(),
-                "--save".into(),
-                "".into(),
-                "--dir".into(),
-                dir.path().display().to_string(),
-                "--logfile".into(),
-                log.display().to_string(),
-            ];
+            let mut args = base_args(port, dir.path(), &log);
             args.extend(extra.iter().map(|s| s.to_string()));
             match Proc::try_start(&bin, &args, port) {
                 Ok(proc) => return Server { proc, dir, log },

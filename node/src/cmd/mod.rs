@@ -419,18 +419,10 @@ impl crate::state::replay::Replay for Executor {
     }
 }
 
-/// The node as the shared COMMAND handlers see it.
-pub struct NodeProgram;
-
-impl picket::command::introspect::Program for NodeProgram {
-    type Ctx<'a> = Ctx<'a>;
-    type Handler = Handler;
-
-    fn table() -> &'static picket::command::Table<Handler> {
-        command_table()
-    }
-
-    fn reply<'b>(ctx: &'b mut Ctx<'_>) -> &'b mut Reply {
-        ctx.out
-    }
-}
+picket::command_program!(
+    /// The node as the shared COMMAND handlers see it.
+    NodeProgram,
+    Ctx,
+    Handler,
+    command_table
+);

@@ -12,7 +12,7 @@ use super::{
     replication, server, sets, strings, zranges, zsetops, zsets, Ctx, Handler, NodeProgram,
 };
 use bytes::Bytes;
-use picket::command::{introspect, Entry, Table};
+use picket::command::{Entry, Table};
 use std::sync::OnceLock;
 
 type E = Entry<Handler>;
@@ -32,31 +32,8 @@ pub static ENTRIES: &[E] = &[
     E::new("bzmpop", zsets::bzmpop),
     E::new("bzpopmax", zsets::bzpopmax),
     E::new("bzpopmin", zsets::bzpopmin),
-    E::container("client", no_subcommand, &[
-        E::new("caching", connection::client),
-        E::new("getname", connection::client),
-        E::new("getredir", connection::client),
-        E::new("help", connection::client),
-        E::new("id", connection::client),
-        E::new("info", connection::client),
-        E::new("kill", connection::client),
-        E::new("list", connection::client),
-        E::new("no-evict", connection::client),
-        E::new("pause", connection::client),
-        E::new("reply", connection::client),
-        E::new("setname", connection::client),
-        E::new("unblock", connection::client),
-        E::new("unpause", connection::client),
-    ]),
-    E::container("command", introspect::all::<NodeProgram>, &[
-        E::new("count", introspect::count::<NodeProgram>),
-        E::new("docs", introspect::docs::<NodeProgram>),
-        E::new("getkeys", introspect::getkeys::<NodeProgram>),
-        E::new("getkeysandflags", introspect::getkeysandflags::<NodeProgram>),
-        E::new("help", introspect::help::<NodeProgram>),
-        E::new("info", introspect::info::<NodeProgram>),
-        E::new("list", introspect::list::<NodeProgram>),
-    ]),
+    picket::client_container!(no_subcommand, connection::client),
+    picket::command_container!(NodeProgram),
     E::container("config", no_subcommand, &[
         E::new("get", config::get),
         E::new("help", config::help),

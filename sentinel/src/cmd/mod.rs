@@ -31,21 +31,13 @@ pub struct Ctx<'a> {
 
 pub type Handler = fn(&mut Ctx, &[Bytes]);
 
-/// The sentinel as the shared COMMAND handlers see it.
-pub struct SentinelProgram;
-
-impl picket::command::introspect::Program for SentinelProgram {
-    type Ctx<'a> = Ctx<'a>;
-    type Handler = Handler;
-
-    fn table() -> &'static picket::command::Table<Handler> {
-        command_table()
-    }
-
-    fn reply<'b>(ctx: &'b mut Ctx<'_>) -> &'b mut Reply {
-        ctx.out
-    }
-}
+picket::command_program!(
+    /// The sentinel as the shared COMMAND handlers see it.
+    SentinelProgram,
+    Ctx,
+    Handler,
+    command_table
+);
 
 /// Runs one command: the table's checks, then its handler.
 pub fn execute_one(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut Reply) {

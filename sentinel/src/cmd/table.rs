@@ -7,7 +7,7 @@
 
 use super::{connection, info, pubsub, sentinel, Ctx, Handler, SentinelProgram};
 use bytes::Bytes;
-use picket::command::{introspect, Entry, Table};
+use picket::command::{Entry, Table};
 use std::sync::OnceLock;
 
 type E = Entry<Handler>;
@@ -30,33 +30,8 @@ pub static ENTRIES: &[E] = &[
         E::new("whoami", connection::acl_whoami),
     ]),
     E::new("auth", connection::auth),
-    E::container("client", no_subcommand, &[
-        E::new("caching", connection::client),
-        E::new("getname", connection::client),
-        E::new("getredir", connection::client),
-        E::new("help", connection::client),
-        E::new("id", connection::client),
-        E::new("info", connection::client),
-        E::new("kill", connection::client),
-        E::new("list", connection::client),
-        E::new("no-evict", connection::client),
-        E::new("pause", connection::client),
-        E::new("reply", connection::client),
-        E::new("setname", connection::client),
-        E::new("tracking", connection::client),
-        E::new("trackinginfo", connection::client),
-        E::new("unblock", connection::client),
-        E::new("unpause", connection::client),
-    ]),
-    E::container("command", introspect::all::<SentinelProgram>, &[
-        E::new("count", introspect::count::<SentinelProgram>),
-        E::new("docs", introspect::docs::<SentinelProgram>),
-        E::new("getkeys", introspect::getkeys::<SentinelProgram>),
-        E::new("getkeysandflags", introspect::getkeysandflags::<SentinelProgram>),
-        E::new("help", introspect::help::<SentinelProgram>),
-        E::new("info", introspect::info::<SentinelProgram>),
-        E::new("list", introspect::list::<SentinelProgram>),
-    ]),
+    picket::client_container!(no_subcommand, connection::client, "tracking", "trackinginfo"),
+    picket::command_container!(SentinelProgram),
     E::new("hello", connection::hello),
     E::new("info", info::info),
     E::new("ping", connection::ping),
