@@ -21,7 +21,7 @@ pub fn perform_evictions(st: &mut NodeState, hot: &HotConfig) -> bool {
         };
         st.ks.delete(db, &key);
         st.ks.stats.evicted_keys += 1;
-        let lazy = st.config.get_bool("lazyfree-lazy-eviction");
+        let lazy = st.settings.lazyfree_lazy_eviction;
         st.stream.push(
             db,
             vec![

@@ -14,7 +14,7 @@ pub fn flush(st: &mut NodeState) {
     }
     let mut buf = std::mem::take(&mut st.stream.buffer);
     if st.aof.is_some() {
-        let timestamps = st.config.get_bool("aof-timestamp-enabled");
+        let timestamps = st.settings.aof_timestamp_enabled;
         // `no-appendfsync-on-rewrite yes` while a snapshot runs: no fsync, as Redis skips it
         // while it has a child process.
         let fsync_allowed = !fsync_paused(st);
@@ -34,7 +34,7 @@ pub fn flush(st: &mut NodeState) {
 
 /// `no-appendfsync-on-rewrite yes` and a snapshot (a BGSAVE, a rewrite, a full resync) runs.
 pub fn fsync_paused(st: &NodeState) -> bool {
-    st.snapshot_busy() && st.config.get_bool("no-appendfsync-on-rewrite")
+    st.snapshot_busy() && st.settings.no_appendfsync_on_rewrite
 }
 
 /// Sends a command to the replicas outside any client's command (PING, REPLCONF GETACK): the

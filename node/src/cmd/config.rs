@@ -153,6 +153,7 @@ fn apply(ctx: &mut Ctx) {
     }
     let hot = HotConfig::from_config(&ctx.st.config);
     *ctx.node.hot.write() = hot;
+    ctx.st.settings = crate::state::settings::Settings::from_config(&ctx.st.config);
     crate::state::hot::apply_access_policy(&mut ctx.st.ks, &ctx.st.config);
 }
 

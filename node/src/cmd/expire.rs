@@ -82,7 +82,7 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], seconds: bool, relative: bool) {
     }
     if when <= ctx.now && !ctx.st.ks.is_replica {
         ctx.st.ks.delete(db, &a[1]);
-        let lazy = ctx.st.config.get_bool("lazyfree-lazy-expire");
+        let lazy = ctx.st.settings.lazyfree_lazy_expire;
         ctx.propagate(vec![
             Bytes::from_static(if lazy { b"UNLINK" } else { b"DEL" }),
             a[1].clone(),

@@ -330,7 +330,7 @@ pub fn dbsize(ctx: &mut Ctx, _a: &[Bytes]) {
 /// Parses the optional ASYNC|SYNC of FLUSHDB/FLUSHALL.
 fn flush_mode(ctx: &mut Ctx, a: &[Bytes]) -> Option<bool> {
     match a.len() {
-        1 => Some(ctx.st.config.get_bool("lazyfree-lazy-user-flush")),
+        1 => Some(ctx.st.settings.lazyfree_lazy_user_flush),
         2 if eq_ic(&a[1], "async") => Some(true),
         2 if eq_ic(&a[1], "sync") => Some(false),
         _ => {

@@ -316,10 +316,7 @@ fn check(
     if sess.repl.is_master {
         return Ok(());
     }
-    if st.repl.link_down()
-        && !cmd.has(flags::STALE)
-        && !st.config.get_bool("replica-serve-stale-data")
-    {
+    if st.repl.link_down() && !cmd.has(flags::STALE) && !st.settings.replica_serve_stale_data {
         return Err(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
                 .into(),
@@ -334,11 +331,11 @@ fn check(
         return Err(crate::persistence::savepoints::MISCONF.into());
     }
     if cmd.has(flags::WRITE) {
-        if st.repl.is_replica() && st.config.get_bool("replica-read-only") {
+        if st.repl.is_replica() && st.settings.replica_read_only {
             return Err("READONLY You can't write against a read only replica.".into());
         }
-        let min = st.config.get_i64("min-replicas-to-write");
-        let lag = st.config.get_i64("min-replicas-max-lag");
+        let min = st.settings.min_replicas_to_write;
+        let lag = st.settings.min_replicas_max_lag;
         if min > 0
             && lag > 0
             && !st.repl.is_replica()

@@ -29,8 +29,8 @@ pub struct HotConfig {
 }
 
 impl HotConfig {
-    pub fn from_config(c: &Config) -> Self {
-        let obuf: Vec<u64> = c
+    pub fn from_config(config: &Config) -> Self {
+        let obuf: Vec<u64> = config
             .get("client-output-buffer-limit")
             .split_whitespace()
             .filter_map(|w| w.parse().ok())
@@ -40,38 +40,38 @@ impl HotConfig {
             soft: *obuf.get(i * 3 + 1).unwrap_or(&0) as usize,
             soft_seconds: *obuf.get(i * 3 + 2).unwrap_or(&0),
         };
-        let pass = c.get("requirepass");
+        let pass = config.get("requirepass");
         HotConfig {
-            proto_max_bulk_len: c.get_i64("proto-max-bulk-len"),
-            query_buffer_limit: c.get_i64("client-query-buffer-limit") as usize,
-            timeout: c.get_i64("timeout") as u64,
+            proto_max_bulk_len: config.get_i64("proto-max-bulk-len"),
+            query_buffer_limit: config.get_i64("client-query-buffer-limit") as usize,
+            timeout: config.get_i64("timeout") as u64,
             requirepass: (!pass.is_empty()).then(|| Bytes::copy_from_slice(pass.as_bytes())),
-            maxclients: c.get_i64("maxclients") as usize,
-            protected_mode: c.get_bool("protected-mode"),
-            bind_any: c
+            maxclients: config.get_i64("maxclients") as usize,
+            protected_mode: config.get_bool("protected-mode"),
+            bind_any: config
                 .get("bind")
                 .split_whitespace()
                 .any(|b| b.trim_start_matches('-') == "*" || b.trim_start_matches('-') == "::*"),
-            maxmemory: c.get_i64("maxmemory") as u64,
-            maxmemory_policy: c.get("maxmemory-policy").to_string(),
-            maxmemory_samples: c.get_i64("maxmemory-samples").max(1) as usize,
+            maxmemory: config.get_i64("maxmemory") as u64,
+            maxmemory_policy: config.get("maxmemory-policy").to_string(),
+            maxmemory_samples: config.get_i64("maxmemory-samples").max(1) as usize,
             obuf_normal: lim(0),
             obuf_replica: lim(1),
             obuf_pubsub: lim(2),
-            hz: c.get_i64("hz").clamp(1, 500) as u64,
-            active_expire_effort: c.get_i64("active-expire-effort").clamp(1, 10) as u64,
-            databases: c.get_i64("databases") as usize,
-            debug_command: c.get("enable-debug-command").to_string(),
+            hz: config.get_i64("hz").clamp(1, 500) as u64,
+            active_expire_effort: config.get_i64("active-expire-effort").clamp(1, 10) as u64,
+            databases: config.get_i64("databases") as usize,
+            debug_command: config.get("enable-debug-command").to_string(),
         }
     }
 }
 
 /// Sets the keyspace's LRU/LFU tracking from the configuration.
-pub fn apply_access_policy(ks: &mut Keyspace, c: &Config) {
-    ks.lru.lfu = c.get("maxmemory-policy").contains("lfu");
-    ks.lru.lfu_log_factor = c.get_i64("lfu-log-factor") as u32;
-    ks.lru.lfu_decay_time = c.get_i64("lfu-decay-time") as u32;
-    let n = |k: &str| c.get_i64(k).max(0) as usize;
+pub fn apply_access_policy(ks: &mut Keyspace, config: &Config) {
+    ks.lru.lfu = config.get("maxmemory-policy").contains("lfu");
+    ks.lru.lfu_log_factor = config.get_i64("lfu-log-factor") as u32;
+    ks.lru.lfu_decay_time = config.get_i64("lfu-decay-time") as u32;
+    let n = |k: &str| config.get_i64(k).max(0) as usize;
     ks.enc = crate::db::EncodingLimits {
         hash_entries: n("hash-max-listpack-entries"),
         hash_value: n("hash-max-listpack-value"),

@@ -11,6 +11,7 @@ pub mod multi;
 pub mod persist;
 pub mod repl;
 pub mod replay;
+pub mod settings;
 pub mod stream;
 
 pub use hot::HotConfig;
@@ -66,6 +67,8 @@ pub struct NodeState {
     /// An error the node cannot go on after (an AOF write that failed). From then on no reply
     /// of a batch is sent, and `main` exits with it, as Redis exits.
     pub fatal: Option<String>,
+    /// The directives read on hot paths, typed (refreshed by CONFIG SET).
+    pub settings: settings::Settings,
 }
 
 impl NodeState {
@@ -159,6 +162,7 @@ impl Node {
         let mut ks = Keyspace::new(hot.databases);
         hot::apply_access_policy(&mut ks, &config);
         let tcp_port = config.get_i64("port") as u16;
+        let settings = settings::Settings::from_config(&config);
         let state = NodeState {
             ks,
             pubsub: PubSub::new(),
@@ -179,6 +183,7 @@ impl Node {
             aof: None,
             repl: Default::default(),
             fatal: None,
+            settings,
         };
         Arc::new_cyclic(|me| Node {
             me: me.clone(),

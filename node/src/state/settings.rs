@@ -1,0 +1,34 @@
+//! [`Settings`]: the directives read under the state lock on hot paths (every write command's
+//! checks, every flush of the write stream, expiry and eviction), typed once whenever the
+//! configuration changes instead of looked up and parsed by name each time.
+
+use picket::config::Config;
+
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub replica_serve_stale_data: bool,
+    pub replica_read_only: bool,
+    pub min_replicas_to_write: i64,
+    pub min_replicas_max_lag: i64,
+    pub aof_timestamp_enabled: bool,
+    pub no_appendfsync_on_rewrite: bool,
+    pub lazyfree_lazy_expire: bool,
+    pub lazyfree_lazy_eviction: bool,
+    pub lazyfree_lazy_user_flush: bool,
+}
+
+impl Settings {
+    pub fn from_config(config: &Config) -> Self {
+        Settings {
+            replica_serve_stale_data: config.get_bool("replica-serve-stale-data"),
+            replica_read_only: config.get_bool("replica-read-only"),
+            min_replicas_to_write: config.get_i64("min-replicas-to-write"),
+            min_replicas_max_lag: config.get_i64("min-replicas-max-lag"),
+            aof_timestamp_enabled: config.get_bool("aof-timestamp-enabled"),
+            no_appendfsync_on_rewrite: config.get_bool("no-appendfsync-on-rewrite"),
+            lazyfree_lazy_expire: config.get_bool("lazyfree-lazy-expire"),
+            lazyfree_lazy_eviction: config.get_bool("lazyfree-lazy-eviction"),
+            lazyfree_lazy_user_flush: config.get_bool("lazyfree-lazy-user-flush"),
+        }
+    }
+}
