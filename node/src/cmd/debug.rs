@@ -207,18 +207,20 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
 }
 
 /// SCRIPT KILL|HELP: there is no scripting yet, so nothing is ever running.
-pub fn script(ctx: &mut Ctx, a: &[Bytes]) {
-    if eq_ic(&a[1], "kill") {
-        return ctx.out.error("NOTBUSY No scripts in execution right now.");
-    }
-    let lines = [
+/// SCRIPT KILL: no script runs yet.
+pub fn script_kill(ctx: &mut Ctx, _a: &[Bytes]) {
+    ctx.out.error("NOTBUSY No scripts in execution right now.");
+}
+
+/// SCRIPT HELP
+pub fn script_help(ctx: &mut Ctx, _a: &[Bytes]) {
+    ctx.out.help(&[
         "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "KILL",
         "    Kill the currently executing Lua script.",
         "HELP",
         "    Prints this help.",
-    ];
-    ctx.out.help(&lines);
+    ]);
 }
 
 /// DEBUG POPULATE count [prefix] [size]: creates `prefix:N` keys (default `key`) holding

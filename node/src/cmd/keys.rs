@@ -5,9 +5,7 @@ use super::coll::ScanOptions;
 use super::Ctx;
 use crate::db::{lru::AccessPolicy, Db, RStr, Value};
 use bytes::Bytes;
-use picket::args::{
-    eq_ic, unknown_subcommand, ArgError, Args, ERR_DB_INDEX, ERR_NO_KEY, ERR_SYNTAX,
-};
+use picket::args::{eq_ic, ArgError, Args, ERR_DB_INDEX, ERR_NO_KEY, ERR_SYNTAX};
 use picket::glob::glob_match;
 
 fn del_generic(ctx: &mut Ctx, a: &[Bytes], lazy: bool) {
@@ -371,69 +369,83 @@ pub fn flushall(ctx: &mut Ctx, a: &[Bytes]) {
 const LFU_ERR: &str = "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 const LRU_ERR: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 
-/// OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key, OBJECT HELP
-pub fn object(ctx: &mut Ctx, a: &[Bytes]) {
-    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
-    if sub == "help" && a.len() == 2 {
-        let lines = [
-            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "ENCODING <key>",
-            "    Return the kind of internal representation used in order to store the value",
-            "    associated with a <key>.",
-            "FREQ <key>",
-            "    Return the access frequency index of the <key>. The returned integer is",
-            "    proportional to the logarithm of the recent access frequency of the key.",
-            "IDLETIME <key>",
-            "    Return the idle time of the <key>, that is the approximated number of",
-            "    seconds elapsed since the last access to the key.",
-            "REFCOUNT <key>",
-            "    Return the number of references of the value associated with the specified",
-            "    <key>.",
-            "HELP",
-            "    Prints this help.",
-        ];
-        ctx.out.help(&lines);
-        return;
+/// OBJECT HELP
+pub fn object_help(ctx: &mut Ctx, _a: &[Bytes]) {
+    ctx.out.help(&[
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Prints this help.",
+    ]);
+}
+
+/// The entry OBJECT looks at (`a[2]`), without counting an access; the nil reply when the
+/// key is missing or expired.
+fn object_entry<'a>(
+    st: &'a mut crate::state::NodeState,
+    out: &mut picket::resp::Reply,
+    (db, now): (usize, i64),
+    key: &[u8],
+) -> Option<&'a crate::db::Entry> {
+    if st.ks.expire_if_needed(db, key, now) {
+        out.null();
+        return None;
     }
-    if !matches!(sub.as_str(), "encoding" | "freq" | "idletime" | "refcount") || a.len() != 3 {
-        return ctx.out.error(&format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
-            String::from_utf8_lossy(&a[1])
-        ));
+    let e = st.ks.dbs[db].main.get(key);
+    if e.is_none() {
+        out.null();
     }
-    let db = ctx.db();
+    e
+}
+
+/// OBJECT ENCODING key
+pub fn object_encoding(ctx: &mut Ctx, a: &[Bytes]) {
+    if let Some(e) = object_entry(ctx.st, ctx.out, (ctx.sess.db, ctx.now), &a[2]) {
+        let enc = e.val.encoding();
+        ctx.out.bulk(enc.as_bytes())
+    }
+}
+
+/// OBJECT REFCOUNT key: small integers are shared objects in Redis (INT_MAX references),
+/// unless an LRU/LFU maxmemory policy is set.
+pub fn object_refcount(ctx: &mut Ctx, a: &[Bytes]) {
+    let lru_policy = ctx.node.hot.read().maxmemory_policy.contains("lru") || ctx.st.ks.lru.lfu;
+    if let Some(e) = object_entry(ctx.st, ctx.out, (ctx.sess.db, ctx.now), &a[2]) {
+        let shared =
+            matches!(e.val, Value::Str(RStr::Int(i)) if (0..10000).contains(&i)) && !lru_policy;
+        ctx.out.int(if shared { i32::MAX as i64 } else { 1 })
+    }
+}
+
+/// OBJECT IDLETIME key (not with an LFU policy)
+pub fn object_idletime(ctx: &mut Ctx, a: &[Bytes]) {
     let lfu = ctx.st.ks.lru.lfu;
-    let policy = ctx.st.ks.lru;
-    let lru_policy = ctx.node.hot.read().maxmemory_policy.contains("lru") || lfu;
-    // OBJECT does not count as an access.
-    if ctx.st.ks.expire_if_needed(db, &a[2], ctx.now) {
-        return ctx.out.null();
+    if let Some(e) = object_entry(ctx.st, ctx.out, (ctx.sess.db, ctx.now), &a[2]) {
+        if lfu {
+            return ctx.out.error(LFU_ERR);
+        }
+        ctx.out.int(AccessPolicy::idle_secs(e.lru) as i64)
     }
-    let Some(e) = ctx.st.ks.dbs[db].main.get(&a[2]) else {
-        return ctx.out.null();
-    };
-    match sub.as_str() {
-        "encoding" => {
-            let enc = e.val.encoding();
-            ctx.out.bulk(enc.as_bytes())
+}
+
+/// OBJECT FREQ key (only with an LFU policy)
+pub fn object_freq(ctx: &mut Ctx, a: &[Bytes]) {
+    let policy = ctx.st.ks.lru;
+    if let Some(e) = object_entry(ctx.st, ctx.out, (ctx.sess.db, ctx.now), &a[2]) {
+        if !policy.lfu {
+            return ctx.out.error(LRU_ERR);
         }
-        "refcount" => {
-            let shared =
-                matches!(e.val, Value::Str(RStr::Int(i)) if (0..10000).contains(&i)) && !lru_policy;
-            ctx.out.int(if shared { i32::MAX as i64 } else { 1 })
-        }
-        "idletime" => {
-            if lfu {
-                return ctx.out.error(LFU_ERR);
-            }
-            ctx.out.int(AccessPolicy::idle_secs(e.lru) as i64)
-        }
-        "freq" => {
-            if !lfu {
-                return ctx.out.error(LRU_ERR);
-            }
-            ctx.out.int(policy.decayed_counter(e.lru) as i64)
-        }
-        _ => ctx.out.error(&unknown_subcommand("object", &a[1])),
+        ctx.out.int(policy.decayed_counter(e.lru) as i64)
     }
 }

@@ -51,6 +51,69 @@ pub fn publish(ctx: &mut Ctx, a: &[Bytes]) {
 }
 
 /// PUBSUB CHANNELS|NUMSUB|NUMPAT|SHARDCHANNELS|SHARDNUMSUB|HELP
-pub fn pubsub(ctx: &mut Ctx, a: &[Bytes]) {
-    picket::pubsub::pubsub_command(&ctx.st.pubsub, a, ctx.out);
+/// PUBSUB CHANNELS [pattern]
+pub fn pubsub_channels(ctx: &mut Ctx, a: &[Bytes]) {
+    if a.len() > 3 {
+        return ctx
+            .out
+            .error(&picket::args::subcommand_syntax_error("pubsub", &a[1]));
+    }
+    let chans = ctx.st.pubsub.active_channels(a.get(2).map(|b| &b[..]));
+    ctx.out.array(chans.len());
+    for c in chans {
+        ctx.out.bulk(&c);
+    }
+}
+
+/// PUBSUB NUMSUB [channel ...]: a flat array, even in RESP3, as Redis 7.0 answers.
+pub fn pubsub_numsub(ctx: &mut Ctx, a: &[Bytes]) {
+    ctx.out.array(2 * (a.len() - 2));
+    for c in &a[2..] {
+        ctx.out.bulk(c);
+        ctx.out.int(ctx.st.pubsub.numsub(c) as i64);
+    }
+}
+
+/// PUBSUB NUMPAT
+pub fn pubsub_numpat(ctx: &mut Ctx, _a: &[Bytes]) {
+    ctx.out.int(ctx.st.pubsub.numpat() as i64);
+}
+
+/// PUBSUB SHARDCHANNELS [pattern]: no shard channels without cluster mode.
+pub fn pubsub_shardchannels(ctx: &mut Ctx, a: &[Bytes]) {
+    if a.len() > 3 {
+        return ctx
+            .out
+            .error(&picket::args::subcommand_syntax_error("pubsub", &a[1]));
+    }
+    ctx.out.array(0);
+}
+
+/// PUBSUB SHARDNUMSUB [shardchannel ...]
+pub fn pubsub_shardnumsub(ctx: &mut Ctx, a: &[Bytes]) {
+    ctx.out.array(2 * (a.len() - 2));
+    for c in &a[2..] {
+        ctx.out.bulk(c);
+        ctx.out.int(0);
+    }
+}
+
+/// PUBSUB HELP
+pub fn pubsub_help(ctx: &mut Ctx, _a: &[Bytes]) {
+    ctx.out.help(&[
+        "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CHANNELS [<pattern>]",
+        "    Return the currently active channels matching a <pattern> (default: '*').",
+        "NUMPAT",
+        "    Return number of subscriptions to patterns.",
+        "NUMSUB [<channel> ...]",
+        "    Return the number of subscribers for the specified channels, excluding",
+        "    pattern subscriptions(default: no channels).",
+        "SHARDCHANNELS [<pattern>]",
+        "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+        "SHARDNUMSUB [<shardchannel> ...]",
+        "    Return the number of subscribers for the specified shard level channel(s)",
+        "HELP",
+        "    Prints this help.",
+    ]);
 }
