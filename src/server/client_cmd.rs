@@ -1,11 +1,11 @@
-//! CLIENT, shared by node and sentinel: ID, GETNAME, SETNAME, INFO, LIST (TYPE, ID), KILL (the
-//! old `ip:port` form and the filter form: ID, TYPE, ADDR, LADDR, USER, SKIPME), NO-EVICT,
-//! GETREDIR, HELP, with Redis 7.0's arity per subcommand. PAUSE, UNPAUSE, REPLY and UNBLOCK
-//! change the program's own state: they are parsed and checked here and come back to the caller
-//! as a [`ClientAction`].
+//! CLIENT, shared by node and sentinel, one function per subcommand: ID, GETNAME, SETNAME, INFO,
+//! LIST (TYPE, ID), KILL (the old `ip:port` form and the filter form: ID, TYPE, ADDR, LADDR,
+//! USER, SKIPME), NO-EVICT, GETREDIR, HELP. PAUSE, UNPAUSE, REPLY and UNBLOCK change the
+//! program's own state: they are parsed and checked here and come back to the caller as a
+//! [`ClientAction`]. Arity is checked by the programs' command tables before.
 
 use super::{ClientHandle, ClientKind, ClientRegistry};
-use crate::args::{eq_ic, int_arg, subcommand_syntax_error, unknown_subcommand, ERR_SYNTAX};
+use crate::args::{eq_ic, int_arg, subcommand_syntax_error, ERR_SYNTAX};
 use crate::resp::Reply;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -40,26 +40,6 @@ pub enum ReplyMode {
     Off,
     Skip,
 }
-
-/// Redis 7.0's arity of each CLIENT subcommand (negative: at least).
-const SUB_ARITY: &[(&str, i32)] = &[
-    ("caching", 3),
-    ("getname", 2),
-    ("getredir", 2),
-    ("help", 2),
-    ("id", 2),
-    ("info", 2),
-    ("kill", -3),
-    ("list", -2),
-    ("no-evict", 3),
-    ("pause", -3),
-    ("reply", 3),
-    ("setname", 3),
-    ("tracking", -3),
-    ("trackinginfo", 2),
-    ("unblock", -3),
-    ("unpause", 2),
-];
 
 /// Which pause blocks a command, and until when (CLIENT PAUSE).
 #[derive(Debug, Clone, Copy, Default)]
@@ -112,123 +92,258 @@ fn kind_of(name: &[u8]) -> Option<Option<ClientKind>> {
     })
 }
 
-/// Runs CLIENT `a[1]` for `me`.
-pub fn client_command(
+/// A CLIENT subcommand: runs for `me`, replies to `out`, and says what the caller must do.
+pub type ClientFn = fn(&ClientRegistry, &Arc<ClientHandle>, &[Bytes], &mut Reply) -> ClientAction;
+
+/// CLIENT ID
+pub fn id(
+    _: &ClientRegistry,
+    me: &Arc<ClientHandle>,
+    _: &[Bytes],
+    out: &mut Reply,
+) -> ClientAction {
+    out.int(me.id as i64);
+    ClientAction::None
+}
+
+/// CLIENT GETNAME
+pub fn getname(
+    _: &ClientRegistry,
+    me: &Arc<ClientHandle>,
+    _: &[Bytes],
+    out: &mut Reply,
+) -> ClientAction {
+    let n = me.meta.lock().name.clone();
+    if n.is_empty() {
+        out.null()
+    } else {
+        out.bulk(&n)
+    }
+    ClientAction::None
+}
+
+/// CLIENT SETNAME connection-name
+pub fn setname(
+    _: &ClientRegistry,
+    me: &Arc<ClientHandle>,
+    a: &[Bytes],
+    out: &mut Reply,
+) -> ClientAction {
+    if !valid_name(&a[2]) {
+        out.error(BAD_NAME);
+    } else {
+        me.meta.lock().name = a[2].clone();
+        out.ok();
+    }
+    ClientAction::None
+}
+
+/// CLIENT INFO
+pub fn info(
+    _: &ClientRegistry,
+    me: &Arc<ClientHandle>,
+    _: &[Bytes],
+    out: &mut Reply,
+) -> ClientAction {
+    out.verbatim((me.info_line() + "\n").as_bytes());
+    ClientAction::None
+}
+
+/// CLIENT LIST [TYPE type] [ID client-id ...]
+pub fn list(
+    registry: &ClientRegistry,
+    _: &Arc<ClientHandle>,
+    a: &[Bytes],
+    out: &mut Reply,
+) -> ClientAction {
+    client_list(registry, a, out);
+    ClientAction::None
+}
+
+/// CLIENT KILL ip:port | CLIENT KILL [ID id] [TYPE type] [USER u] [ADDR a] [LADDR a] [SKIPME y/n]
+pub fn kill(
     registry: &ClientRegistry,
     me: &Arc<ClientHandle>,
     a: &[Bytes],
     out: &mut Reply,
 ) -> ClientAction {
-    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
-    if let Some(&(_, arity)) = SUB_ARITY.iter().find(|(n, _)| *n == sub) {
-        let n = a.len() as i32;
-        if (arity > 0 && n != arity) || (arity < 0 && n < -arity) {
-            out.error(&crate::args::wrong_args(&format!("client|{sub}")));
-            return ClientAction::None;
+    client_kill(registry, me, a, out)
+}
+
+/// CLIENT NO-EVICT ON|OFF
+pub fn no_evict(
+    _: &ClientRegistry,
+    me: &Arc<ClientHandle>,
+    a: &[Bytes],
+    out: &mut Reply,
+) -> ClientAction {
+    match a.get(2) {
+        Some(v) if eq_ic(v, "on") || eq_ic(v, "off") => {
+            me.meta.lock().no_evict = eq_ic(v, "on");
+            out.ok()
         }
-    }
-    match sub.as_str() {
-        "id" => out.int(me.id as i64),
-        "getname" => {
-            let n = me.meta.lock().name.clone();
-            if n.is_empty() {
-                out.null()
-            } else {
-                out.bulk(&n)
-            }
-        }
-        "setname" => {
-            if !valid_name(&a[2]) {
-                out.error(BAD_NAME);
-            } else {
-                me.meta.lock().name = a[2].clone();
-                out.ok();
-            }
-        }
-        "info" => out.verbatim((me.info_line() + "\n").as_bytes()),
-        "list" => client_list(registry, a, out),
-        "kill" => return client_kill(registry, me, a, out),
-        "no-evict" => match a.get(2) {
-            Some(v) if eq_ic(v, "on") || eq_ic(v, "off") => {
-                me.meta.lock().no_evict = eq_ic(v, "on");
-                out.ok()
-            }
-            _ => out.error(ERR_SYNTAX),
-        },
-        "getredir" => out.int(-1),
-        "pause" => return parse_pause(a, out),
-        "unpause" => return ClientAction::Unpause,
-        "reply" => {
-            let mode = if eq_ic(&a[2], "on") {
-                ReplyMode::On
-            } else if eq_ic(&a[2], "off") {
-                ReplyMode::Off
-            } else if eq_ic(&a[2], "skip") {
-                ReplyMode::Skip
-            } else {
-                out.error(ERR_SYNTAX);
-                return ClientAction::None;
-            };
-            return ClientAction::Reply(mode);
-        }
-        "unblock" => return parse_unblock(a, out),
-        "tracking" | "trackinginfo" | "caching" => return ClientAction::Unhandled,
-        "help" => {
-            let lines = [
-                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "CACHING (YES|NO)",
-                "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
-                "GETREDIR",
-                "    Return the client ID we are redirecting to when tracking is enabled.",
-                "GETNAME",
-                "    Return the name of the current connection.",
-                "ID",
-                "    Return the ID of the current connection.",
-                "INFO",
-                "    Return information about the current client connection.",
-                "KILL <ip:port>",
-                "    Kill connection made from <ip:port>.",
-                "KILL <option> <value> [<option> <value> [...]]",
-                "    Kill connections. Options are:",
-                "    * ADDR (<ip:port>|<unixsocket>:0)",
-                "      Kill connections made from the specified address",
-                "    * LADDR (<ip:port>|<unixsocket>:0)",
-                "      Kill connections made to specified local address",
-                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
-                "      Kill connections by type.",
-                "    * USER <username>",
-                "      Kill connections authenticated by <username>.",
-                "    * SKIPME (YES|NO)",
-                "      Skip killing current connection (default: yes).",
-                "LIST [options ...]",
-                "    Return information about client connections. Options:",
-                "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
-                "      Return clients of specified type.",
-                "UNPAUSE",
-                "    Stop the current client pause, resuming traffic.",
-                "PAUSE <timeout> [WRITE|ALL]",
-                "    Suspend all, or just write, clients for <timeout> milliseconds.",
-                "REPLY (ON|OFF|SKIP)",
-                "    Control the replies sent to the current connection.",
-                "SETNAME <name>",
-                "    Assign the name <name> to the current connection.",
-                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
-                "    Unblock the specified blocked client.",
-                "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
-                "         [OPTIN] [OPTOUT] [NOLOOP]",
-                "    Control server assisted client side caching.",
-                "TRACKINGINFO",
-                "    Report tracking status for the current connection.",
-                "NO-EVICT (ON|OFF)",
-                "    Protect current client connection from eviction.",
-                "HELP",
-                "    Prints this help.",
-            ];
-            out.help(&lines);
-        }
-        _ => out.error(&unknown_subcommand("client", &a[1])),
+        _ => out.error(ERR_SYNTAX),
     }
     ClientAction::None
+}
+
+/// CLIENT GETREDIR: no tracking, so -1.
+pub fn getredir(
+    _: &ClientRegistry,
+    _: &Arc<ClientHandle>,
+    _: &[Bytes],
+    out: &mut Reply,
+) -> ClientAction {
+    out.int(-1);
+    ClientAction::None
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL]
+pub fn pause(
+    _: &ClientRegistry,
+    _: &Arc<ClientHandle>,
+    a: &[Bytes],
+    out: &mut Reply,
+) -> ClientAction {
+    parse_pause(a, out)
+}
+
+/// CLIENT UNPAUSE
+pub fn unpause(
+    _: &ClientRegistry,
+    _: &Arc<ClientHandle>,
+    _: &[Bytes],
+    _: &mut Reply,
+) -> ClientAction {
+    ClientAction::Unpause
+}
+
+/// CLIENT REPLY ON|OFF|SKIP
+pub fn reply(
+    _: &ClientRegistry,
+    _: &Arc<ClientHandle>,
+    a: &[Bytes],
+    out: &mut Reply,
+) -> ClientAction {
+    let mode = if eq_ic(&a[2], "on") {
+        ReplyMode::On
+    } else if eq_ic(&a[2], "off") {
+        ReplyMode::Off
+    } else if eq_ic(&a[2], "skip") {
+        ReplyMode::Skip
+    } else {
+        out.error(ERR_SYNTAX);
+        return ClientAction::None;
+    };
+    ClientAction::Reply(mode)
+}
+
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]
+pub fn unblock(
+    _: &ClientRegistry,
+    _: &Arc<ClientHandle>,
+    a: &[Bytes],
+    out: &mut Reply,
+) -> ClientAction {
+    parse_unblock(a, out)
+}
+
+/// CLIENT TRACKING, TRACKINGINFO, CACHING: client-side caching is not there yet.
+pub fn tracking(
+    _: &ClientRegistry,
+    _: &Arc<ClientHandle>,
+    _: &[Bytes],
+    _: &mut Reply,
+) -> ClientAction {
+    ClientAction::Unhandled
+}
+pub use tracking as trackinginfo;
+pub use tracking as caching;
+
+/// CLIENT HELP
+pub fn help(
+    _: &ClientRegistry,
+    _: &Arc<ClientHandle>,
+    _: &[Bytes],
+    out: &mut Reply,
+) -> ClientAction {
+    out.help(&[
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are:",
+        "    * ADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made from the specified address",
+        "    * LADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made to specified local address",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Kill connections by type.",
+        "    * USER <username>",
+        "      Kill connections authenticated by <username>.",
+        "    * SKIPME (YES|NO)",
+        "      Skip killing current connection (default: yes).",
+        "LIST [options ...]",
+        "    Return information about client connections. Options:",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Return clients of specified type.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        "         [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching.",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
+        "NO-EVICT (ON|OFF)",
+        "    Protect current client connection from eviction.",
+        "HELP",
+        "    Prints this help.",
+    ]);
+    ClientAction::None
+}
+
+/// The handlers of every CLIENT subcommand for a program's command context `$ctx` (which has
+/// `node.registry`, `sess.client` and `out`), each calling the shared subcommand and handing
+/// its [`ClientAction`] to `$apply(ctx, argv, action)`. Invoked inside a module of its own
+/// (the program's `client`), whose functions [`crate::client_container`] names.
+#[macro_export]
+macro_rules! client_handlers {
+    ($ctx:ty, $apply:path) => {
+        $crate::client_handlers!(@each $ctx, $apply, caching getname getredir help id info kill
+            list no_evict pause reply setname tracking trackinginfo unblock unpause);
+    };
+    (@each $ctx:ty, $apply:path, $($sub:ident)*) => {
+        $(
+            #[doc = concat!("CLIENT ", stringify!($sub), " (`picket::server::client_cmd`).")]
+            pub fn $sub(ctx: &mut $ctx, a: &[::bytes::Bytes]) {
+                let action = $crate::server::client_cmd::$sub(
+                    &ctx.node.registry,
+                    &ctx.sess.client,
+                    a,
+                    ctx.out,
+                );
+                $apply(ctx, a, action)
+            }
+        )*
+    };
 }
 
 fn parse_pause(a: &[Bytes], out: &mut Reply) -> ClientAction {

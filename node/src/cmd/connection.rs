@@ -4,7 +4,7 @@ use super::Ctx;
 use crate::state::Session;
 use bytes::Bytes;
 use picket::args::{Args, ERR_DB_INDEX, ERR_SYNTAX};
-use picket::server::client_cmd::{client_command, valid_name, ClientAction, ReplyMode, BAD_NAME};
+use picket::server::client_cmd::{valid_name, ClientAction, ReplyMode, BAD_NAME};
 use picket::server::hello::{self, HelloArgs};
 
 pub const PROTECTED_MODE_ERROR: &str = "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
@@ -158,8 +158,15 @@ pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) {
 }
 
 /// CLIENT: the shared implementation; PAUSE, UNPAUSE, REPLY and UNBLOCK act on the node.
-pub fn client(ctx: &mut Ctx, a: &[Bytes]) {
-    match client_command(&ctx.node.registry, &ctx.sess.client, a, ctx.out) {
+/// The CLIENT subcommands: the shared implementation, whose actions change the node's state.
+pub mod client {
+    use super::Ctx;
+    picket::client_handlers!(Ctx, super::apply_client);
+}
+
+/// Carries out what a CLIENT subcommand asked for.
+fn apply_client(ctx: &mut Ctx, a: &[Bytes], action: ClientAction) {
+    match action {
         ClientAction::None => {}
         ClientAction::CloseSelf => ctx.sess.close_after_reply = true,
         ClientAction::Pause { ms, write_only } => {

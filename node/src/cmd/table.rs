@@ -7,6 +7,7 @@
 //! Where Picket differs from Redis 7.0: ZRANK and ZREVRANK also take WITHSCORE (Redis 7.2's
 //! addition), so their arity is -3.
 
+use super::connection::client;
 use super::{
     config, connection, debug, expire, hashes, info, keys, lists, multi, psync, pubsub,
     replication, server, sets, strings, zranges, zsetops, zsets, Ctx, Handler, NodeProgram,
@@ -32,7 +33,7 @@ pub static ENTRIES: &[E] = &[
     E::new("bzmpop", zsets::bzmpop),
     E::new("bzpopmax", zsets::bzpopmax),
     E::new("bzpopmin", zsets::bzpopmin),
-    picket::client_container!(no_subcommand, connection::client),
+    picket::client_container!(no_subcommand, client),
     picket::command_container!(NodeProgram),
     E::container("config", no_subcommand, &[
         E::new("get", config::get),

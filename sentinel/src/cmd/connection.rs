@@ -79,10 +79,18 @@ pub fn hello(ctx: &mut Ctx, a: &[Bytes]) {
 }
 
 /// CLIENT: the shared implementation (PAUSE and REPLY are node features and are refused here).
-pub fn client(ctx: &mut Ctx, a: &[Bytes]) {
+/// The CLIENT subcommands: the shared implementation (PAUSE and REPLY act on the sentinel's
+/// own state).
+pub mod client {
+    use super::Ctx;
+    picket::client_handlers!(Ctx, super::apply_client);
+}
+
+/// Carries out what a CLIENT subcommand asked for.
+fn apply_client(ctx: &mut Ctx, a: &[Bytes], action: picket::server::client_cmd::ClientAction) {
+    use picket::server::client_cmd::{ClientAction, ReplyMode};
     let (node, sess, out) = (ctx.node, &mut *ctx.sess, &mut *ctx.out);
-    use picket::server::client_cmd::{client_command, ClientAction, ReplyMode};
-    match client_command(&node.registry, &sess.client, a, out) {
+    match action {
         ClientAction::None => {}
         ClientAction::CloseSelf => sess.close = true,
         ClientAction::Pause { ms, write_only } => {

@@ -5,6 +5,7 @@
 //!
 //! Where Picket differs: SENTINEL FAILOVER also takes `COORDINATED` (arity -3).
 
+use super::connection::client;
 use super::{connection, info, pubsub, sentinel, Ctx, Handler, SentinelProgram};
 use bytes::Bytes;
 use picket::command::{Entry, Table};
@@ -30,7 +31,7 @@ pub static ENTRIES: &[E] = &[
         E::new("whoami", connection::acl_whoami),
     ]),
     E::new("auth", connection::auth),
-    picket::client_container!(no_subcommand, connection::client, "tracking", "trackinginfo"),
+    picket::client_container!(no_subcommand, client; tracking, trackinginfo),
     picket::command_container!(SentinelProgram),
     E::new("hello", connection::hello),
     E::new("info", info::info),
