@@ -105,13 +105,12 @@ pub async fn run(node: Arc<Node>) {
         let budget = period * (25 + 2 * effort as u32) / 100;
         active_expire_cycle(&mut st, &mut cursors, effort, budget);
         crate::propagate::expired_dels(&mut st);
-        crate::persistence::aof::tick(&mut st);
+        crate::persistence::tick(&mut st);
         crate::repl::diskless::tick(&node, &mut st);
         if last_repl_cron.elapsed() >= Duration::from_secs(1) {
             last_repl_cron = Instant::now();
             crate::repl::cron(&node, &mut st);
-            crate::persistence::savepoints::cron(&node, &mut st);
-            crate::persistence::aof_rewrite::cron(&node, &mut st);
+            crate::persistence::cron(&node, &mut st);
         }
         // A stream flush outside a client's batch (this cron, the replica link) failed to
         // write the AOF: main exits.

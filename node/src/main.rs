@@ -183,7 +183,7 @@ async fn shutdown(node: &Node) {
         }
         if kind == ShutdownKind::Default && !st.config.get("save").trim().is_empty() {
             tracing::info!("Saving the final RDB snapshot before exiting.");
-            if picket_node::persistence::rdb_file::save(&mut st).is_err() {
+            if picket_node::persistence::save(&mut st).is_err() {
                 tracing::warn!("Error trying to save the DB, can't exit.");
                 tracing::warn!(
                     "Errors trying to shut down the server. Check the logs for more information."

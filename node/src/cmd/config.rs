@@ -137,12 +137,7 @@ pub fn set(ctx: &mut Ctx, a: &[Bytes]) {
 /// Pushes changed values into the running node.
 fn apply(ctx: &mut Ctx) {
     // appendonly / appendfsync take effect at once.
-    let want_aof = ctx.st.config.get_bool("appendonly");
-    if want_aof && !crate::persistence::aof::enabled(ctx.st) {
-        crate::persistence::aof::turn_on(ctx.node, ctx.st);
-    } else if !want_aof && crate::persistence::aof::enabled(ctx.st) {
-        crate::persistence::aof::stop(ctx.st);
-    }
+    crate::persistence::apply_appendonly(ctx.node, ctx.st);
     let mode = match ctx.st.config.get("appendfsync") {
         "always" => crate::state::aof::Fsync::Always,
         "no" => crate::state::aof::Fsync::No,

@@ -152,7 +152,7 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
         }
         ("reload", 2) => {
             // Save, empty, load back: what a restart would see.
-            if crate::persistence::rdb_file::save(ctx.st).is_err() {
+            if crate::persistence::save(ctx.st).is_err() {
                 return ctx.out.error("ERR Error trying to save the DB");
             }
             let path = crate::persistence::rdb_file::rdb_path(ctx.st);

@@ -46,7 +46,7 @@ pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) {
     let save_points = !ctx.st.config.get("save").trim().is_empty();
     if kind == ShutdownKind::Save || (kind == ShutdownKind::Default && save_points) {
         tracing::info!("Saving the final RDB snapshot before exiting.");
-        if crate::persistence::rdb_file::save(ctx.st).is_err() {
+        if crate::persistence::save(ctx.st).is_err() {
             if !force {
                 tracing::warn!("Error trying to save the DB, can't exit.");
                 return ctx.out.error(FAILED);
@@ -76,7 +76,7 @@ pub fn save(ctx: &mut Ctx, _a: &[Bytes]) {
     if ctx.st.snapshot_busy() {
         return ctx.out.error("ERR Background save already in progress");
     }
-    match crate::persistence::rdb_file::save(ctx.st) {
+    match crate::persistence::save(ctx.st) {
         Ok(()) => ctx.out.ok(),
         Err(_) => ctx.out.error("ERR"),
     }
@@ -87,7 +87,7 @@ pub fn bgsave(ctx: &mut Ctx, a: &[Bytes]) {
     if a.len() > 2 || (a.len() == 2 && !eq_ic(&a[1], "schedule")) {
         return ctx.out.error(ERR_SYNTAX);
     }
-    match crate::persistence::savepoints::bgsave(ctx.node, ctx.st, a.len() == 2) {
+    match crate::persistence::bgsave(ctx.node, ctx.st, a.len() == 2) {
         Ok(reply) => ctx.out.simple(reply),
         Err(e) => ctx.out.error(&e),
     }
@@ -95,7 +95,7 @@ pub fn bgsave(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// BGREWRITEAOF: the rewrite runs in the background ([`crate::persistence::aof_rewrite`]).
 pub fn bgrewriteaof(ctx: &mut Ctx, _a: &[Bytes]) {
-    match crate::persistence::aof_rewrite::bgrewriteaof(ctx.node, ctx.st) {
+    match crate::persistence::bgrewriteaof(ctx.node, ctx.st) {
         Ok(reply) => ctx.out.simple(reply),
         Err(e) => ctx.out.error(&e),
     }

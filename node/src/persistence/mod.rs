@@ -6,6 +6,9 @@
 //! - [`savepoints`]: BGSAVE, `save` points, MISCONF.
 //! - [`aof`]: the multi-part AOF (manifest, incr file, fsync, load at start-up).
 //! - [`aof_rewrite`]: BGREWRITEAOF, the automatic rewrite, `appendonly` turned on at runtime.
+//!
+//! The functions here are the facade the commands, the cron and `main` use: SAVE, BGSAVE,
+//! BGREWRITEAOF, `appendonly` on and off, the cron's work, and the load at start-up.
 
 pub mod aof;
 pub mod aof_rewrite;
@@ -14,8 +17,44 @@ pub mod savepoints;
 pub mod snapshot;
 
 use crate::state::replay::Replay;
-use crate::state::Node;
+use crate::state::{Node, NodeState};
 use std::sync::Arc;
+
+/// SAVE (also the save of SHUTDOWN and of a signal): the RDB file, written now.
+pub fn save(st: &mut NodeState) -> Result<(), String> {
+    rdb_file::save(st)
+}
+
+/// BGSAVE [SCHEDULE]: the reply's text, or the error.
+pub fn bgsave(node: &Node, st: &mut NodeState, schedule: bool) -> Result<&'static str, String> {
+    savepoints::bgsave(node, st, schedule)
+}
+
+/// BGREWRITEAOF: the reply's text, or the error.
+pub fn bgrewriteaof(node: &Node, st: &mut NodeState) -> Result<&'static str, String> {
+    aof_rewrite::bgrewriteaof(node, st)
+}
+
+/// `appendonly` as the configuration now says: turned on in the background, or off.
+pub fn apply_appendonly(node: &Node, st: &mut NodeState) {
+    let want = st.config.get_bool("appendonly");
+    if want && !aof::enabled(st) {
+        aof::turn_on(node, st);
+    } else if !want && aof::enabled(st) {
+        aof::stop(st);
+    }
+}
+
+/// Every cron tick: the stream to the AOF and its `everysec` fsync.
+pub fn tick(st: &mut NodeState) {
+    aof::tick(st);
+}
+
+/// Once a second: save points and scheduled snapshots, the automatic AOF rewrite.
+pub fn cron(node: &Node, st: &mut NodeState) {
+    savepoints::cron(node, st);
+    aof_rewrite::cron(node, st);
+}
 
 /// Loads the dataset at start-up, as Redis chooses: the AOF when `appendonly yes`, else the
 /// RDB file. Clients connected meanwhile get `-LOADING` (the caller holds the loading state).
