@@ -651,3 +651,58 @@ fn bgrewriteaof_with_the_aof_off_writes_a_base_as_redis_does() {
     }
     assert_eq!(seen[1], seen[0], "picket (right) vs redis (left)");
 }
+
+/// An AOF write that fails is fatal, as in Redis: the write it was for is not acknowledged,
+/// the process exits with status 1 and says why, and every write acknowledged before is in the
+/// AOF. The failure is made real with a file-size limit (`ulimit -f`, SIGXFSZ ignored, so the
+/// write returns EFBIG).
+#[test]
+fn a_failed_aof_write_acknowledges_nothing_and_exits() {
+    let dir = test_dir();
+    let d = dir.path().display().to_string();
+    let port = common::free_port();
+    let log = dir.path().join("limited.log");
+    let bin = common::binary("picket-node").display().to_string();
+    let mut args: Vec<String> = [
+        "-c",
+        "trap '' XFSZ; ulimit -f 128; exec \"$@\"",
+        "limited",
+        &bin,
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(common::process::base_args(port, dir.path(), &log));
+    args.extend(["--appendonly", "yes", "--appendfsync", "always"].map(String::from));
+    let mut p = common::Proc::spawn(std::path::Path::new("/bin/bash"), &args, port);
+    let mut c = Client::connect(port);
+    let value = "x".repeat(1000);
+    let mut acked = 0u64;
+    let mut last = String::new();
+    for i in 0..1000 {
+        match c.try_cmd_str(&["RPUSH", "log", &format!("{i}:{value}")]) {
+            Some(r) if r == format!(":{}\r\n", i + 1) => acked += 1,
+            other => {
+                last = format!("{other:?}");
+                break;
+            }
+        }
+    }
+    // 128 blocks of 512 bytes: the file limit is met well before 1000 writes of 1 KB.
+    assert!(
+        (10..1000).contains(&acked),
+        "{acked} acknowledged, then {last}"
+    );
+    assert_eq!(last, "None", "the failed write got a reply");
+    assert!(
+        wait_until(Duration::from_secs(10), || !p.alive()),
+        "the server stayed up"
+    );
+    let status = p.child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{status:?}");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(text.contains("Error writing to the AOF file"), "{text}");
+    let again = Server::picket(&["--dir", &d, "--appendonly", "yes"]);
+    let len = again.client().cmd_str(&["LLEN", "log"]);
+    let len: u64 = len.trim_start_matches(':').trim().parse().unwrap();
+    assert!(len >= acked, "{len} in the AOF, {acked} acknowledged");
+}
