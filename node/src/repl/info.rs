@@ -1,6 +1,6 @@
 //! INFO replication and ROLE, in Redis 7.0's exact templates for both roles.
 
-use crate::state::repl::LinkState;
+use crate::state::repl::{LinkState, MasterLink};
 use crate::state::NodeState;
 use picket::resp::Reply;
 
@@ -8,87 +8,109 @@ fn secs_since(t: Option<std::time::Instant>) -> i64 {
     t.map(|t| t.elapsed().as_secs() as i64).unwrap_or(-1)
 }
 
-/// The lines of `# Replication`.
+/// The lines of `# Replication`: a replica's link first, then the replicas of this node, the
+/// replication ids and offsets, the backlog.
 pub fn info_lines(st: &NodeState) -> Vec<String> {
     let r = &st.repl;
     let mut l = Vec::new();
     match &r.master {
         None => l.push("role:master".to_string()),
-        Some(m) => {
-            l.push("role:slave".to_string());
-            l.push(format!("master_host:{}", m.host));
-            l.push(format!("master_port:{}", m.port));
-            let up = m.state == LinkState::Connected;
-            l.push(format!(
-                "master_link_status:{}",
-                if up { "up" } else { "down" }
-            ));
-            l.push(format!(
-                "master_last_io_seconds_ago:{}",
-                if m.client.is_some() {
-                    secs_since(m.last_io)
-                } else {
-                    -1
-                }
-            ));
-            let syncing = m.state == LinkState::Sync;
-            l.push(format!("master_sync_in_progress:{}", u8::from(syncing)));
-            l.push(format!(
-                "slave_read_repl_offset:{}",
-                m.read_reploff.unwrap_or(1)
-            ));
-            l.push(format!("slave_repl_offset:{}", m.reploff.unwrap_or(1)));
-            if syncing {
-                let (total, read) = m.sync_bytes;
-                l.push(format!("master_sync_total_bytes:{total}"));
-                l.push(format!("master_sync_read_bytes:{read}"));
-                l.push(format!(
-                    "master_sync_left_bytes:{}",
-                    if total < 0 { -1 } else { total - read as i64 }
-                ));
-                let perc = if total > 0 {
-                    read as f64 * 100.0 / total as f64
-                } else {
-                    0.0
-                };
-                l.push(format!("master_sync_perc:{perc:.2}"));
-                l.push(format!(
-                    "master_sync_last_io_seconds_ago:{}",
-                    secs_since(m.sync_last_io).max(0)
-                ));
-            }
-            if !up {
-                l.push(format!(
-                    "master_link_down_since_seconds:{}",
-                    secs_since(m.down_since)
-                ));
-            }
-            l.push(format!(
-                "slave_priority:{}",
-                st.config.get("replica-priority")
-            ));
-            l.push(format!(
-                "slave_read_only:{}",
-                u8::from(st.config.get_bool("replica-read-only"))
-            ));
-            l.push(format!(
-                "replica_announced:{}",
-                u8::from(st.config.get_bool("replica-announced"))
-            ));
-        }
+        Some(m) => replica_lines(&mut l, st, m),
     }
     l.push(format!(
         "connected_slaves:{}",
         r.replicas.len() + r.pending_sync.len()
     ));
-    let min_to_write = st.config.get_i64("min-replicas-to-write");
-    let max_lag = st.config.get_i64("min-replicas-max-lag");
+    let min_to_write = st.settings.min_replicas_to_write;
+    let max_lag = st.settings.min_replicas_max_lag;
     if min_to_write > 0 && max_lag > 0 {
         l.push(format!(
             "min_slaves_good_slaves:{}",
             r.good_replicas(max_lag as u64)
         ));
     }
+    attached_lines(&mut l, st);
+    l.push("master_failover_state:no-failover".to_string());
+    l.push(format!("master_replid:{}", st.replid));
+    l.push(format!("master_replid2:{}", st.replid2));
+    l.push(format!("master_repl_offset:{}", r.offset));
+    l.push(format!("second_repl_offset:{}", r.second_offset));
+    backlog_lines(&mut l, st);
+    l
+}
+
+/// A replica's fields: its master, the link, the offsets, a full sync in progress.
+fn replica_lines(l: &mut Vec<String>, st: &NodeState, m: &MasterLink) {
+    l.push("role:slave".to_string());
+    l.push(format!("master_host:{}", m.host));
+    l.push(format!("master_port:{}", m.port));
+    let up = m.state == LinkState::Connected;
+    l.push(format!(
+        "master_link_status:{}",
+        if up { "up" } else { "down" }
+    ));
+    l.push(format!(
+        "master_last_io_seconds_ago:{}",
+        if m.client.is_some() {
+            secs_since(m.last_io)
+        } else {
+            -1
+        }
+    ));
+    let syncing = m.state == LinkState::Sync;
+    l.push(format!("master_sync_in_progress:{}", u8::from(syncing)));
+    l.push(format!(
+        "slave_read_repl_offset:{}",
+        m.read_reploff.unwrap_or(1)
+    ));
+    l.push(format!("slave_repl_offset:{}", m.reploff.unwrap_or(1)));
+    if syncing {
+        sync_lines(l, m);
+    }
+    if !up {
+        l.push(format!(
+            "master_link_down_since_seconds:{}",
+            secs_since(m.down_since)
+        ));
+    }
+    l.push(format!(
+        "slave_priority:{}",
+        st.config.get("replica-priority")
+    ));
+    l.push(format!(
+        "slave_read_only:{}",
+        u8::from(st.config.get_bool("replica-read-only"))
+    ));
+    l.push(format!(
+        "replica_announced:{}",
+        u8::from(st.config.get_bool("replica-announced"))
+    ));
+}
+
+/// The progress of a full sync being received.
+fn sync_lines(l: &mut Vec<String>, m: &MasterLink) {
+    let (total, read) = m.sync_bytes;
+    l.push(format!("master_sync_total_bytes:{total}"));
+    l.push(format!("master_sync_read_bytes:{read}"));
+    l.push(format!(
+        "master_sync_left_bytes:{}",
+        if total < 0 { -1 } else { total - read as i64 }
+    ));
+    let perc = if total > 0 {
+        read as f64 * 100.0 / total as f64
+    } else {
+        0.0
+    };
+    l.push(format!("master_sync_perc:{perc:.2}"));
+    l.push(format!(
+        "master_sync_last_io_seconds_ago:{}",
+        secs_since(m.sync_last_io).max(0)
+    ));
+}
+
+/// `slaveN:` for every attached replica and every replica waiting for a diskless sync.
+fn attached_lines(l: &mut Vec<String>, st: &NodeState) {
+    let r = &st.repl;
     for (i, s) in r.replicas.iter().enumerate() {
         l.push(if s.syncing {
             format!(
@@ -113,11 +135,11 @@ pub fn info_lines(st: &NodeState) -> Vec<String> {
             p.port
         ));
     }
-    l.push("master_failover_state:no-failover".to_string());
-    l.push(format!("master_replid:{}", st.replid));
-    l.push(format!("master_replid2:{}", st.replid2));
-    l.push(format!("master_repl_offset:{}", r.offset));
-    l.push(format!("second_repl_offset:{}", r.second_offset));
+}
+
+/// The backlog's fields (the configured size when there is none).
+fn backlog_lines(l: &mut Vec<String>, st: &NodeState) {
+    let r = &st.repl;
     match &r.backlog {
         Some(b) => {
             l.push("repl_backlog_active:1".to_string());
@@ -138,7 +160,6 @@ pub fn info_lines(st: &NodeState) -> Vec<String> {
             l.push("repl_backlog_histlen:0".to_string());
         }
     }
-    l
 }
 
 /// ROLE.
