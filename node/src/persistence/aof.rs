@@ -421,21 +421,42 @@ pub fn load_at_startup(node: &Node, runner: &dyn Replay) -> Result<(), String> {
     let dir = aof_dir(&st);
     let base_name = st.config.get("appendfilename").to_string();
     let mpath = manifest_path(&dir, &base_name);
-    let text = match std::fs::read_to_string(&mpath) {
-        Ok(t) => t,
-        Err(_) => {
-            start(&mut st).map_err(|e| {
-                format!(
-                    "Can't create the append only file in {}: {e}",
-                    dir.display()
-                )
-            })?;
-            tracing::info!("Creating AOF base file {base_name}.1.base.rdb on server start");
-            return Ok(());
-        }
+    let Ok(text) = std::fs::read_to_string(&mpath) else {
+        start(&mut st).map_err(|e| {
+            format!(
+                "Can't create the append only file in {}: {e}",
+                dir.display()
+            )
+        })?;
+        tracing::info!("Creating AOF base file {base_name}.1.base.rdb on server start");
+        return Ok(());
     };
     let files = parse_manifest(&text).map_err(|e| bad_format(&mpath, 0, &e))?;
     let started = Instant::now();
+    let seq = load_files(node, runner, &mut st, &dir, &files)?;
+    crate::propagate::expired_dels(&mut st);
+    st.stream.buffer.clear();
+    open_for_append(&mut st, dir, &base_name, &files, seq)?;
+    st.stream.enabled = true;
+    st.stream.reset_select();
+    st.dirty = 0;
+    tracing::info!(
+        "DB loaded from append only file: {:.3} seconds",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Loads the manifest's files in order (an RDB-preamble base is read without the lock, so
+/// clients get -LOADING meanwhile; every other file is replayed as commands, the last incr
+/// file allowed a truncated tail with `aof-load-truncated`). Returns the highest sequence.
+fn load_files(
+    node: &Node,
+    runner: &dyn Replay,
+    st: &mut parking_lot::MutexGuard<'_, NodeState>,
+    dir: &Path,
+    files: &[(String, u64, char)],
+) -> Result<u64, String> {
     let truncated_ok = st.config.get_bool("aof-load-truncated");
     let (client, _rx) = node
         .registry
@@ -443,63 +464,78 @@ pub fn load_at_startup(node: &Node, runner: &dyn Replay) -> Result<(), String> {
     let mut sess = Session::new(client.clone());
     // A trusted stream: applied whatever -LOADING, READONLY or OOM would say to a client.
     sess.repl.is_master = true;
-    let lim = st.ks.enc;
-    let incrs: Vec<&(String, u64, char)> = files.iter().filter(|f| f.2 == 'i').collect();
+    let last_incr = files.iter().rfind(|f| f.2 == 'i').map(|f| f.0.clone());
+    let mut seq = 1;
+    let mut result = Ok(());
+    for (name, s, t) in files {
+        let path = dir.join(name);
+        if matches!(t, 'b' | 'i') {
+            seq = seq.max(*s);
+        }
+        result = match t {
+            'b' if is_rdb(&path) => load_rdb_base(st, &path),
+            'b' => replay(node, runner, st, &mut sess, &path, false),
+            'i' => {
+                let last = last_incr.as_deref() == Some(name.as_str());
+                replay(node, runner, st, &mut sess, &path, truncated_ok && last)
+            }
+            _ => Ok(()),
+        };
+        if result.is_err() {
+            break;
+        }
+    }
+    node.registry.unregister(client.id);
+    result.map(|()| seq)
+}
+
+fn is_rdb(path: &Path) -> bool {
+    std::fs::read(path)
+        .map(|d| d.starts_with(b"REDIS"))
+        .unwrap_or(false)
+}
+
+/// An RDB-preamble base: read without the lock, then installed.
+fn load_rdb_base(
+    st: &mut parking_lot::MutexGuard<'_, NodeState>,
+    path: &Path,
+) -> Result<(), String> {
+    let (dbs, lru, lim) = (st.ks.dbs.len(), st.ks.lru.initial(), st.ks.enc);
+    let read = parking_lot::MutexGuard::unlocked(st, || {
+        crate::persistence::rdb_file::read_rdb_file(path, dbs, &lim, lru, true, None)
+    });
+    match read {
+        Ok(Some(l)) => crate::persistence::rdb_file::install(&mut st.ks, l),
+        Ok(None) => {}
+        Err(e) => {
+            return Err(format!(
+                "Fatal error loading the AOF base {}: {e}",
+                path.display()
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// Opens the last incr file for appending (a manifest without one gets a new one, and the
+/// manifest is rewritten to list it).
+fn open_for_append(
+    st: &mut NodeState,
+    dir: PathBuf,
+    base_name: &str,
+    files: &[(String, u64, char)],
+    seq: u64,
+) -> Result<(), String> {
     let listed_base = files
         .iter()
         .find(|f| f.2 == 'b')
         .map(|f| (f.0.clone(), f.1));
-    let mut listed_incrs: Vec<(String, u64)> = incrs.iter().map(|f| (f.0.clone(), f.1)).collect();
-    let mut seq = 1;
-    for (name, s, t) in &files {
-        let path = dir.join(name);
-        match t {
-            'b' => {
-                seq = seq.max(*s);
-                let head = std::fs::read(&path)
-                    .map(|d| d.starts_with(b"REDIS"))
-                    .unwrap_or(false);
-                if head {
-                    // Read without the lock (clients get -LOADING meanwhile), then installed.
-                    let (dbs, lru) = (st.ks.dbs.len(), st.ks.lru.initial());
-                    let read = parking_lot::MutexGuard::unlocked(&mut st, || {
-                        crate::persistence::rdb_file::read_rdb_file(
-                            &path, dbs, &lim, lru, true, None,
-                        )
-                    });
-                    match read {
-                        Ok(Some(l)) => crate::persistence::rdb_file::install(&mut st.ks, l),
-                        Ok(None) => {}
-                        Err(e) => {
-                            return Err(format!(
-                                "Fatal error loading the AOF base {}: {e}",
-                                path.display()
-                            ))
-                        }
-                    }
-                } else {
-                    replay(node, runner, &mut st, &mut sess, &path, false)?;
-                }
-            }
-            'i' => {
-                seq = seq.max(*s);
-                let last = incrs.last().map(|f| &f.0 == name).unwrap_or(false);
-                replay(
-                    node,
-                    runner,
-                    &mut st,
-                    &mut sess,
-                    &path,
-                    truncated_ok && last,
-                )?;
-            }
-            _ => {}
-        }
-    }
-    node.registry.unregister(client.id);
-    crate::propagate::expired_dels(&mut st);
-    st.stream.buffer.clear();
-    let incr_name = incrs
+    let mut listed_incrs: Vec<(String, u64)> = files
+        .iter()
+        .filter(|f| f.2 == 'i')
+        .map(|f| (f.0.clone(), f.1))
+        .collect();
+    let incr_name = listed_incrs
         .last()
         .map(|f| f.0.clone())
         .unwrap_or_else(|| format!("{base_name}.{seq}.incr.aof"));
@@ -510,26 +546,16 @@ pub fn load_at_startup(node: &Node, runner: &dyn Replay) -> Result<(), String> {
     if unlisted {
         listed_incrs.push((incr_name, seq));
     }
-    let mut a = Aof::open(&st, dir, seq, incr);
+    let mut a = Aof::open(st, dir, seq, incr);
     a.base = listed_base;
     a.incrs = listed_incrs;
     a.size = size;
-    st.aof = Some(a);
-    if let Some(a) = st.aof.as_mut() {
-        a.rebase();
-        // A manifest without an incr file gets the one now written to.
-        if unlisted {
-            a.write_manifest()
-                .map_err(|e| format!("Can't update the AOF manifest: {e}"))?;
-        }
+    a.rebase();
+    if unlisted {
+        a.write_manifest()
+            .map_err(|e| format!("Can't update the AOF manifest: {e}"))?;
     }
-    st.stream.enabled = true;
-    st.stream.reset_select();
-    st.dirty = 0;
-    tracing::info!(
-        "DB loaded from append only file: {:.3} seconds",
-        started.elapsed().as_secs_f64()
-    );
+    st.aof = Some(a);
     Ok(())
 }
 
