@@ -328,3 +328,48 @@ fn command_entries_match_redis_sentinel() {
         assert_eq!(Client::connect(ours.port).cmd_str(&args), want, "{args:?}");
     }
 }
+
+/// SENTINEL SIMULATE-FAILURE CRASH-AFTER-ELECTION: the sentinel exits with 99 once it is the
+/// failover's leader and carries out nothing after that (the replica is not promoted), as
+/// redis-sentinel does (run against both).
+#[test]
+fn simulated_crash_after_election_exits_99_and_promotes_nothing() {
+    for real in [true, false] {
+        crash_after_election(real);
+    }
+}
+
+fn crash_after_election(real: bool) {
+    let dir = common::test_dir();
+    let (mp, rp) = (free_port(), free_port());
+    let _m = redis_node(dir.path(), mp, None);
+    let _r = redis_node(dir.path(), rp, Some(mp));
+    let sp = free_port();
+    let mut s = sentinel(real, dir.path(), sp, mp, 1);
+    let knows_replica = wait_until(Duration::from_secs(20), || {
+        Client::connect(sp)
+            .cmd_str(&["SENTINEL", "REPLICAS", "mymaster"])
+            .contains(&rp.to_string())
+    });
+    assert!(knows_replica, "the sentinel never saw the replica");
+    let mut c = Client::connect(sp);
+    assert_eq!(
+        c.cmd_str(&["SENTINEL", "SIMULATE-FAILURE", "CRASH-AFTER-ELECTION"]),
+        "+OK\r\n"
+    );
+    // (A freshly discovered replica is refused for a while: issue 13's NOGOODSLAVE.)
+    let started = wait_until(Duration::from_secs(20), || {
+        Client::try_connect(sp)
+            .and_then(|mut c| c.try_cmd_str(&["SENTINEL", "FAILOVER", "mymaster"]))
+            .is_none_or(|r| r == "+OK\r\n")
+    });
+    assert!(started, "SENTINEL FAILOVER never started");
+    assert!(
+        wait_until(Duration::from_secs(20), || !s.alive()),
+        "the sentinel (real: {real}) did not exit"
+    );
+    assert_eq!(s.child.wait().unwrap().code(), Some(99));
+    std::thread::sleep(Duration::from_millis(500));
+    let role = Client::connect(rp).cmd_str(&["ROLE"]);
+    assert!(role.contains("slave"), "the replica was promoted: {role}");
+}

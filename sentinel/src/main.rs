@@ -111,6 +111,7 @@ fn sentinel_node(
         shutdown: tokio::sync::Notify::new(),
         port,
         pause_notify: Arc::new(tokio::sync::Notify::new()),
+        exit_code: std::sync::atomic::AtomicI32::new(-1),
     })
 }
 
@@ -199,6 +200,9 @@ fn main() {
         tokio::spawn(picket_sentinel::runtime::drive(node.clone(), rx));
         tokio::spawn(run_listeners(node.clone(), listeners, spec.tcp_keepalive));
         wait_for_shutdown(&node).await;
+        if let Some(code) = node.exit_code() {
+            std::process::exit(code);
+        }
         tracing::warn!("Sentinel is now ready to exit, bye bye...");
         std::process::exit(0);
     });

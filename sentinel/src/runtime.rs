@@ -143,6 +143,10 @@ async fn link_task(
 
 /// Carries out the core's actions. Called with the state lock held.
 pub fn dispatch(node: &SentinelNode, st: &mut crate::state::SentinelState, actions: Vec<Action>) {
+    // A simulated crash: nothing more is carried out, as if the process were gone already.
+    if node.exit_code().is_some() {
+        return;
+    }
     let mut persist = false;
     for a in actions {
         match a {
@@ -190,7 +194,8 @@ pub fn dispatch(node: &SentinelNode, st: &mut crate::state::SentinelState, actio
             Action::Script { argv } => st.scripts.queue(argv),
             Action::Exit { code } => {
                 tracing::warn!("Simulated failure: exiting with code {}", code);
-                std::process::exit(code);
+                node.exit_with(code);
+                return;
             }
         }
     }

@@ -43,6 +43,24 @@ pub struct SentinelNode {
     pub port: u16,
     /// Wakes clients waiting on CLIENT PAUSE when CLIENT UNPAUSE ends it early.
     pub pause_notify: Arc<tokio::sync::Notify>,
+    /// The exit code a simulated failure asked for (-1: none); `main` exits with it.
+    pub exit_code: std::sync::atomic::AtomicI32,
+}
+
+impl SentinelNode {
+    /// A simulated failure (SENTINEL SIMULATE-FAILURE) asked the process to exit: from then on
+    /// the sentinel does nothing more, and `main` exits with `code`.
+    pub fn exit_with(&self, code: i32) {
+        self.exit_code
+            .store(code, std::sync::atomic::Ordering::SeqCst);
+        self.shutdown.notify_one();
+    }
+
+    /// The exit code asked for, if any.
+    pub fn exit_code(&self) -> Option<i32> {
+        let c = self.exit_code.load(std::sync::atomic::Ordering::SeqCst);
+        (c >= 0).then_some(c)
+    }
 }
 
 pub struct Session {
