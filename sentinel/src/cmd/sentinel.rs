@@ -87,10 +87,8 @@ fn arg(a: &[Bytes], i: usize) -> String {
 }
 
 /// SENTINEL HELP
-pub fn help(ctx: &mut Ctx, a: &[Bytes]) {
-    locked(ctx, a, |_node, _st, _a, _now, out| {
-        out.help(HELP);
-    })
+pub fn help(ctx: &mut Ctx, _a: &[Bytes]) {
+    ctx.out.help(HELP);
 }
 
 /// SENTINEL MYID

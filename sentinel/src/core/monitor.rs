@@ -635,86 +635,7 @@ impl Sentinel {
             .map(|p| p.inst.host == h.ip && p.inst.port == h.port)
             .unwrap_or(false);
         if !known {
-            // The same run id at another address: an address switch.
-            let removed = self
-                .masters
-                .get(&m)
-                .map(|x| x.sentinels.contains_key(&h.runid))
-                .unwrap_or(false);
-            if removed {
-                self.close_links(&m, &Who::Sentinel(h.runid.clone()));
-                if let Some(x) = self.masters.get_mut(&m) {
-                    x.sentinels.remove(&h.runid);
-                }
-                self.event(
-                    Level::Notice,
-                    "+sentinel-address-switch",
-                    &m,
-                    &Who::Master,
-                    &format!(" ip {} port {} for {}", h.ip, h.port, h.runid),
-                );
-            } else {
-                // Another run id claiming this address is stale everywhere.
-                let other = self.masters.get(&m).and_then(|x| {
-                    x.sentinels
-                        .values()
-                        .find(|p| p.inst.host == h.ip && p.inst.port == h.port)
-                        .map(|p| p.inst.name.clone())
-                });
-                if let Some(o) = other {
-                    self.event(
-                        Level::Notice,
-                        "+sentinel-invalid-addr",
-                        &m,
-                        &Who::Sentinel(o.clone()),
-                        "",
-                    );
-                    let names: Vec<String> = self.masters.keys().cloned().collect();
-                    for n in names {
-                        self.close_links(&n, &Who::Sentinel(o.clone()));
-                        if let Some(x) = self.masters.get_mut(&n) {
-                            x.sentinels.remove(&o);
-                        }
-                    }
-                }
-            }
-            if let Some(x) = self.masters.get_mut(&m) {
-                x.sentinels.insert(
-                    h.runid.clone(),
-                    Peer::new(h.runid.clone(), h.ip.clone(), h.port, now),
-                );
-            }
-            if !removed {
-                self.event(
-                    Level::Notice,
-                    "+sentinel",
-                    &m,
-                    &Who::Sentinel(h.runid.clone()),
-                    "",
-                );
-            } else {
-                // Update the address under every other master too.
-                let names: Vec<String> =
-                    self.masters.keys().filter(|n| **n != m).cloned().collect();
-                for n in names {
-                    let has = self
-                        .masters
-                        .get(&n)
-                        .map(|x| x.sentinels.contains_key(&h.runid))
-                        .unwrap_or(false);
-                    if has {
-                        self.close_links(&n, &Who::Sentinel(h.runid.clone()));
-                        if let Some(p) = self
-                            .masters
-                            .get_mut(&n)
-                            .and_then(|x| x.sentinels.get_mut(&h.runid))
-                        {
-                            p.inst.host = h.ip.clone();
-                            p.inst.port = h.port;
-                        }
-                    }
-                }
-            }
+            self.learn_peer(&m, &h, now);
             self.persist();
         }
         if h.current_epoch > self.current_epoch {
@@ -722,6 +643,107 @@ impl Sentinel {
             self.persist();
             self.event_plain(Level::Warning, "+new-epoch", h.current_epoch.to_string());
         }
+        self.follow_config_epoch(&m, &h, now);
+        if let Some(p) = self
+            .masters
+            .get_mut(&m)
+            .and_then(|x| x.sentinels.get_mut(&h.runid))
+        {
+            p.inst.last_hello_time = now;
+            p.hello_config_epoch = h.master_config_epoch;
+        }
+    }
+
+    /// A peer not known at this address: a new one (`+sentinel`), or a known run id at a new
+    /// address (`+sentinel-address-switch`, updated under every master); another run id that
+    /// claimed this address is stale everywhere (`+sentinel-invalid-addr`).
+    fn learn_peer(&mut self, m: &str, h: &Hello, now: u64) {
+        let m = m.to_string();
+        // The same run id at another address: an address switch.
+        let removed = self
+            .masters
+            .get(&m)
+            .map(|x| x.sentinels.contains_key(&h.runid))
+            .unwrap_or(false);
+        if removed {
+            self.close_links(&m, &Who::Sentinel(h.runid.clone()));
+            if let Some(x) = self.masters.get_mut(&m) {
+                x.sentinels.remove(&h.runid);
+            }
+            self.event(
+                Level::Notice,
+                "+sentinel-address-switch",
+                &m,
+                &Who::Master,
+                &format!(" ip {} port {} for {}", h.ip, h.port, h.runid),
+            );
+        } else {
+            // Another run id claiming this address is stale everywhere.
+            let other = self.masters.get(&m).and_then(|x| {
+                x.sentinels
+                    .values()
+                    .find(|p| p.inst.host == h.ip && p.inst.port == h.port)
+                    .map(|p| p.inst.name.clone())
+            });
+            if let Some(o) = other {
+                self.event(
+                    Level::Notice,
+                    "+sentinel-invalid-addr",
+                    &m,
+                    &Who::Sentinel(o.clone()),
+                    "",
+                );
+                let names: Vec<String> = self.masters.keys().cloned().collect();
+                for n in names {
+                    self.close_links(&n, &Who::Sentinel(o.clone()));
+                    if let Some(x) = self.masters.get_mut(&n) {
+                        x.sentinels.remove(&o);
+                    }
+                }
+            }
+        }
+        if let Some(x) = self.masters.get_mut(&m) {
+            x.sentinels.insert(
+                h.runid.clone(),
+                Peer::new(h.runid.clone(), h.ip.clone(), h.port, now),
+            );
+        }
+        if !removed {
+            self.event(
+                Level::Notice,
+                "+sentinel",
+                &m,
+                &Who::Sentinel(h.runid.clone()),
+                "",
+            );
+        } else {
+            // Update the address under every other master too.
+            let names: Vec<String> = self.masters.keys().filter(|n| **n != m).cloned().collect();
+            for n in names {
+                let has = self
+                    .masters
+                    .get(&n)
+                    .map(|x| x.sentinels.contains_key(&h.runid))
+                    .unwrap_or(false);
+                if has {
+                    self.close_links(&n, &Who::Sentinel(h.runid.clone()));
+                    if let Some(p) = self
+                        .masters
+                        .get_mut(&n)
+                        .and_then(|x| x.sentinels.get_mut(&h.runid))
+                    {
+                        p.inst.host = h.ip.clone();
+                        p.inst.port = h.port;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A hello with a newer configuration epoch for the master: follow its address
+    /// (`+config-update-from`, `+switch-master`, the reconfig script).
+    fn follow_config_epoch(&mut self, m: &str, h: &Hello, now: u64) {
+        let m = m.to_string();
         let config_epoch = self.masters.get(&m).map(|x| x.config_epoch).unwrap_or(0);
         if config_epoch < h.master_config_epoch {
             if let Some(x) = self.masters.get_mut(&m) {
@@ -752,14 +774,6 @@ impl Sentinel {
                 self.run_reconfig_script(&m, "observer", (&oh, op), (&h.master_ip, h.master_port));
             }
             self.persist();
-        }
-        if let Some(p) = self
-            .masters
-            .get_mut(&m)
-            .and_then(|x| x.sentinels.get_mut(&h.runid))
-        {
-            p.inst.last_hello_time = now;
-            p.hello_config_epoch = h.master_config_epoch;
         }
     }
 
