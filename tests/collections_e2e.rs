@@ -1,7 +1,7 @@
 //! Blocking operations end to end: each scenario runs against a real redis-server 7.0 and
 //! against picket-node, and the transcripts of replies must be equal (FIFO among blocked
 //! clients, pushes from pipelines and transactions, timeouts, killed clients, chained BLMOVE,
-//! wrong types). Plus a load of many clients blocked on several keys, and UNLINK of a big list
+//! wrong types at the key and at the destination). Plus a load of many clients blocked on several keys, and UNLINK of a big list
 //! not stalling other clients.
 
 use common::{info_field, wait_until, Client, Server};
@@ -129,6 +129,17 @@ fn scenarios(s: &Server) -> Vec<String> {
     blocked(s, 0);
     t.push(d.cmd_str(&["RPUSH", "kk", "v"]));
     t.push(d.cmd_str(&["LLEN", "kk"]));
+    // BRPOPLPUSH and BLMOVE whose destination holds a string: WRONGTYPE at once when the
+    // source gets an element, which stays in the source (it blocked forever before).
+    t.push(d.cmd_str(&["SET", "dst", "str"]));
+    send(&mut a, &["BRPOPLPUSH", "src", "dst", "0"]);
+    send(&mut b, &["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"]);
+    blocked(s, 2);
+    t.push(d.cmd_str(&["RPUSH", "src", "e"]));
+    t.push(read(&mut a));
+    t.push(read(&mut b));
+    t.push(d.cmd_str(&["LRANGE", "src", "0", "-1"]));
+    t.push(d.cmd_str(&["GET", "dst"]));
     t
 }
 

@@ -596,8 +596,11 @@ pub fn serve_blocked(
             to_left,
             rpoplpush,
         } => {
-            if list_at(&mut st.ks, db, dst, now).is_err() {
-                return false;
+            // A destination of another type: the client gets WRONGTYPE at once and the
+            // element stays in the source, as Redis answers it.
+            if let Err(e) = list_at(&mut st.ks, db, dst, now) {
+                out.error(e);
+                return true;
             }
             let Some(e) = move_one(st, db, key, dst, *from_left, *to_left) else {
                 return false;
