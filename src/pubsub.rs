@@ -242,6 +242,21 @@ pub fn subscribed_context_error(cmd: &str) -> String {
 }
 
 /// Commands a RESP2 client may run while subscribed.
+/// The (un)subscribe commands, whose confirmations Redis 7 sends as push replies (an array in
+/// RESP2): CLIENT REPLY OFF and SKIP do not suppress them.
+pub fn confirms_with_push(cmd: &[u8]) -> bool {
+    [
+        "subscribe",
+        "ssubscribe",
+        "unsubscribe",
+        "sunsubscribe",
+        "psubscribe",
+        "punsubscribe",
+    ]
+    .iter()
+    .any(|c| cmd.eq_ignore_ascii_case(c.as_bytes()))
+}
+
 pub fn allowed_when_subscribed(cmd: &str) -> bool {
     matches!(
         cmd,

@@ -640,3 +640,47 @@ fn info_fields_match_real_redis() {
         assert_eq!(keep(a), keep(b), "{section:?}");
     }
 }
+
+/// CLIENT REPLY OFF does not suppress the confirmations of SUBSCRIBE and friends, nor
+/// published messages, in RESP2 and RESP3, as in Redis 7 (Redis's pubsub unit hung there).
+/// Compared with Redis.
+#[test]
+fn pushes_pass_client_reply_off_as_in_redis() {
+    let transcript = |s: &Server, proto: &str| -> Vec<String> {
+        let mut c = s.client();
+        let mut p = s.client();
+        c.cmd_str(&["HELLO", proto]);
+        let mut t = Vec::new();
+        let send = |c: &mut Client, args: &[&str]| {
+            let a: Vec<&[u8]> = args.iter().map(|x| x.as_bytes()).collect();
+            c.send(&a);
+        };
+        send(&mut c, &["CLIENT", "REPLY", "OFF"]);
+        send(&mut c, &["SUBSCRIBE", "channel"]);
+        t.push(String::from_utf8_lossy(&c.read_reply().expect("subscribe push")).into_owned());
+        send(&mut c, &["PSUBSCRIBE", "ch*"]);
+        t.push(String::from_utf8_lossy(&c.read_reply().expect("psubscribe push")).into_owned());
+        t.push(p.cmd_str(&["PUBLISH", "channel", "hello"]));
+        for _ in 0..2 {
+            t.push(String::from_utf8_lossy(&c.read_reply().expect("message")).into_owned());
+        }
+        send(&mut c, &["UNSUBSCRIBE", "channel"]);
+        t.push(String::from_utf8_lossy(&c.read_reply().expect("unsubscribe push")).into_owned());
+        send(&mut c, &["PUNSUBSCRIBE"]);
+        t.push(String::from_utf8_lossy(&c.read_reply().expect("punsubscribe push")).into_owned());
+        // Ordinary replies stay suppressed: the PING is not answered, the next command is.
+        send(&mut c, &["PING"]);
+        send(&mut c, &["CLIENT", "REPLY", "ON"]);
+        t.push(String::from_utf8_lossy(&c.read_reply().expect("reply on")).into_owned());
+        t
+    };
+    let real = Server::redis(&[]);
+    let ours = Server::picket(&[]);
+    for proto in ["2", "3"] {
+        assert_eq!(
+            transcript(&ours, proto),
+            transcript(&real, proto),
+            "RESP{proto}"
+        );
+    }
+}

@@ -58,7 +58,9 @@ impl Service for SentinelNode {
             let mark = out.buf.len();
             let skip_this = std::mem::take(&mut sess.reply_skip_next);
             crate::cmd::execute_one(self, sess, &req.args, out);
-            if sess.reply_off || skip_this {
+            // Suppressed replies, except the (un)subscribe confirmations, which Redis 7 sends as pushes.
+            let pushed = picket::pubsub::confirms_with_push(&req.args[0]);
+            if (sess.reply_off || skip_this) && !pushed {
                 out.buf.truncate(mark);
             }
             if sess.close {

@@ -183,7 +183,9 @@ pub fn run_one(
     let mark = out.buf.len();
     let skip_this = std::mem::take(&mut sess.reply_skip_next);
     run_checked(node, st, sess, args, out, now);
-    if sess.reply_off || skip_this {
+    // Suppressed replies, except the (un)subscribe confirmations, which Redis 7 sends as pushes.
+    let pushed = picket::pubsub::confirms_with_push(&args[0]);
+    if (sess.reply_off || skip_this) && !pushed {
         out.buf.truncate(mark);
     }
 }
