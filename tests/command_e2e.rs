@@ -75,6 +75,23 @@ fn command_list_count_and_getkeys_match_redis() {
         &["COMMAND", "GETKEYS", "zunionstore", "d", "2", "a", "b"],
         &["COMMAND", "GETKEYS", "zunionstore", "d", "x", "a", "b"],
         &["COMMAND", "GETKEYS", "zunionstore", "d", "5", "a", "b"],
+        &[
+            "COMMAND",
+            "GETKEYS",
+            "zunionstore",
+            "d",
+            "9223372036854775807",
+            "a",
+        ],
+        &["COMMAND", "GETKEYS", "zunionstore", "d", "-1", "a"],
+        &[
+            "COMMAND",
+            "GETKEYS",
+            "lmpop",
+            "4611686018427387904",
+            "a",
+            "left",
+        ],
         &["COMMAND", "GETKEYS", "lmpop", "2", "a", "b", "left"],
         &["COMMAND", "GETKEYS", "blmpop", "0", "2", "a", "b", "left"],
         &[

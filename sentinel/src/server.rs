@@ -59,8 +59,7 @@ impl Service for SentinelNode {
             let skip_this = std::mem::take(&mut sess.reply_skip_next);
             crate::cmd::execute_one(self, sess, &req.args, out);
             // Suppressed replies, except the (un)subscribe confirmations, which Redis 7 sends as pushes.
-            let pushed = picket::pubsub::confirms_with_push(&req.args[0]);
-            if (sess.reply_off || skip_this) && !pushed {
+            if (sess.reply_off || skip_this) && !picket::pubsub::confirms_with_push(&req.args[0]) {
                 out.buf.truncate(mark);
             }
             if sess.close {

@@ -94,7 +94,12 @@ fn key_positions(
                 return Err(InvalidArguments);
             }
             let start = f + firstkey;
-            (start, start + (n - 1) * keystep, *keystep)
+            // A count past the arguments (however large) is refused below, without overflow.
+            let last = (n - 1)
+                .checked_mul(*keystep)
+                .and_then(|span| span.checked_add(start))
+                .ok_or(InvalidArguments)?;
+            (start, last, *keystep)
         }
         FindKeys::Unknown => return Ok(Vec::new()),
     };

@@ -184,8 +184,7 @@ pub fn run_one(
     let skip_this = std::mem::take(&mut sess.reply_skip_next);
     run_checked(node, st, sess, args, out, now);
     // Suppressed replies, except the (un)subscribe confirmations, which Redis 7 sends as pushes.
-    let pushed = picket::pubsub::confirms_with_push(&args[0]);
-    if (sess.reply_off || skip_this) && !pushed {
+    if (sess.reply_off || skip_this) && !picket::pubsub::confirms_with_push(&args[0]) {
         out.buf.truncate(mark);
     }
 }

@@ -488,26 +488,49 @@ fn config_cmd(
     out.ok();
 }
 
+/// The timings SENTINEL DEBUG shows and sets, in Redis's order.
+const DEBUG_TIMINGS: [&str; 13] = [
+    "INFO-PERIOD",
+    "PING-PERIOD",
+    "ASK-PERIOD",
+    "PUBLISH-PERIOD",
+    "DEFAULT-DOWN-AFTER",
+    "DEFAULT-FAILOVER-TIMEOUT",
+    "TILT-TRIGGER",
+    "TILT-PERIOD",
+    "SLAVE-RECONF-TIMEOUT",
+    "MIN-LINK-RECONNECT-PERIOD",
+    "ELECTION-TIMEOUT",
+    "SCRIPT-MAX-RUNTIME",
+    "SCRIPT-RETRY-DELAY",
+];
+
+/// The timing named `name` (lowercase).
+fn timing_mut<'a>(t: &'a mut crate::core::Timing, name: &str) -> Option<&'a mut u64> {
+    Some(match name {
+        "info-period" => &mut t.info_period,
+        "ping-period" => &mut t.ping_period,
+        "ask-period" => &mut t.ask_period,
+        "publish-period" => &mut t.publish_period,
+        "default-down-after" => &mut t.default_down_after,
+        "default-failover-timeout" => &mut t.default_failover_timeout,
+        "tilt-trigger" => &mut t.tilt_trigger,
+        "tilt-period" => &mut t.tilt_period,
+        "slave-reconf-timeout" => &mut t.slave_reconf_timeout,
+        "min-link-reconnect-period" => &mut t.min_link_reconnect_period,
+        "election-timeout" => &mut t.election_timeout,
+        "script-max-runtime" => &mut t.script_max_runtime,
+        "script-retry-delay" => &mut t.script_retry_delay,
+        _ => return None,
+    })
+}
+
 fn debug_cmd(core: &mut Sentinel, a: &[Bytes], out: &mut Reply) {
     let t = &mut core.timing;
     if a.len() == 2 {
-        let fields: [(&str, u64); 13] = [
-            ("INFO-PERIOD", t.info_period),
-            ("PING-PERIOD", t.ping_period),
-            ("ASK-PERIOD", t.ask_period),
-            ("PUBLISH-PERIOD", t.publish_period),
-            ("DEFAULT-DOWN-AFTER", t.default_down_after),
-            ("DEFAULT-FAILOVER-TIMEOUT", t.default_failover_timeout),
-            ("TILT-TRIGGER", t.tilt_trigger),
-            ("TILT-PERIOD", t.tilt_period),
-            ("SLAVE-RECONF-TIMEOUT", t.slave_reconf_timeout),
-            ("MIN-LINK-RECONNECT-PERIOD", t.min_link_reconnect_period),
-            ("ELECTION-TIMEOUT", t.election_timeout),
-            ("SCRIPT-MAX-RUNTIME", t.script_max_runtime),
-            ("SCRIPT-RETRY-DELAY", t.script_retry_delay),
-        ];
-        out.map(fields.len());
-        for (k, v) in fields {
+        out.map(DEBUG_TIMINGS.len());
+        for k in DEBUG_TIMINGS {
+            let v = timing_mut(t, &k.to_ascii_lowercase()).map_or(0, |v| *v);
             out.bulk(k.as_bytes());
             out.bulk(v.to_string().as_bytes());
         }
@@ -530,28 +553,12 @@ fn debug_cmd(core: &mut Sentinel, a: &[Bytes], out: &mut Reply) {
                 name
             ));
         };
-        let v = v as u64;
-        match name.as_str() {
-            "info-period" => t.info_period = v,
-            "ping-period" => t.ping_period = v,
-            "ask-period" => t.ask_period = v,
-            "publish-period" => t.publish_period = v,
-            "default-down-after" => t.default_down_after = v,
-            "default-failover-timeout" => t.default_failover_timeout = v,
-            "tilt-trigger" => t.tilt_trigger = v,
-            "tilt-period" => t.tilt_period = v,
-            "slave-reconf-timeout" => t.slave_reconf_timeout = v,
-            "min-link-reconnect-period" => t.min_link_reconnect_period = v,
-            "election-timeout" => t.election_timeout = v,
-            "script-max-runtime" => t.script_max_runtime = v,
-            "script-retry-delay" => t.script_retry_delay = v,
-            _ => {
-                return out.error(&format!(
-                    "ERR Unknown option or number of arguments for SENTINEL DEBUG '{}'",
-                    name
-                ))
-            }
-        }
+        let Some(field) = timing_mut(t, &name) else {
+            return out.error(&format!(
+                "ERR Unknown option or number of arguments for SENTINEL DEBUG '{name}'"
+            ));
+        };
+        *field = v as u64;
         i += 2;
     }
     out.ok();
