@@ -66,19 +66,15 @@ fn num(v: &str) -> Result<i64, String> {
         .map_err(|_| "argument couldn't be parsed into an integer".to_string())
 }
 
-fn apply_sentinel(core: &mut Sentinel, a: &[String], now: u64) -> Result<(), String> {
-    let bad = || "Unrecognized sentinel configuration statement.".to_string();
-    let d = a.first().ok_or_else(bad)?.to_ascii_lowercase();
-    let n = a.len();
-    let master = |core: &mut Sentinel| -> Result<String, String> {
-        let name = a.get(1).cloned().ok_or_else(bad)?;
-        if core.masters.contains_key(&name) {
-            Ok(name)
-        } else {
-            Err("No such master with specified name.".into())
-        }
-    };
-    match (d.as_str(), n) {
+fn unrecognized() -> String {
+    "Unrecognized sentinel configuration statement.".to_string()
+}
+
+/// Applies one `sentinel ...` line. `dir` is the configuration's `dir`, which Redis has
+/// already changed to when it checks the scripts, so relative script paths resolve there.
+fn apply_sentinel(core: &mut Sentinel, a: &[String], now: u64, dir: &Path) -> Result<(), String> {
+    let d = a.first().ok_or_else(unrecognized)?.to_ascii_lowercase();
+    match (d.as_str(), a.len()) {
         ("myid", 2) => {
             if a[1].len() != 40 {
                 return Err("Malformed Sentinel id in myid option.".into());
@@ -107,95 +103,93 @@ fn apply_sentinel(core: &mut Sentinel, a: &[String], now: u64) -> Result<(), Str
                 false,
             )?;
         }
+        _ => apply_master_line(core, &d, a, now, dir)?,
+    }
+    Ok(())
+}
+
+fn master_mut<'a>(core: &'a mut Sentinel, name: &str) -> Result<&'a mut crate::core::Master, String> {
+    core.masters
+        .get_mut(name)
+        .ok_or_else(|| "No such master with specified name.".to_string())
+}
+
+fn port_number(v: &str) -> Result<u16, String> {
+    v.parse().map_err(|_| "Invalid port number.".to_string())
+}
+
+/// The `sentinel <directive> <master> ...` lines.
+fn apply_master_line(
+    core: &mut Sentinel,
+    d: &str,
+    a: &[String],
+    now: u64,
+    dir: &Path,
+) -> Result<(), String> {
+    match (d, a.len()) {
         ("down-after-milliseconds" | "failover-timeout", 3) => {
-            let m = master(core)?;
+            let m = master_mut(core, &a[1])?;
             let v = num(&a[2])?;
             if v <= 0 {
                 return Err("negative or zero time parameter.".into());
             }
-            let x = core.masters.get_mut(&m).ok_or_else(bad)?;
             if d == "down-after-milliseconds" {
-                x.down_after = v as u64;
+                m.down_after = v as u64;
             } else {
-                x.failover_timeout = v as u64;
+                m.failover_timeout = v as u64;
             }
         }
         ("parallel-syncs", 3) => {
-            let m = master(core)?;
-            core.masters.get_mut(&m).ok_or_else(bad)?.parallel_syncs = num(&a[2])?.max(0) as u32;
+            master_mut(core, &a[1])?.parallel_syncs = num(&a[2])?.max(0) as u32;
         }
         ("notification-script" | "client-reconfig-script", 3) => {
-            let m = master(core)?;
-            if !crate::core::api::is_executable(&a[2]) {
+            let m = master_mut(core, &a[1])?;
+            if !crate::core::api::is_executable(&dir.join(&a[2]).to_string_lossy()) {
                 return Err("Notification script seems non existing or non executable.".into());
             }
-            let x = core.masters.get_mut(&m).ok_or_else(bad)?;
             if d == "notification-script" {
-                x.notification_script = Some(a[2].clone());
+                m.notification_script = Some(a[2].clone());
             } else {
-                x.client_reconfig_script = Some(a[2].clone());
+                m.client_reconfig_script = Some(a[2].clone());
             }
         }
-        ("auth-pass", 3) => {
-            let m = master(core)?;
-            core.masters.get_mut(&m).ok_or_else(bad)?.auth_pass = Some(a[2].clone());
-        }
-        ("auth-user", 3) => {
-            let m = master(core)?;
-            core.masters.get_mut(&m).ok_or_else(bad)?.auth_user = Some(a[2].clone());
-        }
+        ("auth-pass", 3) => master_mut(core, &a[1])?.auth_pass = Some(a[2].clone()),
+        ("auth-user", 3) => master_mut(core, &a[1])?.auth_user = Some(a[2].clone()),
         ("master-reboot-down-after-period" | "primary-reboot-down-after-period", 3) => {
-            let m = master(core)?;
+            let m = master_mut(core, &a[1])?;
             let v = num(&a[2])?;
             if v < 0 {
                 return Err("negative time parameter.".into());
             }
-            core.masters.get_mut(&m).ok_or_else(bad)?.reboot_down_after = v as u64;
+            m.reboot_down_after = v as u64;
         }
         ("rename-command", 4) => {
-            let m = master(core)?;
-            let x = core.masters.get_mut(&m).ok_or_else(bad)?;
-            if x.renamed.iter().any(|(o, _)| o.eq_ignore_ascii_case(&a[2])) {
+            let m = master_mut(core, &a[1])?;
+            if m.renamed.iter().any(|(o, _)| o.eq_ignore_ascii_case(&a[2])) {
                 return Err("Same command renamed multiple times with rename-command.".into());
             }
-            x.renamed.push((a[2].to_ascii_lowercase(), a[3].clone()));
+            m.renamed.push((a[2].to_ascii_lowercase(), a[3].clone()));
         }
         ("config-epoch", 3) => {
-            let m = master(core)?;
             let e = num(&a[2])?.max(0) as u64;
-            core.masters.get_mut(&m).ok_or_else(bad)?.config_epoch = e;
+            master_mut(core, &a[1])?.config_epoch = e;
             core.current_epoch = core.current_epoch.max(e);
         }
         ("leader-epoch", 3) => {
-            let m = master(core)?;
-            core.masters.get_mut(&m).ok_or_else(bad)?.leader_epoch = num(&a[2])?.max(0) as u64;
+            master_mut(core, &a[1])?.leader_epoch = num(&a[2])?.max(0) as u64;
         }
         ("known-replica" | "known-slave", 4) => {
-            let m = master(core)?;
-            let port: u16 = a[3]
-                .parse()
-                .map_err(|_| "Invalid port number.".to_string())?;
-            let r = crate::core::Replica::new(a[2].clone(), port, now);
-            core.masters
-                .get_mut(&m)
-                .ok_or_else(bad)?
-                .replicas
-                .insert(r.inst.name.clone(), r);
+            let m = master_mut(core, &a[1])?;
+            let r = crate::core::Replica::new(a[2].clone(), port_number(&a[3])?, now);
+            m.replicas.insert(r.inst.name.clone(), r);
         }
         ("known-sentinel", 4) => {}
         ("known-sentinel", 5) => {
-            let m = master(core)?;
-            let port: u16 = a[3]
-                .parse()
-                .map_err(|_| "Invalid port number.".to_string())?;
-            let p = crate::core::Peer::new(a[4].clone(), a[2].clone(), port, now);
-            core.masters
-                .get_mut(&m)
-                .ok_or_else(bad)?
-                .sentinels
-                .insert(a[4].clone(), p);
+            let m = master_mut(core, &a[1])?;
+            let p = crate::core::Peer::new(a[4].clone(), a[2].clone(), port_number(&a[3])?, now);
+            m.sentinels.insert(a[4].clone(), p);
         }
-        _ => return Err(bad()),
+        _ => return Err(unrecognized()),
     }
     Ok(())
 }
@@ -343,9 +337,12 @@ fn build_core(
             2
         }
     };
+    let dir = std::env::current_dir()
+        .unwrap_or_default()
+        .join(cfg.get("dir"));
     for phase in 0..3 {
         for (lineno, line, w) in sentinel_lines.iter().filter(|l| phase_of(&l.2) == phase) {
-            apply_sentinel(&mut core, w, crate::clock::clock_ms())
+            apply_sentinel(&mut core, w, crate::clock::clock_ms(), &dir)
                 .map_err(|reason| file_error(path, *lineno, line, reason))?;
         }
     }
@@ -696,4 +693,36 @@ pub fn flush(st: &mut SentinelState) -> std::io::Result<()> {
     let mut text = out.join("\n");
     text.push('\n');
     atomic_write(&st.config_path, text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Redis changes to `dir` while it reads the file, so a script named relative to `dir` is
+    /// found (a sentinel restarted on its own rewritten configuration refused to start).
+    #[test]
+    fn script_paths_resolve_against_dir() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = std::env::temp_dir().join(format!("picket-conf-dir-{}", std::process::id()));
+        let (dir, helpers) = (base.join("run"), base.join("helpers"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&helpers).unwrap();
+        let script = helpers.join("notify.sh");
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let conf = base.join("sentinel.conf");
+        let text = format!(
+            "dir {}\nsentinel monitor m 127.0.0.1 1 1\nsentinel notification-script m ../helpers/notify.sh\n",
+            dir.display()
+        );
+        std::fs::write(&conf, &text).unwrap();
+        let loaded = load(&conf, &[], 1).map_err(|e| e.to_string()).unwrap();
+        let m = &loaded.core.masters["m"];
+        assert_eq!(m.notification_script.as_deref(), Some("../helpers/notify.sh"));
+        std::fs::write(&conf, text.replace("../helpers/", "./")).unwrap();
+        let err = load(&conf, &[], 1).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("non existing or non executable"), "{err}");
+        std::fs::remove_dir_all(&base).ok();
+    }
 }
