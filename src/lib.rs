@@ -7,6 +7,7 @@
 //! - [`glob`]: Redis's glob matching. [`numfmt`]: Redis's number parsing and printing.
 //! - [`info`]: INFO section building. [`logging`]: tracing set-up in Redis's line format or JSON.
 //! - [`args`]: the argument cursor that produces Redis's exact errors.
+//! - [`keyspace_events`]: the classes of keyspace notifications and their flag string.
 //! - [`command`]: command tables (declared entries joined with Redis's metadata) and COMMAND.
 
 pub mod args;
@@ -16,6 +17,7 @@ pub mod fsutil;
 pub mod glob;
 pub mod help;
 pub mod info;
+pub mod keyspace_events;
 pub mod logging;
 pub mod numfmt;
 pub mod pubsub;

@@ -64,6 +64,11 @@ impl PubSub {
         Self::default()
     }
 
+    /// Whether any client subscribes to anything (a message to no one is not built).
+    pub fn has_subscribers(&self) -> bool {
+        !self.channels.is_empty() || !self.patterns.is_empty()
+    }
+
     /// Delivers `payload` to every subscriber of `channel` and every matching pattern; returns
     /// the number of deliveries (PUBLISH's reply).
     pub fn publish(&self, channel: &[u8], payload: &[u8], limit: OutputLimit) -> i64 {

@@ -7,6 +7,10 @@
 //! `!pairs` sorts the key/value pairs of a map reply (CONFIG GET), `!len` compares the array
 //! length only. `@sleep MS` pauses both. Lines starting with `#` are
 //! comments. Each script runs on fresh connections after FLUSHALL.
+//!
+//! Each script starts with every keyspace-event class on (`notify-keyspace-events KEAmn`),
+//! and a subscriber to `*` on each records the events every command sends: they must be the
+//! same events in the same order (`DIFF_EVENTS=1` prints every command's events).
 
 use common::{encode, Server};
 use picket_testkit as common;
@@ -69,6 +73,52 @@ fn normalize(reply: &[u8], mode: Mode) -> Vec<u8> {
     }
 }
 
+const MARKER: &str = "__differential_marker__";
+
+/// A subscriber to every channel, and a connection that publishes a marker so the events of
+/// one command can be read up to it.
+struct EventWatch {
+    ctl: common::Client,
+    sub: common::Client,
+}
+
+impl EventWatch {
+    fn new(server: &Server) -> EventWatch {
+        let mut sub = server.client();
+        sub.cmd(&["PSUBSCRIBE", "*"]);
+        EventWatch {
+            ctl: server.client(),
+            sub,
+        }
+    }
+
+    /// The keyspace events sent since the last call, as `channel payload`.
+    fn events(&mut self) -> Vec<String> {
+        self.ctl.cmd(&["PUBLISH", MARKER, "x"]);
+        let mut out = Vec::new();
+        while let Some(msg) = self.sub.read_reply() {
+            let parts: Vec<String> = elements(&msg)
+                .iter()
+                .map(|e| {
+                    String::from_utf8_lossy(
+                        &e[e.windows(2).position(|w| w == b"\r\n").unwrap() + 2..],
+                    )
+                    .trim_end()
+                    .to_string()
+                })
+                .collect();
+            if parts.get(2).map(String::as_str) == Some(MARKER) {
+                return out;
+            }
+            if parts.len() == 4 && parts[2].starts_with("__key") {
+                out.push(format!("{} {}", parts[2], parts[3]));
+            }
+        }
+        out.push("(subscriber connection lost)".into());
+        out
+    }
+}
+
 fn run_script(name: &str, text: &str, redis: &Server, picket: &Server) -> Vec<String> {
     let mut failures = Vec::new();
     let mut r = redis.client();
@@ -76,7 +126,10 @@ fn run_script(name: &str, text: &str, redis: &Server, picket: &Server) -> Vec<St
     for c in [&mut r, &mut p] {
         c.send(&[b"FLUSHALL"]);
         c.read_reply();
+        c.send(&[b"CONFIG", b"SET", b"notify-keyspace-events", b"KEAmn"]);
+        c.read_reply();
     }
+    let (mut rw, mut pw) = (EventWatch::new(redis), EventWatch::new(picket));
     for (lineno, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -118,6 +171,17 @@ fn run_script(name: &str, text: &str, redis: &Server, picket: &Server) -> Vec<St
                 break;
             }
         };
+        let (re, pe) = (rw.events(), pw.events());
+        if std::env::var_os("DIFF_EVENTS").is_some() {
+            eprintln!("{name}:{} {re:?} {pe:?}", lineno + 1);
+        }
+        if re != pe {
+            failures.push(format!(
+                "{name}:{}: `{}` events\n   redis:  {re:?}\n   picket: {pe:?}",
+                lineno + 1,
+                cmdline
+            ));
+        }
         if normalize(&rr, mode) != normalize(&pr, mode) {
             failures.push(format!(
                 "{name}:{}: `{}`\n   redis:  {:?}\n   picket: {:?}",

@@ -21,6 +21,7 @@ pub fn perform_evictions(st: &mut NodeState, hot: &HotConfig) -> bool {
         };
         st.ks.delete(db, &key);
         st.ks.stats.evicted_keys += 1;
+        st.notify(picket::keyspace_events::EVICTED, "evicted", db, &key);
         let lazy = st.settings.lazyfree_lazy_eviction;
         st.stream.push(
             db,

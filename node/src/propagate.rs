@@ -48,8 +48,10 @@ pub fn feed_replicas_only(st: &mut NodeState, argv: &[&[u8]]) {
 }
 
 /// Propagates a `DEL` for every key that expired since the last call (lazily, on access, or
-/// by the active expiry cycle), each as its own command, as Redis does.
+/// by the active expiry cycle), each as its own command, as Redis does; first publishes the
+/// keyspace events the keyspace recorded meanwhile (expired, new, keymiss).
 pub fn expired_dels(st: &mut NodeState) {
+    st.publish_key_events();
     if st.ks.expired_pending.is_empty() {
         return;
     }

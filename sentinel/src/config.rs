@@ -108,7 +108,10 @@ fn apply_sentinel(core: &mut Sentinel, a: &[String], now: u64, dir: &Path) -> Re
     Ok(())
 }
 
-fn master_mut<'a>(core: &'a mut Sentinel, name: &str) -> Result<&'a mut crate::core::Master, String> {
+fn master_mut<'a>(
+    core: &'a mut Sentinel,
+    name: &str,
+) -> Result<&'a mut crate::core::Master, String> {
     core.masters
         .get_mut(name)
         .ok_or_else(|| "No such master with specified name.".to_string())
@@ -719,9 +722,15 @@ mod tests {
         std::fs::write(&conf, &text).unwrap();
         let loaded = load(&conf, &[], 1).map_err(|e| e.to_string()).unwrap();
         let m = &loaded.core.masters["m"];
-        assert_eq!(m.notification_script.as_deref(), Some("../helpers/notify.sh"));
+        assert_eq!(
+            m.notification_script.as_deref(),
+            Some("../helpers/notify.sh")
+        );
         std::fs::write(&conf, text.replace("../helpers/", "./")).unwrap();
-        let err = load(&conf, &[], 1).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = load(&conf, &[], 1)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("non existing or non executable"), "{err}");
         std::fs::remove_dir_all(&base).ok();
     }

@@ -397,7 +397,7 @@ pub fn rewrite_file(cfg: &Config) -> std::io::Result<()> {
             continue;
         }
         done.insert(spec.name.clone());
-        let value = cfg.get(&spec.name).to_string();
+        let value = cfg.get_shown(&spec.name);
         match f.syntax {
             FileSyntax::RedisConf => out.extend(conf_lines(&spec, &value)),
             FileSyntax::Toml => out.push(toml_line(&spec, &value)),
@@ -415,8 +415,8 @@ pub fn rewrite_file(cfg: &Config) -> std::io::Result<()> {
             appended = true;
         }
         match f.syntax {
-            FileSyntax::RedisConf => out.extend(conf_lines(spec, value)),
-            FileSyntax::Toml => out.push(toml_line(spec, value)),
+            FileSyntax::RedisConf => out.extend(conf_lines(spec, &value)),
+            FileSyntax::Toml => out.push(toml_line(spec, &value)),
         }
     }
     let mut text = out.join("\n");

@@ -101,6 +101,17 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValueError(pub String);
 
+/// A stored value as CONFIG GET and CONFIG REWRITE show it. `notify-keyspace-events` keeps
+/// every flag, but Redis prints `A` without the `n` it hides.
+fn shown(spec: &Spec, value: &str) -> String {
+    if spec.name == "notify-keyspace-events" {
+        if let Some(flags) = crate::keyspace_events::parse(value) {
+            return crate::keyspace_events::format(flags);
+        }
+    }
+    value.to_string()
+}
+
 impl Config {
     pub fn new(specs: Vec<Spec>) -> Self {
         let mut index = HashMap::new();
@@ -132,6 +143,14 @@ impl Config {
         match self.index.get(name) {
             Some(&i) => &self.values[i],
             None => panic!("directive {name} is not in the table"),
+        }
+    }
+
+    /// A directive's value as CONFIG GET shows it.
+    pub fn get_shown(&self, name: &str) -> String {
+        match self.spec(name) {
+            Some(s) => shown(s, self.get(&s.name)),
+            None => String::new(),
         }
     }
 
@@ -171,20 +190,21 @@ impl Config {
         for (i, s) in self.specs.iter().enumerate() {
             for n in std::iter::once(&s.name).chain(s.aliases.iter()) {
                 if patterns.iter().any(|p| glob_match(p, n.as_bytes(), true)) {
-                    out.insert(n.clone(), self.values[i].clone());
+                    out.insert(n.clone(), shown(s, &self.values[i]));
                 }
             }
         }
         out.into_iter().collect()
     }
 
-    /// Directives whose value differs from the default, with the value (for rewrite).
-    pub fn non_default(&self) -> Vec<(&Spec, &str)> {
+    /// Directives whose value differs from the default, with the value as CONFIG GET shows
+    /// it (for rewrite).
+    pub fn non_default(&self) -> Vec<(&Spec, String)> {
         self.specs
             .iter()
             .zip(self.values.iter())
             .filter(|(s, v)| s.default != **v)
-            .map(|(s, v)| (s, v.as_str()))
+            .map(|(s, v)| (s, shown(s, v)))
             .collect()
     }
 

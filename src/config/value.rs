@@ -204,9 +204,9 @@ fn special(
         }
         "notify-keyspace-events" => {
             let a = words.join("");
-            canonical_notify_flags(&a).ok_or_else(|| {
-                ValueError("Invalid event class character. Use 'Ag$lshzxeKEtmd'.".into())
-            })
+            crate::keyspace_events::parse(&a)
+                .map(crate::keyspace_events::format_lossless)
+                .ok_or_else(|| ValueError(crate::keyspace_events::INVALID.into()))
         }
         "replicaof" | "slaveof" => {
             if words.is_empty()
@@ -263,42 +263,6 @@ fn parse_obuf(s: &str) -> Option<Vec<(String, [u64; 3])>> {
 }
 
 /// Keyspace-notification flags in Redis's canonical spelling (`A` for all classes).
-fn canonical_notify_flags(s: &str) -> Option<String> {
-    const CLASSES: &str = "g$lshzxetmdn";
-    let mut set = std::collections::BTreeSet::new();
-    let (mut k, mut e) = (false, false);
-    for c in s.chars() {
-        match c {
-            'A' => "g$lshzxetmd".chars().for_each(|c| {
-                set.insert(c);
-            }),
-            'K' => k = true,
-            'E' => e = true,
-            c if CLASSES.contains(c) => {
-                set.insert(c);
-            }
-            _ => return None,
-        }
-    }
-    let all = "g$lshzxetmd".chars().all(|c| set.contains(&c));
-    let mut out = String::new();
-    if all {
-        out.push('A');
-        if set.contains(&'n') {
-            out.push('n');
-        }
-    } else {
-        out.extend(CLASSES.chars().filter(|c| set.contains(c)));
-    }
-    if k {
-        out.push('K');
-    }
-    if e {
-        out.push('E');
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,12 +274,5 @@ mod tests {
         assert_eq!(parse_memory("12"), Some(12));
         assert_eq!(parse_memory("-1"), None);
         assert_eq!(parse_memory("mb"), None);
-    }
-
-    #[test]
-    fn notify_flags() {
-        assert_eq!(canonical_notify_flags("KEA").unwrap(), "AKE");
-        assert_eq!(canonical_notify_flags("Ex").unwrap(), "xE");
-        assert!(canonical_notify_flags("Q").is_none());
     }
 }

@@ -2,7 +2,9 @@
 //! removal of emptied keys, and argument parsing common to several families.
 
 use crate::db::{HashVal, Keyspace, SBytes, SetVal, Value, ZSetVal};
+use crate::state::NodeState;
 use picket::args::{eq_ic, ArgError, Args, ERR_NOT_INT, ERR_SYNTAX, ERR_WRONGTYPE};
+pub use picket::keyspace_events as class;
 use picket::numfmt::parse_i64;
 use std::collections::VecDeque;
 
@@ -56,9 +58,10 @@ typed_lookup!(hash_at, hash_get, Hash, HashVal, inline);
 typed_lookup!(set_at, set_get, Set, SetVal);
 typed_lookup!(zset_at, zset_get, ZSet, ZSetVal, inline);
 
-/// Deletes `key` when its collection became empty (Redis never keeps empty collections).
-pub fn drop_if_empty(ks: &mut Keyspace, db: usize, key: &[u8]) {
-    let empty = match ks.dbs[db].main.get(key).map(|e| &e.val) {
+/// Deletes `key` when its collection became empty (Redis never keeps empty collections),
+/// with its `del` event; true if it did.
+pub fn drop_if_empty(st: &mut NodeState, db: usize, key: &[u8]) -> bool {
+    let empty = match st.ks.dbs[db].main.get(key).map(|e| &e.val) {
         Some(Value::List(l)) => l.is_empty(),
         Some(Value::Hash(h)) => h.is_empty(),
         Some(Value::Set(s)) => s.is_empty(),
@@ -66,8 +69,18 @@ pub fn drop_if_empty(ks: &mut Keyspace, db: usize, key: &[u8]) {
         _ => false,
     };
     if empty {
-        ks.delete(db, key);
+        st.ks.delete(db, key);
+        st.notify(class::GENERIC, "del", db, key);
     }
+    empty
+}
+
+/// A collection changed in place: breaks WATCHes, wakes blocked clients, sends `event`,
+/// and deletes the key (with `del`) if it is now empty.
+pub fn changed(st: &mut NodeState, class: u16, event: &str, db: usize, key: &[u8]) -> bool {
+    st.ks.modified(db, key);
+    st.notify(class, event, db, key);
+    drop_if_empty(st, db, key)
 }
 
 /// `numkeys` of LMPOP/ZMPOP/SINTERCARD-style commands: Ok(n) when 1 <= n and the keys fit.

@@ -123,14 +123,21 @@ pub fn set(ctx: &mut Ctx, a: &[Bytes]) {
             ));
         }
     }
+    let mut evict_now = false;
     if next.get_i64("maxmemory") > 0 && next.get("maxmemory") != ctx.st.config.get("maxmemory") {
         let used = crate::alloc::used_memory() as i64;
         if next.get_i64("maxmemory") < used {
             tracing::warn!("WARNING: the new maxmemory value set via CONFIG SET ({}) is smaller than the current memory usage ({}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.", next.get_i64("maxmemory"), used);
+            evict_now = true;
         }
     }
     ctx.st.config = next;
     apply(ctx);
+    if evict_now {
+        // Redis evicts at once when the limit is lowered below the memory in use.
+        let hot = ctx.node.hot.read().clone();
+        crate::evict::perform_evictions(ctx.st, &hot);
+    }
     ctx.out.ok();
 }
 
@@ -149,7 +156,7 @@ fn apply(ctx: &mut Ctx) {
     let hot = HotConfig::from_config(&ctx.st.config);
     *ctx.node.hot.write() = hot;
     ctx.st.settings = crate::state::settings::Settings::from_config(&ctx.st.config);
-    crate::state::hot::apply_access_policy(&mut ctx.st.ks, &ctx.st.config);
+    crate::state::hot::apply_keyspace_settings(&mut ctx.st.ks, &ctx.st.config);
 }
 
 /// CONFIG RESETSTAT

@@ -1,6 +1,7 @@
 //! Expiry commands: EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT (NX|XX|GT|LT), TTL, PTTL, EXPIRETIME,
 //! PEXPIRETIME, PERSIST. Every expiry is propagated as an absolute PEXPIREAT.
 
+use super::coll::class;
 use super::Ctx;
 use bytes::Bytes;
 use picket::args::{eq_ic, ArgError, Args};
@@ -82,6 +83,7 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], seconds: bool, relative: bool) {
     }
     if when <= ctx.now && !ctx.st.ks.is_replica {
         ctx.st.ks.delete(db, &a[1]);
+        ctx.notify(class::GENERIC, "del", &a[1]);
         let lazy = ctx.st.settings.lazyfree_lazy_expire;
         ctx.propagate(vec![
             Bytes::from_static(if lazy { b"UNLINK" } else { b"DEL" }),
@@ -89,6 +91,7 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], seconds: bool, relative: bool) {
         ]);
     } else {
         ctx.st.ks.set_expire(db, &a[1], when);
+        ctx.notify(class::GENERIC, "expire", &a[1]);
         let mut argv = vec![
             Bytes::from_static(b"PEXPIREAT"),
             a[1].clone(),
@@ -123,7 +126,7 @@ pub fn pexpireat(ctx: &mut Ctx, a: &[Bytes]) {
 
 fn ttl_generic(ctx: &mut Ctx, a: &[Bytes], ms: bool, absolute: bool) {
     let db = ctx.db();
-    if ctx.st.ks.lookup_write(db, &a[1], ctx.now).is_none() {
+    if ctx.st.ks.lookup_notouch(db, &a[1], ctx.now).is_none() {
         return ctx.out.int(-2);
     }
     let Some(when) = ctx.st.ks.expire_of(db, &a[1]) else {
@@ -163,6 +166,7 @@ pub fn persist(ctx: &mut Ctx, a: &[Bytes]) {
         return ctx.out.int(0);
     }
     if ctx.st.ks.persist(db, &a[1]) {
+        ctx.notify(class::GENERIC, "persist", &a[1]);
         ctx.dirty(1);
         ctx.propagate_as_is(a);
         ctx.out.int(1);

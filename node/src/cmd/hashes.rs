@@ -2,7 +2,7 @@
 
 use super::coll::random_count;
 use super::coll::{
-    drop_if_empty, hash_at, hash_get, matches, rand_below, scan_dict, scan_reply, ScanOptions,
+    changed, class, hash_at, hash_get, matches, rand_below, scan_dict, scan_reply, ScanOptions,
 };
 use super::keys::parse_cursor;
 use super::Ctx;
@@ -47,6 +47,7 @@ fn hset_generic(ctx: &mut Ctx, a: &[Bytes], legacy: bool) {
             n
         }
     };
+    ctx.notify(class::HASH, "hset", &a[1]);
     ctx.dirty((a.len() as u64 - 2) / 2);
     ctx.propagate_as_is(a);
     if legacy {
@@ -77,6 +78,7 @@ pub fn hsetnx(ctx: &mut Ctx, a: &[Bytes]) {
     };
     h.set(&a[2], &a[3], &lim);
     ctx.st.ks.modified(db, &a[1]);
+    ctx.notify(class::HASH, "hset", &a[1]);
     ctx.dirty(1);
     ctx.propagate_as_is(a);
     ctx.out.int(1)
@@ -141,8 +143,7 @@ pub fn hdel(ctx: &mut Ctx, a: &[Bytes]) {
         }
     }
     if n > 0 {
-        ctx.st.ks.modified(db, &a[1]);
-        drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+        changed(ctx.st, class::HASH, "hdel", db, &a[1]);
         ctx.dirty(n as u64);
         ctx.propagate_as_is(a);
     }
@@ -236,6 +237,7 @@ pub fn hincrby(ctx: &mut Ctx, a: &[Bytes]) {
     };
     h.set(&a[2], n.to_string().as_bytes(), &lim);
     ctx.st.ks.modified(db, &a[1]);
+    ctx.notify(class::HASH, "hincrby", &a[1]);
     ctx.dirty(1);
     ctx.propagate_as_is(a);
     ctx.out.int(n)
@@ -268,6 +270,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx, a: &[Bytes]) {
     };
     h.set(&a[2], &new, &lim);
     ctx.st.ks.modified(db, &a[1]);
+    ctx.notify(class::HASH, "hincrbyfloat", &a[1]);
     ctx.dirty(1);
     // Replicated as the value it produced, so replicas do not redo the float arithmetic.
     ctx.propagate(vec![

@@ -1,7 +1,7 @@
 //! Generic keyspace commands: DEL, UNLINK, EXISTS, TYPE, RENAME, KEYS, SCAN, RANDOMKEY, COPY,
 //! MOVE, SWAPDB, TOUCH, OBJECT, DBSIZE, FLUSHDB, FLUSHALL.
 
-use super::coll::ScanOptions;
+use super::coll::{class, ScanOptions};
 use super::Ctx;
 use crate::db::{lru::AccessPolicy, Db, RStr, Value};
 use bytes::Bytes;
@@ -15,6 +15,7 @@ fn del_generic(ctx: &mut Ctx, a: &[Bytes], lazy: bool) {
         ctx.st.ks.expire_if_needed(db, k, ctx.now);
         if let Some(v) = ctx.st.ks.delete(db, k) {
             n += 1;
+            ctx.notify(class::GENERIC, "del", k);
             ctx.propagate(vec![
                 Bytes::from_static(if lazy { b"UNLINK" } else { b"DEL" }),
                 k.clone(),
@@ -43,7 +44,7 @@ pub fn exists(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
     let n = a[1..]
         .iter()
-        .filter(|k| ctx.st.ks.exists(db, k, ctx.now))
+        .filter(|k| ctx.st.ks.lookup_notouch(db, k, ctx.now).is_some())
         .count();
     ctx.out.int(n as i64);
 }
@@ -53,7 +54,7 @@ pub fn touch(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
     let n = a[1..]
         .iter()
-        .filter(|k| ctx.st.ks.lookup_write(db, k, ctx.now).is_some())
+        .filter(|k| ctx.st.ks.lookup(db, k, ctx.now).is_some())
         .count();
     ctx.out.int(n as i64);
 }
@@ -64,7 +65,7 @@ pub fn type_(ctx: &mut Ctx, a: &[Bytes]) {
     let t = ctx
         .st
         .ks
-        .lookup_write(db, &a[1], ctx.now)
+        .lookup_notouch(db, &a[1], ctx.now)
         .map(|e| e.val.type_name())
         .unwrap_or("none");
     ctx.out.simple(t);
@@ -93,6 +94,8 @@ fn rename_generic(ctx: &mut Ctx, a: &[Bytes], nx: bool) {
     if let Some(t) = ttl {
         ctx.st.ks.set_expire(db, dst, t);
     }
+    ctx.notify(class::GENERIC, "rename_from", src);
+    ctx.notify(class::GENERIC, "rename_to", dst);
     ctx.dirty(1);
     ctx.propagate_as_is(a);
     if nx {
@@ -249,7 +252,7 @@ pub fn copy(ctx: &mut Ctx, a: &[Bytes]) {
     let Some(v) = ctx
         .st
         .ks
-        .lookup_write(src_db, &a[1], ctx.now)
+        .lookup(src_db, &a[1], ctx.now)
         .map(|e| e.val.clone())
     else {
         return ctx.out.int(0);
@@ -265,6 +268,7 @@ pub fn copy(ctx: &mut Ctx, a: &[Bytes]) {
     if let Some(t) = ttl {
         ctx.st.ks.set_expire(dst_db, &a[2], t);
     }
+    ctx.st.notify(class::GENERIC, "copy_to", dst_db, &a[2]);
     ctx.dirty(1);
     ctx.propagate_as_is(a);
     ctx.out.int(1);
@@ -295,6 +299,8 @@ pub fn move_(ctx: &mut Ctx, a: &[Bytes]) {
     if let Some(t) = ttl {
         ctx.st.ks.set_expire(dst, &a[1], t);
     }
+    ctx.st.notify(class::GENERIC, "move_from", src, &a[1]);
+    ctx.st.notify(class::GENERIC, "move_to", dst, &a[1]);
     ctx.dirty(1);
     ctx.propagate_as_is(a);
     ctx.out.int(1);

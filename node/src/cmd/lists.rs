@@ -2,7 +2,7 @@
 //! blocking forms (served through [`super::blocking`]).
 
 use super::blocking;
-use super::coll::{clamp_range, drop_if_empty, index_of, list_at, list_get, List};
+use super::coll::{changed, clamp_range, class, drop_if_empty, index_of, list_at, list_get, List};
 use super::Ctx;
 use crate::db::{SBytes, Value};
 use crate::state::blocking::BlockOp;
@@ -51,17 +51,36 @@ fn push_all<E: AsRef<[u8]>>(l: &mut List, elems: &[E], left: bool) {
 
 /// Pushes onto the list at `key`, creating it. The caller checked the type.
 fn push_into(st: &mut NodeState, db: usize, key: &[u8], elems: &[&[u8]], left: bool) -> usize {
-    if let Some(Value::List(l)) = st.ks.entry_mut(db, key).map(|e| &mut e.val) {
+    let n = if let Some(Value::List(l)) = st.ks.entry_mut(db, key).map(|e| &mut e.val) {
         push_all(l, elems, left);
         let n = l.len();
         st.ks.modified(db, key);
-        return n;
-    }
-    let mut l = List::new();
-    push_all(&mut l, elems, left);
-    let n = l.len();
-    st.ks.set(db, key, Value::List(Box::new(l)), false);
+        n
+    } else {
+        let mut l = List::new();
+        push_all(&mut l, elems, left);
+        let n = l.len();
+        st.ks.set(db, key, Value::List(Box::new(l)), false);
+        n
+    };
+    st.notify(class::LIST, push_event(left), db, key);
     n
+}
+
+fn push_event(left: bool) -> &'static str {
+    if left {
+        "lpush"
+    } else {
+        "rpush"
+    }
+}
+
+fn pop_event(left: bool) -> &'static str {
+    if left {
+        "lpop"
+    } else {
+        "rpop"
+    }
 }
 
 fn push_generic(ctx: &mut Ctx, a: &[Bytes], left: bool, existing_only: bool) {
@@ -84,6 +103,7 @@ fn push_generic(ctx: &mut Ctx, a: &[Bytes], left: bool, existing_only: bool) {
             n
         }
     };
+    ctx.notify(class::LIST, push_event(left), &a[1]);
     ctx.dirty(a.len() as u64 - 2);
     ctx.propagate_as_is(a);
     ctx.out.int(n as i64);
@@ -120,7 +140,7 @@ fn pop_generic(ctx: &mut Ctx, a: &[Bytes], left: bool) {
     let Some(n) = count else {
         let e = pop_n(l, left, 1);
         ctx.out.bulk(&e[0]);
-        return pop_done(ctx, a, 1);
+        return pop_done(ctx, a, 1, left);
     };
     if n == 0 {
         return ctx.out.array(0);
@@ -130,13 +150,12 @@ fn pop_generic(ctx: &mut Ctx, a: &[Bytes], left: bool) {
     for e in &got {
         ctx.out.bulk(e);
     }
-    pop_done(ctx, a, got.len());
+    pop_done(ctx, a, got.len(), left);
 }
 
-fn pop_done(ctx: &mut Ctx, a: &[Bytes], n: usize) {
+fn pop_done(ctx: &mut Ctx, a: &[Bytes], n: usize, left: bool) {
     let db = ctx.db();
-    ctx.st.ks.modified(db, &a[1]);
-    drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+    changed(ctx.st, class::LIST, pop_event(left), db, &a[1]);
     ctx.dirty(n as u64);
     ctx.propagate_as_is(a);
 }
@@ -191,6 +210,7 @@ pub fn lset(ctx: &mut Ctx, a: &[Bytes]) {
     };
     l[i] = SBytes::new(&a[3]);
     ctx.st.ks.modified(db, &a[1]);
+    ctx.notify(class::LIST, "lset", &a[1]);
     ctx.dirty(1);
     ctx.propagate_as_is(a);
     ctx.out.ok();
@@ -232,8 +252,7 @@ pub fn ltrim(ctx: &mut Ctx, a: &[Bytes]) {
         }
         None => l.clear(),
     }
-    ctx.st.ks.modified(db, &a[1]);
-    drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+    changed(ctx.st, class::LIST, "ltrim", db, &a[1]);
     ctx.dirty(1);
     ctx.propagate_as_is(a);
     ctx.out.ok();
@@ -277,8 +296,7 @@ pub fn lrem(ctx: &mut Ctx, a: &[Bytes]) {
         }
     }
     if removed > 0 {
-        ctx.st.ks.modified(db, &a[1]);
-        drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+        changed(ctx.st, class::LIST, "lrem", db, &a[1]);
         ctx.dirty(removed as u64);
         ctx.propagate_as_is(a);
     }
@@ -305,6 +323,7 @@ pub fn linsert(ctx: &mut Ctx, a: &[Bytes]) {
     l.insert(if after { pos + 1 } else { pos }, SBytes::new(&a[4]));
     let n = l.len();
     ctx.st.ks.modified(db, &a[1]);
+    ctx.notify(class::LIST, "linsert", &a[1]);
     ctx.dirty(1);
     ctx.propagate_as_is(a);
     ctx.out.int(n as i64);
@@ -404,8 +423,10 @@ fn move_one(
     };
     let e = pop_n(l, from_left, 1).pop()?;
     st.ks.modified(db, src);
-    drop_if_empty(&mut st.ks, db, src);
+    // Pushed before the source is dropped: with src == dst the list stays the same key.
     push_into(st, db, dst, &[&e[..]], to_left);
+    st.notify(class::LIST, pop_event(from_left), db, src);
+    drop_if_empty(st, db, src);
     Some(e)
 }
 
@@ -570,8 +591,7 @@ pub fn serve_blocked(
             out.array(2);
             out.bulk(key);
             out.bulk(&e[0]);
-            st.ks.modified(db, key);
-            drop_if_empty(&mut st.ks, db, key);
+            changed(st, class::LIST, pop_event(*left), db, key);
             vec![b(if *left { "LPOP" } else { "RPOP" }), k]
         }
         BlockOp::MPop { left, count } => {
@@ -585,8 +605,7 @@ pub fn serve_blocked(
             for e in &got {
                 out.bulk(e);
             }
-            st.ks.modified(db, key);
-            drop_if_empty(&mut st.ks, db, key);
+            changed(st, class::LIST, pop_event(*left), db, key);
             let n = Bytes::from(got.len().to_string());
             vec![b(if *left { "LPOP" } else { "RPOP" }), k, n]
         }

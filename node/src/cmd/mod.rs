@@ -76,6 +76,12 @@ impl Ctx<'_> {
         self.propagate(args.to_vec());
     }
 
+    /// Sends keyspace event `event` of `class` about `key` in this client's database.
+    #[inline]
+    pub fn notify(&mut self, class: u16, event: &str, key: &[u8]) {
+        self.st.notify(class, event, self.sess.db, key);
+    }
+
     pub fn dirty(&mut self, n: u64) {
         self.st.dirty += n;
     }

@@ -2,7 +2,7 @@
 //! SDIFF, their STORE forms, SINTERCARD) and SSCAN.
 
 use super::coll::{
-    drop_if_empty, matches, numkeys, rand_below, scan_dict, scan_reply, set_at, set_get,
+    changed, class, matches, numkeys, rand_below, scan_dict, scan_reply, set_at, set_get,
     ScanOptions,
 };
 use super::hashes::random_picks;
@@ -40,6 +40,7 @@ pub fn sadd(ctx: &mut Ctx, a: &[Bytes]) {
         }
     };
     if added > 0 {
+        ctx.notify(class::SET, "sadd", &a[1]);
         ctx.dirty(added as u64);
         ctx.propagate_as_is(a);
     }
@@ -63,8 +64,7 @@ pub fn srem(ctx: &mut Ctx, a: &[Bytes]) {
         }
     }
     if n > 0 {
-        ctx.st.ks.modified(db, &a[1]);
-        drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+        changed(ctx.st, class::SET, "srem", db, &a[1]);
         ctx.dirty(n as u64);
         ctx.propagate_as_is(a);
     }
@@ -135,8 +135,7 @@ pub fn spop(ctx: &mut Ctx, a: &[Bytes]) {
         };
         s.remove(&m);
         ctx.out.bulk(&m);
-        ctx.st.ks.modified(db, &a[1]);
-        drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+        changed(ctx.st, class::SET, "spop", db, &a[1]);
         ctx.dirty(1);
         ctx.propagate(vec![
             Bytes::from_static(b"SREM"),
@@ -155,8 +154,7 @@ pub fn spop(ctx: &mut Ctx, a: &[Bytes]) {
         s.remove(m);
     }
     reply_members(ctx.out, &gone);
-    ctx.st.ks.modified(db, &a[1]);
-    drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+    changed(ctx.st, class::SET, "spop", db, &a[1]);
     ctx.dirty(gone.len() as u64);
     if gone.len() == all.len() {
         ctx.propagate(vec![Bytes::from_static(b"DEL"), a[1].clone()]);
@@ -216,19 +214,23 @@ pub fn smove(ctx: &mut Ctx, a: &[Bytes]) {
     if let Ok(Some(s)) = set_at(&mut ctx.st.ks, db, &a[1], ctx.now) {
         s.remove(&a[3]);
     }
-    ctx.st.ks.modified(db, &a[1]);
-    drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+    changed(ctx.st, class::SET, "srem", db, &a[1]);
     let lim = ctx.st.ks.enc;
-    match set_at(&mut ctx.st.ks, db, &a[2], ctx.now) {
+    let added = match set_at(&mut ctx.st.ks, db, &a[2], ctx.now) {
         Ok(Some(d)) => {
-            d.add(&a[3], &lim);
+            let added = d.add(&a[3], &lim);
             ctx.st.ks.modified(db, &a[2]);
+            added
         }
         _ => {
             let mut d = SetVal::for_member(&a[3]);
             d.add(&a[3], &lim);
             ctx.st.ks.set(db, &a[2], Value::Set(Box::new(d)), false);
+            true
         }
+    };
+    if added {
+        ctx.notify(class::SET, "sadd", &a[2]);
     }
     ctx.dirty(1);
     ctx.propagate_as_is(a);
@@ -311,9 +313,9 @@ fn algebra(ctx: &mut Ctx, keys: &[Bytes], op: Algebra, dst: Option<&Bytes>, a: &
     let Some(dst) = dst else {
         return reply_members(ctx.out, &result);
     };
-    let existed = ctx.st.ks.delete(db, dst).is_some();
     if result.is_empty() {
-        if existed {
+        if ctx.st.ks.delete(db, dst).is_some() {
+            ctx.notify(class::GENERIC, "del", dst);
             ctx.dirty(1);
             ctx.propagate(vec![Bytes::from_static(b"DEL"), dst.clone()]);
         }
@@ -324,6 +326,12 @@ fn algebra(ctx: &mut Ctx, keys: &[Bytes], op: Algebra, dst: Option<&Bytes>, a: &
         s.add(m, &lim);
     }
     ctx.st.ks.set(db, dst, Value::Set(Box::new(s)), false);
+    let event = match op {
+        Algebra::Inter => "sinterstore",
+        Algebra::Union => "sunionstore",
+        Algebra::Diff => "sdiffstore",
+    };
+    ctx.notify(class::SET, event, dst);
     ctx.dirty(1);
     ctx.propagate_as_is(a);
     ctx.out.int(result.len() as i64)

@@ -1,5 +1,6 @@
 //! String commands: GET, SET and its variants, counters, ranges, MGET/MSET, LCS.
 
+use super::coll::class;
 use super::Ctx;
 use crate::db::{RStr, SBytes, Value};
 use bytes::Bytes;
@@ -18,15 +19,28 @@ fn check_size(ctx: &mut Ctx, len: u64) -> bool {
 }
 
 /// The string at `key`: Ok(None) if missing, Err if another type (WRONGTYPE already sent).
+/// A read: counts a hit or a miss (and sends `keymiss`).
 fn get_str(ctx: &mut Ctx, key: &[u8]) -> Result<Option<RStr>, ()> {
     let db = ctx.db();
-    match ctx.st.ks.lookup(db, key, ctx.now) {
+    let found = ctx.st.ks.lookup(db, key, ctx.now).map(|e| &e.val);
+    typed_str(ctx.out, found)
+}
+
+/// Like [`get_str`], for a command that writes the key (no hit/miss counted).
+fn get_str_write(ctx: &mut Ctx, key: &[u8]) -> Result<Option<RStr>, ()> {
+    let db = ctx.db();
+    let found = ctx.st.ks.lookup_write(db, key, ctx.now).map(|e| &e.val);
+    typed_str(ctx.out, found)
+}
+
+fn typed_str(out: &mut picket::resp::Reply, found: Option<&Value>) -> Result<Option<RStr>, ()> {
+    match found {
         None => Ok(None),
-        Some(e) => match &e.val {
+        Some(v) => match v {
             Value::Str(s) => Ok(Some(s.clone())),
             #[allow(unreachable_patterns)]
             _ => {
-                ctx.out.error(ERR_WRONGTYPE);
+                out.error(ERR_WRONGTYPE);
                 Err(())
             }
         },
@@ -202,8 +216,10 @@ fn set_generic(
         Value::Str(RStr::from_arg(val)),
         exp == ExpireOpt::KeepTtl,
     );
+    ctx.notify(class::STRING, "set", key);
     if let Some(t) = when {
         ctx.st.ks.set_expire(db, key, t);
+        ctx.notify(class::GENERIC, "expire", key);
     }
     ctx.dirty(1);
     // Relative and second-based expiries travel as an absolute PXAT (Redis 7.0).
@@ -239,6 +255,7 @@ pub fn setnx(ctx: &mut Ctx, a: &[Bytes]) {
     ctx.st
         .ks
         .set(db, &a[1], Value::Str(RStr::from_arg(&a[2])), false);
+    ctx.notify(class::STRING, "set", &a[1]);
     ctx.dirty(1);
     ctx.propagate_as_is(a);
     ctx.out.int(1);
@@ -282,6 +299,7 @@ pub fn getset(ctx: &mut Ctx, a: &[Bytes]) {
     ctx.st
         .ks
         .set(db, &a[1], Value::Str(RStr::from_arg(&a[2])), false);
+    ctx.notify(class::STRING, "set", &a[1]);
     ctx.dirty(1);
     ctx.propagate(vec![Bytes::from_static(b"SET"), a[1].clone(), a[2].clone()]);
     match old {
@@ -297,6 +315,7 @@ pub fn getdel(ctx: &mut Ctx, a: &[Bytes]) {
         Some(s) => {
             let db = ctx.db();
             ctx.st.ks.delete(db, &a[1]);
+            ctx.notify(class::GENERIC, "del", &a[1]);
             ctx.dirty(1);
             ctx.propagate(vec![Bytes::from_static(b"DEL"), a[1].clone()]);
             reply_str(ctx, &s);
@@ -336,9 +355,11 @@ pub fn getex(ctx: &mut Ctx, a: &[Bytes]) {
     if let Some(t) = when {
         if t <= ctx.now {
             ctx.st.ks.delete(db, &a[1]);
+            ctx.notify(class::GENERIC, "del", &a[1]);
             ctx.propagate(vec![Bytes::from_static(b"DEL"), a[1].clone()]);
         } else {
             ctx.st.ks.set_expire(db, &a[1], t);
+            ctx.notify(class::GENERIC, "expire", &a[1]);
             ctx.propagate(vec![
                 Bytes::from_static(b"PEXPIREAT"),
                 a[1].clone(),
@@ -347,6 +368,7 @@ pub fn getex(ctx: &mut Ctx, a: &[Bytes]) {
         }
         ctx.dirty(1);
     } else if exp == ExpireOpt::Persist && ctx.st.ks.persist(db, &a[1]) {
+        ctx.notify(class::GENERIC, "persist", &a[1]);
         ctx.propagate(vec![Bytes::from_static(b"PERSIST"), a[1].clone()]);
         ctx.dirty(1);
     }
@@ -381,6 +403,7 @@ pub fn mset(ctx: &mut Ctx, a: &[Bytes]) {
         ctx.st
             .ks
             .set(db, &kv[0], Value::Str(RStr::from_arg(&kv[1])), false);
+        ctx.notify(class::STRING, "set", &kv[0]);
     }
     ctx.dirty((a.len() as u64 - 1) / 2);
     ctx.propagate_as_is(a);
@@ -404,6 +427,7 @@ pub fn msetnx(ctx: &mut Ctx, a: &[Bytes]) {
         ctx.st
             .ks
             .set(db, &kv[0], Value::Str(RStr::from_arg(&kv[1])), false);
+        ctx.notify(class::STRING, "set", &kv[0]);
     }
     ctx.dirty((a.len() as u64 - 1) / 2);
     ctx.propagate_as_is(a);
@@ -411,7 +435,9 @@ pub fn msetnx(ctx: &mut Ctx, a: &[Bytes]) {
 }
 
 fn incr_generic(ctx: &mut Ctx, a: &[Bytes], by: i64) {
-    let Ok(cur) = get_str(ctx, &a[1]) else { return };
+    let Ok(cur) = get_str_write(ctx, &a[1]) else {
+        return;
+    };
     let v = match cur {
         None => 0,
         Some(s) => match s.as_i64() {
@@ -424,6 +450,7 @@ fn incr_generic(ctx: &mut Ctx, a: &[Bytes], by: i64) {
     };
     let db = ctx.db();
     ctx.st.ks.set(db, &a[1], Value::Str(RStr::Int(n)), true);
+    ctx.notify(class::STRING, "incrby", &a[1]);
     ctx.dirty(1);
     ctx.propagate_as_is(a);
     ctx.out.int(n);
@@ -457,7 +484,9 @@ pub fn decrby(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// INCRBYFLOAT key increment: long double arithmetic, propagated as SET ... KEEPTTL.
 pub fn incrbyfloat(ctx: &mut Ctx, a: &[Bytes]) {
-    let Ok(cur) = get_str(ctx, &a[1]) else { return };
+    let Ok(cur) = get_str_write(ctx, &a[1]) else {
+        return;
+    };
     let cur_b = cur.as_ref().map(|s| s.as_bytes().into_owned());
     let res = incr_long_double(cur_b.as_deref(), &a[2]);
     let v = match res {
@@ -473,6 +502,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, a: &[Bytes]) {
     ctx.st
         .ks
         .set(db, &a[1], Value::Str(RStr::from_arg(&v)), true);
+    ctx.notify(class::STRING, "incrbyfloat", &a[1]);
     ctx.dirty(1);
     let v = Bytes::from(v);
     ctx.propagate(vec![
@@ -486,18 +516,20 @@ pub fn incrbyfloat(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// APPEND key value
 pub fn append(ctx: &mut Ctx, a: &[Bytes]) {
-    let Ok(cur) = get_str(ctx, &a[1]) else { return };
+    let Ok(cur) = get_str_write(ctx, &a[1]) else {
+        return;
+    };
     let mut data = cur.map(|s| s.as_bytes().into_owned()).unwrap_or_default();
     if !check_size(ctx, (data.len() + a[2].len()) as u64) {
         return;
     }
     data.extend_from_slice(&a[2]);
-    store_raw(ctx, a, data);
+    store_raw(ctx, a, data, "append");
 }
 
 /// Stores a string modified in place (APPEND, SETRANGE): raw encoding, TTL kept; replies
 /// with its new length.
-fn store_raw(ctx: &mut Ctx, a: &[Bytes], data: Vec<u8>) {
+fn store_raw(ctx: &mut Ctx, a: &[Bytes], data: Vec<u8>, event: &str) {
     let n = data.len();
     let db = ctx.db();
     ctx.st.ks.set(
@@ -506,6 +538,7 @@ fn store_raw(ctx: &mut Ctx, a: &[Bytes], data: Vec<u8>) {
         Value::Str(RStr::Raw(SBytes::from_vec(data))),
         true,
     );
+    ctx.notify(class::STRING, event, &a[1]);
     ctx.dirty(1);
     ctx.propagate_as_is(a);
     ctx.out.int(n as i64);
@@ -555,7 +588,9 @@ pub fn setrange(ctx: &mut Ctx, a: &[Bytes]) {
         Some(_) => return ctx.out.error("ERR offset is out of range"),
         None => return,
     };
-    let Ok(cur) = get_str(ctx, &a[1]) else { return };
+    let Ok(cur) = get_str_write(ctx, &a[1]) else {
+        return;
+    };
     let val = &a[3];
     if cur.is_none() && val.is_empty() {
         return ctx.out.int(0);
@@ -575,7 +610,7 @@ pub fn setrange(ctx: &mut Ctx, a: &[Bytes]) {
         data.resize(end, 0);
     }
     data[off as usize..end].copy_from_slice(val);
-    store_raw(ctx, a, data);
+    store_raw(ctx, a, data, "setrange");
 }
 
 /// LCS's options: (LEN, IDX, WITHMATCHLEN, MINMATCHLEN).
@@ -599,10 +634,6 @@ fn lcs_options(args: &mut Args) -> Result<(bool, bool, bool, i64), ArgError> {
 
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
 pub fn lcs(ctx: &mut Ctx, a: &[Bytes]) {
-    let Some((len_only, idx, withlen, minlen)) = ctx.parsed(lcs_options(&mut Args::at(a, 3)))
-    else {
-        return;
-    };
     let db = ctx.db();
     let mut fetch = |k: &[u8]| -> Result<Vec<u8>, ()> {
         match ctx.st.ks.lookup(db, k, ctx.now).map(|e| &e.val) {
@@ -616,6 +647,11 @@ pub fn lcs(ctx: &mut Ctx, a: &[Bytes]) {
         return ctx
             .out
             .error("ERR The specified keys must contain string values");
+    };
+    // The keys are read (and their type checked) before the options, as Redis does.
+    let Some((len_only, idx, withlen, minlen)) = ctx.parsed(lcs_options(&mut Args::at(a, 3)))
+    else {
+        return;
     };
     if len_only && idx {
         return ctx

@@ -2,7 +2,7 @@
 //! older ZRANGEBYSCORE/ZREVRANGE... commands), ZRANGESTORE, ZCOUNT/ZLEXCOUNT and the
 //! ZREMRANGEBY* commands.
 
-use super::coll::{clamp_range, drop_if_empty, zset_at, zset_get};
+use super::coll::{changed, clamp_range, class, zset_at, zset_get};
 use super::Ctx;
 use crate::db::zset::ZView;
 use crate::db::{Value, ZSetVal};
@@ -198,15 +198,19 @@ fn parse_spec(
 }
 
 fn range_reply(ctx: &mut Ctx, key: &[u8], spec: &RangeSpec, a1: &[u8], a2: &[u8]) {
+    // The bounds are checked before the key is looked up (and on a missing key), as Redis does.
+    if spec.by != By::Rank {
+        if let Err(e) = select(&ZSetVal::new().view(), spec, a1, a2) {
+            return ctx.out.error(e);
+        }
+    }
     let db = ctx.db();
     let z = match zset_get(&mut ctx.st.ks, db, key, ctx.now) {
         Err(e) => return ctx.out.error(e),
         Ok(z) => z,
     };
     let Some(z) = z else {
-        // Bounds are still validated on a missing key.
-        let empty = ZSetVal::new();
-        if let Err(e) = select(&empty.view(), spec, a1, a2) {
+        if let Err(e) = select(&ZSetVal::new().view(), spec, a1, a2) {
             return ctx.out.error(e);
         }
         return ctx.out.array(0);
@@ -247,13 +251,14 @@ pub fn zrevrange(ctx: &mut Ctx, a: &[Bytes]) {
     legacy(ctx, a, By::Rank, true)
 }
 
-/// Replaces `dst` with a sorted set of `items` (deleting it when empty); returns the count.
-pub fn store_zset(ctx: &mut Ctx, dst: &Bytes, items: &[(f64, Vec<u8>)]) -> usize {
+/// Replaces `dst` with a sorted set of `items` (deleting it when empty) and sends `event`
+/// (or `del`); returns the count.
+pub fn store_zset(ctx: &mut Ctx, dst: &Bytes, items: &[(f64, Vec<u8>)], event: &str) -> usize {
     let db = ctx.db();
-    let existed = ctx.st.ks.delete(db, dst).is_some();
     if items.is_empty() {
-        if existed {
+        if ctx.st.ks.delete(db, dst).is_some() {
             ctx.st.ks.modified(db, dst);
+            ctx.notify(class::GENERIC, "del", dst);
         }
         return 0;
     }
@@ -264,6 +269,7 @@ pub fn store_zset(ctx: &mut Ctx, dst: &Bytes, items: &[(f64, Vec<u8>)]) -> usize
         z.insert(m, *s, &lim);
     }
     ctx.st.ks.set(db, dst, Value::ZSet(z), false);
+    ctx.notify(class::ZSET, event, dst);
     items.len()
 }
 
@@ -287,7 +293,7 @@ pub fn zrangestore(ctx: &mut Ctx, a: &[Bytes]) {
             Err(e) => return ctx.out.error(e),
         },
     };
-    let n = store_zset(ctx, &a[1], &items);
+    let n = store_zset(ctx, &a[1], &items, "zrangestore");
     ctx.dirty(1);
     ctx.propagate_as_is(a);
     ctx.out.int(n as i64)
@@ -357,8 +363,12 @@ fn remrange(ctx: &mut Ctx, a: &[Bytes], by: By) {
         z.remove(m);
     }
     if !gone.is_empty() {
-        ctx.st.ks.modified(db, &a[1]);
-        drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+        let event = match by {
+            By::Rank => "zremrangebyrank",
+            By::Score => "zremrangebyscore",
+            By::Lex => "zremrangebylex",
+        };
+        changed(ctx.st, class::ZSET, event, db, &a[1]);
         ctx.dirty(gone.len() as u64);
         ctx.propagate_as_is(a);
     }

@@ -45,12 +45,11 @@ fn inputs(ctx: &mut Ctx, keys: &[Bytes]) -> Result<Vec<Option<Members>>, &'stati
     let db = ctx.db();
     let mut v = Vec::with_capacity(keys.len());
     for k in keys {
-        if !ctx.st.ks.exists(db, k, ctx.now) {
-            v.push(None);
-            continue;
-        }
-        let e = ctx.st.ks.lookup(db, k, ctx.now).map(|e| &e.val);
-        let m: Members = match e {
+        let m: Members = match ctx.st.ks.lookup(db, k, ctx.now).map(|e| &e.val) {
+            None => {
+                v.push(None);
+                continue;
+            }
             Some(Value::ZSet(z)) => z
                 .view()
                 .take(0, usize::MAX)
@@ -200,7 +199,12 @@ fn generic(ctx: &mut Ctx, a: &[Bytes], op: Op, store: bool) {
     };
     let result = compute(&sets, &weights, agg, op);
     if store {
-        let c = store_zset(ctx, &a[1], &result);
+        let event = match op {
+            Op::Union => "zunionstore",
+            Op::Inter => "zinterstore",
+            Op::Diff => "zdiffstore",
+        };
+        let c = store_zset(ctx, &a[1], &result, event);
         ctx.dirty(1);
         ctx.propagate_as_is(a);
         return ctx.out.int(c as i64);

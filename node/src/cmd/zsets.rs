@@ -3,7 +3,7 @@
 //! [`super::zranges`], the set algebra in [`super::zsetops`].
 
 use super::blocking;
-use super::coll::{drop_if_empty, matches, scan_dict, scan_reply, zset_at, zset_get, ScanOptions};
+use super::coll::{changed, class, matches, scan_dict, scan_reply, zset_at, zset_get, ScanOptions};
 use super::hashes::random_picks;
 use super::keys::parse_cursor;
 use super::Ctx;
@@ -165,6 +165,7 @@ fn zadd_pairs(ctx: &mut Ctx, a: &[Bytes], pairs: &[(f64, &Bytes)], f: AddFlags) 
     };
     if r.added + r.updated > 0 {
         ctx.st.ks.modified(db, &a[1]);
+        ctx.notify(class::ZSET, if f.incr { "zincr" } else { "zadd" }, &a[1]);
         ctx.dirty((r.added + r.updated) as u64);
         ctx.propagate_as_is(a);
     }
@@ -208,8 +209,7 @@ pub fn zrem(ctx: &mut Ctx, a: &[Bytes]) {
         }
     }
     if n > 0 {
-        ctx.st.ks.modified(db, &a[1]);
-        drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+        changed(ctx.st, class::ZSET, "zrem", db, &a[1]);
         ctx.dirty(n as u64);
         ctx.propagate_as_is(a);
     }
@@ -315,6 +315,14 @@ fn pop_entries(z: &mut ZSetVal, min: bool, count: usize) -> Vec<(Vec<u8>, f64)> 
     items
 }
 
+fn pop_event(min: bool) -> &'static str {
+    if min {
+        "zpopmin"
+    } else {
+        "zpopmax"
+    }
+}
+
 /// ZPOPMIN / ZPOPMAX key [count]
 fn zpop_generic(ctx: &mut Ctx, a: &[Bytes], min: bool) {
     if a.len() > 3 {
@@ -342,8 +350,7 @@ fn zpop_generic(ctx: &mut Ctx, a: &[Bytes], min: bool) {
         ctx.out.double(*s);
     }
     if !items.is_empty() {
-        ctx.st.ks.modified(db, &a[1]);
-        drop_if_empty(&mut ctx.st.ks, db, &a[1]);
+        changed(ctx.st, class::ZSET, pop_event(min), db, &a[1]);
         ctx.dirty(items.len() as u64);
         ctx.propagate_as_is(a);
     }
@@ -435,6 +442,10 @@ pub fn serve_blocked(
     };
     let k = Bytes::copy_from_slice(key);
     let name = |min: bool| Bytes::from_static(if min { b"ZPOPMIN" } else { b"ZPOPMAX" });
+    let min = match op {
+        BlockOp::ZPop { min } | BlockOp::ZMPop { min, .. } => *min,
+        _ => return false,
+    };
     let argv = match op {
         BlockOp::ZPop { min } => {
             let items = pop_entries(z, *min, 1);
@@ -458,8 +469,7 @@ pub fn serve_blocked(
         }
         _ => return false,
     };
-    st.ks.modified(db, key);
-    drop_if_empty(&mut st.ks, db, key);
+    changed(st, class::ZSET, pop_event(min), db, key);
     st.dirty += 1;
     st.stream.push(db, argv);
     true

@@ -43,6 +43,7 @@ impl Default for EncodingLimits {
 }
 
 use bytes::Bytes;
+use picket::keyspace_events;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -125,6 +126,11 @@ pub struct Keyspace {
     pub snap_gen: u32,
     /// The snapshot being taken, if any.
     pub capture: Option<Box<capture::Capture>>,
+    /// The keyspace-event classes enabled (`picket::keyspace_events`), 0 when none are.
+    pub event_classes: u16,
+    /// Events the keyspace itself saw (a new key, an expiry, a miss), in order, waiting to
+    /// be published: (event, db, key).
+    pub events: Vec<(&'static str, usize, Bytes)>,
 }
 
 impl Keyspace {
@@ -140,6 +146,8 @@ impl Keyspace {
             ready: Vec::new(),
             snap_gen: 0,
             capture: None,
+            event_classes: 0,
+            events: Vec::new(),
         }
     }
 
@@ -164,7 +172,17 @@ impl Keyspace {
             d.expires.remove(key);
             d.touch(key);
             self.stats.expired_keys += 1;
-            self.expired_pending.push((db, k.to_bytes()));
+            let k = k.to_bytes();
+            self.record_event(keyspace_events::EXPIRED, "expired", db, &k);
+            self.expired_pending.push((db, k));
+        }
+    }
+
+    /// Records an event of `class` for publishing, if that class is enabled.
+    #[inline]
+    fn record_event(&mut self, class: u16, event: &'static str, db: usize, key: &[u8]) {
+        if self.event_classes & class != 0 {
+            self.events.push((event, db, Bytes::copy_from_slice(key)));
         }
     }
 
@@ -178,20 +196,37 @@ impl Keyspace {
     }
 
     /// Looks a key up for reading: expires it lazily, counts hits/misses, updates LRU/LFU.
+    #[inline]
     pub fn lookup(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&Entry> {
+        self.lookup_read(db, key, now_ms, true)
+    }
+
+    /// A read that leaves the LRU/LFU alone (EXISTS, TYPE, TTL): still counts and expires.
+    pub fn lookup_notouch(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&Entry> {
+        self.lookup_read(db, key, now_ms, false)
+    }
+
+    fn lookup_read(&mut self, db: usize, key: &[u8], now_ms: i64, touch: bool) -> Option<&Entry> {
         if self.expire_if_needed(db, key, now_ms) {
             self.stats.misses += 1;
+            self.record_event(keyspace_events::KEY_MISS, "keymiss", db, key);
             return None;
         }
         let policy = self.lru;
         match self.dbs[db].main.get_mut(key) {
             Some(e) => {
                 self.stats.hits += 1;
-                policy.touch(&mut e.lru);
+                if touch {
+                    policy.touch(&mut e.lru);
+                }
                 Some(&*e)
             }
             None => {
                 self.stats.misses += 1;
+                if self.event_classes & keyspace_events::KEY_MISS != 0 {
+                    self.events
+                        .push(("keymiss", db, Bytes::copy_from_slice(key)));
+                }
                 None
             }
         }
@@ -242,6 +277,7 @@ impl Keyspace {
             None => {
                 d.main
                     .insert_new(SBytes::new(key), Entry { val, lru, snap });
+                self.record_event(keyspace_events::NEW, "new", db, key);
             }
         }
     }

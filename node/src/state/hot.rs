@@ -30,16 +30,7 @@ pub struct HotConfig {
 
 impl HotConfig {
     pub fn from_config(config: &Config) -> Self {
-        let obuf: Vec<u64> = config
-            .get("client-output-buffer-limit")
-            .split_whitespace()
-            .filter_map(|w| w.parse().ok())
-            .collect();
-        let lim = |i: usize| OutputLimit {
-            hard: *obuf.get(i * 3).unwrap_or(&0) as usize,
-            soft: *obuf.get(i * 3 + 1).unwrap_or(&0) as usize,
-            soft_seconds: *obuf.get(i * 3 + 2).unwrap_or(&0),
-        };
+        let lim = |i: usize| output_limit(config, i);
         let pass = config.get("requirepass");
         HotConfig {
             proto_max_bulk_len: config.get_i64("proto-max-bulk-len"),
@@ -66,8 +57,24 @@ impl HotConfig {
     }
 }
 
-/// Sets the keyspace's LRU/LFU tracking from the configuration.
-pub fn apply_access_policy(ks: &mut Keyspace, config: &Config) {
+/// `client-output-buffer-limit` for one class: 0 normal, 1 replica, 2 pubsub.
+pub fn output_limit(config: &Config, class: usize) -> OutputLimit {
+    let obuf: Vec<u64> = config
+        .get("client-output-buffer-limit")
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    OutputLimit {
+        hard: *obuf.get(class * 3).unwrap_or(&0) as usize,
+        soft: *obuf.get(class * 3 + 1).unwrap_or(&0) as usize,
+        soft_seconds: *obuf.get(class * 3 + 2).unwrap_or(&0),
+    }
+}
+
+/// Sets what the keyspace itself tracks from the configuration: LRU/LFU, the encodings'
+/// limits, and the keyspace events it records (new keys, expiries, misses).
+pub fn apply_keyspace_settings(ks: &mut Keyspace, config: &Config) {
+    ks.event_classes = crate::state::notify::classes(config);
     ks.lru.lfu = config.get("maxmemory-policy").contains("lfu");
     ks.lru.lfu_log_factor = config.get_i64("lfu-log-factor") as u32;
     ks.lru.lfu_decay_time = config.get_i64("lfu-decay-time") as u32;

@@ -8,6 +8,7 @@ pub mod backlog;
 pub mod blocking;
 pub mod hot;
 pub mod multi;
+pub mod notify;
 pub mod persist;
 pub mod repl;
 pub mod replay;
@@ -160,7 +161,7 @@ impl Node {
     pub fn new(config: Config, executable: String) -> Arc<Node> {
         let hot = HotConfig::from_config(&config);
         let mut ks = Keyspace::new(hot.databases);
-        hot::apply_access_policy(&mut ks, &config);
+        hot::apply_keyspace_settings(&mut ks, &config);
         let tcp_port = config.get_i64("port") as u16;
         let settings = settings::Settings::from_config(&config);
         let state = NodeState {

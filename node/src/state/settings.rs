@@ -15,6 +15,9 @@ pub struct Settings {
     pub lazyfree_lazy_expire: bool,
     pub lazyfree_lazy_eviction: bool,
     pub lazyfree_lazy_user_flush: bool,
+    /// `notify-keyspace-events` as flags; 0 when neither K nor E is set (nothing is sent).
+    pub keyspace_events: u16,
+    pub pubsub_limit: picket::server::OutputLimit,
 }
 
 impl Settings {
@@ -29,6 +32,8 @@ impl Settings {
             lazyfree_lazy_expire: config.get_bool("lazyfree-lazy-expire"),
             lazyfree_lazy_eviction: config.get_bool("lazyfree-lazy-eviction"),
             lazyfree_lazy_user_flush: config.get_bool("lazyfree-lazy-user-flush"),
+            keyspace_events: crate::state::notify::classes(config),
+            pubsub_limit: crate::state::hot::output_limit(config, 2),
         }
     }
 }
