@@ -373,3 +373,57 @@ fn crash_after_election(real: bool) {
     let role = Client::connect(rp).cmd_str(&["ROLE"]);
     assert!(role.contains("slave"), "the replica was promoted: {role}");
 }
+
+/// The flags of `mymaster` as the sentinel on `port` reports them.
+fn master_flags(port: u16) -> String {
+    let r = Client::connect(port).cmd_str(&["SENTINEL", "MASTER", "mymaster"]);
+    let lines: Vec<&str> = r.split("\r\n").collect();
+    lines
+        .windows(3)
+        .find(|w| w[0] == "flags")
+        .map(|w| w[2].to_string())
+        .unwrap_or_default()
+}
+
+/// A sentinel without the password its master requires shows the master `disconnected`
+/// within a second, as redis-sentinel does (its Pub/Sub link's SUBSCRIBE is refused and the
+/// link dropped); with the password set by SENTINEL SET, the flag goes away.
+#[test]
+fn master_without_the_password_shows_disconnected() {
+    let dir = common::test_dir();
+    let node = free_port();
+    let _n = common::redis_node_with(dir.path(), node, None, &["--requirepass", "secret"]);
+    for real in [true, false] {
+        let s = sentinel(real, dir.path(), free_port(), node, 1);
+        let who = if real {
+            "redis-sentinel"
+        } else {
+            "picket-sentinel"
+        };
+        // Every sentinel starts `disconnected`: look only once its links have been made
+        // (both are opened together; the settle is for the second one's handshake).
+        let up = wait_until(Duration::from_secs(5), || {
+            let mut c = Client::connect(node);
+            c.cmd_str(&["AUTH", "secret"]);
+            c.field("connected_clients").parse::<u32>().unwrap_or(0) >= 2
+        });
+        assert!(up, "{who} never connected to its master");
+        std::thread::sleep(Duration::from_millis(500));
+        let seen = wait_until(Duration::from_secs(3), || {
+            master_flags(s.port).contains("disconnected")
+        });
+        assert!(seen, "{who}: flags {}", master_flags(s.port));
+        let r = Client::connect(s.port).cmd_str(&[
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "auth-pass",
+            "secret",
+        ]);
+        assert_eq!(r, "+OK\r\n", "{who}");
+        let cleared = wait_until(Duration::from_secs(10), || {
+            !master_flags(s.port).contains("disconnected")
+        });
+        assert!(cleared, "{who}: flags {}", master_flags(s.port));
+    }
+}

@@ -84,6 +84,9 @@ async fn link_task(
         return;
     }
     let _ = events.send(Input::Connected { link, local_ip });
+    // On the Pub/Sub link, the replies to the handshake before its SUBSCRIBE (AUTH, CLIENT
+    // SETNAME) are ordinary replies; any other error closes the link.
+    let mut regular_replies = handshake.len().saturating_sub(1);
     let mut buf = BytesMut::with_capacity(16 * 1024);
     loop {
         tokio::select! {
@@ -113,19 +116,18 @@ async fn link_task(
                     match redis_protocol::resp2::decode::decode_bytes_mut(&mut buf) {
                         Ok(Some((frame, _, _))) => {
                             let frame = convert(frame);
-                            if pubsub {
-                                if let Frame::Array(Some(items)) = &frame {
-                                    if let [Frame::Bulk(Some(kind)), Frame::Bulk(Some(ch)), Frame::Bulk(Some(payload))] = &items[..] {
-                                        if &kind[..] == b"message" {
-                                            let _ = events.send(Input::Message { link, channel: ch.clone(), payload: payload.clone() });
-                                        }
-                                    }
-                                }
+                            let kept = if pubsub {
+                                pubsub_frame(link, frame, &mut regular_replies, &events)
                             } else {
                                 let tag = tags.pop_front().unwrap_or(Tag::Ignore);
                                 if tag != Tag::Ignore {
                                     let _ = events.send(Input::Reply { link, tag, frame });
                                 }
+                                true
+                            };
+                            if !kept {
+                                let _ = events.send(Input::Disconnected { link });
+                                return;
                             }
                         }
                         Ok(None) => break,
@@ -139,6 +141,40 @@ async fn link_task(
         }
     }
     let _ = events.send(Input::Disconnected { link });
+}
+
+/// One frame on a Pub/Sub link: hello messages go to the core. False when the link must
+/// close: an error that answers no ordinary command (the SUBSCRIBE refused with -NOAUTH by
+/// a master whose password this sentinel lacks), as hiredis drops such a connection, so the
+/// instance shows `disconnected` until a reconnect succeeds.
+fn pubsub_frame(
+    link: LinkId,
+    frame: Frame,
+    regular_replies: &mut usize,
+    events: &mpsc::UnboundedSender<Input>,
+) -> bool {
+    match frame {
+        Frame::Array(Some(items)) => {
+            if let [Frame::Bulk(Some(kind)), Frame::Bulk(Some(ch)), Frame::Bulk(Some(payload))] =
+                &items[..]
+            {
+                if &kind[..] == b"message" {
+                    let _ = events.send(Input::Message {
+                        link,
+                        channel: ch.clone(),
+                        payload: payload.clone(),
+                    });
+                }
+            }
+            true
+        }
+        _ if *regular_replies > 0 => {
+            *regular_replies -= 1;
+            true
+        }
+        Frame::Error(_) => false,
+        _ => true,
+    }
 }
 
 /// Carries out the core's actions. Called with the state lock held.
