@@ -427,3 +427,78 @@ fn master_without_the_password_shows_disconnected() {
         assert!(cleared, "{who}: flags {}", master_flags(s.port));
     }
 }
+
+/// SENTINEL SET of a script path that is not an executable file, when scripts may be
+/// reconfigured: the same errors as redis-sentinel, byte for byte.
+#[test]
+fn script_path_errors_match_redis_sentinel() {
+    let dir = common::test_dir();
+    let node = free_port();
+    let _n = redis_node(dir.path(), node, None);
+    let cmds: Vec<Vec<&str>> = vec![
+        vec![
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "notification-script",
+            "test.txt",
+        ],
+        vec![
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "client-reconfig-script",
+            "test.txt",
+        ],
+        vec![
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "notification-script",
+            "/etc/passwd",
+        ],
+        vec![
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "quorum",
+            "1",
+            "notification-script",
+            "x",
+        ],
+        vec!["SENTINEL", "SET", "mymaster", "notification-script", ""],
+    ];
+    let mut got = Vec::new();
+    for real in [true, false] {
+        let port = free_port();
+        let conf = dir.path().join(format!("scripts-{port}.conf"));
+        std::fs::write(
+            &conf,
+            format!("port {port}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {node} 1\nsentinel deny-scripts-reconfig no\n"),
+        )
+        .unwrap();
+        let bin = if real {
+            common::tool("redis-sentinel")
+        } else {
+            common::binary("picket-sentinel")
+        };
+        let log = dir.path().join(format!("scripts-{port}.log"));
+        let _s = Proc::spawn(
+            &bin,
+            &[
+                conf.display().to_string(),
+                "--logfile".into(),
+                log.display().to_string(),
+            ],
+            port,
+        );
+        got.push(replies(port, &cmds));
+    }
+    for (i, c) in cmds.iter().enumerate() {
+        assert_eq!(
+            String::from_utf8_lossy(&got[1][i]),
+            String::from_utf8_lossy(&got[0][i]),
+            "{c:?}"
+        );
+    }
+}

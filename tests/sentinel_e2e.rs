@@ -759,4 +759,37 @@ fn resolve_and_announce_hostnames() {
     let l = log();
     assert_eq!(l.matches("+convert-to-slave").count(), 1, "{l}");
     assert!(!l.contains("+fix-slave-config"), "{l}");
+    // A replica announcing itself by name (replica-announce-ip) is shown by that name only
+    // under announce-hostnames yes; with no, its IP comes back at once, as in Redis.
+    let r2 = free_port();
+    let _named = common::redis_node_with(
+        dir.path(),
+        r2,
+        Some(m),
+        &["--replica-announce-ip", "localhost"],
+    );
+    let shown = |c: &mut Client, host: &str| {
+        let port = r2.to_string();
+        let want = format!(
+            "ip\r\n${}\r\n{host}\r\n$4\r\nport\r\n${}\r\n{port}\r\n",
+            host.len(),
+            port.len()
+        );
+        c.cmd_str(&["SENTINEL", "REPLICAS", "mymaster"])
+            .contains(&want)
+    };
+    assert!(
+        wait_until(Duration::from_secs(15), || shown(&mut c, "localhost")),
+        "{}",
+        c.cmd_str(&["SENTINEL", "REPLICAS", "mymaster"])
+    );
+    assert_eq!(
+        c.cmd(&["SENTINEL", "CONFIG", "SET", "announce-hostnames", "no"]),
+        b"+OK\r\n"
+    );
+    assert!(
+        shown(&mut c, "127.0.0.1") || shown(&mut c, "::1"),
+        "{}",
+        c.cmd_str(&["SENTINEL", "REPLICAS", "mymaster"])
+    );
 }

@@ -182,8 +182,9 @@ fn apply_master_line(
             master_mut(core, &a[1])?.leader_epoch = num(&a[2])?.max(0) as u64;
         }
         ("known-replica" | "known-slave", 4) => {
+            let mut r = crate::core::Replica::new(a[2].clone(), port_number(&a[3])?, now);
+            core.resolve_announced(&mut r.inst);
             let m = master_mut(core, &a[1])?;
-            let r = crate::core::Replica::new(a[2].clone(), port_number(&a[3])?, now);
             m.replicas.insert(r.inst.name.clone(), r);
         }
         ("known-sentinel", 4) => {}

@@ -103,7 +103,7 @@ pub fn masters(ctx: &mut Ctx, a: &[Bytes]) {
     locked(ctx, a, |_node, st, _a, now, out| {
         out.array(st.core.masters.len());
         for m in st.core.masters.values() {
-            write_map(out, &master_map(m, now));
+            write_map(out, &master_map(m, st.core.shown_host(&m.inst), now));
         }
     })
 }
@@ -112,7 +112,7 @@ pub fn masters(ctx: &mut Ctx, a: &[Bytes]) {
 pub fn master(ctx: &mut Ctx, a: &[Bytes]) {
     locked(ctx, a, |_node, st, a, now, out| {
         match st.core.masters.get(&arg(a, 2)) {
-            Some(m) => write_map(out, &master_map(m, now)),
+            Some(m) => write_map(out, &master_map(m, st.core.shown_host(&m.inst), now)),
             None => out.error(NO_SUCH_MASTER),
         }
     })
@@ -126,7 +126,7 @@ pub fn replicas(ctx: &mut Ctx, a: &[Bytes]) {
                 let reps: Vec<&Replica> = m.replicas.values().filter(|r| r.announced).collect();
                 out.array(reps.len());
                 for r in reps {
-                    write_map(out, &replica_map(m, r, now));
+                    write_map(out, &replica_map(m, r, st.core.shown_host(&r.inst), now));
                 }
             }
             None => out.error(NO_SUCH_MASTER),
@@ -144,7 +144,7 @@ pub fn sentinels(ctx: &mut Ctx, a: &[Bytes]) {
                     let refs = st
                         .core
                         .link_refcount(&m.inst.name, &Who::Sentinel(p.inst.name.clone()));
-                    let mut v = sentinel_map(m, p, now);
+                    let mut v = sentinel_map(m, p, st.core.shown_host(&p.inst), now);
                     if let Some(f) = v.iter_mut().find(|(k, _)| *k == "link-refcount") {
                         f.1 = refs.to_string();
                     }

@@ -36,6 +36,7 @@ pub fn write_map(out: &mut Reply, fields: &[(&str, String)]) {
 
 fn common(
     inst: &Instance,
+    ip: String,
     now: u64,
     flags: String,
     down_after: u64,
@@ -44,7 +45,7 @@ fn common(
     let l = &inst.link;
     let mut v = vec![
         ("name", inst.name.clone()),
-        ("ip", inst.host.clone()),
+        ("ip", ip),
         ("port", inst.port.to_string()),
         ("runid", inst.runid.clone().unwrap_or_default()),
         ("flags", flags),
@@ -104,7 +105,9 @@ fn data_fields(inst: &Instance, now: u64, v: &mut Vec<(&'static str, String)>) {
     ));
 }
 
-pub fn master_map(m: &Master, now: u64) -> Vec<(&'static str, String)> {
+/// `ip` is the address as shown (`Sentinel::shown_host`: the hostname under
+/// announce-hostnames yes).
+pub fn master_map(m: &Master, ip: String, now: u64) -> Vec<(&'static str, String)> {
     let mut extra = Vec::new();
     if m.failover != FailoverState::None {
         extra.push("failover_in_progress");
@@ -115,6 +118,7 @@ pub fn master_map(m: &Master, now: u64) -> Vec<(&'static str, String)> {
     let fl = flags(&m.inst, Some(m), &extra);
     let mut v = common(
         &m.inst,
+        ip,
         now,
         fl,
         m.down_after,
@@ -150,7 +154,7 @@ pub fn master_map(m: &Master, now: u64) -> Vec<(&'static str, String)> {
     v
 }
 
-pub fn replica_map(m: &Master, r: &Replica, now: u64) -> Vec<(&'static str, String)> {
+pub fn replica_map(m: &Master, r: &Replica, ip: String, now: u64) -> Vec<(&'static str, String)> {
     let mut extra = Vec::new();
     if r.promoted {
         extra.push("promoted");
@@ -162,7 +166,7 @@ pub fn replica_map(m: &Master, r: &Replica, now: u64) -> Vec<(&'static str, Stri
         crate::core::Reconf::None => {}
     }
     let fl = flags(&r.inst, None, &extra);
-    let mut v = common(&r.inst, now, fl, m.down_after, None);
+    let mut v = common(&r.inst, ip, now, fl, m.down_after, None);
     data_fields(&r.inst, now, &mut v);
     v.push(("master-link-down-time", r.master_link_down_time.to_string()));
     v.push((
@@ -180,9 +184,9 @@ pub fn replica_map(m: &Master, r: &Replica, now: u64) -> Vec<(&'static str, Stri
     v
 }
 
-pub fn sentinel_map(m: &Master, p: &Peer, now: u64) -> Vec<(&'static str, String)> {
+pub fn sentinel_map(m: &Master, p: &Peer, ip: String, now: u64) -> Vec<(&'static str, String)> {
     let fl = flags(&p.inst, None, &[]);
-    let mut v = common(&p.inst, now, fl, m.down_after, None);
+    let mut v = common(&p.inst, ip, now, fl, m.down_after, None);
     v.push((
         "last-hello-message",
         now.saturating_sub(p.inst.last_hello_time).to_string(),

@@ -224,7 +224,12 @@ impl Sentinel {
                         return Err("ERR Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration".into());
                     }
                     if !val.is_empty() && !is_executable(&val) {
-                        return Err(bad(&val));
+                        return Err(if opt == "notification-script" {
+                            "ERR Notification script seems non existing or non executable"
+                        } else {
+                            "ERR Client reconfiguration script seems non existing or non executable"
+                        }
+                        .into());
                     }
                     let v = (!val.is_empty()).then(|| val.clone());
                     if opt == "notification-script" {

@@ -414,6 +414,17 @@ impl Sentinel {
         }
     }
 
+    /// A replica announced by hostname (`replica-announce-ip`) with `resolve-hostnames yes`:
+    /// the IP is resolved now and the name kept, so `announce-hostnames` picks either.
+    pub(crate) fn resolve_announced(&self, inst: &mut Instance) {
+        if !self.globals.resolve_hostnames || inst.host.parse::<std::net::IpAddr>().is_ok() {
+            return;
+        }
+        if let Some(ip) = self.globals.resolver.and_then(|r| r(&inst.host)) {
+            inst.hostname = Some(std::mem::replace(&mut inst.host, ip));
+        }
+    }
+
     /// Replica discovery from the master's slaveN lines (`+slave`).
     fn discover_replicas(&mut self, m: &str, r: &InfoReport, now: u64) {
         // Replica discovery from the master's slaveN lines.
@@ -425,9 +436,10 @@ impl Sentinel {
                 .map(|x| x.replicas.contains_key(&key))
                 .unwrap_or(true);
             if !exists {
+                let mut rep = Replica::new(line.ip.clone(), line.port, now);
+                self.resolve_announced(&mut rep.inst);
                 if let Some(x) = self.masters.get_mut(m) {
-                    x.replicas
-                        .insert(key.clone(), Replica::new(line.ip.clone(), line.port, now));
+                    x.replicas.insert(key.clone(), rep);
                 }
                 self.event(Level::Notice, "+slave", m, &Who::Replica(key), "");
                 self.persist();
