@@ -41,3 +41,13 @@ pub fn atomic_write_with(
     }
     res
 }
+
+/// An I/O error as C's `strerror` words it (Redis's error texts embed it): the message
+/// without Rust's ` (os error N)` suffix.
+pub fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}

@@ -6,10 +6,12 @@
 //! - [`config`]: the directive table, redis.conf/TOML/CLI loading, CONFIG REWRITE.
 //! - [`glob`]: Redis's glob matching. [`numfmt`]: Redis's number parsing and printing.
 //! - [`info`]: INFO section building. [`logging`]: tracing set-up in Redis's line format or JSON.
+//! - [`acl`]: ACL users, their passwords and command rules.
 //! - [`args`]: the argument cursor that produces Redis's exact errors.
 //! - [`keyspace_events`]: the classes of keyspace notifications and their flag string.
 //! - [`command`]: command tables (declared entries joined with Redis's metadata) and COMMAND.
 
+pub mod acl;
 pub mod args;
 pub mod command;
 pub mod config;

@@ -502,3 +502,120 @@ fn script_path_errors_match_redis_sentinel() {
         );
     }
 }
+
+/// ACL users on a sentinel (issue 13: Redis's sentinel suite sets them up): SETUSER, LIST,
+/// USERS, AUTH as a user, WHOAMI, NOPERM for what the user may not run, DELUSER; byte for
+/// byte with redis-sentinel.
+#[test]
+fn acl_users_match_redis_sentinel() {
+    let dir = common::test_dir();
+    let node = free_port();
+    let _n = redis_node(dir.path(), node, None);
+    let cmds: Vec<Vec<&str>> = vec![
+        vec!["ACL", "SETUSER", "u1", "on", ">secret", "+@all"],
+        vec![
+            "ACL",
+            "SETUSER",
+            "u2",
+            "on",
+            ">pw",
+            "-@all",
+            "+ping",
+            "+acl|whoami",
+            "+auth",
+        ],
+        vec!["ACL", "SETUSER", "u3", "bogus"],
+        vec![
+            "ACL",
+            "SETUSER",
+            "u4",
+            "+get",
+            "-@all",
+            "+set",
+            "~k*",
+            "allchannels",
+        ],
+        vec!["ACL", "LIST"],
+        vec!["ACL", "USERS"],
+        vec!["AUTH", "u1", "wrong"],
+        vec!["AUTH", "nobody", "secret"],
+        vec!["AUTH", "u1", "secret"],
+        vec!["ACL", "WHOAMI"],
+        vec!["AUTH", "u2", "pw"],
+        vec!["ACL", "WHOAMI"],
+        vec!["SENTINEL", "MASTERS"],
+        vec!["INFO", "server"],
+        vec!["AUTH", "u1", "secret"],
+        vec!["ACL", "DELUSER", "u2", "u4", "nope"],
+        vec!["ACL", "DELUSER", "default"],
+        vec!["ACL", "SETUSER", "default", "off"],
+        vec!["ACL", "LIST"],
+        vec!["ACL", "SETUSER", "default", "on"],
+        vec!["ACL", "SETUSER", "u1", "off"],
+        vec!["AUTH", "u1", "secret"],
+    ];
+    let mut got = Vec::new();
+    for real in [true, false] {
+        let s = sentinel(real, dir.path(), free_port(), node, 1);
+        got.push(replies(s.port, &cmds));
+        // A connection that deletes its own user gets the reply, then is closed.
+        let mut c = Client::connect(s.port);
+        c.cmd(&["ACL", "SETUSER", "u5", "on", ">p5", "+@all"]);
+        assert_eq!(c.cmd_str(&["AUTH", "u5", "p5"]), "+OK\r\n");
+        assert_eq!(
+            c.cmd_str(&["ACL", "DELUSER", "u5"]),
+            ":1\r\n",
+            "real={real}"
+        );
+        assert!(c.is_closed(), "real={real}");
+    }
+    // Redis rebuilds a user's command rules from its command table, whose order is a hash
+    // table's: the rules of each ACL LIST line are compared as a set.
+    let rules_as_set = |r: &[u8]| {
+        let text = String::from_utf8_lossy(r).into_owned();
+        let mut lines: Vec<String> = text
+            .split("\r\n")
+            .map(|l| {
+                let mut w: Vec<&str> = l.split(' ').collect();
+                w.sort_unstable();
+                w.join(" ")
+            })
+            .collect();
+        lines.sort();
+        lines
+    };
+    for (i, c) in cmds.iter().enumerate() {
+        if c[..] == ["ACL", "LIST"] {
+            assert_eq!(rules_as_set(&got[1][i]), rules_as_set(&got[0][i]), "{c:?}");
+            continue;
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&got[1][i]),
+            String::from_utf8_lossy(&got[0][i]),
+            "{c:?}"
+        );
+    }
+}
+
+/// SENTINEL SET when the configuration cannot be written (a directory now stands where the
+/// file was): the change is refused with Redis's error, not acknowledged.
+#[test]
+fn set_reports_a_configuration_that_cannot_be_saved() {
+    let dir = common::test_dir();
+    let node = free_port();
+    let _n = redis_node(dir.path(), node, None);
+    for real in [true, false] {
+        let s = sentinel(real, dir.path(), free_port(), node, 1);
+        let conf = dir.path().join(format!("sentinel-{}.conf", s.port));
+        let aside = conf.with_extension("bak");
+        std::fs::rename(&conf, &aside).unwrap();
+        std::fs::create_dir(&conf).unwrap();
+        let r = Client::connect(s.port).cmd_str(&["SENTINEL", "SET", "mymaster", "quorum", "2"]);
+        std::fs::remove_dir(&conf).unwrap();
+        std::fs::rename(&aside, &conf).unwrap();
+        assert!(
+            r.starts_with("-ERR Failed to save config file"),
+            "real={real}: {r}"
+        );
+    }
+}

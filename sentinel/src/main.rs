@@ -107,7 +107,7 @@ fn sentinel_node(
             soft: 8 << 20,
             soft_seconds: 60,
         },
-        requirepass,
+        acl: parking_lot::RwLock::new(picket::acl::Users::new(requirepass.as_deref())),
         shutdown: tokio::sync::Notify::new(),
         port,
         pause_notify: Arc::new(tokio::sync::Notify::new()),
@@ -139,7 +139,7 @@ fn announce(node: &SentinelNode, new_id: bool) {
         );
     }
     let actions = st.core.take_actions();
-    picket_sentinel::runtime::dispatch(node, &mut st, actions);
+    let _ = picket_sentinel::runtime::dispatch(node, &mut st, actions);
 }
 
 /// Until SHUTDOWN, SIGTERM or SIGINT.

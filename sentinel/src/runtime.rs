@@ -177,11 +177,16 @@ fn pubsub_frame(
     }
 }
 
-/// Carries out the core's actions. Called with the state lock held.
-pub fn dispatch(node: &SentinelNode, st: &mut crate::state::SentinelState, actions: Vec<Action>) {
+/// Carries out the core's actions. Called with the state lock held. Returns the error of
+/// writing the configuration, if it was to be written and could not be (`strerror` text).
+pub fn dispatch(
+    node: &SentinelNode,
+    st: &mut crate::state::SentinelState,
+    actions: Vec<Action>,
+) -> Result<(), String> {
     // A simulated crash: nothing more is carried out, as if the process were gone already.
     if node.exit_code().is_some() {
-        return;
+        return Ok(());
     }
     let mut persist = false;
     for a in actions {
@@ -231,7 +236,7 @@ pub fn dispatch(node: &SentinelNode, st: &mut crate::state::SentinelState, actio
             Action::Exit { code } => {
                 tracing::warn!("Simulated failure: exiting with code {}", code);
                 node.exit_with(code);
-                return;
+                return Ok(());
             }
         }
     }
@@ -241,8 +246,10 @@ pub fn dispatch(node: &SentinelNode, st: &mut crate::state::SentinelState, actio
                 "WARNING: Sentinel was not able to save the new configuration on disk!!!: {}",
                 e
             );
+            return Err(picket::fsutil::strerror(&e));
         }
     }
+    Ok(())
 }
 
 /// The driver: ticks at a random 10–19 Hz and hands every link report to the core.
@@ -256,7 +263,7 @@ pub async fn drive(node: Arc<SentinelNode>, mut events: mpsc::UnboundedReceiver<
                 let now = crate::clock::clock_ms();
                 st.core.tick(now);
                 let actions = st.core.take_actions();
-                dispatch(&node, &mut st, actions);
+                let _ = dispatch(&node, &mut st, actions);
                 let timing = st.core.timing.clone();
                 for o in st.scripts.poll(&timing) {
                     let (kind, text) = match o {
@@ -279,7 +286,7 @@ pub async fn drive(node: Arc<SentinelNode>, mut events: mpsc::UnboundedReceiver<
                     st.core.handle(ev, now);
                 }
                 let actions = st.core.take_actions();
-                dispatch(&node, &mut st, actions);
+                let _ = dispatch(&node, &mut st, actions);
             }
         }
     }

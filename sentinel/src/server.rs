@@ -29,7 +29,7 @@ impl Service for SentinelNode {
     }
 
     fn starts_authenticated(&self) -> bool {
-        self.requirepass.is_none()
+        self.acl.read().default_needs_no_auth()
     }
 
     fn open(&self, client: Arc<ClientHandle>) -> Session {

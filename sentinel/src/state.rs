@@ -38,7 +38,8 @@ pub struct SentinelNode {
     pub started: Instant,
     pub events: mpsc::UnboundedSender<crate::core::Input>,
     pub obuf_pubsub: OutputLimit,
-    pub requirepass: Option<String>,
+    /// The users clients authenticate as (`default`, with `requirepass` as its password).
+    pub acl: parking_lot::RwLock<picket::acl::Users>,
     pub shutdown: tokio::sync::Notify,
     pub port: u16,
     /// Wakes clients waiting on CLIENT PAUSE when CLIENT UNPAUSE ends it early.

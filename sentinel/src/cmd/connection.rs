@@ -28,21 +28,31 @@ pub fn auth(ctx: &mut Ctx, a: &[Bytes]) {
     if a.len() > 3 {
         return out.error(picket::args::ERR_SYNTAX);
     }
-    let Some(pass) = &node.requirepass else {
+    let users = node.acl.read();
+    if a.len() == 2 && users.default_needs_no_auth() {
         return out.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
-    };
+    }
     let (user, given) = if a.len() == 2 {
-        (&b"default"[..], &a[1][..])
+        ("default".to_string(), &a[1][..])
     } else {
-        (&a[1][..], &a[2][..])
+        (String::from_utf8_lossy(&a[1]).into_owned(), &a[2][..])
     };
-    if user == b"default" && given == pass.as_bytes() {
-        sess.authenticated = true;
-        sess.client.meta.lock().authenticated = true;
+    if users.authenticate(&user, given) {
+        log_in(sess, user);
         out.ok();
     } else {
-        out.error("WRONGPASS invalid username-password pair or user is disabled.");
+        out.error(WRONGPASS);
     }
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+/// The connection is now authenticated as `user`.
+fn log_in(sess: &mut crate::state::Session, user: String) {
+    sess.authenticated = true;
+    let mut m = sess.client.meta.lock();
+    m.authenticated = true;
+    m.user = user;
 }
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]
@@ -53,16 +63,11 @@ pub fn hello(ctx: &mut Ctx, a: &[Bytes]) {
     };
     let (node, sess, out) = (ctx.node, &mut *ctx.sess, &mut *ctx.out);
     if let Some((user, pass)) = &h.auth {
-        let ok = user[..] == *b"default"
-            && node
-                .requirepass
-                .as_deref()
-                .map(|p| p.as_bytes() == &pass[..])
-                .unwrap_or(true);
-        if !ok {
-            return out.error("WRONGPASS invalid username-password pair or user is disabled.");
+        let user = String::from_utf8_lossy(user).into_owned();
+        if !node.acl.read().authenticate(&user, pass) {
+            return out.error(WRONGPASS);
         }
-        sess.authenticated = true;
+        log_in(sess, user);
     }
     if let Some(n) = h.setname {
         sess.client.meta.lock().name = n;
@@ -114,9 +119,79 @@ fn apply_client(ctx: &mut Ctx, a: &[Bytes], action: picket::server::client_cmd::
     }
 }
 
-/// ACL WHOAMI: the sentinel has only the default user.
+/// ACL WHOAMI
 pub fn acl_whoami(ctx: &mut Ctx, _a: &[Bytes]) {
-    ctx.out.bulk(b"default");
+    let user = ctx.sess.client.meta.lock().user.clone();
+    ctx.out.bulk(user.as_bytes());
+}
+
+/// ACL SETUSER username [rule ...]
+pub fn acl_setuser(ctx: &mut Ctx, a: &[Bytes]) {
+    let name = String::from_utf8_lossy(&a[2]).into_owned();
+    let rules: Vec<String> = a[3..]
+        .iter()
+        .map(|r| String::from_utf8_lossy(r).into_owned())
+        .collect();
+    let known = |c: &str, s: Option<&str>| {
+        let table = super::command_table();
+        match (table.get(c.as_bytes()), s) {
+            (Some(cmd), Some(s)) => cmd.sub(s).is_some(),
+            (found, _) => found.is_some(),
+        }
+    };
+    match ctx.node.acl.write().set_user(&name, &rules, &known) {
+        Ok(()) => ctx.out.ok(),
+        Err(e) => ctx.out.error(&format!("ERR {e}")),
+    }
+}
+
+/// ACL DELUSER username [username ...]: the number deleted; `default` cannot be.
+pub fn acl_deluser(ctx: &mut Ctx, a: &[Bytes]) {
+    let names: Vec<String> = a[2..]
+        .iter()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect();
+    if names.iter().any(|n| n == "default") {
+        return ctx.out.error("ERR The 'default' user cannot be removed");
+    }
+    let mut users = ctx.node.acl.write();
+    let n = names
+        .iter()
+        .filter(|n| users.users.remove(n.as_str()).is_some())
+        .count();
+    drop(users);
+    // Connections authenticated as a deleted user are closed, as in Redis.
+    for c in ctx.node.registry.all() {
+        if !names.contains(&c.meta.lock().user) {
+            continue;
+        }
+        if c.id == ctx.sess.client.id {
+            // This connection gets its reply first.
+            ctx.sess.close = true;
+        } else {
+            c.kill();
+        }
+    }
+    ctx.out.int(n as i64);
+}
+
+/// ACL USERS
+pub fn acl_users(ctx: &mut Ctx, _a: &[Bytes]) {
+    let users = ctx.node.acl.read();
+    ctx.out.array(users.users.len());
+    for name in users.users.keys() {
+        ctx.out.bulk(name.as_bytes());
+    }
+}
+
+/// ACL LIST
+pub fn acl_list(ctx: &mut Ctx, _a: &[Bytes]) {
+    let users = ctx.node.acl.read();
+    ctx.out.array(users.users.len());
+    for (name, u) in &users.users {
+        ctx.out
+            .bulk(format!("user {name} {}", u.describe()).as_bytes());
+    }
 }
 
 /// The ACL subcommands a sentinel does not have yet.

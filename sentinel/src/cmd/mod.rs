@@ -39,6 +39,37 @@ picket::command_program!(
     command_table
 );
 
+/// The ACL check: whether the connection's user may run this command (AUTH and HELLO are
+/// always allowed, as in Redis).
+fn permitted(
+    node: &SentinelNode,
+    sess: &Session,
+    cmd: &picket::command::Command<Handler>,
+) -> Result<(), String> {
+    if cmd.has(picket::command::flags::NO_AUTH) {
+        return Ok(());
+    }
+    let user = sess.client.meta.lock().user.clone();
+    let users = node.acl.read();
+    let Some(u) = users.users.get(&user) else {
+        return Err(picket::acl::noperm(cmd.meta.name.as_str(), None));
+    };
+    let (name, sub) = match cmd.meta.name.split_once('|') {
+        Some((c, s)) => (c, Some(s)),
+        None => (cmd.meta.name.as_str(), None),
+    };
+    let cats: Vec<&str> = cmd
+        .meta
+        .acl
+        .iter()
+        .map(|c| c.trim_start_matches('@'))
+        .collect();
+    if u.may_run(name, sub, &cats) {
+        return Ok(());
+    }
+    Err(picket::acl::noperm(name, sub))
+}
+
 /// Runs one command: the table's checks, then its handler.
 pub fn execute_one(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &mut Reply) {
     let cmd = match command_table().resolve(a) {
@@ -48,6 +79,9 @@ pub fn execute_one(node: &SentinelNode, sess: &mut Session, a: &[Bytes], out: &m
     sess.client.meta.lock().last_interaction = Instant::now();
     if !sess.authenticated && !cmd.has(picket::command::flags::NO_AUTH) {
         return out.error("NOAUTH Authentication required.");
+    }
+    if let Err(e) = permitted(node, sess, cmd) {
+        return out.error(&e);
     }
     let name = lower(&a[0]);
     if !sess.client.resp3()

@@ -46,6 +46,6 @@ pub fn publish(ctx: &mut Ctx, a: &[Bytes]) {
     let now = crate::clock::clock_ms();
     st.core.process_hello(&String::from_utf8_lossy(&a[2]), now);
     let actions = st.core.take_actions();
-    crate::runtime::dispatch(ctx.node, &mut st, actions);
+    let _ = crate::runtime::dispatch(ctx.node, &mut st, actions);
     ctx.out.int(1);
 }

@@ -64,9 +64,9 @@ const HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
-fn act(node: &SentinelNode, st: &mut crate::state::SentinelState) {
+fn act(node: &SentinelNode, st: &mut crate::state::SentinelState) -> Result<(), String> {
     let actions = st.core.take_actions();
-    dispatch(node, st, actions);
+    dispatch(node, st, actions)
 }
 
 /// Runs a SENTINEL subcommand with the state locked: the node, the state, the arguments, the
@@ -185,7 +185,7 @@ pub fn is_master_down_by_addr(ctx: &mut Ctx, a: &[Bytes]) {
             &arg(a, 5),
             now,
         );
-        act(node, st);
+        let _ = act(node, st);
         out.array(3);
         out.int(down as i64);
         out.bulk(leader.as_bytes());
@@ -197,7 +197,7 @@ pub fn is_master_down_by_addr(ctx: &mut Ctx, a: &[Bytes]) {
 pub fn reset(ctx: &mut Ctx, a: &[Bytes]) {
     locked(ctx, a, |node, st, a, now, out| {
         let n = st.core.reset(&a[2], now);
-        act(node, st);
+        let _ = act(node, st);
         out.int(n as i64);
     })
 }
@@ -258,7 +258,7 @@ pub fn monitor(ctx: &mut Ctx, a: &[Bytes]) {
         }
         match st.core.monitor(&arg(a, 2), &host, port, quorum, now, true) {
             Ok(()) => {
-                act(node, st);
+                let _ = act(node, st);
                 out.ok()
             }
             Err(e) => out.error(&format!("ERR {e}")),
@@ -270,7 +270,7 @@ pub fn monitor(ctx: &mut Ctx, a: &[Bytes]) {
 pub fn remove(ctx: &mut Ctx, a: &[Bytes]) {
     locked(ctx, a, |node, st, a, now, out| {
         if st.core.remove(&arg(a, 2), now) {
-            act(node, st);
+            let _ = act(node, st);
             out.ok()
         } else {
             out.error(NO_SUCH_MASTER)
@@ -283,10 +283,12 @@ pub fn set(ctx: &mut Ctx, a: &[Bytes]) {
     locked(ctx, a, |node, st, a, now, out| {
         let args: Vec<String> = (3..a.len()).map(|i| arg(a, i)).collect();
         let r = st.core.set_options(&arg(a, 2), &args, now);
-        act(node, st);
-        match r {
-            Ok(_) => out.ok(),
-            Err(e) => out.error(&e),
+        let saved = act(node, st);
+        match (r, saved) {
+            (Err(e), _) => out.error(&e),
+            // As Redis: the change is made, and the reply says the file could not be written.
+            (Ok(_), Err(e)) => out.error(&format!("ERR Failed to save config file: {e}")),
+            (Ok(_), Ok(())) => out.ok(),
         }
     })
 }
@@ -373,7 +375,7 @@ fn start_failover(
 ) {
     match st.core.force_failover(name, now, coordinated) {
         Ok(()) => {
-            act(node, st);
+            let _ = act(node, st);
             out.ok()
         }
         Err(e) => out.error(&e),
@@ -435,8 +437,10 @@ fn config_cmd(
     // Validate everything first, then apply.
     let mut seen: Vec<String> = Vec::new();
     let mut i = 3;
+    let mut credentials = false;
     while i < a.len() {
         let p = lower(&a[i]);
+        credentials |= p == "sentinel-user" || p == "sentinel-pass";
         if !GLOBAL_PARAMS.contains(&p.as_str()) {
             return out.error(&format!(
                 "ERR Invalid argument '{p}' to SENTINEL CONFIG SET"
@@ -482,10 +486,16 @@ fn config_cmd(
         }
         i += 2;
     }
+    if credentials {
+        // Taken on the fly, as Redis does: the peer links reconnect with them.
+        st.core.drop_peer_links();
+    }
     st.core.persist();
     let actions = st.core.take_actions();
-    dispatch(node, st, actions);
-    out.ok();
+    match dispatch(node, st, actions) {
+        Ok(()) => out.ok(),
+        Err(e) => out.error(&format!("ERR Failed to save config file: {e}")),
+    }
 }
 
 /// The timings SENTINEL DEBUG shows and sets, in Redis's order.

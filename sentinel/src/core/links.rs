@@ -128,6 +128,23 @@ impl Sentinel {
         }
     }
 
+    /// Closes every link to a peer sentinel (new `sentinel-user`/`sentinel-pass`): they
+    /// reconnect with the new credentials at the next reconnect period.
+    pub fn drop_peer_links(&mut self) {
+        let peers: Vec<(String, Who)> = self
+            .masters
+            .iter()
+            .flat_map(|(m, x)| {
+                x.sentinels
+                    .keys()
+                    .map(move |id| (m.clone(), Who::Sentinel(id.clone())))
+            })
+            .collect();
+        for (m, who) in peers {
+            self.close_links(&m, &who);
+        }
+    }
+
     /// Closes one connection (cc or pc) of an instance, for every entry that uses it.
     pub(crate) fn close_one(&mut self, m: &str, who: &Who, pubsub: bool) {
         let Some(inst) = self.inst(m, who) else {

@@ -131,7 +131,13 @@ impl Sentinel {
             // A fresh connection asks for INFO at once rather than at the next period, so an
             // instance that comes back is seen (and reconfigured) sooner than in Redis.
             inst.info_refresh = 0;
+            let data_node = inst.kind != Kind::Sentinel;
             self.send_ping(m, who, now);
+            if data_node {
+                if let Some(info) = self.masters.get(m).map(|x| x.cmd("INFO")) {
+                    self.send(m, who, vec![info], Tag::Info);
+                }
+            }
         }
     }
 
@@ -441,8 +447,11 @@ impl Sentinel {
                 if let Some(x) = self.masters.get_mut(m) {
                     x.replicas.insert(key.clone(), rep);
                 }
-                self.event(Level::Notice, "+slave", m, &Who::Replica(key), "");
+                self.event(Level::Notice, "+slave", m, &Who::Replica(key.clone()), "");
                 self.persist();
+                // Connected at once rather than at the next tick: a replica just discovered
+                // is a candidate for a failover asked for right away (SENTINEL FAILOVER).
+                self.reconnect(m, &Who::Replica(key), now);
             }
         }
     }
