@@ -319,7 +319,7 @@ pub fn swapdb(ctx: &mut Ctx, a: &[Bytes]) {
     if x < 0 || x >= n || y < 0 || y >= n {
         return ctx.out.error(ERR_DB_INDEX);
     }
-    ctx.st.ks.swap_db(x as usize, y as usize);
+    ctx.st.ks.swap_db(x as usize, y as usize, ctx.now);
     ctx.dirty(1);
     ctx.propagate_as_is(a);
     ctx.out.ok();
@@ -351,7 +351,7 @@ pub fn flushdb(ctx: &mut Ctx, a: &[Bytes]) {
     };
     let db = ctx.db();
     let n = ctx.st.ks.dbs[db].main.len() as u64;
-    let old = ctx.st.ks.flush_db(db);
+    let old = ctx.st.ks.flush_db(db, ctx.now);
     crate::lazyfree::free_dbs(vec![old], lazy);
     ctx.dirty(n + 1);
     ctx.propagate_as_is(a);
@@ -365,7 +365,7 @@ pub fn flushall(ctx: &mut Ctx, a: &[Bytes]) {
     };
     let n = ctx.st.ks.total_keys() as u64;
     let dbs = ctx.st.ks.dbs.len();
-    let old: Vec<Db> = (0..dbs).map(|d| ctx.st.ks.flush_db(d)).collect();
+    let old: Vec<Db> = (0..dbs).map(|d| ctx.st.ks.flush_db(d, ctx.now)).collect();
     crate::lazyfree::free_dbs(old, lazy);
     ctx.dirty(n + 1);
     ctx.propagate_as_is(a);

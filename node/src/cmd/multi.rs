@@ -5,10 +5,11 @@
 //! watched key, including expiry, FLUSHDB/FLUSHALL and SWAPDB.
 
 use super::Ctx;
+use crate::db::Watcher;
 use crate::state::multi::MultiState;
 use crate::state::{NodeState, Session};
 use bytes::Bytes;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Adds a command to the transaction.
@@ -58,7 +59,7 @@ pub fn exec(ctx: &mut Ctx, _a: &[Bytes]) {
             .out
             .error("EXECABORT Transaction discarded because of previous errors.");
     }
-    if ctx.sess.watch_dirty.load(Ordering::Relaxed) {
+    if ctx.sess.watch_dirty.load(Ordering::Relaxed) || watched_key_expired(ctx) {
         unwatch_all(ctx.st, ctx.sess);
         return ctx.out.null_array();
     }
@@ -88,6 +89,20 @@ pub fn exec(ctx: &mut Ctx, _a: &[Bytes]) {
     ctx.st.stream.commit(true);
 }
 
+/// Whether a key this client watched while it was live has expired since (not yet deleted,
+/// or EXEC would see it dirty already): the transaction fails, as in Redis 7.0.
+fn watched_key_expired(ctx: &Ctx) -> bool {
+    ctx.sess.watched.iter().any(|(db, key)| {
+        let d = &ctx.st.ks.dbs[*db];
+        let stale = d.watched.get(key).is_some_and(|ws| {
+            ws.iter().any(|w| {
+                Arc::ptr_eq(&w.dirty, &ctx.sess.watch_dirty) && w.stale.load(Ordering::Relaxed)
+            })
+        });
+        !stale && d.is_expired_at(key, ctx.now)
+    })
+}
+
 /// WATCH key [key ...]
 pub fn watch(ctx: &mut Ctx, a: &[Bytes]) {
     if ctx.sess.multi.is_some() {
@@ -99,11 +114,12 @@ pub fn watch(ctx: &mut Ctx, a: &[Bytes]) {
             continue;
         }
         let key = Bytes::copy_from_slice(k);
-        ctx.st.ks.dbs[db]
-            .watched
-            .entry(key.clone())
-            .or_default()
-            .push(ctx.sess.watch_dirty.clone());
+        let d = &mut ctx.st.ks.dbs[db];
+        let stale = d.is_expired_at(k, ctx.now);
+        d.watched.entry(key.clone()).or_default().push(Watcher {
+            dirty: ctx.sess.watch_dirty.clone(),
+            stale: AtomicBool::new(stale),
+        });
         ctx.sess.watched.push((db, key));
     }
     ctx.out.ok();
@@ -119,7 +135,7 @@ pub fn unwatch(ctx: &mut Ctx, _a: &[Bytes]) {
 pub fn unwatch_all(st: &mut NodeState, sess: &mut Session) {
     for (db, key) in sess.watched.drain(..) {
         if let Some(v) = st.ks.dbs.get_mut(db).and_then(|d| d.watched.get_mut(&key)) {
-            v.retain(|f| !Arc::ptr_eq(f, &sess.watch_dirty));
+            v.retain(|w| !Arc::ptr_eq(&w.dirty, &sess.watch_dirty));
             if v.is_empty() {
                 st.ks.dbs[db].watched.remove(&key);
             }

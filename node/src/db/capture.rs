@@ -249,9 +249,9 @@ mod tests {
                 ks.persist(d, &key(k));
             }
             Op::Flush(d) => {
-                ks.flush_db(d);
+                ks.flush_db(d, 0);
             }
-            Op::Swap(a, b) => ks.swap_db(a, b),
+            Op::Swap(a, b) => ks.swap_db(a, b, 0),
             Op::Step(_) => {}
         }
     }

@@ -54,36 +54,76 @@ pub struct Db {
     pub main: Dict<Entry>,
     /// Absolute expiry times in ms since the Unix epoch.
     pub expires: Dict<i64>,
-    /// Clients WATCHing keys of this db: their "transaction is dirty" flags.
-    pub watched: HashMap<Bytes, Vec<Arc<AtomicBool>>>,
+    /// Clients WATCHing keys of this db.
+    pub watched: HashMap<Bytes, Vec<Watcher>>,
     /// Running average of TTLs seen by the active expiry cycle (INFO keyspace avg_ttl).
     pub avg_ttl: i64,
     /// Keys that clients are blocked on (BLPOP and friends), with the number of waiters.
     pub blocked: HashMap<Bytes, usize>,
 }
 
+/// One client's WATCH on one key.
+#[derive(Debug)]
+pub struct Watcher {
+    /// The client's "transaction is dirty" flag (shared by all its watches).
+    pub dirty: Arc<AtomicBool>,
+    /// The key was already expired when watched: its deletion is no change (Redis 7.0).
+    pub stale: AtomicBool,
+}
+
 impl Db {
-    /// Marks every WATCH on `key` as broken.
+    /// Marks every WATCH on `key` as broken. A key that was already expired when watched
+    /// and is now gone has not logically changed (Redis 7.0): that WATCH holds.
     pub fn touch(&self, key: &[u8]) {
         if self.watched.is_empty() {
             return;
         }
-        if let Some(w) = self.watched.get(key) {
-            for f in w {
-                f.store(true, Ordering::Relaxed);
+        if let Some(ws) = self.watched.get(key) {
+            let gone = !self.main.contains_key(key);
+            for w in ws {
+                if w.stale.load(Ordering::Relaxed) && gone {
+                    w.stale.store(false, Ordering::Relaxed);
+                    continue;
+                }
+                w.dirty.store(true, Ordering::Relaxed);
             }
         }
     }
 
-    /// Marks every WATCH on a key that exists here as broken (FLUSHDB, SWAPDB).
-    pub fn touch_all_existing(&self, also: Option<&Db>) {
-        for (k, w) in &self.watched {
-            if self.main.contains_key(k) || also.map(|o| o.main.contains_key(k)).unwrap_or(false) {
-                for f in w {
-                    f.store(true, Ordering::Relaxed);
+    /// FLUSHDB, FLUSHALL and SWAPDB: breaks every WATCH on a key that exists here or in
+    /// `replaced_with` (SWAPDB's other database), with Redis's rules for keys that were
+    /// already expired when watched.
+    pub fn touch_all_existing(&self, replaced_with: Option<&Db>, now_ms: i64) {
+        for (k, ws) in &self.watched {
+            let here = self.main.contains_key(k);
+            let there = replaced_with.is_some_and(|o| o.main.contains_key(k));
+            if !here && !there {
+                continue;
+            }
+            let there_expired = there && replaced_with.is_some_and(|o| o.is_expired(k, now_ms));
+            for w in ws {
+                if w.stale.load(Ordering::Relaxed) {
+                    if !there {
+                        // Expired key now deleted: no logical change.
+                        w.stale.store(false, Ordering::Relaxed);
+                        continue;
+                    }
+                    if there_expired {
+                        continue;
+                    }
+                } else if !here && there_expired {
+                    // A missing key replaced by an expired one: still logically missing.
+                    w.stale.store(true, Ordering::Relaxed);
+                    continue;
                 }
+                w.dirty.store(true, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Whether `key` is logically expired (still stored, its time passed).
+    pub fn is_expired_at(&self, key: &[u8], now_ms: i64) -> bool {
+        self.main.contains_key(key) && self.is_expired(key, now_ms)
     }
 
     pub fn expire_of(&self, key: &[u8]) -> Option<i64> {
@@ -323,9 +363,9 @@ impl Keyspace {
 
     /// Empties one database, returning its old contents (so they can be freed off the request
     /// path for ASYNC).
-    pub fn flush_db(&mut self, db: usize) -> Db {
+    pub fn flush_db(&mut self, db: usize, now_ms: i64) -> Db {
         let d = &mut self.dbs[db];
-        d.touch_all_existing(None);
+        d.touch_all_existing(None, now_ms);
         let watched = std::mem::take(&mut d.watched);
         let blocked = std::mem::take(&mut d.blocked);
         let mut old = std::mem::take(d);
@@ -336,12 +376,12 @@ impl Keyspace {
         old
     }
 
-    pub fn swap_db(&mut self, a: usize, b: usize) {
+    pub fn swap_db(&mut self, a: usize, b: usize, now_ms: i64) {
         if a == b {
             return;
         }
-        self.dbs[a].touch_all_existing(Some(&self.dbs[b]));
-        self.dbs[b].touch_all_existing(Some(&self.dbs[a]));
+        self.dbs[a].touch_all_existing(Some(&self.dbs[b]), now_ms);
+        self.dbs[b].touch_all_existing(Some(&self.dbs[a]), now_ms);
         self.swap_for_capture(a, b);
         let (x, y) = if a < b { (a, b) } else { (b, a) };
         let (lo, hi) = self.dbs.split_at_mut(y);
@@ -369,7 +409,7 @@ mod tests {
         let flag = Arc::new(AtomicBool::new(false));
         ks.dbs[0]
             .watched
-            .insert(Bytes::from_static(b"k"), vec![flag.clone()]);
+            .insert(Bytes::from_static(b"k"), vec![watcher(&flag, false)]);
         ks.set(0, b"k", Value::Str(RStr::from_arg(b"v")), false);
         assert!(flag.load(Ordering::Relaxed));
         flag.store(false, Ordering::Relaxed);
@@ -380,5 +420,31 @@ mod tests {
         assert!(flag.load(Ordering::Relaxed));
         assert_eq!(ks.expired_pending.len(), 1);
         assert_eq!(ks.stats.expired_keys, 1);
+    }
+
+    fn watcher(flag: &Arc<AtomicBool>, stale: bool) -> Watcher {
+        Watcher {
+            dirty: flag.clone(),
+            stale: AtomicBool::new(stale),
+        }
+    }
+
+    /// A key already expired when watched: its deletion, lazy or by FLUSHDB, is no change;
+    /// a write to it is (Redis 7.0's rules).
+    #[test]
+    fn watch_on_a_stale_key() {
+        let mut ks = Keyspace::new(2);
+        ks.set(0, b"k", Value::Str(RStr::from_arg(b"v")), false);
+        ks.set_expire(0, b"k", 10);
+        let flag = Arc::new(AtomicBool::new(false));
+        ks.dbs[0]
+            .watched
+            .insert(Bytes::from_static(b"k"), vec![watcher(&flag, true)]);
+        assert!(!ks.exists(0, b"k", 20));
+        assert!(!flag.load(Ordering::Relaxed));
+        ks.flush_db(0, 20);
+        assert!(!flag.load(Ordering::Relaxed));
+        ks.set(0, b"k", Value::Str(RStr::from_arg(b"w")), false);
+        assert!(flag.load(Ordering::Relaxed));
     }
 }

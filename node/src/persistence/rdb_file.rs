@@ -296,7 +296,7 @@ pub fn read_rdb_stream(
 /// Replaces the keyspace's databases with loaded ones (the old contents freed lazily).
 pub fn install(ks: &mut Keyspace, loaded: Loaded) {
     for (i, d) in loaded.dbs.into_iter().enumerate() {
-        let old = ks.flush_db(i);
+        let old = ks.flush_db(i, crate::clock::now_ms());
         crate::lazyfree::free_dbs(vec![old], true);
         ks.dbs[i].main = d.main;
         ks.dbs[i].expires = d.expires;
