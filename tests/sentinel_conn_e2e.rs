@@ -22,15 +22,20 @@ fn myid(port: u16) -> String {
     r.lines().nth(1).unwrap_or_default().to_string()
 }
 
-/// The `link-refcount` of every peer of `master` as `on` reports them.
-fn refcounts(on: u16, master: &str) -> Vec<String> {
-    let r = Client::connect(on).cmd_str(&["SENTINEL", "SENTINELS", master]);
+/// The values of `field` in the maps a SENTINEL subcommand answers on `on`.
+fn map_fields(on: u16, cmd: &[&str], field: &str) -> Vec<String> {
+    let r = Client::connect(on).cmd_str(cmd);
     let lines: Vec<&str> = r.split("\r\n").collect();
     lines
         .windows(3)
-        .filter(|w| w[0] == "link-refcount")
+        .filter(|w| w[0] == field)
         .map(|w| w[2].to_string())
         .collect()
+}
+
+/// The `link-refcount` of every peer of `master` as `on` reports them.
+fn refcounts(on: u16, master: &str) -> Vec<String> {
+    map_fields(on, &["SENTINEL", "SENTINELS", master], "link-refcount")
 }
 
 #[test]
@@ -376,13 +381,8 @@ fn crash_after_election(real: bool) {
 
 /// The flags of `mymaster` as the sentinel on `port` reports them.
 fn master_flags(port: u16) -> String {
-    let r = Client::connect(port).cmd_str(&["SENTINEL", "MASTER", "mymaster"]);
-    let lines: Vec<&str> = r.split("\r\n").collect();
-    lines
-        .windows(3)
-        .find(|w| w[0] == "flags")
-        .map(|w| w[2].to_string())
-        .unwrap_or_default()
+    let flags = map_fields(port, &["SENTINEL", "MASTER", "mymaster"], "flags");
+    flags.into_iter().next().unwrap_or_default()
 }
 
 /// A sentinel without the password its master requires shows the master `disconnected`
@@ -494,12 +494,21 @@ fn script_path_errors_match_redis_sentinel() {
         );
         got.push(replies(port, &cmds));
     }
+    assert_replies_match(&cmds, &got[0], &got[1], |_, r| {
+        String::from_utf8_lossy(r).into_owned()
+    });
+}
+
+/// Each command's reply from picket-sentinel equals redis-sentinel's, once both are put
+/// through `shown` (the command and its raw reply).
+fn assert_replies_match(
+    cmds: &[Vec<&str>],
+    redis: &[Vec<u8>],
+    picket: &[Vec<u8>],
+    shown: impl Fn(&[&str], &[u8]) -> String,
+) {
     for (i, c) in cmds.iter().enumerate() {
-        assert_eq!(
-            String::from_utf8_lossy(&got[1][i]),
-            String::from_utf8_lossy(&got[0][i]),
-            "{c:?}"
-        );
+        assert_eq!(shown(c, &picket[i]), shown(c, &redis[i]), "{c:?}");
     }
 }
 
@@ -571,8 +580,11 @@ fn acl_users_match_redis_sentinel() {
     }
     // Redis rebuilds a user's command rules from its command table, whose order is a hash
     // table's: the rules of each ACL LIST line are compared as a set.
-    let rules_as_set = |r: &[u8]| {
+    assert_replies_match(&cmds, &got[0], &got[1], |c, r| {
         let text = String::from_utf8_lossy(r).into_owned();
+        if c[..] != ["ACL", "LIST"] {
+            return text;
+        }
         let mut lines: Vec<String> = text
             .split("\r\n")
             .map(|l| {
@@ -582,19 +594,8 @@ fn acl_users_match_redis_sentinel() {
             })
             .collect();
         lines.sort();
-        lines
-    };
-    for (i, c) in cmds.iter().enumerate() {
-        if c[..] == ["ACL", "LIST"] {
-            assert_eq!(rules_as_set(&got[1][i]), rules_as_set(&got[0][i]), "{c:?}");
-            continue;
-        }
-        assert_eq!(
-            String::from_utf8_lossy(&got[1][i]),
-            String::from_utf8_lossy(&got[0][i]),
-            "{c:?}"
-        );
-    }
+        lines.join("\n")
+    });
 }
 
 /// SENTINEL SET when the configuration cannot be written (a directory now stands where the
