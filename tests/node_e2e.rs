@@ -684,3 +684,43 @@ fn pushes_pass_client_reply_off_as_in_redis() {
         );
     }
 }
+
+/// A configuration file named by a relative path is rewritten in place after the server has
+/// changed to its `dir` (Redis keeps the file's absolute path; the harness of Redis's suites
+/// starts servers that way).
+#[test]
+fn config_rewrite_with_a_relative_config_path() {
+    let dir = common::test_dir();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let port = common::free_port();
+    std::fs::write(
+        dir.path().join("n.conf"),
+        format!(
+            "port {port}\nbind 127.0.0.1\nsave \"\"\ndir {}\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(common::binary("picket-node"))
+        .arg("n.conf")
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || Client::try_connect(
+        port
+    )
+    .is_some()));
+    let mut c = Client::connect(port);
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "SET", "key-load-delay", "7"]),
+        "+OK\r\n"
+    );
+    let r = c.cmd_str(&["CONFIG", "REWRITE"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(r, "+OK\r\n");
+    let text = std::fs::read_to_string(dir.path().join("n.conf")).unwrap();
+    assert!(text.contains("key-load-delay 7"), "{text}");
+}

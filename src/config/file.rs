@@ -107,8 +107,10 @@ pub fn load_file(cfg: &mut Config, path: &Path) -> Result<Vec<String>, ConfigFil
         FileSyntax::RedisConf => load_redis_conf(cfg, path, &text, &mut set, 0)?,
         FileSyntax::Toml => load_toml(cfg, path, &text, &mut set)?,
     }
+    // Kept absolute, as Redis keeps it: the server changes to `dir` afterwards, and CONFIG
+    // REWRITE must still find the file.
     cfg.file = Some(LoadedFile {
-        path: path.to_path_buf(),
+        path: std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
         syntax,
     });
     Ok(set)

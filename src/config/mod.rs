@@ -36,6 +36,8 @@ pub struct Spec {
     pub aliases: Vec<String>,
     pub kind: Kind,
     pub immutable: bool,
+    /// Redis's testing directives: CONFIG GET shows them only when asked by exact name.
+    pub hidden: bool,
     pub default: String,
 }
 
@@ -65,6 +67,7 @@ pub fn parse_spec_table(text: &str) -> Vec<Spec> {
                     .collect(),
                 kind,
                 immutable: f[3].contains("immutable"),
+                hidden: f[3].contains("hidden"),
                 default: f[4].to_string(),
             }
         })
@@ -189,7 +192,14 @@ impl Config {
         let mut out = BTreeMap::new();
         for (i, s) in self.specs.iter().enumerate() {
             for n in std::iter::once(&s.name).chain(s.aliases.iter()) {
-                if patterns.iter().any(|p| glob_match(p, n.as_bytes(), true)) {
+                let asked = |p: &&[u8]| {
+                    if s.hidden {
+                        p.eq_ignore_ascii_case(n.as_bytes())
+                    } else {
+                        glob_match(p, n.as_bytes(), true)
+                    }
+                };
+                if patterns.iter().any(asked) {
                     out.insert(n.clone(), shown(s, &self.values[i]));
                 }
             }

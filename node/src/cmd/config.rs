@@ -9,6 +9,7 @@ use bytes::Bytes;
 pub const ACTED_ON: &[&str] = &[
     "port",
     "notify-keyspace-events",
+    "key-load-delay",
     "bind",
     "unixsocket",
     "unixsocketperm",

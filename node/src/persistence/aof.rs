@@ -502,7 +502,7 @@ fn load_rdb_base(
 ) -> Result<(), String> {
     let (dbs, lru, lim) = (st.ks.dbs.len(), st.ks.lru.initial(), st.ks.enc);
     let read = parking_lot::MutexGuard::unlocked(st, || {
-        crate::persistence::rdb_file::read_rdb_file(path, dbs, &lim, lru, true, None)
+        crate::persistence::rdb_file::read_rdb_file(path, dbs, &lim, lru, true, None, 0)
     });
     match read {
         Ok(Some(l)) => crate::persistence::rdb_file::install(&mut st.ks, l),

@@ -145,6 +145,9 @@ struct Loader {
     repl_id: Option<String>,
     repl_offset: Option<u64>,
     repl_stream_db: Option<i64>,
+    /// `key-load-delay`: microseconds slept after each key (a testing directive of Redis,
+    /// which its suites use to keep a server loading for a while).
+    key_delay_us: i64,
 }
 
 impl Loader {
@@ -183,6 +186,9 @@ impl Sink for Loader {
         let Some(d) = self.dbs.get_mut(db) else {
             return Err(format!("FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting", self.dbs.len()));
         };
+        if self.key_delay_us > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(self.key_delay_us as u64));
+        }
         if self.drop_expired && matches!(exp, Some(t) if t <= self.now) {
             self.expired += 1;
             return Ok(());
@@ -229,6 +235,7 @@ pub fn read_rdb_file(
     lru: u32,
     drop_expired: bool,
     progress: Option<(Arc<AtomicU64>, Arc<AtomicU64>)>,
+    key_delay_us: i64,
 ) -> Result<Option<Loaded>, RdbError> {
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
@@ -251,6 +258,7 @@ pub fn read_rdb_file(
         repl_id: None,
         repl_offset: None,
         repl_stream_db: None,
+        key_delay_us,
     };
     let reader = Counting {
         inner: std::io::BufReader::with_capacity(1 << 16, f),
@@ -283,6 +291,7 @@ pub fn read_rdb_stream(
         repl_id: None,
         repl_offset: None,
         repl_stream_db: None,
+        key_delay_us: 0,
     };
     let n = load(data, lim, &mut loader)?;
     Ok(Loaded {
@@ -312,7 +321,7 @@ pub fn load_rdb(
     drop_expired: bool,
 ) -> Result<Option<(u64, u64)>, RdbError> {
     let lru = ks.lru.initial();
-    match read_rdb_file(path, ks.dbs.len(), lim, lru, drop_expired, None)? {
+    match read_rdb_file(path, ks.dbs.len(), lim, lru, drop_expired, None, 0)? {
         None => Ok(None),
         Some(l) => {
             let r = (l.keys, l.expired);
@@ -329,13 +338,14 @@ pub fn load_rdb(
 pub async fn load_at_startup(
     node: Arc<crate::state::Node>,
 ) -> Result<Option<(String, u64)>, String> {
-    let (path, lim, dbs, lru) = {
+    let (path, lim, dbs, lru, key_delay) = {
         let st = node.state.lock();
         (
             rdb_path(&st),
             st.ks.enc,
             st.ks.dbs.len(),
             st.ks.lru.initial(),
+            st.config.get_i64("key-load-delay"),
         )
     };
     let Ok(meta) = std::fs::metadata(&path) else {
@@ -348,7 +358,7 @@ pub async fn load_at_startup(
     let started = Instant::now();
     let p2 = path.clone();
     let res = tokio::task::spawn_blocking(move || {
-        read_rdb_file(&p2, dbs, &lim, lru, true, Some(progress))
+        read_rdb_file(&p2, dbs, &lim, lru, true, Some(progress), key_delay)
     })
     .await;
     let fatal =
