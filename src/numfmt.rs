@@ -29,6 +29,13 @@ pub enum IncrFloatError {
 /// `cur + incr` computed in long double and printed as Redis prints INCRBYFLOAT results.
 /// `cur = None` means the key did not exist (0).
 pub fn incr_long_double(cur: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>, IncrFloatError> {
+    // A NUL inside a value ends C's parse early; Redis 7.0 checks the whole length was read.
+    if cur.is_some_and(|c| c.contains(&0)) {
+        return Err(IncrFloatError::CurrentNotFloat);
+    }
+    if incr.contains(&0) {
+        return Err(IncrFloatError::IncrNotFloat);
+    }
     let mut out = vec![0u8; 5200];
     let (cp, cl) = match cur {
         Some(c) => (c.as_ptr() as *const c_char, c.len()),
