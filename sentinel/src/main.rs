@@ -144,17 +144,39 @@ fn announce(node: &SentinelNode, new_id: bool) {
 
 /// Until SHUTDOWN, SIGTERM or SIGINT.
 async fn wait_for_shutdown(node: &SentinelNode) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        refuse("Can't install the signal handlers");
-    };
-    tokio::select! {
-        _ = node.shutdown.notified() => {}
-        _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-        _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+    node.shutdown.notified().await;
+}
+
+/// SIGTERM and SIGINT are taken on a thread of their own, with its own small runtime, so
+/// the sentinel exits at once even when the main runtime's workers are busy (a slow fsync of
+/// the configuration under the lock): a sentinel has nothing to save on the way out, and its
+/// configuration is only ever replaced whole.
+fn exit_on_signals() {
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(|| {
+            use tokio::signal::unix::{signal, SignalKind};
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap_or_else(|e| refuse(format!("Can't start the signal runtime: {e}")));
+            rt.block_on(async {
+                let (Ok(mut term), Ok(mut int)) = (
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::interrupt()),
+                ) else {
+                    refuse("Can't install the signal handlers");
+                };
+                tokio::select! {
+                    _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+                    _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+                }
+                tracing::warn!("Sentinel is now ready to exit, bye bye...");
+                std::process::exit(0);
+            })
+        });
+    if let Err(e) = spawned {
+        refuse(format!("Can't start the signal thread: {e}"));
     }
 }
 
@@ -184,6 +206,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap_or_else(|e| refuse(format!("Can't start the runtime: {e}")));
+    exit_on_signals();
     rt.block_on(async move {
         let listeners = bind_listeners(&spec).unwrap_or_else(|e| {
             tracing::warn!("{}", e);
