@@ -2,8 +2,9 @@
 # Throughput of picket-node against redis-server on this machine, in one run, alternating
 # A B A B: redis-benchmark -c 50 with the string tests (set, get, incr, mset) and the
 # collection tests (lpush, rpush, lpop, rpop, sadd, hset, spop, zadd, zpopmin, lrange_100,
-# lrange_600) at -P 1 and -P 16. Prints requests per second for each and the ratio
-# Picket/Redis (median of the rounds). Then the resident memory of both, each dataset loaded
+# lrange_600) at -P 1 and -P 16, each test its own redis-benchmark run. Prints requests per
+# second for each and the ratio Picket/Redis, and each server's CPU time per request and their
+# ratio (medians of the rounds). Then the resident memory of both, each dataset loaded
 # into fresh processes: 1,000,000 keys with 16-byte values, 1,000,000 hashes of 5 fields,
 # 100,000 sorted sets of 10 members.
 #
@@ -25,20 +26,34 @@ start_both() { # pin
 # steal the server's core (the ratios are much steadier).
 start_both "$PIN_S"
 
-run() { # port pipeline -> lines "TEST rps"
-  $PIN_C redis-benchmark -p "$1" -c 50 -n "$N" -P "$2" -t "$TESTS" -q --csv 2>/dev/null | tail -n +2 | tr -d '"' | awk -F, '{gsub(/ /, "_", $1); print $1, $2}'
+# The server's CPU time so far, in ns, summed over its threads (the scheduler's own account:
+# user and system time, without the 10 ms ticks of /proc/PID/stat).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
+run() { # port pid pipeline test -> "rps cpu_us_per_request"
+  local before after rps
+  before=$(cpu_ns "$2")
+  rps=$($PIN_C redis-benchmark -p "$1" -c 50 -n "$N" -P "$3" -t "$4" -q --csv 2>/dev/null | tail -n 1 | tr -d '"' | awk -F, '{ print $2 }')
+  after=$(cpu_ns "$2")
+  awk -v r="$rps" -v t=$((after - before)) -v n="$N" 'BEGIN { printf "%s %.4f\n", r, t / 1000 / n }'
 }
-declare -A PR RR
+declare -A PR RR PC RC
 for P in 1 16; do
   for r in $(seq "$ROUNDS"); do
-    while read -r t v; do PR["$P $t"]+="$v "; done < <(run $PPORT $P)
-    while read -r t v; do RR["$P $t"]+="$v "; done < <(run $RPORT $P)
+    for t in ${TESTS//,/ }; do
+      read -r v c < <(run $PPORT "$PP" "$P" "$t"); PR["$P $t"]+="$v "; PC["$P $t"]+="$c "
+      read -r v c < <(run $RPORT "$RP" "$P" "$t"); RR["$P $t"]+="$v "; RC["$P $t"]+="$c "
+    done
   done
 done
-printf '%-4s %-22s %12s %12s %8s\n' "-P" test picket redis ratio
+# rps: requests per second (redis-benchmark on the client CPUs; at -P 16 it uses its whole CPU
+# and can be the limit). cpu/req: the server's CPU time per request, in microseconds (user +
+# system; the capacity of a saturated server is its inverse). "cpu ratio" is redis/picket:
+# above 1.0 Picket does the same work with less CPU.
+printf '%-4s %-12s %10s %10s %8s %10s %10s %9s\n' "-P" test picket redis ratio "pk us/req" "rd us/req" "cpu ratio"
 for key in "${!PR[@]}"; do echo "$key"; done | sort -k1,1n -k2 | while read -r P t; do
   pm=$(echo "${PR["$P $t"]}" | median); rm=$(echo "${RR["$P $t"]}" | median)
-  awk -v P="$P" -v t="$t" -v a="$pm" -v b="$rm" 'BEGIN { printf "%-4s %-22s %12.0f %12.0f %8.2f\n", P, t, a, b, a / b }'
+  pc=$(echo "${PC["$P $t"]}" | median); rc=$(echo "${RC["$P $t"]}" | median)
+  awk -v P="$P" -v t="$t" -v a="$pm" -v b="$rm" -v pc="$pc" -v rc="$rc" 'BEGIN { printf "%-4s %-12s %10.0f %10.0f %8.2f %10.3f %10.3f %9.2f\n", P, t, a, b, a / b, pc, rc, (pc > 0 ? rc / pc : 0) }'
 done
 
 [ "${MEMORY:-1}" = 0 ] && exit 0

@@ -198,6 +198,17 @@ async fn shutdown(node: &Node) {
     }
 }
 
+/// The start-up banner `always-show-logo yes` asks for (Picket's own, not Redis's art). Tools
+/// and Redis's test harness read its ` PID: <pid>` and `Port: <port>`.
+fn banner(port: u16) -> String {
+    format!(
+        "\n    Picket {} (Redis {} compatible), 64 bit\n    Running in standalone mode\n    Port: {port}\n    PID: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        picket::REDIS_VERSION,
+        std::process::id()
+    )
+}
+
 fn main() {
     let cfg = load_config();
     picket_node::cmd::table::install(&cfg.renames);
@@ -209,14 +220,19 @@ fn main() {
         .unwrap_or_default();
     // `io-threads` (default 1, as Redis) sets the runtime's worker threads.
     let threads = cfg.get_i64("io-threads").clamp(1, 128) as usize;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| {
-            eprintln!("Can't start the runtime: {e}");
-            std::process::exit(1);
-        });
+    // One thread (the default) runs every connection on the main thread, as Redis does: no
+    // work-stealing queues or cross-thread wakeups on the hot path.
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    let rt = builder.enable_all().build().unwrap_or_else(|e| {
+        eprintln!("Can't start the runtime: {e}");
+        std::process::exit(1);
+    });
     rt.block_on(async move {
         tracing::info!(
             "oO0OoO0OoO0Oo Picket (Redis {} compatible) is starting oO0OoO0OoO0Oo",
@@ -239,6 +255,9 @@ fn main() {
         let write_pid = daemonize || pidfile != "/var/run/redis.pid";
         if write_pid && !pidfile.is_empty() {
             let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
+        }
+        if cfg.get_bool("always-show-logo") {
+            tracing::info!("{}", banner(spec.port));
         }
         let node = Node::new(cfg, exe);
         tracing::info!("Server initialized");

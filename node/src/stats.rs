@@ -1,6 +1,6 @@
 //! Counters for INFO stats, commandstats and errorstats.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Default, Clone)]
 pub struct CommandStat {
@@ -13,7 +13,9 @@ pub struct CommandStat {
 #[derive(Debug, Default)]
 pub struct Stats {
     pub commands_processed: u64,
-    pub commands: HashMap<&'static str, CommandStat, foldhash::fast::RandomState>,
+    /// Per command, at its table id ([`crate::cmd::Command::id`]), with its name; `None` for
+    /// a command that has not run (nor been rejected) since the last reset.
+    commands: Vec<Option<(&'static str, CommandStat)>>,
     pub errors: BTreeMap<String, u64>,
     pub total_error_replies: u64,
     /// (time ms, commands processed) samples for instantaneous_ops_per_sec.
@@ -21,6 +23,29 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// The counters of the command with table id `id` and name `name`.
+    #[inline]
+    pub fn command(&mut self, id: usize, name: &'static str) -> &mut CommandStat {
+        if id >= self.commands.len() {
+            self.commands.resize(id + 1, None);
+        }
+        &mut self.commands[id]
+            .get_or_insert_with(|| (name, CommandStat::default()))
+            .1
+    }
+
+    /// Every command that ran or was rejected, by name.
+    pub fn commands(&self) -> Vec<(&'static str, &CommandStat)> {
+        let mut v: Vec<_> = self
+            .commands
+            .iter()
+            .flatten()
+            .map(|(n, s)| (*n, s))
+            .collect();
+        v.sort_by_key(|(n, _)| *n);
+        v
+    }
+
     pub fn record_errors(&mut self, codes: Vec<String>) {
         for c in codes {
             self.total_error_replies += 1;

@@ -15,7 +15,7 @@ pub mod keys;
 pub mod meta;
 pub mod table;
 
-pub use table::{Command, Entry, Table};
+pub use table::{Command, Entry, NameCache, Table};
 
 use std::collections::HashMap;
 use std::sync::OnceLock;

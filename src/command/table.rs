@@ -54,6 +54,9 @@ pub struct Command<H: 'static> {
     pub handler: H,
     /// In the program's declaration order.
     pub subcommands: Vec<Command<H>>,
+    /// A number of its own in the table (0..[`Table::ids`]), for per-command counters kept in
+    /// a vector.
+    pub id: usize,
 }
 
 impl<H> Command<H> {
@@ -82,11 +85,22 @@ impl<H> Command<H> {
     }
 }
 
+/// A connection's last resolved command: the name as the client sent it and its place in the
+/// table ([`Table::resolve_cached`]). Empty (`len` 0) matches nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NameCache {
+    name: [u8; 19],
+    len: u8,
+    index: u32,
+}
+
 /// Every command of a program, in declaration order, with a lookup by name.
 pub struct Table<H: 'static> {
     pub commands: Vec<Command<H>>,
     /// Dispatch names (`rename-command` changes them; COMMAND keeps Redis's names).
-    index: HashMap<String, usize>,
+    index: HashMap<Box<[u8]>, usize, foldhash::fast::FixedState>,
+    /// How many commands and subcommands there are (each has its [`Command::id`] below this).
+    pub ids: usize,
 }
 
 impl<H: Copy> Table<H> {
@@ -97,37 +111,49 @@ impl<H: Copy> Table<H> {
         meta: &'static HashMap<String, Meta>,
     ) -> Result<Table<H>, String> {
         let mut commands = Vec::with_capacity(entries.len());
+        let mut ids = 0;
         for e in entries {
             let m = meta
                 .get(e.name)
                 .ok_or_else(|| format!("`{}` is not a Redis 7.0 command", e.name))?;
-            commands.push(Self::command(e, m)?);
+            commands.push(Self::command(e, m, &mut ids)?);
         }
         let index = commands
             .iter()
             .enumerate()
-            .map(|(i, c)| (c.name.to_string(), i))
+            .map(|(i, c)| (c.name.as_bytes().into(), i))
             .collect();
-        Ok(Table { commands, index })
+        Ok(Table {
+            commands,
+            index,
+            ids,
+        })
     }
 
     /// `rename-command from to`: the command answers to `to` (lowercase) from now on, or to
     /// nothing when `to` is empty.
     pub fn rename(&mut self, from: &str, to: &str) {
-        if let Some(i) = self.index.remove(&from.to_ascii_lowercase()) {
+        if let Some(i) = self.index.remove(from.to_ascii_lowercase().as_bytes()) {
             if !to.is_empty() {
-                self.index.insert(to.to_ascii_lowercase(), i);
+                self.index
+                    .insert(to.to_ascii_lowercase().as_bytes().into(), i);
             }
         }
     }
 
-    fn command(e: &'static Entry<H>, m: &'static Meta) -> Result<Command<H>, String> {
+    fn command(
+        e: &'static Entry<H>,
+        m: &'static Meta,
+        ids: &mut usize,
+    ) -> Result<Command<H>, String> {
+        let id = *ids;
+        *ids += 1;
         let mut subcommands = Vec::with_capacity(e.subcommands.len());
         for s in e.subcommands {
             let sm = m
                 .sub(s.name)
                 .ok_or_else(|| format!("`{} {}` is not a Redis 7.0 command", e.name, s.name))?;
-            subcommands.push(Self::command(s, sm)?);
+            subcommands.push(Self::command(s, sm, ids)?);
         }
         Ok(Command {
             name: m.name.as_str(),
@@ -136,6 +162,7 @@ impl<H: Copy> Table<H> {
             meta: m,
             handler: e.handler,
             subcommands,
+            id,
         })
     }
 }
@@ -148,10 +175,9 @@ impl<H> Table<H> {
             for (d, s) in buf.iter_mut().zip(name) {
                 *d = s.to_ascii_lowercase();
             }
-            let s = std::str::from_utf8(&buf[..name.len()]).ok()?;
-            self.index.get(s)
+            self.index.get(&buf[..name.len()])
         } else {
-            self.index.get(lower(name).as_str())
+            self.index.get(lower(name).as_bytes())
         };
         i.map(|i| &self.commands[*i])
     }
@@ -192,6 +218,34 @@ impl<H> Table<H> {
             return Err(wrong_args(sub.name));
         }
         Ok(sub)
+    }
+
+    /// [`Table::resolve`] for a connection that keeps `cache`: a command without subcommands
+    /// named as its last one (byte for byte, as clients repeat it) is found without a lookup.
+    #[inline]
+    pub fn resolve_cached(
+        &self,
+        cache: &mut NameCache,
+        args: &[Bytes],
+    ) -> Result<&Command<H>, String> {
+        let name = &args[0][..];
+        if cache.len != 0 && cache.len as usize == name.len() && cache.name[..name.len()] == *name {
+            let cmd = &self.commands[cache.index as usize];
+            if cmd.arity_ok(args.len()) {
+                return Ok(cmd);
+            }
+        }
+        let cmd = self.resolve(args)?;
+        if cmd.subcommands.is_empty() && !name.is_empty() && name.len() <= cache.name.len() {
+            if let Some(&i) = self.index.get(cmd.name.as_bytes()) {
+                if std::ptr::eq(&self.commands[i], cmd) {
+                    cache.name[..name.len()].copy_from_slice(name);
+                    cache.len = name.len() as u8;
+                    cache.index = i as u32;
+                }
+            }
+        }
+        Ok(cmd)
     }
 
     /// Every command and subcommand, each container before its subcommands.

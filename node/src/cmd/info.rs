@@ -338,8 +338,7 @@ fn stats(b: &mut InfoBuilder, node: &Node, st: &NodeState) {
 
 /// INFO commandstats: calls, time and failures per command.
 fn commandstats(b: &mut InfoBuilder, _node: &Node, st: &NodeState) {
-    let mut cmds: Vec<_> = st.stats.commands.iter().collect();
-    cmds.sort_by_key(|(n, _)| **n);
+    let cmds = st.stats.commands();
     let lines: Vec<String> = cmds
         .into_iter()
         .map(|(n, s)| {

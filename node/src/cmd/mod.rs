@@ -204,7 +204,7 @@ fn run_checked(
     now: i64,
 ) {
     st.stats.commands_processed += 1;
-    let cmd = match lookup(args) {
+    let cmd = match command_table().resolve_cached(&mut sess.last_command, args) {
         Ok(c) => c,
         Err(e) => {
             if let Some(m) = sess.multi.as_mut() {
@@ -227,7 +227,7 @@ fn run_checked(
         out.error(&e);
         let errs = out.take_errors();
         st.stats.record_errors(errs);
-        st.stats.commands.entry(name).or_default().rejected += 1;
+        st.stats.command(cmd.id, name).rejected += 1;
         return;
     }
     // Inside MULTI everything but the transaction-control commands is queued.
@@ -261,7 +261,9 @@ pub fn call(
     out: &mut Reply,
     now: i64,
 ) {
-    let started = Instant::now();
+    // The TSC clock: a command's duration costs a few ns to take, where the system clock's
+    // two reads were 7% of a GET's time.
+    let started = quanta::Instant::now();
     let errors_before = out.errors.len();
     let stream_before = st.stream.buffer.len();
     {
@@ -289,7 +291,7 @@ pub fn call(
         let errs = out.take_errors();
         st.stats.record_errors(errs);
     }
-    let s = st.stats.commands.entry(name).or_default();
+    let s = st.stats.command(cmd.id, name);
     s.calls += 1;
     s.usec += started.elapsed().as_micros() as u64;
     if failed {

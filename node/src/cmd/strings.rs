@@ -56,11 +56,18 @@ fn reply_str(ctx: &mut Ctx, s: &RStr) {
 
 /// GET key
 pub fn get(ctx: &mut Ctx, a: &[Bytes]) {
-    if let Ok(v) = get_str(ctx, &a[1]) {
-        match v {
-            Some(s) => reply_str(ctx, &s),
-            None => ctx.out.null(),
+    // The value is written from where it lies (no copy of it first).
+    let db = ctx.db();
+    let out = &mut *ctx.out;
+    match ctx.st.ks.lookup(db, &a[1], ctx.now).map(|e| &e.val) {
+        None => out.null(),
+        Some(Value::Str(RStr::Int(i))) => {
+            let mut b = [0u8; 20];
+            out.bulk(picket::resp::fmt_i64(&mut b, *i));
         }
+        Some(Value::Str(RStr::Emb(b) | RStr::Raw(b))) => out.bulk(b),
+        #[allow(unreachable_patterns)]
+        Some(_) => out.error(ERR_WRONGTYPE),
     }
 }
 

@@ -261,4 +261,42 @@ mod tests {
         let t = super::command_table();
         assert_eq!(t.commands.len(), super::ENTRIES.len());
     }
+
+    fn argv(v: &[&str]) -> Vec<bytes::Bytes> {
+        v.iter().map(|a| bytes::Bytes::from(a.to_string())).collect()
+    }
+
+    /// A connection's name cache answers exactly as the full lookup does, whatever ran before:
+    /// other cases of the name, wrong arities, subcommands, unknown and empty names.
+    #[test]
+    fn the_name_cache_resolves_as_the_table() {
+        let t = super::command_table();
+        let cases: &[&[&str]] = &[
+            &["SET", "k", "v"],
+            &["SET", "k"],
+            &["set", "k", "v", "EX", "1"],
+            &["GET", "k"],
+            &["GET"],
+            &["get", "k", "extra"],
+            &["CONFIG", "GET", "x"],
+            &["CONFIG", "NOPE"],
+            &["config"],
+            &["nosuchcommand"],
+            &[""],
+            &["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"],
+            &["GET", "k"],
+            &["SET", "k", "v"],
+        ];
+        let name = |r: Result<&super::super::Command, String>| r.map(|c| c.name);
+        let mut cache = picket::command::NameCache::default();
+        for round in 0..3 {
+            for (i, c) in cases.iter().enumerate() {
+                let a = argv(c);
+                let want = name(t.resolve(&a));
+                assert_eq!(name(t.resolve_cached(&mut cache, &a)), want, "{round} {i} {c:?}");
+                // The same command twice: the second one is served from the cache.
+                assert_eq!(name(t.resolve_cached(&mut cache, &a)), want, "{round} {i} again");
+            }
+        }
+    }
 }

@@ -132,6 +132,8 @@ pub struct Session {
     pub in_exec: bool,
     /// Replication: REPLCONF options, replica/master link flags, WAIT offset.
     pub repl: repl::SessionRepl,
+    /// The last command this connection ran, found again without a table lookup.
+    pub last_command: picket::command::NameCache,
 }
 
 impl Session {
@@ -153,6 +155,7 @@ impl Session {
             blocked: None,
             in_exec: false,
             repl: Default::default(),
+            last_command: Default::default(),
         }
     }
 }
