@@ -220,6 +220,16 @@ impl<H> Table<H> {
         Ok(sub)
     }
 
+    /// The command or subcommand `args` name, whatever their number (for the stats of a call
+    /// rejected for its arity).
+    pub fn named(&self, args: &[Bytes]) -> Option<&Command<H>> {
+        let cmd = self.get(&args[0])?;
+        match args.get(1) {
+            Some(sub) if !cmd.subcommands.is_empty() => cmd.sub(&lower(sub)),
+            _ => Some(cmd),
+        }
+    }
+
     /// [`Table::resolve`] for a connection that keeps `cache`: a command without subcommands
     /// named as its last one (byte for byte, as clients repeat it) is found without a lookup.
     #[inline]

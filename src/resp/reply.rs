@@ -11,6 +11,9 @@ pub struct Reply {
     pub resp3: bool,
     /// Error replies written since the last [`Reply::take_errors`] (for INFO errorstats).
     pub errors: Vec<String>,
+    /// The client's hard output-buffer limit in bytes (0: none): a buffer over it closes the
+    /// connection without a reply, and long replies stop being written ([`Reply::over_limit`]).
+    pub limit: usize,
 }
 
 fn push_num(buf: &mut Vec<u8>, n: i64) {
@@ -49,7 +52,14 @@ impl Reply {
             buf: Vec::with_capacity(256),
             resp3,
             errors: Vec::new(),
+            limit: 0,
         }
+    }
+
+    /// The buffer holds more than the client's output limit.
+    #[inline]
+    pub fn over_limit(&self) -> bool {
+        self.limit != 0 && self.buf.len() > self.limit
     }
 
     pub fn len(&self) -> usize {

@@ -79,6 +79,7 @@ pub fn block(ctx: &mut Ctx, keys: &[Bytes], deadline: Option<Instant>, op: Block
             op: op.clone(),
             resp3: ctx.sess.client.resp3(),
             slot: slot.clone(),
+            command: (ctx.cmd.id, ctx.cmd.name),
         },
     );
     ctx.sess.client.meta.lock().blocked = true;
@@ -121,6 +122,9 @@ pub fn unblock_client(st: &mut NodeState, id: u64, error: bool) -> bool {
     let mut out = Reply::new(w.resp3);
     if error {
         out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        let (cmd_id, name) = w.command;
+        st.stats.command(cmd_id, name).failed += 1;
+        st.stats.record_errors(out.take_errors());
     } else {
         w.op.timeout_reply(st, &mut out);
     }

@@ -295,9 +295,9 @@ pub fn hrandfield(ctx: &mut Ctx, a: &[Bytes]) {
     };
     with_hash(ctx, &a[1], missing, |out, h| {
         let pairs = h.pairs();
-        let picks = random_picks(pairs.len(), count.unwrap_or(1));
+        let mut picks = random_picks(pairs.len(), count.unwrap_or(1));
         let Some(_) = count else {
-            return out.bulk(pairs[picks[0]].0);
+            return out.bulk(pairs[picks.next().unwrap_or(0)].0);
         };
         let resp3 = out.resp3;
         out.array(if withvalues && !resp3 {
@@ -306,6 +306,9 @@ pub fn hrandfield(ctx: &mut Ctx, a: &[Bytes]) {
             picks.len()
         });
         for i in picks {
+            if out.over_limit() {
+                break;
+            }
             let (f, v) = pairs[i];
             if withvalues {
                 if resp3 {
@@ -321,17 +324,22 @@ pub fn hrandfield(ctx: &mut Ctx, a: &[Bytes]) {
 }
 
 /// Indexes for a random pick of `count` among `n` (Redis's rules): negative = with repetition,
-/// positive = distinct (everything, in order, when count >= n).
-pub fn random_picks(n: usize, count: i64) -> Vec<usize> {
+/// positive = distinct (everything, in order, when count >= n). Picks with repetition are drawn
+/// as they are taken, so a huge negative count allocates nothing (its reply stops at the
+/// client's output limit).
+pub fn random_picks(n: usize, count: i64) -> Picks {
     if n == 0 || count == 0 {
-        return Vec::new();
+        return Picks::Listed(Vec::new().into_iter());
     }
     if count < 0 {
-        return (0..count.unsigned_abs()).map(|_| rand_below(n)).collect();
+        return Picks::Repeated {
+            n,
+            left: count.unsigned_abs() as usize,
+        };
     }
     let c = count as usize;
     if c >= n {
-        return (0..n).collect();
+        return Picks::Listed((0..n).collect::<Vec<_>>().into_iter());
     }
     let mut idx: Vec<usize> = (0..n).collect();
     for i in 0..c {
@@ -339,8 +347,42 @@ pub fn random_picks(n: usize, count: i64) -> Vec<usize> {
         idx.swap(i, j);
     }
     idx.truncate(c);
-    idx
+    Picks::Listed(idx.into_iter())
 }
+
+/// The indexes [`random_picks`] chose.
+pub enum Picks {
+    /// `left` more draws among `n`, with repetition.
+    Repeated { n: usize, left: usize },
+    Listed(std::vec::IntoIter<usize>),
+}
+
+impl Iterator for Picks {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            Picks::Repeated { n, left } => {
+                if *left == 0 {
+                    return None;
+                }
+                *left -= 1;
+                Some(rand_below(*n))
+            }
+            Picks::Listed(i) => i.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = match self {
+            Picks::Repeated { left, .. } => *left,
+            Picks::Listed(i) => i.len(),
+        };
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for Picks {}
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count]
 pub fn hscan(ctx: &mut Ctx, a: &[Bytes]) {

@@ -117,6 +117,7 @@ pub fn execute_batch(
             return c;
         }
     }
+    out.limit = normal_output_limit(node, sess);
     let mut st = node.state.lock();
     let mut done = 0;
     let mut control = Control::Continue;
@@ -153,6 +154,9 @@ pub fn execute_batch(
             control = Control::Close;
             break;
         }
+        if out.over_limit() {
+            break;
+        }
     }
     reqs.drain(..done);
     // The AOF gets the batch's writes before its replies leave (fsynced first with `always`).
@@ -167,6 +171,19 @@ pub fn execute_batch(
         node.shutdown_notify.notify_one();
         return Control::Close;
     }
+    // Over the output limit: closed at once, nothing of the batch's replies sent, as Redis
+    // closes the client ASAP.
+    if out.over_limit() {
+        drop(st);
+        tracing::warn!(
+            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            sess.client.id,
+            sess.client.addr
+        );
+        out.buf.clear();
+        reqs.clear();
+        return Control::Close;
+    }
     // Only the client that ran SHUTDOWN closes here; replicas stay connected while the
     // process waits for them to catch up.
     if st.shutdown.is_some() && sess.close_after_reply {
@@ -175,6 +192,15 @@ pub fn execute_batch(
         return Control::Close;
     }
     control
+}
+
+/// The hard output limit of a normal client (`client-output-buffer-limit normal`); 0 for the
+/// classes whose output goes elsewhere (replicas, the master link) or none.
+fn normal_output_limit(node: &Node, sess: &Session) -> usize {
+    if sess.repl.is_replica || sess.repl.is_master || sess.subs.count() > 0 {
+        return 0;
+    }
+    node.hot.read().obuf_normal.hard
 }
 
 /// Runs one command through every check of the table.
@@ -209,6 +235,12 @@ fn run_checked(
         Err(e) => {
             if let Some(m) = sess.multi.as_mut() {
                 m.error = true;
+            }
+            // A known command with a wrong number of arguments counts as its rejected call.
+            if e.starts_with("ERR wrong number of arguments") {
+                if let Some(c) = command_table().named(args) {
+                    st.stats.command(c.id, c.name).rejected += 1;
+                }
             }
             out.error(&e);
             let errs = out.take_errors();

@@ -188,6 +188,9 @@ pub fn srandmember(ctx: &mut Ctx, a: &[Bytes]) {
     let picks = random_picks(all.len(), c);
     ctx.out.array(picks.len());
     for i in picks {
+        if ctx.out.over_limit() {
+            break;
+        }
         ctx.out.bulk(&all[i]);
     }
 }

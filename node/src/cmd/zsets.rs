@@ -490,12 +490,27 @@ pub fn zrandmember(ctx: &mut Ctx, a: &[Bytes]) {
     };
     let view = z.view();
     let all = view.take(0, usize::MAX);
-    let picks = random_picks(all.len(), count.unwrap_or(1));
+    let mut picks = random_picks(all.len(), count.unwrap_or(1));
     if count.is_none() {
-        return ctx.out.bulk(all[picks[0]].1);
+        return ctx.out.bulk(all[picks.next().unwrap_or(0)].1);
     }
-    let items: Vec<(f64, &[u8])> = picks.into_iter().map(|i| all[i]).collect();
-    super::zranges::reply_scored(ctx.out, &items, withscores)
+    // Written as drawn (a huge negative count stops at the output limit).
+    let out = &mut *ctx.out;
+    let pairs = withscores && out.resp3;
+    out.array(picks.len() * if withscores && !pairs { 2 } else { 1 });
+    for i in picks {
+        if out.over_limit() {
+            break;
+        }
+        let (score, member) = all[i];
+        if pairs {
+            out.array(2);
+        }
+        out.bulk(member);
+        if withscores {
+            out.double(score);
+        }
+    }
 }
 
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]

@@ -43,6 +43,8 @@ pub(crate) struct Waiter {
     pub(crate) op: BlockOp,
     pub(crate) resp3: bool,
     pub(crate) slot: Arc<BlockSlot>,
+    /// The blocking command's table id and name (its stats count an UNBLOCKED error).
+    pub(crate) command: (usize, &'static str),
 }
 
 /// The session's side of a block.
