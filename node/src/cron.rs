@@ -127,7 +127,15 @@ pub async fn run(node: Arc<Node>) {
                 node.pause_notify.notify_waiters();
             }
         }
+        let pubsub_limit = st.settings.pubsub_limit;
         drop(st);
+        if pubsub_limit.soft > 0 {
+            for c in node.registry.all() {
+                if c.kind() == picket::server::ClientKind::Pubsub {
+                    c.enforce_soft_limit(pubsub_limit);
+                }
+            }
+        }
         crate::alloc::update_peak();
         crate::db::lru::update_lru_clock();
     }

@@ -99,6 +99,11 @@ impl RequestParser {
         Self::default()
     }
 
+    /// The length of the bulk argument being read, or 0 between arguments.
+    pub fn bulk_pending(&self) -> usize {
+        self.bulk_len.unwrap_or(0)
+    }
+
     /// True when a request has been started but not finished.
     pub fn in_progress(&self) -> bool {
         self.in_multibulk

@@ -34,10 +34,20 @@ pub struct ClientMeta {
     pub authenticated: bool,
     pub monitor: bool,
     pub blocked: bool,
+    /// The query buffer: bytes waiting in it, and its free room (CLIENT LIST qbuf, qbuf-free).
     pub qbuf: usize,
+    pub qbuf_free: usize,
     pub no_evict: bool,
     pub lib_name: String,
     pub lib_ver: String,
+}
+
+impl ClientMeta {
+    /// Records the query buffer's state for CLIENT LIST.
+    pub fn set_query_buffer(&mut self, buf: &bytes::BytesMut) {
+        self.qbuf = buf.len();
+        self.qbuf_free = buf.capacity() - buf.len();
+    }
 }
 
 /// Output-buffer limit for one client class (`client-output-buffer-limit`).
@@ -112,24 +122,45 @@ impl ClientHandle {
         }
         let queued = self.pending.fetch_add(data.len(), Ordering::Relaxed) + data.len();
         if limit.hard > 0 && queued > limit.hard {
-            tracing::warn!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", self.id, self.addr);
-            self.kill();
+            self.kill_for_output_limit();
             return false;
         }
+        if !self.within_soft_limit(queued, limit) {
+            return false;
+        }
+        self.tx.send(data).is_ok()
+    }
+
+    /// The soft limit checked with nothing new queued (the server's cron): a client that stays
+    /// over it for longer than its seconds is killed even when no more traffic comes, as
+    /// Redis's clientsCron does.
+    pub fn enforce_soft_limit(&self, limit: OutputLimit) {
+        if !self.is_killed() {
+            self.within_soft_limit(self.pending_bytes(), limit);
+        }
+    }
+
+    /// False (and the client killed) when `queued` bytes have been over the soft limit for
+    /// longer than its seconds.
+    fn within_soft_limit(&self, queued: usize, limit: OutputLimit) -> bool {
         if limit.soft > 0 && queued > limit.soft {
             let now = now_ms();
             let since = self.soft_since_ms.load(Ordering::Relaxed);
             if since == 0 {
                 self.soft_since_ms.store(now, Ordering::Relaxed);
             } else if now.saturating_sub(since) > limit.soft_seconds * 1000 {
-                tracing::warn!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", self.id, self.addr);
-                self.kill();
+                self.kill_for_output_limit();
                 return false;
             }
         } else {
             self.soft_since_ms.store(0, Ordering::Relaxed);
         }
-        self.tx.send(data).is_ok()
+        true
+    }
+
+    fn kill_for_output_limit(&self) {
+        tracing::warn!("Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.", self.id, self.addr);
+        self.kill();
     }
 
     /// Queues bytes that no output limit applies to (a snapshot sent to a replica, which Redis
@@ -198,10 +229,10 @@ impl ClientHandle {
             m.psub,
             m.multi,
             m.qbuf,
-            16384usize.saturating_sub(m.qbuf),
+            m.qbuf_free,
             usize::from(omem > 0),
             omem,
-            16384 * 2 + omem + m.qbuf,
+            16384 + omem + m.qbuf + m.qbuf_free,
             if m.last_cmd.is_empty() { "NULL" } else { m.last_cmd },
             m.user,
             m.resp
@@ -257,6 +288,7 @@ impl ClientRegistry {
                 monitor: false,
                 blocked: false,
                 qbuf: 0,
+                qbuf_free: 0,
                 no_evict: false,
                 lib_name: String::new(),
                 lib_ver: String::new(),

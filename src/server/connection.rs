@@ -93,6 +93,52 @@ fn parse_batch(
     }
 }
 
+/// Free room in a query buffer worth giving back (Redis's 4 KiB).
+const QBUF_WASTE: usize = 4 * 1024;
+/// A query buffer idle this long gives its free room back (Redis: more than 2 s idle).
+const QBUF_IDLE: std::time::Duration = std::time::Duration::from_millis(2500);
+/// A query buffer above this is trimmed to its recent peak (Redis's PROTO_RESIZE_THRESHOLD).
+const QBUF_RESIZE_THRESHOLD: usize = 32 * 1024;
+
+/// A copy of the unread part of `buf` in a buffer of `room` bytes (at least its length).
+fn trimmed(buf: &BytesMut, room: usize) -> BytesMut {
+    let mut b = BytesMut::with_capacity(room.max(buf.len()));
+    b.extend_from_slice(buf);
+    b
+}
+
+/// Redis's once-a-second query buffer resize for a busy client: a buffer over 32 KiB that is
+/// more than twice its recent peak shrinks to that peak (not below what it holds or the bulk
+/// being read).
+struct QueryBufferCron {
+    peak: usize,
+    last: std::time::Instant,
+    /// Trimmed while idle, and nothing read since.
+    idle_trimmed: bool,
+}
+
+impl QueryBufferCron {
+    fn new() -> Self {
+        QueryBufferCron {
+            peak: 0,
+            last: std::time::Instant::now(),
+            idle_trimmed: false,
+        }
+    }
+
+    fn cron(&mut self, buf: &mut BytesMut, bulk: usize) {
+        if self.last.elapsed() < std::time::Duration::from_secs(1) {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        let cap = buf.capacity();
+        if cap - buf.len() > QBUF_WASTE && cap > QBUF_RESIZE_THRESHOLD && cap / 2 > self.peak {
+            *buf = trimmed(buf, self.peak.max(bulk));
+        }
+        self.peak = buf.len().max(bulk);
+    }
+}
+
 /// How a batch ended.
 enum BatchEnd {
     /// Every request ran.
@@ -219,6 +265,7 @@ pub async fn serve_connection<S, R, W>(
     };
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut parser = RequestParser::new();
+    let mut qbuf = QueryBufferCron::new();
     loop {
         if !c.run_buffered(&mut parser, &mut buf).await || c.flush().await.is_err() {
             break;
@@ -227,10 +274,24 @@ pub async fn serve_connection<S, R, W>(
             tracing::warn!("Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})", c.client.id, c.client.addr, String::from_utf8_lossy(&buf[..buf.len().min(64)]));
             break;
         }
-        c.client.meta.lock().qbuf = buf.len();
-        if buf.capacity() - buf.len() < 4096 {
+        // A buffer trimmed while idle stays small until data comes (the first read then
+        // grows it).
+        // An emptied buffer gets its whole allocation back (no copy when no request still
+        // holds a part of it), as Redis's query buffer keeps its size between reads.
+        let room = if buf.is_empty() { 16 * 1024 } else { 4096 };
+        if buf.capacity() - buf.len() < room && !qbuf.idle_trimmed {
             buf.reserve(16 * 1024);
         }
+        qbuf.cron(&mut buf, parser.bulk_pending());
+        c.client.meta.lock().set_query_buffer(&buf);
+        let wasting = buf.capacity() - buf.len() > QBUF_WASTE;
+        let idle_trim = async {
+            if wasting {
+                tokio::time::sleep(QBUF_IDLE).await
+            } else {
+                std::future::pending().await
+            }
+        };
         let idle = c.svc.idle_timeout(&c.sess);
         let idle_sleep = async {
             match idle {
@@ -242,6 +303,8 @@ pub async fn serve_connection<S, R, W>(
             r = rd.read_buf(&mut buf) => match r {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
+                    qbuf.peak = qbuf.peak.max(buf.len());
+                    qbuf.idle_trimmed = false;
                     let st = c.svc.net_stats();
                     st.input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     st.reads.fetch_add(1, Ordering::Relaxed);
@@ -252,6 +315,13 @@ pub async fn serve_connection<S, R, W>(
                 None => break,
             },
             _ = c.client.kill_notify.notified() => break,
+            _ = idle_trim => {
+                // Idle: the query buffer's free room goes back (all of it when empty).
+                buf = trimmed(&buf, buf.len());
+                qbuf.idle_trimmed = true;
+                c.client.meta.lock().set_query_buffer(&buf);
+                continue;
+            }
             _ = idle_sleep => {
                 tracing::debug!("Closing idle client id={}", c.client.id);
                 break;

@@ -10,6 +10,7 @@ pub const ACTED_ON: &[&str] = &[
     "port",
     "notify-keyspace-events",
     "key-load-delay",
+    "rdb-key-save-delay",
     "bind",
     "unixsocket",
     "unixsocketperm",

@@ -353,7 +353,10 @@ pub fn random_picks(n: usize, count: i64) -> Picks {
 /// The indexes [`random_picks`] chose.
 pub enum Picks {
     /// `left` more draws among `n`, with repetition.
-    Repeated { n: usize, left: usize },
+    Repeated {
+        n: usize,
+        left: usize,
+    },
     Listed(std::vec::IntoIter<usize>),
 }
 

@@ -263,7 +263,9 @@ mod tests {
     }
 
     fn argv(v: &[&str]) -> Vec<bytes::Bytes> {
-        v.iter().map(|a| bytes::Bytes::from(a.to_string())).collect()
+        v.iter()
+            .map(|a| bytes::Bytes::from(a.to_string()))
+            .collect()
     }
 
     /// A connection's name cache answers exactly as the full lookup does, whatever ran before:
@@ -293,9 +295,17 @@ mod tests {
             for (i, c) in cases.iter().enumerate() {
                 let a = argv(c);
                 let want = name(t.resolve(&a));
-                assert_eq!(name(t.resolve_cached(&mut cache, &a)), want, "{round} {i} {c:?}");
+                assert_eq!(
+                    name(t.resolve_cached(&mut cache, &a)),
+                    want,
+                    "{round} {i} {c:?}"
+                );
                 // The same command twice: the second one is served from the cache.
-                assert_eq!(name(t.resolve_cached(&mut cache, &a)), want, "{round} {i} again");
+                assert_eq!(
+                    name(t.resolve_cached(&mut cache, &a)),
+                    want,
+                    "{round} {i} again"
+                );
             }
         }
     }

@@ -113,7 +113,8 @@ pub fn save(st: &mut NodeState) -> Result<(), String> {
             Ok(())
         }
         Err(e) => {
-            st.persist.last_save_ok = false;
+            // A failed foreground save (SAVE, a shutdown's) leaves rdb_last_bgsave_status as
+            // it was, as in Redis: writes are refused only after a failed background save.
             tracing::warn!("Failed opening the temp RDB file temp-{}.rdb (in server root dir {}) for saving: {e}", std::process::id(), st.config.get("dir"));
             Err(e.to_string())
         }
@@ -186,8 +187,8 @@ impl Sink for Loader {
         let Some(d) = self.dbs.get_mut(db) else {
             return Err(format!("FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting", self.dbs.len()));
         };
-        if self.key_delay_us > 0 {
-            std::thread::sleep(std::time::Duration::from_micros(self.key_delay_us as u64));
+        if self.key_delay_us != 0 {
+            crate::clock::debug_delay(self.key_delay_us);
         }
         if self.drop_expired && matches!(exp, Some(t) if t <= self.now) {
             self.expired += 1;

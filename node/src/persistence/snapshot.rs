@@ -109,6 +109,7 @@ pub fn write_locked<W: Write, F: Format>(
     mut out: W,
 ) -> std::io::Result<W> {
     let now = now_ms();
+    let delay = st.config.get_i64("rdb-key-save-delay");
     for (i, db) in st.ks.dbs.iter().enumerate() {
         if db.main.is_empty() {
             continue;
@@ -116,6 +117,9 @@ pub fn write_locked<W: Write, F: Format>(
         f.select_db(i, db.main.len(), db.expires.len())?;
         for (k, e) in db.main.iter() {
             write_key(&mut f, now, k, &e.val, db.expires.get(k).copied())?;
+            if delay != 0 {
+                crate::clock::debug_delay(delay);
+            }
             if f.pending() >= FLUSH_AT {
                 out.write_all(&f.take_bytes())?;
             }
@@ -165,9 +169,14 @@ fn write_db<W: Write>(
     let mut cursor = 0;
     loop {
         let mut err = None;
+        let delay;
         {
             let mut st = node.state.lock();
-            cursor = st.ks.capture_step(s, cursor, SLICE, &mut |k, v, exp| {
+            // `rdb-key-save-delay` (Redis's testing directive): one key per slice, and the
+            // delay after it with the lock let go, so clients run while the save crawls.
+            delay = st.config.get_i64("rdb-key-save-delay");
+            let slice = if delay != 0 { 1 } else { SLICE };
+            cursor = st.ks.capture_step(s, cursor, slice, &mut |k, v, exp| {
                 if err.is_none() {
                     if let Err(e) = write_key(w, now, k, v, exp) {
                         err = Some(e);
@@ -183,6 +192,9 @@ fn write_db<W: Write>(
         out.write_all(&w.take_bytes())?;
         if cursor == 0 {
             break;
+        }
+        if delay != 0 {
+            crate::clock::debug_delay(delay);
         }
     }
     let (detached, kept) = node.state.lock().ks.capture_finish_db(s);
