@@ -101,6 +101,9 @@ pub async fn run(node: Arc<Node>) {
         let Some(mut st) = node.state.try_lock_for(Duration::from_millis(5)) else {
             continue;
         };
+        if st.cron_paused {
+            continue;
+        }
         // Up to 25% of the period (more with higher effort), as Redis's slow cycle.
         let budget = period * (25 + 2 * effort as u32) / 100;
         active_expire_cycle(&mut st, &mut cursors, effort, budget);

@@ -126,7 +126,14 @@ async fn load(
     executor: Arc<dyn Replay>,
 ) {
     node.loading.begin();
-    tokio::spawn(run_listeners(node.clone(), listeners, keepalive));
+    let (swap, swapped) = tokio::sync::mpsc::unbounded_channel();
+    *node.listener_swap.lock() = Some(swap);
+    tokio::spawn(run_listeners(
+        node.clone(),
+        listeners,
+        keepalive,
+        Some(swapped),
+    ));
     match picket_node::persistence::load_at_startup(node.clone(), executor).await {
         Ok(Some(position)) => picket_node::repl::restore_history(&mut node.state.lock(), position),
         Ok(None) => {}
@@ -172,6 +179,9 @@ async fn shutdown(node: &Node) {
         if node.state.lock().fatal.is_some() {
             std::process::exit(1);
         }
+        if node.state.lock().shutdown.is_none() && !signal_shutdown_proceeds(node).await {
+            continue;
+        }
         picket_node::repl::wait_for_replicas(node).await;
         let mut st = node.state.lock();
         if kind == ShutdownKind::Default && picket_node::persistence::aof::writing_initial(&st) {
@@ -195,6 +205,25 @@ async fn shutdown(node: &Node) {
             picket_node::persistence::aof::stop(&mut st);
         }
         return;
+    }
+}
+
+/// A signal's shutdown runs from the server's cron, as in Redis: while DEBUG PAUSE-CRON holds
+/// the cron it waits, and SHUTDOWN ABORT can call it off (false).
+async fn signal_shutdown_proceeds(node: &Node) -> bool {
+    node.state.lock().signal_shutdown = true;
+    loop {
+        {
+            let mut st = node.state.lock();
+            if !st.signal_shutdown {
+                return false;
+            }
+            if !st.cron_paused {
+                st.signal_shutdown = false;
+                return true;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
 

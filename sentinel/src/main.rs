@@ -221,7 +221,12 @@ fn main() {
         );
         announce(&node, new_id);
         tokio::spawn(picket_sentinel::runtime::drive(node.clone(), rx));
-        tokio::spawn(run_listeners(node.clone(), listeners, spec.tcp_keepalive));
+        tokio::spawn(run_listeners(
+            node.clone(),
+            listeners,
+            spec.tcp_keepalive,
+            None,
+        ));
         wait_for_shutdown(&node).await;
         if let Some(code) = node.exit_code() {
             std::process::exit(code);

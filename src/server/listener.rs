@@ -34,26 +34,31 @@ fn parse_bind(addr: &str) -> Option<IpAddr> {
     }
 }
 
-/// Binds every address of the spec. A failure on an address without `-` fails start-up with
-/// Redis's message.
-pub fn bind_listeners(spec: &ListenSpec) -> Result<Listeners, String> {
+/// Binds `port` on every address of `bind` (none for port 0). A failure on an address without
+/// `-` is an error with Redis's message; `strict` (CONFIG SET) refuses any unparsable address.
+pub fn bind_tcp(
+    bind: &[String],
+    port: u16,
+    backlog: u32,
+    strict: bool,
+) -> Result<Vec<TcpListener>, String> {
     let mut tcp = Vec::new();
-    if spec.port != 0 {
-        for b in &spec.bind {
+    if port != 0 {
+        for b in bind {
             let (optional, a) = match b.strip_prefix('-') {
                 Some(a) => (true, a),
                 None => (false, b.as_str()),
             };
             let Some(ip) = parse_bind(a) else {
-                if optional {
+                if optional && !strict {
                     continue;
                 }
                 return Err(format!(
                     "Failed listening on port {} (tcp), aborting.",
-                    spec.port
+                    port
                 ));
             };
-            let addr = SocketAddr::new(ip, spec.port);
+            let addr = SocketAddr::new(ip, port);
             let res = (|| -> std::io::Result<TcpListener> {
                 let sock = socket2::Socket::new(
                     socket2::Domain::for_address(addr),
@@ -66,7 +71,7 @@ pub fn bind_listeners(spec: &ListenSpec) -> Result<Listeners, String> {
                 }
                 sock.set_nonblocking(true)?;
                 sock.bind(&addr.into())?;
-                sock.listen(spec.backlog as i32)?;
+                sock.listen(backlog as i32)?;
                 TcpListener::from_std(sock.into())
             })();
             match res {
@@ -75,11 +80,18 @@ pub fn bind_listeners(spec: &ListenSpec) -> Result<Listeners, String> {
                     tracing::debug!("Skipping optional bind address {}: {}", a, e)
                 }
                 Err(e) => {
-                    return Err(format!("Warning: Could not create server TCP listening socket {}:{}: {}\nFailed listening on port {} (tcp), aborting.", a, spec.port, e, spec.port));
+                    return Err(format!("Warning: Could not create server TCP listening socket {}:{}: {}\nFailed listening on port {} (tcp), aborting.", a, port, e, port));
                 }
             }
         }
     }
+    Ok(tcp)
+}
+
+/// Binds every address of the spec. A failure on an address without `-` fails start-up with
+/// Redis's message.
+pub fn bind_listeners(spec: &ListenSpec) -> Result<Listeners, String> {
+    let tcp = bind_tcp(&spec.bind, spec.port, spec.backlog, false)?;
     let unix = match &spec.unixsocket {
         Some(p) if !p.is_empty() => {
             let _ = std::fs::remove_file(p);
@@ -110,56 +122,23 @@ async fn reject<W: AsyncWriteExt + Unpin>(mut w: W, msg: String) {
     let _ = w.shutdown().await;
 }
 
-/// Accepts connections forever, each served on its own task.
-pub async fn run_listeners<S: Service>(svc: Arc<S>, l: Listeners, keepalive: Duration) {
-    let mut tasks = tokio::task::JoinSet::new();
+/// Where CONFIG SET port/bind hands newly bound TCP listeners to [`run_listeners`], which
+/// closes the old ones.
+pub type ListenerSwap = tokio::sync::mpsc::UnboundedSender<Vec<TcpListener>>;
+
+/// Accepts connections forever, each served on its own task. TCP listeners sent on `swap`
+/// replace the current ones.
+pub async fn run_listeners<S: Service>(
+    svc: Arc<S>,
+    l: Listeners,
+    keepalive: Duration,
+    swap: Option<tokio::sync::mpsc::UnboundedReceiver<Vec<TcpListener>>>,
+) {
+    let mut tcp_tasks = tokio::task::JoinSet::new();
     for t in l.tcp {
-        let svc = svc.clone();
-        tasks.spawn(async move {
-            loop {
-                let (stream, peer) = match t.accept().await {
-                    Ok(x) => x,
-                    Err(e) => {
-                        tracing::warn!("Accepting client connection: {}", e);
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                if !keepalive.is_zero() {
-                    let sock = socket2::SockRef::from(&stream);
-                    let _ = sock.set_tcp_keepalive(
-                        &socket2::TcpKeepalive::new()
-                            .with_time(keepalive)
-                            .with_interval(keepalive / 3),
-                    );
-                }
-                let laddr = stream
-                    .local_addr()
-                    .map(|a| a.to_string())
-                    .unwrap_or_default();
-                let fd = stream.as_raw_fd() as i64;
-                let svc = svc.clone();
-                let (rd, wr) = stream.into_split();
-                // Admission and registration happen here, in accept order, so maxclients counts
-                // every connection accepted before this one.
-                if let Err(e) = svc.admit(Some(&peer)) {
-                    svc.registry()
-                        .rejected_connections
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    tokio::spawn(reject(wr, e));
-                    continue;
-                }
-                let (h, rx) = svc.registry().register(
-                    peer.to_string(),
-                    laddr,
-                    fd,
-                    svc.starts_authenticated(),
-                );
-                tokio::spawn(serve_connection(svc, rd, wr, h, rx));
-            }
-        });
+        tcp_tasks.spawn(accept_tcp(svc.clone(), t, keepalive));
     }
+    let mut tasks = tokio::task::JoinSet::new();
     if let Some(u) = l.unix {
         let svc = svc.clone();
         tasks.spawn(async move {
@@ -190,5 +169,59 @@ pub async fn run_listeners<S: Service>(svc: Arc<S>, l: Listeners, keepalive: Dur
             }
         });
     }
-    while tasks.join_next().await.is_some() {}
+    let Some(mut swap) = swap else {
+        while tasks.join_next().await.is_some() {}
+        std::future::pending::<()>().await;
+        return;
+    };
+    while let Some(new) = swap.recv().await {
+        tcp_tasks.abort_all();
+        for t in new {
+            tcp_tasks.spawn(accept_tcp(svc.clone(), t, keepalive));
+        }
+    }
+    std::future::pending::<()>().await
+}
+
+/// Accepts on one TCP listener until the task is aborted (the listener closes with it).
+async fn accept_tcp<S: Service>(svc: Arc<S>, t: TcpListener, keepalive: Duration) {
+    loop {
+        let (stream, peer) = match t.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("Accepting client connection: {}", e);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        if !keepalive.is_zero() {
+            let sock = socket2::SockRef::from(&stream);
+            let _ = sock.set_tcp_keepalive(
+                &socket2::TcpKeepalive::new()
+                    .with_time(keepalive)
+                    .with_interval(keepalive / 3),
+            );
+        }
+        let laddr = stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let fd = stream.as_raw_fd() as i64;
+        let svc = svc.clone();
+        let (rd, wr) = stream.into_split();
+        // Admission and registration happen here, in accept order, so maxclients counts
+        // every connection accepted before this one.
+        if let Err(e) = svc.admit(Some(&peer)) {
+            svc.registry()
+                .rejected_connections
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tokio::spawn(reject(wr, e));
+            continue;
+        }
+        let (h, rx) =
+            svc.registry()
+                .register(peer.to_string(), laddr, fd, svc.starts_authenticated());
+        tokio::spawn(serve_connection(svc, rd, wr, h, rx));
+    }
 }

@@ -126,6 +126,9 @@ pub fn set(ctx: &mut Ctx, a: &[Bytes]) {
             ));
         }
     }
+    if let Err(e) = rebind(ctx, &next) {
+        return ctx.out.error(&e);
+    }
     let mut evict_now = false;
     if next.get_i64("maxmemory") > 0 && next.get("maxmemory") != ctx.st.config.get("maxmemory") {
         let used = crate::alloc::used_memory() as i64;
@@ -142,6 +145,41 @@ pub fn set(ctx: &mut Ctx, a: &[Bytes]) {
         crate::evict::perform_evictions(ctx.st, &hot);
     }
     ctx.out.ok();
+}
+
+/// CONFIG SET port / bind: the new sockets are bound first, and only then replace the old
+/// ones, so a port in use or an address that cannot be bound leaves the server as it was (with
+/// Redis's errors).
+fn rebind(ctx: &Ctx, next: &picket::config::Config) -> Result<(), String> {
+    let (port, bind) = (next.get("port"), next.get("bind"));
+    if port == ctx.st.config.get("port") && bind == ctx.st.config.get("bind") {
+        return Ok(());
+    }
+    let Some(swap) = ctx.node.listener_swap.lock().clone() else {
+        return Ok(());
+    };
+    let addrs: Vec<String> = bind.split_whitespace().map(str::to_string).collect();
+    let backlog = next.get_i64("tcp-backlog").max(1) as u32;
+    let bound = picket::server::bind_tcp(&addrs, next.get_i64("port") as u16, backlog, true);
+    let arg = if port != ctx.st.config.get("port") {
+        "port"
+    } else {
+        "bind"
+    };
+    match bound {
+        Ok(l) => {
+            let _ = swap.send(l);
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!("{e}");
+            Err(if arg == "port" {
+                "ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.".into()
+            } else {
+                "ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses.".into()
+            })
+        }
+    }
 }
 
 /// Pushes changed values into the running node.

@@ -109,6 +109,10 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
             std::thread::sleep(std::time::Duration::from_secs_f64(secs));
             ctx.out.ok();
         }
+        ("pause-cron", 3) => {
+            ctx.st.cron_paused = !eq_ic(&a[2], "0");
+            ctx.out.ok();
+        }
         ("set-active-expire", 3) => {
             ctx.st.active_expire = !eq_ic(&a[2], "0");
             ctx.out.ok();
@@ -194,6 +198,8 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
                 "    default.",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed.",
+                "PAUSE-CRON <0|1>",
+                "    Stop periodic cron job processing.",
                 "HELP",
                 "    Prints this help.",
             ];

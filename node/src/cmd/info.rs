@@ -88,7 +88,7 @@ fn server(b: &mut InfoBuilder, node: &Node, st: &NodeState) {
     b.server_section(&ServerFields {
         mode: "standalone",
         run_id: &st.run_id,
-        tcp_port: node.tcp_port,
+        tcp_port: st.config.get_i64("port") as u16,
         uptime_secs: uptime,
         hz: st.config.get("hz"),
         lru_clock: crate::db::lru::lru_clock(),

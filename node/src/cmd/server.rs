@@ -30,6 +30,11 @@ pub fn shutdown(ctx: &mut Ctx, a: &[Bytes]) {
         if a.len() > 2 {
             return ctx.out.error(ERR_SYNTAX);
         }
+        // A signal's shutdown not yet under way (the cron paused) is called off.
+        if std::mem::take(&mut ctx.st.signal_shutdown) {
+            tracing::warn!("Shutdown manually aborted.");
+            return ctx.out.ok();
+        }
         return ctx.out.error("ERR No shutdown in progress.");
     }
     tracing::warn!("User requested shutdown...");

@@ -60,6 +60,7 @@ fn write_dataset<W: std::io::Write>(
     let compress = st.config.get_bool("rdbcompression");
     let checksum = st.config.get_bool("rdbchecksum");
     let now = now_ms();
+    let delay = st.config.get_i64("rdb-key-save-delay");
     let mut w = Writer::new(w, aux, compress, checksum)?;
     for (i, db) in st.ks.dbs.iter().enumerate() {
         if db.main.is_empty() {
@@ -72,6 +73,9 @@ fn write_dataset<W: std::io::Write>(
                 continue;
             }
             w.key(k, &e.val, exp)?;
+            if delay != 0 {
+                crate::clock::debug_delay(delay);
+            }
         }
     }
     let size = w.bytes_written();

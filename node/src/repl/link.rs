@@ -252,7 +252,14 @@ impl Link {
         };
         self.set_state(LinkState::Connecting)?;
         tracing::info!("MASTER <-> REPLICA sync started");
-        let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
+        let source = self
+            .node
+            .state
+            .lock()
+            .config
+            .get("bind-source-addr")
+            .to_string();
+        let stream = tokio::time::timeout(timeout, connect_master(host, port, &source))
             .await
             .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
             .map_err(|e| format!("Unable to connect to MASTER: {e}"))?;
@@ -696,4 +703,32 @@ impl std::io::Read for ChunkReader {
         bytes::Buf::advance(&mut self.cur, n);
         Ok(n)
     }
+}
+
+/// Connects to the master, from `bind-source-addr` when it is set (the replica's outgoing
+/// address, as Redis binds it before connecting).
+async fn connect_master(host: &str, port: u16, source: &str) -> std::io::Result<TcpStream> {
+    if source.is_empty() {
+        return TcpStream::connect((host, port)).await;
+    }
+    let src: std::net::IpAddr = source
+        .parse()
+        .map_err(|_| std::io::Error::other(format!("invalid bind-source-addr {source}")))?;
+    let mut last = std::io::Error::other("no address for the master");
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        if addr.is_ipv4() != src.is_ipv4() {
+            continue;
+        }
+        let sock = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        sock.bind(std::net::SocketAddr::new(src, 0))?;
+        match sock.connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }

@@ -59,6 +59,10 @@ pub struct NodeState {
     pub shutdown: Option<ShutdownKind>,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire: bool,
+    /// DEBUG PAUSE-CRON: the server's cron does nothing (a signal's shutdown waits too).
+    pub cron_paused: bool,
+    /// A SIGTERM/SIGINT shutdown is pending (SHUTDOWN ABORT cancels it).
+    pub signal_shutdown: bool,
     pub blocking: blocking::Blocking,
     pub persist: persist::PersistStats,
     /// The append-only file, when `appendonly yes`.
@@ -109,6 +113,8 @@ pub struct Node {
     pub loading: persist::LoadingState,
     /// The replication link generation: REPLICAOF bumps it and the link task reconnects.
     pub repl_gen: tokio::sync::watch::Sender<u64>,
+    /// Where CONFIG SET port/bind hands new TCP listeners to the accept loop.
+    pub listener_swap: Mutex<Option<picket::server::ListenerSwap>>,
 }
 
 /// Per-connection state.
@@ -182,6 +188,8 @@ impl Node {
             replid2: "0".repeat(40),
             shutdown: None,
             active_expire: true,
+            cron_paused: false,
+            signal_shutdown: false,
             blocking: Default::default(),
             persist: Default::default(),
             aof: None,
@@ -203,6 +211,7 @@ impl Node {
             tcp_port,
             loading: Default::default(),
             repl_gen: tokio::sync::watch::Sender::new(0),
+            listener_swap: Mutex::new(None),
         })
     }
 }
