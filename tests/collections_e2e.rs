@@ -140,13 +140,32 @@ fn scenarios(s: &Server) -> Vec<String> {
     t.push(read(&mut b));
     t.push(d.cmd_str(&["LRANGE", "src", "0", "-1"]));
     t.push(d.cmd_str(&["GET", "dst"]));
+    // A key pushed and expired inside one EXEC (DEBUG SLEEP past its TTL) serves nobody: the
+    // blocked client stays blocked (Redis's unit/type/list).
+    t.push(d.cmd_str(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]));
+    send(&mut a, &["BRPOP", "ek", "0"]);
+    blocked(s, 1);
+    for c in [
+        &["MULTI"][..],
+        &["RPUSH", "ek", "hello"],
+        &["PEXPIRE", "ek", "100"],
+        &["DEBUG", "SLEEP", "0.2"],
+        &["EXEC"],
+    ] {
+        t.push(d.cmd_str(c));
+    }
+    blocked(s, 1);
+    t.push(d.cmd_str(&["EXISTS", "ek"]));
+    t.push(d.cmd_str(&["CLIENT", "UNBLOCK", &aid]));
+    t.push(read(&mut a));
+    t.push(d.cmd_str(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]));
     t
 }
 
 #[test]
 fn blocking_scenarios_match_real_redis() {
-    let redis = Server::redis(&[]);
-    let picket = Server::picket(&[]);
+    let redis = Server::redis(&["--enable-debug-command", "yes"]);
+    let picket = Server::picket(&["--enable-debug-command", "yes"]);
     let want = scenarios(&redis);
     let got = scenarios(&picket);
     for (i, (w, g)) in want.iter().zip(&got).enumerate() {

@@ -274,10 +274,9 @@ pub async fn serve_connection<S, R, W>(
             tracing::warn!("Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})", c.client.id, c.client.addr, String::from_utf8_lossy(&buf[..buf.len().min(64)]));
             break;
         }
-        // A buffer trimmed while idle stays small until data comes (the first read then
-        // grows it).
         // An emptied buffer gets its whole allocation back (no copy when no request still
-        // holds a part of it), as Redis's query buffer keeps its size between reads.
+        // holds a part of it), as Redis's query buffer keeps its size between reads; one
+        // trimmed while idle stays small until data comes (the first read then grows it).
         let room = if buf.is_empty() { 16 * 1024 } else { 4096 };
         if buf.capacity() - buf.len() < room && !qbuf.idle_trimmed {
             buf.reserve(16 * 1024);
