@@ -236,11 +236,10 @@ fn run_checked(
             if let Some(m) = sess.multi.as_mut() {
                 m.error = true;
             }
-            // A known command with a wrong number of arguments counts as its rejected call.
-            if e.starts_with("ERR wrong number of arguments") {
-                if let Some(c) = command_table().named(args) {
-                    st.stats.command(c.id, c.name).rejected += 1;
-                }
+            // A command (or subcommand) that exists failed only its arity: that counts as its
+            // rejected call.
+            if let Some(c) = command_table().named(args) {
+                st.stats.command(c.id, c.name).rejected += 1;
             }
             out.error(&e);
             let errs = out.take_errors();
