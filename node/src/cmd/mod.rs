@@ -252,10 +252,16 @@ fn run_checked(
         sess.client.meta.lock().last_cmd = name;
     }
     if let Err(e) = check(node, st, sess, cmd, name, args) {
-        if let Some(m) = sess.multi.as_mut() {
-            m.error = true;
+        if cmd.name == "exec" && sess.multi.is_some() {
+            // EXEC refused by the server's state: the transaction is discarded.
+            multi::discard_state(st, sess);
+            out.error(&format!("EXECABORT Transaction discarded because of: {e}"));
+        } else {
+            if let Some(m) = sess.multi.as_mut() {
+                m.error = true;
+            }
+            out.error(&e);
         }
-        out.error(&e);
         let errs = out.take_errors();
         st.stats.record_errors(errs);
         st.stats.command(cmd.id, name).rejected += 1;
@@ -268,7 +274,7 @@ fn run_checked(
             "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
         )
     {
-        multi::queue(sess, args, out);
+        multi::queue(sess, cmd.flags, args, out);
         return;
     }
     if !st.monitors.is_empty() && !cmd.has(flags::ADMIN) && !cmd.has(flags::SKIP_MONITOR) {
@@ -358,21 +364,29 @@ fn check(
     if sess.repl.is_master {
         return Ok(());
     }
-    if st.repl.link_down() && !cmd.has(flags::STALE) && !st.settings.replica_serve_stale_data {
+    // EXEC is checked with its queued commands' flags, as Redis does: as a write when one of
+    // them writes, refused on a stale replica when one of them would be.
+    let (any, missing) = match (&sess.multi, cmd.name) {
+        (Some(m), "exec") => (cmd.flags | m.flags_any, m.flags_missing),
+        _ => (cmd.flags, 0),
+    };
+    let has = |f: u32| any & f != 0;
+    let denied = |f: u32| !cmd.has(f) || missing & f != 0;
+    if st.repl.link_down() && denied(flags::STALE) && !st.settings.replica_serve_stale_data {
         return Err(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
                 .into(),
         );
     }
-    if !cmd.has(flags::LOADING) && node.loading.is_loading() {
+    if denied(flags::LOADING) && node.loading.is_loading() {
         return Err("LOADING Redis is loading the dataset in memory".into());
     }
-    if (cmd.has(flags::WRITE) || cmd.name == "ping")
+    if (has(flags::WRITE) || cmd.name == "ping")
         && crate::persistence::savepoints::refuses_writes(st)
     {
         return Err(crate::persistence::savepoints::MISCONF.into());
     }
-    if cmd.has(flags::WRITE) {
+    if has(flags::WRITE) {
         if st.repl.is_replica() && st.settings.replica_read_only {
             return Err("READONLY You can't write against a read only replica.".into());
         }
@@ -386,7 +400,7 @@ fn check(
             return Err("NOREPLICAS Not enough good replicas to write.".into());
         }
     }
-    if cmd.has(flags::DENYOOM) && node.hot.read().maxmemory > 0 {
+    if has(flags::DENYOOM) && node.hot.read().maxmemory > 0 {
         let hot = node.hot.read().clone();
         if !crate::evict::perform_evictions(st, &hot) {
             return Err("OOM command not allowed when used memory > 'maxmemory'.".into());

@@ -13,9 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Adds a command to the transaction.
-pub fn queue(sess: &mut Session, args: &[Bytes], out: &mut picket::resp::Reply) {
+pub fn queue(sess: &mut Session, flags: u32, args: &[Bytes], out: &mut picket::resp::Reply) {
     if let Some(m) = sess.multi.as_mut() {
         m.queued.push(args.to_vec());
+        m.flags_any |= flags;
+        m.flags_missing |= !flags;
         sess.client.meta.lock().multi = m.queued.len() as i64;
     }
     out.simple("QUEUED");
@@ -66,6 +68,7 @@ pub fn exec(ctx: &mut Ctx, _a: &[Bytes]) {
     unwatch_all(ctx.st, ctx.sess);
     ctx.out.array(m.queued.len());
     ctx.sess.in_exec = true;
+    ctx.st.stream.begin_transaction();
     for args in &m.queued {
         let cmd = match super::lookup(args) {
             Ok(c) => c,
@@ -86,7 +89,7 @@ pub fn exec(ctx: &mut Ctx, _a: &[Bytes]) {
         }
     }
     ctx.sess.in_exec = false;
-    ctx.st.stream.commit(true);
+    ctx.st.stream.commit_transaction();
 }
 
 /// Whether a key this client watched while it was live has expired since (not yet deleted,

@@ -31,6 +31,9 @@ pub struct WriteStream {
     pub buffer: Vec<u8>,
     /// Commands ever propagated (for tests and INFO).
     pub commands: u64,
+    /// While EXEC runs its queue: the commands' own commits (and the DELs of keys that expire
+    /// meanwhile) keep their effects pending, so the transaction's commit wraps them all.
+    in_transaction: bool,
 }
 
 impl Default for WriteStream {
@@ -42,6 +45,7 @@ impl Default for WriteStream {
             suppress: false,
             buffer: Vec::new(),
             commands: 0,
+            in_transaction: false,
         }
     }
 }
@@ -59,7 +63,7 @@ impl WriteStream {
     /// Ends a command or transaction: emits what it wrote, wrapped in MULTI/EXEC when
     /// `transaction` and it wrote more than one command.
     pub fn commit(&mut self, transaction: bool) {
-        if self.pending.is_empty() || !self.enabled {
+        if self.pending.is_empty() || !self.enabled || (self.in_transaction && !transaction) {
             return;
         }
         let pending = std::mem::take(&mut self.pending);
@@ -77,6 +81,18 @@ impl WriteStream {
         if wrap {
             self.emit(&[Bytes::from_static(b"EXEC")]);
         }
+    }
+
+    /// Starts a transaction (EXEC): commits are held until `commit(true)`, which ends it.
+    pub fn begin_transaction(&mut self) {
+        self.in_transaction = true;
+    }
+
+    /// Ends a transaction: what its commands wrote is emitted, wrapped in MULTI/EXEC when
+    /// more than one command.
+    pub fn commit_transaction(&mut self) {
+        self.in_transaction = false;
+        self.commit(true);
     }
 
     /// Makes the next command emit a SELECT (a new AOF file or a new replica starts with no

@@ -1,0 +1,167 @@
+//! End-to-end tests of transactions where the server's state matters: EXEC checked with the
+//! flags of its queued commands (min-replicas, OOM, a stale replica) and how a transaction is
+//! propagated to a replica. Each scenario runs against real redis-server 7.0 and picket-node
+//! and their answers must be the same bytes, as Redis's unit/multi checks them.
+
+use common::Server;
+use picket_testkit as common;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// What EXEC answers when the state changed after the commands were queued.
+fn exec_after_state_changes(s: &Server) -> Vec<String> {
+    let mut c = s.client();
+    let mut admin = s.client();
+    let mut seen = Vec::new();
+    c.cmd(&["SET", "xx", "1"]);
+    // A write queued, then min-replicas-to-write raised: the transaction is discarded.
+    c.cmd(&["MULTI"]);
+    c.cmd(&["INCR", "xx"]);
+    admin.cmd(&["CONFIG", "SET", "min-replicas-to-write", "2"]);
+    seen.push(c.cmd_str(&["EXEC"]));
+    seen.push(c.cmd_str(&["GET", "xx"]));
+    // Only reads: EXEC runs.
+    c.cmd(&["MULTI"]);
+    c.cmd(&["GET", "xx"]);
+    seen.push(c.cmd_str(&["EXEC"]));
+    // A write queued while refused: the transaction is flagged.
+    c.cmd(&["MULTI"]);
+    seen.push(c.cmd_str(&["INCR", "xx"]));
+    seen.push(c.cmd_str(&["EXEC"]));
+    admin.cmd(&["CONFIG", "SET", "min-replicas-to-write", "0"]);
+
+    // OOM: a use-memory command in the queue fails EXEC, reads alone do not.
+    c.cmd(&["MULTI"]);
+    c.cmd(&["GET", "xx"]);
+    c.cmd(&["PING"]);
+    admin.cmd(&["CONFIG", "SET", "maxmemory", "1"]);
+    seen.push(c.cmd_str(&["EXEC"]));
+    admin.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SET", "x", "1"]);
+    c.cmd(&["GET", "x"]);
+    admin.cmd(&["CONFIG", "SET", "maxmemory", "1"]);
+    seen.push(c.cmd_str(&["EXEC"]));
+    admin.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+
+    // A replica that turned stale after the queue: GET and PING are refused, MULTI is not.
+    c.cmd(&["CONFIG", "SET", "replica-serve-stale-data", "no"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["PING"]);
+    admin.cmd(&["REPLICAOF", "localhost", "1"]);
+    seen.push(c.cmd_str(&["EXEC"]));
+    seen.push(c.cmd_str(&["MULTI"]));
+    admin.cmd(&["REPLICAOF", "NO", "ONE"]);
+    seen.push(c.cmd_str(&["GET", "xx"]));
+    seen.push(c.cmd_str(&["EXEC"]));
+    seen
+}
+
+#[test]
+fn exec_is_checked_with_its_queued_commands_flags() {
+    let real = exec_after_state_changes(&Server::redis(&[]));
+    let ours = exec_after_state_changes(&Server::picket(&[]));
+    assert!(
+        real[0].starts_with("-EXECABORT Transaction discarded because of: NOREPLICAS"),
+        "{real:?}"
+    );
+    assert_eq!(ours, real);
+}
+
+/// A replica's view of the stream: SYNC, skip the snapshot, then read what follows.
+struct StreamReader {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl StreamReader {
+    fn attach(port: u16) -> StreamReader {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        s.write_all(b"SYNC\r\n").unwrap();
+        let mut r = StreamReader { s, buf: Vec::new() };
+        // Newlines (keepalives) until `$<len>\r\n`, then the payload, no trailing CRLF.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            while r.buf.first() == Some(&b'\n') {
+                r.buf.remove(0);
+            }
+            if let Some(end) = r.buf.windows(2).position(|w| w == b"\r\n") {
+                let len: usize = std::str::from_utf8(&r.buf[1..end]).unwrap().parse().unwrap();
+                if r.buf.len() >= end + 2 + len {
+                    r.buf.drain(..end + 2 + len);
+                    return r;
+                }
+            }
+            assert!(Instant::now() < deadline, "no snapshot after SYNC");
+            r.fill();
+        }
+    }
+
+    fn fill(&mut self) {
+        let mut tmp = [0u8; 65536];
+        if let Ok(n) = self.s.read(&mut tmp) {
+            self.buf.extend_from_slice(&tmp[..n]);
+        }
+    }
+
+    /// The next command that is not a PING, in lower case, arguments joined by spaces.
+    fn next(&mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(n) = common::frame_len(&self.buf) {
+                let frame: Vec<u8> = self.buf.drain(..n).collect();
+                let text = String::from_utf8_lossy(&frame).into_owned();
+                let parts: Vec<&str> = text.split("\r\n").collect();
+                let args: Vec<String> = parts[1..]
+                    .chunks(2)
+                    .filter(|p| p.len() == 2)
+                    .map(|p| p[1].to_string())
+                    .collect();
+                let line = args.join(" ").to_lowercase();
+                if line != "ping" {
+                    return line;
+                }
+                continue;
+            }
+            assert!(Instant::now() < deadline, "the stream stopped");
+            self.fill();
+        }
+    }
+}
+
+fn propagated_transactions(s: &Server) -> Vec<String> {
+    let mut repl = StreamReader::attach(s.port);
+    let mut c = s.client();
+    // One write: no MULTI/EXEC around it.
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SET", "foo", "bar"]);
+    c.cmd(&["EXEC"]);
+    // Several writes, reads between them, databases switched inside.
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SELECT", "1"]);
+    c.cmd(&["SET", "a", "1"]);
+    c.cmd(&["GET", "a"]);
+    c.cmd(&["SELECT", "2"]);
+    c.cmd(&["SET", "b", "2"]);
+    c.cmd(&["EXEC"]);
+    c.cmd(&["SET", "end", "1"]);
+    let mut seen = Vec::new();
+    loop {
+        let line = repl.next();
+        let done = line == "set end 1";
+        seen.push(line);
+        if done {
+            return seen;
+        }
+    }
+}
+
+#[test]
+fn a_transaction_of_several_writes_is_propagated_inside_multi_exec() {
+    let real = propagated_transactions(&Server::redis(&["--repl-diskless-sync", "no"]));
+    let ours = propagated_transactions(&Server::picket(&["--repl-diskless-sync", "no"]));
+    assert!(real.contains(&"multi".to_string()), "{real:?}");
+    assert_eq!(ours, real);
+}
