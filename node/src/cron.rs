@@ -18,7 +18,8 @@ pub fn active_expire_cycle(
     effort: u64,
     budget: Duration,
 ) {
-    if st.ks.is_replica || !st.active_expire {
+    st.refresh_expiry_pause();
+    if st.ks.is_replica || !st.active_expire || st.ks.expiry_paused {
         return;
     }
     let start = Instant::now();

@@ -166,7 +166,11 @@ impl<S: Service, W: AsyncWrite + Unpin + Send> Conn<S, W> {
 
     /// Runs the parsed requests; a suspended command (a blocking pop, CLIENT PAUSE) writes
     /// what is ready and waits to be woken or for its deadline.
-    async fn run_batch(&mut self) -> BatchEnd {
+    ///
+    /// While suspended the socket is still read, as Redis reads a blocked client: a client
+    /// that goes away is noticed at once (its block or pause ends with it), and what it sends
+    /// meanwhile waits in `buf`.
+    async fn run_batch<R: AsyncRead + Unpin>(&mut self, rd: &mut R, buf: &mut BytesMut) -> BatchEnd {
         while !self.reqs.is_empty() {
             self.out.resp3 = self.client.resp3();
             match self
@@ -190,10 +194,19 @@ impl<S: Service, W: AsyncWrite + Unpin + Send> Conn<S, W> {
                             None => std::future::pending().await,
                         }
                     };
+                    let room = buf.len() < self.svc.query_buffer_limit();
                     tokio::select! {
                         _ = &mut notified => {}
                         _ = sleep => {}
                         _ = self.client.kill_notify.notified() => return BatchEnd::Gone,
+                        r = rd.read_buf(buf), if room => match r {
+                            Ok(0) | Err(_) => return BatchEnd::Gone,
+                            Ok(n) => {
+                                let st = self.svc.net_stats();
+                                st.input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                                st.reads.fetch_add(1, Ordering::Relaxed);
+                            }
+                        },
                     }
                 }
             }
@@ -206,11 +219,17 @@ impl<S: Service, W: AsyncWrite + Unpin + Send> Conn<S, W> {
 
     /// Parses and runs everything complete in `buf`, batch by batch. False when the
     /// connection is to end.
-    async fn run_buffered(&mut self, parser: &mut RequestParser, buf: &mut BytesMut) -> bool {
+    async fn run_buffered<R: AsyncRead + Unpin>(
+        &mut self,
+        rd: &mut R,
+        parser: &mut RequestParser,
+        buf: &mut BytesMut,
+    ) -> bool {
         loop {
             let limits = self.svc.limits(&self.sess);
             let (full, proto_err) = parse_batch(parser, buf, limits, &mut self.reqs);
-            let mut close = match self.run_batch().await {
+            let unparsed = buf.len();
+            let mut close = match self.run_batch(rd, buf).await {
                 BatchEnd::Done => false,
                 BatchEnd::Close => true,
                 BatchEnd::Gone => return false,
@@ -231,8 +250,9 @@ impl<S: Service, W: AsyncWrite + Unpin + Send> Conn<S, W> {
                 let _ = self.wr.shutdown().await;
                 return false;
             }
-            // A batch cut at MAX_BATCH: flush it and run the next one before reading more.
-            if !full {
+            // A batch cut at MAX_BATCH, or more read while it was suspended: flush it and run
+            // the next one before reading more.
+            if !full && buf.len() == unparsed {
                 return true;
             }
             if self.flush().await.is_err() {
@@ -267,7 +287,7 @@ pub async fn serve_connection<S, R, W>(
     let mut parser = RequestParser::new();
     let mut qbuf = QueryBufferCron::new();
     loop {
-        if !c.run_buffered(&mut parser, &mut buf).await || c.flush().await.is_err() {
+        if !c.run_buffered(&mut rd, &mut parser, &mut buf).await || c.flush().await.is_err() {
             break;
         }
         if buf.len() > c.svc.query_buffer_limit() {

@@ -171,10 +171,12 @@ fn apply_client(ctx: &mut Ctx, a: &[Bytes], action: ClientAction) {
         ClientAction::CloseSelf => ctx.sess.close_after_reply = true,
         ClientAction::Pause { ms, write_only } => {
             ctx.st.pause.pause(ms, write_only);
+            ctx.st.refresh_expiry_pause();
             ctx.out.ok();
         }
         ClientAction::Unpause => {
             ctx.st.pause.until = None;
+            ctx.st.refresh_expiry_pause();
             ctx.node.pause_notify.notify_waiters();
             ctx.out.ok();
         }

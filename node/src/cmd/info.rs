@@ -102,7 +102,7 @@ fn clients(b: &mut InfoBuilder, node: &Node, st: &NodeState) {
     b.clients_section(
         node.registry.count(),
         st.config.get("maxclients"),
-        st.blocking.count(),
+        st.blocking.count() + st.paused_clients,
     );
 }
 

@@ -97,12 +97,21 @@ fn lookup(args: &[Bytes]) -> Result<&'static Command, String> {
     command_table().resolve(args)
 }
 
-/// Whether this command must wait for CLIENT PAUSE.
-fn paused_for(st: &NodeState, cmd: &Command, name: &str) -> Option<Instant> {
-    let writes = cmd.has(flags::WRITE)
-        || cmd.has(flags::MAY_REPLICATE) && name != "publish"
-        || matches!(name, "publish" | "eval" | "evalsha" | "fcall");
+/// Whether this command must wait for CLIENT PAUSE. EXEC waits in WRITE mode when one of its
+/// queued commands would.
+fn paused_for(st: &NodeState, sess: &Session, cmd: &Command, name: &str) -> Option<Instant> {
+    let queued = match (&sess.multi, name) {
+        (Some(m), "exec") => m.flags_any | if m.pauses { flags::WRITE } else { 0 },
+        _ => 0,
+    };
+    let writes = (cmd.flags | queued) & (flags::WRITE | flags::MAY_REPLICATE) != 0
+        || pauses_as_write(name);
     st.pause.holds(writes)
+}
+
+/// Commands that CLIENT PAUSE WRITE holds though they are not writes: they may replicate.
+pub fn pauses_as_write(name: &str) -> bool {
+    matches!(name, "publish" | "eval" | "evalsha" | "fcall")
 }
 
 /// Runs as many requests as possible from the front of `reqs`.
@@ -119,6 +128,13 @@ pub fn execute_batch(
     }
     out.limit = normal_output_limit(node, sess);
     let mut st = node.state.lock();
+    if sess.paused {
+        sess.paused = false;
+        st.paused_clients -= 1;
+    }
+    if st.pause.until.is_some() {
+        st.refresh_expiry_pause();
+    }
     let mut done = 0;
     let mut control = Control::Continue;
     // One clock read per batch: Redis also caches the time for the commands of an event.
@@ -133,7 +149,9 @@ pub fn execute_batch(
         // CLIENT PAUSE: wait before running (the client is not in MULTI queueing).
         if st.pause.until.is_some() && (sess.multi.is_none() || lower(&args[0]) == "exec") {
             if let Ok(cmd) = lookup(args) {
-                if let Some(until) = paused_for(&st, cmd, &lower(&args[0])) {
+                if let Some(until) = paused_for(&st, sess, cmd, &lower(&args[0])) {
+                    sess.paused = true;
+                    st.paused_clients += 1;
                     control = Control::Suspend {
                         wake: node.pause_notify.clone(),
                         deadline: Some(until),
@@ -274,7 +292,7 @@ fn run_checked(
             "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
         )
     {
-        multi::queue(sess, cmd.flags, args, out);
+        multi::queue(sess, cmd, args, out);
         return;
     }
     if !st.monitors.is_empty() && !cmd.has(flags::ADMIN) && !cmd.has(flags::SKIP_MONITOR) {
@@ -439,6 +457,10 @@ pub type ClientRef = Arc<picket::server::ClientHandle>;
 pub fn close_session(node: &Node, sess: &mut Session) {
     let mut st = node.state.lock();
     let id = sess.client.id;
+    if sess.paused {
+        sess.paused = false;
+        st.paused_clients -= 1;
+    }
     st.pubsub.drop_client(id, &mut sess.subs);
     multi::unwatch_all(&mut st, sess);
     blocking::on_close(&mut st, sess);

@@ -158,6 +158,9 @@ pub struct Keyspace {
     pub is_replica: bool,
     /// A replica is applying its master's stream: expired keys are still there for it.
     pub applying_master: bool,
+    /// While CLIENT PAUSE holds: expired keys are hidden but not deleted (nothing may be
+    /// propagated), as on a replica.
+    pub expiry_paused: bool,
     pub lru: lru::AccessPolicy,
     pub enc: EncodingLimits,
     /// Keys with blocked clients that were written since the last serve, in order (db, key).
@@ -181,6 +184,7 @@ impl Keyspace {
             expired_pending: Vec::new(),
             is_replica: false,
             applying_master: false,
+            expiry_paused: false,
             lru: lru::AccessPolicy::default(),
             enc: EncodingLimits::default(),
             ready: Vec::new(),
@@ -199,6 +203,9 @@ impl Keyspace {
         }
         if self.is_replica {
             return !self.applying_master;
+        }
+        if self.expiry_paused {
+            return true;
         }
         self.delete_expired(db, key);
         true

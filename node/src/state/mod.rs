@@ -50,6 +50,8 @@ pub struct NodeState {
     pub stats: Stats,
     pub monitors: Vec<Arc<ClientHandle>>,
     pub pause: PauseState,
+    /// Clients waiting for CLIENT PAUSE to end (INFO counts them in blocked_clients).
+    pub paused_clients: usize,
     /// Changes since the last save (rdb_changes_since_last_save).
     pub dirty: u64,
     pub lastsave: i64,
@@ -77,6 +79,12 @@ pub struct NodeState {
 }
 
 impl NodeState {
+    /// Keys do not expire (lazily or actively) while a CLIENT PAUSE holds, as in Redis: a
+    /// paused server propagates nothing.
+    pub fn refresh_expiry_pause(&mut self) {
+        self.ks.expiry_paused = self.pause.holds(true).is_some();
+    }
+
     /// Records a fatal error (the first one is kept).
     pub fn fail(&mut self, reason: String) {
         if self.fatal.is_none() {
@@ -136,6 +144,8 @@ pub struct Session {
     pub blocked: Option<blocking::Blocked>,
     /// Running the commands of an EXEC (blocking commands do not block there).
     pub in_exec: bool,
+    /// Waiting for CLIENT PAUSE to end (counted in `NodeState::paused_clients`).
+    pub paused: bool,
     /// Replication: REPLCONF options, replica/master link flags, WAIT offset.
     pub repl: repl::SessionRepl,
     /// The last command this connection ran, found again without a table lookup.
@@ -160,6 +170,7 @@ impl Session {
             reply_skip_next: false,
             blocked: None,
             in_exec: false,
+            paused: false,
             repl: Default::default(),
             last_command: Default::default(),
         }
@@ -181,6 +192,7 @@ impl Node {
             stats: Stats::default(),
             monitors: Vec::new(),
             pause: PauseState::default(),
+            paused_clients: 0,
             dirty: 0,
             lastsave: now_ms() / 1000,
             run_id: picket::random_hex_id(),

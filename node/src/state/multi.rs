@@ -13,4 +13,6 @@ pub struct MultiState {
     /// The union of the flags the queued commands lack: EXEC is refused on a stale replica
     /// or while loading when one of them would be.
     pub flags_missing: u32,
+    /// A queued command that CLIENT PAUSE WRITE holds though not a write (PUBLISH).
+    pub pauses: bool,
 }
