@@ -117,98 +117,170 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
             ctx.st.active_expire = !eq_ic(&a[2], "0");
             ctx.out.ok();
         }
-        ("object", 3) => {
-            let db = ctx.db();
-            let Some(e) = ctx.st.ks.dbs[db].main.get(&a[2]) else {
-                return ctx.out.error("ERR no such key");
-            };
-            let ser = match &e.val {
-                Value::Str(RStr::Int(_)) => 2,
-                Value::Str(s) => s.len() + 1,
-                v => v.approx_size() + 1,
-            };
-            let line = format!(
-                "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
-                e as *const _ as usize,
-                e.val.encoding(),
-                ser,
-                e.lru,
-                crate::db::lru::AccessPolicy::idle_secs(e.lru)
-            );
-            ctx.out.simple(&line);
-        }
+        ("object", 3) => object_info(ctx, &a[2]),
         ("populate", 3..=5) => populate(ctx, a),
         ("digest", 2) => {
             let d = dataset_digest(ctx);
             ctx.out.simple(&hex(&d));
         }
-        ("digest-value", _) => {
-            let db = ctx.db();
-            ctx.out.array(a.len() - 2);
-            for k in &a[2..] {
-                let d = ctx.st.ks.dbs[db]
-                    .main
-                    .get(k)
-                    .map(|e| value_digest(&e.val))
-                    .unwrap_or([0u8; 20]);
-                ctx.out.simple(&hex(&d));
-            }
-        }
-        ("reload", 2) => {
-            // Save, empty, load back: what a restart would see.
-            if crate::persistence::save(ctx.st).is_err() {
-                return ctx.out.error("ERR Error trying to save the DB");
-            }
-            let path = crate::persistence::rdb_file::rdb_path(ctx.st);
-            let lim = ctx.st.ks.enc;
-            match crate::persistence::rdb_file::load_rdb(&mut ctx.st.ks, &path, &lim, false) {
-                Ok(_) => {
-                    tracing::info!("DB reloaded by DEBUG RELOAD");
-                    ctx.out.ok()
-                }
-                Err(e) => ctx
-                    .out
-                    .error(&format!("ERR Error trying to load the RDB dump: {e}")),
-            }
-        }
+        ("digest-value", _) => digest_values(ctx, &a[2..]),
+        ("reload", 2) => reload(ctx),
+        ("protocol", 3) => protocol(ctx, &a[2]),
         ("change-repl-id", 2) => {
             ctx.st.replid2 = std::mem::replace(&mut ctx.st.replid, picket::random_hex_id());
             ctx.out.ok();
         }
-        ("help", _) => {
-            let lines = [
-                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "CHANGE-REPL-ID",
-                "    Change the replication IDs of the instance.",
-                "    Dangerous: should be used only for testing the replication subsystem.",
-                "DIGEST",
-                "    Output a hex signature representing the current DB content.",
-                "DIGEST-VALUE <key> [<key> ...]",
-                "    Output a hex signature of the values of all the specified keys.",
-                "POPULATE <count> [<prefix>] [<size>]",
-                "    Create <count> string keys named key:<num>. If <prefix> is specified then",
-                "    it is used instead of the 'key' prefix. These are not propagated to",
-                "    replicas. Cluster slots are not respected so keys not belonging to the",
-                "    current node can be created in cluster mode.",
-                "OBJECT <key>",
-                "    Show low level info about the ziplist encoding of <key>.",
-                "SET-ACTIVE-EXPIRE <0|1>",
-                "    Setting it to 0 disables expiring keys in background when they are not",
-                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
-                "    default.",
-                "SLEEP <seconds>",
-                "    Stop the server for <seconds>. Decimals allowed.",
-                "PAUSE-CRON <0|1>",
-                "    Stop periodic cron job processing.",
-                "HELP",
-                "    Prints this help.",
-            ];
-            ctx.out.help(&lines);
-        }
+        ("help", _) => ctx.out.help(HELP),
         _ => ctx.out.error(&format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
             String::from_utf8_lossy(&a[1])
         )),
+    }
+}
+
+const HELP: &[&str] = &[
+    "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CHANGE-REPL-ID",
+    "    Change the replication IDs of the instance.",
+    "    Dangerous: should be used only for testing the replication subsystem.",
+    "DIGEST",
+    "    Output a hex signature representing the current DB content.",
+    "DIGEST-VALUE <key> [<key> ...]",
+    "    Output a hex signature of the values of all the specified keys.",
+    "POPULATE <count> [<prefix>] [<size>]",
+    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+    "    it is used instead of the 'key' prefix. These are not propagated to",
+    "    replicas. Cluster slots are not respected so keys not belonging to the",
+    "    current node can be created in cluster mode.",
+    "OBJECT <key>",
+    "    Show low level info about the ziplist encoding of <key>.",
+    "PROTOCOL <type>",
+    "    Reply with a test value of the specified type. <type> can be: string,",
+    "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+    "    true, false.",
+    "SET-ACTIVE-EXPIRE <0|1>",
+    "    Setting it to 0 disables expiring keys in background when they are not",
+    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+    "    default.",
+    "SLEEP <seconds>",
+    "    Stop the server for <seconds>. Decimals allowed.",
+    "PAUSE-CRON <0|1>",
+    "    Stop periodic cron job processing.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// DEBUG OBJECT key
+fn object_info(ctx: &mut Ctx, key: &[u8]) {
+    let db = ctx.db();
+    let Some(e) = ctx.st.ks.dbs[db].main.get(key) else {
+        return ctx.out.error("ERR no such key");
+    };
+    let ser = match &e.val {
+        Value::Str(RStr::Int(_)) => 2,
+        Value::Str(s) => s.len() + 1,
+        v => v.approx_size() + 1,
+    };
+    let line = format!(
+        "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+        e as *const _ as usize,
+        e.val.encoding(),
+        ser,
+        e.lru,
+        crate::db::lru::AccessPolicy::idle_secs(e.lru)
+    );
+    ctx.out.simple(&line);
+}
+
+/// DEBUG DIGEST-VALUE key ...
+fn digest_values(ctx: &mut Ctx, keys: &[Bytes]) {
+    let db = ctx.db();
+    ctx.out.array(keys.len());
+    for k in keys {
+        let d = ctx.st.ks.dbs[db]
+            .main
+            .get(k)
+            .map(|e| value_digest(&e.val))
+            .unwrap_or([0u8; 20]);
+        ctx.out.simple(&hex(&d));
+    }
+}
+
+/// DEBUG RELOAD: save, empty, load back: what a restart would see.
+fn reload(ctx: &mut Ctx) {
+    if crate::persistence::save(ctx.st).is_err() {
+        return ctx.out.error("ERR Error trying to save the DB");
+    }
+    let path = crate::persistence::rdb_file::rdb_path(ctx.st);
+    let lim = ctx.st.ks.enc;
+    match crate::persistence::rdb_file::load_rdb(&mut ctx.st.ks, &path, &lim, false) {
+        Ok(_) => {
+            tracing::info!("DB reloaded by DEBUG RELOAD");
+            ctx.out.ok()
+        }
+        Err(e) => ctx
+            .out
+            .error(&format!("ERR Error trying to load the RDB dump: {e}")),
+    }
+}
+
+/// DEBUG PROTOCOL type: a sample reply of each RESP type, in the client's protocol (RESP2
+/// gets each type's RESP2 form; a push is refused there), as Redis's protocol tests read them.
+fn protocol(ctx: &mut Ctx, kind: &[u8]) {
+    let out = &mut *ctx.out;
+    match String::from_utf8_lossy(kind).to_ascii_lowercase().as_str() {
+        "string" => out.bulk(b"Hello World"),
+        "integer" => out.int(12345),
+        "double" => out.double(3.141),
+        "bignum" => {
+            let n = "1234567999999999999999999999999999999";
+            if out.resp3 {
+                out.raw(format!("({n}\r\n").as_bytes());
+            } else {
+                out.bulk(n.as_bytes());
+            }
+        }
+        "null" => out.null(),
+        "array" | "set" | "map" => {
+            let kind = kind.to_ascii_lowercase();
+            match kind.as_slice() {
+                b"array" => out.array(3),
+                b"set" => out.set(3),
+                _ => out.map(3),
+            }
+            for i in 0..3 {
+                out.int(i);
+                if kind == b"map" {
+                    out.boolean(i == 1);
+                }
+            }
+        }
+        "attrib" => {
+            if out.resp3 {
+                out.raw(b"|1\r\n");
+                out.bulk(b"key-popularity");
+                out.array(2);
+                out.bulk(b"key:123");
+                out.int(90);
+            }
+            out.bulk(b"Some real reply following the attribute");
+        }
+        "push" => {
+            if !out.resp3 {
+                return out.error("ERR RESP2 is not supported by this command");
+            }
+            out.push(2);
+            out.bulk(b"server-cpu-usage");
+            out.int(42);
+            out.bulk(b"Some real reply following the push reply");
+        }
+        "verbatim" => out.verbatim(b"This is a verbatim\nstring"),
+        "true" => out.boolean(true),
+        "false" => out.boolean(false),
+        _ => out.error(
+            "ERR Wrong protocol type name. Please use one of the following: \
+             string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false",
+        ),
     }
 }
 
