@@ -78,7 +78,8 @@ struct StreamReader {
 impl StreamReader {
     fn attach(port: u16) -> StreamReader {
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         s.write_all(b"SYNC\r\n").unwrap();
         let mut r = StreamReader { s, buf: Vec::new() };
         // Newlines (keepalives) until `$<len>\r\n`, then the payload, no trailing CRLF.
@@ -88,7 +89,10 @@ impl StreamReader {
                 r.buf.remove(0);
             }
             if let Some(end) = r.buf.windows(2).position(|w| w == b"\r\n") {
-                let len: usize = std::str::from_utf8(&r.buf[1..end]).unwrap().parse().unwrap();
+                let len: usize = std::str::from_utf8(&r.buf[1..end])
+                    .unwrap()
+                    .parse()
+                    .unwrap();
                 if r.buf.len() >= end + 2 + len {
                     r.buf.drain(..end + 2 + len);
                     return r;

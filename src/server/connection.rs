@@ -170,7 +170,11 @@ impl<S: Service, W: AsyncWrite + Unpin + Send> Conn<S, W> {
     /// While suspended the socket is still read, as Redis reads a blocked client: a client
     /// that goes away is noticed at once (its block or pause ends with it), and what it sends
     /// meanwhile waits in `buf`.
-    async fn run_batch<R: AsyncRead + Unpin>(&mut self, rd: &mut R, buf: &mut BytesMut) -> BatchEnd {
+    async fn run_batch<R: AsyncRead + Unpin>(
+        &mut self,
+        rd: &mut R,
+        buf: &mut BytesMut,
+    ) -> BatchEnd {
         while !self.reqs.is_empty() {
             self.out.resp3 = self.client.resp3();
             match self

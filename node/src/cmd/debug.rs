@@ -125,6 +125,15 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
         }
         ("digest-value", _) => digest_values(ctx, &a[2..]),
         ("reload", 2) => reload(ctx),
+        ("loadaof", 2) => {
+            match crate::persistence::aof::reload_in_command(ctx.node, &super::Executor, ctx.st) {
+                Ok(()) => ctx.out.ok(),
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    ctx.out.error("ERR Error loading the AOF, check the log")
+                }
+            }
+        }
         ("protocol", 3) => protocol(ctx, &a[2]),
         ("change-repl-id", 2) => {
             ctx.st.replid2 = std::mem::replace(&mut ctx.st.replid, picket::random_hex_id());
@@ -152,6 +161,8 @@ const HELP: &[&str] = &[
     "    it is used instead of the 'key' prefix. These are not propagated to",
     "    replicas. Cluster slots are not respected so keys not belonging to the",
     "    current node can be created in cluster mode.",
+    "LOADAOF",
+    "    Flush the AOF buffers on disk and reload the AOF in memory.",
     "OBJECT <key>",
     "    Show low level info about the ziplist encoding of <key>.",
     "PROTOCOL <type>",

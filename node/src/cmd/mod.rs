@@ -104,8 +104,8 @@ fn paused_for(st: &NodeState, sess: &Session, cmd: &Command, name: &str) -> Opti
         (Some(m), "exec") => m.flags_any | if m.pauses { flags::WRITE } else { 0 },
         _ => 0,
     };
-    let writes = (cmd.flags | queued) & (flags::WRITE | flags::MAY_REPLICATE) != 0
-        || pauses_as_write(name);
+    let writes =
+        (cmd.flags | queued) & (flags::WRITE | flags::MAY_REPLICATE) != 0 || pauses_as_write(name);
     st.pause.holds(writes)
 }
 

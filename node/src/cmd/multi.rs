@@ -13,7 +13,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Adds a command to the transaction.
-pub fn queue(sess: &mut Session, cmd: &super::Command, args: &[Bytes], out: &mut picket::resp::Reply) {
+pub fn queue(
+    sess: &mut Session,
+    cmd: &super::Command,
+    args: &[Bytes],
+    out: &mut picket::resp::Reply,
+) {
     if let Some(m) = sess.multi.as_mut() {
         m.queued.push(args.to_vec());
         m.flags_any |= cmd.flags;

@@ -23,3 +23,39 @@ pub trait Replay: Send + Sync {
     /// A session that ran such commands ends (the replica link's master session).
     fn end_session(&self, node: &Node, sess: &mut Session);
 }
+
+/// The node's state as a loader holds it: at start-up the mutex's guard (let go now and then,
+/// so clients get `-LOADING`), inside a command (DEBUG LOADAOF) the command's own borrow,
+/// which is never let go.
+pub trait HeldState: std::ops::DerefMut<Target = NodeState> {
+    /// Runs `f` with the lock let go, when this holder can let it go.
+    fn unlocked<T>(&mut self, f: impl FnOnce() -> T) -> T;
+}
+
+impl HeldState for parking_lot::MutexGuard<'_, NodeState> {
+    fn unlocked<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        parking_lot::MutexGuard::unlocked(self, f)
+    }
+}
+
+/// The state borrowed by a running command.
+pub struct InCommand<'a>(pub &'a mut NodeState);
+
+impl std::ops::Deref for InCommand<'_> {
+    type Target = NodeState;
+    fn deref(&self) -> &NodeState {
+        self.0
+    }
+}
+
+impl std::ops::DerefMut for InCommand<'_> {
+    fn deref_mut(&mut self) -> &mut NodeState {
+        self.0
+    }
+}
+
+impl HeldState for InCommand<'_> {
+    fn unlocked<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        f()
+    }
+}
