@@ -5,7 +5,8 @@
 //! `~` compares only the reply's type byte (values that differ by nature: TIME, run ids),
 //! `!sort` sorts the elements of an array reply (KEYS order is the hash table's),
 //! `!pairs` sorts the key/value pairs of a map reply (CONFIG GET), `!len` compares the array
-//! length only. `@sleep MS` pauses both. Lines starting with `#` are
+//! length only, `!noreply` sends a command that answers nothing (CLIENT REPLY OFF/SKIP) and
+//! reads no reply. `@sleep MS` pauses both. Lines starting with `#` are
 //! comments. Each script runs on fresh connections after FLUSHALL.
 //!
 //! Each script starts with every keyspace-event class on (`notify-keyspace-events KEAmn`),
@@ -22,6 +23,7 @@ enum Mode {
     Sorted,
     Pairs,
     Len,
+    NoReply,
 }
 
 /// Splits an array reply into its elements' raw bytes (one level).
@@ -69,6 +71,7 @@ fn normalize(reply: &[u8], mode: Mode) -> Vec<u8> {
             }
             v
         }
+        Mode::NoReply => Vec::new(),
         Mode::Len => reply[..reply.windows(2).position(|w| w == b"\r\n").unwrap_or(1)].to_vec(),
     }
 }
@@ -143,6 +146,8 @@ fn run_script(name: &str, text: &str, redis: &Server, picket: &Server) -> Vec<St
             (Mode::Pairs, rest)
         } else if let Some(rest) = line.strip_prefix("!len ") {
             (Mode::Len, rest)
+        } else if let Some(rest) = line.strip_prefix("!noreply ") {
+            (Mode::NoReply, rest)
         } else if let Some(ms) = line.strip_prefix("@sleep ") {
             std::thread::sleep(std::time::Duration::from_millis(ms.trim().parse().unwrap()));
             continue;
@@ -155,11 +160,21 @@ fn run_script(name: &str, text: &str, redis: &Server, picket: &Server) -> Vec<St
         let wire = encode(&argv);
         r.send_raw(&wire);
         p.send_raw(&wire);
+        if mode == Mode::NoReply {
+            // A reply sent anyway would be read as the next command's and differ there.
+            continue;
+        }
         let rr = r.read_reply();
         let pr = p.read_reply();
         let (rr, pr) = match (rr, pr) {
             (Some(a), Some(b)) => (a, b),
-            (None, None) => break,
+            (None, None) => {
+                failures.push(format!(
+                    "{name}:{}: `{cmdline}`: no reply from either server (mark it !noreply)",
+                    lineno + 1
+                ));
+                break;
+            }
             (a, b) => {
                 failures.push(format!(
                     "{name}:{}: `{}`: redis {:?} picket {:?}",
@@ -190,6 +205,12 @@ fn run_script(name: &str, text: &str, redis: &Server, picket: &Server) -> Vec<St
                 String::from_utf8_lossy(&rr),
                 String::from_utf8_lossy(&pr)
             ));
+        }
+        // QUIT closed both connections: the script goes on with new ones.
+        if args.first().is_some_and(|a| a.eq_ignore_ascii_case(b"quit")) {
+            assert!(r.is_closed() && p.is_closed(), "{name}:{}: QUIT left a connection open", lineno + 1);
+            r = redis.client();
+            p = picket.client();
         }
     }
     failures

@@ -184,6 +184,7 @@ fn apply_client(ctx: &mut Ctx, a: &[Bytes], action: ClientAction) {
         ClientAction::Reply(mode) => match mode {
             ReplyMode::On => {
                 ctx.sess.reply_off = false;
+                ctx.sess.reply_skip = false;
                 ctx.out.ok()
             }
             ReplyMode::Off => ctx.sess.reply_off = true,

@@ -318,7 +318,7 @@ fn populate(ctx: &mut Ctx, a: &[Bytes]) {
     let mut args = Args::at(a, 2);
     let count = match ctx.parsed(args.int()) {
         Some(c) if c >= 0 => c,
-        Some(_) => return ctx.out.error("ERR count is negative"),
+        Some(_) => return ctx.out.error("ERR value is out of range, must be positive"),
         None => return,
     };
     let prefix = args

@@ -231,10 +231,11 @@ pub fn run_one(
     now: i64,
 ) {
     let mark = out.buf.len();
-    let skip_this = std::mem::take(&mut sess.reply_skip_next);
+    sess.reply_skip = std::mem::take(&mut sess.reply_skip_next);
     run_checked(node, st, sess, args, out, now);
     // Suppressed replies, except the (un)subscribe confirmations, which Redis 7 sends as pushes.
-    if (sess.reply_off || skip_this) && !picket::pubsub::confirms_with_push(&args[0]) {
+    // (CLIENT REPLY ON run as the skipped command clears the skip: its OK is sent.)
+    if (sess.reply_off || std::mem::take(&mut sess.reply_skip)) && !picket::pubsub::confirms_with_push(&args[0]) {
         out.buf.truncate(mark);
     }
 }

@@ -140,6 +140,8 @@ pub struct Session {
     pub reply_off: bool,
     /// CLIENT REPLY SKIP: drop the next command's reply.
     pub reply_skip_next: bool,
+    /// The reply of the command running now is dropped (it follows a CLIENT REPLY SKIP).
+    pub reply_skip: bool,
     /// Blocked in BLPOP and friends.
     pub blocked: Option<blocking::Blocked>,
     /// Running the commands of an EXEC (blocking commands do not block there).
@@ -168,6 +170,7 @@ impl Session {
             monitor: false,
             reply_off: false,
             reply_skip_next: false,
+            reply_skip: false,
             blocked: None,
             in_exec: false,
             paused: false,
