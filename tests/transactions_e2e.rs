@@ -169,3 +169,36 @@ fn a_transaction_of_several_writes_is_propagated_inside_multi_exec() {
     assert!(real.contains(&"multi".to_string()), "{real:?}");
     assert_eq!(ours, real);
 }
+
+/// What MONITOR shows of transactions, without the timestamp and the client's address.
+fn monitored_transactions(s: &Server) -> Vec<String> {
+    let mut m = s.client();
+    m.cmd(&["MONITOR"]);
+    let mut c = s.client();
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SET", "foo", "bar"]);
+    c.cmd(&["EXEC"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SYNTAX", "ERROR"]);
+    c.cmd(&["EXEC"]);
+    c.cmd(&["PING"]);
+    let mut seen = Vec::new();
+    loop {
+        let line = String::from_utf8(m.read_reply().expect("MONITOR line")).unwrap();
+        let cmd = line.split_once("] ").map(|(_, c)| c.trim_end().to_string());
+        let cmd = cmd.unwrap_or(line);
+        let done = cmd == "\"PING\"";
+        seen.push(cmd);
+        if done {
+            return seen;
+        }
+    }
+}
+
+#[test]
+fn monitor_shows_exec_after_the_commands_it_ran() {
+    let real = monitored_transactions(&Server::redis(&[]));
+    let ours = monitored_transactions(&Server::picket(&[]));
+    assert_eq!(real[..3], ["\"MULTI\"", "\"SET\" \"foo\" \"bar\"", "\"EXEC\""]);
+    assert_eq!(ours, real);
+}

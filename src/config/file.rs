@@ -311,6 +311,9 @@ pub fn repr(s: &str) -> String {
 }
 
 fn memory_repr(v: &str) -> String {
+    if v.ends_with('%') {
+        return v.to_string();
+    }
     let n: u64 = v.parse().unwrap_or(0);
     if n != 0 && n.is_multiple_of(1 << 30) {
         format!("{}gb", n >> 30)

@@ -93,6 +93,7 @@ pub fn validate(
             }
             Ok(v.to_string())
         }
+        Kind::Memory if spec.name == "maxmemory-clients" => memory_or_percent(one(args)?),
         Kind::Memory => {
             let a = one(args)?;
             match parse_memory(a) {
@@ -118,6 +119,26 @@ pub fn validate(
             Ok(args.join(" "))
         }
         Kind::Special => special(&spec.name, args, current, from_file),
+    }
+}
+
+/// `maxmemory-clients`: a memory value or a percentage of maxmemory (`10%`, at most 100;
+/// `0%` is 0), as Redis takes it.
+fn memory_or_percent(a: &str) -> Result<String, ValueError> {
+    const BAD: &str = "argument must be a memory or percent value";
+    if let Some(p) = a.strip_suffix('%') {
+        if p.is_empty() || !p.bytes().all(|c| c.is_ascii_digit()) {
+            return err(BAD);
+        }
+        return match p.parse::<u64>() {
+            Ok(0) => Ok("0".into()),
+            Ok(n) if n <= 100 => Ok(format!("{n}%")),
+            _ => err("percentage argument must be less or equal to 100"),
+        };
+    }
+    match parse_memory(a) {
+        Some(v) if v <= i64::MAX as u64 => Ok(v.to_string()),
+        _ => err(BAD),
     }
 }
 

@@ -328,6 +328,9 @@ pub async fn serve_connection<S, R, W>(
                 Ok(n) => {
                     qbuf.peak = qbuf.peak.max(buf.len());
                     qbuf.idle_trimmed = false;
+                    // While they run, the commands read are still in the query buffer, as
+                    // Redis's CLIENT LIST shows them (`qbuf=26` for its own request).
+                    c.client.meta.lock().set_query_buffer(&buf);
                     let st = c.svc.net_stats();
                     st.input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     st.reads.fetch_add(1, Ordering::Relaxed);

@@ -296,10 +296,16 @@ fn run_checked(
         multi::queue(sess, cmd, args, out);
         return;
     }
-    if !st.monitors.is_empty() && !cmd.has(flags::ADMIN) && !cmd.has(flags::SKIP_MONITOR) {
+    let monitored =
+        !st.monitors.is_empty() && !cmd.has(flags::ADMIN) && !cmd.has(flags::SKIP_MONITOR);
+    // EXEC is shown after the commands it ran, as Redis 7 shows it.
+    if monitored && cmd.name != "exec" {
         feed_monitors(st, sess, args);
     }
     call(node, st, sess, cmd, name, args, out, now);
+    if monitored && cmd.name == "exec" {
+        feed_monitors(st, sess, args);
+    }
     if !st.ks.ready.is_empty() {
         // The clock is read again: a key that expired while the command ran (a DEBUG SLEEP in
         // an EXEC) does not serve a blocked client, as in Redis.
