@@ -500,8 +500,11 @@ fn client_kill(
             laddr = Some(String::from_utf8_lossy(v).into_owned());
             None
         } else if eq_ic(&p[0], "user") {
-            user = Some(String::from_utf8_lossy(v).into_owned());
-            None
+            let name = String::from_utf8_lossy(v).into_owned();
+            let known = registry.user_exists(&name);
+            let e = (!known).then(|| format!("ERR No such user '{name}'"));
+            user = Some(name);
+            e
         } else if eq_ic(&p[0], "skipme") {
             if eq_ic(v, "yes") {
                 skipme = true;

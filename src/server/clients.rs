@@ -247,14 +247,28 @@ pub struct ClientRegistry {
     next_id: AtomicU64,
     pub total_connections: AtomicU64,
     pub rejected_connections: AtomicU64,
+    /// The ACL user names the program knows (CLIENT KILL USER refuses others); `default` until
+    /// a program with users sets them.
+    users: Mutex<Vec<String>>,
 }
 
 impl ClientRegistry {
     pub fn new() -> Self {
         ClientRegistry {
             next_id: AtomicU64::new(1),
+            users: Mutex::new(vec!["default".to_string()]),
             ..Default::default()
         }
+    }
+
+    /// The program's users changed (ACL SETUSER, ACL DELUSER).
+    pub fn set_users(&self, names: Vec<String>) {
+        *self.users.lock() = names;
+    }
+
+    /// Whether `name` is a user of the program.
+    pub fn user_exists(&self, name: &str) -> bool {
+        self.users.lock().iter().any(|u| u == name)
     }
 
     /// Registers a new connection and returns its handle and the receiver of its queued pushes.
