@@ -125,6 +125,15 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
         }
         ("digest-value", _) => digest_values(ctx, &a[2..]),
         ("reload", 2) => reload(ctx),
+        ("quicklist-packed-threshold", 3) => {
+            let size = picket::config::parse_memory(&String::from_utf8_lossy(&a[2]));
+            match size.map(crate::rdb::write::set_packed_threshold) {
+                Some(Ok(())) => ctx.out.ok(),
+                _ => ctx.out.error(
+                    "ERR argument must be a memory value bigger than 1 and smaller than 4gb",
+                ),
+            }
+        }
         ("loadaof", 2) => {
             match crate::persistence::aof::reload_in_command(ctx.node, &super::Executor, ctx.st) {
                 Ok(()) => ctx.out.ok(),
@@ -169,6 +178,9 @@ const HELP: &[&str] = &[
     "    Reply with a test value of the specified type. <type> can be: string,",
     "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
     "    true, false.",
+    "QUICKLIST-PACKED-THRESHOLD <size>",
+    "    Sets the threshold for elements to be inserted as plain vs packed nodes",
+    "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",

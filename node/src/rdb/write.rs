@@ -8,6 +8,46 @@ use std::io::Write;
 /// Lists are cut into listpack nodes of about this many bytes (list-max-listpack-size -2).
 const LIST_NODE_BYTES: usize = 8 * 1024;
 
+/// Elements of at least this many bytes are written as plain quicklist nodes, as Redis keeps
+/// them (1 GiB unless `DEBUG QUICKLIST-PACKED-THRESHOLD` changed it).
+static PACKED_THRESHOLD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 30);
+
+/// DEBUG QUICKLIST-PACKED-THRESHOLD: 0 restores the default; at most 4 GiB - 1 MiB.
+pub fn set_packed_threshold(bytes: u64) -> Result<(), ()> {
+    if bytes > (1 << 32) - (1 << 20) {
+        return Err(());
+    }
+    let v = if bytes == 0 { 1 << 30 } else { bytes };
+    PACKED_THRESHOLD.store(v, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
+/// A list's quicklist nodes: (container, payload), listpacks of about [`LIST_NODE_BYTES`] and
+/// a plain node for each element over the packed threshold.
+fn list_nodes<'a>(l: impl Iterator<Item = &'a [u8]>) -> Vec<(u64, Vec<u8>)> {
+    let threshold = PACKED_THRESHOLD.load(std::sync::atomic::Ordering::Relaxed) as usize;
+    let mut nodes = Vec::new();
+    let mut cur: Vec<&[u8]> = Vec::new();
+    let mut bytes = 0;
+    for e in l {
+        let plain = e.len() >= threshold;
+        if !cur.is_empty() && (plain || bytes + e.len() + 2 > LIST_NODE_BYTES) {
+            nodes.push((2, listpack::encode(cur.drain(..))));
+            bytes = 0;
+        }
+        if plain {
+            nodes.push((1, e.to_vec()));
+            continue;
+        }
+        bytes += e.len() + 2;
+        cur.push(e);
+    }
+    if !cur.is_empty() {
+        nodes.push((2, listpack::encode(cur.drain(..))));
+    }
+    nodes
+}
+
 pub struct Writer<W: Write> {
     w: W,
     crc: u64,
@@ -125,24 +165,11 @@ impl<W: Write> Writer<W> {
             Value::List(l) => {
                 self.raw(&[T_LIST_QUICKLIST_2])?;
                 self.string(key)?;
-                let mut nodes: Vec<Vec<u8>> = Vec::new();
-                let mut cur: Vec<&[u8]> = Vec::new();
-                let mut bytes = 0;
-                for e in l.iter() {
-                    if !cur.is_empty() && bytes + e.len() + 2 > LIST_NODE_BYTES {
-                        nodes.push(listpack::encode(cur.drain(..)));
-                        bytes = 0;
-                    }
-                    bytes += e.len() + 2;
-                    cur.push(e);
-                }
-                if !cur.is_empty() {
-                    nodes.push(listpack::encode(cur.drain(..)));
-                }
+                let nodes = list_nodes(l.iter().map(|e| &e[..]));
                 self.len(nodes.len() as u64)?;
-                for n in nodes {
-                    self.len(2)?; // PACKED
-                    self.string(&n)?;
+                for (container, payload) in nodes {
+                    self.len(container)?; // 1 PLAIN, 2 PACKED
+                    self.string(&payload)?;
                 }
                 Ok(())
             }
