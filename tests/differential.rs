@@ -207,8 +207,15 @@ fn run_script(name: &str, text: &str, redis: &Server, picket: &Server) -> Vec<St
             ));
         }
         // QUIT closed both connections: the script goes on with new ones.
-        if args.first().is_some_and(|a| a.eq_ignore_ascii_case(b"quit")) {
-            assert!(r.is_closed() && p.is_closed(), "{name}:{}: QUIT left a connection open", lineno + 1);
+        if args
+            .first()
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"quit"))
+        {
+            assert!(
+                r.is_closed() && p.is_closed(),
+                "{name}:{}: QUIT left a connection open",
+                lineno + 1
+            );
             r = redis.client();
             p = picket.client();
         }

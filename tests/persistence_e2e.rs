@@ -44,7 +44,14 @@ fn plain_list_nodes_load_both_ways() {
     let items = ["9", "xxxxxxxxxx", "bb", "xxxxxxxxxx", "y"];
     for (first, second) in [(true, false), (false, true)] {
         let start = |picket: bool, file: &str| {
-            let args = ["--dir", &d, "--dbfilename", file, "--enable-debug-command", "yes"];
+            let args = [
+                "--dir",
+                &d,
+                "--dbfilename",
+                file,
+                "--enable-debug-command",
+                "yes",
+            ];
             if picket {
                 Server::picket(&args)
             } else {
@@ -54,7 +61,10 @@ fn plain_list_nodes_load_both_ways() {
         let file = if first { "plain-p.rdb" } else { "plain-r.rdb" };
         let a = start(first, file);
         let mut c = a.client();
-        assert_eq!(c.cmd_str(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "5b"]), "+OK\r\n");
+        assert_eq!(
+            c.cmd_str(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "5b"]),
+            "+OK\r\n"
+        );
         let mut push = vec!["RPUSH", "lst"];
         push.extend(items);
         c.cmd(&push);
@@ -62,19 +72,40 @@ fn plain_list_nodes_load_both_ways() {
         check_rdb(&dir.path().join(file));
         // A plain node: container 1, then the element as an RDB string.
         let bytes = std::fs::read(dir.path().join(file)).unwrap();
-        assert!(bytes.windows(12).any(|w| w == b"\x01\x0axxxxxxxxxx"), "no plain node");
+        assert!(
+            bytes.windows(12).any(|w| w == b"\x01\x0axxxxxxxxxx"),
+            "no plain node"
+        );
         drop(c);
         drop(a);
         let b = start(second, file);
         let got = b.client().cmd_str(&["LRANGE", "lst", "0", "-1"]);
         let want: String = format!("*{}\r\n", items.len())
-            + &items.iter().map(|i| format!("${}\r\n{i}\r\n", i.len())).collect::<String>();
-        assert_eq!(got, want, "saved by {}", if first { "picket" } else { "redis" });
+            + &items
+                .iter()
+                .map(|i| format!("${}\r\n{i}\r\n", i.len()))
+                .collect::<String>();
+        assert_eq!(
+            got,
+            want,
+            "saved by {}",
+            if first { "picket" } else { "redis" }
+        );
     }
     let p = Server::picket(&["--enable-debug-command", "yes"]);
     let mut c = p.client();
-    for (arg, reply) in [("0", "+OK"), ("abc", "-ERR"), ("-1", "-ERR"), ("4gb", "-ERR"), ("1gb", "+OK")] {
-        assert!(c.cmd_str(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", arg]).starts_with(reply), "{arg}");
+    for (arg, reply) in [
+        ("0", "+OK"),
+        ("abc", "-ERR"),
+        ("-1", "-ERR"),
+        ("4gb", "-ERR"),
+        ("1gb", "+OK"),
+    ] {
+        assert!(
+            c.cmd_str(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", arg])
+                .starts_with(reply),
+            "{arg}"
+        );
     }
 }
 

@@ -199,6 +199,44 @@ fn monitored_transactions(s: &Server) -> Vec<String> {
 fn monitor_shows_exec_after_the_commands_it_ran() {
     let real = monitored_transactions(&Server::redis(&[]));
     let ours = monitored_transactions(&Server::picket(&[]));
-    assert_eq!(real[..3], ["\"MULTI\"", "\"SET\" \"foo\" \"bar\"", "\"EXEC\""]);
+    assert_eq!(
+        real[..3],
+        ["\"MULTI\"", "\"SET\" \"foo\" \"bar\"", "\"EXEC\""]
+    );
+    assert_eq!(ours, real);
+}
+
+/// SMOVE of a member the destination already holds leaves a WATCH on the destination alone;
+/// a real move breaks it. Both count changes as Redis does.
+fn smove_and_watch(s: &Server) -> Vec<String> {
+    let mut c = s.client();
+    let mut other = s.client();
+    let mut seen = Vec::new();
+    c.cmd(&["SADD", "src", "a", "b"]);
+    c.cmd(&["SADD", "dst", "a"]);
+    for member in ["a", "b"] {
+        c.cmd(&["WATCH", "dst"]);
+        c.cmd(&["MULTI"]);
+        c.cmd(&["SADD", "dst", "c"]);
+        let before = common::info_field(
+            &other.cmd_str(&["INFO", "persistence"]),
+            "rdb_changes_since_last_save",
+        );
+        seen.push(other.cmd_str(&["SMOVE", "src", "dst", member]));
+        let after = common::info_field(
+            &other.cmd_str(&["INFO", "persistence"]),
+            "rdb_changes_since_last_save",
+        );
+        seen.push(format!("{before:?} -> {after:?}"));
+        seen.push(c.cmd_str(&["EXEC"]));
+    }
+    seen
+}
+
+#[test]
+fn smove_touches_the_destination_only_when_it_adds() {
+    let real = smove_and_watch(&Server::redis(&[]));
+    let ours = smove_and_watch(&Server::picket(&[]));
+    assert_eq!(real[2], "*1\r\n:1\r\n", "{real:?}");
     assert_eq!(ours, real);
 }

@@ -235,7 +235,9 @@ pub fn run_one(
     run_checked(node, st, sess, args, out, now);
     // Suppressed replies, except the (un)subscribe confirmations, which Redis 7 sends as pushes.
     // (CLIENT REPLY ON run as the skipped command clears the skip: its OK is sent.)
-    if (sess.reply_off || std::mem::take(&mut sess.reply_skip)) && !picket::pubsub::confirms_with_push(&args[0]) {
+    if (sess.reply_off || std::mem::take(&mut sess.reply_skip))
+        && !picket::pubsub::confirms_with_push(&args[0])
+    {
         out.buf.truncate(mark);
     }
 }

@@ -220,9 +220,13 @@ pub fn smove(ctx: &mut Ctx, a: &[Bytes]) {
     changed(ctx.st, class::SET, "srem", db, &a[1]);
     let lim = ctx.st.ks.enc;
     let added = match set_at(&mut ctx.st.ks, db, &a[2], ctx.now) {
+        // The destination counts as modified (WATCH, blocked clients) only when the member
+        // was not there yet, as in Redis.
         Ok(Some(d)) => {
             let added = d.add(&a[3], &lim);
-            ctx.st.ks.modified(db, &a[2]);
+            if added {
+                ctx.st.ks.modified(db, &a[2]);
+            }
             added
         }
         _ => {
@@ -234,6 +238,7 @@ pub fn smove(ctx: &mut Ctx, a: &[Bytes]) {
     };
     if added {
         ctx.notify(class::SET, "sadd", &a[2]);
+        ctx.dirty(1);
     }
     ctx.dirty(1);
     ctx.propagate_as_is(a);

@@ -142,7 +142,9 @@ pub fn acl_setuser(ctx: &mut Ctx, a: &[Bytes]) {
     let mut users = ctx.node.acl.write();
     match users.set_user(&name, &rules, &known) {
         Ok(()) => {
-            ctx.node.registry.set_users(users.users.keys().cloned().collect());
+            ctx.node
+                .registry
+                .set_users(users.users.keys().cloned().collect());
             ctx.out.ok()
         }
         Err(e) => ctx.out.error(&format!("ERR {e}")),
@@ -163,7 +165,9 @@ pub fn acl_deluser(ctx: &mut Ctx, a: &[Bytes]) {
         .iter()
         .filter(|n| users.users.remove(n.as_str()).is_some())
         .count();
-    ctx.node.registry.set_users(users.users.keys().cloned().collect());
+    ctx.node
+        .registry
+        .set_users(users.users.keys().cloned().collect());
     drop(users);
     // Connections authenticated as a deleted user are closed, as in Redis.
     for c in ctx.node.registry.all() {
