@@ -788,3 +788,31 @@ fn replica_aof_restarts_after_a_full_resync() {
     );
     assert_same(&want, &dump(&mut alone.client()));
 }
+
+/// A writable replica expires the keys its own clients gave a TTL (its master never sends a
+/// DEL for them), and still leaves the master's keys to the master.
+#[test]
+fn a_writable_replica_expires_its_own_keys() {
+    let dir = test_dir();
+    let master = picket(&dir, "m", &["--enable-debug-command", "yes"]);
+    let replica = picket(&dir, "r", &["--replica-read-only", "no"]);
+    replicaof(&replica, &master);
+    let mut m = master.client();
+    m.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    m.cmd(&["SET", "from-master", "1", "PX", "300"]);
+    wait_synced(&master, &replica);
+    let mut r = replica.client();
+    for k in ["key1", "key2", "key3"] {
+        assert_eq!(r.cmd_str(&["SET", k, "1", "PX", "300"]), "+OK\r\n");
+    }
+    assert_eq!(r.cmd_str(&["DBSIZE"]), ":4\r\n");
+    // The replica's own keys are deleted; the master's expired key stays until its DEL.
+    assert!(
+        wait_until(Duration::from_secs(5), || r.cmd_str(&["DBSIZE"]) == ":1\r\n"),
+        "{}",
+        r.cmd_str(&["DBSIZE"])
+    );
+    assert_eq!(r.cmd_str(&["EXISTS", "from-master"]), ":0\r\n");
+    m.cmd(&["GET", "from-master"]);
+    assert!(wait_until(Duration::from_secs(5), || r.cmd_str(&["DBSIZE"]) == ":0\r\n"));
+}

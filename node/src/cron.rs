@@ -19,6 +19,9 @@ pub fn active_expire_cycle(
     budget: Duration,
 ) {
     st.refresh_expiry_pause();
+    if st.ks.is_replica && st.active_expire && !st.ks.expiry_paused {
+        st.ks.expire_replica_local_keys(now_ms());
+    }
     if st.ks.is_replica || !st.active_expire || st.ks.expiry_paused {
         return;
     }

@@ -158,6 +158,9 @@ pub struct Keyspace {
     pub is_replica: bool,
     /// A replica is applying its master's stream: expired keys are still there for it.
     pub applying_master: bool,
+    /// On a writable replica, the keys its own clients gave a TTL: the replica expires those
+    /// itself (its master knows nothing of them), as Redis's slaveKeysWithExpire.
+    pub replica_local_expires: std::collections::HashSet<(usize, Bytes)>,
     /// While CLIENT PAUSE holds: expired keys are hidden but not deleted (nothing may be
     /// propagated), as on a replica.
     pub expiry_paused: bool,
@@ -184,6 +187,7 @@ impl Keyspace {
             expired_pending: Vec::new(),
             is_replica: false,
             applying_master: false,
+            replica_local_expires: Default::default(),
             expiry_paused: false,
             lru: lru::AccessPolicy::default(),
             enc: EncodingLimits::default(),
@@ -351,6 +355,32 @@ impl Keyspace {
         let k = k.clone();
         d.expires.insert(k, when_ms);
         d.touch(key);
+        if self.is_replica && !self.applying_master {
+            self.replica_local_expires
+                .insert((db, Bytes::copy_from_slice(key)));
+        }
+    }
+
+    /// A writable replica's cron: deletes the keys its clients gave a TTL once it passed, and
+    /// forgets those that lost their TTL or are gone.
+    pub fn expire_replica_local_keys(&mut self, now_ms: i64) {
+        if self.replica_local_expires.is_empty() {
+            return;
+        }
+        let keys: Vec<(usize, Bytes)> = self.replica_local_expires.iter().cloned().collect();
+        for (db, key) in keys {
+            let d = &self.dbs[db];
+            match d.expires.get(&key[..]) {
+                Some(&when) if when <= now_ms => {
+                    self.delete_expired(db, &key);
+                    self.replica_local_expires.remove(&(db, key));
+                }
+                Some(_) => {}
+                None => {
+                    self.replica_local_expires.remove(&(db, key));
+                }
+            }
+        }
     }
 
     /// Removes the TTL; true if there was one.

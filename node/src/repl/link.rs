@@ -58,6 +58,8 @@ pub fn promote(node: &Node, st: &mut NodeState) {
     st.repl.generation += 1;
     st.repl.cached = None;
     st.ks.is_replica = false;
+    // A master expires every key itself.
+    st.ks.replica_local_expires.clear();
     super::shift_replid(st);
     // The replicas reconnect and continue through replid2.
     for r in st.repl.replicas.drain(..) {
