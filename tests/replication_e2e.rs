@@ -808,11 +808,86 @@ fn a_writable_replica_expires_its_own_keys() {
     assert_eq!(r.cmd_str(&["DBSIZE"]), ":4\r\n");
     // The replica's own keys are deleted; the master's expired key stays until its DEL.
     assert!(
-        wait_until(Duration::from_secs(5), || r.cmd_str(&["DBSIZE"]) == ":1\r\n"),
+        wait_until(Duration::from_secs(5), || r.cmd_str(&["DBSIZE"])
+            == ":1\r\n"),
         "{}",
         r.cmd_str(&["DBSIZE"])
     );
     assert_eq!(r.cmd_str(&["EXISTS", "from-master"]), ":0\r\n");
     m.cmd(&["GET", "from-master"]);
-    assert!(wait_until(Duration::from_secs(5), || r.cmd_str(&["DBSIZE"]) == ":0\r\n"));
+    assert!(wait_until(Duration::from_secs(5), || r
+        .cmd_str(&["DBSIZE"])
+        == ":0\r\n"));
+}
+
+/// Writes into db 12 (the stream selects it once), then the link breaks: the partial resync's
+/// stream sends no SELECT, and the replica must go on in db 12. Then the replica restarts
+/// from its snapshot (`repl-stream-db`) and continues again. A picket-node replica of a
+/// picket-node master and of a real redis-server master.
+#[test]
+fn a_continued_stream_goes_on_in_the_db_it_had_selected() {
+    for real_master in [false, true] {
+        let dir = test_dir();
+        let d = dir.path().display().to_string();
+        let debug = ["--enable-debug-command", "yes"];
+        let m = if real_master {
+            redis(&dir, "master", &debug)
+        } else {
+            picket(&dir, "master", &debug)
+        };
+        let rargs = [
+            "--enable-debug-command",
+            "yes",
+            "--dir",
+            &d,
+            "--dbfilename",
+            "r.rdb",
+        ];
+        let r = picket(&dir, "replica", &rargs);
+        replicaof(&r, &m);
+        let mut mc = m.client();
+        mc.cmd(&["SELECT", "12"]);
+        mc.cmd(&["SET", "before", "1"]);
+        wait_synced(&m, &r);
+        let mut rc = r.client();
+        rc.cmd(&["CLIENT", "KILL", "TYPE", "master"]);
+        mc.cmd(&["SET", "after-kill", "1"]);
+        assert!(wait_until(T, || dir
+            .log("replica")
+            .matches("Successful partial resynchronization")
+            .count()
+            >= 1));
+        wait_synced(&m, &r);
+        let after_reconnect = dump(&mut r.client());
+        assert_eq!(
+            after_reconnect,
+            dump(&mut m.client()),
+            "real master: {real_master}"
+        );
+        assert!(after_reconnect.keys().any(|k| k.contains("after-kill")));
+        // A restart from the replica's own snapshot continues in db 12 too.
+        rc.send(&[b"SHUTDOWN", b"SAVE"]);
+        assert!(rc.is_closed());
+        drop(r);
+        mc.cmd(&["SET", "while-down", "1"]);
+        let port = m.port.to_string();
+        let mut restart = rargs.to_vec();
+        restart.extend(["--replicaof", "127.0.0.1", &port]);
+        let r = picket(&dir, "replica2", &restart);
+        mc.cmd(&["SET", "after-restart", "1"]);
+        wait_synced(&m, &r);
+        let after_restart = dump(&mut r.client());
+        assert_eq!(
+            after_restart,
+            dump(&mut m.client()),
+            "real master: {real_master}"
+        );
+        assert!(after_restart.keys().any(|k| k.contains("after-restart")));
+        assert!(
+            dir.log("replica2")
+                .contains("Successful partial resynchronization"),
+            "the restarted replica did a full resync:\n{}",
+            dir.log("replica2")
+        );
+    }
 }

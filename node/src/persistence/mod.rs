@@ -63,7 +63,7 @@ pub fn cron(node: &Node, st: &mut NodeState) {
 pub async fn load_at_startup(
     node: Arc<Node>,
     runner: Arc<dyn Replay>,
-) -> Result<Option<(String, u64)>, String> {
+) -> Result<Option<(String, u64, usize)>, String> {
     let aof = node.state.lock().config.get_bool("appendonly");
     if aof {
         aof::load_in_background(node, runner).await?;

@@ -47,8 +47,16 @@ pub(crate) fn aux_fields(
 }
 
 /// The db to record as `repl-stream-db`, when the node has a history to resume.
+/// A replica records its master's stream db (a restart continuing with PSYNC applies the
+/// stream there), a master the db its stream last selected (0 when none), as Redis does.
 pub(crate) fn stream_db(st: &NodeState) -> Option<usize> {
-    (st.repl.backlog.is_some() || st.repl.is_replica()).then_some(0)
+    if st.repl.is_replica() {
+        return Some(st.repl.master_db);
+    }
+    st.repl
+        .backlog
+        .is_some()
+        .then(|| st.stream.selected_db().unwrap_or(0))
 }
 
 /// Writes the whole dataset as an RDB stream to `w`. Keys already expired are skipped.
@@ -156,9 +164,9 @@ struct Loader {
 }
 
 impl Loader {
-    fn repl_position(&self) -> Option<(String, u64)> {
+    fn repl_position(&self) -> Option<(String, u64, usize)> {
         match (&self.repl_id, self.repl_offset, self.repl_stream_db) {
-            (Some(id), Some(off), Some(db)) if db != -1 => Some((id.clone(), off)),
+            (Some(id), Some(off), Some(db)) if db >= 0 => Some((id.clone(), off, db as usize)),
             _ => None,
         }
     }
@@ -227,7 +235,8 @@ pub struct Loaded {
     dbs: Vec<Db>,
     /// The replication position the file recorded (repl-id, repl-offset), when it has all of
     /// repl-id, repl-offset and a repl-stream-db other than -1.
-    pub repl: Option<(String, u64)>,
+    /// (repl-id, repl-offset, repl-stream-db).
+    pub repl: Option<(String, u64, usize)>,
     pub keys: u64,
     pub expired: u64,
 }
@@ -342,7 +351,7 @@ pub fn load_rdb(
 /// replication position the snapshot recorded, if any.
 pub async fn load_at_startup(
     node: Arc<crate::state::Node>,
-) -> Result<Option<(String, u64)>, String> {
+) -> Result<Option<(String, u64, usize)>, String> {
     let (path, lim, dbs, lru, key_delay) = {
         let st = node.state.lock();
         (

@@ -367,7 +367,8 @@ impl Link {
         } else {
             return Err(format!("Unexpected reply to PSYNC from master: {r}"));
         }
-        self.start_session(&client_addr, &laddr)?;
+        let partial = r.starts_with("+CONTINUE");
+        self.start_session(&client_addr, &laddr, partial)?;
         tracing::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization or finished a full one; streaming.");
         self.stream(&mut c).await
     }
@@ -530,7 +531,9 @@ impl Link {
     }
 
     /// Creates the master client (CLIENT LIST flags=M) and marks the link up.
-    fn start_session(&mut self, addr: &str, laddr: &str) -> LinkResult<()> {
+    /// A continued stream goes on in the db the previous one had selected (the master sends
+    /// no SELECT for it); a full resync's stream starts with one.
+    fn start_session(&mut self, addr: &str, laddr: &str, partial: bool) -> LinkResult<()> {
         let (client, _rx) =
             self.node
                 .registry
@@ -539,6 +542,12 @@ impl Link {
         let mut sess = Session::new(client.clone());
         sess.authenticated = true;
         sess.repl.is_master = true;
+        sess.db = self.with_state(|st| {
+            if !partial {
+                st.repl.master_db = 0;
+            }
+            st.repl.master_db
+        })?;
         self.with_state(|st| {
             if let Some(m) = st.repl.master.as_mut() {
                 m.state = LinkState::Connected;
@@ -664,6 +673,7 @@ impl Link {
         };
         st.stream.suppress = false;
         st.ks.applying_master = false;
+        st.repl.master_db = sess.db;
         crate::propagate::flush(&mut st);
         let off = st.repl.offset;
         if let Some(m) = st.repl.master.as_mut() {

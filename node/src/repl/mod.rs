@@ -90,10 +90,11 @@ pub fn shift_replid(st: &mut NodeState) {
 /// A snapshot loaded at start-up recorded a replication position: a replica offers it to its
 /// master (PSYNC after a restart); a master keeps it as its secondary id, so its replicas can
 /// continue after the restart too.
-pub fn restore_history(st: &mut NodeState, (id, off): (String, u64)) {
+pub fn restore_history(st: &mut NodeState, (id, off, db): (String, u64, usize)) {
     if !st.config.get("replicaof").trim().is_empty() {
         st.replid = id.clone();
         st.repl.offset = off;
+        st.repl.master_db = db;
         st.repl.restored = Some((id, off));
     } else {
         st.replid2 = id;

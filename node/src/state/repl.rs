@@ -99,6 +99,9 @@ pub struct ReplState {
     pub second_offset: i64,
     /// The history this node can continue with PSYNC: (replid, offset of the last byte).
     pub cached: Option<(String, u64)>,
+    /// On a replica, the db its master's stream has selected: kept across a reconnect (a
+    /// PSYNC continuation sends no SELECT) and recorded in snapshots as `repl-stream-db`.
+    pub master_db: usize,
     /// The position a snapshot loaded at start-up recorded, for the first PSYNC.
     pub restored: Option<(String, u64)>,
     pub no_replicas_since: Instant,
@@ -123,6 +126,7 @@ impl Default for ReplState {
             offset: 0,
             second_offset: -1,
             cached: None,
+            master_db: 0,
             restored: None,
             no_replicas_since: Instant::now(),
             last_ping: Instant::now(),

@@ -95,6 +95,11 @@ impl WriteStream {
         self.commit(true);
     }
 
+    /// The db the stream last selected, if any.
+    pub fn selected_db(&self) -> Option<usize> {
+        (self.selected >= 0).then_some(self.selected as usize)
+    }
+
     /// Makes the next command emit a SELECT (a new AOF file or a new replica starts with no
     /// selected database).
     pub fn reset_select(&mut self) {
