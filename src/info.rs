@@ -68,6 +68,12 @@ pub struct StatsFields {
     pub total_error_replies: u64,
     pub total_reads_processed: u64,
     pub total_writes_processed: u64,
+    /// Full resyncs served, partial ones accepted and refused (a master's).
+    pub sync_full: u64,
+    pub sync_partial_ok: u64,
+    pub sync_partial_err: u64,
+    /// Keys a writable replica's own clients gave a TTL (it expires them itself).
+    pub slave_expires_tracked_keys: u64,
 }
 
 fn now_usec() -> u128 {
@@ -185,9 +191,9 @@ impl InfoBuilder {
                 ("instantaneous_input_repl_kbps", "0.00".into()),
                 ("instantaneous_output_repl_kbps", "0.00".into()),
                 ("rejected_connections", f.rejected_connections.to_string()),
-                ("sync_full", z()),
-                ("sync_partial_ok", z()),
-                ("sync_partial_err", z()),
+                ("sync_full", f.sync_full.to_string()),
+                ("sync_partial_ok", f.sync_partial_ok.to_string()),
+                ("sync_partial_err", f.sync_partial_err.to_string()),
                 ("expired_keys", f.expired_keys.to_string()),
                 ("expired_stale_perc", format!("{:.2}", f.expired_stale_perc)),
                 (
@@ -207,7 +213,10 @@ impl InfoBuilder {
                 ("latest_fork_usec", z()),
                 ("total_forks", z()),
                 ("migrate_cached_sockets", z()),
-                ("slave_expires_tracked_keys", z()),
+                (
+                    "slave_expires_tracked_keys",
+                    f.slave_expires_tracked_keys.to_string(),
+                ),
                 ("active_defrag_hits", z()),
                 ("active_defrag_misses", z()),
                 ("active_defrag_key_hits", z()),

@@ -806,6 +806,11 @@ fn a_writable_replica_expires_its_own_keys() {
         assert_eq!(r.cmd_str(&["SET", k, "1", "PX", "300"]), "+OK\r\n");
     }
     assert_eq!(r.cmd_str(&["DBSIZE"]), ":4\r\n");
+    assert_eq!(
+        info_field(&r.info("stats"), "slave_expires_tracked_keys").unwrap(),
+        "3"
+    );
+    assert_eq!(info_field(&m.info("stats"), "sync_full").unwrap(), "1");
     // The replica's own keys are deleted; the master's expired key stays until its DEL.
     assert!(
         wait_until(Duration::from_secs(5), || r.cmd_str(&["DBSIZE"])
@@ -818,6 +823,22 @@ fn a_writable_replica_expires_its_own_keys() {
     assert!(wait_until(Duration::from_secs(5), || r
         .cmd_str(&["DBSIZE"])
         == ":0\r\n"));
+    // A client's write over a key the master let expire: deleted first, created anew.
+    m.cmd(&["SET", "key1", "5", "PX", "10"]);
+    m.cmd(&["SET", "key2", "5", "PX", "10"]);
+    wait_synced(&master, &replica);
+    assert!(wait_until(Duration::from_secs(5), || r
+        .cmd_str(&["EXISTS", "key1", "key2"])
+        == ":0\r\n"));
+    assert_eq!(r.cmd_str(&["DBSIZE"]), ":2\r\n");
+    assert_eq!(r.cmd_str(&["INCR", "key1"]), ":1\r\n");
+    assert_eq!(r.cmd_str(&["TTL", "key1"]), ":-1\r\n");
+    assert_eq!(r.cmd_str(&["GET", "key2"]), "$-1\r\n");
+    assert_eq!(r.cmd_str(&["DBSIZE"]), ":2\r\n");
+    assert_eq!(
+        info_field(&m.info("stats"), "sync_partial_ok").unwrap(),
+        "0"
+    );
 }
 
 /// Writes into db 12 (the stream selects it once), then the link breaks: the partial resync's

@@ -9,6 +9,9 @@ use bytes::Bytes;
 /// Hands what the write stream produced to its consumers. An AOF write that fails is fatal
 /// (`NodeState::fatal`): the batch's replies are not sent and the node exits, as Redis does.
 pub fn flush(st: &mut NodeState) {
+    if !st.stream.local.is_empty() {
+        flush_local(st);
+    }
     if st.stream.buffer.is_empty() {
         return;
     }
@@ -30,6 +33,25 @@ pub fn flush(st: &mut NodeState) {
         buf.shrink_to(64 * 1024);
     }
     st.stream.buffer = buf;
+}
+
+/// A replica's own writes: to the AOF only, then a SELECT of its master's stream db, so the
+/// master's bytes that follow apply where they belong.
+fn flush_local(st: &mut NodeState) {
+    let mut local = std::mem::take(&mut st.stream.local);
+    if st.aof.is_some() {
+        let db = Bytes::from(st.repl.master_db.to_string());
+        crate::state::stream::encode_command(&mut local, &[Bytes::from_static(b"SELECT"), db]);
+        let timestamps = st.settings.aof_timestamp_enabled;
+        let fsync_allowed = !fsync_paused(st);
+        if let Some(aof) = st.aof.as_mut() {
+            if let Err(e) = aof.append(&local, timestamps, fsync_allowed) {
+                st.fail(e);
+            }
+        }
+    }
+    local.clear();
+    st.stream.local = local;
 }
 
 /// `no-appendfsync-on-rewrite yes` and a snapshot (a BGSAVE, a rewrite, a full resync) runs.

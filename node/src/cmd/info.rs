@@ -333,6 +333,10 @@ fn stats(b: &mut InfoBuilder, node: &Node, st: &NodeState) {
         total_error_replies: st.stats.total_error_replies,
         total_reads_processed: net.reads.load(Ordering::Relaxed),
         total_writes_processed: net.writes.load(Ordering::Relaxed),
+        sync_full: st.repl.sync_full,
+        sync_partial_ok: st.repl.sync_partial_ok,
+        sync_partial_err: st.repl.sync_partial_err,
+        slave_expires_tracked_keys: st.ks.replica_local_expires.len() as u64,
     });
 }
 

@@ -285,8 +285,16 @@ impl Keyspace {
 
     /// Looks a key up for writing: like [`lookup`](Self::lookup) but without hit/miss counting.
     pub fn lookup_write(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
-        if self.expire_if_needed(db, key, now_ms) && !self.is_replica {
-            return None;
+        if self.expire_if_needed(db, key, now_ms) {
+            if !self.is_replica {
+                return None;
+            }
+            // A writable replica's own client writes over an expired key: it is deleted
+            // first, as Redis forces it (the master's stream still sees it).
+            if !self.applying_master {
+                self.delete_expired(db, key);
+                return None;
+            }
         }
         self.preserve(db, key);
         let policy = self.lru;

@@ -30,6 +30,7 @@ pub fn set_master(node: &Node, st: &mut NodeState, host: &str, port: u16) {
     drop_master_client(node, st);
     st.repl.generation += 1;
     st.ks.is_replica = true;
+    st.stream.replica = true;
     st.repl.master = Some(MasterLink {
         host: host.to_string(),
         port,
@@ -58,6 +59,7 @@ pub fn promote(node: &Node, st: &mut NodeState) {
     st.repl.generation += 1;
     st.repl.cached = None;
     st.ks.is_replica = false;
+    st.stream.replica = false;
     // A master expires every key itself.
     st.ks.replica_local_expires.clear();
     super::shift_replid(st);

@@ -34,6 +34,12 @@ pub struct WriteStream {
     /// While EXEC runs its queue: the commands' own commits (and the DELs of keys that expire
     /// meanwhile) keep their effects pending, so the transaction's commit wraps them all.
     in_transaction: bool,
+    /// On a replica: its own clients' writes (a writable replica, a forced expiry) go to the
+    /// AOF only, never into the replication stream it proxies from its master (its offset is
+    /// the master's), as Redis keeps them.
+    pub replica: bool,
+    /// Those local writes, encoded, each with its SELECT, waiting for the AOF.
+    pub local: Vec<u8>,
 }
 
 impl Default for WriteStream {
@@ -46,6 +52,8 @@ impl Default for WriteStream {
             buffer: Vec::new(),
             commands: 0,
             in_transaction: false,
+            replica: false,
+            local: Vec::new(),
         }
     }
 }
@@ -68,6 +76,20 @@ impl WriteStream {
         }
         let pending = std::mem::take(&mut self.pending);
         self.commands += pending.len() as u64;
+        if self.replica {
+            // Into `local`, selecting its db explicitly (the master's bytes around it in the
+            // AOF select their own).
+            let stream = std::mem::replace(&mut self.buffer, std::mem::take(&mut self.local));
+            self.selected = -1;
+            self.emit_all(pending, transaction);
+            self.selected = -1;
+            self.local = std::mem::replace(&mut self.buffer, stream);
+            return;
+        }
+        self.emit_all(pending, transaction);
+    }
+
+    fn emit_all(&mut self, pending: Vec<(usize, Vec<Bytes>)>, transaction: bool) {
         let wrap = transaction && pending.len() > 1;
         if wrap {
             let db = pending[0].0;
