@@ -128,7 +128,7 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
         ("quicklist-packed-threshold", 3) => {
             let size = picket::config::parse_memory(&String::from_utf8_lossy(&a[2]));
             match size.map(crate::rdb::write::set_packed_threshold) {
-                Some(Ok(())) => ctx.out.ok(),
+                Some(true) => ctx.out.ok(),
                 _ => ctx.out.error(
                     "ERR argument must be a memory value bigger than 1 and smaller than 4gb",
                 ),
@@ -254,6 +254,8 @@ fn protocol(ctx: &mut Ctx, kind: &[u8]) {
     match String::from_utf8_lossy(kind).to_ascii_lowercase().as_str() {
         "string" => out.bulk(b"Hello World"),
         "integer" => out.int(12345),
+        // Redis's sample double, not an approximation of pi.
+        #[allow(clippy::approx_constant)]
         "double" => out.double(3.141),
         "bignum" => {
             let n = "1234567999999999999999999999999999999";

@@ -12,14 +12,15 @@ const LIST_NODE_BYTES: usize = 8 * 1024;
 /// them (1 GiB unless `DEBUG QUICKLIST-PACKED-THRESHOLD` changed it).
 static PACKED_THRESHOLD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 30);
 
-/// DEBUG QUICKLIST-PACKED-THRESHOLD: 0 restores the default; at most 4 GiB - 1 MiB.
-pub fn set_packed_threshold(bytes: u64) -> Result<(), ()> {
+/// DEBUG QUICKLIST-PACKED-THRESHOLD: 0 restores the default; false (nothing changed) over
+/// 4 GiB - 1 MiB.
+pub fn set_packed_threshold(bytes: u64) -> bool {
     if bytes > (1 << 32) - (1 << 20) {
-        return Err(());
+        return false;
     }
     let v = if bytes == 0 { 1 << 30 } else { bytes };
     PACKED_THRESHOLD.store(v, std::sync::atomic::Ordering::Relaxed);
-    Ok(())
+    true
 }
 
 /// A list's quicklist nodes: (container, payload), listpacks of about [`LIST_NODE_BYTES`] and
