@@ -227,6 +227,10 @@ impl RequestParser {
             .drain(..)
             .map(|(s, e)| chunk.slice(s..e))
             .collect();
+        // A request of many arguments (SADD of 100,000 members) does not keep its span list.
+        if self.spans.capacity() > 4096 {
+            self.spans = Vec::new();
+        }
         self.in_multibulk = false;
         self.pos = 0;
         self.remaining = 0;
@@ -384,6 +388,20 @@ mod tests {
             ]
         );
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn a_request_of_many_arguments_leaves_no_large_span_list() {
+        let mut p = RequestParser::new();
+        let mut b = BytesMut::new();
+        let mut req = b"*100001\r\n$4\r\nSADD\r\n".to_vec();
+        for i in 0..100_000 {
+            let m = i.to_string();
+            req.extend_from_slice(format!("${}\r\n{m}\r\n", m.len()).as_bytes());
+        }
+        let r = feed(&mut p, &mut b, &req);
+        assert_eq!(r[0].len(), 100_001);
+        assert!(p.spans.capacity() <= 4096, "{}", p.spans.capacity());
     }
 
     #[test]
