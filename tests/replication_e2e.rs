@@ -839,6 +839,19 @@ fn a_writable_replica_expires_its_own_keys() {
         info_field(&m.info("stats"), "sync_partial_ok").unwrap(),
         "0"
     );
+    // A broken link continues partially; RESETSTAT zeroes the counters, as Redis's.
+    r.cmd(&["CLIENT", "KILL", "TYPE", "master"]);
+    assert!(wait_until(T, || info_field(
+        &m.info("stats"),
+        "sync_partial_ok"
+    )
+    .as_deref()
+        == Some("1")));
+    assert_eq!(m.cmd_str(&["CONFIG", "RESETSTAT"]), "+OK\r\n");
+    let stats = m.info("stats");
+    for f in ["sync_full", "sync_partial_ok", "sync_partial_err"] {
+        assert_eq!(info_field(&stats, f).unwrap(), "0", "{f}");
+    }
 }
 
 /// Writes into db 12 (the stream selects it once), then the link breaks: the partial resync's

@@ -204,6 +204,14 @@ fn apply(ctx: &mut Ctx) {
 pub fn resetstat(ctx: &mut Ctx, _a: &[Bytes]) {
     ctx.st.stats.reset();
     ctx.st.ks.stats = Default::default();
+    // As Redis 7.0: the sync counters and rejected connections too (connections received,
+    // network bytes and reads/writes processed are kept).
+    let repl = &mut ctx.st.repl;
+    (repl.sync_full, repl.sync_partial_ok, repl.sync_partial_err) = (0, 0, 0);
+    ctx.node
+        .registry
+        .rejected_connections
+        .store(0, std::sync::atomic::Ordering::Relaxed);
     ctx.out.ok();
 }
 

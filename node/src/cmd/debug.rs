@@ -236,7 +236,9 @@ fn reload(ctx: &mut Ctx) {
     }
     let path = crate::persistence::rdb_file::rdb_path(ctx.st);
     let lim = ctx.st.ks.enc;
-    match crate::persistence::rdb_file::load_rdb(&mut ctx.st.ks, &path, &lim, false) {
+    // A master drops the keys the file held already expired, a replica keeps them.
+    let drop_expired = !ctx.st.ks.is_replica;
+    match crate::persistence::rdb_file::load_rdb(&mut ctx.st.ks, &path, &lim, drop_expired) {
         Ok(_) => {
             tracing::info!("DB reloaded by DEBUG RELOAD");
             ctx.out.ok()

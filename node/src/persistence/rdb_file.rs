@@ -59,7 +59,7 @@ pub(crate) fn stream_db(st: &NodeState) -> Option<usize> {
         .then(|| st.stream.selected_db().unwrap_or(0))
 }
 
-/// Writes the whole dataset as an RDB stream to `w`. Keys already expired are skipped.
+/// Writes the whole dataset as an RDB stream to `w`, keys already expired included.
 fn write_dataset<W: std::io::Write>(
     st: &NodeState,
     w: W,
@@ -67,7 +67,6 @@ fn write_dataset<W: std::io::Write>(
 ) -> std::io::Result<(W, u64)> {
     let compress = st.config.get_bool("rdbcompression");
     let checksum = st.config.get_bool("rdbchecksum");
-    let now = now_ms();
     let delay = st.config.get_i64("rdb-key-save-delay");
     let mut w = Writer::new(w, aux, compress, checksum)?;
     for (i, db) in st.ks.dbs.iter().enumerate() {
@@ -76,11 +75,9 @@ fn write_dataset<W: std::io::Write>(
         }
         w.select_db(i, db.main.len(), db.expires.len())?;
         for (k, e) in db.main.iter() {
-            let exp = db.expires.get(k).copied();
-            if matches!(exp, Some(t) if t <= now) {
-                continue;
-            }
-            w.key(k, &e.val, exp)?;
+            // Expired keys are written too, as Redis writes them: a master restarted from
+            // the file drops them and tells its replicas (which still have them).
+            w.key(k, &e.val, db.expires.get(k).copied())?;
             if delay != 0 {
                 crate::clock::debug_delay(delay);
             }
@@ -90,7 +87,7 @@ fn write_dataset<W: std::io::Write>(
     Ok((w.finish()?, size))
 }
 
-/// Writes the whole dataset to `path` (atomically). Keys already expired are skipped.
+/// Writes the whole dataset to `path` (atomically), keys already expired included.
 pub fn write_rdb(st: &NodeState, path: &std::path::Path) -> std::io::Result<u64> {
     write_rdb_with_aux(st, path, false)
 }
@@ -153,6 +150,9 @@ struct Loader {
     now: i64,
     drop_expired: bool,
     expired: u64,
+    /// The keys dropped as expired (db, key): a master restarted with its history propagates
+    /// a DEL for each, so its replicas drop them too.
+    dropped: Vec<(usize, Vec<u8>)>,
     lru: u32,
     used_mem: Arc<AtomicU64>,
     repl_id: Option<String>,
@@ -204,6 +204,7 @@ impl Sink for Loader {
         }
         if self.drop_expired && matches!(exp, Some(t) if t <= self.now) {
             self.expired += 1;
+            self.dropped.push((db, key));
             return Ok(());
         }
         let k = SBytes::from_vec(key);
@@ -239,6 +240,8 @@ pub struct Loaded {
     pub repl: Option<(String, u64, usize)>,
     pub keys: u64,
     pub expired: u64,
+    /// The keys dropped as expired (db, key).
+    pub dropped: Vec<(usize, Vec<u8>)>,
 }
 
 /// Reads `path` into fresh databases (no lock needed). Ok(None) when there is no file.
@@ -267,6 +270,7 @@ pub fn read_rdb_file(
         now: now_ms(),
         drop_expired,
         expired: 0,
+        dropped: Vec::new(),
         lru,
         used_mem,
         repl_id: None,
@@ -284,6 +288,7 @@ pub fn read_rdb_file(
         dbs: loader.dbs,
         keys: n - loader.expired,
         expired: loader.expired,
+        dropped: loader.dropped,
     }))
 }
 
@@ -300,6 +305,7 @@ pub fn read_rdb_stream(
         now: now_ms(),
         drop_expired: false,
         expired: 0,
+        dropped: Vec::new(),
         lru,
         used_mem: Default::default(),
         repl_id: None,
@@ -313,6 +319,7 @@ pub fn read_rdb_stream(
         dbs: loader.dbs,
         keys: n - loader.expired,
         expired: loader.expired,
+        dropped: loader.dropped,
     })
 }
 
@@ -352,7 +359,7 @@ pub fn load_rdb(
 pub async fn load_at_startup(
     node: Arc<crate::state::Node>,
 ) -> Result<Option<(String, u64, usize)>, String> {
-    let (path, lim, dbs, lru, key_delay) = {
+    let (path, lim, dbs, lru, key_delay, master) = {
         let st = node.state.lock();
         (
             rdb_path(&st),
@@ -360,6 +367,7 @@ pub async fn load_at_startup(
             st.ks.dbs.len(),
             st.ks.lru.initial(),
             st.config.get_i64("key-load-delay"),
+            st.config.get("replicaof").trim().is_empty(),
         )
     };
     let Ok(meta) = std::fs::metadata(&path) else {
@@ -372,7 +380,8 @@ pub async fn load_at_startup(
     let started = Instant::now();
     let p2 = path.clone();
     let res = tokio::task::spawn_blocking(move || {
-        read_rdb_file(&p2, dbs, &lim, lru, true, Some(progress), key_delay)
+        // A replica keeps expired keys for its master's DEL, as Redis loads them.
+        read_rdb_file(&p2, dbs, &lim, lru, master, Some(progress), key_delay)
     })
     .await;
     let fatal =
@@ -382,7 +391,7 @@ pub async fn load_at_startup(
         Ok(Err(e)) => return Err(fatal(&e)),
         Err(e) => return Err(fatal(&e)),
     };
-    if let Some(l) = loaded {
+    if let Some(mut l) = loaded {
         let mut st = node.state.lock();
         st.persist.last_load_keys = l.keys;
         st.persist.last_load_expired = l.expired;
@@ -392,6 +401,9 @@ pub async fn load_at_startup(
             l.expired
         );
         let position = l.repl.clone();
+        if position.is_some() {
+            st.repl.expired_at_load = std::mem::take(&mut l.dropped);
+        }
         install(&mut st.ks, l);
         tracing::info!(
             "DB loaded from disk: {:.3} seconds",

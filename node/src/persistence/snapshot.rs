@@ -230,16 +230,14 @@ fn write_detached<W: Write>(
     Ok(())
 }
 
-/// One key, unless it had already expired when the snapshot started.
+/// One key, expired or not (Redis writes expired keys too: a replica keeps them until its
+/// master's DEL, a master restarted from the file drops them and propagates the DELs).
 fn write_key(
     w: &mut impl Format,
-    now: i64,
+    _now: i64,
     k: &SBytes,
     v: &Value,
     exp: Option<i64>,
 ) -> std::io::Result<()> {
-    if matches!(exp, Some(t) if t <= now) {
-        return Ok(());
-    }
     w.key(k, v, exp)
 }

@@ -102,6 +102,9 @@ pub struct ReplState {
     /// On a replica, the db its master's stream has selected: kept across a reconnect (a
     /// PSYNC continuation sends no SELECT) and recorded in snapshots as `repl-stream-db`.
     pub master_db: usize,
+    /// Keys the start-up snapshot held already expired (db, key): once the history is
+    /// restored, a master propagates their DELs into its backlog, as Redis does.
+    pub expired_at_load: Vec<(usize, Vec<u8>)>,
     /// The position a snapshot loaded at start-up recorded, for the first PSYNC.
     pub restored: Option<(String, u64)>,
     pub no_replicas_since: Instant,
@@ -127,6 +130,7 @@ impl Default for ReplState {
             second_offset: -1,
             cached: None,
             master_db: 0,
+            expired_at_load: Vec::new(),
             restored: None,
             no_replicas_since: Instant::now(),
             last_ping: Instant::now(),
