@@ -75,16 +75,38 @@ pub fn tool(name: &str) -> PathBuf {
     panic!("{name} is not installed: run .ci/run, or apt-get install -y redis-tools");
 }
 
-/// A port that was free a moment ago (never 6379 or 26379), and never handed out before in
-/// this test process: a test that still talks to the port of a server it killed must not reach
-/// another test's new server there.
+/// A port that was free a moment ago, and never handed out before in this test process: a
+/// test that still talks to the port of a server it killed must not reach another test's new
+/// server there. It is drawn from 10000-19999, below the kernel's ephemeral range (32768 and
+/// up), so no outgoing connection of a parallel test can take it as its local port before the
+/// server binds it (that race once made a redis-server fail to start in CI), and below the
+/// fixed ports of Redis's own suites (20000 and up); never 6379 or 26379.
 pub fn free_port() -> u16 {
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    static SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let _ = SEED.compare_exchange(
+        0,
+        std::process::id() as u64
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1),
+        std::sync::atomic::Ordering::Relaxed,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     loop {
-        let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-        let p = l.local_addr().unwrap().port();
+        // A 64-bit LCG step; the high bits pick the port.
+        let x = SEED
+            .fetch_add(0x9e37_79b9_7f4a_7c15, std::sync::atomic::Ordering::Relaxed)
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let p = 10_000 + ((x >> 33) % 10_000) as u16;
         let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-        if p != 6379 && p != 26379 && !given.contains(&p) {
+        if given.contains(&p) {
+            continue;
+        }
+        // Free right now on loopback.
+        if TcpListener::bind(("127.0.0.1", p)).is_ok() {
             given.push(p);
             return p;
         }
