@@ -6,10 +6,11 @@
 //! only the entries written to while the snapshot runs are copied, once each.
 //!
 //! The encoding is a [`Format`]: an RDB stream (BGSAVE, replicas, an AOF base with preamble) or
-//! commands (an AOF base with `aof-use-rdb-preamble no`).
+//! commands (an AOF base with `aof-use-rdb-preamble no`). Keys already expired are written
+//! too, as Redis writes them: a replica keeps them until its master's DEL, a master restarted
+//! from the file drops them and propagates the DELs.
 
-use crate::clock::now_ms;
-use crate::db::{Db, SBytes, Value};
+use crate::db::{Db, Value};
 use crate::rdb::write::Writer;
 use crate::state::{Node, NodeState};
 use std::io::Write;
@@ -78,17 +79,17 @@ pub fn write_snapshot<W: Write, F: Format>(
     begin: impl FnOnce(&mut NodeState) -> Result<F, String>,
     out: W,
 ) -> std::io::Result<(W, u64)> {
-    let (mut w, ndb, now) = {
+    let (mut w, ndb) = {
         let mut st = node.state.lock();
         if st.ks.capturing() {
             return Err(std::io::Error::other("a snapshot is already being taken"));
         }
         let w = begin(&mut st).map_err(std::io::Error::other)?;
         st.ks.begin_capture();
-        (w, st.ks.dbs.len(), now_ms())
+        (w, st.ks.dbs.len())
     };
     let mut out = Counted { w: out, n: 0 };
-    let res = (0..ndb).try_for_each(|s| write_db(node, s, now, &mut w, &mut out));
+    let res = (0..ndb).try_for_each(|s| write_db(node, s, &mut w, &mut out));
     let kept = node.state.lock().ks.end_capture();
     res?;
     if kept > 0 {
@@ -108,7 +109,6 @@ pub fn write_locked<W: Write, F: Format>(
     mut f: F,
     mut out: W,
 ) -> std::io::Result<W> {
-    let now = now_ms();
     let delay = st.config.get_i64("rdb-key-save-delay");
     for (i, db) in st.ks.dbs.iter().enumerate() {
         if db.main.is_empty() {
@@ -116,7 +116,7 @@ pub fn write_locked<W: Write, F: Format>(
         }
         f.select_db(i, db.main.len(), db.expires.len())?;
         for (k, e) in db.main.iter() {
-            write_key(&mut f, now, k, &e.val, db.expires.get(k).copied())?;
+            f.key(k, &e.val, db.expires.get(k).copied())?;
             if delay != 0 {
                 crate::clock::debug_delay(delay);
             }
@@ -154,7 +154,6 @@ impl<W: Write> Write for Counted<W> {
 fn write_db<W: Write>(
     node: &Node,
     s: usize,
-    now: i64,
     w: &mut impl Format,
     out: &mut W,
 ) -> std::io::Result<()> {
@@ -178,7 +177,7 @@ fn write_db<W: Write>(
             let slice = if delay != 0 { 1 } else { SLICE };
             cursor = st.ks.capture_step(s, cursor, slice, &mut |k, v, exp| {
                 if err.is_none() {
-                    if let Err(e) = write_key(w, now, k, v, exp) {
+                    if let Err(e) = w.key(k, v, exp) {
                         err = Some(e);
                     }
                 }
@@ -199,10 +198,10 @@ fn write_db<W: Write>(
     }
     let (detached, kept) = node.state.lock().ks.capture_finish_db(s);
     if let Some(db) = detached {
-        write_detached(&db, gen, now, w, out)?;
+        write_detached(&db, gen, w, out)?;
     }
     for (k, v, exp) in &kept {
-        write_key(w, now, k, v, *exp)?;
+        w.key(k, v, *exp)?;
         if w.pending() >= FLUSH_AT {
             out.write_all(&w.take_bytes())?;
         }
@@ -214,7 +213,6 @@ fn write_db<W: Write>(
 fn write_detached<W: Write>(
     db: &Db,
     gen: u32,
-    now: i64,
     w: &mut impl Format,
     out: &mut W,
 ) -> std::io::Result<()> {
@@ -222,22 +220,10 @@ fn write_detached<W: Write>(
         if e.snap == gen {
             continue;
         }
-        write_key(w, now, k, &e.val, db.expires.get(k).copied())?;
+        w.key(k, &e.val, db.expires.get(k).copied())?;
         if w.pending() >= FLUSH_AT {
             out.write_all(&w.take_bytes())?;
         }
     }
     Ok(())
-}
-
-/// One key, expired or not (Redis writes expired keys too: a replica keeps them until its
-/// master's DEL, a master restarted from the file drops them and propagates the DELs).
-fn write_key(
-    w: &mut impl Format,
-    _now: i64,
-    k: &SBytes,
-    v: &Value,
-    exp: Option<i64>,
-) -> std::io::Result<()> {
-    w.key(k, v, exp)
 }

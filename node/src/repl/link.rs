@@ -480,6 +480,8 @@ impl Link {
                 r.client.kill();
             }
             crate::persistence::rdb_file::install(&mut st.ks, loaded);
+            // The keys this replica's clients gave a TTL went with the old dataset.
+            st.ks.replica_local_expires.clear();
             st.dirty += 1;
             st.replid = if id.len() == 40 { id } else { "0".repeat(40) };
             super::clear_replid2(st);
