@@ -32,6 +32,7 @@ pub mod persistence;
 pub mod propagate;
 pub mod rdb;
 pub mod repl;
+pub mod script;
 pub mod server;
 pub mod state;
 pub mod stats;

@@ -1,4 +1,4 @@
-//! DEBUG (gated by `enable-debug-command` as in Redis 7) and SCRIPT KILL|HELP.
+//! DEBUG (gated by `enable-debug-command` as in Redis 7).
 
 use super::Ctx;
 use crate::db::{RStr, Value};
@@ -309,23 +309,6 @@ fn protocol(ctx: &mut Ctx, kind: &[u8]) {
              string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false",
         ),
     }
-}
-
-/// SCRIPT KILL|HELP: there is no scripting yet, so nothing is ever running.
-/// SCRIPT KILL: no script runs yet.
-pub fn script_kill(ctx: &mut Ctx, _a: &[Bytes]) {
-    ctx.out.error("NOTBUSY No scripts in execution right now.");
-}
-
-/// SCRIPT HELP
-pub fn script_help(ctx: &mut Ctx, _a: &[Bytes]) {
-    ctx.out.help(&[
-        "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "KILL",
-        "    Kill the currently executing Lua script.",
-        "HELP",
-        "    Prints this help.",
-    ]);
 }
 
 /// DEBUG POPULATE count [prefix] [size]: creates `prefix:N` keys (default `key`) holding

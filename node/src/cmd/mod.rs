@@ -17,6 +17,8 @@ pub mod multi;
 pub mod psync;
 pub mod pubsub;
 pub mod replication;
+pub mod scripting;
+pub mod functions;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -127,6 +129,9 @@ pub fn execute_batch(
         }
     }
     out.limit = normal_output_limit(node, sess);
+    if node.script_busy.is_busy() {
+        return scripting::busy_batch(node, reqs, out);
+    }
     let mut st = node.state.lock();
     if sess.paused {
         sess.paused = false;
@@ -437,13 +442,18 @@ fn check(
 }
 
 fn feed_monitors(st: &mut NodeState, sess: &Session, args: &[Bytes]) {
+    feed_monitors_as(st, sess.db, &sess.client.addr, args)
+}
+
+/// A MONITOR line for a command run by `who` (a client's address, or `lua` for a script's).
+fn feed_monitors_as(st: &mut NodeState, db: usize, who: &str, args: &[Bytes]) {
     let now = crate::clock::now_us();
     let mut line = format!(
         "+{}.{:06} [{} {}]",
         now / 1_000_000,
         now % 1_000_000,
-        sess.db,
-        sess.client.addr
+        db,
+        who
     );
     for a in args {
         line.push(' ');

@@ -9,8 +9,9 @@
 
 use super::connection::client;
 use super::{
-    config, connection, debug, expire, hashes, info, keys, lists, multi, psync, pubsub,
-    replication, server, sets, strings, zranges, zsetops, zsets, Ctx, Handler, NodeProgram,
+    config, connection, debug, expire, functions, hashes, info, keys, lists, multi, psync,
+    pubsub, replication, scripting, server, sets, strings, zranges, zsetops, zsets, Ctx,
+    Handler, NodeProgram,
 };
 use bytes::Bytes;
 use picket::command::{Entry, Table};
@@ -50,13 +51,28 @@ pub static ENTRIES: &[E] = &[
     E::new("del", keys::del),
     E::new("discard", multi::discard),
     E::new("echo", connection::echo),
+    E::new("eval", scripting::eval),
+    E::new("eval_ro", scripting::eval_ro),
+    E::new("evalsha", scripting::evalsha),
+    E::new("evalsha_ro", scripting::evalsha_ro),
     E::new("exec", multi::exec),
     E::new("exists", keys::exists),
     E::new("expire", expire::expire),
     E::new("expireat", expire::expireat),
     E::new("expiretime", expire::expiretime),
+    E::new("fcall", functions::fcall),
+    E::new("fcall_ro", functions::fcall_ro),
     E::new("flushall", keys::flushall),
     E::new("flushdb", keys::flushdb),
+    E::container("function", no_subcommand, &[
+        E::new("delete", functions::delete),
+        E::new("flush", functions::flush),
+        E::new("help", functions::help),
+        E::new("kill", functions::kill),
+        E::new("list", functions::list),
+        E::new("load", functions::load),
+        E::new("stats", functions::stats),
+    ]),
     E::new("get", strings::get),
     E::new("getdel", strings::getdel),
     E::new("getex", strings::getex),
@@ -148,8 +164,12 @@ pub static ENTRIES: &[E] = &[
     E::new("scan", keys::scan),
     E::new("scard", sets::scard),
     E::container("script", no_subcommand, &[
-        E::new("help", debug::script_help),
-        E::new("kill", debug::script_kill),
+        E::new("debug", scripting::script_debug),
+        E::new("exists", scripting::script_exists),
+        E::new("flush", scripting::script_flush),
+        E::new("help", scripting::script_help),
+        E::new("kill", scripting::script_kill),
+        E::new("load", scripting::script_load),
     ]),
     E::new("sdiff", sets::sdiff),
     E::new("sdiffstore", sets::sdiffstore),

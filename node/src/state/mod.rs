@@ -76,6 +76,10 @@ pub struct NodeState {
     pub fatal: Option<String>,
     /// The directives read on hot paths, typed (refreshed by CONFIG SET).
     pub settings: settings::Settings,
+    /// The EVAL and FUNCTION engines (taken out while a script runs, so the script's commands
+    /// can borrow the rest of the state).
+    pub scripts: Option<Box<crate::script::Engine>>,
+    pub functions: Option<Box<crate::script::functions::Functions>>,
 }
 
 impl NodeState {
@@ -123,6 +127,8 @@ pub struct Node {
     pub repl_gen: tokio::sync::watch::Sender<u64>,
     /// Where CONFIG SET port/bind hands new TCP listeners to the accept loop.
     pub listener_swap: Mutex<Option<picket::server::ListenerSwap>>,
+    /// A long script as other clients see it without the state (-BUSY, SCRIPT KILL).
+    pub script_busy: Arc<crate::script::Busy>,
 }
 
 /// Per-connection state.
@@ -187,6 +193,7 @@ impl Node {
         hot::apply_keyspace_settings(&mut ks, &config);
         let tcp_port = config.get_i64("port") as u16;
         let settings = settings::Settings::from_config(&config);
+        let script_busy = Arc::new(crate::script::Busy::default());
         let state = NodeState {
             ks,
             pubsub: PubSub::new(),
@@ -211,6 +218,8 @@ impl Node {
             repl: Default::default(),
             fatal: None,
             settings,
+            scripts: Some(Box::new(crate::script::Engine::new(script_busy.clone()))),
+            functions: Some(Box::new(crate::script::functions::Functions::new(script_busy.clone()))),
         };
         Arc::new_cyclic(|me| Node {
             me: me.clone(),
@@ -227,6 +236,7 @@ impl Node {
             loading: Default::default(),
             repl_gen: tokio::sync::watch::Sender::new(0),
             listener_swap: Mutex::new(None),
+            script_busy,
         })
     }
 }

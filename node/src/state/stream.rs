@@ -110,6 +110,11 @@ impl WriteStream {
         self.in_transaction = true;
     }
 
+    /// Whether a transaction (EXEC, or a script) is open.
+    pub fn in_transaction(&self) -> bool {
+        self.in_transaction
+    }
+
     /// Ends a transaction: what its commands wrote is emitted, wrapped in MULTI/EXEC when
     /// more than one command.
     pub fn commit_transaction(&mut self) {

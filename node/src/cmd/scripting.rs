@@ -1,0 +1,308 @@
+//! EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT, and the [`ScriptHost`] through which a
+//! script's `redis.call` runs commands: Redis's checks for commands called from scripts
+//! (unknown, arity, `noscript`, writes from read-only scripts, READONLY replicas), the
+//! caller's database kept apart from the script's SELECT, blocking commands not blocking,
+//! and the script's writes propagated as its effects, wrapped in MULTI/EXEC when more than
+//! one. What other clients see of a long script (`-BUSY`) is [`busy_batch`].
+
+use super::{flags, Ctx};
+use crate::script::{Host, ScriptFlags};
+use bytes::Bytes;
+use picket::args::eq_ic;
+use picket::resp::{Reply, Request};
+use picket::server::Control;
+
+/// The caller's side of a running script.
+pub struct ScriptHost<'c, 'a> {
+    pub ctx: &'c mut Ctx<'a>,
+    /// Writes are refused (EVAL_RO, `no-writes`).
+    pub read_only: bool,
+    pub wrote: bool,
+}
+
+impl Host for ScriptHost<'_, '_> {
+    fn call(&mut self, argv: Vec<Bytes>, resp3: bool) -> Vec<u8> {
+        let mut out = Reply::new(resp3);
+        let cmd = match self.check(&argv) {
+            Ok(c) => c,
+            Err(e) => {
+                out.error(&e);
+                return out.buf;
+            }
+        };
+        let ctx = &mut *self.ctx;
+        if !ctx.st.monitors.is_empty() {
+            super::feed_monitors_as(ctx.st, ctx.sess.db, "lua", &argv);
+        }
+        let dirty = ctx.st.dirty;
+        super::call(ctx.node, ctx.st, ctx.sess, cmd, cmd.name, &argv, &mut out, ctx.now);
+        if cmd.has(flags::WRITE) && ctx.st.dirty != dirty {
+            self.wrote = true;
+            ctx.node.script_busy.set_wrote();
+        }
+        ctx.sess.blocked = None;
+        out.buf
+    }
+
+    fn log(&mut self, level: i64, msg: &str) {
+        match level {
+            0 => tracing::debug!("{msg}"),
+            1 | 2 => tracing::info!("{msg}"),
+            _ => tracing::warn!("{msg}"),
+        }
+    }
+
+    fn set_repl(&mut self, _flags: i64) {}
+}
+
+impl ScriptHost<'_, '_> {
+    fn check(&self, argv: &[Bytes]) -> Result<&'static super::Command, String> {
+        let Some(cmd) = super::command_table().named(argv) else {
+            return Err("ERR Unknown Redis command called from script".into());
+        };
+        if !cmd.arity_ok(argv.len()) {
+            return Err("ERR Wrong number of args calling Redis command from script".into());
+        }
+        if cmd.has(flags::NOSCRIPT) {
+            return Err("ERR This Redis command is not allowed from script".into());
+        }
+        let st = &*self.ctx.st;
+        if cmd.has(flags::WRITE) {
+            if self.read_only {
+                return Err("ERR Write commands are not allowed from read-only scripts.".into());
+            }
+            if !self.ctx.sess.repl.is_master && st.repl.is_replica() && st.settings.replica_read_only {
+                return Err("READONLY You can't write against a read only replica.".into());
+            }
+        }
+        Ok(cmd)
+    }
+}
+
+/// EVAL-family arguments: (keys, args) after `numkeys`, or the error reply.
+pub fn split_keys<'a>(a: &'a [Bytes], fcall: bool) -> Result<(&'a [Bytes], &'a [Bytes]), String> {
+    let n: i64 = match std::str::from_utf8(&a[2]).ok().and_then(|s| s.parse().ok()) {
+        Some(n) => n,
+        None if fcall => return Err("ERR Bad number of keys provided".into()),
+        None => return Err("ERR value is not an integer or out of range".into()),
+    };
+    if n < 0 {
+        return Err("ERR Number of keys can't be negative".into());
+    }
+    let rest = &a[3..];
+    if n as usize > rest.len() {
+        return Err("ERR Number of keys can't be greater than number of args".into());
+    }
+    Ok(rest.split_at(n as usize))
+}
+
+/// Checks a script's flags before it runs, as Redis does for scripts with a shebang (and
+/// for every function).
+pub fn check_flags(ctx: &Ctx, flags: &ScriptFlags, ro_command: bool) -> Result<(), String> {
+    if !flags.shebang {
+        return Ok(());
+    }
+    if ro_command && !flags.no_writes {
+        return Err("ERR Can not execute a script with write flag using *_ro command.".into());
+    }
+    let st = &*ctx.st;
+    if !flags.no_writes && !ctx.sess.repl.is_master && st.repl.is_replica() && st.settings.replica_read_only {
+        return Err("READONLY You can't write against a read only replica.".into());
+    }
+    if !flags.allow_stale && st.repl.link_down() && !st.settings.replica_serve_stale_data {
+        return Err(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.".into(),
+        );
+    }
+    Ok(())
+}
+
+/// Runs `f` with the script transaction around it: the script's writes are committed as one
+/// (MULTI/EXEC when more than one), blocking commands do not block, the caller's db is kept.
+pub fn with_script_context(ctx: &mut Ctx, read_only: bool, f: impl FnOnce(&mut ScriptHost, &mut Reply)) {
+    ctx.node
+        .script_busy
+        .threshold_ms
+        .store(ctx.st.config.get_i64("busy-reply-threshold").max(0) as u64, std::sync::atomic::Ordering::Relaxed);
+    let outer = ctx.st.stream.in_transaction();
+    if !outer {
+        ctx.st.stream.begin_transaction();
+    }
+    let (db, in_exec) = (ctx.sess.db, ctx.sess.in_exec);
+    ctx.sess.in_exec = true;
+    let mut out = Reply::new(ctx.out.resp3);
+    {
+        let mut host = ScriptHost { ctx: &mut *ctx, read_only, wrote: false };
+        f(&mut host, &mut out);
+    }
+    ctx.sess.db = db;
+    ctx.sess.in_exec = in_exec;
+    if !outer {
+        ctx.st.stream.commit_transaction();
+    }
+    ctx.out.raw(&out.buf);
+    for e in out.take_errors() {
+        ctx.out.errors.push(e);
+    }
+}
+
+fn eval_generic(ctx: &mut Ctx, a: &[Bytes], by_sha: bool, ro: bool) {
+    let (keys, args) = match split_keys(a, false) {
+        Ok(v) => v,
+        Err(e) => return ctx.out.error(&e),
+    };
+    let Some(mut engine) = ctx.st.scripts.take() else {
+        return ctx.out.error("ERR This Redis command is not allowed from script");
+    };
+    let sha = if by_sha {
+        let sha = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+        if !engine.exists(&sha) {
+            ctx.st.scripts = Some(engine);
+            return ctx.out.error("NOSCRIPT No matching script. Please use EVAL.");
+        }
+        sha
+    } else {
+        match engine.load(&a[1]) {
+            Ok(sha) => sha,
+            Err(e) => {
+                ctx.st.scripts = Some(engine);
+                return ctx.out.error(&e);
+            }
+        }
+    };
+    let flags = engine.get(&sha).and_then(|c| c.flags).unwrap_or_default();
+    if let Err(e) = check_flags(ctx, &flags, false) {
+        ctx.st.scripts = Some(engine);
+        return ctx.out.error(&e);
+    }
+    with_script_context(ctx, ro || flags.no_writes, |host, out| {
+        engine.run(host, &sha, keys, args, out);
+    });
+    ctx.st.scripts = Some(engine);
+}
+
+pub fn eval(ctx: &mut Ctx, a: &[Bytes]) {
+    eval_generic(ctx, a, false, false)
+}
+
+pub fn evalsha(ctx: &mut Ctx, a: &[Bytes]) {
+    eval_generic(ctx, a, true, false)
+}
+
+pub fn eval_ro(ctx: &mut Ctx, a: &[Bytes]) {
+    eval_generic(ctx, a, false, true)
+}
+
+pub fn evalsha_ro(ctx: &mut Ctx, a: &[Bytes]) {
+    eval_generic(ctx, a, true, true)
+}
+
+/// SCRIPT LOAD body
+pub fn script_load(ctx: &mut Ctx, a: &[Bytes]) {
+    let Some(engine) = ctx.st.scripts.as_mut() else {
+        return ctx.out.error("ERR This Redis command is not allowed from script");
+    };
+    match engine.load(&a[2]) {
+        Ok(sha) => ctx.out.bulk(sha.as_bytes()),
+        Err(e) => ctx.out.error(&e),
+    }
+}
+
+/// SCRIPT EXISTS sha...
+pub fn script_exists(ctx: &mut Ctx, a: &[Bytes]) {
+    let found: Vec<bool> = a[2..]
+        .iter()
+        .map(|s| ctx.st.scripts.as_ref().is_some_and(|e| e.exists(&String::from_utf8_lossy(s))))
+        .collect();
+    ctx.out.array(found.len());
+    for f in found {
+        ctx.out.int(f as i64);
+    }
+}
+
+/// SCRIPT FLUSH [ASYNC|SYNC]
+pub fn script_flush(ctx: &mut Ctx, a: &[Bytes]) {
+    if a.len() > 3 || (a.len() == 3 && !eq_ic(&a[2], "async") && !eq_ic(&a[2], "sync")) {
+        return ctx.out.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+    }
+    if let Some(e) = ctx.st.scripts.as_mut() {
+        e.flush();
+    }
+    ctx.out.ok();
+}
+
+/// SCRIPT KILL (reached here only when no script runs: a running one is killed from
+/// [`busy_batch`]).
+pub fn script_kill(ctx: &mut Ctx, _a: &[Bytes]) {
+    ctx.out.error("NOTBUSY No scripts in execution right now.");
+}
+
+/// SCRIPT DEBUG YES|SYNC|NO: Picket has no Lua debugger; NO is accepted.
+pub fn script_debug(ctx: &mut Ctx, a: &[Bytes]) {
+    if eq_ic(&a[2], "no") {
+        ctx.out.ok()
+    } else if eq_ic(&a[2], "yes") || eq_ic(&a[2], "sync") {
+        ctx.out.error("ERR SCRIPT DEBUG YES/SYNC is not supported by this server (no Lua debugger)")
+    } else {
+        ctx.out.error("ERR Use SCRIPT DEBUG YES/SYNC/NO")
+    }
+}
+
+/// SCRIPT HELP
+pub fn script_help(ctx: &mut Ctx, _a: &[Bytes]) {
+    ctx.out.help(&[
+        "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DEBUG (YES|SYNC|NO)",
+        "    Set the debug mode for subsequent scripts executed.",
+        "EXISTS <sha1> [<sha1> ...]",
+        "    Return information about the existence of the scripts in the script cache.",
+        "FLUSH [ASYNC|SYNC]",
+        "    Flush the Lua scripts cache. Very dangerous on replicas.",
+        "    When called without the optional mode argument, the behavior is determined by the",
+        "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+        "    * ASYNC: Asynchronously flush the scripts cache.",
+        "    * SYNC: Synchronously flush the scripts cache.",
+        "KILL",
+        "    Kill the currently executing Lua script.",
+        "LOAD <script>",
+        "    Load a script into the scripts cache without executing it.",
+        "HELP",
+        "    Prints this help.",
+    ]);
+}
+
+/// While a script has run past `busy-reply-threshold`: a batch is answered without the
+/// state. SCRIPT KILL / FUNCTION KILL stop the script, SHUTDOWN NOSAVE exits, FUNCTION
+/// STATS is answered by the running script's side, everything else gets -BUSY.
+pub fn busy_batch(node: &crate::state::Node, reqs: &mut Vec<Request>, out: &mut Reply) -> Control {
+    let busy = &node.script_busy;
+    let function = busy.is_function();
+    let busy_err = format!(
+        "BUSY Redis is busy running a script. You can only call {} or SHUTDOWN NOSAVE.",
+        if function { "FUNCTION KILL" } else { "SCRIPT KILL" }
+    );
+    for req in reqs.drain(..) {
+        let args = &req.args;
+        if args.is_empty() {
+            continue;
+        }
+        let name = picket::args::lower(&args[0]);
+        let sub = args.get(1).map(|s| picket::args::lower(s)).unwrap_or_default();
+        use crate::script::busy::KillResult;
+        match (name.as_str(), sub.as_str()) {
+            ("script", "kill") | ("function", "kill") => match busy.kill(name == "function") {
+                KillResult::Killed => out.ok(),
+                KillResult::NotBusy => out.error("NOTBUSY No scripts in execution right now."),
+                KillResult::Unkillable => out.error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."),
+                KillResult::WrongKind => out.error(&busy_err),
+            },
+            ("shutdown", "nosave") => {
+                tracing::warn!("User requested shutdown...");
+                tracing::warn!("Redis is now ready to exit, bye bye...");
+                std::process::exit(0);
+            }
+            _ => out.error(&busy_err),
+        }
+    }
+    Control::Continue
+}

@@ -1,0 +1,469 @@
+//! The `cjson` library as Redis bundles it (lua-cjson 2.1): `encode`, `decode`, `null`,
+//! the settings functions, and Redis's `decode_array_with_array_mt` / `array_mt` (decoded
+//! arrays keep a metatable, so an empty one encodes back as `[]`). Numbers are written with
+//! `%.14g`, keys in Lua's own iteration order, `/` escaped, sparse arrays refused as lua-cjson
+//! refuses them; decoding errors are lua-cjson's (`Expected value but found T_END at
+//! character 2`).
+
+use mlua::{LightUserData, Lua, Table, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+const MAX_DEPTH: usize = 1000;
+
+/// `%.*g` through the C library, as lua-cjson formats numbers.
+pub fn fmt_g(d: f64, precision: i32) -> String {
+    let mut buf = [0u8; 64];
+    // SAFETY: the buffer and its length are valid; the format takes one int and one double.
+    let n = unsafe {
+        libc::snprintf(
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            c"%.*g".as_ptr(),
+            precision as libc::c_int,
+            d,
+        )
+    };
+    String::from_utf8_lossy(&buf[..(n.max(0) as usize).min(buf.len() - 1)]).into_owned()
+}
+
+fn null() -> Value {
+    Value::LightUserData(LightUserData(std::ptr::null_mut()))
+}
+
+fn escape(s: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    for &c in s {
+        match c {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'/' => out.extend_from_slice(b"\\/"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            8 => out.extend_from_slice(b"\\b"),
+            12 => out.extend_from_slice(b"\\f"),
+            c if c < 0x20 || c == 0x7f => out.extend_from_slice(format!("\\u{c:04x}").as_bytes()),
+            c => out.push(c),
+        }
+    }
+    out.push(b'"');
+}
+
+struct Encoder<'a> {
+    array_mt: &'a Table,
+    out: Vec<u8>,
+}
+
+impl Encoder<'_> {
+    fn number(&mut self, n: f64) -> Result<(), String> {
+        if !n.is_finite() {
+            return Err("Cannot serialise number: must not be NaN or Inf".into());
+        }
+        self.out.extend_from_slice(fmt_g(n, 14).as_bytes());
+        Ok(())
+    }
+
+    fn value(&mut self, v: &Value, depth: usize) -> Result<(), String> {
+        match v {
+            Value::Nil => self.out.extend_from_slice(b"null"),
+            Value::Boolean(b) => self.out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Value::Integer(n) => self.number(*n as f64)?,
+            Value::Number(n) => self.number(*n)?,
+            Value::String(s) => escape(&s.as_bytes(), &mut self.out),
+            Value::LightUserData(u) if u.0.is_null() => self.out.extend_from_slice(b"null"),
+            Value::Table(t) => self.table(t, depth + 1)?,
+            other => {
+                return Err(format!(
+                    "Cannot serialise {}: type not supported",
+                    other.type_name()
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// The array length of `t` when it is an array (`None`: an object), as lua-cjson decides.
+    fn array_len(&self, t: &Table) -> Result<Option<usize>, String> {
+        let (mut max, mut items) = (0usize, 0usize);
+        for pair in t.pairs::<Value, Value>() {
+            let (k, _) = pair.map_err(|e| e.to_string())?;
+            let idx = match k {
+                Value::Integer(i) if i >= 1 => i as usize,
+                Value::Number(f) if f >= 1.0 && f.fract() == 0.0 => f as usize,
+                _ => return Ok(None),
+            };
+            max = max.max(idx);
+            items += 1;
+        }
+        if max > 10 && max > items * 2 {
+            return Err("Cannot serialise table: excessively sparse array".into());
+        }
+        let is_array_mt = t.metatable().is_some_and(|m| m == *self.array_mt);
+        Ok(if items > 0 || is_array_mt { Some(max) } else { None })
+    }
+
+    fn table(&mut self, t: &Table, depth: usize) -> Result<(), String> {
+        if depth > MAX_DEPTH {
+            return Err(format!("Cannot serialise, excessive nesting ({depth})"));
+        }
+        if let Some(len) = self.array_len(t)? {
+            self.out.push(b'[');
+            for i in 1..=len {
+                if i > 1 {
+                    self.out.push(b',');
+                }
+                let v: Value = t.raw_get(i).map_err(|e| e.to_string())?;
+                self.value(&v, depth)?;
+            }
+            self.out.push(b']');
+            return Ok(());
+        }
+        self.out.push(b'{');
+        let mut first = true;
+        for pair in t.pairs::<Value, Value>() {
+            let (k, v) = pair.map_err(|e| e.to_string())?;
+            if !first {
+                self.out.push(b',');
+            }
+            first = false;
+            match &k {
+                Value::String(s) => escape(&s.as_bytes(), &mut self.out),
+                Value::Integer(n) => escape(fmt_g(*n as f64, 14).as_bytes(), &mut self.out),
+                Value::Number(n) => escape(fmt_g(*n, 14).as_bytes(), &mut self.out),
+                _ => return Err("Cannot serialise table: table key must be a number or string".into()),
+            }
+            self.out.push(b':');
+            self.value(&v, depth)?;
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+}
+
+/// lua-cjson's token names, for its error texts.
+#[derive(Clone, Copy, PartialEq)]
+enum Tok {
+    ObjBegin,
+    ObjEnd,
+    ArrBegin,
+    ArrEnd,
+    Str,
+    Num,
+    Bool,
+    Null,
+    Colon,
+    Comma,
+    End,
+}
+
+fn tok_name(t: Tok) -> &'static str {
+    match t {
+        Tok::ObjBegin => "T_OBJ_BEGIN",
+        Tok::ObjEnd => "T_OBJ_END",
+        Tok::ArrBegin => "T_ARR_BEGIN",
+        Tok::ArrEnd => "T_ARR_END",
+        Tok::Str => "T_STRING",
+        Tok::Num => "T_NUMBER",
+        Tok::Bool => "T_BOOLEAN",
+        Tok::Null => "T_NULL",
+        Tok::Colon => "T_COLON",
+        Tok::Comma => "T_COMMA",
+        Tok::End => "T_END",
+    }
+}
+
+struct Decoder<'a> {
+    lua: &'a Lua,
+    s: &'a [u8],
+    pos: usize,
+    array_mt: Option<Table>,
+}
+
+/// A token with its value and its start (1-based character index).
+struct Token {
+    kind: Tok,
+    at: usize,
+    value: Value,
+}
+
+impl Decoder<'_> {
+    fn fail(&self, expected: &str, t: Result<&Token, (&str, usize)>) -> String {
+        match t {
+            Ok(t) => format!(
+                "Expected {expected} but found {} at character {}",
+                tok_name(t.kind),
+                t.at
+            ),
+            Err((msg, at)) => format!("Expected {expected} but found {msg} at character {at}"),
+        }
+    }
+
+    fn next(&mut self) -> Result<Token, (&'static str, usize)> {
+        while self.pos < self.s.len() && matches!(self.s[self.pos], b' ' | b'\t' | b'\n' | b'\r') {
+            self.pos += 1;
+        }
+        let at = self.pos + 1;
+        let Some(&c) = self.s.get(self.pos) else {
+            return Ok(Token { kind: Tok::End, at, value: Value::Nil });
+        };
+        let simple = |kind| Token { kind, at, value: Value::Nil };
+        let t = match c {
+            b'{' => simple(Tok::ObjBegin),
+            b'}' => simple(Tok::ObjEnd),
+            b'[' => simple(Tok::ArrBegin),
+            b']' => simple(Tok::ArrEnd),
+            b':' => simple(Tok::Colon),
+            b',' => simple(Tok::Comma),
+            b'"' => return self.string(at),
+            b'-' | b'0'..=b'9' | b'i' | b'I' | b'n' | b'N' if !self.rest().starts_with(b"null") => {
+                return self.number(at)
+            }
+            _ => {
+                for (word, kind, v) in [
+                    (&b"true"[..], Tok::Bool, Value::Boolean(true)),
+                    (b"false", Tok::Bool, Value::Boolean(false)),
+                    (b"null", Tok::Null, null()),
+                ] {
+                    if self.rest().starts_with(word) {
+                        self.pos += word.len();
+                        return Ok(Token { kind, at, value: v });
+                    }
+                }
+                return Err(("invalid token", at));
+            }
+        };
+        self.pos += 1;
+        Ok(t)
+    }
+
+    fn rest(&self) -> &[u8] {
+        &self.s[self.pos..]
+    }
+
+    fn number(&mut self, at: usize) -> Result<Token, (&'static str, usize)> {
+        let len = self
+            .rest()
+            .iter()
+            .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+            .unwrap_or(self.rest().len());
+        let text = std::str::from_utf8(&self.rest()[..len]).unwrap_or("");
+        match text.parse::<f64>() {
+            Ok(n) if !text.is_empty() => {
+                self.pos += len;
+                Ok(Token { kind: Tok::Num, at, value: Value::Number(n) })
+            }
+            _ => Err(("invalid number", at)),
+        }
+    }
+
+    fn string(&mut self, at: usize) -> Result<Token, (&'static str, usize)> {
+        self.pos += 1;
+        let mut out = Vec::new();
+        loop {
+            let Some(&c) = self.s.get(self.pos) else {
+                return Err(("unexpected end of string", at));
+            };
+            self.pos += 1;
+            match c {
+                b'"' => break,
+                b'\\' => {
+                    let Some(&e) = self.s.get(self.pos) else {
+                        return Err(("invalid escape code", at));
+                    };
+                    self.pos += 1;
+                    match e {
+                        b'"' | b'\\' | b'/' => out.push(e),
+                        b'b' => out.push(8),
+                        b'f' => out.push(12),
+                        b'n' => out.push(b'\n'),
+                        b'r' => out.push(b'\r'),
+                        b't' => out.push(b'\t'),
+                        b'u' => self.unicode(&mut out).ok_or(("invalid unicode escape code", at))?,
+                        _ => return Err(("invalid escape code", at)),
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        let s = self.lua.create_string(&out).map_err(|_| ("out of memory", at))?;
+        Ok(Token { kind: Tok::Str, at, value: Value::String(s) })
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let h = std::str::from_utf8(self.s.get(self.pos..self.pos + 4)?).ok()?;
+        let v = u32::from_str_radix(h, 16).ok()?;
+        self.pos += 4;
+        Some(v)
+    }
+
+    fn unicode(&mut self, out: &mut Vec<u8>) -> Option<()> {
+        let mut cp = self.hex4()?;
+        if (0xD800..0xDC00).contains(&cp) {
+            if self.rest().starts_with(b"\\u") {
+                self.pos += 2;
+                let lo = self.hex4()?;
+                if !(0xDC00..0xE000).contains(&lo) {
+                    return None;
+                }
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            } else {
+                return None;
+            }
+        } else if (0xDC00..0xE000).contains(&cp) {
+            return None;
+        }
+        let ch = char::from_u32(cp)?;
+        let mut b = [0u8; 4];
+        out.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
+        Some(())
+    }
+
+    fn value(&mut self, t: Token, depth: usize) -> Result<Value, String> {
+        match t.kind {
+            Tok::ObjBegin | Tok::ArrBegin if depth >= MAX_DEPTH => Err(format!(
+                "Found too many nested data structures ({}) at character {}",
+                depth + 1,
+                t.at
+            )),
+            Tok::ObjBegin => self.object(depth + 1),
+            Tok::ArrBegin => self.array(depth + 1),
+            Tok::Str | Tok::Num | Tok::Bool | Tok::Null => Ok(t.value),
+            _ => Err(self.fail("value", Ok(&t))),
+        }
+    }
+
+    fn token(&mut self, expected: &str) -> Result<Token, String> {
+        self.next().map_err(|e| self.fail(expected, Err(e)))
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Value, String> {
+        let t = self.lua.create_table().map_err(|e| e.to_string())?;
+        let mut tok = self.token("object key string")?;
+        if tok.kind == Tok::ObjEnd {
+            return Ok(Value::Table(t));
+        }
+        loop {
+            if tok.kind != Tok::Str {
+                return Err(self.fail("object key string", Ok(&tok)));
+            }
+            let key = tok.value;
+            let colon = self.token("colon")?;
+            if colon.kind != Tok::Colon {
+                return Err(self.fail("colon", Ok(&colon)));
+            }
+            let vt = self.token("value")?;
+            let v = self.value(vt, depth)?;
+            t.raw_set(key, v).map_err(|e| e.to_string())?;
+            let sep = self.token("comma or object end")?;
+            match sep.kind {
+                Tok::ObjEnd => return Ok(Value::Table(t)),
+                Tok::Comma => tok = self.token("object key string")?,
+                _ => return Err(self.fail("comma or object end", Ok(&sep))),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Value, String> {
+        let t = self.lua.create_table().map_err(|e| e.to_string())?;
+        if let Some(mt) = &self.array_mt {
+            t.set_metatable(Some(mt.clone())).map_err(|e| e.to_string())?;
+        }
+        let mut tok = self.token("value")?;
+        if tok.kind == Tok::ArrEnd {
+            return Ok(Value::Table(t));
+        }
+        for i in 1.. {
+            let v = self.value(tok, depth)?;
+            t.raw_set(i, v).map_err(|e| e.to_string())?;
+            let sep = self.token("comma or array end")?;
+            match sep.kind {
+                Tok::ArrEnd => break,
+                Tok::Comma => tok = self.token("value")?,
+                _ => return Err(self.fail("comma or array end", Ok(&sep))),
+            }
+        }
+        Ok(Value::Table(t))
+    }
+}
+
+/// Builds the `cjson` table. Its functions return `(true, result)` or `(false, message)`;
+/// the sandbox's wrapper raises the message from the script's line, as lua-cjson does.
+pub fn install(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    let array_mt = lua.create_table()?;
+    let with_mt = Arc::new(AtomicBool::new(false));
+    let mt = array_mt.clone();
+    t.set(
+        "encode",
+        lua.create_function(move |lua, v: Value| {
+            let mut e = Encoder { array_mt: &mt, out: Vec::new() };
+            Ok(match e.value(&v, 0) {
+                Ok(()) => (true, Value::String(lua.create_string(&e.out)?)),
+                Err(m) => (false, Value::String(lua.create_string(m)?)),
+            })
+        })?,
+    )?;
+    let mt = array_mt.clone();
+    let flag = with_mt.clone();
+    t.set(
+        "decode",
+        lua.create_function(move |lua, s: mlua::LuaString| {
+            let bytes = s.as_bytes();
+            let mut d = Decoder {
+                lua,
+                s: &bytes,
+                pos: 0,
+                array_mt: flag.load(Ordering::Relaxed).then(|| mt.clone()),
+            };
+            let r = d
+                .token("value")
+                .and_then(|tok| d.value(tok, 0))
+                .and_then(|v| {
+                    let end = d.token("the end")?;
+                    if end.kind != Tok::End {
+                        return Err(d.fail("the end", Ok(&end)));
+                    }
+                    Ok(v)
+                });
+            Ok(match r {
+                Ok(v) => (true, v),
+                Err(m) => (false, Value::String(lua.create_string(m)?)),
+            })
+        })?,
+    )?;
+    let flag = with_mt.clone();
+    t.set(
+        "decode_array_with_array_mt",
+        lua.create_function(move |_, on: Option<bool>| {
+            if let Some(on) = on {
+                flag.store(on, Ordering::Relaxed);
+            }
+            Ok((true, flag.load(Ordering::Relaxed)))
+        })?,
+    )?;
+    // The settings lua-cjson has; Picket keeps lua-cjson's defaults and answers with the
+    // value given (or the default).
+    for (name, default) in [
+        ("encode_keep_buffer", Value::Boolean(true)),
+        ("encode_max_depth", Value::Integer(MAX_DEPTH as i64)),
+        ("decode_max_depth", Value::Integer(MAX_DEPTH as i64)),
+        ("encode_number_precision", Value::Integer(14)),
+        ("encode_invalid_numbers", Value::Boolean(false)),
+        ("decode_invalid_numbers", Value::Boolean(true)),
+    ] {
+        t.set(
+            name,
+            lua.create_function(move |_, v: Option<Value>| Ok((true, v.unwrap_or(default.clone()))))?,
+        )?;
+    }
+    t.set(
+        "encode_sparse_array",
+        lua.create_function(|_, _: mlua::MultiValue| Ok((true, false, 2, 10)))?,
+    )?;
+    t.set("array_mt", array_mt)?;
+    t.set("null", null())?;
+    t.set("_NAME", "cjson")?;
+    t.set("_VERSION", "2.1.0")?;
+    Ok(t)
+}

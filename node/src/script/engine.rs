@@ -1,0 +1,246 @@
+//! The EVAL engine: one VM, the script cache (SHA1 → compiled body, kept until SCRIPT FLUSH,
+//! never persisted, as Redis), and a script's run: KEYS and ARGV set, `redis.call` bound to
+//! the caller's [`Host`] for the length of the run, the result converted to the caller's
+//! protocol, errors formatted as Redis 7.0 formats them
+//! (`ERR user_script:1: ... script: <sha>, on @user_script:1.`).
+
+use super::sandbox::{new_vm, Shared, Vm, CALL_SLOT};
+use super::{convert, shebang, Busy, Host, ScriptFlags};
+use bytes::Bytes;
+use mlua::{Function, Lua, MultiValue, Table, Value};
+use picket::resp::Reply;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// One cached script.
+pub struct Cached {
+    pub body: Bytes,
+    func: Function,
+    /// The shebang's flags (None: no shebang, Redis's compatibility mode).
+    pub flags: Option<ScriptFlags>,
+}
+
+pub struct Engine {
+    vm: Vm,
+    scripts: HashMap<String, Cached>,
+    pub busy: Arc<Busy>,
+    /// Bytes of script bodies held (used_memory_scripts_eval).
+    body_bytes: usize,
+}
+
+impl Engine {
+    pub fn new(busy: Arc<Busy>) -> Engine {
+        let vm = new_vm(Arc::new(Shared::default()), busy.clone()).expect("the Lua sandbox builds");
+        Engine {
+            vm,
+            scripts: HashMap::new(),
+            busy,
+            body_bytes: 0,
+        }
+    }
+
+    /// SCRIPT FLUSH: a new VM and an empty cache (the random generator goes on).
+    pub fn flush(&mut self) {
+        let shared = self.vm.shared.clone();
+        if let Ok(vm) = new_vm(shared, self.busy.clone()) {
+            self.vm = vm;
+        }
+        self.scripts.clear();
+        self.body_bytes = 0;
+    }
+
+    pub fn exists(&self, sha: &str) -> bool {
+        self.scripts.contains_key(&sha.to_ascii_lowercase())
+    }
+
+    pub fn get(&self, sha: &str) -> Option<&Cached> {
+        self.scripts.get(&sha.to_ascii_lowercase())
+    }
+
+    pub fn count(&self) -> usize {
+        self.scripts.len()
+    }
+
+    /// The VM's memory (used_memory_lua / used_memory_vm_eval).
+    pub fn vm_memory(&self) -> usize {
+        self.vm.lua.used_memory()
+    }
+
+    /// Memory of the cache (used_memory_scripts_eval).
+    pub fn cache_memory(&self) -> usize {
+        self.body_bytes + self.scripts.len() * 64
+    }
+
+    /// Compiles and caches a body (SCRIPT LOAD, EVAL); its SHA1, or the error text.
+    pub fn load(&mut self, body: &[u8]) -> Result<String, String> {
+        let sha = super::sha1_hex(body);
+        if self.scripts.contains_key(&sha) {
+            return Ok(sha);
+        }
+        let flags = shebang::parse(body).map_err(|e| format!("ERR {e}"))?;
+        let src = shebang::lua_source(body);
+        let func = self
+            .vm
+            .lua
+            .load(&*src)
+            .set_name("@user_script")
+            .set_environment(self.vm.env.clone())
+            .into_function()
+            .map_err(|e| format!("ERR Error compiling script (new function): {}", syntax_text(&e)))?;
+        self.body_bytes += body.len();
+        self.scripts.insert(
+            sha.clone(),
+            Cached {
+                body: Bytes::copy_from_slice(body),
+                func,
+                flags,
+            },
+        );
+        Ok(sha)
+    }
+
+    /// Runs the cached script `sha` (it must be cached) for `host`, writing its reply to `out`.
+    pub fn run(&mut self, host: &mut dyn Host, sha: &str, keys: &[Bytes], args: &[Bytes], out: &mut Reply) {
+        let Some(func) = self.scripts.get(sha).map(|c| c.func.clone()) else {
+            return out.error("NOSCRIPT No matching script. Please use EVAL.");
+        };
+        let lua = &self.vm.lua;
+        let set = |name: &str, items: &[Bytes]| -> mlua::Result<()> {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, a) in items.iter().enumerate() {
+                t.raw_set(i + 1, lua.create_string(a)?)?;
+            }
+            self.vm.globals.raw_set(name, t)
+        };
+        if let Err(e) = set("KEYS", keys).and_then(|_| set("ARGV", args)) {
+            return out.error(&format!("ERR {e}"));
+        }
+        let run = self.vm.run.clone();
+        let r = run_scoped(&self.vm, host, false, |_| run.call::<MultiValue>(func));
+        finish(r, sha, out, self.vm.shared.resp3.load(Ordering::Relaxed));
+    }
+}
+
+/// Calls `f` with `redis.call` bound to `host`, the busy state kept, and the script's
+/// per-run settings reset; `redis.log` lines go to the host after.
+pub fn run_scoped<R>(
+    vm: &Vm,
+    host: &mut dyn Host,
+    function: bool,
+    f: impl FnOnce(&Lua) -> mlua::Result<R>,
+) -> mlua::Result<R> {
+    let shared = vm.shared.clone();
+    shared.resp3.store(false, Ordering::Relaxed);
+    shared.repl.store(3, Ordering::Relaxed);
+    vm.busy_start(function);
+    let host = std::cell::RefCell::new(host);
+    let sh = shared.clone();
+    let host_ref = &host;
+    let r = vm.lua.scope(|scope| {
+        let call = scope.create_function(move |lua, args: MultiValue| {
+            let host = host_ref;
+            let mut h = host.borrow_mut();
+            for (level, msg) in sh.log.lock().drain(..) {
+                h.log(level, &msg);
+            }
+            host_call(lua, &mut **h, args, sh.resp3.load(Ordering::Relaxed))
+        })?;
+        vm.lua.set_named_registry_value(CALL_SLOT, call)?;
+        f(&vm.lua)
+    });
+    let _ = vm.lua.unset_named_registry_value(CALL_SLOT);
+    vm.busy_finish();
+    let mut h = host.borrow_mut();
+    for (level, msg) in shared.log.lock().drain(..) {
+        h.log(level, &msg);
+    }
+    let repl = shared.repl.load(Ordering::Relaxed);
+    if repl != 3 {
+        h.set_repl(repl);
+    }
+    r
+}
+
+impl Vm {
+    fn busy_start(&self, function: bool) {
+        if let Some(b) = self.lua.app_data_ref::<Arc<Busy>>() {
+            b.start(function);
+        }
+    }
+    fn busy_finish(&self) {
+        if let Some(b) = self.lua.app_data_ref::<Arc<Busy>>() {
+            b.finish();
+        }
+    }
+}
+
+/// The text of a compile error, as Lua gives it (`user_script:1: '=' expected near '1'`).
+pub fn syntax_text(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        e => e.to_string(),
+    }
+}
+
+/// `redis.call` / `redis.pcall`: (raise, command args...) → (reply, raise it).
+fn host_call(lua: &Lua, host: &mut dyn Host, args: MultiValue, resp3: bool) -> mlua::Result<(Value, bool)> {
+    let mut it = args.into_iter();
+    let raise = matches!(it.next(), Some(Value::Boolean(true)));
+    let err = |msg: &str| -> mlua::Result<(Value, bool)> {
+        let t = lua.create_table()?;
+        t.raw_set("err", msg)?;
+        Ok((Value::Table(t), raise))
+    };
+    let mut argv = Vec::with_capacity(it.len());
+    for v in it {
+        match v {
+            Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(n) => argv.push(Bytes::from(n.to_string())),
+            Value::Number(n) => argv.push(Bytes::from(super::cjson::fmt_g(n, 14))),
+            _ => return err("ERR Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    if argv.is_empty() {
+        return err("ERR Please specify at least one argument for this redis lib call");
+    }
+    let reply = host.call(argv, resp3);
+    let v = convert::reply_to_lua(lua, &reply)?;
+    let failed = reply.first() == Some(&b'-');
+    Ok((v, failed && raise))
+}
+
+/// Writes a run's result: the value in the caller's protocol, or the error as Redis formats
+/// it.
+pub fn finish(r: mlua::Result<MultiValue>, sha: &str, out: &mut Reply, resp3: bool) {
+    let mut vals = match r {
+        Ok(v) => v.into_iter(),
+        Err(e) => return out.error(&format!("ERR {}", super::sandbox::error_text(&e))),
+    };
+    let ok = matches!(vals.next(), Some(Value::Boolean(true)));
+    let v = vals.next().unwrap_or(Value::Nil);
+    if ok {
+        return convert::lua_to_reply(&v, out, resp3);
+    }
+    out.error(&error_reply(&v, sha));
+}
+
+/// The error reply of a failed run (the handler's `{err, source, line}` table).
+pub fn error_reply(v: &Value, sha: &str) -> String {
+    let Value::Table(t) = v else {
+        return "ERR unknown error".into();
+    };
+    let field = |t: &Table, k: &str| -> Option<String> {
+        match t.raw_get::<Value>(k).ok()? {
+            Value::String(s) => Some(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
+            Value::Integer(n) => Some(n.to_string()),
+            Value::Number(n) => Some((n as i64).to_string()),
+            _ => None,
+        }
+    };
+    let msg = field(t, "err").unwrap_or_else(|| "ERR unknown error".into());
+    match (field(t, "source"), field(t, "line")) {
+        (Some(src), Some(line)) => format!("{msg} script: {sha}, on {src}:{line}."),
+        _ => msg,
+    }
+}
