@@ -19,7 +19,7 @@ const NODE_LAYERS: &[&[&str]] = &[
     &["persistence", "evict"],
     &["repl"],
     &["cmd"],
-    &["server", "cron"],
+    &["server", "cron", "busy_responder"],
 ];
 
 /// picket-sentinel's layers, lowest first.

@@ -3,11 +3,8 @@
 //! propagated to a replica. Each scenario runs against real redis-server 7.0 and picket-node
 //! and their answers must be the same bytes, as Redis's unit/multi checks them.
 
-use common::Server;
+use common::{Server, StreamReader};
 use picket_testkit as common;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::{Duration, Instant};
 
 /// What EXEC answers when the state changed after the commands were queued.
 fn exec_after_state_changes(s: &Server) -> Vec<String> {
@@ -69,72 +66,6 @@ fn exec_is_checked_with_its_queued_commands_flags() {
     assert_eq!(ours, real);
 }
 
-/// A replica's view of the stream: SYNC, skip the snapshot, then read what follows.
-struct StreamReader {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl StreamReader {
-    fn attach(port: u16) -> StreamReader {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        s.write_all(b"SYNC\r\n").unwrap();
-        let mut r = StreamReader { s, buf: Vec::new() };
-        // Newlines (keepalives) until `$<len>\r\n`, then the payload, no trailing CRLF.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            while r.buf.first() == Some(&b'\n') {
-                r.buf.remove(0);
-            }
-            if let Some(end) = r.buf.windows(2).position(|w| w == b"\r\n") {
-                let len: usize = std::str::from_utf8(&r.buf[1..end])
-                    .unwrap()
-                    .parse()
-                    .unwrap();
-                if r.buf.len() >= end + 2 + len {
-                    r.buf.drain(..end + 2 + len);
-                    return r;
-                }
-            }
-            assert!(Instant::now() < deadline, "no snapshot after SYNC");
-            r.fill();
-        }
-    }
-
-    fn fill(&mut self) {
-        let mut tmp = [0u8; 65536];
-        if let Ok(n) = self.s.read(&mut tmp) {
-            self.buf.extend_from_slice(&tmp[..n]);
-        }
-    }
-
-    /// The next command that is not a PING, in lower case, arguments joined by spaces.
-    fn next(&mut self) -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            if let Some(n) = common::frame_len(&self.buf) {
-                let frame: Vec<u8> = self.buf.drain(..n).collect();
-                let text = String::from_utf8_lossy(&frame).into_owned();
-                let parts: Vec<&str> = text.split("\r\n").collect();
-                let args: Vec<String> = parts[1..]
-                    .chunks(2)
-                    .filter(|p| p.len() == 2)
-                    .map(|p| p[1].to_string())
-                    .collect();
-                let line = args.join(" ").to_lowercase();
-                if line != "ping" {
-                    return line;
-                }
-                continue;
-            }
-            assert!(Instant::now() < deadline, "the stream stopped");
-            self.fill();
-        }
-    }
-}
-
 fn propagated_transactions(s: &Server) -> Vec<String> {
     let mut repl = StreamReader::attach(s.port);
     let mut c = s.client();
@@ -153,7 +84,7 @@ fn propagated_transactions(s: &Server) -> Vec<String> {
     c.cmd(&["SET", "end", "1"]);
     let mut seen = Vec::new();
     loop {
-        let line = repl.next();
+        let line = repl.next_command();
         let done = line == "set end 1";
         seen.push(line);
         if done {

@@ -128,6 +128,10 @@ async fn load(
     node.loading.begin();
     let (swap, swapped) = tokio::sync::mpsc::unbounded_channel();
     *node.listener_swap.lock() = Some(swap);
+    *node.listen_fds.lock() = {
+        use std::os::fd::AsRawFd;
+        listeners.tcp.iter().map(|t| t.as_raw_fd()).collect()
+    };
     tokio::spawn(run_listeners(
         node.clone(),
         listeners,
@@ -289,6 +293,7 @@ fn main() {
             tracing::info!("{}", banner(spec.port));
         }
         let node = Node::new(cfg, exe);
+        picket_node::busy_responder::BusyResponder::install(&node);
         tracing::info!("Server initialized");
         let executor: Arc<dyn Replay> = Arc::new(picket_node::cmd::Executor);
         load(&node, listeners, spec.tcp_keepalive, executor.clone()).await;

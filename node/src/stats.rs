@@ -46,8 +46,9 @@ impl Stats {
         v
     }
 
+    /// Counts error replies by code; an empty code is an error already counted.
     pub fn record_errors(&mut self, codes: Vec<String>) {
-        for c in codes {
+        for c in codes.into_iter().filter(|c| !c.is_empty()) {
             self.total_error_replies += 1;
             *self.errors.entry(c).or_default() += 1;
         }

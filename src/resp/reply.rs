@@ -209,6 +209,16 @@ impl Reply {
         self.buf.extend_from_slice(b);
     }
 
+    /// Writes an error reply whose error was already counted where it happened (a script's
+    /// reply carrying the error of a command it ran): the reply still fails its command, but
+    /// its code is recorded as empty, which the error stats skip.
+    pub fn error_counted(&mut self, msg: &str) {
+        self.error(msg);
+        if let Some(code) = self.errors.last_mut() {
+            code.clear();
+        }
+    }
+
     /// Error codes of the error replies written so far, leaving the list empty.
     pub fn take_errors(&mut self) -> Vec<String> {
         std::mem::take(&mut self.errors)

@@ -122,17 +122,25 @@ async fn reject<W: AsyncWriteExt + Unpin>(mut w: W, msg: String) {
     let _ = w.shutdown().await;
 }
 
-/// Where CONFIG SET port/bind hands newly bound TCP listeners to [`run_listeners`], which
-/// closes the old ones.
-pub type ListenerSwap = tokio::sync::mpsc::UnboundedSender<Vec<TcpListener>>;
+/// What [`run_listeners`] is handed while it runs.
+pub enum ListenerMsg {
+    /// Newly bound TCP listeners (CONFIG SET port/bind); the old ones close.
+    Replace(Vec<TcpListener>),
+    /// A connection accepted outside the runtime (while it could not run: a busy script),
+    /// to be served like one accepted here.
+    Adopt(std::net::TcpStream),
+}
+
+/// Where [`ListenerMsg`]s reach [`run_listeners`].
+pub type ListenerSwap = tokio::sync::mpsc::UnboundedSender<ListenerMsg>;
 
 /// Accepts connections forever, each served on its own task. TCP listeners sent on `swap`
-/// replace the current ones.
+/// replace the current ones; connections sent on it are served.
 pub async fn run_listeners<S: Service>(
     svc: Arc<S>,
     l: Listeners,
     keepalive: Duration,
-    swap: Option<tokio::sync::mpsc::UnboundedReceiver<Vec<TcpListener>>>,
+    swap: Option<tokio::sync::mpsc::UnboundedReceiver<ListenerMsg>>,
 ) {
     let mut tcp_tasks = tokio::task::JoinSet::new();
     for t in l.tcp {
@@ -174,10 +182,21 @@ pub async fn run_listeners<S: Service>(
         std::future::pending::<()>().await;
         return;
     };
-    while let Some(new) = swap.recv().await {
-        tcp_tasks.abort_all();
-        for t in new {
-            tcp_tasks.spawn(accept_tcp(svc.clone(), t, keepalive));
+    while let Some(msg) = swap.recv().await {
+        match msg {
+            ListenerMsg::Replace(new) => {
+                tcp_tasks.abort_all();
+                for t in new {
+                    tcp_tasks.spawn(accept_tcp(svc.clone(), t, keepalive));
+                }
+            }
+            ListenerMsg::Adopt(s) => {
+                let _ = s.set_nonblocking(true);
+                let Ok(peer) = s.peer_addr() else { continue };
+                if let Ok(stream) = tokio::net::TcpStream::from_std(s) {
+                    serve_accepted(&svc, stream, peer, keepalive);
+                }
+            }
         }
     }
     std::future::pending::<()>().await
@@ -194,34 +213,44 @@ async fn accept_tcp<S: Service>(svc: Arc<S>, t: TcpListener, keepalive: Duration
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
-        if !keepalive.is_zero() {
-            let sock = socket2::SockRef::from(&stream);
-            let _ = sock.set_tcp_keepalive(
-                &socket2::TcpKeepalive::new()
-                    .with_time(keepalive)
-                    .with_interval(keepalive / 3),
-            );
-        }
-        let laddr = stream
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        let fd = stream.as_raw_fd() as i64;
-        let svc = svc.clone();
-        let (rd, wr) = stream.into_split();
-        // Admission and registration happen here, in accept order, so maxclients counts
-        // every connection accepted before this one.
-        if let Err(e) = svc.admit(Some(&peer)) {
-            svc.registry()
-                .rejected_connections
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tokio::spawn(reject(wr, e));
-            continue;
-        }
-        let (h, rx) =
-            svc.registry()
-                .register(peer.to_string(), laddr, fd, svc.starts_authenticated());
-        tokio::spawn(serve_connection(svc, rd, wr, h, rx));
+        serve_accepted(&svc, stream, peer, keepalive);
     }
+}
+
+/// Admits, registers and serves one accepted TCP connection on its own task.
+fn serve_accepted<S: Service>(
+    svc: &Arc<S>,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    keepalive: Duration,
+) {
+    let _ = stream.set_nodelay(true);
+    if !keepalive.is_zero() {
+        let sock = socket2::SockRef::from(&stream);
+        let _ = sock.set_tcp_keepalive(
+            &socket2::TcpKeepalive::new()
+                .with_time(keepalive)
+                .with_interval(keepalive / 3),
+        );
+    }
+    let laddr = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let fd = stream.as_raw_fd() as i64;
+    let svc = svc.clone();
+    let (rd, wr) = stream.into_split();
+    // Admission and registration happen here, in accept order, so maxclients counts
+    // every connection accepted before this one.
+    if let Err(e) = svc.admit(Some(&peer)) {
+        svc.registry()
+            .rejected_connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::spawn(reject(wr, e));
+        return;
+    }
+    let (h, rx) = svc
+        .registry()
+        .register(peer.to_string(), laddr, fd, svc.starts_authenticated());
+    tokio::spawn(serve_connection(svc, rd, wr, h, rx));
 }

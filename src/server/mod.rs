@@ -10,7 +10,9 @@ mod listener;
 
 pub use clients::{ClientHandle, ClientKind, ClientMeta, ClientRegistry, OutputLimit};
 pub use connection::serve_connection;
-pub use listener::{bind_listeners, bind_tcp, run_listeners, ListenSpec, ListenerSwap, Listeners};
+pub use listener::{
+    bind_listeners, bind_tcp, run_listeners, ListenSpec, ListenerMsg, ListenerSwap, Listeners,
+};
 
 use crate::resp::{Limits, Reply, Request};
 use std::net::SocketAddr;

@@ -8,17 +8,20 @@
 //! - [`client`]: [`Client`], RESP framing, INFO fields.
 //! - [`nodes`]: data nodes and sentinels as the sentinel and client suites start them.
 //! - [`dataset`]: the dataset and the logical dump that compares two servers.
+//! - [`stream`]: [`StreamReader`], a replica's view of the propagated stream.
 
 pub mod client;
 pub mod dataset;
 pub mod nodes;
 pub mod process;
+pub mod stream;
 
 pub use client::{assert_command_entries_match, encode, frame_len, info_field, Client};
 pub use nodes::{
     data_node_server, master_addr, picket_node, redis_node, redis_node_with, role, sentinel,
 };
 pub use process::{Proc, Server};
+pub use stream::StreamReader;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

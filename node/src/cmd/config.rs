@@ -168,7 +168,9 @@ fn rebind(ctx: &Ctx, next: &picket::config::Config) -> Result<(), String> {
     };
     match bound {
         Ok(l) => {
-            let _ = swap.send(l);
+            use std::os::fd::AsRawFd;
+            *ctx.node.listen_fds.lock() = l.iter().map(|t| t.as_raw_fd()).collect();
+            let _ = swap.send(picket::server::ListenerMsg::Replace(l));
             Ok(())
         }
         Err(e) => {

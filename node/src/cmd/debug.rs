@@ -113,6 +113,10 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
             ctx.st.cron_paused = !eq_ic(&a[2], "0");
             ctx.out.ok();
         }
+        ("set-disable-deny-scripts", 3) => {
+            ctx.st.scripts_deny_disabled = !eq_ic(&a[2], "0");
+            ctx.out.ok();
+        }
         ("set-active-expire", 3) => {
             ctx.st.active_expire = !eq_ic(&a[2], "0");
             ctx.out.ok();
@@ -124,7 +128,7 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
             ctx.out.simple(&hex(&d));
         }
         ("digest-value", _) => digest_values(ctx, &a[2..]),
-        ("reload", 2) => reload(ctx),
+        ("reload", _) => reload(ctx, &a[2..]),
         ("quicklist-packed-threshold", 3) => {
             let size = picket::config::parse_memory(&String::from_utf8_lossy(&a[2]));
             match size.map(crate::rdb::write::set_packed_threshold) {
@@ -230,15 +234,44 @@ fn digest_values(ctx: &mut Ctx, keys: &[Bytes]) {
 }
 
 /// DEBUG RELOAD: save, empty, load back: what a restart would see.
-fn reload(ctx: &mut Ctx) {
-    if crate::persistence::save(ctx.st).is_err() {
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: saves (unless NOSAVE), then loads the file over
+/// the dataset, or into it with NOFLUSH (MERGE: what the file has wins; without it a key or
+/// library already there fails the load).
+fn reload(ctx: &mut Ctx, opts: &[Bytes]) {
+    let (mut merge, mut noflush, mut nosave) = (false, false, false);
+    for o in opts {
+        match String::from_utf8_lossy(o).to_ascii_lowercase().as_str() {
+            "merge" => merge = true,
+            "noflush" => noflush = true,
+            "nosave" => nosave = true,
+            _ => {
+                return ctx
+                    .out
+                    .error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
+            }
+        }
+    }
+    if !nosave && crate::persistence::save(ctx.st).is_err() {
         return ctx.out.error("ERR Error trying to save the DB");
     }
     let path = crate::persistence::rdb_file::rdb_path(ctx.st);
     let lim = ctx.st.ks.enc;
     // A master drops the keys the file held already expired, a replica keeps them.
     let drop_expired = !ctx.st.ks.is_replica;
-    match crate::persistence::rdb_file::load_rdb(&mut ctx.st.ks, &path, &lim, drop_expired) {
+    let loaded = if noflush {
+        let (dbs, lru) = (ctx.st.ks.dbs.len(), ctx.st.ks.lru.initial());
+        crate::persistence::rdb_file::read_rdb_file(&path, dbs, &lim, lru, drop_expired, None, 0)
+            .map_err(|e| e.to_string())
+            .and_then(|l| match l {
+                Some(l) => crate::persistence::rdb_file::merge(ctx.st, l, merge),
+                None => Ok(()),
+            })
+    } else {
+        crate::persistence::rdb_file::load_rdb(ctx.st, &path, &lim, drop_expired)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    match loaded {
         Ok(_) => {
             tracing::info!("DB reloaded by DEBUG RELOAD");
             ctx.out.ok()

@@ -6,16 +6,15 @@ use super::scripting::{check_flags, split_keys, with_script_context};
 use super::Ctx;
 use bytes::Bytes;
 use picket::args::eq_ic;
+use picket::resp::Reply;
 
 fn fcall_generic(ctx: &mut Ctx, a: &[Bytes], ro: bool) {
     let Some(mut engine) = ctx.st.functions.take() else {
-        return ctx.out.error("ERR This Redis command is not allowed from script");
+        return ctx
+            .out
+            .error("ERR This Redis command is not allowed from script");
     };
     let name = String::from_utf8_lossy(&a[1]).into_owned();
-    let Some(flags) = engine.find(&name).map(|f| f.flags) else {
-        ctx.st.functions = Some(engine);
-        return ctx.out.error("ERR Function not found");
-    };
     let (keys, args) = match split_keys(a, true) {
         Ok(v) => v,
         Err(e) => {
@@ -23,11 +22,17 @@ fn fcall_generic(ctx: &mut Ctx, a: &[Bytes], ro: bool) {
             return ctx.out.error(&e);
         }
     };
+    let Some(flags) = engine.find(&name).map(|f| f.flags) else {
+        ctx.st.functions = Some(engine);
+        return ctx.out.error("ERR Function not found");
+    };
     if let Err(e) = check_flags(ctx, &flags, ro) {
         ctx.st.functions = Some(engine);
         return ctx.out.error(&e);
     }
-    with_script_context(ctx, ro || flags.no_writes, |host, out| {
+    let counts = (engine.library_count(), engine.function_count());
+    ctx.node.script_busy.set_function(&name, a, counts);
+    with_script_context(ctx, &flags, ro || flags.no_writes, |host, out| {
         engine.call(host, &name, keys, args, out);
     });
     ctx.st.functions = Some(engine);
@@ -50,11 +55,22 @@ pub fn load(ctx: &mut Ctx, a: &[Bytes]) {
     let (replace, code) = match &a[2..] {
         [code] => (false, code),
         [opt, code] if eq_ic(opt, "replace") => (true, code),
-        [opt, ..] => return ctx.out.error(&format!("ERR Unknown option given: {}", String::from_utf8_lossy(opt))),
-        [] => return ctx.out.error("ERR wrong number of arguments for 'function|load' command"),
+        [opt, ..] => {
+            return ctx.out.error(&format!(
+                "ERR Unknown option given: {}",
+                String::from_utf8_lossy(opt)
+            ))
+        }
+        [] => {
+            return ctx
+                .out
+                .error("ERR wrong number of arguments for 'function|load' command")
+        }
     };
     let Some(f) = engine(ctx) else {
-        return ctx.out.error("ERR This Redis command is not allowed from script");
+        return ctx
+            .out
+            .error("ERR This Redis command is not allowed from script");
     };
     match f.load(code, replace) {
         Ok(name) => {
@@ -79,11 +95,88 @@ pub fn delete(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// FUNCTION FLUSH [ASYNC|SYNC]
 pub fn flush(ctx: &mut Ctx, a: &[Bytes]) {
-    if a.len() > 3 || (a.len() == 3 && !eq_ic(&a[2], "async") && !eq_ic(&a[2], "sync")) {
-        return ctx.out.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
+    if a.len() > 3 {
+        let sub = String::from_utf8_lossy(&a[1]);
+        return ctx.out.error(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try FUNCTION HELP."
+        ));
+    }
+    if a.len() == 3 && !eq_ic(&a[2], "async") && !eq_ic(&a[2], "sync") {
+        return ctx
+            .out
+            .error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
     }
     if let Some(f) = engine(ctx) {
         f.flush();
+    }
+    ctx.propagate(a.to_vec());
+    ctx.st.dirty += 1;
+    ctx.out.ok();
+}
+
+/// FUNCTION DUMP: every library in Redis's payload format (FUNCTION2 records, the RDB
+/// version, a CRC64).
+pub fn dump(ctx: &mut Ctx, _a: &[Bytes]) {
+    let codes = engine(ctx).map(|f| f.codes()).unwrap_or_default();
+    let compress = ctx.st.config.get_bool("rdbcompression");
+    let payload =
+        crate::rdb::write::dump_payload(compress, |w| codes.iter().try_for_each(|c| w.function(c)));
+    ctx.out.bulk(&payload);
+}
+
+/// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]: all of the payload's libraries or none.
+pub fn restore(ctx: &mut Ctx, a: &[Bytes]) {
+    if a.len() > 4 {
+        let sub = String::from_utf8_lossy(&a[1]);
+        return ctx.out.error(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try FUNCTION HELP."
+        ));
+    }
+    let policy =
+        match a.get(3) {
+            None => "append",
+            Some(p) if eq_ic(p, "append") => "append",
+            Some(p) if eq_ic(p, "replace") => "replace",
+            Some(p) if eq_ic(p, "flush") => "flush",
+            Some(_) => return ctx.out.error(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            ),
+        };
+    let Some(body) = crate::rdb::read::verify_payload(&a[2]) else {
+        return ctx
+            .out
+            .error("ERR DUMP payload version or checksum are wrong");
+    };
+    let codes = match crate::rdb::read::function_records(body) {
+        Ok(c) => c,
+        Err(e) => return ctx.out.error(&format!("ERR {e}")),
+    };
+    let Some(f) = engine(ctx) else {
+        return ctx
+            .out
+            .error("ERR This Redis command is not allowed from script");
+    };
+    let old = f.codes();
+    if policy == "flush" {
+        f.flush();
+    }
+    let failed = codes.iter().find_map(|code| {
+        if policy == "append" {
+            if let Ok(name) = crate::script::functions::library_name(code) {
+                if f.has_library(&name) {
+                    return Some(format!("ERR Library {name} already exists"));
+                }
+            }
+        }
+        f.load(code, policy == "replace").err()
+    });
+    if let Some(e) = failed {
+        // Nothing of the payload stays: the libraries are as they were.
+        f.flush();
+        for code in &old {
+            let _ = f.load(code, true);
+        }
+        return ctx.out.error(&e);
     }
     ctx.propagate(a.to_vec());
     ctx.st.dirty += 1;
@@ -103,10 +196,31 @@ pub fn stats(ctx: &mut Ctx, _a: &[Bytes]) {
         .as_ref()
         .map(|f| (f.libraries.len(), f.function_count()))
         .unwrap_or_default();
-    let out = &mut *ctx.out;
+    write_stats(ctx.out, None, libs, funcs);
+}
+
+/// The running function (name, command, ms so far) while one is busy.
+pub type RunningFunction<'a> = (&'a str, &'a [Bytes], u64);
+
+/// FUNCTION STATS's reply, also given while a function is busy.
+pub fn write_stats(out: &mut Reply, running: Option<RunningFunction>, libs: usize, funcs: usize) {
     out.map(2);
     out.bulk(b"running_script");
-    out.null();
+    match running {
+        Some((name, argv, ms)) => {
+            out.map(3);
+            out.bulk(b"name");
+            out.bulk(name.as_bytes());
+            out.bulk(b"command");
+            out.array(argv.len());
+            for a in argv {
+                out.bulk(a);
+            }
+            out.bulk(b"duration_ms");
+            out.int(ms as i64);
+        }
+        None => out.null(),
+    }
     out.bulk(b"engines");
     out.map(1);
     out.bulk(b"LUA");
@@ -131,7 +245,10 @@ pub fn list(ctx: &mut Ctx, a: &[Bytes]) {
             pattern = Some(p.clone());
             i += 1;
         } else {
-            return ctx.out.error(&format!("ERR Unknown argument {}", String::from_utf8_lossy(&a[i])));
+            return ctx.out.error(&format!(
+                "ERR Unknown argument {}",
+                String::from_utf8_lossy(&a[i])
+            ));
         }
         i += 1;
     }
@@ -141,7 +258,11 @@ pub fn list(ctx: &mut Ctx, a: &[Bytes]) {
     let libs: Vec<_> = f
         .libraries
         .values()
-        .filter(|l| pattern.as_ref().is_none_or(|p| picket::glob::glob_match(p, l.name.as_bytes(), false)))
+        .filter(|l| {
+            pattern
+                .as_ref()
+                .is_none_or(|p| picket::glob::glob_match(p, l.name.as_bytes(), false))
+        })
         .collect();
     let out = &mut *ctx.out;
     out.array(libs.len());
@@ -153,7 +274,7 @@ pub fn list(ctx: &mut Ctx, a: &[Bytes]) {
         out.bulk(b"LUA");
         out.bulk(b"functions");
         out.array(lib.functions.len());
-        for func in lib.functions.iter().rev() {
+        for func in &lib.functions {
             out.map(3);
             out.bulk(b"name");
             out.bulk(func.name.as_bytes());
@@ -166,7 +287,7 @@ pub fn list(ctx: &mut Ctx, a: &[Bytes]) {
             let names = func.flags.names();
             out.set(names.len());
             for n in names {
-                out.bulk(n.as_bytes());
+                out.simple(n);
             }
         }
         if code {

@@ -106,6 +106,41 @@ fn clients(b: &mut InfoBuilder, node: &Node, st: &NodeState) {
     );
 }
 
+/// INFO memory's script fields: the EVAL VM and cache, the function VM and libraries.
+fn script_memory(st: &NodeState) -> Vec<(&'static str, String)> {
+    let (vm_eval, cache, cached) = st
+        .scripts
+        .as_ref()
+        .map_or((0, 0, 0), |e| (e.vm_memory(), e.cache_memory(), e.count()));
+    let (vm_fn, code, nfunc, nlib) = st.functions.as_ref().map_or((0, 0, 0, 0), |f| {
+        (
+            f.vm_memory(),
+            f.code_memory(),
+            f.function_count(),
+            f.library_count(),
+        )
+    });
+    let (vm_eval, vm_fn) = (vm_eval as u64, vm_fn as u64);
+    vec![
+        ("used_memory_lua", vm_eval.to_string()),
+        ("used_memory_vm_eval", vm_eval.to_string()),
+        ("used_memory_lua_human", bytes_human(vm_eval)),
+        ("used_memory_scripts_eval", cache.to_string()),
+        ("number_of_cached_scripts", cached.to_string()),
+        ("number_of_functions", nfunc.to_string()),
+        ("number_of_libraries", nlib.to_string()),
+        ("used_memory_vm_functions", vm_fn.to_string()),
+        ("used_memory_vm_total", (vm_eval + vm_fn).to_string()),
+        ("used_memory_vm_total_human", bytes_human(vm_eval + vm_fn)),
+        ("used_memory_functions", code.to_string()),
+        ("used_memory_scripts", (cache + code).to_string()),
+        (
+            "used_memory_scripts_human",
+            bytes_human((cache + code) as u64),
+        ),
+    ]
+}
+
 /// INFO memory: counted by the allocator; RSS and the system total from /proc.
 fn memory(b: &mut InfoBuilder, _node: &Node, st: &NodeState) {
     let used = crate::alloc::used_memory() as u64;
@@ -113,85 +148,73 @@ fn memory(b: &mut InfoBuilder, _node: &Node, st: &NodeState) {
     let rss = rss_bytes();
     let sys = total_system_memory();
     let maxmem: u64 = st.config.get_i64("maxmemory") as u64;
-    b.section(
-        "Memory",
-        &[
-            ("used_memory", used.to_string()),
-            ("used_memory_human", bytes_human(used)),
-            ("used_memory_rss", rss.to_string()),
-            ("used_memory_rss_human", bytes_human(rss)),
-            ("used_memory_peak", peak.to_string()),
-            ("used_memory_peak_human", bytes_human(peak)),
-            (
-                "used_memory_peak_perc",
-                format!(
-                    "{:.2}%",
-                    if peak > 0 {
-                        used as f64 * 100.0 / peak as f64
-                    } else {
-                        100.0
-                    }
-                ),
+    let mut fields = vec![
+        ("used_memory", used.to_string()),
+        ("used_memory_human", bytes_human(used)),
+        ("used_memory_rss", rss.to_string()),
+        ("used_memory_rss_human", bytes_human(rss)),
+        ("used_memory_peak", peak.to_string()),
+        ("used_memory_peak_human", bytes_human(peak)),
+        (
+            "used_memory_peak_perc",
+            format!(
+                "{:.2}%",
+                if peak > 0 {
+                    used as f64 * 100.0 / peak as f64
+                } else {
+                    100.0
+                }
             ),
-            ("used_memory_overhead", "0".into()),
-            ("used_memory_startup", "0".into()),
-            ("used_memory_dataset", used.to_string()),
-            ("used_memory_dataset_perc", "100.00%".into()),
-            ("allocator_allocated", used.to_string()),
-            ("allocator_active", used.to_string()),
-            ("allocator_resident", rss.to_string()),
-            ("total_system_memory", sys.to_string()),
-            ("total_system_memory_human", bytes_human(sys)),
-            ("used_memory_lua", "0".into()),
-            ("used_memory_vm_eval", "0".into()),
-            ("used_memory_lua_human", "0B".into()),
-            ("used_memory_scripts_eval", "0".into()),
-            ("number_of_cached_scripts", "0".into()),
-            ("number_of_functions", "0".into()),
-            ("number_of_libraries", "0".into()),
-            ("used_memory_vm_functions", "0".into()),
-            ("used_memory_vm_total", "0".into()),
-            ("used_memory_vm_total_human", "0B".into()),
-            ("used_memory_functions", "0".into()),
-            ("used_memory_scripts", "0".into()),
-            ("used_memory_scripts_human", "0B".into()),
-            ("maxmemory", maxmem.to_string()),
-            ("maxmemory_human", bytes_human(maxmem)),
-            ("maxmemory_policy", st.config.get("maxmemory-policy").into()),
-            ("allocator_frag_ratio", "1.00".into()),
-            ("allocator_frag_bytes", "0".into()),
-            ("allocator_rss_ratio", "1.00".into()),
-            ("allocator_rss_bytes", "0".into()),
-            ("rss_overhead_ratio", "1.00".into()),
-            ("rss_overhead_bytes", "0".into()),
-            (
-                "mem_fragmentation_ratio",
-                format!(
-                    "{:.2}",
-                    if used > 0 {
-                        rss as f64 / used as f64
-                    } else {
-                        0.0
-                    }
-                ),
+        ),
+        ("used_memory_overhead", "0".into()),
+        ("used_memory_startup", "0".into()),
+        ("used_memory_dataset", used.to_string()),
+        ("used_memory_dataset_perc", "100.00%".into()),
+        ("allocator_allocated", used.to_string()),
+        ("allocator_active", used.to_string()),
+        ("allocator_resident", rss.to_string()),
+        ("total_system_memory", sys.to_string()),
+        ("total_system_memory_human", bytes_human(sys)),
+    ];
+    fields.extend(script_memory(st));
+    fields.extend([
+        ("maxmemory", maxmem.to_string()),
+        ("maxmemory_human", bytes_human(maxmem)),
+        ("maxmemory_policy", st.config.get("maxmemory-policy").into()),
+        ("allocator_frag_ratio", "1.00".into()),
+        ("allocator_frag_bytes", "0".into()),
+        ("allocator_rss_ratio", "1.00".into()),
+        ("allocator_rss_bytes", "0".into()),
+        ("rss_overhead_ratio", "1.00".into()),
+        ("rss_overhead_bytes", "0".into()),
+        (
+            "mem_fragmentation_ratio",
+            format!(
+                "{:.2}",
+                if used > 0 {
+                    rss as f64 / used as f64
+                } else {
+                    0.0
+                }
             ),
-            (
-                "mem_fragmentation_bytes",
-                (rss as i64 - used as i64).to_string(),
-            ),
-            ("mem_not_counted_for_evict", "0".into()),
-            ("mem_replication_backlog", "0".into()),
-            ("mem_total_replication_buffers", "0".into()),
-            ("mem_clients_slaves", "0".into()),
-            ("mem_clients_normal", "0".into()),
-            ("mem_cluster_links", "0".into()),
-            ("mem_aof_buffer", "0".into()),
-            ("mem_allocator", "libc".into()),
-            ("active_defrag_running", "0".into()),
-            ("lazyfree_pending_objects", "0".into()),
-            ("lazyfreed_objects", crate::lazyfree::freed().to_string()),
-        ],
-    );
+        ),
+        (
+            "mem_fragmentation_bytes",
+            (rss as i64 - used as i64).to_string(),
+        ),
+        ("mem_not_counted_for_evict", "0".into()),
+        ("mem_replication_backlog", "0".into()),
+        ("mem_total_replication_buffers", "0".into()),
+        ("mem_clients_slaves", "0".into()),
+        ("mem_clients_normal", "0".into()),
+        ("mem_cluster_links", "0".into()),
+        ("mem_aof_buffer", "0".into()),
+        ("mem_allocator", "libc".into()),
+        ("active_defrag_running", "0".into()),
+        ("lazyfree_pending_objects", "0".into()),
+        ("lazyfreed_objects", crate::lazyfree::freed().to_string()),
+    ]);
+    b.section("Memory", &fields);
 }
 
 /// INFO persistence: the RDB and AOF fields, the AOF's own when it is on, loading progress.

@@ -4,11 +4,13 @@
 //! propagation all read that one table.
 
 pub mod blocking;
+pub mod cluster;
 pub mod coll;
 pub mod config;
 pub mod connection;
 pub mod debug;
 pub mod expire;
+pub mod functions;
 pub mod hashes;
 pub mod info;
 pub mod keys;
@@ -18,7 +20,6 @@ pub mod psync;
 pub mod pubsub;
 pub mod replication;
 pub mod scripting;
-pub mod functions;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -130,7 +131,7 @@ pub fn execute_batch(
     }
     out.limit = normal_output_limit(node, sess);
     if node.script_busy.is_busy() {
-        return scripting::busy_batch(node, reqs, out);
+        return scripting::busy_batch(&node.script_busy, reqs, out);
     }
     let mut st = node.state.lock();
     if sess.paused {

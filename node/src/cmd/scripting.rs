@@ -17,6 +17,9 @@ pub struct ScriptHost<'c, 'a> {
     pub ctx: &'c mut Ctx<'a>,
     /// Writes are refused (EVAL_RO, `no-writes`).
     pub read_only: bool,
+    /// The server was over `maxmemory` when the script started and the script may not use
+    /// memory: its deny-oom commands are refused.
+    pub oom: bool,
     pub wrote: bool,
 }
 
@@ -26,7 +29,13 @@ impl Host for ScriptHost<'_, '_> {
         let cmd = match self.check(&argv) {
             Ok(c) => c,
             Err(e) => {
+                // Refused before it ran: a rejected call of the command, its error counted.
                 out.error(&e);
+                let st = &mut *self.ctx.st;
+                st.stats.record_errors(out.take_errors());
+                if let Some(c) = super::command_table().named(&argv) {
+                    st.stats.command(c.id, c.name).rejected += 1;
+                }
                 return out.buf;
             }
         };
@@ -35,7 +44,9 @@ impl Host for ScriptHost<'_, '_> {
             super::feed_monitors_as(ctx.st, ctx.sess.db, "lua", &argv);
         }
         let dirty = ctx.st.dirty;
-        super::call(ctx.node, ctx.st, ctx.sess, cmd, cmd.name, &argv, &mut out, ctx.now);
+        super::call(
+            ctx.node, ctx.st, ctx.sess, cmd, cmd.name, &argv, &mut out, ctx.now,
+        );
         if cmd.has(flags::WRITE) && ctx.st.dirty != dirty {
             self.wrote = true;
             ctx.node.script_busy.set_wrote();
@@ -63,16 +74,25 @@ impl ScriptHost<'_, '_> {
         if !cmd.arity_ok(argv.len()) {
             return Err("ERR Wrong number of args calling Redis command from script".into());
         }
-        if cmd.has(flags::NOSCRIPT) {
+        if cmd.has(flags::NOSCRIPT) && !self.ctx.st.scripts_deny_disabled {
             return Err("ERR This Redis command is not allowed from script".into());
         }
         let st = &*self.ctx.st;
+        if self.oom && cmd.has(flags::DENYOOM) {
+            return Err(OOM_ERR.into());
+        }
         if cmd.has(flags::WRITE) {
             if self.read_only {
                 return Err("ERR Write commands are not allowed from read-only scripts.".into());
             }
-            if !self.ctx.sess.repl.is_master && st.repl.is_replica() && st.settings.replica_read_only {
+            if !self.ctx.sess.repl.is_master
+                && st.repl.is_replica()
+                && st.settings.replica_read_only
+            {
                 return Err("READONLY You can't write against a read only replica.".into());
+            }
+            if !self.ctx.sess.repl.is_master && too_few_replicas(st) {
+                return Err(NOREPLICAS_ERR.into());
             }
         }
         Ok(cmd)
@@ -80,7 +100,7 @@ impl ScriptHost<'_, '_> {
 }
 
 /// EVAL-family arguments: (keys, args) after `numkeys`, or the error reply.
-pub fn split_keys<'a>(a: &'a [Bytes], fcall: bool) -> Result<(&'a [Bytes], &'a [Bytes]), String> {
+pub fn split_keys(a: &[Bytes], fcall: bool) -> Result<(&[Bytes], &[Bytes]), String> {
     let n: i64 = match std::str::from_utf8(&a[2]).ok().and_then(|s| s.parse().ok()) {
         Some(n) => n,
         None if fcall => return Err("ERR Bad number of keys provided".into()),
@@ -96,22 +116,56 @@ pub fn split_keys<'a>(a: &'a [Bytes], fcall: bool) -> Result<(&'a [Bytes], &'a [
     Ok(rest.split_at(n as usize))
 }
 
+const NOREPLICAS_ERR: &str = "NOREPLICAS Not enough good replicas to write.";
+
+/// `min-replicas-to-write` is not met (a master only).
+fn too_few_replicas(st: &crate::state::NodeState) -> bool {
+    let (min, lag) = (
+        st.settings.min_replicas_to_write,
+        st.settings.min_replicas_max_lag,
+    );
+    min > 0 && lag > 0 && !st.repl.is_replica() && (st.repl.good_replicas(lag as u64) as i64) < min
+}
+
+const OOM_ERR: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+/// Whether the server is over `maxmemory` as a script starts (after evicting what it can), as
+/// Redis decides it once before the script: never on a replica or for the master's stream.
+fn over_maxmemory(ctx: &mut Ctx) -> bool {
+    let hot = ctx.node.hot.read().clone();
+    hot.maxmemory > 0
+        && !ctx.sess.repl.is_master
+        && !ctx.st.repl.is_replica()
+        && !crate::evict::perform_evictions(ctx.st, &hot)
+}
+
 /// Checks a script's flags before it runs, as Redis does for scripts with a shebang (and
 /// for every function).
-pub fn check_flags(ctx: &Ctx, flags: &ScriptFlags, ro_command: bool) -> Result<(), String> {
+pub fn check_flags(ctx: &mut Ctx, flags: &ScriptFlags, ro_command: bool) -> Result<(), String> {
     if !flags.shebang {
         return Ok(());
+    }
+    if !flags.no_writes && !flags.allow_oom && over_maxmemory(ctx) {
+        return Err(OOM_ERR.into());
+    }
+    if !flags.no_writes && !ctx.sess.repl.is_master && too_few_replicas(ctx.st) {
+        return Err(NOREPLICAS_ERR.into());
     }
     if ro_command && !flags.no_writes {
         return Err("ERR Can not execute a script with write flag using *_ro command.".into());
     }
     let st = &*ctx.st;
-    if !flags.no_writes && !ctx.sess.repl.is_master && st.repl.is_replica() && st.settings.replica_read_only {
+    if !flags.no_writes
+        && !ctx.sess.repl.is_master
+        && st.repl.is_replica()
+        && st.settings.replica_read_only
+    {
         return Err("READONLY You can't write against a read only replica.".into());
     }
     if !flags.allow_stale && st.repl.link_down() && !st.settings.replica_serve_stale_data {
         return Err(
-            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.".into(),
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+                .into(),
         );
     }
     Ok(())
@@ -119,11 +173,21 @@ pub fn check_flags(ctx: &Ctx, flags: &ScriptFlags, ro_command: bool) -> Result<(
 
 /// Runs `f` with the script transaction around it: the script's writes are committed as one
 /// (MULTI/EXEC when more than one), blocking commands do not block, the caller's db is kept.
-pub fn with_script_context(ctx: &mut Ctx, read_only: bool, f: impl FnOnce(&mut ScriptHost, &mut Reply)) {
-    ctx.node
-        .script_busy
-        .threshold_ms
-        .store(ctx.st.config.get_i64("busy-reply-threshold").max(0) as u64, std::sync::atomic::Ordering::Relaxed);
+///
+/// Without `allow-oom` (or `no-writes`), a server over `maxmemory` as the script starts
+/// refuses the script's deny-oom commands.
+pub fn with_script_context(
+    ctx: &mut Ctx,
+    flags: &ScriptFlags,
+    read_only: bool,
+    f: impl FnOnce(&mut ScriptHost, &mut Reply),
+) {
+    let oom = !flags.allow_oom && !flags.no_writes && over_maxmemory(ctx);
+    ctx.node.script_busy.threshold_ms.store(
+        ctx.st.config.get_i64("busy-reply-threshold").max(0) as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    ctx.node.script_busy.set_client(ctx.sess.client.id);
     let outer = ctx.st.stream.in_transaction();
     if !outer {
         ctx.st.stream.begin_transaction();
@@ -132,7 +196,12 @@ pub fn with_script_context(ctx: &mut Ctx, read_only: bool, f: impl FnOnce(&mut S
     ctx.sess.in_exec = true;
     let mut out = Reply::new(ctx.out.resp3);
     {
-        let mut host = ScriptHost { ctx: &mut *ctx, read_only, wrote: false };
+        let mut host = ScriptHost {
+            ctx: &mut *ctx,
+            read_only,
+            oom,
+            wrote: false,
+        };
         f(&mut host, &mut out);
     }
     ctx.sess.db = db;
@@ -152,13 +221,17 @@ fn eval_generic(ctx: &mut Ctx, a: &[Bytes], by_sha: bool, ro: bool) {
         Err(e) => return ctx.out.error(&e),
     };
     let Some(mut engine) = ctx.st.scripts.take() else {
-        return ctx.out.error("ERR This Redis command is not allowed from script");
+        return ctx
+            .out
+            .error("ERR This Redis command is not allowed from script");
     };
     let sha = if by_sha {
         let sha = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
         if !engine.exists(&sha) {
             ctx.st.scripts = Some(engine);
-            return ctx.out.error("NOSCRIPT No matching script. Please use EVAL.");
+            return ctx
+                .out
+                .error("NOSCRIPT No matching script. Please use EVAL.");
         }
         sha
     } else {
@@ -175,7 +248,7 @@ fn eval_generic(ctx: &mut Ctx, a: &[Bytes], by_sha: bool, ro: bool) {
         ctx.st.scripts = Some(engine);
         return ctx.out.error(&e);
     }
-    with_script_context(ctx, ro || flags.no_writes, |host, out| {
+    with_script_context(ctx, &flags, ro || flags.no_writes, |host, out| {
         engine.run(host, &sha, keys, args, out);
     });
     ctx.st.scripts = Some(engine);
@@ -200,7 +273,9 @@ pub fn evalsha_ro(ctx: &mut Ctx, a: &[Bytes]) {
 /// SCRIPT LOAD body
 pub fn script_load(ctx: &mut Ctx, a: &[Bytes]) {
     let Some(engine) = ctx.st.scripts.as_mut() else {
-        return ctx.out.error("ERR This Redis command is not allowed from script");
+        return ctx
+            .out
+            .error("ERR This Redis command is not allowed from script");
     };
     match engine.load(&a[2]) {
         Ok(sha) => ctx.out.bulk(sha.as_bytes()),
@@ -212,7 +287,12 @@ pub fn script_load(ctx: &mut Ctx, a: &[Bytes]) {
 pub fn script_exists(ctx: &mut Ctx, a: &[Bytes]) {
     let found: Vec<bool> = a[2..]
         .iter()
-        .map(|s| ctx.st.scripts.as_ref().is_some_and(|e| e.exists(&String::from_utf8_lossy(s))))
+        .map(|s| {
+            ctx.st
+                .scripts
+                .as_ref()
+                .is_some_and(|e| e.exists(&String::from_utf8_lossy(s)))
+        })
         .collect();
     ctx.out.array(found.len());
     for f in found {
@@ -223,7 +303,9 @@ pub fn script_exists(ctx: &mut Ctx, a: &[Bytes]) {
 /// SCRIPT FLUSH [ASYNC|SYNC]
 pub fn script_flush(ctx: &mut Ctx, a: &[Bytes]) {
     if a.len() > 3 || (a.len() == 3 && !eq_ic(&a[2], "async") && !eq_ic(&a[2], "sync")) {
-        return ctx.out.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+        return ctx
+            .out
+            .error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
     }
     if let Some(e) = ctx.st.scripts.as_mut() {
         e.flush();
@@ -242,7 +324,8 @@ pub fn script_debug(ctx: &mut Ctx, a: &[Bytes]) {
     if eq_ic(&a[2], "no") {
         ctx.out.ok()
     } else if eq_ic(&a[2], "yes") || eq_ic(&a[2], "sync") {
-        ctx.out.error("ERR SCRIPT DEBUG YES/SYNC is not supported by this server (no Lua debugger)")
+        ctx.out
+            .error("ERR SCRIPT DEBUG YES/SYNC is not supported by this server (no Lua debugger)")
     } else {
         ctx.out.error("ERR Use SCRIPT DEBUG YES/SYNC/NO")
     }
@@ -274,12 +357,15 @@ pub fn script_help(ctx: &mut Ctx, _a: &[Bytes]) {
 /// While a script has run past `busy-reply-threshold`: a batch is answered without the
 /// state. SCRIPT KILL / FUNCTION KILL stop the script, SHUTDOWN NOSAVE exits, FUNCTION
 /// STATS is answered by the running script's side, everything else gets -BUSY.
-pub fn busy_batch(node: &crate::state::Node, reqs: &mut Vec<Request>, out: &mut Reply) -> Control {
-    let busy = &node.script_busy;
+pub fn busy_batch(busy: &crate::script::Busy, reqs: &mut Vec<Request>, out: &mut Reply) -> Control {
     let function = busy.is_function();
     let busy_err = format!(
         "BUSY Redis is busy running a script. You can only call {} or SHUTDOWN NOSAVE.",
-        if function { "FUNCTION KILL" } else { "SCRIPT KILL" }
+        if function {
+            "FUNCTION KILL"
+        } else {
+            "SCRIPT KILL"
+        }
     );
     for req in reqs.drain(..) {
         let args = &req.args;
@@ -287,7 +373,10 @@ pub fn busy_batch(node: &crate::state::Node, reqs: &mut Vec<Request>, out: &mut 
             continue;
         }
         let name = picket::args::lower(&args[0]);
-        let sub = args.get(1).map(|s| picket::args::lower(s)).unwrap_or_default();
+        let sub = args
+            .get(1)
+            .map(|s| picket::args::lower(s))
+            .unwrap_or_default();
         use crate::script::busy::KillResult;
         match (name.as_str(), sub.as_str()) {
             ("script", "kill") | ("function", "kill") => match busy.kill(name == "function") {
@@ -295,6 +384,15 @@ pub fn busy_batch(node: &crate::state::Node, reqs: &mut Vec<Request>, out: &mut 
                 KillResult::NotBusy => out.error("NOTBUSY No scripts in execution right now."),
                 KillResult::Unkillable => out.error("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."),
                 KillResult::WrongKind => out.error(&busy_err),
+            },
+            ("function", "stats") => match busy.function_call() {
+                Some(f) => super::functions::write_stats(
+                    out,
+                    Some((&f.name, &f.argv, busy.elapsed_ms())),
+                    f.libraries,
+                    f.functions,
+                ),
+                None => out.error(&busy_err),
             },
             ("shutdown", "nosave") => {
                 tracing::warn!("User requested shutdown...");

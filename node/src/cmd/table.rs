@@ -9,9 +9,9 @@
 
 use super::connection::client;
 use super::{
-    config, connection, debug, expire, functions, hashes, info, keys, lists, multi, psync,
-    pubsub, replication, scripting, server, sets, strings, zranges, zsetops, zsets, Ctx,
-    Handler, NodeProgram,
+    cluster, config, connection, debug, expire, functions, hashes, info, keys, lists, multi, psync,
+    pubsub, replication, scripting, server, sets, strings, zranges, zsetops, zsets, Ctx, Handler,
+    NodeProgram,
 };
 use bytes::Bytes;
 use picket::command::{Entry, Table};
@@ -35,6 +35,35 @@ pub static ENTRIES: &[E] = &[
     E::new("bzpopmax", zsets::bzpopmax),
     E::new("bzpopmin", zsets::bzpopmin),
     picket::client_container!(no_subcommand, client),
+    E::container("cluster", no_subcommand, &[
+        E::new("addslots", cluster::disabled),
+        E::new("addslotsrange", cluster::disabled),
+        E::new("bumpepoch", cluster::disabled),
+        E::new("count-failure-reports", cluster::disabled),
+        E::new("countkeysinslot", cluster::disabled),
+        E::new("delslots", cluster::disabled),
+        E::new("delslotsrange", cluster::disabled),
+        E::new("failover", cluster::disabled),
+        E::new("flushslots", cluster::disabled),
+        E::new("forget", cluster::disabled),
+        E::new("getkeysinslot", cluster::disabled),
+        E::new("help", cluster::disabled),
+        E::new("info", cluster::disabled),
+        E::new("keyslot", cluster::disabled),
+        E::new("links", cluster::disabled),
+        E::new("meet", cluster::disabled),
+        E::new("myid", cluster::disabled),
+        E::new("nodes", cluster::disabled),
+        E::new("replicas", cluster::disabled),
+        E::new("replicate", cluster::disabled),
+        E::new("reset", cluster::disabled),
+        E::new("saveconfig", cluster::disabled),
+        E::new("set-config-epoch", cluster::disabled),
+        E::new("setslot", cluster::disabled),
+        E::new("shards", cluster::disabled),
+        E::new("slaves", cluster::disabled),
+        E::new("slots", cluster::disabled),
+    ]),
     picket::command_container!(NodeProgram),
     E::container("config", no_subcommand, &[
         E::new("get", config::get),
@@ -66,11 +95,13 @@ pub static ENTRIES: &[E] = &[
     E::new("flushdb", keys::flushdb),
     E::container("function", no_subcommand, &[
         E::new("delete", functions::delete),
+        E::new("dump", functions::dump),
         E::new("flush", functions::flush),
         E::new("help", functions::help),
         E::new("kill", functions::kill),
         E::new("list", functions::list),
         E::new("load", functions::load),
+        E::new("restore", functions::restore),
         E::new("stats", functions::stats),
     ]),
     E::new("get", strings::get),

@@ -536,7 +536,7 @@ fn load_rdb_base<G: HeldState>(st: &mut G, path: &Path) -> Result<(), String> {
         crate::persistence::rdb_file::read_rdb_file(path, dbs, &lim, lru, true, None, 0)
     });
     match read {
-        Ok(Some(l)) => crate::persistence::rdb_file::install(&mut st.ks, l),
+        Ok(Some(l)) => crate::persistence::rdb_file::install(st, l),
         Ok(None) => {}
         Err(e) => {
             return Err(format!(

@@ -369,7 +369,17 @@ fn base_format(st: &NodeState) -> Result<BaseFormat, String> {
             st, &aux,
         )?))
     } else {
-        Ok(BaseFormat::Commands(CommandFormat::default()))
+        // The function libraries first, as FUNCTION LOAD commands (Redis writes them so).
+        let mut f = CommandFormat::default();
+        for code in st.functions.as_ref().map(|f| f.codes()).unwrap_or_default() {
+            let argv = [
+                Bytes::from_static(b"FUNCTION"),
+                Bytes::from_static(b"LOAD"),
+                code,
+            ];
+            crate::state::stream::encode_command(&mut f.buf, &argv);
+        }
+        Ok(BaseFormat::Commands(f))
     }
 }
 

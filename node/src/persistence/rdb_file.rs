@@ -3,7 +3,7 @@
 //! fsynced, renamed over the target, and the directory fsynced.
 
 use crate::clock::now_ms;
-use crate::db::{Db, EncodingLimits, Entry, Keyspace, SBytes, Value};
+use crate::db::{Db, EncodingLimits, Entry, SBytes, Value};
 use crate::rdb::read::{load, RdbError, Sink};
 use crate::rdb::write::Writer;
 use crate::state::NodeState;
@@ -69,6 +69,9 @@ fn write_dataset<W: std::io::Write>(
     let checksum = st.config.get_bool("rdbchecksum");
     let delay = st.config.get_i64("rdb-key-save-delay");
     let mut w = Writer::new(w, aux, compress, checksum)?;
+    for code in st.functions.as_ref().map(|f| f.codes()).unwrap_or_default() {
+        w.function(&code)?;
+    }
     for (i, db) in st.ks.dbs.iter().enumerate() {
         if db.main.is_empty() {
             continue;
@@ -161,6 +164,8 @@ struct Loader {
     /// `key-load-delay`: microseconds slept after each key (a testing directive of Redis,
     /// which its suites use to keep a server loading for a while).
     key_delay_us: i64,
+    /// The function libraries' code.
+    functions: Vec<Vec<u8>>,
 }
 
 impl Loader {
@@ -185,6 +190,10 @@ impl Sink for Loader {
             let v = std::str::from_utf8(val).ok().and_then(|v| v.parse().ok());
             self.used_mem.store(v.unwrap_or(0), Ordering::Relaxed);
         }
+    }
+
+    fn function(&mut self, code: Vec<u8>) {
+        self.functions.push(code);
     }
 
     fn resize_db(&mut self, db: usize, size: u64, expires: u64) {
@@ -242,6 +251,8 @@ pub struct Loaded {
     pub expired: u64,
     /// The keys dropped as expired (db, key).
     pub dropped: Vec<(usize, Vec<u8>)>,
+    /// The function libraries' code.
+    pub functions: Vec<Vec<u8>>,
 }
 
 /// Reads `path` into fresh databases (no lock needed). Ok(None) when there is no file.
@@ -277,6 +288,7 @@ pub fn read_rdb_file(
         repl_offset: None,
         repl_stream_db: None,
         key_delay_us,
+        functions: Vec::new(),
     };
     let reader = Counting {
         inner: std::io::BufReader::with_capacity(1 << 16, f),
@@ -289,6 +301,7 @@ pub fn read_rdb_file(
         keys: n - loader.expired,
         expired: loader.expired,
         dropped: loader.dropped,
+        functions: loader.functions,
     }))
 }
 
@@ -312,6 +325,7 @@ pub fn read_rdb_stream(
         repl_offset: None,
         repl_stream_db: None,
         key_delay_us: 0,
+        functions: Vec::new(),
     };
     let n = load(data, lim, &mut loader)?;
     Ok(Loaded {
@@ -320,11 +334,15 @@ pub fn read_rdb_stream(
         keys: n - loader.expired,
         expired: loader.expired,
         dropped: loader.dropped,
+        functions: loader.functions,
     })
 }
 
-/// Replaces the keyspace's databases with loaded ones (the old contents freed lazily).
-pub fn install(ks: &mut Keyspace, loaded: Loaded) {
+/// Replaces the keyspace's databases with loaded ones (the old contents freed lazily), and
+/// the function libraries with the loaded ones.
+pub fn install(st: &mut NodeState, loaded: Loaded) {
+    install_functions(st, &loaded.functions);
+    let ks = &mut st.ks;
     for (i, d) in loaded.dbs.into_iter().enumerate() {
         let old = ks.flush_db(i, crate::clock::now_ms());
         crate::lazyfree::free_dbs(vec![old], true);
@@ -333,20 +351,84 @@ pub fn install(ks: &mut Keyspace, loaded: Loaded) {
     }
 }
 
-/// Loads `path` into `ks` (replacing its contents only on success). Ok(None) when there is
-/// no file.
+/// Adds loaded keys and libraries to what the node has (DEBUG RELOAD NOFLUSH): with
+/// `replace` (MERGE) the loaded ones win, without it a key or library already there is an
+/// error, found before anything is changed.
+pub fn merge(st: &mut NodeState, loaded: Loaded, replace: bool) -> Result<(), String> {
+    if !replace {
+        for (i, d) in loaded.dbs.iter().enumerate() {
+            if let Some((k, _)) = d
+                .main
+                .iter()
+                .find(|(k, _)| st.ks.dbs[i].main.contains_key(k))
+            {
+                return Err(format!(
+                    "Duplicate key '{}' found in RDB file",
+                    String::from_utf8_lossy(k)
+                ));
+            }
+        }
+        let f = st.functions.as_ref();
+        for code in &loaded.functions {
+            if let Ok(name) = crate::script::functions::library_name(code) {
+                if f.is_some_and(|f| f.has_library(&name)) {
+                    return Err(format!("Library '{name}' already exists"));
+                }
+            }
+        }
+    }
+    if let Some(f) = st.functions.as_mut() {
+        for code in &loaded.functions {
+            if let Err(e) = f.load(code, true) {
+                tracing::warn!("Failed loading library from the RDB: {e}");
+            }
+        }
+    }
+    for (i, mut d) in loaded.dbs.into_iter().enumerate() {
+        let keys: Vec<SBytes> = d.main.iter().map(|(k, _)| k.clone()).collect();
+        let db = &mut st.ks.dbs[i];
+        for k in keys {
+            let Some((k, e)) = d.main.remove(&k) else {
+                continue;
+            };
+            db.expires.remove(&k);
+            if let Some((_, t)) = d.expires.remove(&k) {
+                db.expires.insert(k.clone(), t);
+            }
+            db.main.insert(k, e);
+        }
+    }
+    Ok(())
+}
+
+/// The function libraries of a loaded snapshot replace the node's (a library that does not
+/// load is logged and left out).
+fn install_functions(st: &mut NodeState, codes: &[Vec<u8>]) {
+    let Some(f) = st.functions.as_mut() else {
+        return;
+    };
+    f.flush();
+    for code in codes {
+        if let Err(e) = f.load(code, true) {
+            tracing::warn!("Failed loading library from the RDB: {e}");
+        }
+    }
+}
+
+/// Loads `path` into the keyspace and the functions (replacing them only on success).
+/// Ok(None) when there is no file.
 pub fn load_rdb(
-    ks: &mut Keyspace,
+    st: &mut NodeState,
     path: &std::path::Path,
     lim: &EncodingLimits,
     drop_expired: bool,
 ) -> Result<Option<(u64, u64)>, RdbError> {
-    let lru = ks.lru.initial();
-    match read_rdb_file(path, ks.dbs.len(), lim, lru, drop_expired, None, 0)? {
+    let lru = st.ks.lru.initial();
+    match read_rdb_file(path, st.ks.dbs.len(), lim, lru, drop_expired, None, 0)? {
         None => Ok(None),
         Some(l) => {
             let r = (l.keys, l.expired);
-            install(ks, l);
+            install(st, l);
             Ok(Some(r))
         }
     }
@@ -404,7 +486,7 @@ pub async fn load_at_startup(
         if position.is_some() {
             st.repl.expired_at_load = std::mem::take(&mut l.dropped);
         }
-        install(&mut st.ks, l);
+        install(&mut st, l);
         tracing::info!(
             "DB loaded from disk: {:.3} seconds",
             started.elapsed().as_secs_f64()

@@ -64,7 +64,13 @@ pub fn rdb_format(
 ) -> Result<Writer<Vec<u8>>, String> {
     let compress = st.config.get_bool("rdbcompression");
     let checksum = st.config.get_bool("rdbchecksum");
-    Writer::new(Vec::with_capacity(FLUSH_AT), aux, compress, checksum).map_err(|e| e.to_string())
+    let mut w = Writer::new(Vec::with_capacity(FLUSH_AT), aux, compress, checksum)
+        .map_err(|e| e.to_string())?;
+    // The function libraries follow the aux fields, as in Redis's files.
+    for code in st.functions.as_ref().map(|f| f.codes()).unwrap_or_default() {
+        w.function(&code).map_err(|e| e.to_string())?;
+    }
+    Ok(w)
 }
 
 /// Writes the keyspace as it is at the start of the call into `out`, encoded by the [`Format`]

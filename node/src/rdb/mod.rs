@@ -11,6 +11,8 @@ pub mod write;
 pub const RDB_VERSION: u32 = 10;
 
 pub const OP_FUNCTION2: u8 = 0xf5;
+/// Redis 7.0's release candidates' function record, which 7.0 refuses.
+pub const OP_FUNCTION_PRE_GA: u8 = 0xf6;
 pub const OP_MODULE_AUX: u8 = 0xf7;
 pub const OP_IDLE: u8 = 0xf8;
 pub const OP_FREQ: u8 = 0xf9;

@@ -25,6 +25,8 @@ impl std::fmt::Display for RdbError {
 pub trait Sink {
     fn aux(&mut self, _key: &[u8], _val: &[u8]) {}
     fn resize_db(&mut self, _db: usize, _size: u64, _expires: u64) {}
+    /// A function library's code (a FUNCTION2 record).
+    fn function(&mut self, _code: Vec<u8>) {}
     /// A key of database `db`; Err stops loading (a duplicate key, say).
     fn key(
         &mut self,
@@ -274,14 +276,10 @@ pub fn load<R: Read>(r: R, lim: &EncodingLimits, sink: &mut impl Sink) -> Res<u6
                 continue;
             }
             OP_FUNCTION2 => {
-                let code = s.string()?;
-                let first = code.split(|c| *c == b'\n').next().unwrap_or(&[]);
-                tracing::warn!(
-                    "Skipping function library ({}): functions are not supported",
-                    String::from_utf8_lossy(first)
-                );
+                sink.function(s.string()?);
                 continue;
             }
+            OP_FUNCTION_PRE_GA => return s.err("Pre-GA function format not supported"),
             OP_EOF => {
                 let computed = s.crc;
                 if ver >= 5 {
@@ -498,4 +496,37 @@ fn unsupported<R: Read>(s: &mut Src<R>, t: u8, key: &[u8]) -> Res<Option<Value>>
         )),
         _ => s.err(format!("Unknown RDB value type {t}")),
     }
+}
+
+/// The records of a DUMP-style payload (FUNCTION RESTORE): its body when the version and the
+/// CRC64 footer are right.
+pub fn verify_payload(p: &[u8]) -> Option<&[u8]> {
+    if p.len() < 10 {
+        return None;
+    }
+    let (body, footer) = p.split_at(p.len() - 10);
+    let ver = u16::from_le_bytes([footer[0], footer[1]]) as u32;
+    if ver > RDB_VERSION {
+        return None;
+    }
+    let crc = crate::rdb::crc64::update(0, &p[..p.len() - 8]);
+    (crc.to_le_bytes() == footer[2..]).then_some(body)
+}
+
+/// The libraries' code in a FUNCTION DUMP body, or Redis's error.
+pub fn function_records(body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut s = Src {
+        r: body,
+        crc: 0,
+        off: 0,
+    };
+    let mut codes = Vec::new();
+    while (s.off as usize) < body.len() {
+        match s.u8().map_err(|e| e.reason)? {
+            OP_FUNCTION2 => codes.push(s.string().map_err(|e| e.reason)?),
+            OP_FUNCTION_PRE_GA => return Err("Pre-GA function format not supported".into()),
+            _ => return Err("given type is not a function".into()),
+        }
+    }
+    Ok(codes)
 }

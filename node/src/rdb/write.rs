@@ -81,6 +81,12 @@ impl<W: Write> Writer<W> {
         Ok(me)
     }
 
+    /// A function library record (Redis 7.0's FUNCTION2 opcode and the library's code).
+    pub fn function(&mut self, code: &[u8]) -> std::io::Result<()> {
+        self.raw(&[OP_FUNCTION2])?;
+        self.string(code)
+    }
+
     pub fn bytes_written(&self) -> u64 {
         self.written
     }
@@ -257,4 +263,25 @@ impl Writer<Vec<u8>> {
     pub fn pending(&self) -> usize {
         self.w.len()
     }
+}
+
+/// A DUMP-style payload (FUNCTION DUMP): the records `body` writes, the RDB version (two bytes,
+/// little-endian) and a CRC64 of everything before it.
+pub fn dump_payload(
+    compress: bool,
+    body: impl FnOnce(&mut Writer<Vec<u8>>) -> std::io::Result<()>,
+) -> Vec<u8> {
+    let mut w = Writer {
+        w: Vec::new(),
+        crc: 0,
+        checksum: false,
+        compress,
+        written: 0,
+    };
+    let _ = body(&mut w);
+    let mut out = w.w;
+    out.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
+    let crc = crc64::update(0, &out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
 }

@@ -479,7 +479,7 @@ impl Link {
             for r in st.repl.replicas.drain(..) {
                 r.client.kill();
             }
-            crate::persistence::rdb_file::install(&mut st.ks, loaded);
+            crate::persistence::rdb_file::install(st, loaded);
             // The keys this replica's clients gave a TTL went with the old dataset.
             st.ks.replica_local_expires.clear();
             st.dirty += 1;

@@ -30,21 +30,39 @@ pub fn tohex(x: f64, n: Option<f64>) -> String {
 
 pub fn install(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    t.set("tobit", lua.create_function(|_, x: f64| Ok(tobit(x) as f64))?)?;
+    t.set(
+        "tobit",
+        lua.create_function(|_, x: f64| Ok(tobit(x) as f64))?,
+    )?;
     t.set(
         "tohex",
         lua.create_function(|_, (x, n): (f64, Option<f64>)| Ok(tohex(x, n)))?,
     )?;
-    t.set("bnot", lua.create_function(|_, x: f64| Ok(!tobit(x) as f64))?)?;
-    t.set("band", lua.create_function(|_, a: Variadic<f64>| Ok(fold(a, -1, |x, y| x & y)))?)?;
-    t.set("bor", lua.create_function(|_, a: Variadic<f64>| Ok(fold(a, 0, |x, y| x | y)))?)?;
-    t.set("bxor", lua.create_function(|_, a: Variadic<f64>| Ok(fold(a, 0, |x, y| x ^ y)))?)?;
+    t.set(
+        "bnot",
+        lua.create_function(|_, x: f64| Ok(!tobit(x) as f64))?,
+    )?;
+    t.set(
+        "band",
+        lua.create_function(|_, a: Variadic<f64>| Ok(fold(a, -1, |x, y| x & y)))?,
+    )?;
+    t.set(
+        "bor",
+        lua.create_function(|_, a: Variadic<f64>| Ok(fold(a, 0, |x, y| x | y)))?,
+    )?;
+    t.set(
+        "bxor",
+        lua.create_function(|_, a: Variadic<f64>| Ok(fold(a, 0, |x, y| x ^ y)))?,
+    )?;
     let shift = |f: fn(u32, u32) -> u32| {
         move |_: &Lua, (x, n): (f64, f64)| Ok(f(tobit(x) as u32, tobit(n) as u32 & 31) as i32 as f64)
     };
     t.set("lshift", lua.create_function(shift(|x, n| x << n))?)?;
     t.set("rshift", lua.create_function(shift(|x, n| x >> n))?)?;
-    t.set("arshift", lua.create_function(shift(|x, n| ((x as i32) >> n) as u32))?)?;
+    t.set(
+        "arshift",
+        lua.create_function(shift(|x, n| ((x as i32) >> n) as u32))?,
+    )?;
     t.set("rol", lua.create_function(shift(|x, n| x.rotate_left(n)))?)?;
     t.set("ror", lua.create_function(shift(|x, n| x.rotate_right(n)))?)?;
     t.set(

@@ -2,11 +2,24 @@
 //! `busy-reply-threshold` the VM's hook marks it busy, and connections that find it so answer
 //! `-BUSY` without waiting for the state, and take SCRIPT KILL / FUNCTION KILL, which the
 //! hook honours at its next check.
+//!
+//! The script runs on the thread that serves the connections, so nothing else is served
+//! while it runs. Past the threshold a [`Responder`] handed in from above (the server's
+//! busy responder) answers the other clients until the script ends.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-#[derive(Debug)]
+/// Answers other clients while a script is busy: started when the script passes the
+/// threshold, stopped (and done with every socket) before the script's caller goes on.
+pub trait Responder: Send + Sync {
+    /// Starts answering every client but `running_client` (the script's own).
+    fn start(&self, running_client: u64);
+    /// Stops answering; returns once nothing more is read or written.
+    fn stop(&self);
+}
+
 pub struct Busy {
     epoch: Instant,
     /// Start of the running script, in ms since `epoch` + 1 (0: none running).
@@ -19,6 +32,31 @@ pub struct Busy {
     wrote: AtomicBool,
     /// The running script is a function (FCALL), not EVAL.
     function: AtomicBool,
+    /// The client running the script.
+    client: AtomicU64,
+    responder: OnceLock<Arc<dyn Responder>>,
+    responding: AtomicBool,
+    /// The running function (FUNCTION STATS while busy): its name, its FCALL, and the
+    /// library and function counts.
+    function_call: parking_lot::Mutex<Option<FunctionCall>>,
+}
+
+/// What FUNCTION STATS shows of a running function.
+#[derive(Debug, Clone)]
+pub struct FunctionCall {
+    pub name: String,
+    pub argv: Vec<bytes::Bytes>,
+    pub libraries: usize,
+    pub functions: usize,
+}
+
+impl std::fmt::Debug for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Busy")
+            .field("running", &self.running())
+            .field("busy", &self.is_busy())
+            .finish()
+    }
 }
 
 impl Default for Busy {
@@ -31,6 +69,10 @@ impl Default for Busy {
             kill: AtomicBool::new(false),
             wrote: AtomicBool::new(false),
             function: AtomicBool::new(false),
+            client: AtomicU64::new(0),
+            responder: OnceLock::new(),
+            responding: AtomicBool::new(false),
+            function_call: parking_lot::Mutex::new(None),
         }
     }
 }
@@ -57,7 +99,46 @@ impl Busy {
         self.started.store(self.now_ms(), Ordering::SeqCst);
     }
 
+    /// Hands in what answers other clients while a script is busy (once, at start-up).
+    pub fn set_responder(&self, r: Arc<dyn Responder>) {
+        let _ = self.responder.set(r);
+    }
+
+    /// The client about to run a script (the responder leaves it alone).
+    pub fn set_client(&self, id: u64) {
+        self.client.store(id, Ordering::Relaxed);
+    }
+
+    /// The function about to run, for FUNCTION STATS while it is busy.
+    pub fn set_function(
+        &self,
+        name: &str,
+        argv: &[bytes::Bytes],
+        (libraries, functions): (usize, usize),
+    ) {
+        *self.function_call.lock() = Some(FunctionCall {
+            name: name.to_string(),
+            argv: argv.to_vec(),
+            libraries,
+            functions,
+        });
+    }
+
+    /// The running function, while a function runs.
+    pub fn function_call(&self) -> Option<FunctionCall> {
+        if self.is_function() && self.running() {
+            self.function_call.lock().clone()
+        } else {
+            None
+        }
+    }
+
     pub fn finish(&self) {
+        if self.responding.swap(false, Ordering::SeqCst) {
+            if let Some(r) = self.responder.get() {
+                r.stop();
+            }
+        }
         self.started.store(0, Ordering::SeqCst);
         self.busy.store(false, Ordering::SeqCst);
         self.kill.store(false, Ordering::SeqCst);
@@ -90,6 +171,10 @@ impl Busy {
                 self.elapsed_ms(),
                 if self.is_function() { "FUNCTION KILL" } else { "SCRIPT KILL" }
             );
+            if let Some(r) = self.responder.get() {
+                self.responding.store(true, Ordering::SeqCst);
+                r.start(self.client.load(Ordering::Relaxed));
+            }
         }
         self.kill.load(Ordering::SeqCst)
     }
@@ -108,11 +193,12 @@ impl Busy {
         if !self.is_busy() {
             return KillResult::NotBusy;
         }
-        if self.is_function() != function {
-            return KillResult::WrongKind;
-        }
+        // A script that wrote is unkillable whichever KILL is asked (Redis's order).
         if self.wrote.load(Ordering::SeqCst) {
             return KillResult::Unkillable;
+        }
+        if self.is_function() != function {
+            return KillResult::WrongKind;
         }
         self.kill.store(true, Ordering::SeqCst);
         KillResult::Killed

@@ -1,12 +1,12 @@
 //! The `cjson` library as Redis bundles it (lua-cjson 2.1): `encode`, `decode`, `null`,
-//! the settings functions, and Redis's `decode_array_with_array_mt` / `array_mt` (decoded
-//! arrays keep a metatable, so an empty one encodes back as `[]`). Numbers are written with
+//! the settings functions (Redis 7.0's copy has no `array_mt`: an empty table, decoded from
+//! `[]` or not, encodes as `{}`). Numbers are written with
 //! `%.14g`, keys in Lua's own iteration order, `/` escaped, sparse arrays refused as lua-cjson
 //! refuses them; decoding errors are lua-cjson's (`Expected value but found T_END at
 //! character 2`).
 
 use mlua::{LightUserData, Lua, Table, Value};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 const MAX_DEPTH: usize = 1000;
@@ -50,15 +50,30 @@ fn escape(s: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
+/// lua-cjson's settings a script may change (the VM keeps them between scripts, as Redis).
+struct Settings {
+    encode_max_depth: AtomicUsize,
+    decode_max_depth: AtomicUsize,
+    /// 0: refused, 1: written as `nan`/`inf`, 2: written as `null`.
+    encode_invalid_numbers: AtomicUsize,
+}
+
 struct Encoder<'a> {
-    array_mt: &'a Table,
+    settings: &'a Settings,
     out: Vec<u8>,
 }
 
 impl Encoder<'_> {
     fn number(&mut self, n: f64) -> Result<(), String> {
         if !n.is_finite() {
-            return Err("Cannot serialise number: must not be NaN or Inf".into());
+            match self.settings.encode_invalid_numbers.load(Ordering::Relaxed) {
+                0 => return Err("Cannot serialise number: must not be NaN or Inf".into()),
+                2 => self.out.extend_from_slice(b"null"),
+                _ if n.is_nan() => self.out.extend_from_slice(b"nan"),
+                _ if n > 0.0 => self.out.extend_from_slice(b"inf"),
+                _ => self.out.extend_from_slice(b"-inf"),
+            }
+            return Ok(());
         }
         self.out.extend_from_slice(fmt_g(n, 14).as_bytes());
         Ok(())
@@ -67,7 +82,9 @@ impl Encoder<'_> {
     fn value(&mut self, v: &Value, depth: usize) -> Result<(), String> {
         match v {
             Value::Nil => self.out.extend_from_slice(b"null"),
-            Value::Boolean(b) => self.out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Value::Boolean(b) => self
+                .out
+                .extend_from_slice(if *b { b"true" } else { b"false" }),
             Value::Integer(n) => self.number(*n as f64)?,
             Value::Number(n) => self.number(*n)?,
             Value::String(s) => escape(&s.as_bytes(), &mut self.out),
@@ -99,12 +116,11 @@ impl Encoder<'_> {
         if max > 10 && max > items * 2 {
             return Err("Cannot serialise table: excessively sparse array".into());
         }
-        let is_array_mt = t.metatable().is_some_and(|m| m == *self.array_mt);
-        Ok(if items > 0 || is_array_mt { Some(max) } else { None })
+        Ok(if items > 0 { Some(max) } else { None })
     }
 
     fn table(&mut self, t: &Table, depth: usize) -> Result<(), String> {
-        if depth > MAX_DEPTH {
+        if depth > self.settings.encode_max_depth.load(Ordering::Relaxed) {
             return Err(format!("Cannot serialise, excessive nesting ({depth})"));
         }
         if let Some(len) = self.array_len(t)? {
@@ -131,7 +147,11 @@ impl Encoder<'_> {
                 Value::String(s) => escape(&s.as_bytes(), &mut self.out),
                 Value::Integer(n) => escape(fmt_g(*n as f64, 14).as_bytes(), &mut self.out),
                 Value::Number(n) => escape(fmt_g(*n, 14).as_bytes(), &mut self.out),
-                _ => return Err("Cannot serialise table: table key must be a number or string".into()),
+                _ => {
+                    return Err(
+                        "Cannot serialise table: table key must be a number or string".into(),
+                    )
+                }
             }
             self.out.push(b':');
             self.value(&v, depth)?;
@@ -177,7 +197,7 @@ struct Decoder<'a> {
     lua: &'a Lua,
     s: &'a [u8],
     pos: usize,
-    array_mt: Option<Table>,
+    max_depth: usize,
 }
 
 /// A token with its value and its start (1-based character index).
@@ -205,9 +225,17 @@ impl Decoder<'_> {
         }
         let at = self.pos + 1;
         let Some(&c) = self.s.get(self.pos) else {
-            return Ok(Token { kind: Tok::End, at, value: Value::Nil });
+            return Ok(Token {
+                kind: Tok::End,
+                at,
+                value: Value::Nil,
+            });
         };
-        let simple = |kind| Token { kind, at, value: Value::Nil };
+        let simple = |kind| Token {
+            kind,
+            at,
+            value: Value::Nil,
+        };
         let t = match c {
             b'{' => simple(Tok::ObjBegin),
             b'}' => simple(Tok::ObjEnd),
@@ -251,7 +279,11 @@ impl Decoder<'_> {
         match text.parse::<f64>() {
             Ok(n) if !text.is_empty() => {
                 self.pos += len;
-                Ok(Token { kind: Tok::Num, at, value: Value::Number(n) })
+                Ok(Token {
+                    kind: Tok::Num,
+                    at,
+                    value: Value::Number(n),
+                })
             }
             _ => Err(("invalid number", at)),
         }
@@ -279,15 +311,24 @@ impl Decoder<'_> {
                         b'n' => out.push(b'\n'),
                         b'r' => out.push(b'\r'),
                         b't' => out.push(b'\t'),
-                        b'u' => self.unicode(&mut out).ok_or(("invalid unicode escape code", at))?,
+                        b'u' => self
+                            .unicode(&mut out)
+                            .ok_or(("invalid unicode escape code", at))?,
                         _ => return Err(("invalid escape code", at)),
                     }
                 }
                 c => out.push(c),
             }
         }
-        let s = self.lua.create_string(&out).map_err(|_| ("out of memory", at))?;
-        Ok(Token { kind: Tok::Str, at, value: Value::String(s) })
+        let s = self
+            .lua
+            .create_string(&out)
+            .map_err(|_| ("out of memory", at))?;
+        Ok(Token {
+            kind: Tok::Str,
+            at,
+            value: Value::String(s),
+        })
     }
 
     fn hex4(&mut self) -> Option<u32> {
@@ -321,7 +362,7 @@ impl Decoder<'_> {
 
     fn value(&mut self, t: Token, depth: usize) -> Result<Value, String> {
         match t.kind {
-            Tok::ObjBegin | Tok::ArrBegin if depth >= MAX_DEPTH => Err(format!(
+            Tok::ObjBegin | Tok::ArrBegin if depth >= self.max_depth => Err(format!(
                 "Found too many nested data structures ({}) at character {}",
                 depth + 1,
                 t.at
@@ -366,9 +407,6 @@ impl Decoder<'_> {
 
     fn array(&mut self, depth: usize) -> Result<Value, String> {
         let t = self.lua.create_table().map_err(|e| e.to_string())?;
-        if let Some(mt) = &self.array_mt {
-            t.set_metatable(Some(mt.clone())).map_err(|e| e.to_string())?;
-        }
         let mut tok = self.token("value")?;
         if tok.kind == Tok::ArrEnd {
             return Ok(Value::Table(t));
@@ -391,21 +429,26 @@ impl Decoder<'_> {
 /// the sandbox's wrapper raises the message from the script's line, as lua-cjson does.
 pub fn install(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    let array_mt = lua.create_table()?;
-    let with_mt = Arc::new(AtomicBool::new(false));
-    let mt = array_mt.clone();
+    let settings = Arc::new(Settings {
+        encode_max_depth: AtomicUsize::new(MAX_DEPTH),
+        decode_max_depth: AtomicUsize::new(MAX_DEPTH),
+        encode_invalid_numbers: AtomicUsize::new(0),
+    });
+    let set = settings.clone();
     t.set(
         "encode",
         lua.create_function(move |lua, v: Value| {
-            let mut e = Encoder { array_mt: &mt, out: Vec::new() };
+            let mut e = Encoder {
+                settings: &set,
+                out: Vec::new(),
+            };
             Ok(match e.value(&v, 0) {
                 Ok(()) => (true, Value::String(lua.create_string(&e.out)?)),
                 Err(m) => (false, Value::String(lua.create_string(m)?)),
             })
         })?,
     )?;
-    let mt = array_mt.clone();
-    let flag = with_mt.clone();
+    let set = settings.clone();
     t.set(
         "decode",
         lua.create_function(move |lua, s: mlua::LuaString| {
@@ -414,7 +457,7 @@ pub fn install(lua: &Lua) -> mlua::Result<Table> {
                 lua,
                 s: &bytes,
                 pos: 0,
-                array_mt: flag.load(Ordering::Relaxed).then(|| mt.clone()),
+                max_depth: set.decode_max_depth.load(Ordering::Relaxed),
             };
             let r = d
                 .token("value")
@@ -432,38 +475,82 @@ pub fn install(lua: &Lua) -> mlua::Result<Table> {
             })
         })?,
     )?;
-    let flag = with_mt.clone();
-    t.set(
-        "decode_array_with_array_mt",
-        lua.create_function(move |_, on: Option<bool>| {
-            if let Some(on) = on {
-                flag.store(on, Ordering::Relaxed);
-            }
-            Ok((true, flag.load(Ordering::Relaxed)))
-        })?,
-    )?;
-    // The settings lua-cjson has; Picket keeps lua-cjson's defaults and answers with the
-    // value given (or the default).
+    install_settings(lua, &t, &settings)?;
+    // The settings that change nothing here (the buffer is not kept, numbers keep 14
+    // digits, invalid numbers are read): answered with the value given or the default.
     for (name, default) in [
         ("encode_keep_buffer", Value::Boolean(true)),
-        ("encode_max_depth", Value::Integer(MAX_DEPTH as i64)),
-        ("decode_max_depth", Value::Integer(MAX_DEPTH as i64)),
         ("encode_number_precision", Value::Integer(14)),
-        ("encode_invalid_numbers", Value::Boolean(false)),
         ("decode_invalid_numbers", Value::Boolean(true)),
     ] {
         t.set(
             name,
-            lua.create_function(move |_, v: Option<Value>| Ok((true, v.unwrap_or(default.clone()))))?,
+            lua.create_function(move |_, v: Option<Value>| {
+                Ok((true, v.unwrap_or(default.clone())))
+            })?,
         )?;
     }
     t.set(
         "encode_sparse_array",
         lua.create_function(|_, _: mlua::MultiValue| Ok((true, false, 2, 10)))?,
     )?;
-    t.set("array_mt", array_mt)?;
     t.set("null", null())?;
     t.set("_NAME", "cjson")?;
     t.set("_VERSION", "2.1.0")?;
     Ok(t)
+}
+
+/// `cjson.encode_max_depth`, `decode_max_depth` and `encode_invalid_numbers`: each sets
+/// its value when given one and returns the value in force.
+fn install_settings(lua: &Lua, t: &Table, settings: &Arc<Settings>) -> mlua::Result<()> {
+    for (name, decode) in [("encode_max_depth", false), ("decode_max_depth", true)] {
+        let set = settings.clone();
+        t.set(
+            name,
+            lua.create_function(move |lua, v: Option<i64>| {
+                let slot = if decode {
+                    &set.decode_max_depth
+                } else {
+                    &set.encode_max_depth
+                };
+                match v {
+                    Some(d) if !(1..=i32::MAX as i64).contains(&d) => {
+                        let m =
+                            "bad argument #1 to '?' (expected integer between 1 and 2147483647)";
+                        return Ok((false, Value::String(lua.create_string(m)?)));
+                    }
+                    Some(d) => slot.store(d as usize, Ordering::Relaxed),
+                    None => {}
+                }
+                Ok((true, Value::Integer(slot.load(Ordering::Relaxed) as i64)))
+            })?,
+        )?;
+    }
+    let set = settings.clone();
+    t.set(
+        "encode_invalid_numbers",
+        lua.create_function(move |lua, v: Option<Value>| {
+            let slot = &set.encode_invalid_numbers;
+            match v {
+                Some(Value::Boolean(b)) => slot.store(b as usize, Ordering::Relaxed),
+                Some(Value::String(s)) if s.as_bytes().as_ref() == b"null" => {
+                    slot.store(2, Ordering::Relaxed)
+                }
+                Some(Value::Nil) | None => {}
+                Some(_) => {
+                    let m = "bad argument #1 to '?' (invalid option)";
+                    return Ok((false, Value::String(lua.create_string(m)?)));
+                }
+            }
+            Ok((
+                true,
+                match slot.load(Ordering::Relaxed) {
+                    0 => Value::Boolean(false),
+                    1 => Value::Boolean(true),
+                    _ => Value::String(lua.create_string("null")?),
+                },
+            ))
+        })?,
+    )?;
+    Ok(())
 }

@@ -145,7 +145,8 @@ fn unpack_value(lua: &Lua, r: &mut Reader, depth: usize) -> Result<Value, &'stat
     let arr = |lua: &Lua, r: &mut Reader, n: usize| -> Result<Value, &'static str> {
         let t = lua.create_table().map_err(|_| BAD)?;
         for i in 1..=n {
-            t.raw_set(i, unpack_value(lua, r, depth + 1)?).map_err(|_| BAD)?;
+            t.raw_set(i, unpack_value(lua, r, depth + 1)?)
+                .map_err(|_| BAD)?;
         }
         Ok(Value::Table(t))
     };
@@ -213,20 +214,36 @@ fn unpack_value(lua: &Lua, r: &mut Reader, depth: usize) -> Result<Value, &'stat
 
 /// Decodes up to `limit` values (0: all) from `offset`; `(true, next_offset, values...)`
 /// where next_offset is -1 at the end, or `(false, message)`.
-fn unpack(lua: &Lua, s: &[u8], limit: usize, offset: usize, with_offset: bool) -> mlua::Result<MultiValue> {
-    let mut r = Reader { b: s, pos: offset.min(s.len()) };
+fn unpack(
+    lua: &Lua,
+    s: &[u8],
+    limit: usize,
+    offset: usize,
+    with_offset: bool,
+) -> mlua::Result<MultiValue> {
+    let mut r = Reader {
+        b: s,
+        pos: offset.min(s.len()),
+    };
     let mut vals = Vec::new();
     while r.pos < s.len() && (limit == 0 || vals.len() < limit) {
         match unpack_value(lua, &mut r, 0) {
             Ok(v) => vals.push(v),
             Err(m) => {
-                return Ok(MultiValue::from_iter([Value::Boolean(false), Value::String(lua.create_string(m)?)]))
+                return Ok(MultiValue::from_iter([
+                    Value::Boolean(false),
+                    Value::String(lua.create_string(m)?),
+                ]))
             }
         }
     }
     let mut out = vec![Value::Boolean(true)];
     if with_offset {
-        out.push(Value::Integer(if r.pos >= s.len() { -1 } else { r.pos as i64 }));
+        out.push(Value::Integer(if r.pos >= s.len() {
+            -1
+        } else {
+            r.pos as i64
+        }));
     }
     out.extend(vals);
     Ok(MultiValue::from_iter(out))
@@ -256,14 +273,28 @@ pub fn install(lua: &Lua) -> mlua::Result<Table> {
     t.set(
         "unpack_one",
         lua.create_function(|lua, (s, off): (mlua::LuaString, Option<i64>)| {
-            unpack(lua, &s.as_bytes(), 1, off.unwrap_or(0).max(0) as usize, true)
+            unpack(
+                lua,
+                &s.as_bytes(),
+                1,
+                off.unwrap_or(0).max(0) as usize,
+                true,
+            )
         })?,
     )?;
     t.set(
         "unpack_limit",
-        lua.create_function(|lua, (s, limit, off): (mlua::LuaString, i64, Option<i64>)| {
-            unpack(lua, &s.as_bytes(), limit.max(0) as usize, off.unwrap_or(0).max(0) as usize, true)
-        })?,
+        lua.create_function(
+            |lua, (s, limit, off): (mlua::LuaString, i64, Option<i64>)| {
+                unpack(
+                    lua,
+                    &s.as_bytes(),
+                    limit.max(0) as usize,
+                    off.unwrap_or(0).max(0) as usize,
+                    true,
+                )
+            },
+        )?,
     )?;
     t.set("_NAME", "cmsgpack")?;
     t.set("_VERSION", "lua-cmsgpack 0.4.0")?;

@@ -62,7 +62,11 @@ fn read_value(lua: &Lua, c: &mut Cursor, depth: usize) -> mlua::Result<Value> {
                 let s = c.take(n as usize).ok_or_else(bad)?;
                 if kind == b'=' {
                     let t = lua.create_table()?;
-                    let (fmt, text) = if s.len() >= 4 { s.split_at(4) } else { (s, &b""[..]) };
+                    let (fmt, text) = if s.len() >= 4 {
+                        s.split_at(4)
+                    } else {
+                        (s, &b""[..])
+                    };
                     t.raw_set("format", lua.create_string(&fmt[..fmt.len().min(3)])?)?;
                     t.raw_set("string", lua.create_string(text)?)?;
                     tagged(lua, "verbatim_string", Value::Table(t))?
@@ -154,14 +158,14 @@ impl Writer<'_> {
     fn value(&mut self, v: &Value, depth: usize) {
         let out = &mut *self.out;
         match v {
-        Value::String(s) => out.bulk(&s.as_bytes()),
-        Value::Integer(n) => out.int(*n),
-        Value::Number(n) => out.int(truncate(*n)),
-        Value::Boolean(b) if self.script_resp3 => out.boolean(*b),
-        Value::Boolean(true) => out.int(1),
-        Value::Table(t) if depth < MAX_DEPTH => write_table(t, self, depth),
-        Value::Table(_) => out.error("ERR reached lua stack limit"),
-        _ => out.null(),
+            Value::String(s) => out.bulk(&s.as_bytes()),
+            Value::Integer(n) => out.int(*n),
+            Value::Number(n) => out.int(truncate(*n)),
+            Value::Boolean(b) if self.script_resp3 => out.boolean(*b),
+            Value::Boolean(true) => out.int(1),
+            Value::Table(t) if depth < MAX_DEPTH => write_table(t, self, depth),
+            Value::Table(_) => out.error("ERR reached lua stack limit"),
+            _ => out.null(),
         }
     }
 }
@@ -179,24 +183,35 @@ fn field(t: &Table, name: &str) -> Value {
     t.raw_get(name).unwrap_or(Value::Nil)
 }
 
+/// A status or big number as one protocol line: CR and LF become spaces, as Redis does.
+fn one_line(s: &[u8]) -> String {
+    String::from_utf8_lossy(s).replace(['\r', '\n'], " ")
+}
+
 fn write_table(t: &Table, w: &mut Writer, depth: usize) {
     let out = &mut *w.out;
     if let Value::String(e) = field(t, "err") {
-        return out.error(&String::from_utf8_lossy(&e.as_bytes()));
+        let msg = String::from_utf8_lossy(&e.as_bytes()).into_owned();
+        return if super::engine::counted_error(&Value::Table(t.clone())) {
+            out.error_counted(&msg)
+        } else {
+            out.error(&msg)
+        };
     }
     if let Value::String(s) = field(t, "ok") {
-        return out.simple(&String::from_utf8_lossy(&s.as_bytes()));
+        return out.simple(&one_line(&s.as_bytes()));
     }
     if let Some(d) = number(&field(t, "double")) {
         return out.double(d);
     }
     if let Value::String(s) = field(t, "big_number") {
+        let s = one_line(&s.as_bytes());
         if out.resp3 {
             out.raw(b"(");
-            out.raw(&s.as_bytes());
+            out.raw(s.as_bytes());
             return out.raw(b"\r\n");
         }
-        return out.bulk(&s.as_bytes());
+        return out.bulk(s.as_bytes());
     }
     if let Value::Table(m) = field(t, "map") {
         let pairs: Vec<(Value, Value)> = m.pairs().filter_map(|p| p.ok()).collect();
@@ -212,7 +227,10 @@ fn write_table(t: &Table, w: &mut Writer, depth: usize) {
         return;
     }
     if let Value::Table(s) = field(t, "set") {
-        let keys: Vec<Value> = s.pairs::<Value, Value>().filter_map(|p| p.ok().map(|p| p.0)).collect();
+        let keys: Vec<Value> = s
+            .pairs::<Value, Value>()
+            .filter_map(|p| p.ok().map(|p| p.0))
+            .collect();
         if out.resp3 {
             out.set(keys.len());
         } else {

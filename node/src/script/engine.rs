@@ -87,7 +87,12 @@ impl Engine {
             .set_name("@user_script")
             .set_environment(self.vm.env.clone())
             .into_function()
-            .map_err(|e| format!("ERR Error compiling script (new function): {}", syntax_text(&e)))?;
+            .map_err(|e| {
+                format!(
+                    "ERR Error compiling script (new function): {}",
+                    syntax_text(&e)
+                )
+            })?;
         self.body_bytes += body.len();
         self.scripts.insert(
             sha.clone(),
@@ -101,7 +106,14 @@ impl Engine {
     }
 
     /// Runs the cached script `sha` (it must be cached) for `host`, writing its reply to `out`.
-    pub fn run(&mut self, host: &mut dyn Host, sha: &str, keys: &[Bytes], args: &[Bytes], out: &mut Reply) {
+    pub fn run(
+        &mut self,
+        host: &mut dyn Host,
+        sha: &str,
+        keys: &[Bytes],
+        args: &[Bytes],
+        out: &mut Reply,
+    ) {
         let Some(func) = self.scripts.get(sha).map(|c| c.func.clone()) else {
             return out.error("NOSCRIPT No matching script. Please use EVAL.");
         };
@@ -138,19 +150,23 @@ pub fn run_scoped<R>(
     let sh = shared.clone();
     let host_ref = &host;
     let r = vm.lua.scope(|scope| {
-        let call = scope.create_function(move |lua, args: MultiValue| {
+        let call = scope.create_function(move |lua, raise: bool| {
             let host = host_ref;
             let mut h = host.borrow_mut();
             for (level, msg) in sh.log.lock().drain(..) {
                 h.log(level, &msg);
             }
-            host_call(lua, &mut **h, args, sh.resp3.load(Ordering::Relaxed))
+            host_call(lua, &mut **h, raise, sh.resp3.load(Ordering::Relaxed))
         })?;
         vm.lua.set_named_registry_value(CALL_SLOT, call)?;
         f(&vm.lua)
     });
     let _ = vm.lua.unset_named_registry_value(CALL_SLOT);
     vm.busy_finish();
+    // Redis steps the collector every 50 scripts, so garbage of short scripts stays small.
+    if shared.runs.fetch_add(1, Ordering::Relaxed) % 50 == 49 {
+        let _ = vm.lua.gc_step();
+    }
     let mut h = host.borrow_mut();
     for (level, msg) in shared.log.lock().drain(..) {
         h.log(level, &msg);
@@ -171,6 +187,10 @@ impl Vm {
     fn busy_finish(&self) {
         if let Some(b) = self.lua.app_data_ref::<Arc<Busy>>() {
             b.finish();
+            if self.shared.killed.swap(false, Ordering::Relaxed) {
+                let _ =
+                    super::sandbox::set_busy_hook(&self.lua, b.clone(), self.shared.clone(), false);
+            }
         }
     }
 }
@@ -184,29 +204,29 @@ pub fn syntax_text(e: &mlua::Error) -> String {
 }
 
 /// `redis.call` / `redis.pcall`: (raise, command args...) → (reply, raise it).
-fn host_call(lua: &Lua, host: &mut dyn Host, args: MultiValue, resp3: bool) -> mlua::Result<(Value, bool)> {
-    let mut it = args.into_iter();
-    let raise = matches!(it.next(), Some(Value::Boolean(true)));
+fn host_call(
+    lua: &Lua,
+    host: &mut dyn Host,
+    raise: bool,
+    resp3: bool,
+) -> mlua::Result<(Value, bool)> {
     let err = |msg: &str| -> mlua::Result<(Value, bool)> {
         let t = lua.create_table()?;
         t.raw_set("err", msg)?;
         Ok((Value::Table(t), raise))
     };
-    let mut argv = Vec::with_capacity(it.len());
-    for v in it {
-        match v {
-            Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Integer(n) => argv.push(Bytes::from(n.to_string())),
-            Value::Number(n) => argv.push(Bytes::from(super::cjson::fmt_g(n, 14))),
-            _ => return err("ERR Lua redis lib command arguments must be strings or integers"),
-        }
-    }
+    let Some(argv) = super::sandbox::take_call_args() else {
+        return err("ERR Lua redis lib command arguments must be strings or integers");
+    };
     if argv.is_empty() {
         return err("ERR Please specify at least one argument for this redis lib call");
     }
     let reply = host.call(argv, resp3);
     let v = convert::reply_to_lua(lua, &reply)?;
     let failed = reply.first() == Some(&b'-');
+    if let (true, Value::Table(t)) = (failed, &v) {
+        t.raw_set(COUNTED, true)?;
+    }
     Ok((v, failed && raise))
 }
 
@@ -222,7 +242,21 @@ pub fn finish(r: mlua::Result<MultiValue>, sha: &str, out: &mut Reply, resp3: bo
     if ok {
         return convert::lua_to_reply(&v, out, resp3);
     }
-    out.error(&error_reply(&v, sha));
+    let msg = error_reply(&v, sha);
+    if counted_error(&v) {
+        out.error_counted(&msg)
+    } else {
+        out.error(&msg)
+    }
+}
+
+/// Marks the error table of a command a script ran, counted in the error stats when the
+/// command failed; the script's reply carrying it is not counted again.
+pub const COUNTED: &str = "ignore_error_stats_update";
+
+/// Whether `v` is an error table already counted ([`COUNTED`]).
+pub fn counted_error(v: &Value) -> bool {
+    matches!(v, Value::Table(t) if matches!(t.raw_get::<Value>(COUNTED), Ok(Value::Boolean(true))))
 }
 
 /// The error reply of a failed run (the handler's `{err, source, line}` table).

@@ -40,17 +40,27 @@ pub struct Functions {
     pub busy: Arc<Busy>,
     /// While a library loads: the functions it registered so far.
     pending: Arc<parking_lot::Mutex<Vec<Registered>>>,
+    /// A library is loading (`redis.register_function` works only then).
+    loading: Arc<std::sync::atomic::AtomicBool>,
 }
 
 const LOADER: &str = r#"
 local env, register, log = ...
 local error, type, setmt = error, type, setmetatable
 local function deny() error('Attempt to modify a readonly table', 2) end
-local redis = setmt({}, {__index = {
+local api = {
   register_function = register,
   log = log,
   LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
-}, __newindex = deny, __metatable = false})
+  REDIS_VERSION = env.redis.REDIS_VERSION, REDIS_VERSION_NUM = env.redis.REDIS_VERSION_NUM,
+}
+local redis = setmt({}, {__index = function(_, k)
+  local v = api[k]
+  if v == nil then
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end
+  return v
+end, __newindex = deny, __metatable = false})
 local load_env = setmt({redis = redis}, {__index = function(_, k)
   error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
 end, __newindex = deny, __metatable = false})
@@ -73,8 +83,16 @@ impl Functions {
     fn build(busy: Arc<Busy>, shared: Arc<Shared>) -> mlua::Result<Functions> {
         let vm = new_vm(shared, busy.clone())?;
         let pending: Arc<parking_lot::Mutex<Vec<Registered>>> = Default::default();
+        let loading = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let p = pending.clone();
+        let during_load = loading.clone();
         let register = vm.lua.create_function(move |lua, args: MultiValue| {
+            if !during_load.load(std::sync::atomic::Ordering::Relaxed) {
+                return err_table(
+                    lua,
+                    "ERR redis.register_function can only be called on FUNCTION LOAD command",
+                );
+            }
             Ok(match parse_register(lua, args) {
                 Ok(f) => {
                     let mut p = p.lock();
@@ -111,6 +129,7 @@ impl Functions {
             index: BTreeMap::new(),
             busy,
             pending,
+            loading,
         })
     }
 
@@ -122,17 +141,41 @@ impl Functions {
         self.vm.lua.used_memory()
     }
 
+    /// Every library's code, by library name (what a snapshot and FUNCTION DUMP hold).
+    pub fn codes(&self) -> Vec<Bytes> {
+        self.libraries.values().map(|l| l.code.clone()).collect()
+    }
+
+    pub fn has_library(&self, name: &str) -> bool {
+        self.libraries.contains_key(&name.to_ascii_lowercase())
+    }
+
+    pub fn library_count(&self) -> usize {
+        self.libraries.len()
+    }
+
+    /// Memory of the libraries' code and function entries (used_memory_functions).
+    pub fn code_memory(&self) -> usize {
+        let libs: usize = self
+            .libraries
+            .values()
+            .map(|l| l.code.len() + l.name.len() + 64)
+            .sum();
+        libs + self.index.len() * 96
+    }
+
     pub fn flush(&mut self) {
         if let Ok(f) = Self::build(self.busy.clone(), self.vm.shared.clone()) {
             *self = f;
         }
     }
 
+    /// Libraries and functions are found by name in any case, as Redis finds them.
     pub fn delete(&mut self, name: &str) -> bool {
-        match self.libraries.remove(name) {
+        match self.libraries.remove(&name.to_ascii_lowercase()) {
             Some(lib) => {
                 for f in &lib.functions {
-                    self.index.remove(&f.name);
+                    self.index.remove(&f.name.to_ascii_lowercase());
                 }
                 true
             }
@@ -143,10 +186,14 @@ impl Functions {
     /// FUNCTION LOAD: the library's name, or the error reply.
     pub fn load(&mut self, code: &[u8], replace: bool) -> Result<String, String> {
         let name = library_name(code)?;
-        if self.libraries.contains_key(&name) && !replace {
+        if self.has_library(&name) && !replace {
             return Err(format!("ERR Library '{name}' already exists"));
         }
-        let lib_env: Table = self.vm.lua.named_registry_value("picket.lib_env").map_err(|e| e.to_string())?;
+        let lib_env: Table = self
+            .vm
+            .lua
+            .named_registry_value("picket.lib_env")
+            .map_err(|e| e.to_string())?;
         let src = super::shebang::lua_source(code);
         let chunk = self
             .vm
@@ -158,10 +205,20 @@ impl Functions {
             .map_err(|e| format!("ERR Error compiling function: {}", syntax_text(&e)))?;
         self.pending.lock().clear();
         let _ = self.env_meta.raw_set("__index", self.load_env.clone());
+        self.loading
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        // Loading runs the library's top level: Redis gives it 500 ms.
+        *self.vm.shared.load_deadline.lock() = Some(std::time::Instant::now() + LOAD_TIMEOUT);
         let r: mlua::Result<MultiValue> = self.vm.run.call(chunk);
+        *self.vm.shared.load_deadline.lock() = None;
+        self.loading
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         let _ = self.env_meta.raw_set("__index", self.vm.env.clone());
         let registered = std::mem::take(&mut *self.pending.lock());
-        let vals: Vec<Value> = r.map_err(|e| format!("ERR Error registering functions: {e}"))?.into_iter().collect();
+        let vals: Vec<Value> = r
+            .map_err(|e| format!("ERR Error registering functions: {e}"))?
+            .into_iter()
+            .collect();
         if !matches!(vals.first(), Some(Value::Boolean(true))) {
             let msg = match vals.get(1) {
                 Some(Value::Table(t)) => t.raw_get::<String>("err").unwrap_or_default(),
@@ -172,9 +229,10 @@ impl Functions {
         if registered.is_empty() {
             return Err("ERR No functions registered".into());
         }
+        let key = name.to_ascii_lowercase();
         for (f, ..) in &registered {
-            if let Some(owner) = self.index.get(f) {
-                if owner != &name {
+            if let Some(owner) = self.index.get(&f.to_ascii_lowercase()) {
+                if owner != &key {
                     return Err(format!("ERR Function {f} already exists"));
                 }
             }
@@ -183,24 +241,44 @@ impl Functions {
         let functions = registered
             .into_iter()
             .map(|(fname, description, flags, func)| {
-                self.index.insert(fname.clone(), name.clone());
-                FunctionInfo { name: fname, description, flags, func }
+                self.index.insert(fname.to_ascii_lowercase(), key.clone());
+                FunctionInfo {
+                    name: fname,
+                    description,
+                    flags,
+                    func,
+                }
             })
             .collect();
         self.libraries.insert(
-            name.clone(),
-            Library { name: name.clone(), code: Bytes::copy_from_slice(code), functions },
+            key,
+            Library {
+                name: name.clone(),
+                code: Bytes::copy_from_slice(code),
+                functions,
+            },
         );
         Ok(name)
     }
 
     pub fn find(&self, fname: &str) -> Option<&FunctionInfo> {
-        let lib = self.index.get(fname)?;
-        self.libraries.get(lib)?.functions.iter().find(|f| f.name == fname)
+        let lib = self.index.get(&fname.to_ascii_lowercase())?;
+        self.libraries
+            .get(lib)?
+            .functions
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(fname))
     }
 
     /// FCALL: runs `fname` (it must exist) for `host`.
-    pub fn call(&mut self, host: &mut dyn Host, fname: &str, keys: &[Bytes], args: &[Bytes], out: &mut Reply) {
+    pub fn call(
+        &mut self,
+        host: &mut dyn Host,
+        fname: &str,
+        keys: &[Bytes],
+        args: &[Bytes],
+        out: &mut Reply,
+    ) {
         let Some(func) = self.find(fname).map(|f| f.func.clone()) else {
             return out.error("ERR Function not found");
         };
@@ -217,7 +295,9 @@ impl Functions {
             (Err(e), _) | (_, Err(e)) => return out.error(&format!("ERR {e}")),
         };
         let fcall = self.vm.fcall.clone();
-        let r = run_scoped(&self.vm, host, true, |_| fcall.call::<MultiValue>((func, k, a)));
+        let r = run_scoped(&self.vm, host, true, |_| {
+            fcall.call::<MultiValue>((func, k, a))
+        });
         let resp3 = self.vm.shared.resp3.load(Ordering::Relaxed);
         match r {
             Ok(v) => {
@@ -242,6 +322,9 @@ fn err_table(lua: &Lua, msg: &str) -> mlua::Result<Value> {
 }
 
 type Registered = (String, Option<String>, ScriptFlags, Function);
+
+/// How long a library's top level may run at FUNCTION LOAD.
+const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// `redis.register_function(name, f)` or `redis.register_function{function_name=...,
 /// callback=..., flags={...}, description=...}`.
@@ -284,30 +367,53 @@ fn parse_register(_lua: &Lua, args: MultiValue) -> Result<Registered, String> {
             };
             (name.to_string_lossy(), func.clone(), ScriptFlags::default(), None)
         }
+        [_] => return Err("ERR calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).".into()),
         _ => return Err("ERR wrong number of arguments to redis.register_function".into()),
     };
     if !valid_name(&name) {
         return Err(NAME_ERR.into());
     }
-    Ok((name, description, ScriptFlags { shebang: true, ..flags }, func))
+    Ok((
+        name,
+        description,
+        ScriptFlags {
+            shebang: true,
+            ..flags
+        },
+        func,
+    ))
 }
 
 /// The library name from `#!lua name=<name>`.
-fn library_name(code: &[u8]) -> Result<String, String> {
+pub fn library_name(code: &[u8]) -> Result<String, String> {
     if !code.starts_with(b"#!") {
         return Err("ERR Missing library metadata".into());
     }
-    let end = code.iter().position(|&c| c == b'\n').unwrap_or(code.len());
+    let Some(end) = code.iter().position(|&c| c == b'\n') else {
+        return Err("ERR Invalid library metadata".into());
+    };
     let line = String::from_utf8_lossy(&code[2..end]).into_owned();
-    let mut parts = line.split(' ').filter(|p| !p.is_empty());
-    let engine = parts.next().unwrap_or("");
-    if engine != "lua" {
+    let (engine, rest) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+    if !engine.eq_ignore_ascii_case("lua") {
         return Err(format!("ERR Engine '{engine}' not found"));
     }
     let mut name = None;
-    for p in parts {
+    for p in rest.split(' ').filter(|p| !p.is_empty()) {
         match p.strip_prefix("name=") {
-            Some(n) => name = Some(n.to_string()),
+            Some(_) if name.is_some() => {
+                return Err(
+                    "ERR Invalid metadata value, name argument was given multiple times".into(),
+                )
+            }
+            // A quoted name is the name without its quotes.
+            Some(n) => {
+                name = Some(
+                    n.strip_prefix('"')
+                        .and_then(|n| n.strip_suffix('"'))
+                        .unwrap_or(n)
+                        .to_string(),
+                )
+            }
             None => return Err(format!("ERR Invalid metadata value given: {p}")),
         }
     }

@@ -6,7 +6,10 @@ use mlua::{Lua, MultiValue, Table, Value};
 
 #[derive(Clone, Copy)]
 enum Item {
-    Int { size: usize, signed: bool },
+    Int {
+        size: usize,
+        signed: bool,
+    },
     Float,
     Double,
     /// Zero-terminated string.
@@ -25,26 +28,53 @@ fn parse(fmt: &[u8]) -> Result<(bool, Vec<Item>), String> {
         while *i < fmt.len() && fmt[*i].is_ascii_digit() {
             *i += 1;
         }
-        std::str::from_utf8(&fmt[start..*i]).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+        std::str::from_utf8(&fmt[start..*i])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
     };
     while i < fmt.len() {
         let c = fmt[i];
         i += 1;
         let item = match c {
             b' ' => continue,
-            b'<' => { little = true; continue }
-            b'>' => { little = false; continue }
-            b'=' => { little = cfg!(target_endian = "little"); continue }
-            b'!' => { num(&mut i, 8); continue }
-            b'b' | b'B' => Item::Int { size: 1, signed: c == b'b' },
-            b'h' | b'H' => Item::Int { size: 2, signed: c == b'h' },
-            b'l' | b'L' | b'T' => Item::Int { size: 8, signed: c == b'l' },
+            b'<' => {
+                little = true;
+                continue;
+            }
+            b'>' => {
+                little = false;
+                continue;
+            }
+            b'=' => {
+                little = cfg!(target_endian = "little");
+                continue;
+            }
+            b'!' => {
+                num(&mut i, 8);
+                continue;
+            }
+            b'b' | b'B' => Item::Int {
+                size: 1,
+                signed: c == b'b',
+            },
+            b'h' | b'H' => Item::Int {
+                size: 2,
+                signed: c == b'h',
+            },
+            b'l' | b'L' | b'T' => Item::Int {
+                size: 8,
+                signed: c == b'l',
+            },
             b'i' | b'I' => {
                 let size = num(&mut i, 4);
                 if !(1..=8).contains(&size) {
                     return Err(format!("integral size {size} is larger than limit of 8"));
                 }
-                Item::Int { size, signed: c == b'i' }
+                Item::Int {
+                    size,
+                    signed: c == b'i',
+                }
             }
             b'f' => Item::Float,
             b'd' => Item::Double,
@@ -92,15 +122,28 @@ fn pack(fmt: &[u8], args: &[Value]) -> Result<Vec<u8>, String> {
         }
         let v = args.next().cloned().unwrap_or(Value::Nil);
         match item {
-            Item::Int { size, .. } => put_int(&mut out, number(&v).ok_or_else(|| bad(argn))? as i64, size, little),
+            Item::Int { size, .. } => put_int(
+                &mut out,
+                number(&v).ok_or_else(|| bad(argn))? as i64,
+                size,
+                little,
+            ),
             Item::Float => {
                 let b = (number(&v).ok_or_else(|| bad(argn))? as f32).to_bits() as i64;
                 put_int(&mut out, b, 4, little)
             }
-            Item::Double => put_int(&mut out, number(&v).ok_or_else(|| bad(argn))?.to_bits() as i64, 8, little),
+            Item::Double => put_int(
+                &mut out,
+                number(&v).ok_or_else(|| bad(argn))?.to_bits() as i64,
+                8,
+                little,
+            ),
             Item::Zstr | Item::Chars(_) => {
                 let Value::String(s) = &v else {
-                    return Err(format!("bad argument #{argn} to 'pack' (string expected, got {})", v.type_name()));
+                    return Err(format!(
+                        "bad argument #{argn} to 'pack' (string expected, got {})",
+                        v.type_name()
+                    ));
                 };
                 let b = s.as_bytes();
                 match item {
@@ -111,7 +154,9 @@ fn pack(fmt: &[u8], args: &[Value]) -> Result<Vec<u8>, String> {
                     Item::Chars(0) => out.extend_from_slice(&b),
                     Item::Chars(n) => {
                         if b.len() < n {
-                            return Err(format!("bad argument #{argn} to 'pack' (string too short)"));
+                            return Err(format!(
+                                "bad argument #{argn} to 'pack' (string too short)"
+                            ));
                         }
                         out.extend_from_slice(&b[..n]);
                     }
@@ -154,18 +199,29 @@ fn unpack(lua: &Lua, fmt: &[u8], s: &[u8], pos: usize) -> Result<MultiValue, Str
                     b.reverse();
                 }
                 let bits = b.iter().rev().fold(0u64, |a, &c| a << 8 | c as u64);
-                let n = if size == 4 { f32::from_bits(bits as u32) as f64 } else { f64::from_bits(bits) };
+                let n = if size == 4 {
+                    f32::from_bits(bits as u32) as f64
+                } else {
+                    f64::from_bits(bits)
+                };
                 vals.push(Value::Number(n));
                 p += size;
             }
             Item::Zstr => {
                 let rest = s.get(p..).ok_or_else(short)?;
-                let n = rest.iter().position(|&c| c == 0).ok_or_else(|| "unfinished string in data".to_string())?;
+                let n = rest
+                    .iter()
+                    .position(|&c| c == 0)
+                    .ok_or_else(|| "unfinished string in data".to_string())?;
                 vals.push(Value::String(lua.create_string(&rest[..n]).map_err(s_err)?));
                 p += n + 1;
             }
             Item::Chars(n) => {
-                let n = if n == 0 { last_num.take().unwrap_or(0) } else { n };
+                let n = if n == 0 {
+                    last_num.take().unwrap_or(0)
+                } else {
+                    n
+                };
                 let b = s.get(p..p + n).ok_or_else(short)?;
                 vals.push(Value::String(lua.create_string(b).map_err(s_err)?));
                 p += n;
@@ -195,7 +251,9 @@ fn answer(lua: &Lua, r: Result<MultiValue, String>) -> mlua::Result<MultiValue> 
             v.push_front(Value::Boolean(true));
             v
         }
-        Err(m) => MultiValue::from_iter([Value::Boolean(false), Value::String(lua.create_string(m)?)]),
+        Err(m) => {
+            MultiValue::from_iter([Value::Boolean(false), Value::String(lua.create_string(m)?)])
+        }
     })
 }
 
@@ -206,22 +264,30 @@ pub fn install(lua: &Lua) -> mlua::Result<Table> {
         "pack",
         lua.create_function(|lua, (fmt, rest): (mlua::LuaString, MultiValue)| {
             let v: Vec<Value> = rest.into_iter().collect();
-            let r = pack(&fmt.as_bytes(), &v)
-                .and_then(|b| lua.create_string(&b).map(|s| MultiValue::from_iter([Value::String(s)])).map_err(|e| e.to_string()));
+            let r = pack(&fmt.as_bytes(), &v).and_then(|b| {
+                lua.create_string(&b)
+                    .map(|s| MultiValue::from_iter([Value::String(s)]))
+                    .map_err(|e| e.to_string())
+            });
             answer(lua, r)
         })?,
     )?;
     t.set(
         "unpack",
-        lua.create_function(|lua, (fmt, s, pos): (mlua::LuaString, mlua::LuaString, Option<i64>)| {
-            let pos = (pos.unwrap_or(1).max(1) - 1) as usize;
-            answer(lua, unpack(lua, &fmt.as_bytes(), &s.as_bytes(), pos))
-        })?,
+        lua.create_function(
+            |lua, (fmt, s, pos): (mlua::LuaString, mlua::LuaString, Option<i64>)| {
+                let pos = (pos.unwrap_or(1).max(1) - 1) as usize;
+                answer(lua, unpack(lua, &fmt.as_bytes(), &s.as_bytes(), pos))
+            },
+        )?,
     )?;
     t.set(
         "size",
         lua.create_function(|lua, fmt: mlua::LuaString| {
-            answer(lua, size(&fmt.as_bytes()).map(|n| MultiValue::from_iter([Value::Integer(n as i64)])))
+            answer(
+                lua,
+                size(&fmt.as_bytes()).map(|n| MultiValue::from_iter([Value::Integer(n as i64)])),
+            )
         })?,
     )?;
     Ok(t)

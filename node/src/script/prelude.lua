@@ -68,6 +68,9 @@ redis.error_reply = function(...)
   if select('#', ...) ~= 1 or type(msg) ~= 'string' then
     return {err = 'wrong number or type of arguments'}
   end
+  -- One leading '-' is the reply's own; a message without a code (no space) gets ERR.
+  if msg:sub(1, 1) == '-' then msg = msg:sub(2) end
+  if not msg:find(' ', 1, true) then msg = 'ERR ' .. msg end
   return {err = msg}
 end
 redis.status_reply = function(...)
@@ -110,7 +113,7 @@ local function errh(err)
   end
   if type(err) == 'userdata' then err = failure(err) end
   if type(err) == 'table' then
-    err = {err = err.err}
+    err = {err = err.err, ignore_error_stats_update = err.ignore_error_stats_update}
   else
     err = {err = 'ERR ' .. tostring(err)}
   end
@@ -118,6 +121,18 @@ local function errh(err)
   return err
 end
 G.__redis__err__handler = errh
+
+-- redis.call's errors are {err=...} tables with this metatable; pcall hands the script the
+-- message alone (a string), as Redis 7.0 does, and Rust's errors as their text.
+local error_mt, getmt, pcall_, caught_text = {}, getmetatable, pcall, R.caught
+local function caught(ok, ...)
+  if ok then return ok, ... end
+  local e = ...
+  if type(e) == 'table' and getmt(e) == error_mt then return false, e.err end
+  if type(e) == 'userdata' then return false, caught_text(e) end
+  return false, e
+end
+G.pcall = function(...) return caught(pcall_(...)) end
 
 for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'cjson', 'cmsgpack', 'struct', 'bit'}) do
   G[name] = readonly(G[name])
@@ -132,4 +147,4 @@ rawset_(G, '_G', env)
 
 local function run(f) return xpcall_(f, errh) end
 local function fcall(f, keys, args) return xpcall_(function() return f(keys, args) end, errh) end
-return env, run, fcall, set_env
+return env, run, fcall, set_env, error_mt

@@ -24,14 +24,19 @@ impl Default for Rand48 {
 impl Rand48 {
     /// The next 31-bit draw.
     pub fn next(&self) -> u64 {
-        let x = (A.wrapping_mul(self.0.load(Ordering::Relaxed)).wrapping_add(C)) & MASK;
+        let x = (A
+            .wrapping_mul(self.0.load(Ordering::Relaxed))
+            .wrapping_add(C))
+            & MASK;
         self.0.store(x, Ordering::Relaxed);
         x >> 17
     }
 
     pub fn seed(&self, seed: i64) {
-        self.0
-            .store((((seed as u32) as u64) << 16 | 0x330E) & MASK, Ordering::Relaxed);
+        self.0.store(
+            (((seed as u32) as u64) << 16 | 0x330E) & MASK,
+            Ordering::Relaxed,
+        );
     }
 
     /// `math.random()`: in [0, 1).

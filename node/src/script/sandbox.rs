@@ -22,6 +22,12 @@ pub struct Shared {
     pub rand: Rand48,
     /// `redis.log` lines of the running script, handed to the host after the call.
     pub log: parking_lot::Mutex<Vec<(i64, String)>>,
+    /// The running script was killed (its hook then runs on every line until it ends).
+    pub killed: AtomicBool,
+    /// While FUNCTION LOAD runs a library's top level: when it must have finished.
+    pub load_deadline: parking_lot::Mutex<Option<std::time::Instant>>,
+    /// Scripts run, for the garbage collector's extra step every 50 (as Redis steps it).
+    pub runs: std::sync::atomic::AtomicU64,
 }
 
 /// A VM ready to run scripts.
@@ -44,16 +50,20 @@ const PRELUDE: &str = include_str!("prelude.lua");
 pub fn kill_message(function: bool) -> String {
     format!(
         "ERR Script killed by user with {}...",
-        if function { "FUNCTION KILL" } else { "SCRIPT KILL" }
+        if function {
+            "FUNCTION KILL"
+        } else {
+            "SCRIPT KILL"
+        }
     )
 }
 
 /// Marks an error raised from Rust whose text is a reply's own (no `ERR ` added).
 const RAW: char = '\u{1}';
 
-/// An error carrying a Redis error reply's text (`redis.call` of a failing command).
+/// An `ERR` error of the `redis` library (`redis.log` without arguments), replied as it is.
 pub fn raise_reply(msg: &str) -> mlua::Error {
-    mlua::Error::RuntimeError(format!("{RAW}{msg}"))
+    mlua::Error::RuntimeError(format!("{RAW}ERR {msg}"))
 }
 
 fn failure_text(e: &mlua::Error) -> String {
@@ -62,6 +72,16 @@ fn failure_text(e: &mlua::Error) -> String {
         mlua::Error::RuntimeError(m) if m.starts_with("ERR ") => m.clone(),
         mlua::Error::CallbackError { cause, .. } => failure_text(cause),
         e => format!("ERR {}", error_text(e)),
+    }
+}
+
+/// What `pcall` hands a script for a Rust error: a library's error reply as it is, anything
+/// else as Lua's message.
+fn caught_text(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::RuntimeError(m) if m.starts_with(RAW) => m[RAW.len_utf8()..].to_string(),
+        mlua::Error::CallbackError { cause, .. } => caught_text(cause),
+        e => error_text(e),
     }
 }
 
@@ -85,16 +105,24 @@ fn checked_lib(lua: &Lua, t: Table) -> mlua::Result<Table> {
     for pair in t.pairs::<Value, Value>() {
         let (k, v) = pair?;
         let v = match v {
-            Value::Function(f) => Value::Function(lua.create_function(move |lua, args: mlua::MultiValue| {
-                let mut r: mlua::MultiValue = f.call(args)?;
-                match r.pop_front() {
-                    Some(Value::Boolean(false)) => {
-                        let msg = r.pop_front().and_then(|m| m.to_string().ok()).unwrap_or_default();
-                        Err(mlua::Error::RuntimeError(format!("{}{msg}", caller_position(lua))))
+            Value::Function(f) => {
+                Value::Function(lua.create_function(move |lua, args: mlua::MultiValue| {
+                    let mut r: mlua::MultiValue = f.call(args)?;
+                    match r.pop_front() {
+                        Some(Value::Boolean(false)) => {
+                            let msg = r
+                                .pop_front()
+                                .and_then(|m| m.to_string().ok())
+                                .unwrap_or_default();
+                            Err(mlua::Error::RuntimeError(format!(
+                                "{}{msg}",
+                                caller_position(lua)
+                            )))
+                        }
+                        _ => Ok(r),
                     }
-                    _ => Ok(r),
-                }
-            })?),
+                })?)
+            }
             v => v,
         };
         out.raw_set(k, v)?;
@@ -129,25 +157,7 @@ pub fn new_vm(shared: Arc<Shared>, busy: Arc<super::Busy>) -> mlua::Result<Vm> {
     r.set("bit", bit::install(&lua)?)?;
     r.set("version", picket::REDIS_VERSION)?;
     r.set("version_num", version_num(picket::REDIS_VERSION))?;
-    for (name, raise) in [("call", true), ("pcall", false)] {
-        r.set(
-            name,
-            lua.create_function(move |lua, args: mlua::MultiValue| {
-                let f: Function = lua.named_registry_value(CALL_SLOT)?;
-                let mut all = mlua::MultiValue::from_iter([Value::Boolean(raise)]);
-                all.extend(args);
-                let (v, failed): (Value, bool) = f.call(all)?;
-                if failed {
-                    let msg = match &v {
-                        Value::Table(t) => t.raw_get::<String>("err").unwrap_or_default(),
-                        _ => String::new(),
-                    };
-                    return Err(raise_reply(&msg));
-                }
-                Ok(v)
-            })?,
-        )?;
-    }
+    install_call(&lua, &r)?;
     r.set(
         "failure",
         lua.create_function(|lua, e: Value| {
@@ -158,6 +168,15 @@ pub fn new_vm(shared: Arc<Shared>, busy: Arc<super::Busy>) -> mlua::Result<Vm> {
             let t = lua.create_table()?;
             t.set("err", msg)?;
             Ok(t)
+        })?,
+    )?;
+    r.set(
+        "caught",
+        lua.create_function(|_, e: Value| {
+            Ok(match e {
+                Value::Error(e) => caught_text(&e),
+                other => other.to_string().unwrap_or_default(),
+            })
         })?,
     )?;
     r.set(
@@ -195,7 +214,9 @@ pub fn new_vm(shared: Arc<Shared>, busy: Arc<super::Busy>) -> mlua::Result<Vm> {
                     msg.extend_from_slice(&s.as_bytes());
                 }
             }
-            sh.log.lock().push((level as i64, String::from_utf8_lossy(&msg).into_owned()));
+            sh.log
+                .lock()
+                .push((level as i64, String::from_utf8_lossy(&msg).into_owned()));
             Ok(())
         })?,
     )?;
@@ -233,7 +254,10 @@ pub fn new_vm(shared: Arc<Shared>, busy: Arc<super::Busy>) -> mlua::Result<Vm> {
             Ok(())
         })?,
     )?;
-    r.set("acl_check_cmd", lua.create_function(|_, _: mlua::MultiValue| Ok(true))?)?;
+    r.set(
+        "acl_check_cmd",
+        lua.create_function(|_, _: mlua::MultiValue| Ok(true))?,
+    )?;
     let sh = shared.clone();
     r.set(
         "random",
@@ -256,19 +280,12 @@ pub fn new_vm(shared: Arc<Shared>, busy: Arc<super::Busy>) -> mlua::Result<Vm> {
     )?;
     lua.set_app_data(busy.clone());
     let globals = lua.globals();
-    let (env, run, fcall, _set_env): (Table, Function, Function, Function) = lua
+    let (env, run, fcall, _set_env, error_mt): (Table, Function, Function, Function, Table) = lua
         .load(PRELUDE)
         .set_name("@picket")
         .call((globals.clone(), r))?;
-    lua.set_hook(
-        HookTriggers::new().every_nth_instruction(100_000),
-        move |_, _| {
-            if busy.check() {
-                return Err(mlua::Error::RuntimeError(kill_message(busy.is_function())));
-            }
-            Ok(VmState::Continue)
-        },
-    )?;
+    lua.set_named_registry_value(ERROR_MT_SLOT.to_str().unwrap_or_default(), error_mt)?;
+    set_busy_hook(&lua, busy, shared.clone(), false)?;
     Ok(Vm {
         lua,
         globals,
@@ -277,6 +294,133 @@ pub fn new_vm(shared: Arc<Shared>, busy: Arc<super::Busy>) -> mlua::Result<Vm> {
         fcall,
         shared,
     })
+}
+
+/// The hook that checks `busy`: every 100,000 instructions, and once the script is killed on
+/// every line, so that the kill's error, which `pcall` may catch, is raised again at once
+/// and the script ends (as Redis does).
+pub fn set_busy_hook(
+    lua: &Lua,
+    busy: Arc<super::Busy>,
+    shared: Arc<Shared>,
+    killed: bool,
+) -> mlua::Result<()> {
+    let triggers = if killed {
+        HookTriggers::new().every_line()
+    } else {
+        HookTriggers::new().every_nth_instruction(100_000)
+    };
+    lua.set_hook(triggers, move |lua, _| {
+        if shared
+            .load_deadline
+            .lock()
+            .is_some_and(|d| std::time::Instant::now() > d)
+        {
+            return Err(mlua::Error::RuntimeError("FUNCTION LOAD timeout".into()));
+        }
+        if busy.check() {
+            if !killed {
+                shared.killed.store(true, Ordering::Relaxed);
+                set_busy_hook(lua, busy.clone(), shared.clone(), true)?;
+            }
+            return Err(mlua::Error::RuntimeError(kill_message(busy.is_function())));
+        }
+        Ok(VmState::Continue)
+    })
+}
+
+/// Where `redis.call` finds the function that runs a command for it.
+const DISPATCH_SLOT: &std::ffi::CStr = c"picket.dispatch";
+
+thread_local! {
+    /// The arguments of the `redis.call` being made (`None`: one was not a string or
+    /// number), read by [`take_call_args`].
+    static CALL_ARGS: std::cell::RefCell<Option<Vec<bytes::Bytes>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The arguments of the running `redis.call`, or `None` when one was of a type Redis refuses.
+pub fn take_call_args() -> Option<Vec<bytes::Bytes>> {
+    CALL_ARGS.with(|c| c.borrow_mut().take())
+}
+
+/// `redis.call` and `redis.pcall` are C functions: they read their arguments straight off the
+/// Lua stack (a script may pass thousands, more than Rust callbacks can take), then call the
+/// dispatcher in the registry with only whether to raise.
+fn install_call(lua: &Lua, r: &Table) -> mlua::Result<()> {
+    let dispatch = lua.create_function(|lua, raise: bool| {
+        let f: Function = lua.named_registry_value(CALL_SLOT)?;
+        f.call::<(Value, bool)>(raise)
+    })?;
+    lua.set_named_registry_value(DISPATCH_SLOT.to_str().unwrap_or_default(), dispatch)?;
+    // SAFETY: the functions below only use the Lua stack of the state that calls them.
+    unsafe {
+        r.set("call", lua.create_c_function(redis_call)?)?;
+        r.set("pcall", lua.create_c_function(redis_pcall)?)?;
+    }
+    Ok(())
+}
+
+unsafe extern "C-unwind" fn redis_call(l: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    forward_call(l, true)
+}
+
+unsafe extern "C-unwind" fn redis_pcall(l: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    forward_call(l, false)
+}
+
+/// Stashes the arguments and calls the dispatcher; nothing of Rust is alive across the
+/// `lua_call` or the `lua_error` (a Lua error unwinds through this frame).
+///
+/// `redis.call`'s failure is raised as the error reply's `{err=...}` table marked with the
+/// prelude's metatable: uncaught it is the script's reply as it is; the sandbox's `pcall`
+/// turns it into the message string, as Redis 7.0's scripts see it.
+unsafe fn forward_call(l: *mut mlua::ffi::lua_State, raise: bool) -> std::ffi::c_int {
+    use mlua::ffi;
+    stash_call_args(l);
+    ffi::lua_settop(l, 0);
+    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, DISPATCH_SLOT.as_ptr());
+    ffi::lua_pushboolean(l, raise as std::ffi::c_int);
+    ffi::lua_call(l, 1, 2);
+    let failed = ffi::lua_toboolean(l, -1) != 0;
+    ffi::lua_settop(l, -2);
+    if failed {
+        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, ERROR_MT_SLOT.as_ptr());
+        ffi::lua_setmetatable(l, -2);
+        ffi::lua_error(l);
+    }
+    1
+}
+
+/// Where the prelude's metatable of `redis.call` errors is kept.
+pub const ERROR_MT_SLOT: &std::ffi::CStr = c"picket.redis_error_mt";
+
+/// Copies the call's arguments off the stack: strings as they are, numbers as `%.17g`.
+unsafe fn stash_call_args(l: *mut mlua::ffi::lua_State) {
+    use mlua::ffi;
+    let n = ffi::lua_gettop(l);
+    let mut argv = Vec::with_capacity(n.max(0) as usize);
+    for i in 1..=n {
+        match ffi::lua_type(l, i) {
+            ffi::LUA_TSTRING => {
+                let mut len = 0usize;
+                let p = ffi::lua_tolstring(l, i, &mut len);
+                argv.push(bytes::Bytes::copy_from_slice(std::slice::from_raw_parts(
+                    p.cast(),
+                    len,
+                )));
+            }
+            ffi::LUA_TNUMBER => argv.push(bytes::Bytes::from(super::cjson::fmt_g(
+                ffi::lua_tonumber(l, i),
+                17,
+            ))),
+            _ => {
+                CALL_ARGS.with(|c| *c.borrow_mut() = None);
+                return;
+            }
+        }
+    }
+    CALL_ARGS.with(|c| *c.borrow_mut() = Some(argv));
 }
 
 /// `7.0.15` → 0x07000f, as REDIS_VERSION_NUM.

@@ -95,7 +95,9 @@ mod tests {
     fn redis_texts() {
         assert_eq!(parse(b"return 1"), Ok(None));
         assert!(parse(b"#!lua\nreturn 1").unwrap().unwrap().shebang);
-        let f = parse(b"#!lua flags=no-writes,allow-oom\nreturn 1").unwrap().unwrap();
+        let f = parse(b"#!lua flags=no-writes,allow-oom\nreturn 1")
+            .unwrap()
+            .unwrap();
         assert!(f.no_writes && f.allow_oom && !f.allow_stale);
         assert_eq!(
             parse(b"#!lua flags=xx\n").unwrap_err(),

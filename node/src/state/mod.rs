@@ -63,6 +63,8 @@ pub struct NodeState {
     pub active_expire: bool,
     /// DEBUG PAUSE-CRON: the server's cron does nothing (a signal's shutdown waits too).
     pub cron_paused: bool,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may run the commands scripts may not.
+    pub scripts_deny_disabled: bool,
     /// A SIGTERM/SIGINT shutdown is pending (SHUTDOWN ABORT cancels it).
     pub signal_shutdown: bool,
     pub blocking: blocking::Blocking,
@@ -127,6 +129,8 @@ pub struct Node {
     pub repl_gen: tokio::sync::watch::Sender<u64>,
     /// Where CONFIG SET port/bind hands new TCP listeners to the accept loop.
     pub listener_swap: Mutex<Option<picket::server::ListenerSwap>>,
+    /// The TCP listening sockets' descriptors (the busy responder accepts on them).
+    pub listen_fds: Mutex<Vec<i32>>,
     /// A long script as other clients see it without the state (-BUSY, SCRIPT KILL).
     pub script_busy: Arc<crate::script::Busy>,
 }
@@ -211,6 +215,7 @@ impl Node {
             shutdown: None,
             active_expire: true,
             cron_paused: false,
+            scripts_deny_disabled: false,
             signal_shutdown: false,
             blocking: Default::default(),
             persist: Default::default(),
@@ -219,7 +224,9 @@ impl Node {
             fatal: None,
             settings,
             scripts: Some(Box::new(crate::script::Engine::new(script_busy.clone()))),
-            functions: Some(Box::new(crate::script::functions::Functions::new(script_busy.clone()))),
+            functions: Some(Box::new(crate::script::functions::Functions::new(
+                script_busy.clone(),
+            ))),
         };
         Arc::new_cyclic(|me| Node {
             me: me.clone(),
@@ -236,6 +243,7 @@ impl Node {
             loading: Default::default(),
             repl_gen: tokio::sync::watch::Sender::new(0),
             listener_swap: Mutex::new(None),
+            listen_fds: Mutex::new(Vec::new()),
             script_busy,
         })
     }
