@@ -8,6 +8,7 @@ use bytes::Bytes;
 /// these are the ones it does act on (the rest are logged at start-up).
 pub const ACTED_ON: &[&str] = &[
     "port",
+    "busy-reply-threshold",
     "notify-keyspace-events",
     "key-load-delay",
     "rdb-key-save-delay",
