@@ -47,15 +47,7 @@ fn propagated_scripts(s: &Server) -> Vec<String> {
     c.cmd(&["FCALL", "f", "1", "fk"]);
     c.cmd(&["FUNCTION", "DELETE", "lib"]);
     c.cmd(&["SET", "end", "1"]);
-    let mut seen = Vec::new();
-    loop {
-        let line = repl.next_command();
-        let done = line == "set end 1";
-        seen.push(line);
-        if done {
-            return seen;
-        }
-    }
+    repl.until("set end 1")
 }
 
 #[test]

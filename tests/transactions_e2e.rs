@@ -82,15 +82,7 @@ fn propagated_transactions(s: &Server) -> Vec<String> {
     c.cmd(&["SET", "b", "2"]);
     c.cmd(&["EXEC"]);
     c.cmd(&["SET", "end", "1"]);
-    let mut seen = Vec::new();
-    loop {
-        let line = repl.next_command();
-        let done = line == "set end 1";
-        seen.push(line);
-        if done {
-            return seen;
-        }
-    }
+    repl.until("set end 1")
 }
 
 #[test]

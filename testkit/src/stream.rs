@@ -45,6 +45,19 @@ impl StreamReader {
         }
     }
 
+    /// Every command up to and including `last` (a marker write the test sends at the end).
+    pub fn until(&mut self, last: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            let line = self.next_command();
+            let done = line == last;
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
+    }
+
     /// The next command that is not a PING, in lower case, arguments joined by spaces.
     pub fn next_command(&mut self) -> String {
         let deadline = Instant::now() + Duration::from_secs(5);
