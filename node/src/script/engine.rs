@@ -4,7 +4,7 @@
 //! protocol, errors formatted as Redis 7.0 formats them
 //! (`ERR user_script:1: ... script: <sha>, on @user_script:1.`).
 
-use super::sandbox::{new_vm, Shared, Vm, CALL_SLOT};
+use super::sandbox::{new_vm, Shared, Vm};
 use super::{convert, shebang, Busy, Host, ScriptFlags};
 use bytes::Bytes;
 use mlua::{Function, Lua, MultiValue, Table, Value};
@@ -134,6 +134,47 @@ impl Engine {
     }
 }
 
+thread_local! {
+    /// The host of the script running on this thread (none outside a run).
+    static HOST: std::cell::Cell<Option<*mut (dyn Host + 'static)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Binds a host to `redis.call` for the duration of a run; unbinds (restoring what was
+/// bound before) when dropped, however the run ends.
+struct BoundHost(Option<*mut (dyn Host + 'static)>);
+
+impl BoundHost {
+    fn bind(host: &mut dyn Host) -> BoundHost {
+        let ptr: *mut (dyn Host + '_) = host;
+        // SAFETY: only the lifetime is erased; the pointer is used only while this guard
+        // lives, and the guard does not outlive the borrow it was made from.
+        let ptr: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(ptr) };
+        BoundHost(HOST.with(|h| h.replace(Some(ptr))))
+    }
+}
+
+impl Drop for BoundHost {
+    fn drop(&mut self) {
+        HOST.with(|h| h.set(self.0));
+    }
+}
+
+/// `redis.call`'s Rust side: the running script's host runs the command.
+pub fn dispatch(lua: &Lua, shared: &Shared, raise: bool) -> mlua::Result<(Value, bool)> {
+    let Some(ptr) = HOST.with(|h| h.get()) else {
+        return Err(mlua::Error::RuntimeError(
+            "ERR redis.call is only available inside a script".into(),
+        ));
+    };
+    // SAFETY: the pointer is bound by a live `BoundHost` for the running script, on this
+    // thread; scripts do not nest, so no other reference to the host is in use meanwhile.
+    let host = unsafe { &mut *ptr };
+    for (level, msg) in shared.log.lock().drain(..) {
+        host.log(level, &msg);
+    }
+    host_call(lua, host, raise, shared.resp3.load(Ordering::Relaxed))
+}
+
 /// Calls `f` with `redis.call` bound to `host`, the busy state kept, and the script's
 /// per-run settings reset; `redis.log` lines go to the host after.
 pub fn run_scoped<R>(
@@ -146,34 +187,21 @@ pub fn run_scoped<R>(
     shared.resp3.store(false, Ordering::Relaxed);
     shared.repl.store(3, Ordering::Relaxed);
     vm.busy_start(function);
-    let host = std::cell::RefCell::new(host);
-    let sh = shared.clone();
-    let host_ref = &host;
-    let r = vm.lua.scope(|scope| {
-        let call = scope.create_function(move |lua, raise: bool| {
-            let host = host_ref;
-            let mut h = host.borrow_mut();
-            for (level, msg) in sh.log.lock().drain(..) {
-                h.log(level, &msg);
-            }
-            host_call(lua, &mut **h, raise, sh.resp3.load(Ordering::Relaxed))
-        })?;
-        vm.lua.set_named_registry_value(CALL_SLOT, call)?;
+    let r = {
+        let _bound = BoundHost::bind(&mut *host);
         f(&vm.lua)
-    });
-    let _ = vm.lua.unset_named_registry_value(CALL_SLOT);
+    };
     vm.busy_finish();
     // Redis steps the collector every 50 scripts, so garbage of short scripts stays small.
     if shared.runs.fetch_add(1, Ordering::Relaxed) % 50 == 49 {
         let _ = vm.lua.gc_step();
     }
-    let mut h = host.borrow_mut();
     for (level, msg) in shared.log.lock().drain(..) {
-        h.log(level, &msg);
+        host.log(level, &msg);
     }
     let repl = shared.repl.load(Ordering::Relaxed);
     if repl != 3 {
-        h.set_repl(repl);
+        host.set_repl(repl);
     }
     r
 }

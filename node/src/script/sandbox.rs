@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 /// The registry slot of the running script's `call` (a scoped function).
-pub const CALL_SLOT: &str = "picket.call";
 
 /// What the Rust side of a script's `redis` table shares with the engine.
 #[derive(Debug, Default)]
@@ -157,7 +156,7 @@ pub fn new_vm(shared: Arc<Shared>, busy: Arc<super::Busy>) -> mlua::Result<Vm> {
     r.set("bit", bit::install(&lua)?)?;
     r.set("version", picket::REDIS_VERSION)?;
     r.set("version_num", version_num(picket::REDIS_VERSION))?;
-    install_call(&lua, &r)?;
+    install_call(&lua, &r, shared.clone())?;
     r.set(
         "failure",
         lua.create_function(|lua, e: Value| {
@@ -347,11 +346,9 @@ pub fn take_call_args() -> Option<Vec<bytes::Bytes>> {
 /// `redis.call` and `redis.pcall` are C functions: they read their arguments straight off the
 /// Lua stack (a script may pass thousands, more than Rust callbacks can take), then call the
 /// dispatcher in the registry with only whether to raise.
-fn install_call(lua: &Lua, r: &Table) -> mlua::Result<()> {
-    let dispatch = lua.create_function(|lua, raise: bool| {
-        let f: Function = lua.named_registry_value(CALL_SLOT)?;
-        f.call::<(Value, bool)>(raise)
-    })?;
+fn install_call(lua: &Lua, r: &Table, shared: Arc<Shared>) -> mlua::Result<()> {
+    let dispatch =
+        lua.create_function(move |lua, raise: bool| super::engine::dispatch(lua, &shared, raise))?;
     lua.set_named_registry_value(DISPATCH_SLOT.to_str().unwrap_or_default(), dispatch)?;
     // SAFETY: the functions below only use the Lua stack of the state that calls them.
     unsafe {
