@@ -9,7 +9,6 @@ use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmStat
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
-/// The registry slot of the running script's `call` (a scoped function).
 
 /// What the Rust side of a script's `redis` table shares with the engine.
 #[derive(Debug, Default)]
