@@ -9,7 +9,6 @@ use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmStat
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
-
 /// What the Rust side of a script's `redis` table shares with the engine.
 #[derive(Debug, Default)]
 pub struct Shared {
