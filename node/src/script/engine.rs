@@ -23,7 +23,7 @@ pub struct Cached {
 
 pub struct Engine {
     vm: Vm,
-    scripts: HashMap<String, Cached>,
+    scripts: HashMap<String, Cached, foldhash::fast::RandomState>,
     pub busy: Arc<Busy>,
     /// Bytes of script bodies held (used_memory_scripts_eval).
     body_bytes: usize,
@@ -34,7 +34,7 @@ impl Engine {
         let vm = new_vm(Arc::new(Shared::default()), busy.clone()).expect("the Lua sandbox builds");
         Engine {
             vm,
-            scripts: HashMap::new(),
+            scripts: HashMap::default(),
             busy,
             body_bytes: 0,
         }
@@ -55,7 +55,10 @@ impl Engine {
     }
 
     pub fn get(&self, sha: &str) -> Option<&Cached> {
-        self.scripts.get(&sha.to_ascii_lowercase())
+        match self.scripts.get(sha) {
+            Some(c) => Some(c),
+            None => self.scripts.get(&sha.to_ascii_lowercase()),
+        }
     }
 
     pub fn count(&self) -> usize {
