@@ -78,6 +78,10 @@ stop_server() {
 info_field() { redis-cli -p "$1" info "$2" | tr -d '\r' | awk -F: -v f="$3" '$1 == f { print $2 }'; }
 
 # median : the median of the numbers on standard input (spaces or lines).
+# The server's CPU time so far, in ns, summed over its threads (the scheduler's own account:
+# user and system time, without the 10 ms ticks of /proc/PID/stat).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
+
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # ms : milliseconds since the epoch.

@@ -27,7 +27,6 @@ done
 SHA_ONE=$(redis-cli -p $RPORT script load "$ONE")
 SHA_INCR=$(redis-cli -p $RPORT script load "$INCR")
 
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 run() { # port pid pipeline requests command... -> "rps cpu_us_per_request"
   local port=$1 pid=$2 p=$3 n=$4 before after rps
   shift 4

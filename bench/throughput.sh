@@ -26,9 +26,6 @@ start_both() { # pin
 # steal the server's core (the ratios are much steadier).
 start_both "$PIN_S"
 
-# The server's CPU time so far, in ns, summed over its threads (the scheduler's own account:
-# user and system time, without the 10 ms ticks of /proc/PID/stat).
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 run() { # port pid pipeline test -> "rps cpu_us_per_request"
   local before after rps
   before=$(cpu_ns "$2")
