@@ -132,9 +132,12 @@ const OOM_ERR: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 /// Whether the server is over `maxmemory` as a script starts (after evicting what it can), as
 /// Redis decides it once before the script: never on a replica or for the master's stream.
 fn over_maxmemory(ctx: &mut Ctx) -> bool {
+    // The common case (no maxmemory) reads one field; the config is cloned only to evict.
+    if ctx.node.hot.read().maxmemory == 0 {
+        return false;
+    }
     let hot = ctx.node.hot.read().clone();
-    hot.maxmemory > 0
-        && !ctx.sess.repl.is_master
+    !ctx.sess.repl.is_master
         && !ctx.st.repl.is_replica()
         && !crate::evict::perform_evictions(ctx.st, &hot)
 }
