@@ -3,6 +3,8 @@
 //! queueing, the subscribed-context rule, CLIENT PAUSE, OOM rejection, MONITOR feeding and
 //! propagation all read that one table.
 
+pub mod bitfield;
+pub mod bitmaps;
 pub mod blocking;
 pub mod cluster;
 pub mod coll;

@@ -9,9 +9,9 @@
 
 use super::connection::client;
 use super::{
-    cluster, config, connection, debug, expire, functions, hashes, info, keys, lists, multi, psync,
-    pubsub, replication, scripting, server, sets, strings, zranges, zsetops, zsets, Ctx, Handler,
-    NodeProgram,
+    bitfield, bitmaps, cluster, config, connection, debug, expire, functions, hashes, info, keys,
+    lists, multi, psync, pubsub, replication, scripting, server, sets, strings, zranges, zsetops,
+    zsets, Ctx, Handler, NodeProgram,
 };
 use bytes::Bytes;
 use picket::command::{Entry, Table};
@@ -26,6 +26,11 @@ pub static ENTRIES: &[E] = &[
     E::new("auth", connection::auth),
     E::new("bgrewriteaof", server::bgrewriteaof),
     E::new("bgsave", server::bgsave),
+    E::new("bitcount", bitmaps::bitcount),
+    E::new("bitfield", bitfield::bitfield),
+    E::new("bitfield_ro", bitfield::bitfield_ro),
+    E::new("bitop", bitmaps::bitop),
+    E::new("bitpos", bitmaps::bitpos),
     E::new("blmove", lists::blmove),
     E::new("blmpop", lists::blmpop),
     E::new("blpop", lists::blpop),
@@ -107,6 +112,7 @@ pub static ENTRIES: &[E] = &[
     E::new("get", strings::get),
     E::new("getdel", strings::getdel),
     E::new("getex", strings::getex),
+    E::new("getbit", bitmaps::getbit),
     E::new("getrange", strings::getrange),
     E::new("getset", strings::getset),
     E::new("hdel", hashes::hdel),
@@ -206,6 +212,7 @@ pub static ENTRIES: &[E] = &[
     E::new("sdiffstore", sets::sdiffstore),
     E::new("select", connection::select),
     E::new("set", strings::set),
+    E::new("setbit", bitmaps::setbit),
     E::new("setex", strings::setex),
     E::new("setnx", strings::setnx),
     E::new("setrange", strings::setrange),

@@ -44,6 +44,14 @@ impl SBytes {
         }
     }
 
+    /// The bytes, for changing them in place (the length stays).
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        match self {
+            SBytes::Inline { len, data } => &mut data[..*len as usize],
+            SBytes::Heap(b) => b,
+        }
+    }
+
     pub fn to_bytes(&self) -> bytes::Bytes {
         bytes::Bytes::copy_from_slice(self)
     }
