@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define PK_MAX 5120
 
@@ -86,4 +87,51 @@ int picket_strtod(const char *s, size_t len, double *out) {
 /* printf("%.17g"). */
 int picket_fmt_g17(double d, char *out, size_t outlen) {
     return snprintf(out, outlen, "%.17g", d);
+}
+
+/* SORT's score of an element: strtod over the whole string as C sees it (up to a NUL byte),
+   leading blanks and the empty string (0) allowed; ERANGE and NaN refused. */
+int picket_sort_strtod(const char *s, size_t len, double *out) {
+    char small[128];
+    char *buf = len < sizeof(small) ? small : malloc(len + 1);
+    char *end;
+    if (buf == NULL) return 0;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    errno = 0;
+    double v = strtod(buf, &end);
+    int ok = *end == '\0' && errno != ERANGE && !isnan(v);
+    if (buf != small) free(buf);
+    *out = v;
+    return ok;
+}
+
+#include <locale.h>
+
+/* Takes LC_COLLATE from the environment, as redis-server does at start-up. Returns 1 when the
+   collation is byte order (C, POSIX, C.UTF-8), so callers can compare without strcoll. */
+int picket_collate_init(void) {
+    const char *name = setlocale(LC_COLLATE, "");
+    if (name == NULL) name = setlocale(LC_COLLATE, NULL);
+    if (name == NULL) return 1;
+    return strcmp(name, "C") == 0 || strcmp(name, "POSIX") == 0 ||
+           strcasecmp(name, "C.UTF-8") == 0 || strcasecmp(name, "C.utf8") == 0;
+}
+
+/* strcoll of two byte strings as C strings (each ends at its first NUL byte). */
+int picket_strcoll(const char *a, size_t alen, const char *b, size_t blen) {
+    char sa[256], sb[256];
+    char *ba = alen < sizeof(sa) ? sa : malloc(alen + 1);
+    char *bb = blen < sizeof(sb) ? sb : malloc(blen + 1);
+    int r = 0;
+    if (ba != NULL && bb != NULL) {
+        memcpy(ba, a, alen);
+        ba[alen] = '\0';
+        memcpy(bb, b, blen);
+        bb[blen] = '\0';
+        r = strcoll(ba, bb);
+    }
+    if (ba != sa) free(ba);
+    if (bb != sb) free(bb);
+    return r;
 }

@@ -15,6 +15,9 @@ extern "C" {
     ) -> c_int;
     fn picket_ld_normalize(s: *const c_char, len: usize, out: *mut c_char, outlen: usize) -> c_int;
     fn picket_strtod(s: *const c_char, len: usize, out: *mut f64) -> c_int;
+    fn picket_collate_init() -> c_int;
+    fn picket_strcoll(a: *const c_char, alen: usize, b: *const c_char, blen: usize) -> c_int;
+    fn picket_sort_strtod(s: *const c_char, len: usize, out: *mut f64) -> c_int;
     fn picket_fmt_g17(d: f64, out: *mut c_char, outlen: usize) -> c_int;
 }
 
@@ -88,6 +91,39 @@ pub fn parse_double(s: &[u8]) -> Option<f64> {
     // SAFETY: as above.
     let ok = unsafe { picket_strtod(s.as_ptr() as *const c_char, s.len(), &mut v) };
     (ok == 1).then_some(v)
+}
+
+/// An element's score as SORT reads it (C's `strtod` over the string up to any NUL byte:
+/// leading blanks allowed, the empty string is 0, out of range or NaN refused).
+pub fn parse_sort_score(s: &[u8]) -> Option<f64> {
+    let mut v = 0f64;
+    // SAFETY: the C side copies `len` bytes from `s` and writes one double to `v`.
+    let ok = unsafe { picket_sort_strtod(s.as_ptr() as *const c_char, s.len(), &mut v) };
+    (ok == 1).then_some(v)
+}
+
+/// Compares two strings as C's `strcoll` does in the locale's LC_COLLATE (taken from the
+/// environment once, as redis-server does): each string ends at its first NUL byte. SORT
+/// ALPHA's order.
+pub fn collate(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    static BYTEWISE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    // SAFETY: setlocale at first use; no other thread reads the collation locale meanwhile.
+    let bytewise = *BYTEWISE.get_or_init(|| unsafe { picket_collate_init() } == 1);
+    let cstr = |s: &[u8]| -> usize { s.iter().position(|&c| c == 0).unwrap_or(s.len()) };
+    let (a, b) = (&a[..cstr(a)], &b[..cstr(b)]);
+    if bytewise {
+        return a.cmp(b);
+    }
+    // SAFETY: the C side reads `alen`/`blen` bytes of each.
+    let r = unsafe {
+        picket_strcoll(
+            a.as_ptr() as *const c_char,
+            a.len(),
+            b.as_ptr() as *const c_char,
+            b.len(),
+        )
+    };
+    r.cmp(&0)
 }
 
 /// `%.17g`, as Redis 7.0 prints doubles; infinities as `inf` / `-inf`.

@@ -8,15 +8,18 @@
 //! again, before the script's caller goes on, so each connection's own task then finds its
 //! socket as if it had read those requests itself.
 //!
-//! A client whose task holds state of its own is left to wait for the script: one with unread
-//! bytes or unsent replies in its buffers (a reply would overtake them), a blocked client,
-//! one in MULTI, one that has not authenticated, replicas and the master link.
+//! What a client does to its transaction meanwhile (MULTI, DISCARD, EXEC, commands refused
+//! inside MULTI) is recorded in its handle for its session to apply. A client whose task
+//! holds state of its own is left to wait for the script: one with unread bytes or unsent
+//! replies in its buffers (a reply would overtake them), a blocked client, one that has not
+//! authenticated, replicas and the master link.
 
+use crate::cmd::scripting::{busy_batch, busy_batch_of};
 use crate::state::Node;
 use bytes::BytesMut;
 use parking_lot::Mutex;
-use picket::resp::{Limits, Reply, RequestParser};
-use picket::server::{ClientHandle, ClientKind};
+use picket::resp::{Limits, Reply, Request, RequestParser};
+use picket::server::{BusyTransaction, ClientHandle, ClientKind, Control};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -78,19 +81,21 @@ fn answerable(c: &ClientHandle, running: u64) -> bool {
         return false;
     }
     let m = c.meta.lock();
-    m.qbuf == 0 && !m.blocked && m.multi < 0 && m.authenticated && !m.monitor
+    m.qbuf == 0 && !m.blocked && m.authenticated && !m.monitor
 }
 
 /// One socket the responder watches.
 enum Watched {
     Listener,
-    /// A client's socket, and whether it speaks RESP3.
-    Client(bool),
+    /// A registered client's socket.
+    Client(Arc<ClientHandle>),
+    /// A connection accepted while busy (by its index in `adopted`).
+    Adopted(usize),
 }
 
 fn serve(node: &Node, running: u64, stop: &AtomicBool) {
     // Connections accepted while busy, served here until the script ends.
-    let mut adopted: Vec<std::net::TcpStream> = Vec::new();
+    let mut adopted: Vec<(std::net::TcpStream, BusyTransaction)> = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         let mut watched: Vec<(i32, Watched)> = node
             .listen_fds
@@ -100,11 +105,11 @@ fn serve(node: &Node, running: u64, stop: &AtomicBool) {
             .collect();
         for c in node.registry.all() {
             if answerable(&c, running) {
-                watched.push((c.fd as i32, Watched::Client(c.resp3())));
+                watched.push((c.fd as i32, Watched::Client(c)));
             }
         }
-        for s in &adopted {
-            watched.push((s.as_raw_fd(), Watched::Client(false)));
+        for (i, (s, _)) in adopted.iter().enumerate() {
+            watched.push((s.as_raw_fd(), Watched::Adopted(i)));
         }
         let mut fds: Vec<libc::pollfd> = watched
             .iter()
@@ -117,6 +122,7 @@ fn serve(node: &Node, running: u64, stop: &AtomicBool) {
         // SAFETY: `fds` is a valid array of `fds.len()` pollfd entries for the call's length.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, POLL_MS) };
         let mut progress = false;
+        let mut closed = Vec::new();
         if n > 0 {
             for (pfd, (fd, what)) in fds.iter().zip(&watched) {
                 if pfd.revents & libc::POLLIN == 0 || stop.load(Ordering::SeqCst) {
@@ -124,9 +130,25 @@ fn serve(node: &Node, running: u64, stop: &AtomicBool) {
                 }
                 progress |= match what {
                     Watched::Listener => accept(*fd, &mut adopted),
-                    Watched::Client(resp3) => answer(node, *fd, *resp3),
+                    Watched::Client(c) => answer(node, *fd, c.resp3(), |reqs, out| {
+                        let control = busy_batch_of(&node.script_busy, c, reqs, out);
+                        if matches!(control, Control::Close) {
+                            c.kill();
+                        }
+                    }),
+                    Watched::Adopted(i) => answer(node, *fd, false, |reqs, out| {
+                        let tx = &mut adopted[*i].1;
+                        if matches!(busy_batch(&node.script_busy, tx, reqs, out), Control::Close) {
+                            closed.push(*i);
+                        }
+                    }),
                 };
             }
+        }
+        // Adopted connections that sent QUIT are closed (in reverse order: indexes stay valid).
+        closed.sort_unstable();
+        for i in closed.into_iter().rev() {
+            adopted.remove(i);
         }
         if !progress && n != 0 {
             // Readable but nothing complete (a partial request, a closed peer): wait for more.
@@ -135,14 +157,14 @@ fn serve(node: &Node, running: u64, stop: &AtomicBool) {
     }
     // The runtime serves them from here on.
     if let Some(swap) = node.listener_swap.lock().as_ref() {
-        for s in adopted {
+        for (s, _) in adopted {
             let _ = swap.send(picket::server::ListenerMsg::Adopt(s));
         }
     }
 }
 
 /// Accepts one connection on the listening socket `fd`.
-fn accept(fd: i32, adopted: &mut Vec<std::net::TcpStream>) -> bool {
+fn accept(fd: i32, adopted: &mut Vec<(std::net::TcpStream, BusyTransaction)>) -> bool {
     // SAFETY: null address arguments are allowed; the flags make the new socket non-blocking.
     let c = unsafe {
         libc::accept4(
@@ -156,13 +178,19 @@ fn accept(fd: i32, adopted: &mut Vec<std::net::TcpStream>) -> bool {
         return false;
     }
     // SAFETY: `c` is a socket just accepted, owned by nothing else.
-    adopted.push(unsafe { std::net::TcpStream::from_raw_fd(c) });
+    let stream = unsafe { std::net::TcpStream::from_raw_fd(c) };
+    adopted.push((stream, BusyTransaction::default()));
     true
 }
 
-/// Takes the complete requests waiting on socket `fd` and writes their replies. True when it
-/// took any.
-fn answer(node: &Node, fd: i32, resp3: bool) -> bool {
+/// Takes the complete requests waiting on socket `fd` and writes the replies `run` gives
+/// them. True when it took any.
+fn answer(
+    node: &Node,
+    fd: i32,
+    resp3: bool,
+    run: impl FnOnce(&mut Vec<Request>, &mut Reply),
+) -> bool {
     let mut peek = vec![0u8; PEEK_BYTES];
     // SAFETY: `peek` is writable for its length; MSG_PEEK leaves the bytes in the socket.
     let n = unsafe {
@@ -199,7 +227,7 @@ fn answer(node: &Node, fd: i32, resp3: bool) -> bool {
         .input_bytes
         .fetch_add(consumed as u64, Ordering::Relaxed);
     let mut out = Reply::new(resp3);
-    crate::cmd::scripting::busy_batch(&node.script_busy, &mut reqs, &mut out);
+    run(&mut reqs, &mut out);
     write_all(fd, &out.buf);
     node.net
         .output_bytes

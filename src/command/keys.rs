@@ -19,6 +19,9 @@ pub struct InvalidArguments;
 
 /// Every key of `args` (the command name first), spec by spec, in argument order per spec.
 pub fn find_keys(meta: &Meta, args: &[Bytes]) -> Result<Vec<FoundKey>, InvalidArguments> {
+    if meta.name == "sort" {
+        return Ok(sort_keys(args));
+    }
     let mut found = Vec::new();
     for spec in &meta.key_specs {
         let Some(first) = begin(spec, args) else {
@@ -112,6 +115,33 @@ fn key_positions(
         .filter(|i| *i >= 1)
         .map(|i| i as usize)
         .collect())
+}
+
+/// SORT's keys, which its key specs leave incomplete: the key sorted and the last STORE's
+/// destination, the arguments of LIMIT, GET and BY skipped (as Redis finds them).
+fn sort_keys(args: &[Bytes]) -> Vec<FoundKey> {
+    let key = |index: usize, flags: &[&str]| FoundKey {
+        index,
+        flags: flags.iter().map(|f| f.to_string()).collect(),
+    };
+    let mut found = vec![key(1, &["RO", "access"])];
+    let mut store = None;
+    let mut i = 2;
+    while i < args.len() {
+        let a = &args[i];
+        if a.eq_ignore_ascii_case(b"limit") {
+            i += 2;
+        } else if a.eq_ignore_ascii_case(b"get") || a.eq_ignore_ascii_case(b"by") {
+            i += 1;
+        } else if a.eq_ignore_ascii_case(b"store") && i + 1 < args.len() {
+            store = Some(i + 1);
+        }
+        i += 1;
+    }
+    if let Some(s) = store {
+        found.push(key(s, &["OW", "update"]));
+    }
+    found
 }
 
 /// Commands whose key flags depend on their arguments (Redis's `variable_flags`).

@@ -158,12 +158,24 @@ impl<H: Copy> Table<H> {
         Ok(Command {
             name: m.name.as_str(),
             arity: e.arity.unwrap_or(m.arity),
-            flags: m.flags,
+            flags: m.flags | unlisted_flags(e.name),
             meta: m,
             handler: e.handler,
             subcommands,
             id,
         })
+    }
+}
+
+/// Flags Redis 7.0 gives commands internally but COMMAND does not show (so the bundled
+/// metadata lacks them): "may replicate" on the commands that can propagate something
+/// without being writes. Read-only scripts refuse them, and CLIENT PAUSE WRITE holds them.
+fn unlisted_flags(name: &str) -> u32 {
+    match name {
+        "eval" | "evalsha" | "fcall" | "pfcount" | "publish" | "spublish" => {
+            super::flags::MAY_REPLICATE
+        }
+        _ => 0,
     }
 }
 

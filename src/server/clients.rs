@@ -40,6 +40,21 @@ pub struct ClientMeta {
     pub no_evict: bool,
     pub lib_name: String,
     pub lib_ver: String,
+    /// What the client did to its transaction while a script held the server, answered
+    /// without its session; the session applies it when it runs again.
+    pub busy_tx: Option<BusyTransaction>,
+}
+
+/// A transaction's changes made while the server was busy running a script (MULTI, DISCARD,
+/// EXEC and commands refused with -BUSY inside MULTI), cumulative.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BusyTransaction {
+    /// The client is in MULTI now.
+    pub in_multi: bool,
+    /// The transaction the client was in (if any) was discarded (DISCARD, or EXEC refused).
+    pub discarded: bool,
+    /// A command of the current transaction was refused: EXEC answers EXECABORT.
+    pub flagged: bool,
 }
 
 impl ClientMeta {
@@ -306,6 +321,7 @@ impl ClientRegistry {
                 no_evict: false,
                 lib_name: String::new(),
                 lib_ver: String::new(),
+                busy_tx: None,
             }),
             kind: Mutex::new(ClientKind::Normal),
             tx,

@@ -8,7 +8,9 @@ mod connection;
 pub mod hello;
 mod listener;
 
-pub use clients::{ClientHandle, ClientKind, ClientMeta, ClientRegistry, OutputLimit};
+pub use clients::{
+    BusyTransaction, ClientHandle, ClientKind, ClientMeta, ClientRegistry, OutputLimit,
+};
 pub use connection::serve_connection;
 pub use listener::{
     bind_listeners, bind_tcp, run_listeners, ListenSpec, ListenerMsg, ListenerSwap, Listeners,

@@ -24,6 +24,7 @@ pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod table;
 pub mod zranges;
@@ -104,13 +105,23 @@ fn lookup(args: &[Bytes]) -> Result<&'static Command, String> {
 
 /// Whether this command must wait for CLIENT PAUSE. EXEC waits in WRITE mode when one of its
 /// queued commands would.
-fn paused_for(st: &NodeState, sess: &Session, cmd: &Command, name: &str) -> Option<Instant> {
+/// A script's declared flags stand for the command's own (see [`scripting::declared_flags`]).
+fn paused_for(
+    st: &NodeState,
+    sess: &Session,
+    cmd: &Command,
+    name: &str,
+    args: &[Bytes],
+) -> Option<Instant> {
     let queued = match (&sess.multi, name) {
         (Some(m), "exec") => m.flags_any | if m.pauses { flags::WRITE } else { 0 },
         _ => 0,
     };
-    let writes =
-        (cmd.flags | queued) & (flags::WRITE | flags::MAY_REPLICATE) != 0 || pauses_as_write(name);
+    let own = match scripting::declared_flags(st, cmd.flags, cmd.name, args) {
+        Some(declared) => declared & flags::WRITE != 0,
+        None => cmd.flags & (flags::WRITE | flags::MAY_REPLICATE) != 0 || pauses_as_write(name),
+    };
+    let writes = own || queued & (flags::WRITE | flags::MAY_REPLICATE) != 0;
     st.pause.holds(writes)
 }
 
@@ -133,7 +144,7 @@ pub fn execute_batch(
     }
     out.limit = normal_output_limit(node, sess);
     if node.script_busy.is_busy() {
-        return scripting::busy_batch(&node.script_busy, reqs, out);
+        return scripting::busy_batch_of(&node.script_busy, &sess.client, reqs, out);
     }
     let mut st = node.state.lock();
     if sess.paused {
@@ -147,7 +158,14 @@ pub fn execute_batch(
     let mut control = Control::Continue;
     // One clock read per batch: Redis also caches the time for the commands of an event.
     let now = now_ms();
-    sess.client.meta.lock().last_interaction = Instant::now();
+    let busy_tx = {
+        let mut meta = sess.client.meta.lock();
+        meta.last_interaction = Instant::now();
+        meta.busy_tx.take()
+    };
+    if let Some(tx) = busy_tx {
+        scripting::apply_busy_transaction(&mut st, sess, tx);
+    }
     for req in reqs.iter() {
         let args = &req.args;
         if args.is_empty() {
@@ -157,7 +175,7 @@ pub fn execute_batch(
         // CLIENT PAUSE: wait before running (the client is not in MULTI queueing).
         if st.pause.until.is_some() && (sess.multi.is_none() || lower(&args[0]) == "exec") {
             if let Ok(cmd) = lookup(args) {
-                if let Some(until) = paused_for(&st, sess, cmd, &lower(&args[0])) {
+                if let Some(until) = paused_for(&st, sess, cmd, &lower(&args[0]), args) {
                     sess.paused = true;
                     st.paused_clients += 1;
                     control = Control::Suspend {
@@ -303,7 +321,8 @@ fn run_checked(
             "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
         )
     {
-        multi::queue(sess, cmd, args, out);
+        let declared = scripting::declared_flags(st, cmd.flags, cmd.name, args);
+        multi::queue(sess, cmd, declared, args, out);
         return;
     }
     let monitored =

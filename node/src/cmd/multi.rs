@@ -12,18 +12,21 @@ use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// Adds a command to the transaction.
+/// Adds a command to the transaction. `declared`: a script's own flags, which stand for the
+/// command's (see [`super::scripting::declared_flags`]).
 pub fn queue(
     sess: &mut Session,
     cmd: &super::Command,
+    declared: Option<u32>,
     args: &[Bytes],
     out: &mut picket::resp::Reply,
 ) {
     if let Some(m) = sess.multi.as_mut() {
+        let flags = declared.unwrap_or(cmd.flags);
         m.queued.push(args.to_vec());
-        m.flags_any |= cmd.flags;
-        m.flags_missing |= !cmd.flags;
-        m.pauses |= super::pauses_as_write(cmd.name);
+        m.flags_any |= flags;
+        m.flags_missing |= !flags;
+        m.pauses |= declared.is_none() && super::pauses_as_write(cmd.name);
         sess.client.meta.lock().multi = m.queued.len() as i64;
     }
     out.simple("QUEUED");

@@ -7,10 +7,11 @@
 
 use super::{flags, Ctx};
 use crate::script::{Host, ScriptFlags};
+use crate::state::{NodeState, Session};
 use bytes::Bytes;
 use picket::args::eq_ic;
 use picket::resp::{Reply, Request};
-use picket::server::Control;
+use picket::server::{BusyTransaction, ClientHandle, Control};
 
 /// The caller's side of a running script.
 pub struct ScriptHost<'c, 'a> {
@@ -81,10 +82,11 @@ impl ScriptHost<'_, '_> {
         if self.oom && cmd.has(flags::DENYOOM) {
             return Err(OOM_ERR.into());
         }
+        // Commands that may replicate (PUBLISH, PFCOUNT) count as writes for a read-only script.
+        if self.read_only && cmd.flags & (flags::WRITE | flags::MAY_REPLICATE) != 0 {
+            return Err("ERR Write commands are not allowed from read-only scripts.".into());
+        }
         if cmd.has(flags::WRITE) {
-            if self.read_only {
-                return Err("ERR Write commands are not allowed from read-only scripts.".into());
-            }
             if !self.ctx.sess.repl.is_master
                 && st.repl.is_replica()
                 && st.settings.replica_read_only
@@ -357,10 +359,18 @@ pub fn script_help(ctx: &mut Ctx, _a: &[Bytes]) {
     ]);
 }
 
-/// While a script has run past `busy-reply-threshold`: a batch is answered without the
-/// state. SCRIPT KILL / FUNCTION KILL stop the script, SHUTDOWN NOSAVE exits, FUNCTION
-/// STATS is answered by the running script's side, everything else gets -BUSY.
-pub fn busy_batch(busy: &crate::script::Busy, reqs: &mut Vec<Request>, out: &mut Reply) -> Control {
+/// While a script has run past `busy-reply-threshold`: a batch of `client` is answered
+/// without the state. SCRIPT KILL / FUNCTION KILL stop the script, SHUTDOWN NOSAVE exits,
+/// FUNCTION STATS is answered by the running script's side; MULTI, DISCARD and EXEC work on
+/// the client's transaction as Redis's do while busy (recorded in the client's
+/// [`BusyTransaction`], which its session applies when it runs again); QUIT closes;
+/// everything else gets -BUSY (and, inside MULTI, fails the transaction).
+pub fn busy_batch(
+    busy: &crate::script::Busy,
+    tx: &mut BusyTransaction,
+    reqs: &mut Vec<Request>,
+    out: &mut Reply,
+) -> Control {
     let function = busy.is_function();
     let busy_err = format!(
         "BUSY Redis is busy running a script. You can only call {} or SHUTDOWN NOSAVE.",
@@ -370,9 +380,10 @@ pub fn busy_batch(busy: &crate::script::Busy, reqs: &mut Vec<Request>, out: &mut
             "SCRIPT KILL"
         }
     );
+    let mut close = false;
     for req in reqs.drain(..) {
         let args = &req.args;
-        if args.is_empty() {
+        if args.is_empty() || close {
             continue;
         }
         let name = picket::args::lower(&args[0]);
@@ -402,8 +413,119 @@ pub fn busy_batch(busy: &crate::script::Busy, reqs: &mut Vec<Request>, out: &mut
                 tracing::warn!("Redis is now ready to exit, bye bye...");
                 std::process::exit(0);
             }
-            _ => out.error(&busy_err),
+            ("multi", _) if tx.in_multi => out.error("ERR MULTI calls can not be nested"),
+            ("multi", _) => {
+                tx.in_multi = true;
+                tx.flagged = false;
+                out.ok();
+            }
+            ("discard", _) if !tx.in_multi => out.error("ERR DISCARD without MULTI"),
+            ("discard", _) => {
+                *tx = BusyTransaction {
+                    discarded: true,
+                    ..Default::default()
+                };
+                out.ok();
+            }
+            // EXEC is refused while busy, and a refused EXEC discards the transaction.
+            ("exec", _) if tx.in_multi => {
+                *tx = BusyTransaction {
+                    discarded: true,
+                    ..Default::default()
+                };
+                out.error(&format!(
+                    "EXECABORT Transaction discarded because of: {busy_err}"
+                ));
+            }
+            ("quit", _) => {
+                out.ok();
+                close = true;
+            }
+            _ => {
+                tx.flagged |= tx.in_multi;
+                out.error(&busy_err);
+            }
         }
     }
-    Control::Continue
+    if close {
+        Control::Close
+    } else {
+        Control::Continue
+    }
+}
+
+/// [`busy_batch`] for a registered client: its transaction's changes are kept in its
+/// handle for its session.
+pub fn busy_batch_of(
+    busy: &crate::script::Busy,
+    client: &ClientHandle,
+    reqs: &mut Vec<Request>,
+    out: &mut Reply,
+) -> Control {
+    let mut meta = client.meta.lock();
+    let before = meta.busy_tx.unwrap_or(BusyTransaction {
+        in_multi: meta.multi >= 0,
+        ..Default::default()
+    });
+    let mut tx = before;
+    let control = busy_batch(busy, &mut tx, reqs, out);
+    if tx != before || meta.busy_tx.is_some() {
+        // CLIENT LIST's `multi=` follows the transaction.
+        if !tx.in_multi {
+            meta.multi = -1;
+        } else if tx.discarded || !before.in_multi {
+            meta.multi = 0;
+        }
+        meta.busy_tx = Some(tx);
+    }
+    control
+}
+
+/// Applies what the client did to its transaction while a script was busy (see
+/// [`busy_batch`]).
+pub fn apply_busy_transaction(st: &mut NodeState, sess: &mut Session, tx: BusyTransaction) {
+    if tx.discarded && sess.multi.is_some() {
+        super::multi::discard_state(st, sess);
+    }
+    if tx.in_multi && (tx.discarded || sess.multi.is_none()) {
+        sess.multi = Some(Default::default());
+        sess.client.meta.lock().multi = 0;
+    }
+    if tx.flagged {
+        if let Some(m) = &mut sess.multi {
+            m.error = true;
+        }
+    }
+}
+
+/// A script command's flags as Redis 7.0 computes them for the checks made before it runs
+/// (CLIENT PAUSE WRITE): a script that declares flags (a shebang; every function) is a write
+/// unless it says `no-writes`, is deny-oom unless `no-writes` or `allow-oom`, and no longer
+/// "may replicate". None: not a script command, or a script without declared flags.
+pub fn declared_flags(st: &NodeState, cmd_flags: u32, name: &str, args: &[Bytes]) -> Option<u32> {
+    let declared = match (name, args.get(1)) {
+        ("eval" | "eval_ro", Some(body)) => crate::script::shebang::parse(body).ok().flatten(),
+        ("evalsha" | "evalsha_ro", Some(sha)) => st
+            .scripts
+            .as_ref()
+            .and_then(|e| e.get(&String::from_utf8_lossy(sha)).and_then(|c| c.flags)),
+        ("fcall" | "fcall_ro", Some(f)) => st
+            .functions
+            .as_ref()
+            .and_then(|e| e.find(&String::from_utf8_lossy(f)).map(|f| f.flags)),
+        _ => None,
+    };
+    let f = declared?;
+    let mut out =
+        cmd_flags & !(flags::STALE | flags::DENYOOM | flags::WRITE | flags::MAY_REPLICATE);
+    if !f.no_writes && !f.allow_oom {
+        out |= flags::DENYOOM;
+    }
+    if !f.no_writes {
+        out |= flags::WRITE;
+    }
+    if f.allow_stale {
+        out |= flags::STALE;
+    }
+    Some(out)
 }

@@ -10,8 +10,8 @@
 use super::connection::client;
 use super::{
     bitfield, bitmaps, cluster, config, connection, debug, expire, functions, hashes, info, keys,
-    lists, multi, psync, pubsub, replication, scripting, server, sets, strings, zranges, zsetops,
-    zsets, Ctx, Handler, NodeProgram,
+    lists, multi, psync, pubsub, replication, scripting, server, sets, sort, strings, zranges,
+    zsetops, zsets, Ctx, Handler, NodeProgram,
 };
 use bytes::Bytes;
 use picket::command::{Entry, Table};
@@ -225,6 +225,8 @@ pub static ENTRIES: &[E] = &[
     E::new("smembers", sets::smembers),
     E::new("smismember", sets::smismember),
     E::new("smove", sets::smove),
+    E::new("sort", sort::sort),
+    E::new("sort_ro", sort::sort_ro),
     E::new("spop", sets::spop),
     E::new("srandmember", sets::srandmember),
     E::new("srem", sets::srem),
