@@ -9,6 +9,7 @@ use bytes::Bytes;
 pub const ACTED_ON: &[&str] = &[
     "port",
     "busy-reply-threshold",
+    "hll-sparse-max-bytes",
     "notify-keyspace-events",
     "key-load-delay",
     "rdb-key-save-delay",

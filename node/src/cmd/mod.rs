@@ -14,6 +14,7 @@ pub mod debug;
 pub mod expire;
 pub mod functions;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod info;
 pub mod keys;
 pub mod lists;

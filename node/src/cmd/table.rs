@@ -9,9 +9,9 @@
 
 use super::connection::client;
 use super::{
-    bitfield, bitmaps, cluster, config, connection, debug, expire, functions, hashes, info, keys,
-    lists, multi, psync, pubsub, replication, scripting, server, sets, sort, strings, zranges,
-    zsetops, zsets, Ctx, Handler, NodeProgram,
+    bitfield, bitmaps, cluster, config, connection, debug, expire, functions, hashes, hyperloglog,
+    info, keys, lists, multi, psync, pubsub, replication, scripting, server, sets, sort, strings,
+    zranges, zsetops, zsets, Ctx, Handler, NodeProgram,
 };
 use bytes::Bytes;
 use picket::command::{Entry, Table};
@@ -169,6 +169,11 @@ pub static ENTRIES: &[E] = &[
     E::new("pexpire", expire::pexpire),
     E::new("pexpireat", expire::pexpireat),
     E::new("pexpiretime", expire::pexpiretime),
+    E::new("pfadd", hyperloglog::pfadd),
+    E::new("pfcount", hyperloglog::pfcount),
+    E::new("pfdebug", hyperloglog::pfdebug),
+    E::new("pfmerge", hyperloglog::pfmerge),
+    E::new("pfselftest", hyperloglog::pfselftest),
     E::new("ping", connection::ping),
     E::new("psetex", strings::psetex),
     E::new("psubscribe", pubsub::psubscribe),

@@ -4,6 +4,7 @@
 pub mod capture;
 pub mod dict;
 pub mod hash;
+pub mod hll;
 pub mod lru;
 #[cfg(test)]
 mod model_tests;

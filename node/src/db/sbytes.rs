@@ -44,6 +44,14 @@ impl SBytes {
         }
     }
 
+    /// The bytes as a vector (no copy when they are on the heap).
+    pub fn into_vec(self) -> Vec<u8> {
+        match self {
+            SBytes::Inline { len, data } => data[..len as usize].to_vec(),
+            SBytes::Heap(b) => b.into_vec(),
+        }
+    }
+
     /// The bytes, for changing them in place (the length stays).
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         match self {

@@ -26,6 +26,7 @@ pub struct HotConfig {
     pub active_expire_effort: u64,
     pub databases: usize,
     pub debug_command: String,
+    pub hll_sparse_max_bytes: usize,
 }
 
 impl HotConfig {
@@ -53,6 +54,7 @@ impl HotConfig {
             active_expire_effort: config.get_i64("active-expire-effort").clamp(1, 10) as u64,
             databases: config.get_i64("databases") as usize,
             debug_command: config.get("enable-debug-command").to_string(),
+            hll_sparse_max_bytes: config.get_i64("hll-sparse-max-bytes").max(0) as usize,
         }
     }
 }
