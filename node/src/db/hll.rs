@@ -118,6 +118,19 @@ pub fn dense_set(regs: &mut [u8], i: usize, v: u8) {
     }
 }
 
+/// Calls `f(i, value)` for every register of dense registers, four registers (three bytes)
+/// at a time.
+fn dense_each(regs: &[u8], mut f: impl FnMut(usize, u8)) {
+    for (c, b) in regs.chunks_exact(3).enumerate() {
+        let w = b[0] as u32 | (b[1] as u32) << 8 | (b[2] as u32) << 16;
+        let i = c * 4;
+        f(i, (w & 63) as u8);
+        f(i + 1, ((w >> 6) & 63) as u8);
+        f(i + 2, ((w >> 12) & 63) as u8);
+        f(i + 3, ((w >> 18) & 63) as u8);
+    }
+}
+
 fn is_zero(op: u8) -> bool {
     op & 0xc0 == 0
 }
@@ -350,9 +363,11 @@ fn merge_adjacent(s: &mut Vec<u8>, from: Option<usize>) {
 /// Raises `max[i]` to the value's register `i`, for every register.
 pub fn merge_into(max: &mut [u8], s: &[u8]) -> Result<(), Corrupt> {
     if s[4] == DENSE {
-        for (i, m) in max.iter_mut().enumerate() {
-            *m = (*m).max(dense_get(&s[HDR..], i));
-        }
+        dense_each(&s[HDR..], |i, v| {
+            if v > max[i] {
+                max[i] = v;
+            }
+        });
         return Ok(());
     }
     sparse_runs(&s[HDR..], |first, span, value| {
@@ -368,9 +383,7 @@ pub fn merge_into(max: &mut [u8], s: &[u8]) -> Result<(), Corrupt> {
 pub fn count(s: &[u8]) -> Result<u64, Corrupt> {
     let mut histo = [0u32; 64];
     if s[4] == DENSE {
-        for i in 0..REGISTERS {
-            histo[dense_get(&s[HDR..], i) as usize] += 1;
-        }
+        dense_each(&s[HDR..], |_, v| histo[v as usize] += 1);
     } else {
         sparse_runs(&s[HDR..], |_, span, value| {
             histo[value as usize & 63] += span as u32;
@@ -459,6 +472,12 @@ mod tests {
         for i in 0..REGISTERS {
             assert_eq!(dense_get(&regs, i), (i % 64) as u8);
         }
+        let mut seen = 0;
+        dense_each(&regs, |i, v| {
+            assert_eq!(v, (i % 64) as u8);
+            seen += 1;
+        });
+        assert_eq!(seen, REGISTERS);
     }
 
     #[test]
