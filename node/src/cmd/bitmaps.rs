@@ -10,6 +10,10 @@ use picket::args::{eq_ic, int_arg, ERR_NOT_INT, ERR_SYNTAX, ERR_WRONGTYPE};
 use picket::resp::Reply;
 use std::borrow::Cow;
 
+/// The command's error reply was already sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent;
+
 pub const ERR_BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";
 
 /// A bit offset argument. With `bits` set, `#N` means the N-th field of that width
@@ -39,14 +43,14 @@ pub fn read_string<'a>(
     db: usize,
     key: &[u8],
     now: i64,
-) -> Result<Option<Cow<'a, [u8]>>, ()> {
+) -> Result<Option<Cow<'a, [u8]>>, Sent> {
     match ks.lookup(db, key, now).map(|e| &e.val) {
         None => Ok(None),
         Some(Value::Str(s)) => Ok(Some(s.as_bytes())),
         #[allow(unreachable_patterns)]
         Some(_) => {
             out.error(ERR_WRONGTYPE);
-            Err(())
+            Err(Sent)
         }
     }
 }
@@ -67,7 +71,7 @@ pub fn string_for_bits<'a>(
     ctx: &'a mut Ctx,
     key: &[u8],
     min_len: usize,
-) -> Result<(&'a mut [u8], bool), ()> {
+) -> Result<(&'a mut [u8], bool), Sent> {
     let db = ctx.db();
     let grown = match ctx.st.ks.lookup_write(db, key, ctx.now).map(|e| &mut e.val) {
         None => {
@@ -90,7 +94,7 @@ pub fn string_for_bits<'a>(
         #[allow(unreachable_patterns)]
         Some(_) => {
             ctx.out.error(ERR_WRONGTYPE);
-            return Err(());
+            return Err(Sent);
         }
     };
     match ctx.st.ks.entry_mut(db, key).map(|e| &mut e.val) {
@@ -226,7 +230,7 @@ pub fn bitcount(ctx: &mut Ctx, a: &[Bytes]) {
     let s = match string_at!(ctx, &a[1]) {
         Ok(Some(s)) => s,
         Ok(None) => return ctx.out.int(0),
-        Err(()) => return,
+        Err(Sent) => return,
     };
     let range = match a.len() {
         2 => resolve_range(0, -1, s.len(), false),
@@ -256,7 +260,7 @@ pub fn bitpos(ctx: &mut Ctx, a: &[Bytes]) {
     let s = match string_at!(ctx, &a[1]) {
         Ok(Some(s)) => s,
         Ok(None) => return ctx.out.int(if bit == 1 { -1 } else { 0 }),
-        Err(()) => return,
+        Err(Sent) => return,
     };
     let (range, end_given) = match a.len() {
         3 => (resolve_range(0, -1, s.len(), false), false),
@@ -332,7 +336,7 @@ pub fn bitop(ctx: &mut Ctx, a: &[Bytes]) {
     for key in &a[3..] {
         match string_at!(ctx, key) {
             Ok(s) => sources.push(s.map(Cow::into_owned).unwrap_or_default()),
-            Err(()) => return,
+            Err(Sent) => return,
         }
     }
     let result = combine(op, &sources);
