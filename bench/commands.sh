@@ -17,11 +17,7 @@
 bench_init picket-node
 ROUNDS=${1:-3}
 N=${2:-100000}
-PICKET=${PICKET:-target/release/picket-node}
-tmp=$BENCH_TMP
-PPORT=$BENCH_PORT; RPORT=$((PPORT + 1))
-start_server "$PIN_S" $PICKET $PPORT "$tmp/p"; PP=$SERVER_PID
-start_server "$PIN_S" redis-server $RPORT "$tmp/r" --appendonly no; RP=$SERVER_PID
+start_pair
 
 for port in $PPORT $RPORT; do
   {
@@ -33,14 +29,6 @@ for port in $PPORT $RPORT; do
   } | redis-cli -p $port >/dev/null
 done
 
-run() { # port pid pipeline requests command... -> "rps cpu_us_per_request"
-  local port=$1 pid=$2 p=$3 n=$4 before after rps
-  shift 4
-  before=$(cpu_ns "$pid")
-  rps=$($PIN_C redis-benchmark -p "$port" -c 50 -n "$n" -P "$p" -r 1000000 -q --csv "$@" 2>/dev/null | tail -n 1 | tr -d '"' | awk -F, '{ print $2 }')
-  after=$(cpu_ns "$pid")
-  awk -v r="$rps" -v t=$((after - before)) -v n="$n" 'BEGIN { printf "%s %.4f\n", r, t / 1000 / n }'
-}
 TESTS="pfadd pfcount pfcount-2 bitcount setbit sort-100 sort-by-100"
 declare -A PR RR PC RC
 for P in 1 16; do
@@ -56,8 +44,8 @@ for P in 1 16; do
         sort-100) n=$((N / 5)); cmd=(sort nums) ;;
         sort-by-100) n=$((N / 10)); cmd=(sort nums by w_* get '#') ;;
       esac
-      read -r v c < <(run $PPORT "$PP" "$P" "$n" "${cmd[@]}"); PR["$P $t"]+="$v "; PC["$P $t"]+="$c "
-      read -r v c < <(run $RPORT "$RP" "$P" "$n" "${cmd[@]}"); RR["$P $t"]+="$v "; RC["$P $t"]+="$c "
+      read -r v c < <(bench_rate $PPORT "$PP" "$P" "$n" -r 1000000 "${cmd[@]}"); PR["$P $t"]+="$v "; PC["$P $t"]+="$c "
+      read -r v c < <(bench_rate $RPORT "$RP" "$P" "$n" -r 1000000 "${cmd[@]}"); RR["$P $t"]+="$v "; RC["$P $t"]+="$c "
     done
   done
 done

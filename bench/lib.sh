@@ -86,3 +86,24 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[i
 
 # ms : milliseconds since the epoch.
 ms() { date +%s%3N; }
+
+# Starts picket-node ($PICKET, default target/release/picket-node) and redis-server on
+# $PPORT / $RPORT, pinned to the server CPU: their pids in $PP / $RP.
+start_pair() {
+  PICKET=${PICKET:-target/release/picket-node}
+  PPORT=$BENCH_PORT; RPORT=$((PPORT + 1))
+  start_server "$PIN_S" "$PICKET" $PPORT "$BENCH_TMP/p"; PP=$SERVER_PID
+  start_server "$PIN_S" redis-server $RPORT "$BENCH_TMP/r" --appendonly no; RP=$SERVER_PID
+}
+
+# bench_rate PORT PID PIPELINE REQUESTS [redis-benchmark options] COMMAND...: redis-benchmark
+# -c 50 against one server; prints "requests-per-second cpu-us-per-request" (the server's
+# CPU time over the run).
+bench_rate() {
+  local port=$1 pid=$2 p=$3 n=$4 before after rps
+  shift 4
+  before=$(cpu_ns "$pid")
+  rps=$($PIN_C redis-benchmark -p "$port" -c 50 -n "$n" -P "$p" -q --csv "$@" 2>/dev/null | tail -n 1 | tr -d '"' | awk -F, '{ print $2 }')
+  after=$(cpu_ns "$pid")
+  awk -v r="$rps" -v t=$((after - before)) -v n="$n" 'BEGIN { printf "%s %.4f\n", r, t / 1000 / n }'
+}

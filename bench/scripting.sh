@@ -12,11 +12,7 @@
 bench_init picket-node
 ROUNDS=${1:-3}
 N=${2:-200000}
-PICKET=${PICKET:-target/release/picket-node}
-tmp=$BENCH_TMP
-PPORT=$BENCH_PORT; RPORT=$((PPORT + 1))
-start_server "$PIN_S" $PICKET $PPORT "$tmp/p"; PP=$SERVER_PID
-start_server "$PIN_S" redis-server $RPORT "$tmp/r" --appendonly no; RP=$SERVER_PID
+start_pair
 
 ONE='return 1'
 INCR='for i = 1, 100 do redis.call("INCR", KEYS[1]) end return 1'
@@ -27,14 +23,6 @@ done
 SHA_ONE=$(redis-cli -p $RPORT script load "$ONE")
 SHA_INCR=$(redis-cli -p $RPORT script load "$INCR")
 
-run() { # port pid pipeline requests command... -> "rps cpu_us_per_request"
-  local port=$1 pid=$2 p=$3 n=$4 before after rps
-  shift 4
-  before=$(cpu_ns "$pid")
-  rps=$($PIN_C redis-benchmark -p "$port" -c 50 -n "$n" -P "$p" -q --csv "$@" 2>/dev/null | tail -n 1 | tr -d '"' | awk -F, '{ print $2 }')
-  after=$(cpu_ns "$pid")
-  awk -v r="$rps" -v t=$((after - before)) -v n="$n" 'BEGIN { printf "%s %.4f\n", r, t / 1000 / n }'
-}
 declare -A PR RR PC RC
 for P in 1 16; do
   for r in $(seq "$ROUNDS"); do
@@ -43,8 +31,8 @@ for P in 1 16; do
         evalsha-1line) n=$N; cmd=(evalsha "$SHA_ONE" 0) ;;
         incr-100) n=$((N / 10)); cmd=(evalsha "$SHA_INCR" 1 counter) ;;
       esac
-      read -r v c < <(run $PPORT "$PP" "$P" "$n" "${cmd[@]}"); PR["$P $t"]+="$v "; PC["$P $t"]+="$c "
-      read -r v c < <(run $RPORT "$RP" "$P" "$n" "${cmd[@]}"); RR["$P $t"]+="$v "; RC["$P $t"]+="$c "
+      read -r v c < <(bench_rate $PPORT "$PP" "$P" "$n" "${cmd[@]}"); PR["$P $t"]+="$v "; PC["$P $t"]+="$c "
+      read -r v c < <(bench_rate $RPORT "$RP" "$P" "$n" "${cmd[@]}"); RR["$P $t"]+="$v "; RC["$P $t"]+="$c "
     done
   done
 done
