@@ -9,6 +9,9 @@
 #                 which offsets refuse, so one offset, alternating values);
 #   sort-100      SORT of a 100-element list of numbers;
 #   sort-by-100   SORT ... BY w_* GET # of the same list (a key lookup per element);
+#   geoadd        GEOADD of a new member (one position) to one geo set;
+#   geosearch     GEOSEARCH ... BYRADIUS 5 km COUNT 10 ASC WITHDIST in a set of 10000 points
+#                 spread over 1 x 1 degree;
 # at -P 1 and -P 16. Prints requests per second and their ratio Picket/Redis, and each
 # server's CPU time per request and the ratio redis/picket (medians of the rounds).
 #
@@ -26,10 +29,11 @@ for port in $PPORT $RPORT; do
     for i in $(seq 1 100); do echo "RPUSH nums $(( (i * 7919) % 1000 ))"; echo "SET w_$(( (i * 7919) % 1000 )) $((i % 17))"; done
     for i in $(seq 1 5000); do echo "PFADD hll2 e$i"; done
     echo "PFADD hll3 a b c"
+    awk 'BEGIN { srand(7); for (i = 0; i < 100; i++) { l = "GEOADD pts"; for (j = 0; j < 100; j++) l = l sprintf(" %.6f %.6f p%d", 13 + rand(), 52 + rand(), i * 100 + j); print l } }'
   } | redis-cli -p $port >/dev/null
 done
 
-TESTS="pfadd pfcount pfcount-2 bitcount setbit sort-100 sort-by-100"
+TESTS="pfadd pfcount pfcount-2 bitcount setbit sort-100 sort-by-100 geoadd geosearch"
 declare -A PR RR PC RC
 for P in 1 16; do
   for r in $(seq "$ROUNDS"); do
@@ -43,6 +47,8 @@ for P in 1 16; do
         setbit) cmd=(setbit bigbits 777777 $((r % 2))) ;;
         sort-100) n=$((N / 5)); cmd=(sort nums) ;;
         sort-by-100) n=$((N / 10)); cmd=(sort nums by w_* get '#') ;;
+        geoadd) cmd=(geoadd gw 13.4 52.5 m__rand_int__) ;;
+        geosearch) n=$((N / 5)); cmd=(geosearch pts fromlonlat 13.5 52.5 byradius 5 km count 10 asc withdist) ;;
       esac
       read -r v c < <(bench_rate $PPORT "$PP" "$P" "$n" -r 1000000 "${cmd[@]}"); PR["$P $t"]+="$v "; PC["$P $t"]+="$c "
       read -r v c < <(bench_rate $RPORT "$RP" "$P" "$n" -r 1000000 "${cmd[@]}"); RR["$P $t"]+="$v "; RC["$P $t"]+="$c "

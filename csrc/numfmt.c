@@ -89,6 +89,12 @@ int picket_fmt_g17(double d, char *out, size_t outlen) {
     return snprintf(out, outlen, "%.17g", d);
 }
 
+/* `%.*f`: GEO distances (4 places) and coordinates (17 places, as Redis prints a double
+   widened to long double with %.17Lf, which gives the same digits). */
+int picket_fmt_fixed(double d, int places, char *out, size_t outlen) {
+    return snprintf(out, outlen, "%.*f", places, d);
+}
+
 /* SORT's score of an element: strtod over the whole string as C sees it (up to a NUL byte),
    leading blanks and the empty string (0) allowed; ERANGE and NaN refused. */
 int picket_sort_strtod(const char *s, size_t len, double *out) {

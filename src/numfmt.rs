@@ -19,6 +19,7 @@ extern "C" {
     fn picket_strcoll(a: *const c_char, alen: usize, b: *const c_char, blen: usize) -> c_int;
     fn picket_sort_strtod(s: *const c_char, len: usize, out: *mut f64) -> c_int;
     fn picket_fmt_g17(d: f64, out: *mut c_char, outlen: usize) -> c_int;
+    fn picket_fmt_fixed(d: f64, places: c_int, out: *mut c_char, outlen: usize) -> c_int;
 }
 
 /// Why a long-double increment failed.
@@ -134,6 +135,31 @@ pub fn fmt_g17(d: f64) -> String {
     String::from_utf8_lossy(&out[..n.max(0) as usize]).into_owned()
 }
 
+/// `%.<places>f` as C prints it (`places` at most 17). Infinities print as `inf` / `-inf`.
+pub fn fmt_fixed(d: f64, places: u8) -> String {
+    // %.17f of the largest double is 309 digits and 18 more.
+    let mut out = [0u8; 400];
+    let places = places.min(17) as c_int;
+    // SAFETY: `out` is writable for its length and snprintf never writes past it.
+    let n = unsafe { picket_fmt_fixed(d, places, out.as_mut_ptr() as *mut c_char, out.len()) };
+    let n = (n.max(0) as usize).min(out.len() - 1);
+    String::from_utf8_lossy(&out[..n]).into_owned()
+}
+
+/// A double as Redis's "human" long-double text: `%.17Lf` with the trailing zeros (and a
+/// bare point) removed, `-0` as `0` (GEOPOS and the coordinates of GEOSEARCH).
+pub fn fmt_human(d: f64) -> String {
+    let mut s = fmt_fixed(d, 17);
+    if s.contains('.') {
+        let keep = s.trim_end_matches('0').trim_end_matches('.').len();
+        s.truncate(keep);
+    }
+    if s == "-0" {
+        s = "0".into();
+    }
+    s
+}
+
 /// The text of a double reply (addReplyDouble in Redis 7.0).
 pub fn fmt_double_reply(d: f64) -> String {
     if d.is_infinite() {
@@ -203,6 +229,16 @@ mod tests {
             incr_long_double(Some(b"1"), b"inf"),
             Err(IncrFloatError::NanOrInfinity)
         );
+    }
+
+    #[test]
+    fn fixed_and_human() {
+        assert_eq!(fmt_fixed(166274.15156960033, 4), "166274.1516");
+        assert_eq!(fmt_fixed(0.03125, 4), "0.0312");
+        assert_eq!(fmt_human(13.361389338970184), "13.36138933897018433");
+        assert_eq!(fmt_human(180.0), "180");
+        assert_eq!(fmt_human(-0.0), "0");
+        assert_eq!(fmt_fixed(f64::MAX, 17).len(), 309 + 18);
     }
 
     #[test]

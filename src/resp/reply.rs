@@ -174,6 +174,19 @@ impl Reply {
         }
     }
 
+    /// A double in Redis's "human" long-double text ([`numfmt::fmt_human`]): `,<text>` in
+    /// RESP3, a bulk string in RESP2 (addReplyHumanLongDouble; GEOPOS coordinates).
+    pub fn human_double(&mut self, d: f64) {
+        let s = numfmt::fmt_human(d);
+        if self.resp3 {
+            self.buf.push(b',');
+            self.buf.extend_from_slice(s.as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(s.as_bytes());
+        }
+    }
+
     /// A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
     pub fn boolean(&mut self, b: bool) {
         if self.resp3 {

@@ -13,6 +13,7 @@ pub mod connection;
 pub mod debug;
 pub mod expire;
 pub mod functions;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod info;

@@ -9,7 +9,7 @@
 
 use super::connection::client;
 use super::{
-    bitfield, bitmaps, cluster, config, connection, debug, expire, functions, hashes, hyperloglog,
+    bitfield, bitmaps, cluster, config, connection, debug, expire, functions, geo, hashes, hyperloglog,
     info, keys, lists, multi, psync, pubsub, replication, scripting, server, sets, sort, strings,
     zranges, zsetops, zsets, Ctx, Handler, NodeProgram,
 };
@@ -109,6 +109,16 @@ pub static ENTRIES: &[E] = &[
         E::new("restore", functions::restore),
         E::new("stats", functions::stats),
     ]),
+    E::new("geoadd", geo::geoadd),
+    E::new("geodist", geo::geodist),
+    E::new("geohash", geo::geohash),
+    E::new("geopos", geo::geopos),
+    E::new("georadius", geo::georadius),
+    E::new("georadius_ro", geo::georadius_ro),
+    E::new("georadiusbymember", geo::georadiusbymember),
+    E::new("georadiusbymember_ro", geo::georadiusbymember_ro),
+    E::new("geosearch", geo::geosearch),
+    E::new("geosearchstore", geo::geosearchstore),
     E::new("get", strings::get),
     E::new("getdel", strings::getdel),
     E::new("getex", strings::getex),

@@ -74,6 +74,18 @@ pub fn zadd(ctx: &mut Ctx, a: &[Bytes]) {
     }
 }
 
+/// ZADD with already parsed pairs and flags, for GEOADD: `a` is the ZADD command line that
+/// gets propagated.
+pub fn zadd_scored(ctx: &mut Ctx, a: &[Bytes], pairs: &[(f64, &Bytes)], nx: bool, xx: bool, ch: bool) {
+    let f = AddFlags {
+        nx,
+        xx,
+        ch,
+        ..AddFlags::default()
+    };
+    zadd_pairs(ctx, a, pairs, f)
+}
+
 /// What a ZADD did: members added, scores changed, the last score set (for INCR).
 struct Added {
     added: usize,

@@ -3,6 +3,7 @@
 
 pub mod capture;
 pub mod dict;
+pub mod geohash;
 pub mod hash;
 pub mod hll;
 pub mod lru;

@@ -203,6 +203,17 @@ impl<'a> ZView<'a> {
         }
     }
 
+    /// The entries from `rank` on, in order.
+    pub fn iter_from(&self, rank: usize) -> Box<dyn Iterator<Item = (f64, &'a [u8])> + '_> {
+        match self {
+            ZView::Pack(v) => Box::new(v.iter().skip(rank).copied()),
+            ZView::Skip(c) => {
+                let c: &'a Chunked = c;
+                Box::new(c.iter_from(rank))
+            }
+        }
+    }
+
     /// `n` entries from `rank` on, in order.
     pub fn take(&self, rank: usize, n: usize) -> Vec<(f64, &'a [u8])> {
         match self {
