@@ -15,7 +15,8 @@
 # at -P 1 and -P 16. Prints requests per second and their ratio Picket/Redis, and each
 # server's CPU time per request and the ratio redis/picket (medians of the rounds).
 #
-#   bench/commands.sh [rounds] [requests]   (PICKET=path runs another picket-node build)
+#   bench/commands.sh [rounds] [requests]   (PICKET=path runs another picket-node build;
+#                                            TESTS="geosearch pfadd" picks tests)
 . "$(dirname "$0")/lib.sh"
 bench_init picket-node
 ROUNDS=${1:-3}
@@ -33,7 +34,7 @@ for port in $PPORT $RPORT; do
   } | redis-cli -p $port >/dev/null
 done
 
-TESTS="pfadd pfcount pfcount-2 bitcount setbit sort-100 sort-by-100 geoadd geosearch"
+TESTS=${TESTS:-"pfadd pfcount pfcount-2 bitcount setbit sort-100 sort-by-100 geoadd geosearch"}
 declare -A PR RR PC RC
 for P in 1 16; do
   for r in $(seq "$ROUNDS"); do

@@ -12,6 +12,7 @@ use crate::db::ZSetVal;
 use bytes::Bytes;
 use picket::args::{eq_ic, ArgError, Args, ERR_NOT_FLOAT, ERR_NOT_INT, ERR_SYNTAX};
 use picket::numfmt::{fmt_fixed, parse_double, parse_i64};
+use picket::resp::Reply;
 
 const ERR_UNIT: &str = "ERR unsupported unit provided. please use M, KM, FT, MI";
 const ERR_MEMBER: &str = "ERR could not decode requested zset member";
@@ -362,8 +363,8 @@ impl Query {
 }
 
 /// One match of a search.
-struct Hit {
-    member: Vec<u8>,
+struct Hit<'a> {
+    member: &'a [u8],
     score: f64,
     dist: f64,
     pos: (f64, f64),
@@ -371,7 +372,7 @@ struct Hit {
 
 /// The members of `z` inside `shape` around `center`, in the order Redis finds them (cell by
 /// cell, by score within a cell), stopping at `limit` (0: no limit).
-fn search(z: &ZSetVal, shape: &Shape, center: (f64, f64), limit: usize) -> Vec<Hit> {
+fn search<'a>(z: &'a ZSetVal, shape: &Shape, center: (f64, f64), limit: usize) -> Vec<Hit<'a>> {
     let cells = geohash::search_cells(shape, center);
     let view = z.view();
     let mut hits = Vec::new();
@@ -392,7 +393,7 @@ fn search(z: &ZSetVal, shape: &Shape, center: (f64, f64), limit: usize) -> Vec<H
             let pos = geohash::decode_score(score);
             if let Some(dist) = shape.contains(center, pos) {
                 hits.push(Hit {
-                    member: m.to_vec(),
+                    member: m,
                     score,
                     dist,
                     pos,
@@ -436,43 +437,47 @@ fn run(ctx: &mut Ctx, a: &[Bytes], kind: Kind) {
         hits.truncate(q.count);
     }
     match &q.store {
-        Some(dst) => store(ctx, a, dst, &hits, &q, kind),
-        None => reply(ctx, &hits, &q),
+        Some(dst) => {
+            let items: Vec<(f64, Vec<u8>)> = hits
+                .iter()
+                .map(|h| {
+                    let score = if q.storedist { h.dist / q.per_unit } else { h.score };
+                    (score, h.member.to_vec())
+                })
+                .collect();
+            store(ctx, a, dst, &items, kind)
+        }
+        None => reply(ctx.out, &hits, &q),
     }
 }
 
-fn reply(ctx: &mut Ctx, hits: &[Hit], q: &Query) {
+fn reply(out: &mut Reply, hits: &[Hit], q: &Query) {
     let fields = usize::from(q.withdist) + usize::from(q.withhash) + usize::from(q.withcoord);
-    ctx.out.array(hits.len());
+    out.array(hits.len());
     for h in hits {
         if fields == 0 {
-            ctx.out.bulk(&h.member);
+            out.bulk(h.member);
             continue;
         }
-        ctx.out.array(fields + 1);
-        ctx.out.bulk(&h.member);
+        out.array(fields + 1);
+        out.bulk(h.member);
         if q.withdist {
-            ctx.out.bulk(distance_text(h.dist / q.per_unit).as_bytes());
+            out.bulk(distance_text(h.dist / q.per_unit).as_bytes());
         }
         if q.withhash {
-            ctx.out.int(h.score as i64);
+            out.int(h.score as i64);
         }
         if q.withcoord {
-            ctx.out.array(2);
-            ctx.out.human_double(h.pos.0);
-            ctx.out.human_double(h.pos.1);
+            out.array(2);
+            out.human_double(h.pos.0);
+            out.human_double(h.pos.1);
         }
     }
 }
 
-fn store(ctx: &mut Ctx, a: &[Bytes], dst: &Bytes, hits: &[Hit], q: &Query, kind: Kind) {
-    let items: Vec<(f64, Vec<u8>)> = hits
-        .iter()
-        .map(|h| {
-            let score = if q.storedist { h.dist / q.per_unit } else { h.score };
-            (score, h.member.clone())
-        })
-        .collect();
+/// Stores the matches in `dst` (or deletes it when there are none), GEOSEARCHSTORE's and
+/// STORE's reply and effects.
+fn store(ctx: &mut Ctx, a: &[Bytes], dst: &Bytes, items: &[(f64, Vec<u8>)], kind: Kind) {
     let db = ctx.db();
     let existed = ctx.st.ks.dbs[db].main.get(&dst[..]).is_some();
     let event = if kind.is_search() {
@@ -480,7 +485,7 @@ fn store(ctx: &mut Ctx, a: &[Bytes], dst: &Bytes, hits: &[Hit], q: &Query, kind:
     } else {
         "georadiusstore"
     };
-    let n = store_zset(ctx, dst, &items, event);
+    let n = store_zset(ctx, dst, items, event);
     if n > 0 || existed {
         ctx.dirty(n.max(1) as u64);
         ctx.propagate_as_is(a);
