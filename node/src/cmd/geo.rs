@@ -81,7 +81,11 @@ pub fn geoadd(ctx: &mut Ctx, a: &[Bytes]) {
         zadd.push(Bytes::from(bits.to_string()));
         zadd.push(t[2].clone());
     }
-    let pairs: Vec<(f64, &Bytes)> = scores.iter().copied().zip(a[first + 2..].iter().step_by(3)).collect();
+    let pairs: Vec<(f64, &Bytes)> = scores
+        .iter()
+        .copied()
+        .zip(a[first + 2..].iter().step_by(3))
+        .collect();
     zadd_scored(ctx, &zadd, &pairs, nx, xx, ch);
 }
 
@@ -154,9 +158,13 @@ pub fn geodist(ctx: &mut Ctx, a: &[Bytes]) {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     /// GEORADIUS / GEORADIUS_RO (`ro`: no STORE).
-    Radius { ro: bool },
+    Radius {
+        ro: bool,
+    },
     /// GEORADIUSBYMEMBER / GEORADIUSBYMEMBER_RO.
-    ByMember { ro: bool },
+    ByMember {
+        ro: bool,
+    },
     Search,
     SearchStore,
 }
@@ -167,7 +175,10 @@ impl Kind {
     }
 
     fn may_store(self) -> bool {
-        matches!(self, Kind::Radius { ro: false } | Kind::ByMember { ro: false })
+        matches!(
+            self,
+            Kind::Radius { ro: false } | Kind::ByMember { ro: false }
+        )
     }
 }
 
@@ -272,7 +283,12 @@ impl Query {
     }
 
     /// Reads the options; true if a FROMMEMBER or FROMLONLAT was given.
-    fn options(&mut self, kind: Kind, args: &mut Args, z: Option<&ZSetVal>) -> Result<bool, ArgError> {
+    fn options(
+        &mut self,
+        kind: Kind,
+        args: &mut Args,
+        z: Option<&ZSetVal>,
+    ) -> Result<bool, ArgError> {
         let (mut from_member, mut from_lonlat) = (false, false);
         while let Some(o) = args.try_arg() {
             let left = args.remaining();
@@ -291,7 +307,10 @@ impl Query {
                     }
                     self.count = n as usize;
                 }
-                _ if (eq_ic(o, "store") || eq_ic(o, "storedist")) && left >= 1 && kind.may_store() => {
+                _ if (eq_ic(o, "store") || eq_ic(o, "storedist"))
+                    && left >= 1
+                    && kind.may_store() =>
+                {
                     self.storedist = eq_ic(o, "storedist");
                     self.store = Some(args.arg()?.clone());
                 }
@@ -345,15 +364,16 @@ impl Query {
         }
         let name = String::from_utf8_lossy(name);
         if kind.is_search() && !has_from {
-            return Err(
-                format!("ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {name}")
-                    .into(),
-            );
+            return Err(format!(
+                "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {name}"
+            )
+            .into());
         }
         if kind.is_search() && self.shape.is_none() {
-            return Err(
-                format!("ERR exactly one of BYRADIUS and BYBOX can be specified for {name}").into(),
-            );
+            return Err(format!(
+                "ERR exactly one of BYRADIUS and BYBOX can be specified for {name}"
+            )
+            .into());
         }
         if self.any && self.count == 0 {
             return Err("ERR the ANY argument requires COUNT argument".into());
@@ -410,7 +430,12 @@ fn search<'a>(z: &'a ZSetVal, shape: &Shape, center: (f64, f64), limit: usize) -
 
 fn run(ctx: &mut Ctx, a: &[Bytes], kind: Kind) {
     let db = ctx.db();
-    let z = match zset_get(&mut ctx.st.ks, db, &a[if kind == Kind::SearchStore { 2 } else { 1 }], ctx.now) {
+    let z = match zset_get(
+        &mut ctx.st.ks,
+        db,
+        &a[if kind == Kind::SearchStore { 2 } else { 1 }],
+        ctx.now,
+    ) {
         Err(e) => return ctx.out.error(e),
         Ok(z) => z,
     };
@@ -441,7 +466,11 @@ fn run(ctx: &mut Ctx, a: &[Bytes], kind: Kind) {
             let items: Vec<(f64, Vec<u8>)> = hits
                 .iter()
                 .map(|h| {
-                    let score = if q.storedist { h.dist / q.per_unit } else { h.score };
+                    let score = if q.storedist {
+                        h.dist / q.per_unit
+                    } else {
+                        h.score
+                    };
                     (score, h.member.to_vec())
                 })
                 .collect();

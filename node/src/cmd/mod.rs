@@ -11,6 +11,7 @@ pub mod coll;
 pub mod config;
 pub mod connection;
 pub mod debug;
+pub mod dump;
 pub mod expire;
 pub mod functions;
 pub mod geo;

@@ -9,9 +9,9 @@
 
 use super::connection::client;
 use super::{
-    bitfield, bitmaps, cluster, config, connection, debug, expire, functions, geo, hashes, hyperloglog,
-    info, keys, lists, multi, psync, pubsub, replication, scripting, server, sets, sort, strings,
-    zranges, zsetops, zsets, Ctx, Handler, NodeProgram,
+    bitfield, bitmaps, cluster, config, connection, debug, dump, expire, functions, geo, hashes,
+    hyperloglog, info, keys, lists, multi, psync, pubsub, replication, scripting, server, sets,
+    sort, strings, zranges, zsetops, zsets, Ctx, Handler, NodeProgram,
 };
 use bytes::Bytes;
 use picket::command::{Entry, Table};
@@ -84,6 +84,7 @@ pub static ENTRIES: &[E] = &[
     E::new("decrby", strings::decrby),
     E::new("del", keys::del),
     E::new("discard", multi::discard),
+    E::new("dump", dump::dump),
     E::new("echo", connection::echo),
     E::new("eval", scripting::eval),
     E::new("eval_ro", scripting::eval_ro),
@@ -206,6 +207,8 @@ pub static ENTRIES: &[E] = &[
     E::new("replconf", psync::replconf),
     E::new("replicaof", replication::replicaof),
     E::new("reset", connection::reset),
+    E::new("restore", dump::restore),
+    E::new("restore-asking", dump::restore),
     E::new("role", replication::role),
     E::new("rpop", lists::rpop),
     E::new("rpoplpush", lists::rpoplpush),

@@ -76,7 +76,14 @@ pub fn zadd(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// ZADD with already parsed pairs and flags, for GEOADD: `a` is the ZADD command line that
 /// gets propagated.
-pub fn zadd_scored(ctx: &mut Ctx, a: &[Bytes], pairs: &[(f64, &Bytes)], nx: bool, xx: bool, ch: bool) {
+pub fn zadd_scored(
+    ctx: &mut Ctx,
+    a: &[Bytes],
+    pairs: &[(f64, &Bytes)],
+    nx: bool,
+    xx: bool,
+    ch: bool,
+) {
     let f = AddFlags {
         nx,
         xx,

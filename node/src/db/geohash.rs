@@ -314,7 +314,16 @@ pub fn search_cells(shape: &Shape, center: (f64, f64)) -> [Cell; 9] {
     let mut steps = steps_for(shape.reach(), lat);
     let around = |steps: u8| {
         let c = encode(lon, lat, steps).unwrap_or_default();
-        let n = [(0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (-1, 1), (1, -1), (-1, -1)];
+        let n = [
+            (0, 1),
+            (0, -1),
+            (1, 0),
+            (-1, 0),
+            (1, 1),
+            (-1, 1),
+            (1, -1),
+            (-1, -1),
+        ];
         let mut cells = [c; 9];
         for (slot, (dx, dy)) in cells[1..].iter_mut().zip(n) {
             *slot = moved(c, dx, dy);
@@ -359,12 +368,18 @@ mod tests {
         // Values read from redis-server 7.0.15 (GEOADD, ZSCORE, GEOPOS, GEOHASH).
         let s = encode_score(13.361389, 38.115556).unwrap();
         assert_eq!(s, 3479099956230698);
-        assert_eq!(decode_score(s as f64), (13.361389338970184, 38.1155563954963));
+        assert_eq!(
+            decode_score(s as f64),
+            (13.361389338970184, 38.1155563954963)
+        );
         assert_eq!(&text(s as f64), b"sqc8b49rny0");
         let c2 = encode_score(180.0, 85.05112878).unwrap() as f64;
         assert_eq!(decode_score(c2), (180.0, 85.05112878));
         assert_eq!(&text(c2), b"bp05b5048p0");
-        assert_eq!(&text(encode_score(0.0, 0.0).unwrap() as f64), b"s0000000000");
+        assert_eq!(
+            &text(encode_score(0.0, 0.0).unwrap() as f64),
+            b"s0000000000"
+        );
         assert!(encode_score(181.0, 10.0).is_none());
         assert!(encode_score(10.0, 86.0).is_none());
     }

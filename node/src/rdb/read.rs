@@ -513,6 +513,22 @@ pub fn verify_payload(p: &[u8]) -> Option<&[u8]> {
     (crc.to_le_bytes() == footer[2..]).then_some(body)
 }
 
+/// The value in a DUMP body (after [`verify_payload`]): its type byte and the value, which
+/// must use the whole body; Err for anything else (RESTORE's "Bad data format").
+pub fn dump_value(body: &[u8], lim: &EncodingLimits) -> Result<Value, String> {
+    let mut s = Src {
+        r: body,
+        crc: 0,
+        off: 0,
+    };
+    let t = s.u8().map_err(|e| e.reason)?;
+    let v = read_value(&mut s, t, lim, b"").map_err(|e| e.reason)?;
+    if (s.off as usize) != body.len() {
+        return Err("trailing bytes after the value".into());
+    }
+    v.ok_or_else(|| "empty collection".into())
+}
+
 /// The libraries' code in a FUNCTION DUMP body, or Redis's error.
 pub fn function_records(body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     let mut s = Src {

@@ -160,10 +160,15 @@ impl<W: Write> Writer<W> {
             self.raw(&[OP_EXPIRETIME_MS])?;
             self.raw(&t.to_le_bytes())?;
         }
+        self.value(Some(key), v)
+    }
+
+    /// A value: its type byte, the key when given (a file's record; DUMP has none), the body.
+    pub fn value(&mut self, key: Option<&[u8]>, v: &Value) -> std::io::Result<()> {
         match v {
             Value::Str(s) => {
                 self.raw(&[T_STRING])?;
-                self.string(key)?;
+                self.opt_key(key)?;
                 match s {
                     RStr::Int(i) => self.string(i.to_string().as_bytes()),
                     RStr::Emb(b) | RStr::Raw(b) => self.string(b),
@@ -171,7 +176,7 @@ impl<W: Write> Writer<W> {
             }
             Value::List(l) => {
                 self.raw(&[T_LIST_QUICKLIST_2])?;
-                self.string(key)?;
+                self.opt_key(key)?;
                 let nodes = list_nodes(l.iter().map(|e| &e[..]));
                 self.len(nodes.len() as u64)?;
                 for (container, payload) in nodes {
@@ -184,12 +189,12 @@ impl<W: Write> Writer<W> {
                 let pairs = h.pairs();
                 if matches!(h, HashVal::Pack(_)) {
                     self.raw(&[T_HASH_LISTPACK])?;
-                    self.string(key)?;
+                    self.opt_key(key)?;
                     let lp = listpack::encode(pairs.iter().flat_map(|(f, v)| [*f, *v]));
                     self.string(&lp)
                 } else {
                     self.raw(&[T_HASH])?;
-                    self.string(key)?;
+                    self.opt_key(key)?;
                     self.len(pairs.len() as u64)?;
                     for (f, v) in pairs {
                         self.string(f)?;
@@ -201,12 +206,12 @@ impl<W: Write> Writer<W> {
             Value::Set(s) => match &**s {
                 SetVal::Ints(v) => {
                     self.raw(&[T_SET_INTSET])?;
-                    self.string(key)?;
+                    self.opt_key(key)?;
                     self.string(&listpack::encode_intset(v))
                 }
                 SetVal::Table(d) => {
                     self.raw(&[T_SET])?;
-                    self.string(key)?;
+                    self.opt_key(key)?;
                     self.len(d.len() as u64)?;
                     for (m, _) in d.iter() {
                         self.string(m)?;
@@ -219,7 +224,7 @@ impl<W: Write> Writer<W> {
                 let items = view.take(0, usize::MAX);
                 if matches!(z, ZSetVal::Pack(_)) {
                     self.raw(&[T_ZSET_LISTPACK])?;
-                    self.string(key)?;
+                    self.opt_key(key)?;
                     let texts: Vec<Vec<u8>> = items.iter().map(|(s, _)| score_text(*s)).collect();
                     let lp = listpack::encode(
                         items
@@ -230,7 +235,7 @@ impl<W: Write> Writer<W> {
                     self.string(&lp)
                 } else {
                     self.raw(&[T_ZSET_2])?;
-                    self.string(key)?;
+                    self.opt_key(key)?;
                     self.len(items.len() as u64)?;
                     for (s, m) in items.iter().rev() {
                         self.string(m)?;
@@ -239,6 +244,13 @@ impl<W: Write> Writer<W> {
                     Ok(())
                 }
             }
+        }
+    }
+
+    fn opt_key(&mut self, key: Option<&[u8]>) -> std::io::Result<()> {
+        match key {
+            Some(k) => self.string(k),
+            None => Ok(()),
         }
     }
 
