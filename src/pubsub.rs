@@ -1,5 +1,6 @@
-//! The pub/sub hub: channel and pattern subscriptions, PUBLISH fan-out with per-subscriber
-//! output limits, and the SUBSCRIBE family of commands (shared by node and sentinel).
+//! The pub/sub hub: channel, pattern and shard-channel subscriptions, PUBLISH and SPUBLISH
+//! fan-out with per-subscriber output limits, and the SUBSCRIBE family of commands (shared by
+//! node and sentinel).
 
 use crate::glob::glob_match;
 use crate::resp::Reply;
@@ -13,18 +14,59 @@ use std::sync::Arc;
 pub struct Subscriptions {
     pub channels: Vec<Bytes>,
     pub patterns: Vec<Bytes>,
+    /// Shard channels (SSUBSCRIBE).
+    pub shard: Vec<Bytes>,
 }
 
-impl Subscriptions {
-    pub fn count(&self) -> usize {
-        self.channels.len() + self.patterns.len()
+/// What a subscription is to: a channel, a pattern or a shard channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubKind {
+    Channel,
+    Pattern,
+    Shard,
+}
+
+impl SubKind {
+    fn verbs(self) -> (&'static [u8], &'static [u8]) {
+        match self {
+            SubKind::Channel => (b"subscribe", b"unsubscribe"),
+            SubKind::Pattern => (b"psubscribe", b"punsubscribe"),
+            SubKind::Shard => (b"ssubscribe", b"sunsubscribe"),
+        }
     }
 }
 
+impl Subscriptions {
+    /// Every subscription: the client is in subscribed mode while this is not 0.
+    pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len() + self.shard.len()
+    }
+
+    /// The count a (un)subscribe confirmation carries: channels and patterns together, shard
+    /// channels on their own (as Redis 7.0).
+    fn reply_count(&self, kind: SubKind) -> usize {
+        match kind {
+            SubKind::Shard => self.shard.len(),
+            _ => self.channels.len() + self.patterns.len(),
+        }
+    }
+
+    fn list(&mut self, kind: SubKind) -> &mut Vec<Bytes> {
+        match kind {
+            SubKind::Channel => &mut self.channels,
+            SubKind::Pattern => &mut self.patterns,
+            SubKind::Shard => &mut self.shard,
+        }
+    }
+}
+
+type Subscribers = HashMap<Bytes, Vec<Arc<ClientHandle>>>;
+
 #[derive(Debug, Default)]
 pub struct PubSub {
-    channels: HashMap<Bytes, Vec<Arc<ClientHandle>>>,
-    patterns: HashMap<Bytes, Vec<Arc<ClientHandle>>>,
+    channels: Subscribers,
+    patterns: Subscribers,
+    shard: Subscribers,
 }
 
 fn encode_message(
@@ -49,6 +91,7 @@ fn sync_meta(client: &ClientHandle, subs: &Subscriptions) {
     let mut m = client.meta.lock();
     m.sub = subs.channels.len();
     m.psub = subs.patterns.len();
+    m.ssub = subs.shard.len();
     drop(m);
     if client.kind() == ClientKind::Normal || client.kind() == ClientKind::Pubsub {
         client.set_kind(if subs.count() > 0 {
@@ -66,7 +109,42 @@ impl PubSub {
 
     /// Whether any client subscribes to anything (a message to no one is not built).
     pub fn has_subscribers(&self) -> bool {
-        !self.channels.is_empty() || !self.patterns.is_empty()
+        !self.channels.is_empty() || !self.patterns.is_empty() || !self.shard.is_empty()
+    }
+
+    /// Delivers `payload` to the subscribers of shard channel `channel` (SPUBLISH); returns
+    /// how many got it.
+    pub fn spublish(&self, channel: &[u8], payload: &[u8], limit: OutputLimit) -> i64 {
+        let Some(subs) = self.shard.get(channel) else {
+            return 0;
+        };
+        let mut cache: [Option<Bytes>; 2] = [None, None];
+        for c in subs {
+            let r3 = c.resp3() as usize;
+            let msg = cache[r3]
+                .get_or_insert_with(|| encode_message(r3 == 1, b"smessage", None, channel, payload))
+                .clone();
+            c.send(msg, limit);
+        }
+        subs.len() as i64
+    }
+
+    /// Shard channels with at least one subscriber, optionally matching a glob.
+    pub fn active_shard_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        self.shard
+            .keys()
+            .filter(|c| pattern.map(|p| glob_match(p, c, false)).unwrap_or(true))
+            .cloned()
+            .collect()
+    }
+
+    pub fn shard_numsub(&self, channel: &[u8]) -> usize {
+        self.shard.get(channel).map(|v| v.len()).unwrap_or(0)
+    }
+
+    /// Shard channels with a subscriber (INFO pubsubshard_channels).
+    pub fn num_shard_channels(&self) -> usize {
+        self.shard.len()
     }
 
     /// Delivers `payload` to every subscriber of `channel` and every matching pattern; returns
@@ -122,15 +200,15 @@ impl PubSub {
         self.channels.len()
     }
 
-    fn add(
-        map: &mut HashMap<Bytes, Vec<Arc<ClientHandle>>>,
-        key: &Bytes,
-        client: &Arc<ClientHandle>,
-    ) {
-        map.entry(key.clone()).or_default().push(client.clone());
+    fn map(&mut self, kind: SubKind) -> &mut Subscribers {
+        match kind {
+            SubKind::Channel => &mut self.channels,
+            SubKind::Pattern => &mut self.patterns,
+            SubKind::Shard => &mut self.shard,
+        }
     }
 
-    fn remove(map: &mut HashMap<Bytes, Vec<Arc<ClientHandle>>>, key: &[u8], id: u64) {
+    fn remove(map: &mut Subscribers, key: &[u8], id: u64) {
         if let Some(v) = map.get_mut(key) {
             v.retain(|c| c.id != id);
             if v.is_empty() {
@@ -139,104 +217,70 @@ impl PubSub {
         }
     }
 
-    /// SUBSCRIBE / PSUBSCRIBE.
+    /// SUBSCRIBE / PSUBSCRIBE / SSUBSCRIBE.
     pub fn subscribe(
         &mut self,
         client: &Arc<ClientHandle>,
         subs: &mut Subscriptions,
         names: &[Bytes],
-        pattern: bool,
+        kind: SubKind,
         out: &mut Reply,
     ) {
         for n in names {
-            let list = if pattern {
-                &mut subs.patterns
-            } else {
-                &mut subs.channels
-            };
-            if !list.contains(n) {
+            if !subs.list(kind).contains(n) {
                 let n = Bytes::copy_from_slice(n);
-                list.push(n.clone());
-                Self::add(
-                    if pattern {
-                        &mut self.patterns
-                    } else {
-                        &mut self.channels
-                    },
-                    &n,
-                    client,
-                );
+                subs.list(kind).push(n.clone());
+                self.map(kind).entry(n).or_default().push(client.clone());
             }
             out.push(3);
-            out.bulk(if pattern { b"psubscribe" } else { b"subscribe" });
+            out.bulk(kind.verbs().0);
             out.bulk(n);
-            out.int(subs.count() as i64);
+            out.int(subs.reply_count(kind) as i64);
         }
         sync_meta(client, subs);
     }
 
-    /// UNSUBSCRIBE / PUNSUBSCRIBE; no names means all of them.
+    /// UNSUBSCRIBE / PUNSUBSCRIBE / SUNSUBSCRIBE; no names means all of that kind.
     pub fn unsubscribe(
         &mut self,
         client: &Arc<ClientHandle>,
         subs: &mut Subscriptions,
         names: &[Bytes],
-        pattern: bool,
+        kind: SubKind,
         out: &mut Reply,
     ) {
-        let kind: &[u8] = if pattern {
-            b"punsubscribe"
-        } else {
-            b"unsubscribe"
-        };
+        let verb = kind.verbs().1;
         let targets: Vec<Bytes> = if names.is_empty() {
-            if pattern {
-                subs.patterns.clone()
-            } else {
-                subs.channels.clone()
-            }
+            subs.list(kind).clone()
         } else {
             names.to_vec()
         };
         if targets.is_empty() {
             out.push(3);
-            out.bulk(kind);
+            out.bulk(verb);
             out.null();
-            out.int(subs.count() as i64);
+            out.int(subs.reply_count(kind) as i64);
         }
         for n in targets {
-            let list = if pattern {
-                &mut subs.patterns
-            } else {
-                &mut subs.channels
-            };
+            let list = subs.list(kind);
             if let Some(i) = list.iter().position(|c| *c == n) {
                 list.remove(i);
-                Self::remove(
-                    if pattern {
-                        &mut self.patterns
-                    } else {
-                        &mut self.channels
-                    },
-                    &n,
-                    client.id,
-                );
+                Self::remove(self.map(kind), &n, client.id);
             }
             out.push(3);
-            out.bulk(kind);
+            out.bulk(verb);
             out.bulk(&n);
-            out.int(subs.count() as i64);
+            out.int(subs.reply_count(kind) as i64);
         }
         sync_meta(client, subs);
     }
 
     /// Drops every subscription of a closing client.
     pub fn drop_client(&mut self, client_id: u64, subs: &mut Subscriptions) {
-        for c in subs.channels.drain(..) {
-            Self::remove(&mut self.channels, &c, client_id);
-        }
-        for p in subs.patterns.drain(..) {
-            Self::remove(&mut self.patterns, &p, client_id);
+        for kind in [SubKind::Channel, SubKind::Pattern, SubKind::Shard] {
+            for c in std::mem::take(subs.list(kind)) {
+                Self::remove(self.map(kind), &c, client_id);
+            }
         }
     }
 }

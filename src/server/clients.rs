@@ -27,6 +27,7 @@ pub struct ClientMeta {
     pub last_interaction: Instant,
     pub sub: usize,
     pub psub: usize,
+    pub ssub: usize,
     /// Commands queued in MULTI, or -1 outside a transaction.
     pub multi: i64,
     pub resp: u8,
@@ -230,7 +231,7 @@ impl ClientHandle {
         let now = Instant::now();
         let omem = self.pending_bytes();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll={} omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll={} omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -242,6 +243,7 @@ impl ClientHandle {
             m.db,
             m.sub,
             m.psub,
+            m.ssub,
             m.multi,
             m.qbuf,
             m.qbuf_free,
@@ -310,6 +312,7 @@ impl ClientRegistry {
                 last_interaction: now,
                 sub: 0,
                 psub: 0,
+                ssub: 0,
                 multi: -1,
                 resp: 2,
                 user: "default".into(),

@@ -4,6 +4,7 @@ use super::Ctx;
 use crate::state::Session;
 use bytes::Bytes;
 use picket::args::{Args, ERR_DB_INDEX, ERR_SYNTAX};
+use picket::pubsub::SubKind;
 use picket::server::client_cmd::{valid_name, ClientAction, ReplyMode, BAD_NAME};
 use picket::server::hello::{self, HelloArgs};
 
@@ -131,12 +132,27 @@ pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) {
     super::multi::discard_state(ctx.st, ctx.sess);
     let id = ctx.sess.client.id;
     let mut sink = picket::resp::Reply::new(false);
-    ctx.st
-        .pubsub
-        .unsubscribe(&ctx.sess.client, &mut ctx.sess.subs, &[], false, &mut sink);
-    ctx.st
-        .pubsub
-        .unsubscribe(&ctx.sess.client, &mut ctx.sess.subs, &[], true, &mut sink);
+    ctx.st.pubsub.unsubscribe(
+        &ctx.sess.client,
+        &mut ctx.sess.subs,
+        &[],
+        SubKind::Channel,
+        &mut sink,
+    );
+    ctx.st.pubsub.unsubscribe(
+        &ctx.sess.client,
+        &mut ctx.sess.subs,
+        &[],
+        SubKind::Pattern,
+        &mut sink,
+    );
+    ctx.st.pubsub.unsubscribe(
+        &ctx.sess.client,
+        &mut ctx.sess.subs,
+        &[],
+        SubKind::Shard,
+        &mut sink,
+    );
     if ctx.sess.monitor {
         ctx.sess.monitor = false;
         ctx.st.monitors.retain(|m| m.id != id);

@@ -64,7 +64,7 @@ pub fn geoadd(ctx: &mut Ctx, a: &[Bytes]) {
         }
         first += 1;
     }
-    if (a.len() - first) % 3 != 0 || (nx && xx) {
+    if !(a.len() - first).is_multiple_of(3) || (nx && xx) {
         return ctx.out.error(ERR_SYNTAX);
     }
     // Replayed and replicated as the ZADD it is: `zadd key [flags] score member ...`.

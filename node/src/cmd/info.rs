@@ -352,6 +352,7 @@ fn stats(b: &mut InfoBuilder, node: &Node, st: &NodeState) {
         keyspace_hits: ks.hits,
         keyspace_misses: ks.misses,
         pubsub_channels: st.pubsub.num_channels() as u64,
+        pubsubshard_channels: st.pubsub.num_shard_channels() as u64,
         pubsub_patterns: st.pubsub.numpat() as u64,
         total_error_replies: st.stats.total_error_replies,
         total_reads_processed: net.reads.load(Ordering::Relaxed),

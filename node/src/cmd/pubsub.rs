@@ -2,45 +2,62 @@
 
 use super::Ctx;
 use bytes::Bytes;
+use picket::pubsub::SubKind;
 
 fn limit(ctx: &Ctx) -> picket::server::OutputLimit {
     ctx.node.hot.read().obuf_pubsub
 }
 
+fn subscribe_as(ctx: &mut Ctx, a: &[Bytes], kind: SubKind) {
+    let (sess, out) = (&mut *ctx.sess, &mut *ctx.out);
+    ctx.st
+        .pubsub
+        .subscribe(&sess.client, &mut sess.subs, &a[1..], kind, out);
+}
+
+fn unsubscribe_as(ctx: &mut Ctx, a: &[Bytes], kind: SubKind) {
+    let (sess, out) = (&mut *ctx.sess, &mut *ctx.out);
+    ctx.st
+        .pubsub
+        .unsubscribe(&sess.client, &mut sess.subs, &a[1..], kind, out);
+}
+
 /// SUBSCRIBE channel [channel ...]
 pub fn subscribe(ctx: &mut Ctx, a: &[Bytes]) {
-    ctx.st.pubsub.subscribe(
-        &ctx.sess.client,
-        &mut ctx.sess.subs,
-        &a[1..],
-        false,
-        ctx.out,
-    );
+    subscribe_as(ctx, a, SubKind::Channel)
 }
 
 /// UNSUBSCRIBE [channel ...]
 pub fn unsubscribe(ctx: &mut Ctx, a: &[Bytes]) {
-    ctx.st.pubsub.unsubscribe(
-        &ctx.sess.client,
-        &mut ctx.sess.subs,
-        &a[1..],
-        false,
-        ctx.out,
-    );
+    unsubscribe_as(ctx, a, SubKind::Channel)
 }
 
 /// PSUBSCRIBE pattern [pattern ...]
 pub fn psubscribe(ctx: &mut Ctx, a: &[Bytes]) {
-    ctx.st
-        .pubsub
-        .subscribe(&ctx.sess.client, &mut ctx.sess.subs, &a[1..], true, ctx.out);
+    subscribe_as(ctx, a, SubKind::Pattern)
 }
 
 /// PUNSUBSCRIBE [pattern ...]
 pub fn punsubscribe(ctx: &mut Ctx, a: &[Bytes]) {
-    ctx.st
-        .pubsub
-        .unsubscribe(&ctx.sess.client, &mut ctx.sess.subs, &a[1..], true, ctx.out);
+    unsubscribe_as(ctx, a, SubKind::Pattern)
+}
+
+/// SSUBSCRIBE shardchannel [shardchannel ...]
+pub fn ssubscribe(ctx: &mut Ctx, a: &[Bytes]) {
+    subscribe_as(ctx, a, SubKind::Shard)
+}
+
+/// SUNSUBSCRIBE [shardchannel ...]
+pub fn sunsubscribe(ctx: &mut Ctx, a: &[Bytes]) {
+    unsubscribe_as(ctx, a, SubKind::Shard)
+}
+
+/// SPUBLISH shardchannel message: the number of clients that received it (replicated as
+/// PUBLISH is).
+pub fn spublish(ctx: &mut Ctx, a: &[Bytes]) {
+    let n = ctx.st.pubsub.spublish(&a[1], &a[2], limit(ctx));
+    ctx.propagate_as_is(a);
+    ctx.out.int(n);
 }
 
 /// PUBLISH channel message: the number of clients that received it.
@@ -79,14 +96,21 @@ pub fn pubsub_numpat(ctx: &mut Ctx, _a: &[Bytes]) {
     ctx.out.int(ctx.st.pubsub.numpat() as i64);
 }
 
-/// PUBSUB SHARDCHANNELS [pattern]: no shard channels without cluster mode.
+/// PUBSUB SHARDCHANNELS [pattern]
 pub fn pubsub_shardchannels(ctx: &mut Ctx, a: &[Bytes]) {
     if a.len() > 3 {
         return ctx
             .out
             .error(&picket::args::subcommand_syntax_error("pubsub", &a[1]));
     }
-    ctx.out.array(0);
+    let chans = ctx
+        .st
+        .pubsub
+        .active_shard_channels(a.get(2).map(|b| &b[..]));
+    ctx.out.array(chans.len());
+    for c in chans {
+        ctx.out.bulk(&c);
+    }
 }
 
 /// PUBSUB SHARDNUMSUB [shardchannel ...]
@@ -94,7 +118,7 @@ pub fn pubsub_shardnumsub(ctx: &mut Ctx, a: &[Bytes]) {
     ctx.out.array(2 * (a.len() - 2));
     for c in &a[2..] {
         ctx.out.bulk(c);
-        ctx.out.int(0);
+        ctx.out.int(ctx.st.pubsub.shard_numsub(c) as i64);
     }
 }
 

@@ -2,8 +2,14 @@
 
 use super::Ctx;
 use bytes::Bytes;
+use picket::pubsub::SubKind;
 
 fn subscription(ctx: &mut Ctx, a: &[Bytes], pattern: bool, subscribe: bool) {
+    let pattern = if pattern {
+        SubKind::Pattern
+    } else {
+        SubKind::Channel
+    };
     let mut st = ctx.node.state.lock();
     let (sess, out) = (&mut *ctx.sess, &mut *ctx.out);
     if subscribe {
