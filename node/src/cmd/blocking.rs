@@ -80,6 +80,9 @@ pub fn block(ctx: &mut Ctx, keys: &[Bytes], deadline: Option<Instant>, op: Block
             resp3: ctx.sess.client.resp3(),
             slot: slot.clone(),
             command: (ctx.cmd.id, ctx.cmd.name),
+            // Copies, not slices of the request buffer (which they would keep alive).
+            args: ctx.args.iter().map(|a| Bytes::copy_from_slice(a)).collect(),
+            client: ctx.sess.client.clone(),
         },
     );
     ctx.sess.client.meta.lock().blocked = true;
@@ -165,6 +168,7 @@ fn serve_key(st: &mut NodeState, db: usize, key: &Bytes, now: i64) {
             return;
         };
         let (op, resp3, slot) = (w.op.clone(), w.resp3, w.slot.clone());
+        let started = std::time::Instant::now();
         let mut out = Reply::new(resp3);
         let served = if op.wants_zset() {
             super::zsets::serve_blocked(st, db, key, &op, &mut out, now)
@@ -177,6 +181,12 @@ fn serve_key(st: &mut NodeState, db: usize, key: &Bytes, now: i64) {
         }
         crate::propagate::expired_dels(st);
         st.stream.commit(false);
+        if let Some(w) = st.blocking.waiters.get(&id) {
+            let us = started.elapsed().as_micros() as u64;
+            let (args, client) = (w.args.clone(), w.client.clone());
+            let limits = st.settings.slowlog;
+            st.slowlog.record(limits, &args, us, || super::client_of(&client));
+        }
         unblock(st, id);
         *slot.reply.lock() = Some(out.buf);
         slot.notify.notify_one();

@@ -27,6 +27,7 @@ pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod slowlog;
 pub mod sort;
 pub mod strings;
 pub mod table;
@@ -63,6 +64,8 @@ pub struct Ctx<'a> {
     /// caches the time for a command's duration).
     pub now: i64,
     pub cmd: &'static Command,
+    /// The command's arguments (the handler's own `args`; a block keeps them for the slow log).
+    pub args: &'a [Bytes],
 }
 
 impl Ctx<'_> {
@@ -334,7 +337,8 @@ fn run_checked(
     if monitored && cmd.name != "exec" {
         feed_monitors(st, sess, args);
     }
-    call(node, st, sess, cmd, name, args, out, now);
+    let us = call(node, st, sess, cmd, name, args, out, now);
+    log_if_slow(st, sess, cmd, args, us);
     if monitored && cmd.name == "exec" {
         feed_monitors(st, sess, args);
     }
@@ -345,7 +349,24 @@ fn run_checked(
     }
 }
 
-/// Executes a resolved command and does the bookkeeping: stats, errors, propagation.
+/// Records a command that ran for `duration_us` in the slow log when it is slow enough (and
+/// not one Redis keeps out of it).
+pub fn log_if_slow(st: &mut NodeState, sess: &Session, cmd: &Command, args: &[Bytes], us: u64) {
+    if cmd.has(flags::SKIP_SLOWLOG) || sess.blocked.is_some() {
+        return;
+    }
+    let limits = st.settings.slowlog;
+    st.slowlog.record(limits, args, us, || client_of(&sess.client));
+}
+
+/// A client's address and name, as the slow log shows them.
+pub fn client_of(c: &picket::server::ClientHandle) -> (String, Bytes) {
+    let name = Bytes::copy_from_slice(&c.meta.lock().name);
+    (c.addr.to_string(), name)
+}
+
+/// Executes a resolved command and does the bookkeeping: stats, errors, propagation. Returns
+/// how long it ran, in microseconds.
 #[allow(clippy::too_many_arguments)]
 pub fn call(
     node: &Node,
@@ -356,7 +377,7 @@ pub fn call(
     args: &[Bytes],
     out: &mut Reply,
     now: i64,
-) {
+) -> u64 {
     // The TSC clock: a command's duration costs a few ns to take, where the system clock's
     // two reads were 7% of a GET's time.
     let started = quanta::Instant::now();
@@ -370,6 +391,7 @@ pub fn call(
             out: &mut *out,
             now,
             cmd,
+            args,
         };
         (cmd.handler)(&mut ctx, args);
     }
@@ -388,11 +410,13 @@ pub fn call(
         st.stats.record_errors(errs);
     }
     let s = st.stats.command(cmd.id, name);
+    let us = started.elapsed().as_micros() as u64;
     s.calls += 1;
-    s.usec += started.elapsed().as_micros() as u64;
+    s.usec += us;
     if failed {
         s.failed += 1;
     }
+    us
 }
 
 /// The checks Redis makes before running a command, in Redis's order.

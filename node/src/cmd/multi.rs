@@ -90,9 +90,10 @@ pub fn exec(ctx: &mut Ctx, _a: &[Bytes]) {
         if !ctx.st.monitors.is_empty() && !cmd.has(super::flags::ADMIN) {
             super::feed_monitors(ctx.st, ctx.sess, args);
         }
-        super::call(
+        let us = super::call(
             ctx.node, ctx.st, ctx.sess, cmd, name, args, ctx.out, ctx.now,
         );
+        super::log_if_slow(ctx.st, ctx.sess, cmd, args, us);
         if ctx.sess.close_after_reply {
             break;
         }

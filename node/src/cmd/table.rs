@@ -10,7 +10,7 @@
 use super::connection::client;
 use super::{
     bitfield, bitmaps, cluster, config, connection, debug, dump, expire, functions, geo, hashes,
-    hyperloglog, info, keys, lists, multi, psync, pubsub, replication, scripting, server, sets,
+    hyperloglog, info, keys, lists, multi, psync, pubsub, replication, scripting, server, sets, slowlog,
     sort, strings, zranges, zsetops, zsets, Ctx, Handler, NodeProgram,
 };
 use bytes::Bytes;
@@ -240,6 +240,12 @@ pub static ENTRIES: &[E] = &[
     E::new("sinterstore", sets::sinterstore),
     E::new("sismember", sets::sismember),
     E::new("slaveof", replication::replicaof),
+    E::container("slowlog", no_subcommand, &[
+        E::new("get", slowlog::get),
+        E::new("help", slowlog::help),
+        E::new("len", slowlog::len),
+        E::new("reset", slowlog::reset),
+    ]),
     E::new("smembers", sets::smembers),
     E::new("smismember", sets::smismember),
     E::new("smove", sets::smove),

@@ -45,6 +45,9 @@ pub(crate) struct Waiter {
     pub(crate) slot: Arc<BlockSlot>,
     /// The blocking command's table id and name (its stats count an UNBLOCKED error).
     pub(crate) command: (usize, &'static str),
+    /// The blocking command as sent, and its client, for the slow log when it is served.
+    pub(crate) args: Vec<Bytes>,
+    pub(crate) client: Arc<picket::server::ClientHandle>,
 }
 
 /// The session's side of a block.

@@ -13,6 +13,7 @@ pub mod persist;
 pub mod repl;
 pub mod replay;
 pub mod settings;
+pub mod slowlog;
 pub mod stream;
 
 pub use hot::HotConfig;
@@ -78,6 +79,7 @@ pub struct NodeState {
     pub fatal: Option<String>,
     /// The directives read on hot paths, typed (refreshed by CONFIG SET).
     pub settings: settings::Settings,
+    pub slowlog: slowlog::SlowLog,
     /// The EVAL and FUNCTION engines (taken out while a script runs, so the script's commands
     /// can borrow the rest of the state).
     pub scripts: Option<Box<crate::script::Engine>>,
@@ -223,6 +225,7 @@ impl Node {
             repl: Default::default(),
             fatal: None,
             settings,
+            slowlog: Default::default(),
             scripts: Some(Box::new(crate::script::Engine::new(script_busy.clone()))),
             functions: Some(Box::new(crate::script::functions::Functions::new(
                 script_busy.clone(),

@@ -18,6 +18,8 @@ pub struct Settings {
     /// `notify-keyspace-events` as flags; 0 when neither K nor E is set (nothing is sent).
     pub keyspace_events: u16,
     pub pubsub_limit: picket::server::OutputLimit,
+    /// `slowlog-log-slower-than` (µs, < 0: off) and `slowlog-max-len`.
+    pub slowlog: (i64, usize),
 }
 
 impl Settings {
@@ -34,6 +36,10 @@ impl Settings {
             lazyfree_lazy_user_flush: config.get_bool("lazyfree-lazy-user-flush"),
             keyspace_events: crate::state::notify::classes(config),
             pubsub_limit: crate::state::hot::output_limit(config, 2),
+            slowlog: (
+                config.get_i64("slowlog-log-slower-than"),
+                config.get_i64("slowlog-max-len").max(0) as usize,
+            ),
         }
     }
 }
