@@ -110,7 +110,12 @@ pub async fn run(node: Arc<Node>) {
         }
         // Up to 25% of the period (more with higher effort), as Redis's slow cycle.
         let budget = period * (25 + 2 * effort as u32) / 100;
+        let started = Instant::now();
         active_expire_cycle(&mut st, &mut cursors, effort, budget);
+        let ms = started.elapsed().as_millis() as u64;
+        let threshold = st.settings.latency_threshold;
+        st.latency
+            .record(threshold, "expire-cycle", ms, crate::clock::now_ms() / 1000);
         crate::propagate::expired_dels(&mut st);
         crate::persistence::tick(&mut st);
         crate::repl::diskless::tick(&node, &mut st);

@@ -8,6 +8,37 @@ pub struct CommandStat {
     pub usec: u64,
     pub rejected: u64,
     pub failed: u64,
+    /// Calls per duration bucket (LATENCY HISTOGRAM): bucket k holds durations up to
+    /// 1024·2^k ns (empty until the first call).
+    pub hist: Vec<u64>,
+}
+
+/// Duration buckets of [`CommandStat::hist`].
+pub const HIST_BUCKETS: usize = 40;
+
+impl CommandStat {
+    /// Counts one call's duration in its bucket.
+    #[inline]
+    pub fn record_ns(&mut self, ns: u64) {
+        if self.hist.is_empty() {
+            self.hist = vec![0; HIST_BUCKETS];
+        }
+        let k = if ns <= 1024 {
+            0
+        } else {
+            (64 - ((ns - 1) >> 10).leading_zeros()) as usize
+        };
+        self.hist[k.min(HIST_BUCKETS - 1)] += 1;
+    }
+}
+
+/// The microseconds LATENCY HISTOGRAM shows for bucket `k`: the highest value an HDR
+/// histogram of 2 significant digits (Redis's) counts with 1024·2^k ns, in µs.
+pub fn bucket_usec(k: usize) -> u64 {
+    let top = 1024u64 << k;
+    // Sub-buckets of 256 values: the unit at this magnitude is 2^(log2(top) - 7).
+    let unit = 1u64 << (63 - top.leading_zeros()).saturating_sub(7);
+    (top + unit - 1) / 1000
 }
 
 #[derive(Debug, Default)]

@@ -185,7 +185,8 @@ fn serve_key(st: &mut NodeState, db: usize, key: &Bytes, now: i64) {
             let us = started.elapsed().as_micros() as u64;
             let (args, client) = (w.args.clone(), w.client.clone());
             let limits = st.settings.slowlog;
-            st.slowlog.record(limits, &args, us, || super::client_of(&client));
+            st.slowlog
+                .record(limits, &args, us, || super::client_of(&client));
         }
         unblock(st, id);
         *slot.reply.lock() = Some(out.buf);

@@ -19,6 +19,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod info;
 pub mod keys;
+pub mod latency;
 pub mod lists;
 pub mod multi;
 pub mod psync;
@@ -356,7 +357,8 @@ pub fn log_if_slow(st: &mut NodeState, sess: &Session, cmd: &Command, args: &[By
         return;
     }
     let limits = st.settings.slowlog;
-    st.slowlog.record(limits, args, us, || client_of(&sess.client));
+    st.slowlog
+        .record(limits, args, us, || client_of(&sess.client));
 }
 
 /// A client's address and name, as the slow log shows them.
@@ -410,12 +412,21 @@ pub fn call(
         st.stats.record_errors(errs);
     }
     let s = st.stats.command(cmd.id, name);
-    let us = started.elapsed().as_micros() as u64;
+    let ns = started.elapsed().as_nanos() as u64;
+    let us = ns / 1000;
     s.calls += 1;
     s.usec += us;
+    s.record_ns(ns.max(1));
     if failed {
         s.failed += 1;
     }
+    let event = if cmd.has(flags::FAST) {
+        "fast-command"
+    } else {
+        "command"
+    };
+    st.latency
+        .record(st.settings.latency_threshold, event, us / 1000, now / 1000);
     us
 }
 

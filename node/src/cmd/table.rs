@@ -10,8 +10,8 @@
 use super::connection::client;
 use super::{
     bitfield, bitmaps, cluster, config, connection, debug, dump, expire, functions, geo, hashes,
-    hyperloglog, info, keys, lists, multi, psync, pubsub, replication, scripting, server, sets, slowlog,
-    sort, strings, zranges, zsetops, zsets, Ctx, Handler, NodeProgram,
+    hyperloglog, info, keys, latency, lists, multi, psync, pubsub, replication, scripting, server,
+    sets, slowlog, sort, strings, zranges, zsetops, zsets, Ctx, Handler, NodeProgram,
 };
 use bytes::Bytes;
 use picket::command::{Entry, Table};
@@ -149,6 +149,15 @@ pub static ENTRIES: &[E] = &[
     E::new("info", info::info),
     E::new("keys", keys::keys),
     E::new("lastsave", server::lastsave),
+    E::container("latency", no_subcommand, &[
+        E::new("doctor", latency::doctor),
+        E::new("graph", latency::graph),
+        E::new("help", latency::help),
+        E::new("histogram", latency::histogram),
+        E::new("history", latency::history),
+        E::new("latest", latency::latest),
+        E::new("reset", latency::reset),
+    ]),
     E::new("lcs", strings::lcs),
     E::new("lindex", lists::lindex),
     E::new("linsert", lists::linsert),

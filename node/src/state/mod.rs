@@ -7,6 +7,7 @@ pub mod aof;
 pub mod backlog;
 pub mod blocking;
 pub mod hot;
+pub mod latency;
 pub mod multi;
 pub mod notify;
 pub mod persist;
@@ -80,6 +81,7 @@ pub struct NodeState {
     /// The directives read on hot paths, typed (refreshed by CONFIG SET).
     pub settings: settings::Settings,
     pub slowlog: slowlog::SlowLog,
+    pub latency: latency::LatencyMonitor,
     /// The EVAL and FUNCTION engines (taken out while a script runs, so the script's commands
     /// can borrow the rest of the state).
     pub scripts: Option<Box<crate::script::Engine>>,
@@ -226,6 +228,7 @@ impl Node {
             fatal: None,
             settings,
             slowlog: Default::default(),
+            latency: Default::default(),
             scripts: Some(Box::new(crate::script::Engine::new(script_busy.clone()))),
             functions: Some(Box::new(crate::script::functions::Functions::new(
                 script_busy.clone(),

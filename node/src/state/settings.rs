@@ -20,6 +20,8 @@ pub struct Settings {
     pub pubsub_limit: picket::server::OutputLimit,
     /// `slowlog-log-slower-than` (µs, < 0: off) and `slowlog-max-len`.
     pub slowlog: (i64, usize),
+    /// `latency-monitor-threshold` (ms, 0: off).
+    pub latency_threshold: i64,
 }
 
 impl Settings {
@@ -36,6 +38,7 @@ impl Settings {
             lazyfree_lazy_user_flush: config.get_bool("lazyfree-lazy-user-flush"),
             keyspace_events: crate::state::notify::classes(config),
             pubsub_limit: crate::state::hot::output_limit(config, 2),
+            latency_threshold: config.get_i64("latency-monitor-threshold"),
             slowlog: (
                 config.get_i64("slowlog-log-slower-than"),
                 config.get_i64("slowlog-max-len").max(0) as usize,

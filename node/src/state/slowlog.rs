@@ -34,7 +34,9 @@ fn redacted(args: &[Bytes]) -> Vec<bool> {
     let sub = args.get(1).map(|b| &b[..]).unwrap_or(b"");
     if eq_ic(&args[0], "config") && eq_ic(sub, "set") {
         for i in (2..args.len()).step_by(2) {
-            if (eq_ic(&args[i], "masterauth") || eq_ic(&args[i], "requirepass")) && i + 1 < args.len() {
+            if (eq_ic(&args[i], "masterauth") || eq_ic(&args[i], "requirepass"))
+                && i + 1 < args.len()
+            {
                 hide[i + 1] = true;
             }
         }
