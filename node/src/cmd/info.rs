@@ -6,7 +6,7 @@ use bytes::Bytes;
 use picket::info::{bytes_human, InfoBuilder, InfoSelection, ServerFields, StatsFields};
 use std::sync::atomic::Ordering;
 
-fn rss_bytes() -> u64 {
+pub fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|s| {

@@ -21,6 +21,7 @@ pub mod info;
 pub mod keys;
 pub mod latency;
 pub mod lists;
+pub mod memory;
 pub mod multi;
 pub mod psync;
 pub mod pubsub;

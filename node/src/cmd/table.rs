@@ -10,8 +10,8 @@
 use super::connection::client;
 use super::{
     bitfield, bitmaps, cluster, config, connection, debug, dump, expire, functions, geo, hashes,
-    hyperloglog, info, keys, latency, lists, multi, psync, pubsub, replication, scripting, server,
-    sets, slowlog, sort, strings, zranges, zsetops, zsets, Ctx, Handler, NodeProgram,
+    hyperloglog, info, keys, latency, lists, memory, multi, psync, pubsub, replication, scripting,
+    server, sets, slowlog, sort, strings, zranges, zsetops, zsets, Ctx, Handler, NodeProgram,
 };
 use bytes::Bytes;
 use picket::command::{Entry, Table};
@@ -23,6 +23,7 @@ type E = Entry<Handler>;
 #[rustfmt::skip]
 pub static ENTRIES: &[E] = &[
     E::new("append", strings::append),
+    E::new("asking", cluster::disabled),
     E::new("auth", connection::auth),
     E::new("bgrewriteaof", server::bgrewriteaof),
     E::new("bgsave", server::bgsave),
@@ -164,6 +165,7 @@ pub static ENTRIES: &[E] = &[
     E::new("llen", lists::llen),
     E::new("lmove", lists::lmove),
     E::new("lmpop", lists::lmpop),
+    E::new("lolwut", memory::lolwut),
     E::new("lpop", lists::lpop),
     E::new("lpos", lists::lpos),
     E::new("lpush", lists::lpush),
@@ -172,7 +174,22 @@ pub static ENTRIES: &[E] = &[
     E::new("lrem", lists::lrem),
     E::new("lset", lists::lset),
     E::new("ltrim", lists::ltrim),
+    E::container("memory", no_subcommand, &[
+        E::new("doctor", memory::memory_doctor),
+        E::new("help", memory::memory_help),
+        E::new("malloc-stats", memory::memory_malloc_stats),
+        E::new("purge", memory::memory_purge),
+        E::new("stats", memory::memory_stats),
+        E::new("usage", memory::memory_usage),
+    ]),
     E::new("mget", strings::mget),
+    E::container("module", no_subcommand, &[
+        E::new("help", memory::module_help),
+        E::new("list", memory::module_list),
+        E::new("load", memory::module_refused),
+        E::new("loadex", memory::module_refused),
+        E::new("unload", memory::module_refused),
+    ]),
     E::new("monitor", server::monitor),
     E::new("move", keys::move_),
     E::new("mset", strings::mset),
@@ -211,6 +228,8 @@ pub static ENTRIES: &[E] = &[
     E::new("punsubscribe", pubsub::punsubscribe),
     E::new("quit", connection::quit),
     E::new("randomkey", keys::randomkey),
+    E::new("readonly", cluster::disabled),
+    E::new("readwrite", cluster::disabled),
     E::new("rename", keys::rename),
     E::new("renamenx", keys::renamenx),
     E::new("replconf", psync::replconf),
