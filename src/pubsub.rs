@@ -87,6 +87,14 @@ fn encode_message(
     Bytes::from(r.buf)
 }
 
+/// The names in `map` matching a glob (all of them without one).
+fn matching(map: &Subscribers, pattern: Option<&[u8]>) -> Vec<Bytes> {
+    map.keys()
+        .filter(|c| pattern.map(|p| glob_match(p, c, false)).unwrap_or(true))
+        .cloned()
+        .collect()
+}
+
 fn sync_meta(client: &ClientHandle, subs: &Subscriptions) {
     let mut m = client.meta.lock();
     m.sub = subs.channels.len();
@@ -131,11 +139,7 @@ impl PubSub {
 
     /// Shard channels with at least one subscriber, optionally matching a glob.
     pub fn active_shard_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        self.shard
-            .keys()
-            .filter(|c| pattern.map(|p| glob_match(p, c, false)).unwrap_or(true))
-            .cloned()
-            .collect()
+        matching(&self.shard, pattern)
     }
 
     pub fn shard_numsub(&self, channel: &[u8]) -> usize {
@@ -180,11 +184,7 @@ impl PubSub {
 
     /// Channels with at least one subscriber, optionally matching a glob.
     pub fn active_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
-        self.channels
-            .keys()
-            .filter(|c| pattern.map(|p| glob_match(p, c, false)).unwrap_or(true))
-            .cloned()
-            .collect()
+        matching(&self.channels, pattern)
     }
 
     pub fn numsub(&self, channel: &[u8]) -> usize {

@@ -164,7 +164,11 @@ impl Reply {
 
     /// A double: `,<%.17g>` in RESP3, a bulk string in RESP2 (as Redis's addReplyDouble).
     pub fn double(&mut self, d: f64) {
-        let s = numfmt::fmt_double_reply(d);
+        self.double_text(&numfmt::fmt_double_reply(d))
+    }
+
+    /// A double already in text: `,<text>` in RESP3, a bulk string in RESP2.
+    fn double_text(&mut self, s: &str) {
         if self.resp3 {
             self.buf.push(b',');
             self.buf.extend_from_slice(s.as_bytes());
@@ -177,14 +181,7 @@ impl Reply {
     /// A double in Redis's "human" long-double text ([`numfmt::fmt_human`]): `,<text>` in
     /// RESP3, a bulk string in RESP2 (addReplyHumanLongDouble; GEOPOS coordinates).
     pub fn human_double(&mut self, d: f64) {
-        let s = numfmt::fmt_human(d);
-        if self.resp3 {
-            self.buf.push(b',');
-            self.buf.extend_from_slice(s.as_bytes());
-            self.buf.extend_from_slice(b"\r\n");
-        } else {
-            self.bulk(s.as_bytes());
-        }
+        self.double_text(&numfmt::fmt_human(d))
     }
 
     /// A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.

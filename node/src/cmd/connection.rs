@@ -132,27 +132,11 @@ pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) {
     super::multi::discard_state(ctx.st, ctx.sess);
     let id = ctx.sess.client.id;
     let mut sink = picket::resp::Reply::new(false);
-    ctx.st.pubsub.unsubscribe(
-        &ctx.sess.client,
-        &mut ctx.sess.subs,
-        &[],
-        SubKind::Channel,
-        &mut sink,
-    );
-    ctx.st.pubsub.unsubscribe(
-        &ctx.sess.client,
-        &mut ctx.sess.subs,
-        &[],
-        SubKind::Pattern,
-        &mut sink,
-    );
-    ctx.st.pubsub.unsubscribe(
-        &ctx.sess.client,
-        &mut ctx.sess.subs,
-        &[],
-        SubKind::Shard,
-        &mut sink,
-    );
+    for kind in [SubKind::Channel, SubKind::Pattern, SubKind::Shard] {
+        ctx.st
+            .pubsub
+            .unsubscribe(&ctx.sess.client, &mut ctx.sess.subs, &[], kind, &mut sink);
+    }
     if ctx.sess.monitor {
         ctx.sess.monitor = false;
         ctx.st.monitors.retain(|m| m.id != id);

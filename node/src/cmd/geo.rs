@@ -94,8 +94,9 @@ fn position(z: Option<&ZSetVal>, member: &[u8]) -> Option<(f64, f64)> {
     z?.score(member).map(geohash::decode_score)
 }
 
-/// GEOPOS key [member ...]
-pub fn geopos(ctx: &mut Ctx, a: &[Bytes]) {
+/// GEOPOS and GEOHASH: one reply per member of the set at `a[1]` (missing key: none has
+/// one), written by `each` from the member's score.
+fn per_member(ctx: &mut Ctx, a: &[Bytes], each: fn(&mut Reply, Option<f64>)) {
     let db = ctx.db();
     let z = match zset_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
         Err(e) => return ctx.out.error(e),
@@ -103,31 +104,30 @@ pub fn geopos(ctx: &mut Ctx, a: &[Bytes]) {
     };
     ctx.out.array(a.len() - 2);
     for m in &a[2..] {
-        match position(z, m) {
-            None => ctx.out.null_array(),
+        each(ctx.out, z.and_then(|z| z.score(m)));
+    }
+}
+
+/// GEOPOS key [member ...]
+pub fn geopos(ctx: &mut Ctx, a: &[Bytes]) {
+    per_member(ctx, a, |out, score| {
+        match score.map(geohash::decode_score) {
+            None => out.null_array(),
             Some((lon, lat)) => {
-                ctx.out.array(2);
-                ctx.out.human_double(lon);
-                ctx.out.human_double(lat);
+                out.array(2);
+                out.human_double(lon);
+                out.human_double(lat);
             }
         }
-    }
+    })
 }
 
 /// GEOHASH key [member ...]
 pub fn geohash(ctx: &mut Ctx, a: &[Bytes]) {
-    let db = ctx.db();
-    let z = match zset_get(&mut ctx.st.ks, db, &a[1], ctx.now) {
-        Err(e) => return ctx.out.error(e),
-        Ok(z) => z,
-    };
-    ctx.out.array(a.len() - 2);
-    for m in &a[2..] {
-        match z.and_then(|z| z.score(m)) {
-            None => ctx.out.null(),
-            Some(s) => ctx.out.bulk(&geohash::text(s)),
-        }
-    }
+    per_member(ctx, a, |out, score| match score {
+        None => out.null(),
+        Some(s) => out.bulk(&geohash::text(s)),
+    })
 }
 
 /// GEODIST key member1 member2 [M|KM|FT|MI]
