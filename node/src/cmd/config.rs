@@ -8,6 +8,10 @@ use bytes::Bytes;
 /// these are the ones it does act on (the rest are logged at start-up).
 pub const ACTED_ON: &[&str] = &[
     "port",
+    "latency-monitor-threshold",
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
+    "lazyfree-lazy-server-del",
     "busy-reply-threshold",
     "hll-sparse-max-bytes",
     "notify-keyspace-events",
