@@ -75,6 +75,8 @@ pub struct StatsFields {
     pub sync_partial_err: u64,
     /// Keys a writable replica's own clients gave a TTL (it expires them itself).
     pub slave_expires_tracked_keys: u64,
+    /// CLIENT TRACKING: keys in the table, client entries for them, broadcast prefixes.
+    pub tracking_totals: (usize, usize, usize),
 }
 
 fn now_usec() -> u128 {
@@ -146,7 +148,13 @@ impl InfoBuilder {
     }
 
     /// The `# Clients` section.
-    pub fn clients_section(&mut self, connected: usize, maxclients: &str, blocked: usize) {
+    pub fn clients_section(
+        &mut self,
+        connected: usize,
+        maxclients: &str,
+        blocked: usize,
+        tracking: usize,
+    ) {
         self.section(
             "Clients",
             &[
@@ -156,7 +164,7 @@ impl InfoBuilder {
                 ("client_recent_max_input_buffer", "0".into()),
                 ("client_recent_max_output_buffer", "0".into()),
                 ("blocked_clients", blocked.to_string()),
-                ("tracking_clients", "0".into()),
+                ("tracking_clients", tracking.to_string()),
                 ("clients_in_timeout_table", "0".into()),
             ],
         );
@@ -224,9 +232,9 @@ impl InfoBuilder {
                 ("active_defrag_key_misses", z()),
                 ("total_active_defrag_time", z()),
                 ("current_active_defrag_time", z()),
-                ("tracking_total_keys", z()),
-                ("tracking_total_items", z()),
-                ("tracking_total_prefixes", z()),
+                ("tracking_total_keys", f.tracking_totals.0.to_string()),
+                ("tracking_total_items", f.tracking_totals.1.to_string()),
+                ("tracking_total_prefixes", f.tracking_totals.2.to_string()),
                 ("unexpected_error_replies", z()),
                 ("total_error_replies", f.total_error_replies.to_string()),
                 ("dump_payload_sanitizations", z()),

@@ -44,6 +44,18 @@ pub struct ClientMeta {
     /// What the client did to its transaction while a script held the server, answered
     /// without its session; the session applies it when it runs again.
     pub busy_tx: Option<BusyTransaction>,
+    /// CLIENT TRACKING, when on (CLIENT LIST `flags` t/R/B and `redir`).
+    pub tracking: Option<TrackingMeta>,
+}
+
+/// A tracking client's state as CLIENT LIST shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackingMeta {
+    /// The client invalidations are redirected to (0: none).
+    pub redirect: u64,
+    /// The redirect target was gone when a message was due.
+    pub broken: bool,
+    pub bcast: bool,
 }
 
 /// A transaction's changes made while the server was busy running a script (MULTI, DISCARD,
@@ -216,6 +228,15 @@ impl ClientHandle {
         if m.blocked {
             f.push('b');
         }
+        if let Some(t) = m.tracking {
+            f.push('t');
+            if t.broken {
+                f.push('R');
+            }
+            if t.bcast {
+                f.push('B');
+            }
+        }
         if m.no_evict {
             f.push('e');
         }
@@ -231,7 +252,7 @@ impl ClientHandle {
         let now = Instant::now();
         let omem = self.pending_bytes();
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll={} omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll={} omem={} tot-mem={} events=r cmd={} user={} redir={} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -252,6 +273,7 @@ impl ClientHandle {
             16384 + omem + m.qbuf + m.qbuf_free,
             if m.last_cmd.is_empty() { "NULL" } else { m.last_cmd },
             m.user,
+            m.tracking.map_or(-1, |t| t.redirect as i64),
             m.resp
         )
     }
@@ -325,6 +347,7 @@ impl ClientRegistry {
                 lib_name: String::new(),
                 lib_ver: String::new(),
                 busy_tx: None,
+                tracking: None,
             }),
             kind: Mutex::new(ClientKind::Normal),
             tx,

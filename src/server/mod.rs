@@ -10,6 +10,7 @@ mod listener;
 
 pub use clients::{
     BusyTransaction, ClientHandle, ClientKind, ClientMeta, ClientRegistry, OutputLimit,
+    TrackingMeta,
 };
 pub use connection::serve_connection;
 pub use listener::{

@@ -8,6 +8,7 @@ use bytes::Bytes;
 /// these are the ones it does act on (the rest are logged at start-up).
 pub const ACTED_ON: &[&str] = &[
     "port",
+    "tracking-table-max-keys",
     "latency-monitor-threshold",
     "slowlog-log-slower-than",
     "slowlog-max-len",

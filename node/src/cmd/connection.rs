@@ -142,6 +142,7 @@ pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) {
         ctx.st.monitors.retain(|m| m.id != id);
         ctx.sess.client.meta.lock().monitor = false;
     }
+    super::tracking::disable(ctx.st, id);
     ctx.sess.db = 0;
     ctx.sess.client.set_resp3(false);
     ctx.out.resp3 = false;
@@ -160,6 +161,14 @@ pub fn reset(ctx: &mut Ctx, _a: &[Bytes]) {
 /// CLIENT: the shared implementation; PAUSE, UNPAUSE, REPLY and UNBLOCK act on the node.
 /// The CLIENT subcommands: the shared implementation, whose actions change the node's state.
 pub mod client {
+    pub use super::client_shared::{
+        getname, help, id, info, kill, list, no_evict, pause, reply, setname, unblock, unpause,
+    };
+    pub use crate::cmd::tracking::{caching, getredir, tracking, trackinginfo};
+}
+
+/// The shared CLIENT subcommands' handlers (the tracking ones are the node's own).
+mod client_shared {
     use super::Ctx;
     picket::client_handlers!(Ctx, super::apply_client);
 }

@@ -103,6 +103,7 @@ fn clients(b: &mut InfoBuilder, node: &Node, st: &NodeState) {
         node.registry.count(),
         st.config.get("maxclients"),
         st.blocking.count() + st.paused_clients,
+        st.tracking.clients.len(),
     );
 }
 
@@ -361,6 +362,7 @@ fn stats(b: &mut InfoBuilder, node: &Node, st: &NodeState) {
         sync_partial_ok: st.repl.sync_partial_ok,
         sync_partial_err: st.repl.sync_partial_err,
         slave_expires_tracked_keys: st.ks.replica_local_expires.len() as u64,
+        tracking_totals: st.tracking.totals(),
     });
 }
 

@@ -352,6 +352,7 @@ pub fn flushdb(ctx: &mut Ctx, a: &[Bytes]) {
     let db = ctx.db();
     let n = ctx.st.ks.dbs[db].main.len() as u64;
     let old = ctx.st.ks.flush_db(db, ctx.now);
+    super::tracking::flushed(ctx);
     crate::lazyfree::free_dbs(vec![old], lazy);
     ctx.dirty(n + 1);
     ctx.propagate_as_is(a);
@@ -366,6 +367,7 @@ pub fn flushall(ctx: &mut Ctx, a: &[Bytes]) {
     let n = ctx.st.ks.total_keys() as u64;
     let dbs = ctx.st.ks.dbs.len();
     let old: Vec<Db> = (0..dbs).map(|d| ctx.st.ks.flush_db(d, ctx.now)).collect();
+    super::tracking::flushed(ctx);
     crate::lazyfree::free_dbs(old, lazy);
     ctx.dirty(n + 1);
     ctx.propagate_as_is(a);

@@ -33,6 +33,7 @@ pub mod slowlog;
 pub mod sort;
 pub mod strings;
 pub mod table;
+pub mod tracking;
 pub mod zranges;
 pub mod zsetops;
 pub mod zsets;
@@ -274,6 +275,9 @@ pub fn run_one(
     {
         out.buf.truncate(mark);
     }
+    if !st.tracking.clients.is_empty() || !sess.tracking_pending.is_empty() {
+        tracking::after_command(node, st, sess, args, out);
+    }
 }
 
 fn run_checked(
@@ -306,7 +310,11 @@ fn run_checked(
     {
         sess.client.meta.lock().last_cmd = name;
     }
-    if let Err(e) = check(node, st, sess, cmd, name, args) {
+    let checked = check(node, st, sess, cmd, name, args);
+    if !st.tracking.clients.is_empty() {
+        tracking::before_command(node, st, sess, out);
+    }
+    if let Err(e) = checked {
         if cmd.name == "exec" && sess.multi.is_some() {
             // EXEC refused by the server's state: the transaction is discarded.
             multi::discard_state(st, sess);
@@ -400,6 +408,12 @@ pub fn call(
     }
     // Keys that expired while the command ran are propagated as DEL before its own effects.
     crate::propagate::expired_dels(st);
+    if !st.ks.changes.is_empty() {
+        tracking::after_call(node, st, sess);
+    }
+    if tracking::remembers(cmd) && !st.tracking.clients.is_empty() && !sess.in_script {
+        tracking::remember(st, sess, cmd, args);
+    }
     if cmd.name != "exec" {
         st.stream.commit(false);
     }
@@ -493,9 +507,14 @@ fn check(
             return Err("NOREPLICAS Not enough good replicas to write.".into());
         }
     }
-    if has(flags::DENYOOM) && node.hot.read().maxmemory > 0 {
+    // Over maxmemory, every command evicts first (its evictions' invalidations precede its
+    // reply); only deny-oom ones, and anything queued in MULTI, are refused when that fails.
+    let maxmemory = st.settings.maxmemory;
+    if maxmemory > 0 && crate::alloc::used_memory() as u64 > maxmemory {
         let hot = node.hot.read().clone();
-        if !crate::evict::perform_evictions(st, &hot) {
+        let queueing =
+            sess.multi.is_some() && !matches!(cmd.name, "exec" | "discard" | "quit" | "reset");
+        if !crate::evict::perform_evictions(st, &hot) && (has(flags::DENYOOM) || queueing) {
             return Err("OOM command not allowed when used memory > 'maxmemory'.".into());
         }
     }
@@ -542,6 +561,7 @@ pub fn close_session(node: &Node, sess: &mut Session) {
         st.paused_clients -= 1;
     }
     st.pubsub.drop_client(id, &mut sess.subs);
+    tracking::disable(&mut st, id);
     multi::unwatch_all(&mut st, sess);
     blocking::on_close(&mut st, sess);
     if sess.monitor {

@@ -48,6 +48,10 @@ impl Host for ScriptHost<'_, '_> {
         super::call(
             ctx.node, ctx.st, ctx.sess, cmd, cmd.name, &argv, &mut out, ctx.now,
         );
+        // A read from a script remembers the script's own keys for a tracking caller.
+        if super::tracking::remembers(cmd) && !ctx.st.tracking.clients.is_empty() {
+            super::tracking::remember(ctx.st, ctx.sess, ctx.cmd, ctx.args);
+        }
         if cmd.has(flags::WRITE) && ctx.st.dirty != dirty {
             self.wrote = true;
             ctx.node.script_busy.set_wrote();
@@ -197,8 +201,9 @@ pub fn with_script_context(
     if !outer {
         ctx.st.stream.begin_transaction();
     }
-    let (db, in_exec) = (ctx.sess.db, ctx.sess.in_exec);
+    let (db, in_exec, in_script) = (ctx.sess.db, ctx.sess.in_exec, ctx.sess.in_script);
     ctx.sess.in_exec = true;
+    ctx.sess.in_script = true;
     let mut out = Reply::new(ctx.out.resp3);
     {
         let mut host = ScriptHost {
@@ -211,6 +216,7 @@ pub fn with_script_context(
     }
     ctx.sess.db = db;
     ctx.sess.in_exec = in_exec;
+    ctx.sess.in_script = in_script;
     if !outer {
         ctx.st.stream.commit_transaction();
     }

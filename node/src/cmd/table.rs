@@ -40,7 +40,7 @@ pub static ENTRIES: &[E] = &[
     E::new("bzmpop", zsets::bzmpop),
     E::new("bzpopmax", zsets::bzpopmax),
     E::new("bzpopmin", zsets::bzpopmin),
-    picket::client_container!(no_subcommand, client),
+    picket::client_container!(no_subcommand, client; tracking, trackinginfo),
     E::container("cluster", no_subcommand, &[
         E::new("addslots", cluster::disabled),
         E::new("addslotsrange", cluster::disabled),

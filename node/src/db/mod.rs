@@ -179,6 +179,11 @@ pub struct Keyspace {
     /// Events the keyspace itself saw (a new key, an expiry, a miss), in order, waiting to
     /// be published: (event, db, key).
     pub events: Vec<(&'static str, usize, Bytes)>,
+    /// Some client tracks keys (CLIENT TRACKING): changed keys are recorded in `changes`.
+    pub track_changes: bool,
+    /// Keys changed since the tracking state last looked, in order, each with whether it was
+    /// deleted by expiry (no client changed it).
+    pub changes: Vec<(Bytes, bool)>,
 }
 
 impl Keyspace {
@@ -198,6 +203,17 @@ impl Keyspace {
             capture: None,
             event_classes: 0,
             events: Vec::new(),
+            track_changes: false,
+            changes: Vec::new(),
+        }
+    }
+
+    /// A key changed: WATCHes on it break and, when clients track keys, it is recorded.
+    #[inline]
+    fn touched(&mut self, db: usize, key: &[u8], by_expiry: bool) {
+        self.dbs[db].touch(key);
+        if self.track_changes {
+            self.changes.push((Bytes::copy_from_slice(key), by_expiry));
         }
     }
 
@@ -223,7 +239,7 @@ impl Keyspace {
         let d = &mut self.dbs[db];
         if let Some((k, _)) = d.main.remove(key) {
             d.expires.remove(key);
-            d.touch(key);
+            self.touched(db, key, true);
             self.stats.expired_keys += 1;
             let k = k.to_bytes();
             self.record_event(keyspace_events::EXPIRED, "expired", db, &k);
@@ -241,8 +257,8 @@ impl Keyspace {
 
     /// A key was modified in place: breaks WATCHes and wakes clients blocked on it.
     pub fn modified(&mut self, db: usize, key: &[u8]) {
+        self.touched(db, key, false);
         let d = &self.dbs[db];
-        d.touch(key);
         if !d.blocked.is_empty() && d.blocked.contains_key(key) {
             self.ready.push((db, Bytes::copy_from_slice(key)));
         }
@@ -351,7 +367,7 @@ impl Keyspace {
         if !d.expires.is_empty() {
             d.expires.remove(key);
         }
-        d.touch(key);
+        self.touched(db, key, false);
         Some(e.val)
     }
 
@@ -364,7 +380,7 @@ impl Keyspace {
         };
         let k = k.clone();
         d.expires.insert(k, when_ms);
-        d.touch(key);
+        self.touched(db, key, false);
         if self.is_replica && !self.applying_master {
             self.replica_local_expires
                 .insert((db, Bytes::copy_from_slice(key)));
@@ -399,7 +415,7 @@ impl Keyspace {
         let d = &mut self.dbs[db];
         let had = d.expires.remove(key).is_some();
         if had {
-            d.touch(key);
+            self.touched(db, key, false);
         }
         had
     }

@@ -16,6 +16,7 @@ pub mod replay;
 pub mod settings;
 pub mod slowlog;
 pub mod stream;
+pub mod tracking;
 
 pub use hot::HotConfig;
 
@@ -86,6 +87,8 @@ pub struct NodeState {
     /// can borrow the rest of the state).
     pub scripts: Option<Box<crate::script::Engine>>,
     pub functions: Option<Box<crate::script::functions::Functions>>,
+    /// Client-side caching: tracked keys, broadcast prefixes, tracking clients.
+    pub tracking: tracking::Tracking,
 }
 
 impl NodeState {
@@ -166,6 +169,11 @@ pub struct Session {
     pub repl: repl::SessionRepl,
     /// The last command this connection ran, found again without a table lookup.
     pub last_command: picket::command::NameCache,
+    /// Running a script's commands (their keys are tracked as the script's, not their own).
+    pub in_script: bool,
+    /// Invalidation messages for this client produced while its command ran: they follow the
+    /// command's reply, as in Redis.
+    pub tracking_pending: Vec<u8>,
 }
 
 impl Session {
@@ -190,6 +198,8 @@ impl Session {
             paused: false,
             repl: Default::default(),
             last_command: Default::default(),
+            in_script: false,
+            tracking_pending: Vec::new(),
         }
     }
 }
@@ -233,6 +243,7 @@ impl Node {
             functions: Some(Box::new(crate::script::functions::Functions::new(
                 script_busy.clone(),
             ))),
+            tracking: Default::default(),
         };
         Arc::new_cyclic(|me| Node {
             me: me.clone(),

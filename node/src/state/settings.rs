@@ -18,6 +18,11 @@ pub struct Settings {
     /// `notify-keyspace-events` as flags; 0 when neither K nor E is set (nothing is sent).
     pub keyspace_events: u16,
     pub pubsub_limit: picket::server::OutputLimit,
+    pub normal_limit: picket::server::OutputLimit,
+    /// `maxmemory` in bytes (0: no limit), checked before every command.
+    pub maxmemory: u64,
+    /// `tracking-table-max-keys` (0: no limit).
+    pub tracking_max_keys: usize,
     /// `slowlog-log-slower-than` (µs, < 0: off) and `slowlog-max-len`.
     pub slowlog: (i64, usize),
     /// `latency-monitor-threshold` (ms, 0: off).
@@ -38,6 +43,9 @@ impl Settings {
             lazyfree_lazy_user_flush: config.get_bool("lazyfree-lazy-user-flush"),
             keyspace_events: crate::state::notify::classes(config),
             pubsub_limit: crate::state::hot::output_limit(config, 2),
+            normal_limit: crate::state::hot::output_limit(config, 0),
+            maxmemory: config.get_i64("maxmemory").max(0) as u64,
+            tracking_max_keys: config.get_i64("tracking-table-max-keys").max(0) as usize,
             latency_threshold: config.get_i64("latency-monitor-threshold"),
             slowlog: (
                 config.get_i64("slowlog-log-slower-than"),

@@ -45,7 +45,7 @@ pub fn info_text(node: &SentinelNode, sel: &InfoSelection) -> String {
         });
     }
     if sel.wants("clients", true) {
-        b.clients_section(node.registry.count(), "10000", 0);
+        b.clients_section(node.registry.count(), "10000", 0, 0);
     }
     if sel.wants("stats", true) {
         let net = &node.net;
