@@ -77,6 +77,7 @@ pub struct StatsFields {
     pub slave_expires_tracked_keys: u64,
     /// CLIENT TRACKING: keys in the table, client entries for them, broadcast prefixes.
     pub tracking_totals: (usize, usize, usize),
+    pub migrate_cached_sockets: usize,
 }
 
 fn now_usec() -> u128 {
@@ -221,7 +222,10 @@ impl InfoBuilder {
                 ("pubsubshard_channels", f.pubsubshard_channels.to_string()),
                 ("latest_fork_usec", z()),
                 ("total_forks", z()),
-                ("migrate_cached_sockets", z()),
+                (
+                    "migrate_cached_sockets",
+                    f.migrate_cached_sockets.to_string(),
+                ),
                 (
                     "slave_expires_tracked_keys",
                     f.slave_expires_tracked_keys.to_string(),

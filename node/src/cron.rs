@@ -124,6 +124,7 @@ pub async fn run(node: Arc<Node>) {
             last_repl_cron = Instant::now();
             crate::repl::cron(&node, &mut st);
             crate::persistence::cron(&node, &mut st);
+            st.migrate.close_idle(Instant::now());
         }
         // A stream flush outside a client's batch (this cron, the replica link) failed to
         // write the AOF: main exits.

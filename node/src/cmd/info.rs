@@ -363,6 +363,7 @@ fn stats(b: &mut InfoBuilder, node: &Node, st: &NodeState) {
         sync_partial_err: st.repl.sync_partial_err,
         slave_expires_tracked_keys: st.ks.replica_local_expires.len() as u64,
         tracking_totals: st.tracking.totals(),
+        migrate_cached_sockets: st.migrate.len(),
     });
 }
 

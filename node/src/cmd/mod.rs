@@ -22,6 +22,7 @@ pub mod keys;
 pub mod latency;
 pub mod lists;
 pub mod memory;
+pub mod migrate;
 pub mod multi;
 pub mod psync;
 pub mod pubsub;
@@ -341,8 +342,10 @@ fn run_checked(
         multi::queue(sess, cmd, declared, args, out);
         return;
     }
-    let monitored =
-        !st.monitors.is_empty() && !cmd.has(flags::ADMIN) && !cmd.has(flags::SKIP_MONITOR);
+    // Scripts skip the monitor's usual feed, but are shown before the commands they run.
+    let monitored = !st.monitors.is_empty()
+        && !cmd.has(flags::ADMIN)
+        && (!cmd.has(flags::SKIP_MONITOR) || scripting::runs_script(cmd.name));
     // EXEC is shown after the commands it ran, as Redis 7 shows it.
     if monitored && cmd.name != "exec" {
         feed_monitors(st, sess, args);
@@ -535,7 +538,7 @@ fn feed_monitors_as(st: &mut NodeState, db: usize, who: &str, args: &[Bytes]) {
         db,
         who
     );
-    for a in args {
+    for a in crate::state::slowlog::redact(args).iter() {
         line.push(' ');
         line.push_str(&picket::resp::repr(a));
     }

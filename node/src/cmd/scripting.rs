@@ -105,6 +105,14 @@ impl ScriptHost<'_, '_> {
     }
 }
 
+/// Whether `name` runs a script (EVAL and FCALL and their forms).
+pub fn runs_script(name: &str) -> bool {
+    matches!(
+        name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    )
+}
+
 /// EVAL-family arguments: (keys, args) after `numkeys`, or the error reply.
 pub fn split_keys(a: &[Bytes], fcall: bool) -> Result<(&[Bytes], &[Bytes]), String> {
     let n: i64 = match std::str::from_utf8(&a[2]).ok().and_then(|s| s.parse().ok()) {

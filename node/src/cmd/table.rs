@@ -10,8 +10,9 @@
 use super::connection::client;
 use super::{
     bitfield, bitmaps, cluster, config, connection, debug, dump, expire, functions, geo, hashes,
-    hyperloglog, info, keys, latency, lists, memory, multi, psync, pubsub, replication, scripting,
-    server, sets, slowlog, sort, strings, zranges, zsetops, zsets, Ctx, Handler, NodeProgram,
+    hyperloglog, info, keys, latency, lists, memory, migrate, multi, psync, pubsub, replication,
+    scripting, server, sets, slowlog, sort, strings, zranges, zsetops, zsets, Ctx, Handler,
+    NodeProgram,
 };
 use bytes::Bytes;
 use picket::command::{Entry, Table};
@@ -183,6 +184,7 @@ pub static ENTRIES: &[E] = &[
         E::new("usage", memory::memory_usage),
     ]),
     E::new("mget", strings::mget),
+    E::new("migrate", migrate::migrate),
     E::container("module", no_subcommand, &[
         E::new("help", memory::module_help),
         E::new("list", memory::module_list),

@@ -8,6 +8,7 @@ pub mod backlog;
 pub mod blocking;
 pub mod hot;
 pub mod latency;
+pub mod migrate;
 pub mod multi;
 pub mod notify;
 pub mod persist;
@@ -89,6 +90,8 @@ pub struct NodeState {
     pub functions: Option<Box<crate::script::functions::Functions>>,
     /// Client-side caching: tracked keys, broadcast prefixes, tracking clients.
     pub tracking: tracking::Tracking,
+    /// MIGRATE's cached connections.
+    pub migrate: migrate::MigrateSockets,
 }
 
 impl NodeState {
@@ -244,6 +247,7 @@ impl Node {
                 script_busy.clone(),
             ))),
             tracking: Default::default(),
+            migrate: Default::default(),
         };
         Arc::new_cyclic(|me| Node {
             me: me.clone(),

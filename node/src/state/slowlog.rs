@@ -28,8 +28,9 @@ pub struct SlowLog {
     next_id: u64,
 }
 
-/// Which arguments Redis hides: CONFIG SET's secret values, HELLO's AUTH credentials.
-fn redacted(args: &[Bytes]) -> Vec<bool> {
+/// Which arguments Redis hides (in the slow log and from MONITOR): CONFIG SET's secret
+/// values, AUTH's arguments, HELLO's AUTH credentials, MIGRATE's AUTH/AUTH2 ones.
+pub fn redacted(args: &[Bytes]) -> Vec<bool> {
     let mut hide = vec![false; args.len()];
     let sub = args.get(1).map(|b| &b[..]).unwrap_or(b"");
     if eq_ic(&args[0], "config") && eq_ic(sub, "set") {
@@ -41,6 +42,9 @@ fn redacted(args: &[Bytes]) -> Vec<bool> {
             }
         }
     }
+    if eq_ic(&args[0], "auth") {
+        hide.iter_mut().skip(1).for_each(|h| *h = true);
+    }
     if eq_ic(&args[0], "hello") {
         if let Some(j) = args.iter().position(|a| eq_ic(a, "auth")) {
             for h in hide.iter_mut().skip(j + 1).take(2) {
@@ -48,7 +52,43 @@ fn redacted(args: &[Bytes]) -> Vec<bool> {
             }
         }
     }
+    if eq_ic(&args[0], "migrate") {
+        let mut j = 6;
+        while j < args.len() && !eq_ic(&args[j], "keys") {
+            let n = if eq_ic(&args[j], "auth") {
+                1
+            } else if eq_ic(&args[j], "auth2") {
+                2
+            } else {
+                0
+            };
+            if j + n < args.len() {
+                hide[j + 1..=j + n].iter_mut().for_each(|h| *h = true);
+            }
+            j += n + 1;
+        }
+    }
     hide
+}
+
+/// `args` with the secrets Redis hides replaced by `(redacted)`.
+pub fn redact(args: &[Bytes]) -> std::borrow::Cow<'_, [Bytes]> {
+    let hide = redacted(args);
+    if !hide.contains(&true) {
+        return std::borrow::Cow::Borrowed(args);
+    }
+    let shown = args
+        .iter()
+        .zip(hide)
+        .map(|(a, h)| {
+            if h {
+                Bytes::from_static(b"(redacted)")
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    std::borrow::Cow::Owned(shown)
 }
 
 /// The arguments as an entry keeps them.
@@ -131,6 +171,24 @@ mod tests {
         assert_eq!(t[2].len(), 128 + "... (1 more bytes)".len());
         let t = trimmed(&b(&["config", "set", "masterauth", "x", "maxmemory", "1"]));
         assert_eq!(&t[3][..], b"(redacted)");
+        let args = |v: &[&'static str]| -> Vec<Bytes> {
+            v.iter().map(|a| Bytes::from_static(a.as_bytes())).collect()
+        };
+        let m = args(&[
+            "MIGRATE", "h", "1", "", "0", "5", "AUTH2", "u", "p", "AUTH", "x", "KEYS", "auth", "k",
+        ]);
+        let shown: Vec<String> = redact(&m)
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into())
+            .collect();
+        assert_eq!(
+            shown.join(" "),
+            "MIGRATE h 1  0 5 AUTH2 (redacted) (redacted) AUTH (redacted) KEYS auth k"
+        );
+        assert_eq!(
+            redact(&args(&["AUTH", "u", "p"]))[1..],
+            args(&["(redacted)", "(redacted)"])[..]
+        );
         assert_eq!(&t[5][..], b"1");
     }
 
