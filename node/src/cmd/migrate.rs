@@ -260,16 +260,15 @@ fn attempt(ctx: &mut Ctx, req: &Request, keys: &[Bytes], name: &str) -> Result<(
             .clone()
             .or((line.first() == Some(&b'-')).then_some(line));
         match err {
-            Some(e) => {
-                if !target_error {
-                    target_error = true;
-                    c.last_db = -1;
-                    ctx.out.error(&format!(
-                        "ERR Target instance replied with error: {}",
-                        String::from_utf8_lossy(&e[1..])
-                    ));
-                }
+            Some(e) if !target_error => {
+                target_error = true;
+                c.last_db = -1;
+                ctx.out.error(&format!(
+                    "ERR Target instance replied with error: {}",
+                    String::from_utf8_lossy(&e[1..])
+                ));
             }
+            Some(_) => {}
             None if !req.copy => {
                 let db = ctx.db();
                 ctx.st.ks.delete(db, k);
