@@ -12,9 +12,8 @@ fn script(src: &Server, dst: &Server) -> Vec<String> {
     let mut s = src.client();
     let mut t = dst.client();
     let host = "127.0.0.1";
-    let port = dst.port.to_string();
-    let port2 = port.clone();
-    let port = port2.as_str();
+    let port_text = dst.port.to_string();
+    let port = port_text.as_str();
     let mut log = Vec::new();
     let on = |c: &mut common::Client, args: &[&str], log: &mut Vec<String>| {
         let r = c.cmd_str(args);
@@ -28,53 +27,49 @@ fn script(src: &Server, dst: &Server) -> Vec<String> {
     on(&mut s, &["ZADD", "z", "1", "m"], &mut log);
     on(&mut s, &["SET", "busy", "1"], &mut log);
     on(&mut t, &["SET", "busy", "2"], &mut log);
-    on(
-        &mut s,
-        &["MIGRATE", host, &port, "a", "3", "5000"],
-        &mut log,
-    );
+    on(&mut s, &["MIGRATE", host, port, "a", "3", "5000"], &mut log);
     on(&mut s, &["EXISTS", "a"], &mut log);
     let copy = [
-        "MIGRATE", host, &port, "", "3", "5000", "COPY", "KEYS", "l", "h", "nokey", "z",
+        "MIGRATE", host, port, "", "3", "5000", "COPY", "KEYS", "l", "h", "nokey", "z",
     ];
     on(&mut s, &copy, &mut log);
     on(&mut s, &["EXISTS", "l", "h", "z"], &mut log);
     on(
         &mut s,
-        &["MIGRATE", host, &port, "busy", "0", "5000"],
+        &["MIGRATE", host, port, "busy", "0", "5000"],
         &mut log,
     );
     on(
         &mut s,
-        &["MIGRATE", host, &port, "busy", "0", "5000", "REPLACE"],
+        &["MIGRATE", host, port, "busy", "0", "5000", "REPLACE"],
         &mut log,
     );
     on(
         &mut s,
-        &["MIGRATE", host, &port, "gone", "0", "5000"],
+        &["MIGRATE", host, port, "gone", "0", "5000"],
         &mut log,
     );
     on(&mut s, &["SET", "k", "v"], &mut log);
     on(
         &mut s,
-        &["MIGRATE", host, &port, "k", "0", "5000", "AUTH", "pw"],
+        &["MIGRATE", host, port, "k", "0", "5000", "AUTH", "pw"],
         &mut log,
     );
     on(
         &mut s,
-        &["MIGRATE", host, &port, "k", "0", "5000", "AUTH2", "u", "pw"],
+        &["MIGRATE", host, port, "k", "0", "5000", "AUTH2", "u", "pw"],
         &mut log,
     );
     on(&mut s, &["MIGRATE", host, "1", "k", "0", "200"], &mut log);
-    on(&mut s, &["MIGRATE", host, &port, "k", "x", "200"], &mut log);
+    on(&mut s, &["MIGRATE", host, port, "k", "x", "200"], &mut log);
     on(
         &mut s,
-        &["MIGRATE", host, &port, "k", "0", "200", "KEYS", "k"],
+        &["MIGRATE", host, port, "k", "0", "200", "KEYS", "k"],
         &mut log,
     );
     on(
         &mut s,
-        &["MIGRATE", host, &port, "k", "0", "200", "AUTH2", "u"],
+        &["MIGRATE", host, port, "k", "0", "200", "AUTH2", "u"],
         &mut log,
     );
     let cached = s.info("stats");
