@@ -118,6 +118,7 @@ pub async fn run(node: Arc<Node>) {
             .record(threshold, "expire-cycle", ms, crate::clock::now_ms() / 1000);
         crate::propagate::expired_dels(&mut st);
         crate::cmd::tracking::cron(&node, &mut st);
+        crate::repl::failover::tick(&node, &mut st);
         crate::persistence::tick(&mut st);
         crate::repl::diskless::tick(&node, &mut st);
         if last_repl_cron.elapsed() >= Duration::from_secs(1) {

@@ -46,6 +46,9 @@ pub enum ReplyMode {
 pub struct PauseState {
     pub until: Option<std::time::Instant>,
     pub write_only: bool,
+    /// A FAILOVER waits for its replica: writes are held (whatever CLIENT PAUSE/UNPAUSE do)
+    /// until it ends.
+    pub failover: bool,
 }
 
 impl PauseState {
@@ -66,6 +69,20 @@ impl PauseState {
 
     /// Until when a command must wait: `writes` says whether the pause in WRITE mode holds it.
     pub fn holds(&self, writes: bool) -> Option<std::time::Instant> {
+        let client_pause = self.client_pause(writes);
+        if self.failover && writes {
+            let far = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+            return Some(client_pause.map_or(far, |u| u.max(far)));
+        }
+        client_pause
+    }
+
+    /// Whether some pause may hold commands (CLIENT PAUSE set, or a FAILOVER running).
+    pub fn active(&self) -> bool {
+        self.until.is_some() || self.failover
+    }
+
+    fn client_pause(&self, writes: bool) -> Option<std::time::Instant> {
         let until = self.until?;
         if std::time::Instant::now() >= until || (self.write_only && !writes) {
             return None;

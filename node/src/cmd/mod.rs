@@ -13,6 +13,7 @@ pub mod connection;
 pub mod debug;
 pub mod dump;
 pub mod expire;
+pub mod failover;
 pub mod functions;
 pub mod geo;
 pub mod hashes;
@@ -161,7 +162,7 @@ pub fn execute_batch(
         sess.paused = false;
         st.paused_clients -= 1;
     }
-    if st.pause.until.is_some() {
+    if st.pause.active() {
         st.refresh_expiry_pause();
     }
     let mut done = 0;
@@ -183,7 +184,7 @@ pub fn execute_batch(
             continue;
         }
         // CLIENT PAUSE: wait before running (the client is not in MULTI queueing).
-        if st.pause.until.is_some() && (sess.multi.is_none() || lower(&args[0]) == "exec") {
+        if st.pause.active() && (sess.multi.is_none() || lower(&args[0]) == "exec") {
             if let Ok(cmd) = lookup(args) {
                 if let Some(until) = paused_for(&st, sess, cmd, &lower(&args[0]), args) {
                     sess.paused = true;

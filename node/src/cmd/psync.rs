@@ -24,12 +24,29 @@ pub fn sync(ctx: &mut Ctx, a: &[Bytes]) {
     if ctx.sess.repl.is_replica {
         return;
     }
+    // FAILOVER's request to take over: this replica becomes a master first (when the
+    // replication id is its own), then continues its old master as a replica.
+    let psync = picket::args::eq_ic(&a[0], "psync");
+    if psync && a.len() > 3 && picket::args::eq_ic(&a[3], "failover") {
+        if a[1][..] != *ctx.st.replid.as_bytes() {
+            return ctx
+                .out
+                .error("ERR PSYNC FAILOVER replid must match my replid.");
+        }
+        crate::repl::link::promote(ctx.node, ctx.st);
+        tracing::info!(
+            "Failover request received for replid {}, promoting to primary.",
+            String::from_utf8_lossy(&a[1])
+        );
+    }
+    if ctx.st.repl.failover.state != crate::state::repl::FailoverState::None {
+        return ctx.out.error("NOMASTERLINK Can't SYNC while failing over");
+    }
     if ctx.st.repl.link_down() {
         return ctx
             .out
             .error("NOMASTERLINK Can't SYNC while not connected with my master");
     }
-    let psync = a.len() == 3;
     let wanted = if psync {
         match ctx.parsed(Args::at(a, 2).int()) {
             Some(n) => Some((a[1].clone(), n)),
@@ -101,6 +118,7 @@ pub fn replconf(ctx: &mut Ctx, a: &[Bytes]) {
                     if let Ok(off) = picket::args::int_arg(val) {
                         master::ack(ctx.st, ctx.sess.client.id, off.max(0) as u64);
                         super::blocking::serve_waits(ctx.st);
+                        crate::repl::failover::tick(ctx.node, ctx.st);
                     }
                 }
                 return;

@@ -9,10 +9,10 @@
 
 use super::connection::client;
 use super::{
-    bitfield, bitmaps, cluster, config, connection, debug, dump, expire, functions, geo, hashes,
-    hyperloglog, info, keys, latency, lists, memory, migrate, multi, psync, pubsub, replication,
-    scripting, server, sets, slowlog, sort, strings, zranges, zsetops, zsets, Ctx, Handler,
-    NodeProgram,
+    bitfield, bitmaps, cluster, config, connection, debug, dump, expire, failover, functions, geo,
+    hashes, hyperloglog, info, keys, latency, lists, memory, migrate, multi, psync, pubsub,
+    replication, scripting, server, sets, slowlog, sort, strings, zranges, zsetops, zsets, Ctx,
+    Handler, NodeProgram,
 };
 use bytes::Bytes;
 use picket::command::{Entry, Table};
@@ -97,6 +97,7 @@ pub static ENTRIES: &[E] = &[
     E::new("expire", expire::expire),
     E::new("expireat", expire::expireat),
     E::new("expiretime", expire::expiretime),
+    E::new("failover", failover::failover_cmd),
     E::new("fcall", functions::fcall),
     E::new("fcall_ro", functions::fcall_ro),
     E::new("flushall", keys::flushall),

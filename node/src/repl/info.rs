@@ -30,7 +30,7 @@ pub fn info_lines(st: &NodeState) -> Vec<String> {
         ));
     }
     attached_lines(&mut l, st);
-    l.push("master_failover_state:no-failover".to_string());
+    l.push(format!("master_failover_state:{}", r.failover.state.name()));
     l.push(format!("master_replid:{}", st.replid));
     l.push(format!("master_replid2:{}", st.replid2));
     l.push(format!("master_repl_offset:{}", r.offset));

@@ -338,12 +338,21 @@ impl Link {
             tracing::info!("(Non critical) Master does not understand REPLCONF capa: {r}");
         }
         // PSYNC with the cached history, or `? -1`.
-        let cached = self.with_state(|st| st.repl.cached.clone())?;
+        // During FAILOVER this node asks its target to take over.
+        let (cached, failing_over) = self.with_state(|st| {
+            let f = st.repl.failover.state == crate::state::repl::FailoverState::InProgress;
+            (st.repl.cached.clone(), f)
+        })?;
         match &cached {
             Some((id, off)) => {
                 let next = (off + 1).to_string();
                 tracing::info!("Trying a partial resynchronization (request {id}:{next}).");
-                c.send(&[b"PSYNC", id.as_bytes(), next.as_bytes()]).await?;
+                if failing_over {
+                    c.send(&[b"PSYNC", id.as_bytes(), next.as_bytes(), b"FAILOVER"])
+                        .await?;
+                } else {
+                    c.send(&[b"PSYNC", id.as_bytes(), next.as_bytes()]).await?;
+                }
             }
             None => {
                 tracing::info!("Partial resynchronization not possible (no cached master)");
@@ -351,6 +360,9 @@ impl Link {
             }
         }
         let r = c.reply().await?;
+        if failing_over {
+            self.end_failover(&r)?;
+        }
         let client_addr = format!("{host}:{port}");
         if let Some(rest) = r.strip_prefix("+FULLRESYNC") {
             let mut w = rest.split_whitespace();
@@ -373,6 +385,25 @@ impl Link {
         self.start_session(&client_addr, &laddr, partial)?;
         tracing::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization or finished a full one; streaming.");
         self.stream(&mut c).await
+    }
+
+    /// The reply to PSYNC ... FAILOVER: the target took over (the failover is done), or it
+    /// refused (this node is a master again).
+    fn end_failover(&mut self, reply: &str) -> LinkResult<()> {
+        let node = self.node.clone();
+        let took_over = reply.starts_with("+CONTINUE") || reply.starts_with("+FULLRESYNC");
+        self.with_state(|st| {
+            if took_over {
+                super::failover::clear(&node, st);
+            } else {
+                super::failover::abort(&node, st, "Failover target rejected psync request");
+            }
+        })?;
+        if took_over {
+            Ok(())
+        } else {
+            Err(format!("Failover target rejected psync request: {reply}"))
+        }
     }
 
     /// `+FULLRESYNC`: reads the payload in either framing and installs it.

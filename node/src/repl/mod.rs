@@ -5,10 +5,12 @@
 //! - [`backlog`]: the bytes a reconnecting replica can continue from.
 //! - [`master`]: the master side: PSYNC/SYNC, full and partial resync, ACKs, WAIT.
 //! - [`link`]: the replica side: the connection to the master, handshake, payload, stream.
+//! - [`failover`]: FAILOVER's coordinated switch with a replica (the master's side).
 //! - [`info`]: INFO replication and ROLE.
 
 pub mod disk_sync;
 pub mod diskless;
+pub mod failover;
 pub mod info;
 pub mod link;
 pub mod master;
@@ -163,8 +165,10 @@ pub fn cron(node: &Node, st: &mut NodeState) {
         !r.client.is_killed()
     });
     let period = st.config.get_i64("repl-ping-replica-period").max(1) as u64;
+    // Not while writes are paused (CLIENT PAUSE, FAILOVER): the offset must stay put.
     if !st.repl.replicas.is_empty()
         && !st.repl.is_replica()
+        && st.pause.holds(true).is_none()
         && st.repl.last_ping.elapsed() >= Duration::from_secs(period)
     {
         st.repl.last_ping = Instant::now();

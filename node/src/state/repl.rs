@@ -32,6 +32,40 @@ impl LinkState {
     }
 }
 
+/// FAILOVER's progress, as INFO `master_failover_state` names it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FailoverState {
+    #[default]
+    None,
+    /// Writes are paused until the target replica has acknowledged everything.
+    WaitForSync,
+    /// This node is now the target's replica, asking it to take over (PSYNC ... FAILOVER).
+    InProgress,
+}
+
+impl FailoverState {
+    pub fn name(self) -> &'static str {
+        match self {
+            FailoverState::None => "no-failover",
+            FailoverState::WaitForSync => "waiting-for-sync",
+            FailoverState::InProgress => "failover-in-progress",
+        }
+    }
+}
+
+/// A FAILOVER running on this master.
+#[derive(Debug, Clone, Default)]
+pub struct Failover {
+    pub state: FailoverState,
+    /// The replica taking over (host as the replica is known, listening port); none yet when
+    /// any caught-up replica will do.
+    pub target: Option<(String, u16)>,
+    /// TIMEOUT's end, ms since the epoch.
+    pub end_ms: Option<i64>,
+    /// FORCE: at the timeout, fail over to the target anyway.
+    pub force: bool,
+}
+
 /// What a replica knows about its master.
 #[derive(Debug)]
 pub struct MasterLink {
@@ -116,6 +150,7 @@ pub struct ReplState {
     pub sync_full: u64,
     pub sync_partial_ok: u64,
     pub sync_partial_err: u64,
+    pub failover: Failover,
 }
 
 impl Default for ReplState {
@@ -144,6 +179,7 @@ impl Default for ReplState {
             sync_full: 0,
             sync_partial_ok: 0,
             sync_partial_err: 0,
+            failover: Default::default(),
         }
     }
 }
