@@ -6,7 +6,8 @@
 //! 1. Leaves
 //!    - [`alloc`]: the counting allocator behind `used_memory`.
 //!    - [`clock`]: wall-clock milliseconds and microseconds.
-//!    - [`stats`]: the server's counters (INFO stats).
+//!    - [`stats`]: the server's counters (INFO stats); [`hdr`]: the per-command latency
+//!      histogram (INFO latencystats).
 //!    - [`db`]: the keyspace (dict, values and their encodings, expiry, LRU/LFU, snapshot capture).
 //!    - [`rdb`]: the RDB format, read and written (codecs only).
 //!    - [`lazyfree`]: freeing values, in the background for large ones.
@@ -32,6 +33,7 @@ pub mod cmd;
 pub mod cron;
 pub mod db;
 pub mod evict;
+pub mod hdr;
 pub mod lazyfree;
 pub mod persistence;
 pub mod propagate;

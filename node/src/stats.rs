@@ -11,6 +11,11 @@ pub struct CommandStat {
     /// Calls per duration bucket (LATENCY HISTOGRAM): bucket k holds durations up to
     /// 1024·2^k ns (empty until the first call).
     pub hist: Vec<u64>,
+    /// The HDR histogram of durations (ns) INFO latencystats reads (empty until a call is
+    /// recorded with `latency-tracking yes`).
+    pub hdr: Vec<u64>,
+    /// Calls counted in `hdr`.
+    pub hdr_total: u64,
 }
 
 /// Duration buckets of [`CommandStat::hist`].
@@ -29,6 +34,16 @@ impl CommandStat {
             (64 - ((ns - 1) >> 10).leading_zeros()) as usize
         };
         self.hist[k.min(HIST_BUCKETS - 1)] += 1;
+    }
+
+    /// Counts one call's duration for the percentiles (`latency-tracking`).
+    #[inline]
+    pub fn record_percentile_ns(&mut self, ns: u64) {
+        if self.hdr.is_empty() {
+            self.hdr = vec![0; crate::hdr::LEN];
+        }
+        self.hdr[crate::hdr::index_of(ns)] += 1;
+        self.hdr_total += 1;
     }
 }
 

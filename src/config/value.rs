@@ -215,13 +215,18 @@ fn special(
             Ok(words.join(" "))
         }
         "latency-tracking-info-percentiles" => {
+            // Stored as Redis shows them: `%f` with the trailing zeros trimmed (0.0 is 0).
+            let mut shown = Vec::new();
             for w in &words {
                 match w.parse::<f64>() {
-                    Ok(v) if (0.0..=100.0).contains(&v) => {}
+                    Ok(v) if (0.0..=100.0).contains(&v) => {
+                        let f = format!("{v:.6}");
+                        shown.push(f.trim_end_matches('0').trim_end_matches('.').to_string());
+                    }
                     _ => return err("latency-tracking-info-percentiles parameters should be a double between 0 and 100"),
                 }
             }
-            Ok(words.join(" "))
+            Ok(shown.join(" "))
         }
         "notify-keyspace-events" => {
             let a = words.join("");

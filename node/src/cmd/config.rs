@@ -9,6 +9,8 @@ use bytes::Bytes;
 pub const ACTED_ON: &[&str] = &[
     "port",
     "tracking-table-max-keys",
+    "latency-tracking",
+    "latency-tracking-info-percentiles",
     "latency-monitor-threshold",
     "slowlog-log-slower-than",
     "slowlog-max-len",

@@ -430,12 +430,16 @@ pub fn call(
         let errs = out.take_errors();
         st.stats.record_errors(errs);
     }
+    let latency_tracking = st.settings.latency_tracking;
     let s = st.stats.command(cmd.id, name);
     let ns = started.elapsed().as_nanos() as u64;
     let us = ns / 1000;
     s.calls += 1;
     s.usec += us;
-    s.record_ns(ns.max(1));
+    if latency_tracking {
+        s.record_ns(ns.max(1));
+        s.record_percentile_ns(ns.max(1));
+    }
     if failed {
         s.failed += 1;
     }

@@ -25,6 +25,10 @@ pub struct Settings {
     pub tracking_max_keys: usize,
     /// `slowlog-log-slower-than` (µs, < 0: off) and `slowlog-max-len`.
     pub slowlog: (i64, usize),
+    /// `latency-tracking`: per-command latency histograms (LATENCY HISTOGRAM, INFO
+    /// latencystats), and the percentiles INFO shows (`latency-tracking-info-percentiles`).
+    pub latency_tracking: bool,
+    pub latency_percentiles: Vec<f64>,
     /// `latency-monitor-threshold` (ms, 0: off).
     pub latency_threshold: i64,
 }
@@ -47,6 +51,12 @@ impl Settings {
             maxmemory: config.get_i64("maxmemory").max(0) as u64,
             tracking_max_keys: config.get_i64("tracking-table-max-keys").max(0) as usize,
             latency_threshold: config.get_i64("latency-monitor-threshold"),
+            latency_tracking: config.get_bool("latency-tracking"),
+            latency_percentiles: config
+                .get("latency-tracking-info-percentiles")
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect(),
             slowlog: (
                 config.get_i64("slowlog-log-slower-than"),
                 config.get_i64("slowlog-max-len").max(0) as usize,
