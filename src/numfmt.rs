@@ -97,6 +97,18 @@ pub fn parse_double(s: &[u8]) -> Option<f64> {
 /// An element's score as SORT reads it (C's `strtod` over the string up to any NUL byte:
 /// leading blanks allowed, the empty string is 0, out of range or NaN refused).
 pub fn parse_sort_score(s: &[u8]) -> Option<f64> {
+    // Plain integers of up to 15 digits (what SORT mostly meets) are exact as doubles: no
+    // need for strtod.
+    let digits = s.strip_prefix(b"-").unwrap_or(s);
+    if (1..=15).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) {
+        let n = digits.iter().fold(0i64, |n, d| n * 10 + (d - b'0') as i64);
+        return Some(if digits.len() < s.len() { -(n as f64) } else { n as f64 });
+    }
+    strtod_score(s)
+}
+
+/// [`parse_sort_score`] through C's `strtod`.
+fn strtod_score(s: &[u8]) -> Option<f64> {
     let mut v = 0f64;
     // SAFETY: the C side copies `len` bytes from `s` and writes one double to `v`.
     let ok = unsafe { picket_sort_strtod(s.as_ptr() as *const c_char, s.len(), &mut v) };
@@ -208,6 +220,18 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sort_score_integer_shortcut_reads_what_strtod_reads() {
+        for t in [
+            "0", "-0", "7", "007", "-12", "123456789012345", "-999999999999999",
+            "1234567890123456", "", "-", "1e3", " 5", "+5", "5 ", "0x10", "9.5",
+        ] {
+            let fast = parse_sort_score(t.as_bytes()).map(f64::to_bits);
+            let slow = strtod_score(t.as_bytes()).map(f64::to_bits);
+            assert_eq!(fast, slow, "{t:?}");
+        }
+    }
 
     #[test]
     fn incrbyfloat_like_redis() {
