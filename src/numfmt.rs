@@ -102,7 +102,11 @@ pub fn parse_sort_score(s: &[u8]) -> Option<f64> {
     let digits = s.strip_prefix(b"-").unwrap_or(s);
     if (1..=15).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) {
         let n = digits.iter().fold(0i64, |n, d| n * 10 + (d - b'0') as i64);
-        return Some(if digits.len() < s.len() { -(n as f64) } else { n as f64 });
+        return Some(if digits.len() < s.len() {
+            -(n as f64)
+        } else {
+            n as f64
+        });
     }
     strtod_score(s)
 }
@@ -224,8 +228,22 @@ mod tests {
     #[test]
     fn the_sort_score_integer_shortcut_reads_what_strtod_reads() {
         for t in [
-            "0", "-0", "7", "007", "-12", "123456789012345", "-999999999999999",
-            "1234567890123456", "", "-", "1e3", " 5", "+5", "5 ", "0x10", "9.5",
+            "0",
+            "-0",
+            "7",
+            "007",
+            "-12",
+            "123456789012345",
+            "-999999999999999",
+            "1234567890123456",
+            "",
+            "-",
+            "1e3",
+            " 5",
+            "+5",
+            "5 ",
+            "0x10",
+            "9.5",
         ] {
             let fast = parse_sort_score(t.as_bytes()).map(f64::to_bits);
             let slow = strtod_score(t.as_bytes()).map(f64::to_bits);
