@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 /// picket-node's layers, lowest first.
 const NODE_LAYERS: &[&[&str]] = &[
-    &["alloc", "clock", "stats", "hdr", "db", "rdb", "lazyfree", "script"],
+    &[
+        "alloc", "clock", "stats", "hdr", "db", "rdb", "lazyfree", "script",
+    ],
     &["state"],
     &["propagate"],
     &["persistence", "evict"],
