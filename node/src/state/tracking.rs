@@ -103,8 +103,8 @@ impl Delivery<'_> {
 #[derive(Debug, Default)]
 pub struct Tracking {
     pub clients: HashMap<u64, Tracker>,
-    /// Key → the clients that read it (ids of clients no longer tracking stay until the key
-    /// is invalidated, as in Redis).
+    /// Key → the clients that read it, in id order (ids of clients no longer tracking stay
+    /// until the key is invalidated, as in Redis).
     table: HashMap<Bytes, Vec<u64>>,
     items: usize,
     prefixes: BTreeMap<Bytes, Prefix>,
@@ -218,8 +218,8 @@ impl Tracking {
     pub fn remember<'k>(&mut self, id: u64, keys: impl Iterator<Item = &'k [u8]>) {
         for k in keys {
             let ids = self.table.entry(Bytes::copy_from_slice(k)).or_default();
-            if !ids.contains(&id) {
-                ids.push(id);
+            if let Err(at) = ids.binary_search(&id) {
+                ids.insert(at, id);
                 self.items += 1;
             }
         }
@@ -238,11 +238,10 @@ impl Tracking {
                 }
             }
         }
-        let Some(mut ids) = self.table.remove(key) else {
+        let Some(ids) = self.table.remove(key) else {
             return;
         };
         self.items -= ids.len();
-        ids.sort_unstable();
         let msg = keys_array(std::iter::once(key), 1);
         for id in ids {
             let Some(t) = self.clients.get(&id) else {
