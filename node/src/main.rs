@@ -26,7 +26,10 @@ fn usage() {
 }
 
 fn load_config() -> Config {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `--check-config`: load and validate everything, report, and exit (`picket check`).
+    let check_only = args.iter().any(|a| a == "--check-config");
+    args.retain(|a| a != "--check-config");
     let cli = parse_cli_args(&args);
     if cli.version {
         println!(
@@ -74,6 +77,26 @@ fn load_config() -> Config {
     if let Ok(abs) = std::env::current_dir() {
         let _ = cfg.set_str("dir", &abs.display().to_string());
     }
+    set.sort();
+    set.dedup();
+    let idle: Vec<String> = set
+        .iter()
+        .filter_map(|name| cfg.spec(name).cloned())
+        .filter(|spec| {
+            let acted = ACTED_ON.contains(&spec.name.as_str())
+                || picket::config::FILE_ONLY_DIRECTIVES.contains(&spec.name.as_str());
+            // Only a value that differs from the default asks for something not built yet.
+            !acted && cfg.get(&spec.name) != spec.default
+        })
+        .map(|spec| spec.name.clone())
+        .collect();
+    if check_only {
+        for name in &idle {
+            println!("warning: directive '{name}' is accepted but not acted on by this version of Picket");
+        }
+        println!("configuration OK");
+        std::process::exit(0);
+    }
     let logfile = cfg.get("logfile").to_string();
     if let Err(e) = picket::logging::init(
         cfg.get("loglevel"),
@@ -83,18 +106,11 @@ fn load_config() -> Config {
         eprintln!("{e}");
         std::process::exit(1);
     }
-    set.sort();
-    set.dedup();
-    // Only a value that differs from the default asks for something not built yet.
-    for name in set {
-        let Some(spec) = cfg.spec(&name).cloned() else {
-            continue;
-        };
-        let acted = ACTED_ON.contains(&spec.name.as_str())
-            || picket::config::FILE_ONLY_DIRECTIVES.contains(&spec.name.as_str());
-        if !acted && cfg.get(&spec.name) != spec.default {
-            tracing::warn!("Configuration directive '{}' is accepted but not acted on by this version of Picket", name);
-        }
+    for name in idle {
+        tracing::warn!(
+            "Configuration directive '{}' is accepted but not acted on by this version of Picket",
+            name
+        );
     }
     cfg
 }

@@ -38,7 +38,10 @@ fn check_writable(path: &Path, create: bool) {
 
 /// Reads the configuration file and the command line, and applies `dir` and the logging.
 fn load_config() -> (PathBuf, Loaded) {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `--check-config`: load and validate everything, report, and exit (`picket check`).
+    let check_only = args.iter().any(|a| a == "--check-config");
+    args.retain(|a| a != "--check-config");
     let cli = parse_cli_args(&args);
     if cli.version {
         println!(
@@ -64,6 +67,10 @@ fn load_config() -> (PathBuf, Loaded) {
     let cfg = &loaded.cfg;
     if let Err(e) = std::env::set_current_dir(cfg.get("dir")) {
         refuse(format!("Can't chdir to '{}': {e}", cfg.get("dir")));
+    }
+    if check_only {
+        println!("configuration OK");
+        std::process::exit(0);
     }
     picket::logging::set_role_char(b'X');
     if let Err(e) = picket::logging::init(
