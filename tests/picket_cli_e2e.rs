@@ -45,8 +45,14 @@ struct Up {
 
 impl Up {
     fn start(dir: &Path, base: u16) -> Up {
+        Up::start_with(dir, base, &[])
+    }
+
+    fn start_with(dir: &Path, base: u16, extra: &[&str]) -> Up {
         let mut child = picket()
-            .args(["up", "--json", "--down-after", "1000", "--base-port"])
+            .args(["up", "--json", "--down-after", "1000"])
+            .args(extra)
+            .arg("--base-port")
             .arg(base.to_string())
             .arg("--dir")
             .arg(dir)
@@ -279,6 +285,34 @@ fn up_survives_a_master_kill_follows_a_failover_and_resumes() {
     assert!(std::fs::read_to_string(dir.join("events.log"))
         .unwrap()
         .contains("+switch-master"));
+}
+
+#[test]
+fn up_with_redis_runs_the_same_group_on_redis_server_and_redis_sentinel() {
+    let t = test_dir();
+    let dir = t.path().join("group");
+    let base = group_base();
+    let mut up = Up::start_with(&dir, base, &["--with-redis", "--nodes", "2"]);
+    let ready = up.wait_for("ready line", Duration::from_secs(60), |v| {
+        v["event"] == "ready"
+    });
+    assert_eq!(ready["kind"], "redis");
+    assert_eq!(ready["master"], format!("127.0.0.1:{base}"));
+    let pids = group_pids(&dir);
+    assert_eq!(pids.len(), 5);
+    for p in &pids {
+        let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap();
+        assert!(
+            String::from_utf8_lossy(&cmd).contains("redis-"),
+            "{p} is not a Redis program"
+        );
+    }
+    let s = status(&dir);
+    assert_eq!(role_of(&s, base as u64 + 1), "slave");
+    up.terminate();
+    for p in &pids {
+        assert!(!alive(*p), "pid {p} still running after picket up stopped");
+    }
 }
 
 #[test]

@@ -57,14 +57,8 @@ pub async fn run(a: UpArgs) -> Result<(), Failure> {
         Kind::Redis => "redis-group".into(),
     });
     let style = Style::detect();
+    // A stored group runs with the programs it was made with, whatever --with-redis says.
     let (group, resumed) = match Group::load(&dir)? {
-        Some(g) if g.kind != kind => {
-            return Err(Failure::usage(format!(
-                "{} holds a group of {}; give another --dir for this one",
-                dir.display(),
-                g.kind.label()
-            )))
-        }
         Some(g) => (g, true),
         None => {
             let base = a
@@ -76,7 +70,7 @@ pub async fn run(a: UpArgs) -> Result<(), Failure> {
             )
         }
     };
-    let bins = Binaries::find(kind)?;
+    let bins = Binaries::find(group.kind)?;
     let mut sup = Supervisor::new(&group, &dir, bins);
     sup.check_free()?;
     if resumed {
@@ -84,7 +78,8 @@ pub async fn run(a: UpArgs) -> Result<(), Failure> {
             a.json,
             style,
             &format!(
-                "resuming the group in {} (its own files; layout flags are ignored)",
+                "resuming the group of {} in {} (its own files; layout flags are ignored)",
+                group.kind.label(),
                 dir.display()
             ),
         );
