@@ -10,6 +10,7 @@
 //! - [`args`]: the argument cursor that produces Redis's exact errors.
 //! - [`keyspace_events`]: the classes of keyspace notifications and their flag string.
 //! - [`command`]: command tables (declared entries joined with Redis's metadata) and COMMAND.
+//! - [`http`]: the small HTTP server; [`metrics`]: Prometheus metrics built at each scrape.
 
 pub mod acl;
 pub mod args;
@@ -18,9 +19,11 @@ pub mod config;
 pub mod fsutil;
 pub mod glob;
 pub mod help;
+pub mod http;
 pub mod info;
 pub mod keyspace_events;
 pub mod logging;
+pub mod metrics;
 pub mod numfmt;
 pub mod pubsub;
 pub mod resp;

@@ -21,17 +21,17 @@ const NODE_LAYERS: &[&[&str]] = &[
     &["persistence", "evict"],
     &["repl"],
     &["cmd"],
-    &["server", "cron", "busy_responder"],
+    &["server", "cron", "busy_responder", "metrics"],
 ];
 
 /// picket-sentinel's layers, lowest first.
 const SENTINEL_LAYERS: &[&[&str]] = &[
-    &["core", "scripts", "clock"],
+    &["core", "scripts", "clock", "history"],
     &["state"],
     &["config"],
     &["runtime"],
     &["cmd"],
-    &["server"],
+    &["server", "metrics"],
 ];
 
 /// Files that are not modules of the library's graph.

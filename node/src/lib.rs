@@ -21,7 +21,8 @@
 //! 5. [`repl`]: replication mechanics (the replica link, full and partial resyncs, the cron).
 //! 6. [`cmd`]: the command table and one file per command family.
 //! 7. [`server`]: the node as a `picket::server::Service`; [`cron`]: periodic housekeeping;
-//!    [`busy_responder`]: answers other clients while a script is busy.
+//!    [`busy_responder`]: answers other clients while a script is busy; [`metrics`]: the
+//!    Prometheus endpoint (`metrics-port`).
 //!
 //! What lower layers need to run commands (AOF replay, the replica's stream) is the
 //! [`state::replay::Replay`] interface, which [`cmd`] implements and the top hands down.
@@ -35,6 +36,7 @@ pub mod db;
 pub mod evict;
 pub mod hdr;
 pub mod lazyfree;
+pub mod metrics;
 pub mod persistence;
 pub mod propagate;
 pub mod rdb;

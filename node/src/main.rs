@@ -308,7 +308,16 @@ fn main() {
         if cfg.get_bool("always-show-logo") {
             tracing::info!("{}", banner(spec.port));
         }
+        let metrics =
+            picket::http::metrics_listener(cfg.get_i64("metrics-port"), cfg.get("metrics-bind"))
+                .await;
         let node = Node::new(cfg, exe);
+        if let Some(l) = metrics {
+            tokio::spawn(picket::http::serve(
+                l,
+                picket_node::metrics::handler(node.clone()),
+            ));
+        }
         picket_node::busy_responder::BusyResponder::install(&node);
         tracing::info!("Server initialized");
         let executor: Arc<dyn Replay> = Arc::new(picket_node::cmd::Executor);

@@ -102,6 +102,7 @@ fn sentinel_node(
         scripts: Default::default(),
         run_id: picket::random_hex_id(),
         pause: Default::default(),
+        history: Default::default(),
     };
     Arc::new(SentinelNode {
         state: Mutex::new(state),
@@ -208,6 +209,10 @@ fn main() {
         tcp_keepalive: Duration::from_secs(cfg.get_i64("tcp-keepalive") as u64),
         backlog: 511,
     };
+    let metrics = (
+        cfg.get_i64("metrics-port"),
+        cfg.get("metrics-bind").to_string(),
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -219,8 +224,13 @@ fn main() {
             tracing::warn!("{}", e);
             std::process::exit(1);
         });
+        let metrics = picket::http::metrics_listener(metrics.0, &metrics.1).await;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let node = sentinel_node(path, loaded, tx);
+        if let Some(l) = metrics {
+            let handler = picket_sentinel::metrics::handler(node.clone());
+            tokio::spawn(picket::http::serve(l, handler));
+        }
         tracing::info!(
             "Sentinel (Picket {}) starting on port {}",
             env!("CARGO_PKG_VERSION"),

@@ -219,6 +219,7 @@ pub fn dispatch(
                 st.links.remove(&link);
             }
             Action::Event { level, kind, text } => {
+                st.history.record(&kind, &text, crate::clock::clock_ms());
                 let line = format!("{kind} {text}");
                 match level {
                     Level::Debug => tracing::trace!("{}", line),

@@ -29,6 +29,8 @@ pub struct SentinelState {
     pub run_id: String,
     /// CLIENT PAUSE: clients wait before running commands (WRITE mode: only PUBLISH).
     pub pause: picket::server::client_cmd::PauseState,
+    /// What the events add up to (the metrics read it).
+    pub history: crate::history::History,
 }
 
 pub struct SentinelNode {

@@ -43,6 +43,8 @@ pub const ACTED_ON: &[&str] = &[
     "loglevel",
     "logfile",
     "log-format",
+    "metrics-bind",
+    "metrics-port",
     "enable-debug-command",
     "lazyfree-lazy-user-flush",
     "lazyfree-lazy-expire",

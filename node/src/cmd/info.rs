@@ -59,10 +59,15 @@ const SECTIONS: &[Section] = &[
 
 /// Builds the INFO text for the requested sections.
 pub fn info_text(ctx: &mut Ctx, sel: &InfoSelection) -> String {
+    info_of(ctx.node, ctx.st, sel)
+}
+
+/// The INFO text outside a command (the metrics endpoint reads it as redis_exporter does).
+pub fn info_of(node: &Node, st: &NodeState, sel: &InfoSelection) -> String {
     let mut b = InfoBuilder::default();
     for (name, default, write) in SECTIONS {
         if sel.wants(name, *default) {
-            write(&mut b, ctx.node, ctx.st);
+            write(&mut b, node, st);
         }
     }
     b.text

@@ -1,0 +1,193 @@
+//! The Prometheus endpoints (`metrics-port`) of picket-node and picket-sentinel, scraped over
+//! HTTP and parsed with a Prometheus text-format parser: redis_exporter's names with the
+//! values the servers report, and the sentinel's failover counters and histogram moving with
+//! a failover.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use picket_testkit::process::base_args;
+use picket_testkit::{binary, free_port, test_dir, wait_until, Client, Proc};
+use prometheus_parse::{Scrape, Value};
+
+/// GET /metrics, parsed.
+fn scrape(port: u16) -> Scrape {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to metrics");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/openmetrics-text"),
+        "{head}"
+    );
+    Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).expect("Prometheus text format")
+}
+
+/// The value of `name` whose labels include `want`.
+fn value(s: &Scrape, name: &str, want: &[(&str, &str)]) -> Option<f64> {
+    s.samples
+        .iter()
+        .find(|x| x.metric == name && want.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))
+        .and_then(|x| match &x.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => Some(*v),
+            Value::Histogram(h) => h.last().map(|b| b.count),
+            _ => None,
+        })
+}
+
+fn node(dir: &std::path::Path, port: u16, metrics: u16, master: Option<u16>) -> Proc {
+    let mut args = base_args(port, dir, &dir.join(format!("node-{port}.log")));
+    args.extend(["--metrics-port".to_string(), metrics.to_string()]);
+    if let Some(m) = master {
+        args.extend(["--replicaof".into(), "127.0.0.1".into(), m.to_string()]);
+    }
+    Proc::spawn(&binary("picket-node"), &args, port)
+}
+
+#[test]
+fn node_and_sentinel_metrics_follow_the_servers_state() {
+    let t = test_dir();
+    let (mp, mm, rp, rm, sp, sm) = (
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    );
+    let _master = node(t.path(), mp, mm, None);
+    let _replica = node(t.path(), rp, rm, Some(mp));
+    let mut c = Client::connect(mp);
+    for i in 0..5 {
+        c.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    c.cmd(&["EXPIRE", "k0", "100"]);
+    c.cmd(&["GET", "k1"]);
+    c.cmd(&["GET", "missing"]);
+    assert!(wait_until(Duration::from_secs(10), || {
+        value(&scrape(mm), "redis_connected_slaves", &[]) == Some(1.0)
+            && value(&scrape(rm), "redis_db_keys", &[("db", "db0")]) == Some(5.0)
+    }));
+    let m = scrape(mm);
+    assert_eq!(value(&m, "redis_up", &[]), Some(1.0));
+    assert_eq!(value(&m, "redis_db_keys", &[("db", "db0")]), Some(5.0));
+    assert_eq!(
+        value(&m, "redis_db_keys_expiring", &[("db", "db0")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&m, "redis_commands_total", &[("cmd", "set")]),
+        Some(5.0)
+    );
+    assert_eq!(value(&m, "redis_keyspace_hits_total", &[]), Some(1.0));
+    assert_eq!(value(&m, "redis_keyspace_misses_total", &[]), Some(1.0));
+    assert_eq!(value(&m, "redis_replica_resyncs_full", &[]), Some(1.0));
+    let offset = value(&m, "redis_master_repl_offset", &[]).unwrap();
+    let info: f64 = c.field("master_repl_offset").parse().unwrap();
+    assert!(
+        offset <= info && info - offset < 1000.0,
+        "{offset} vs INFO {info}"
+    );
+    let port = rp.to_string();
+    assert!(value(
+        &m,
+        "redis_connected_slave_offset_bytes",
+        &[("slave_port", &port)]
+    )
+    .is_some());
+    assert!(value(
+        &m,
+        "redis_connected_slave_lag_seconds",
+        &[("slave_port", &port)]
+    )
+    .is_some());
+    assert!(value(&m, "redis_memory_used_bytes", &[]).unwrap() > 0.0);
+    let r = scrape(rm);
+    assert_eq!(value(&r, "redis_master_link_up", &[]), Some(1.0));
+    assert!(value(&r, "redis_slave_repl_offset", &[]).is_some());
+
+    let conf = t.path().join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {sp}\nbind 127.0.0.1\ndir {}\nmetrics-port {sm}\nsentinel monitor mymaster 127.0.0.1 {mp} 1\n\
+             sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n",
+            t.path().display()
+        ),
+    )
+    .unwrap();
+    let log = t.path().join("sentinel.log").display().to_string();
+    let _s = Proc::spawn(
+        &binary("picket-sentinel"),
+        &[conf.display().to_string(), "--logfile".into(), log],
+        sp,
+    );
+    let who = [("master_name", "mymaster")];
+    assert!(wait_until(Duration::from_secs(15), || {
+        value(&scrape(sm), "redis_sentinel_master_slaves", &who) == Some(1.0)
+    }));
+    let s = scrape(sm);
+    assert_eq!(value(&s, "redis_sentinel_masters", &[]), Some(1.0));
+    assert_eq!(value(&s, "redis_sentinel_tilt", &[]), Some(0.0));
+    let addr = format!("127.0.0.1:{mp}");
+    let ok = [
+        ("master_name", "mymaster"),
+        ("master_address", addr.as_str()),
+        ("master_status", "ok"),
+    ];
+    assert_eq!(value(&s, "redis_sentinel_master_status", &ok), Some(1.0));
+    assert_eq!(
+        value(&s, "redis_sentinel_master_sentinels", &who),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&s, "redis_sentinel_master_ok_slaves", &who),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&s, "redis_sentinel_master_ckquorum_status", &who),
+        Some(1.0)
+    );
+    assert_eq!(value(&s, "picket_sentinel_current_epoch", &[]), Some(0.0));
+
+    // A failover moves the counters, the epoch and the histogram.
+    let mut sc = Client::connect(sp);
+    assert_eq!(sc.cmd_str(&["SENTINEL", "FAILOVER", "mymaster"]), "+OK\r\n");
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            value(
+                &scrape(sm),
+                "picket_sentinel_failovers_completed_total",
+                &who,
+            ) == Some(1.0)
+        }),
+        "no completed failover in the metrics"
+    );
+    let s = scrape(sm);
+    assert_eq!(
+        value(&s, "picket_sentinel_failovers_started_total", &who),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&s, "picket_sentinel_failovers_aborted_total", &who),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&s, "picket_sentinel_switch_master_total", &who),
+        Some(1.0)
+    );
+    assert_eq!(value(&s, "picket_sentinel_current_epoch", &[]), Some(1.0));
+    assert_eq!(
+        value(&s, "redis_sentinel_master_config_epoch", &who),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&s, "picket_sentinel_failover_duration_seconds", &[]),
+        Some(1.0)
+    );
+}
