@@ -1,22 +1,31 @@
 //! A small HTTP/1.1 server (hyper) for what the servers publish over HTTP: the Prometheus
-//! metrics endpoint (`metrics-port`). Handlers are plain functions of the path; only GET and
-//! HEAD are served.
+//! metrics endpoint (`metrics-port`) and the sentinel's status page with its server-sent
+//! events. Handlers are plain functions of the path; only GET and HEAD are served.
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Frame, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+
+/// A page's body: all at once, or chunks as they come (server-sent events).
+pub enum Body {
+    Text(String),
+    Stream(tokio::sync::mpsc::Receiver<String>),
+}
 
 /// What a handler answers.
 pub struct Page {
     pub status: u16,
     pub content_type: &'static str,
-    pub body: String,
+    pub body: Body,
 }
 
 impl Page {
@@ -24,7 +33,16 @@ impl Page {
         Page {
             status: 200,
             content_type,
-            body,
+            body: Body::Text(body),
+        }
+    }
+
+    /// A body written chunk by chunk until the sender is dropped.
+    pub fn stream(content_type: &'static str, rx: tokio::sync::mpsc::Receiver<String>) -> Page {
+        Page {
+            status: 200,
+            content_type,
+            body: Body::Stream(rx),
         }
     }
 
@@ -40,7 +58,7 @@ impl Page {
         Page {
             status: 404,
             content_type: "text/plain; charset=utf-8",
-            body: "not found\n".into(),
+            body: Body::Text("not found\n".into()),
         }
     }
 }
@@ -91,25 +109,46 @@ pub async fn serve(listener: TcpListener, handler: Handler) {
     }
 }
 
-fn answer(handler: &Handler, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+/// A streamed body: the chunks a channel delivers.
+struct ChannelBody(tokio::sync::mpsc::Receiver<String>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|s| Ok(Frame::data(Bytes::from(s)))))
+    }
+}
+
+fn answer(handler: &Handler, req: &Request<Incoming>) -> Response<BoxBody<Bytes, Infallible>> {
     let page = if req.method() == Method::GET || req.method() == Method::HEAD {
         handler(req.uri().path())
     } else {
         Page {
             status: 405,
             content_type: "text/plain; charset=utf-8",
-            body: "only GET and HEAD\n".into(),
+            body: Body::Text("only GET and HEAD\n".into()),
         }
     };
-    let body = if req.method() == Method::HEAD {
-        Bytes::new()
-    } else {
-        Bytes::from(page.body)
+    let body = match page.body {
+        _ if req.method() == Method::HEAD => Full::new(Bytes::new()).boxed(),
+        Body::Text(t) => Full::new(Bytes::from(t)).boxed(),
+        Body::Stream(rx) => ChannelBody(rx).boxed(),
     };
-    let mut resp = Response::new(Full::new(body));
+    let mut resp = Response::new(body);
     *resp.status_mut() = StatusCode::from_u16(page.status).unwrap_or(StatusCode::OK);
     if let Ok(v) = hyper::header::HeaderValue::from_str(page.content_type) {
         resp.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
     }
+    resp.headers_mut().insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-store"),
+    );
     resp
 }

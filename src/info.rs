@@ -287,6 +287,15 @@ impl InfoBuilder {
 }
 
 /// (system, user) CPU seconds of this process, for INFO cpu.
+/// The value of field `name` in an INFO text.
+pub fn field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
+    info.lines().find_map(|l| {
+        l.strip_prefix(name)
+            .and_then(|r| r.strip_prefix(':'))
+            .map(|v| v.trim_end())
+    })
+}
+
 pub fn cpu_times() -> (f64, f64) {
     // SAFETY: getrusage only writes into the struct passed to it.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };

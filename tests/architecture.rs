@@ -31,7 +31,7 @@ const SENTINEL_LAYERS: &[&[&str]] = &[
     &["config"],
     &["runtime"],
     &["cmd"],
-    &["server", "metrics"],
+    &["server", "metrics", "status_page"],
 ];
 
 /// Files that are not modules of the library's graph.

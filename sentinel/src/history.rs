@@ -2,10 +2,22 @@
 //! aborted per master, how long the completed ones took, and the time each master spent in
 //! SDOWN and ODOWN. Pure: fed each event with the time it happened.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// How many failover durations are kept for the histogram.
 const DURATIONS_KEPT: usize = 1000;
+
+/// How many recent events the status page shows.
+pub const RECENT_KEPT: usize = 200;
+
+/// An event as the status page lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Recent {
+    /// Wall-clock milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    pub event: String,
+    pub message: String,
+}
 
 #[derive(Default, Debug, Clone)]
 pub struct MasterHistory {
@@ -36,9 +48,25 @@ pub struct History {
     pub masters: BTreeMap<String, MasterHistory>,
     /// Completed failovers' durations in seconds, the newest last.
     pub durations: Vec<f64>,
+    /// The latest events, the newest last.
+    pub recent: VecDeque<Recent>,
 }
 
 impl History {
+    /// Takes one event (`kind` as published, `text` its message) at `now_ms` (monotonic, for
+    /// durations) and `wall_ms` (for the status page).
+    pub fn record_at(&mut self, kind: &str, text: &str, now_ms: u64, wall_ms: u64) {
+        self.recent.push_back(Recent {
+            time_ms: wall_ms,
+            event: kind.to_string(),
+            message: text.to_string(),
+        });
+        if self.recent.len() > RECENT_KEPT {
+            self.recent.pop_front();
+        }
+        self.record(kind, text, now_ms);
+    }
+
     /// Takes one event (`kind` as published, `text` its message) at `now_ms`.
     pub fn record(&mut self, kind: &str, text: &str, now_ms: u64) {
         let mut w = text.split(' ');

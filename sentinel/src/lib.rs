@@ -13,7 +13,8 @@
 //! 4. [`runtime`]: tokio tasks that turn actions into connections and bytes, and back.
 //! 5. [`cmd`]: the command table and one file per command family (SENTINEL, INFO, ...).
 //! 6. [`server`]: the sentinel as a `picket::server::Service`; [`metrics`]: the Prometheus
-//!    endpoint (`metrics-port`).
+//!    metrics; [`status_page`]: the HTTP port (`metrics-port`) with the metrics and the live
+//!    status page.
 
 pub mod clock;
 pub mod cmd;
@@ -25,3 +26,4 @@ pub mod runtime;
 pub mod scripts;
 pub mod server;
 pub mod state;
+pub mod status_page;

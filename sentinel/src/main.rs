@@ -228,7 +228,7 @@ fn main() {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let node = sentinel_node(path, loaded, tx);
         if let Some(l) = metrics {
-            let handler = picket_sentinel::metrics::handler(node.clone());
+            let handler = picket_sentinel::status_page::handler(node.clone());
             tokio::spawn(picket::http::serve(l, handler));
         }
         tracing::info!(

@@ -2,24 +2,12 @@
 //! under its names (so its dashboards work unchanged), plus Picket's own: failovers started,
 //! completed and aborted, their durations, time in SDOWN and ODOWN, the current epoch.
 
-use std::sync::Arc;
+use picket::metrics::{labels, Labels, Metrics};
 
-use picket::http::{Handler, Page};
-use picket::metrics::{labels, Labels, Metrics, CONTENT_TYPE};
-
-use crate::state::{SentinelNode, SentinelState};
+use crate::state::SentinelState;
 
 /// Buckets of the failover-duration histogram, in seconds.
 const DURATION_BUCKETS: &[f64] = &[0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 180.0];
-
-/// The HTTP handler: `/metrics`, and a page linking to it at `/`.
-pub fn handler(node: Arc<SentinelNode>) -> Handler {
-    Arc::new(move |path| match path {
-        "/metrics" => Page::ok(CONTENT_TYPE, render(&node.state.lock())),
-        "/" => Page::metrics_index(),
-        _ => Page::not_found(),
-    })
-}
 
 type Rows = Vec<(Labels, i64)>;
 

@@ -219,7 +219,11 @@ pub fn dispatch(
                 st.links.remove(&link);
             }
             Action::Event { level, kind, text } => {
-                st.history.record(&kind, &text, crate::clock::clock_ms());
+                let wall = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                st.history
+                    .record_at(&kind, &text, crate::clock::clock_ms(), wall);
                 let line = format!("{kind} {text}");
                 match level {
                     Level::Debug => tracing::trace!("{}", line),

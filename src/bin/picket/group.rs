@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 use crate::resp::Addr;
 use crate::Failure;
 
+/// A Picket process's HTTP port (metrics; the sentinels' status page) is this far above its
+/// own port.
+pub const METRICS_OFFSET: u16 = 200;
+
 /// The name the sentinels monitor the group's master by.
 pub const MASTER_NAME: &str = "mymaster";
 
@@ -62,10 +66,12 @@ impl Group {
                 "--nodes and --sentinels take 1 to 100 (3 and 3 make a group that survives losing one of each)",
             ));
         }
-        if u32::from(base) + 100 + u32::from(sentinels) > 65535 || base < 1024 {
+        if u32::from(base) + METRICS_OFFSET as u32 + 100 + u32::from(sentinels) > 65535
+            || base < 1024
+        {
             return Err(Failure::usage(format!(
-                "--base-port {base} leaves no room: nodes use base.., sentinels base+100..; pick 1024 to {}",
-                65535 - 100 - u32::from(sentinels)
+                "--base-port {base} leaves no room: nodes use base.., sentinels base+100.., their HTTP ports 200 above; pick 1024 to {}",
+                65535 - 300 - u32::from(sentinels)
             )));
         }
         if down_after_ms < 100 {
@@ -160,6 +166,9 @@ impl Group {
         if port != self.nodes[0] {
             s.push_str(&format!("replicaof 127.0.0.1 {}\n", self.nodes[0]));
         }
+        if self.kind == Kind::Picket {
+            s.push_str(&format!("metrics-port {}\n", port + METRICS_OFFSET));
+        }
         s
     }
 
@@ -171,13 +180,23 @@ impl Group {
              sentinel monitor {name} 127.0.0.1 {} {}\n\
              sentinel down-after-milliseconds {name} {}\n\
              sentinel failover-timeout {name} {}\n\
-             sentinel parallel-syncs {name} 1\n",
+             sentinel parallel-syncs {name} 1\n{}",
             picket::config::file_repr(&dir.display().to_string()),
             self.nodes[0],
             self.quorum(),
             self.down_after_ms,
             (self.down_after_ms * 6).max(10_000),
+            match self.kind {
+                Kind::Picket => format!("metrics-port {}\n", port + METRICS_OFFSET),
+                Kind::Redis => String::new(),
+            }
         )
+    }
+
+    /// The status page of the first sentinel (Picket groups only).
+    pub fn status_page(&self) -> Option<String> {
+        (self.kind == Kind::Picket)
+            .then(|| format!("http://127.0.0.1:{}/", self.sentinels[0] + METRICS_OFFSET))
     }
 }
 
@@ -272,7 +291,7 @@ mod tests {
         assert_eq!(g.sentinels, [7100, 7101, 7102]);
         assert_eq!(g.quorum(), 2);
         assert!(Group::plan(Kind::Picket, 0, 3, 7000, 5000).is_err());
-        assert!(Group::plan(Kind::Picket, 3, 3, 65500, 5000).is_err());
+        assert!(Group::plan(Kind::Picket, 3, 3, 65200, 5000).is_err());
         assert!(Group::plan(Kind::Picket, 3, 3, 7000, 10).is_err());
     }
 

@@ -170,13 +170,7 @@ pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
 }
 
 /// A field of an INFO reply.
-pub fn info_field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
-    info.lines().find_map(|l| {
-        l.strip_prefix(name)
-            .and_then(|r| r.strip_prefix(':'))
-            .map(|v| v.trim_end())
-    })
-}
+pub use picket::info::field as info_field;
 
 #[cfg(test)]
 mod tests {

@@ -259,7 +259,8 @@ async fn announce(group: &Group, dir: &std::path::Path, json: bool, style: Style
         println!(
             "{}",
             serde_json::json!({"event": "ready", "master_name": group.master_name, "master": master,
-                "sentinels": list, "dir": dir.display().to_string(), "kind": group.kind})
+                "sentinels": list, "dir": dir.display().to_string(), "kind": group.kind,
+                "status_page": group.status_page()})
         );
         return;
     }
@@ -286,6 +287,13 @@ async fn announce(group: &Group, dir: &std::path::Path, json: bool, style: Style
         py.join(", "),
         group.master_name
     );
+    if let Some(page) = group.status_page() {
+        println!(
+            "Status page: {page}   Metrics: {page}metrics (sentinels), http://127.0.0.1:{}/metrics (nodes; each node's port + {})\n",
+            group.nodes[0] + crate::group::METRICS_OFFSET,
+            crate::group::METRICS_OFFSET
+        );
+    }
     println!(
         "{}\n",
         style.dim("Events follow. Ctrl-C stops the group (its data stays; run the same command to resume).")

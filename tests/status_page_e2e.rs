@@ -1,0 +1,109 @@
+//! The sentinel's status page in a real headless browser (Debian's chromium, driven by
+//! Playwright from `tests/browser/status_page.py`): the page, drawn from its live event stream,
+//! shows the master; after a failover it shows the new one without a reload, and a screenshot
+//! taken then shows the new master's address when read back with OCR (tesseract).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use picket_testkit::process::base_args;
+use picket_testkit::{binary, free_port, test_dir, wait_until, Client, Proc};
+
+fn tool(name: &str, package: &str) -> PathBuf {
+    let p = PathBuf::from("/usr/bin").join(name);
+    assert!(
+        p.exists(),
+        "{name} is missing: run .ci/run, or apt-get install -y {package}"
+    );
+    p
+}
+
+fn node(dir: &Path, port: u16, master: Option<u16>) -> Proc {
+    let mut args = base_args(port, dir, &dir.join(format!("node-{port}.log")));
+    if let Some(m) = master {
+        args.extend(["--replicaof".into(), "127.0.0.1".into(), m.to_string()]);
+    }
+    Proc::spawn(&binary("picket-node"), &args, port)
+}
+
+#[test]
+fn the_status_page_shows_the_new_master_after_a_failover() {
+    let t = test_dir();
+    let (mp, rp, sp, http) = (free_port(), free_port(), free_port(), free_port());
+    let _m = node(t.path(), mp, None);
+    let _r = node(t.path(), rp, Some(mp));
+    let conf = t.path().join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {sp}\nbind 127.0.0.1\ndir {}\nmetrics-port {http}\nsentinel monitor mymaster 127.0.0.1 {mp} 1\n\
+             sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n",
+            t.path().display()
+        ),
+    )
+    .unwrap();
+    let log = t.path().join("sentinel.log").display().to_string();
+    let _s = Proc::spawn(
+        &binary("picket-sentinel"),
+        &[conf.display().to_string(), "--logfile".into(), log],
+        sp,
+    );
+    let mut sc = Client::connect(sp);
+    assert!(wait_until(Duration::from_secs(15), || {
+        sc.cmd_str(&["SENTINEL", "REPLICAS", "mymaster"])
+            .contains(&rp.to_string())
+    }));
+
+    // The page stays open in the browser: what it shows after the failover came through
+    // its live event stream, not a reload.
+    let url = format!("http://127.0.0.1:{http}/");
+    let shot = t.path().join("failover.png");
+    tool("chromium", "chromium");
+    let script = picket_testkit::root().join("tests/browser/status_page.py");
+    let mut browser = Command::new("python3")
+        .arg(&script)
+        .arg(&url)
+        .arg(&shot)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run python3 (Playwright: pip install playwright)");
+    let mut out = BufReader::new(browser.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(
+        line.trim(),
+        format!("READY 127.0.0.1:{mp}"),
+        "the page did not draw the master"
+    );
+
+    assert_eq!(sc.cmd_str(&["SENTINEL", "FAILOVER", "mymaster"]), "+OK\r\n");
+    let new = format!("127.0.0.1:{rp}");
+    writeln!(browser.stdin.as_mut().unwrap(), "{new}").unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert!(
+        browser.wait().unwrap().success(),
+        "the browser script failed: {line}"
+    );
+    assert_eq!(
+        line.trim(),
+        format!("SHOT {} {new} switch", shot.display()),
+        "the page did not show the new master and the switch"
+    );
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    let ocr = Command::new(tool("tesseract", "tesseract-ocr"))
+        .arg(&shot)
+        .arg("-")
+        .output()
+        .expect("run tesseract");
+    let text = String::from_utf8_lossy(&ocr.stdout);
+    assert!(
+        text.contains(&new),
+        "the screenshot does not show {new}; OCR read:\n{text}"
+    );
+    assert!(text.contains("Timeline"), "OCR read:\n{text}");
+}
