@@ -6,8 +6,7 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use picket_testkit::process::base_args;
-use picket_testkit::{binary, free_port, test_dir, wait_until, Client, Proc};
+use picket_testkit::{free_port, picket_node_with, sentinel_with, test_dir, wait_until, Client};
 use prometheus_parse::{Scrape, Value};
 
 /// GET /metrics, parsed.
@@ -40,15 +39,6 @@ fn value(s: &Scrape, name: &str, want: &[(&str, &str)]) -> Option<f64> {
         })
 }
 
-fn node(dir: &std::path::Path, port: u16, metrics: u16, master: Option<u16>) -> Proc {
-    let mut args = base_args(port, dir, &dir.join(format!("node-{port}.log")));
-    args.extend(["--metrics-port".to_string(), metrics.to_string()]);
-    if let Some(m) = master {
-        args.extend(["--replicaof".into(), "127.0.0.1".into(), m.to_string()]);
-    }
-    Proc::spawn(&binary("picket-node"), &args, port)
-}
-
 #[test]
 fn node_and_sentinel_metrics_follow_the_servers_state() {
     let t = test_dir();
@@ -60,8 +50,8 @@ fn node_and_sentinel_metrics_follow_the_servers_state() {
         free_port(),
         free_port(),
     );
-    let _master = node(t.path(), mp, mm, None);
-    let _replica = node(t.path(), rp, rm, Some(mp));
+    let _master = picket_node_with(t.path(), mp, None, &["--metrics-port", &mm.to_string()]);
+    let _replica = picket_node_with(t.path(), rp, Some(mp), &["--metrics-port", &rm.to_string()]);
     let mut c = Client::connect(mp);
     for i in 0..5 {
         c.cmd(&["SET", &format!("k{i}"), "v"]);
@@ -111,22 +101,8 @@ fn node_and_sentinel_metrics_follow_the_servers_state() {
     assert_eq!(value(&r, "redis_master_link_up", &[]), Some(1.0));
     assert!(value(&r, "redis_slave_repl_offset", &[]).is_some());
 
-    let conf = t.path().join("sentinel.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "port {sp}\nbind 127.0.0.1\ndir {}\nmetrics-port {sm}\nsentinel monitor mymaster 127.0.0.1 {mp} 1\n\
-             sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n",
-            t.path().display()
-        ),
-    )
-    .unwrap();
-    let log = t.path().join("sentinel.log").display().to_string();
-    let _s = Proc::spawn(
-        &binary("picket-sentinel"),
-        &[conf.display().to_string(), "--logfile".into(), log],
-        sp,
-    );
+    let metrics = format!("metrics-port {sm}\n");
+    let _s = sentinel_with(false, t.path(), sp, mp, 1, &metrics);
     let who = [("master_name", "mymaster")];
     assert!(wait_until(Duration::from_secs(15), || {
         value(&scrape(sm), "redis_sentinel_master_slaves", &who) == Some(1.0)

@@ -4,12 +4,11 @@
 //! taken then shows the new master's address when read back with OCR (tesseract).
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use picket_testkit::process::base_args;
-use picket_testkit::{binary, free_port, test_dir, wait_until, Client, Proc};
+use picket_testkit::{free_port, picket_node, sentinel_with, test_dir, wait_until, Client};
 
 fn tool(name: &str, package: &str) -> PathBuf {
     let p = PathBuf::from("/usr/bin").join(name);
@@ -20,36 +19,14 @@ fn tool(name: &str, package: &str) -> PathBuf {
     p
 }
 
-fn node(dir: &Path, port: u16, master: Option<u16>) -> Proc {
-    let mut args = base_args(port, dir, &dir.join(format!("node-{port}.log")));
-    if let Some(m) = master {
-        args.extend(["--replicaof".into(), "127.0.0.1".into(), m.to_string()]);
-    }
-    Proc::spawn(&binary("picket-node"), &args, port)
-}
-
 #[test]
 fn the_status_page_shows_the_new_master_after_a_failover() {
     let t = test_dir();
     let (mp, rp, sp, http) = (free_port(), free_port(), free_port(), free_port());
-    let _m = node(t.path(), mp, None);
-    let _r = node(t.path(), rp, Some(mp));
-    let conf = t.path().join("sentinel.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "port {sp}\nbind 127.0.0.1\ndir {}\nmetrics-port {http}\nsentinel monitor mymaster 127.0.0.1 {mp} 1\n\
-             sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n",
-            t.path().display()
-        ),
-    )
-    .unwrap();
-    let log = t.path().join("sentinel.log").display().to_string();
-    let _s = Proc::spawn(
-        &binary("picket-sentinel"),
-        &[conf.display().to_string(), "--logfile".into(), log],
-        sp,
-    );
+    let _m = picket_node(t.path(), mp, None);
+    let _r = picket_node(t.path(), rp, Some(mp));
+    let metrics = format!("metrics-port {http}\n");
+    let _s = sentinel_with(false, t.path(), sp, mp, 1, &metrics);
     let mut sc = Client::connect(sp);
     assert!(wait_until(Duration::from_secs(15), || {
         sc.cmd_str(&["SENTINEL", "REPLICAS", "mymaster"])

@@ -18,7 +18,8 @@ pub mod stream;
 
 pub use client::{assert_command_entries_match, encode, frame_len, info_field, Client};
 pub use nodes::{
-    data_node_server, master_addr, picket_node, redis_node, redis_node_with, role, sentinel,
+    data_node_server, master_addr, picket_node, picket_node_with, redis_node, redis_node_with,
+    role, sentinel, sentinel_with,
 };
 pub use process::{Proc, Server};
 pub use stream::StreamReader;

@@ -22,7 +22,17 @@ pub fn redis_node(dir: &std::path::Path, port: u16, master: Option<u16>) -> Proc
 
 /// A picket-node data node on `port` in `dir`, optionally a replica of `master`.
 pub fn picket_node(dir: &std::path::Path, port: u16, master: Option<u16>) -> Proc {
-    let args = node_args(dir, port, master, "picket", &[]);
+    picket_node_with(dir, port, master, &[])
+}
+
+/// Like [`picket_node`], with extra arguments (`--metrics-port 7200`).
+pub fn picket_node_with(
+    dir: &std::path::Path,
+    port: u16,
+    master: Option<u16>,
+    extra: &[&str],
+) -> Proc {
+    let args = node_args(dir, port, master, "picket", extra);
     Proc::spawn(&binary("picket-node"), &args, port)
 }
 
@@ -72,10 +82,22 @@ pub fn sentinel(
     master_port: u16,
     quorum: u32,
 ) -> Proc {
+    sentinel_with(real, dir, port, master_port, quorum, "")
+}
+
+/// Like [`sentinel`], with extra config lines (`metrics-port 7300\n`).
+pub fn sentinel_with(
+    real: bool,
+    dir: &std::path::Path,
+    port: u16,
+    master_port: u16,
+    quorum: u32,
+    extra: &str,
+) -> Proc {
     let conf = dir.join(format!("sentinel-{port}.conf"));
     std::fs::write(
         &conf,
-        format!("port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {master_port} {quorum}\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n", dir.display()),
+        format!("port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {master_port} {quorum}\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n{extra}", dir.display()),
     )
     .unwrap();
     let log = dir
