@@ -286,7 +286,6 @@ impl InfoBuilder {
     }
 }
 
-/// (system, user) CPU seconds of this process, for INFO cpu.
 /// The value of field `name` in an INFO text.
 pub fn field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
     info.lines().find_map(|l| {
@@ -296,6 +295,7 @@ pub fn field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+/// (system, user) CPU seconds of this process, for INFO cpu.
 pub fn cpu_times() -> (f64, f64) {
     // SAFETY: getrusage only writes into the struct passed to it.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };

@@ -79,12 +79,14 @@ impl Metrics {
     }
 }
 
-/// `label=value` pairs as metric labels.
+/// `label=value` pairs as metric labels, sorted by name as redis_exporter prints them.
 pub fn labels(pairs: &[(&str, &str)]) -> Labels {
-    pairs
+    let mut l: Labels = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        .collect();
+    l.sort();
+    l
 }
 
 /// The fields of an INFO line like `db0:keys=1,expires=0` or `slave0:ip=...,port=...`.

@@ -3,22 +3,20 @@
 //! values the servers report, and the sentinel's failover counters and histogram moving with
 //! a failover.
 
-use std::io::{Read, Write};
 use std::time::Duration;
 
-use picket_testkit::{free_port, picket_node_with, sentinel_with, test_dir, wait_until, Client};
+use picket_testkit::{
+    free_port, http_get, picket_node_with, sentinel_with, test_dir, wait_until, Client,
+};
 use prometheus_parse::{Scrape, Value};
 
 /// GET /metrics, parsed.
 fn scrape(port: u16) -> Scrape {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to metrics");
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let (head, body) = http_get(port, "/metrics");
+    assert!(
+        head.starts_with("HTTP/1.") && head.contains(" 200 "),
+        "{head}"
+    );
     assert!(
         head.to_ascii_lowercase()
             .contains("content-type: application/openmetrics-text"),

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use picket_testkit::{binary, free_port, test_dir};
+use picket_testkit::{binary, free_port, http_get, test_dir};
 use serde_json::Value;
 
 fn picket() -> Command {
@@ -139,23 +139,6 @@ fn print_group_logs(dir: &Path) {
     }
 }
 
-/// The body of GET `path` on a loopback port.
-fn http_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    text.split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default()
-}
-
 fn group_pids(dir: &Path) -> Vec<u32> {
     let mut pids = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
@@ -216,9 +199,9 @@ fn up_survives_a_master_kill_follows_a_failover_and_resumes() {
     eprintln!("healthy after {:?}", started.elapsed());
     let page = ready["status_page"].as_str().unwrap().to_string();
     assert_eq!(page, format!("http://127.0.0.1:{}/", base + 300));
-    let body = http_get(base + 300, "/status.json");
+    let (_, body) = http_get(base + 300, "/status.json");
     assert!(body.contains(&format!("127.0.0.1:{base}")), "{body}");
-    assert!(http_get(base + 200, "/metrics").contains("redis_up 1"));
+    assert!(http_get(base + 200, "/metrics").1.contains("redis_up 1"));
 
     let s = status(&dir);
     assert_eq!(master_port(&s), base as u64);

@@ -20,15 +20,18 @@ pub fn handler(node: Arc<Node>) -> Handler {
 
 /// One scrape.
 pub fn render(node: &Node) -> String {
-    let info = {
+    let (info, databases) = {
         let st = node.state.lock();
-        crate::cmd::info::info_of(node, &st, &InfoSelection::from_args(&[b"everything"]))
+        let sel = InfoSelection::from_args(&[b"everything"]);
+        let info = crate::cmd::info::info_of(node, &st, &sel);
+        (info, st.config.get_i64("databases").max(0) as usize)
     };
-    from_info(&info)
+    from_info(&info, databases)
 }
 
-/// The metrics of an INFO text.
-pub fn from_info(info: &str) -> String {
+/// The metrics of an INFO text; `databases` many databases (empty ones count 0 keys, as
+/// redis_exporter shows them).
+pub fn from_info(info: &str, databases: usize) -> String {
     let fields: Vec<(&str, &str)> = info
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -68,7 +71,7 @@ pub fn from_info(info: &str) -> String {
         "The maxmemory setting",
         int("maxmemory"),
     );
-    let (keys, expiring) = keyspace(&fields);
+    let (keys, expiring) = keyspace(&fields, databases);
     m.gauges("redis_db_keys", "Keys per database", &keys);
     m.gauges(
         "redis_db_keys_expiring",
@@ -141,12 +144,12 @@ fn command_calls(fields: &[(&str, &str)]) -> Vec<(Labels, u64)> {
 
 type Rows = Vec<(Labels, i64)>;
 
-fn keyspace(fields: &[(&str, &str)]) -> (Rows, Rows) {
+fn keyspace(fields: &[(&str, &str)], databases: usize) -> (Rows, Rows) {
     let (mut keys, mut expiring) = (Vec::new(), Vec::new());
-    for (k, v) in fields {
-        if !(k.starts_with("db") && k[2..].parse::<u32>().is_ok()) {
-            continue;
-        }
+    for n in 0..databases {
+        let k = format!("db{n}");
+        let v = fields.iter().find(|(f, _)| *f == k).map_or("", |(_, v)| *v);
+        let k = k.as_str();
         let kv = info_kv(v);
         let num = |name| {
             kv.iter()
@@ -198,7 +201,7 @@ mod tests {
                     slave0:ip=127.0.0.1,port=7001,state=online,offset=99,lag=0\r\nmaster_repl_offset:99\r\n\
                     # Commandstats\r\ncmdstat_get:calls=7,usec=1,usec_per_call=0.1\r\n\
                     # Keyspace\r\ndb0:keys=5,expires=2,avg_ttl=0\r\n";
-        let text = from_info(info);
+        let text = from_info(info, 16);
         for want in [
             "redis_connected_clients 3\n",
             "redis_blocked_clients 1\n",
@@ -206,6 +209,7 @@ mod tests {
             "redis_commands_total{cmd=\"get\"} 7\n",
             "redis_db_keys{db=\"db0\"} 5\n",
             "redis_db_keys_expiring{db=\"db0\"} 2\n",
+            "redis_db_keys{db=\"db15\"} 0\n",
             "redis_keyspace_hits_total 4\n",
             "redis_connected_slave_offset_bytes{slave_ip=\"127.0.0.1\",slave_port=\"7001\",slave_state=\"online\"} 99\n",
             "redis_replica_resyncs_full 1\n",

@@ -38,6 +38,11 @@ pub fn render(st: &SentinelState) -> String {
         "Scripts waiting to run",
         (st.scripts.jobs.len() - running) as i64,
     );
+    m.gauge(
+        "redis_sentinel_simulate_failure_flags",
+        "SENTINEL SIMULATE-FAILURE flags",
+        i64::from(c.simfailure),
+    );
     let mut rows: [Rows; 7] = Default::default();
     let [status, slaves, sentinels, ok_sentinels, ok_slaves, ckquorum, epoch] = &mut rows;
     for (name, x) in &c.masters {

@@ -291,7 +291,8 @@ mod tests {
         assert_eq!(g.sentinels, [7100, 7101, 7102]);
         assert_eq!(g.quorum(), 2);
         assert!(Group::plan(Kind::Picket, 0, 3, 7000, 5000).is_err());
-        assert!(Group::plan(Kind::Picket, 3, 3, 65200, 5000).is_err());
+        assert!(Group::plan(Kind::Picket, 3, 3, 65300, 5000).is_err());
+        assert!(Group::plan(Kind::Picket, 3, 3, 65200, 5000).is_ok());
         assert!(Group::plan(Kind::Picket, 3, 3, 7000, 10).is_err());
     }
 
