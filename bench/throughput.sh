@@ -4,8 +4,8 @@
 # collection tests (lpush, rpush, lpop, rpop, sadd, hset, spop, zadd, zpopmin, lrange_100,
 # lrange_600) at -P 1 and -P 16, each test its own redis-benchmark run. Prints requests per
 # second for each and the ratio Picket/Redis, and each server's CPU time per request and their
-# ratio (medians of the rounds). Then the resident memory of both, each dataset loaded
-# into fresh processes: 1,000,000 keys with 16-byte values, 1,000,000 hashes of 5 fields,
+# ratio (medians of the rounds). Then the resident memory of both, whole and per key (over the
+# empty server's), each dataset loaded into fresh processes: 1,000,000 keys with 16-byte values, 1,000,000 hashes of 5 fields,
 # 100,000 sorted sets of 10 members.
 #
 #   bench/throughput.sh [rounds] [requests]   (TESTS=... picks tests, MEMORY=0 skips memory,
@@ -58,13 +58,18 @@ stop_server $PPORT $PP; stop_server $RPORT $RP
 
 # Memory: each dataset is loaded into a fresh picket-node and a fresh redis-server.
 rss() { awk '/VmRSS/ {print $2 * 1024}' /proc/$1/status; }
+# Both the whole resident size and the part the data added (resident size over that of the
+# same server empty, per key): the bar is memory per key, and an empty picket-node is
+# about 12 MiB larger than an empty redis-server (code, runtime, command metadata), which
+# weighs on the small datasets.
 memory_case() { # name loader(port)
   start_both ""
+  local pk rk pr rr p0 r0
+  p0=$(rss $PP); r0=$(rss $RP)
   for port in $PPORT $RPORT; do "$2" $port; done
-  local pk rk pr rr
   pk=$(redis-cli -p $PPORT dbsize); rk=$(redis-cli -p $RPORT dbsize)
   pr=$(rss $PP); rr=$(rss $RP)
-  awk -v n="$1" -v pk="$pk" -v rk="$rk" -v pr="$pr" -v rr="$rr" 'BEGIN { printf "memory %-26s picket %d keys rss %7.1f MiB, redis %d keys rss %7.1f MiB, ratio %.2f\n", n, pk, pr / 1048576, rk, rr / 1048576, pr / rr }'
+  awk -v n="$1" -v pk="$pk" -v rk="$rk" -v pr="$pr" -v rr="$rr" -v p0="$p0" -v r0="$r0" 'BEGIN { printf "memory %-26s picket %d keys rss %7.1f MiB (%.0f B/key), redis %d keys rss %7.1f MiB (%.0f B/key), ratio %.2f, per key %.2f\n", n, pk, pr / 1048576, (pr - p0) / pk, rk, rr / 1048576, (rr - r0) / rk, pr / rr, ((pr - p0) / pk) / ((rr - r0) / rk) }'
   stop_server $PPORT $PP; stop_server $RPORT $RP
 }
 load_strings() { redis-cli -p "$1" debug populate 1000000 key 16 >/dev/null; }

@@ -244,7 +244,7 @@ fn up_survives_a_master_kill_follows_a_failover_and_resumes() {
 
     // `picket events` sees what `picket failover` starts; failover follows it to the end.
     let events = picket()
-        .args(["events", "--json", "--dir"])
+        .args(["events", "--dir"])
         .arg(&dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -264,14 +264,32 @@ fn up_survives_a_master_kill_follows_a_failover_and_resumes() {
     let text = String::from_utf8_lossy(&out.stdout);
     let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     let third = last["new_master"].as_str().unwrap().to_string();
+    assert_eq!(last["sentinels_agree"], true, "{text}");
     assert_ne!(third, format!("127.0.0.1:{new_port}"), "{text}");
     assert!(text.contains("+selected-slave"), "{text}");
     unsafe { libc::kill(events.id() as i32, libc::SIGTERM) };
     let ev = events.wait_with_output().unwrap();
     let ev = String::from_utf8_lossy(&ev.stdout);
+    let (third_host, third_port) = third.split_once(':').unwrap();
+    let switch = format!("+switch-master mymaster 127.0.0.1 {new_port} {third_host} {third_port}");
+    assert!(ev.lines().any(|l| l.contains(&switch)), "events saw: {ev}");
+
+    // The table names the new master, its replicas and the sentinels' view.
+    let out = picket()
+        .args(["status", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
     assert!(
-        ev.lines().any(|l| l.contains("+switch-master")),
-        "events saw: {ev}"
+        table.contains(&format!("master mymaster  at {third}")),
+        "{table}"
+    );
+    assert!(table.contains("OK 3 usable Sentinels"), "{table}");
+    assert_eq!(
+        table.matches(&format!("mymaster {third}")).count(),
+        3,
+        "each sentinel's view: {table}"
     );
 
     // SIGTERM stops every process; a second `up` in the same DIR resumes the group.

@@ -103,6 +103,8 @@ async fn first_reachable(sentinels: &[Addr]) -> Result<(Conn, Addr), Failure> {
     )))
 }
 
+/// Prints the result once the group has settled on the new master (or after 5 s), in text
+/// with the new table, or as one JSON line.
 async fn finish(
     sentinels: &[Addr],
     new: &Addr,
@@ -110,46 +112,25 @@ async fn finish(
     json: bool,
     style: Style,
 ) -> Result<(), Failure> {
+    if !json {
+        println!(
+            "\n{} new master {} after {}\n",
+            style.green("done:"),
+            style.bold(&new.to_string()),
+            human(took)
+        );
+    }
+    let bar = crate::term::spinner("waiting for the sentinels to settle on the new master");
+    let (last, sentinels_agree, settled) = settle(sentinels, new).await;
+    bar.finish_and_clear();
     if json {
         println!(
             "{}",
-            serde_json::json!({"new_master": new.to_string(), "duration_ms": took.as_millis() as u64})
+            serde_json::json!({"new_master": new.to_string(), "duration_ms": took.as_millis() as u64,
+                "sentinels_agree": sentinels_agree, "replicas_follow": settled})
         );
         return Ok(());
     }
-    println!(
-        "\n{} new master {} after {}\n",
-        style.green("done:"),
-        style.bold(&new.to_string()),
-        human(took)
-    );
-    // The sentinels take a moment to finish (the leader ends its failover, the replicas
-    // follow the new master): show the table once they have, or as it is after 10 s.
-    let bar = crate::term::spinner("waiting for the sentinels to settle on the new master");
-    let until = Instant::now() + Duration::from_secs(5);
-    let mut last = None;
-    let mut settled = false;
-    while Instant::now() < until {
-        if let Ok(t) = status::collect(sentinels).await {
-            settled = t.masters.iter().any(|m| {
-                m.addr == *new
-                    && m.flags == "master"
-                    && m.nodes[1..]
-                        .iter()
-                        .all(|n| n.role == "slave" && n.link == "up")
-            }) && t.sentinels.iter().all(|s| {
-                s.views
-                    .iter()
-                    .all(|(_, f, at)| f == "master" && *at == new.to_string())
-            });
-            last = Some(t);
-            if settled {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    bar.finish_and_clear();
     if let Some(t) = last {
         print!("{}", status::render(&t, style));
     }
@@ -160,6 +141,39 @@ async fn finish(
         );
     }
     Ok(())
+}
+
+/// Waits up to 5 s until every sentinel has ended the failover and gives clients `new`, and
+/// every other node replicates from it. Returns the last table, whether the sentinels agree,
+/// and whether the nodes follow too.
+async fn settle(sentinels: &[Addr], new: &Addr) -> (Option<status::Topology>, bool, bool) {
+    let until = Instant::now() + Duration::from_secs(5);
+    let (mut last, mut agree, mut follow) = (None, false, false);
+    while Instant::now() < until {
+        if let Ok(t) = status::collect(sentinels).await {
+            agree = t
+                .masters
+                .iter()
+                .any(|m| m.addr == *new && m.flags == "master")
+                && t.sentinels.iter().all(|s| {
+                    s.views
+                        .iter()
+                        .all(|(_, f, at)| f == "master" && *at == new.to_string())
+                });
+            follow = t.masters.iter().any(|m| {
+                m.addr == *new
+                    && m.nodes[1..]
+                        .iter()
+                        .all(|n| n.role == "slave" && n.link == "up")
+            });
+            last = Some(t);
+            if agree && follow {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    (last, agree, agree && follow)
 }
 
 fn abort_advice(event: &str) -> String {
