@@ -130,6 +130,30 @@ fn volatile(name: &str) -> bool {
     !stable.contains(&base)
 }
 
+/// The same series on both sides, and the same values for the stable ones.
+fn assert_same_series(
+    r: &BTreeMap<String, f64>,
+    p: &BTreeMap<String, f64>,
+    real: &str,
+    ours: &str,
+) {
+    let names = |m: &BTreeMap<String, f64>| m.keys().cloned().collect::<BTreeSet<_>>();
+    let (rn, pn) = (names(r), names(p));
+    let only_real: Vec<&String> = rn.difference(&pn).collect();
+    assert!(
+        only_real.is_empty(),
+        "series the exporter gives for {real} but not for {ours}: {only_real:?}"
+    );
+    let only_ours: Vec<&String> = pn.difference(&rn).collect();
+    assert!(
+        only_ours.is_empty(),
+        "series the exporter gives only for {ours}: {only_ours:?}"
+    );
+    for (k, v) in r.iter().filter(|(k, _)| !volatile(k)) {
+        assert_eq!(p.get(k), Some(v), "{k}");
+    }
+}
+
 fn load(c: &mut Client) {
     for i in 0..10 {
         c.cmd(&["SET", &format!("k{i}"), "v"]);
@@ -154,30 +178,17 @@ fn redis_exporter_sees_picket_as_it_sees_redis() {
     load(&mut real.client());
     load(&mut Client::connect(mp));
     let (er, ep) = (Exporter::start(real.port), Exporter::start(mp));
+    let key = "redis_db_keys{db=\"db3\"}";
     let (r, p) = (
-        normalized(&er.scrape(), &[real.port]),
-        normalized(&ep.scrape(), &[mp]),
+        normalized(&scrape_with(&er, key), &[real.port]),
+        normalized(&scrape_with(&ep, key), &[mp]),
     );
     assert_eq!(
         r.get("redis_up"),
         Some(&1.0),
         "the exporter cannot read redis-server"
     );
-    let names = |m: &BTreeMap<String, f64>| m.keys().cloned().collect::<BTreeSet<_>>();
-    let (rn, pn) = (names(&r), names(&p));
-    assert_eq!(
-        rn.difference(&pn).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "series the exporter gives for redis-server but not for picket-node"
-    );
-    assert_eq!(
-        pn.difference(&rn).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "series only picket-node has"
-    );
-    for (k, v) in r.iter().filter(|(k, _)| !volatile(k)) {
-        assert_eq!(p.get(k), Some(v), "{k}");
-    }
+    assert_same_series(&r, &p, "redis-server", "picket-node");
     // Picket's own endpoint agrees with the exporter on the names they share.
     let own = series(&http_get(metrics, "/metrics").1);
     for k in [
@@ -217,21 +228,7 @@ fn redis_exporter_sees_picket_sentinel_as_it_sees_redis_sentinel() {
         Some(&1.0),
         "the exporter does not see redis-sentinel as a sentinel: {r:?}"
     );
-    let names = |m: &BTreeMap<String, f64>| m.keys().cloned().collect::<BTreeSet<_>>();
-    let (rn, pn) = (names(&r), names(&p));
-    assert_eq!(
-        rn.difference(&pn).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "series only redis-sentinel has"
-    );
-    assert_eq!(
-        pn.difference(&rn).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "series only picket-sentinel has"
-    );
-    for (k, v) in r.iter().filter(|(k, _)| !volatile(k)) {
-        assert_eq!(p.get(k), Some(v), "{k}");
-    }
+    assert_same_series(&r, &p, "redis-sentinel", "picket-sentinel");
     let own = normalized(&series(&http_get(metrics, "/metrics").1), &[mp, ps]);
     for (k, v) in p.iter().filter(|(k, _)| k.starts_with("redis_sentinel")) {
         assert_eq!(
