@@ -243,13 +243,18 @@ fn up_survives_a_master_kill_follows_a_failover_and_resumes() {
     assert!(back, "old master not back as a replica: {}", status(&dir));
 
     // `picket events` sees what `picket failover` starts; failover follows it to the end.
-    let events = picket()
-        .args(["events", "--dir"])
-        .arg(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let follow = |extra: &[&str]| {
+        picket()
+            .arg("events")
+            .args(extra)
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (events, events_json) = (follow(&[]), follow(&["--json"]));
     std::thread::sleep(Duration::from_millis(300));
     let out = picket()
         .args(["failover", "mymaster", "--json", "--dir"])
@@ -273,6 +278,17 @@ fn up_survives_a_master_kill_follows_a_failover_and_resumes() {
     let (third_host, third_port) = third.split_once(':').unwrap();
     let switch = format!("+switch-master mymaster 127.0.0.1 {new_port} {third_host} {third_port}");
     assert!(ev.lines().any(|l| l.contains(&switch)), "events saw: {ev}");
+    unsafe { libc::kill(events_json.id() as i32, libc::SIGTERM) };
+    let evj = events_json.wait_with_output().unwrap();
+    let switched = String::from_utf8_lossy(&evj.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["event"] == "+switch-master")
+        .count();
+    assert_eq!(
+        switched, 1,
+        "events --json: one +switch-master, each copy shown once"
+    );
 
     // The table names the new master, its replicas and the sentinels' view.
     let out = picket()
@@ -291,6 +307,37 @@ fn up_survives_a_master_kill_follows_a_failover_and_resumes() {
         3,
         "each sentinel's view: {table}"
     );
+
+    // The text form of a failover: its steps with their times, then the new table.
+    let out = picket()
+        .args(["failover", "mymaster", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "failover: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("failover of mymaster started through sentinel"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit())
+                && l.contains("+switch-master")),
+        "{text}"
+    );
+    assert!(text.contains("done: new master 127.0.0.1:"), "{text}");
+    assert!(text.contains("SENTINEL") && text.contains("NODE"), "{text}");
+    let third = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("done: new master "))
+        .and_then(|r| r.split(' ').next())
+        .unwrap()
+        .to_string();
 
     // SIGTERM stops every process; a second `up` in the same DIR resumes the group.
     let pids = group_pids(&dir);
