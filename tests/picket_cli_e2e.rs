@@ -114,9 +114,20 @@ impl Up {
 }
 
 impl Drop for Up {
+    /// Leaves nothing running, even when a test fails: `picket up` is killed, its children get
+    /// SIGTERM from their parent-death signal, and any still alive after 15 s (a node that
+    /// cannot save refuses to exit, as Redis does) gets SIGKILL before the directory goes.
     fn drop(&mut self) {
+        let pids = group_pids(&self.dir);
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let gone =
+            picket_testkit::wait_until(Duration::from_secs(15), || !pids.iter().any(|p| alive(*p)));
+        if !gone {
+            for p in pids.iter().filter(|p| alive(**p)) {
+                unsafe { libc::kill(*p as i32, libc::SIGKILL) };
+            }
+        }
         if std::thread::panicking() {
             print_group_logs(&self.dir);
         }
@@ -141,7 +152,7 @@ fn print_group_logs(dir: &Path) {
 
 fn group_pids(dir: &Path) -> Vec<u32> {
     let mut pids = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         if let Ok(t) = std::fs::read_to_string(e.path().join("picket-up.pid")) {
             pids.push(t.trim().parse().unwrap());
         }
