@@ -167,18 +167,24 @@ fn alive(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
-fn status(dir: &Path) -> Value {
-    let out = picket()
-        .args(["status", "--json", "--dir"])
-        .arg(dir)
-        .output()
-        .expect("picket status");
+/// Runs `picket args... [--dir dir]`, which must succeed; its standard output.
+fn run_ok(args: &[&str], dir: Option<&Path>) -> String {
+    let mut cmd = picket();
+    cmd.args(args);
+    if let Some(d) = dir {
+        cmd.arg("--dir").arg(d);
+    }
+    let out = cmd.output().expect("run picket");
     assert!(
         out.status.success(),
-        "status failed: {}",
+        "picket {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("status --json is JSON")
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn status(dir: &Path) -> Value {
+    serde_json::from_str(&run_ok(&["status", "--json"], Some(dir))).expect("status --json is JSON")
 }
 
 fn master_port(s: &Value) -> u64 {
@@ -267,17 +273,7 @@ fn up_survives_a_master_kill_follows_a_failover_and_resumes() {
     };
     let (events, events_json) = (follow(&[]), follow(&["--json"]));
     std::thread::sleep(Duration::from_millis(300));
-    let out = picket()
-        .args(["failover", "mymaster", "--json", "--dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "failover: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = run_ok(&["failover", "mymaster", "--json"], Some(&dir));
     let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     let third = last["new_master"].as_str().unwrap().to_string();
     assert_eq!(last["sentinels_agree"], true, "{text}");
@@ -302,12 +298,7 @@ fn up_survives_a_master_kill_follows_a_failover_and_resumes() {
     );
 
     // The table names the new master, its replicas and the sentinels' view.
-    let out = picket()
-        .args(["status", "--dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let table = String::from_utf8_lossy(&out.stdout);
+    let table = run_ok(&["status"], Some(&dir));
     assert!(
         table.contains(&format!("master mymaster  at {third}")),
         "{table}"
@@ -320,17 +311,7 @@ fn up_survives_a_master_kill_follows_a_failover_and_resumes() {
     );
 
     // The text form of a failover: its steps with their times, then the new table.
-    let out = picket()
-        .args(["failover", "mymaster", "--dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "failover: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = run_ok(&["failover", "mymaster"], Some(&dir));
     assert!(
         text.contains("failover of mymaster started through sentinel"),
         "{text}"
@@ -343,7 +324,7 @@ fn up_survives_a_master_kill_follows_a_failover_and_resumes() {
     );
     assert!(text.contains("done: new master 127.0.0.1:"), "{text}");
     assert!(text.contains("SENTINEL") && text.contains("NODE"), "{text}");
-    let third = String::from_utf8_lossy(&out.stdout)
+    let third = text
         .lines()
         .find_map(|l| l.strip_prefix("done: new master "))
         .and_then(|r| r.split(' ').next())
@@ -410,18 +391,8 @@ fn check_reports_good_files_and_explains_bad_ones() {
     )
     .unwrap();
 
-    let ok = picket()
-        .arg("check")
-        .arg(&good)
-        .arg(&sentinel)
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    let text = String::from_utf8_lossy(&ok.stdout);
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let text = run_ok(&["check", &path(&good), &path(&sentinel)], None);
     assert!(
         text.contains("ok") && text.contains("(sentinel configuration)"),
         "{text}"
