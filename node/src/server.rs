@@ -75,4 +75,13 @@ impl Service for Node {
     fn client<'a>(&self, sess: &'a Session) -> &'a Arc<ClientHandle> {
         &sess.client
     }
+
+    fn hold(
+        &self,
+        sess: &mut Session,
+        out: &mut Reply,
+    ) -> Option<(Arc<tokio::sync::Notify>, std::time::Instant)> {
+        sess.fence.as_ref()?;
+        cmd::fencing::hold(self, sess, out)
+    }
 }

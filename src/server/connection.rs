@@ -161,7 +161,31 @@ struct Conn<S: Service, W> {
 
 impl<S: Service, W: AsyncWrite + Unpin + Send> Conn<S, W> {
     async fn flush(&mut self) -> std::io::Result<()> {
+        self.wait_for_release().await?;
         write_out(&*self.svc, &mut self.wr, &mut self.out, &self.client).await
+    }
+
+    /// Waits while the service holds the output ([`Service::hold`]).
+    async fn wait_for_release(&mut self) -> std::io::Result<()> {
+        loop {
+            let Some((wake, until)) = self.svc.hold(&mut self.sess, &mut self.out) else {
+                return Ok(());
+            };
+            let notified = wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            // Asked again once registered, so a wake between the two is not missed.
+            if self.svc.hold(&mut self.sess, &mut self.out).is_none() {
+                return Ok(());
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep_until(until.into()) => {}
+                _ = self.client.kill_notify.notified() => {
+                    return Err(std::io::ErrorKind::ConnectionAborted.into());
+                }
+            }
+        }
     }
 
     /// Runs the parsed requests; a suspended command (a blocking pop, CLIENT PAUSE) writes

@@ -85,4 +85,11 @@ pub trait Service: Send + Sync + 'static {
 
     /// The handle of the session's client.
     fn client<'a>(&self, sess: &'a Self::Session) -> &'a Arc<ClientHandle>;
+
+    /// Called before the output is written: `Some` holds it until the notify fires or the
+    /// instant passes, then asks again (picket-node's fencing mode holds write replies until
+    /// replicas acknowledged them). It may rewrite `out`.
+    fn hold(&self, _sess: &mut Self::Session, _out: &mut Reply) -> Option<(Arc<Notify>, Instant)> {
+        None
+    }
 }

@@ -75,6 +75,8 @@ pub const ACTED_ON: &[&str] = &[
     "repl-backlog-ttl",
     "min-replicas-to-write",
     "min-replicas-max-lag",
+    "fencing",
+    "fencing-ack-timeout",
     "repl-diskless-sync",
     "repl-diskless-sync-delay",
     "repl-diskless-sync-max-replicas",

@@ -14,6 +14,7 @@ pub mod debug;
 pub mod dump;
 pub mod expire;
 pub mod failover;
+pub mod fencing;
 pub mod functions;
 pub mod geo;
 pub mod hashes;
@@ -219,6 +220,9 @@ pub fn execute_batch(
     if !st.stream.buffer.is_empty() {
         crate::propagate::flush(&mut st);
     }
+    if sess.fence.is_some() {
+        fencing::after_batch(&mut st, sess);
+    }
     // The AOF could not be written: nothing of this batch is acknowledged, and main exits.
     if st.fatal.is_some() {
         drop(st);
@@ -268,8 +272,12 @@ pub fn run_one(
     now: i64,
 ) {
     let mark = out.buf.len();
+    let dirty = st.dirty;
     sess.reply_skip = std::mem::take(&mut sess.reply_skip_next);
     run_checked(node, st, sess, args, out, now);
+    if st.settings.fencing {
+        fencing::after_command(st, sess, out, mark, dirty);
+    }
     // Suppressed replies, except the (un)subscribe confirmations, which Redis 7 sends as pushes.
     // (CLIENT REPLY ON run as the skipped command clears the skip: its OK is sent.)
     if (sess.reply_off || std::mem::take(&mut sess.reply_skip))
@@ -513,6 +521,9 @@ fn check(
             && (st.repl.good_replicas(lag as u64) as i64) < min
         {
             return Err("NOREPLICAS Not enough good replicas to write.".into());
+        }
+        if st.settings.fencing && fencing::refuses_writes(st) {
+            return Err(fencing::NO_LEASE.into());
         }
     }
     // Over maxmemory, every command evicts first (its evictions' invalidations precede its

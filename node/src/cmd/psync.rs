@@ -85,6 +85,9 @@ pub fn sync(ctx: &mut Ctx, a: &[Bytes]) {
 
 /// REPLCONF <option> <value> ...
 pub fn replconf(ctx: &mut Ctx, a: &[Bytes]) {
+    if a.len() > 1 && picket::args::eq_ic(&a[1], "fencing-lease") {
+        return super::fencing::lease(ctx, a);
+    }
     if a.len().is_multiple_of(2) {
         return ctx.out.error(picket::args::ERR_SYNTAX);
     }
@@ -117,6 +120,7 @@ pub fn replconf(ctx: &mut Ctx, a: &[Bytes]) {
                 if ctx.sess.repl.is_replica {
                     if let Ok(off) = picket::args::int_arg(val) {
                         master::ack(ctx.st, ctx.sess.client.id, off.max(0) as u64);
+                        super::fencing::on_ack(ctx.st, ctx.sess.client.id, off.max(0) as u64);
                         super::blocking::serve_waits(ctx.st);
                         crate::repl::failover::tick(ctx.node, ctx.st);
                     }

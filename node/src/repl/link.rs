@@ -28,6 +28,7 @@ pub fn set_master(node: &Node, st: &mut NodeState, host: &str, port: u16) {
         st.repl.cached = Some((st.replid.clone(), st.repl.offset));
     }
     drop_master_client(node, st);
+    st.fencing.clear();
     st.repl.generation += 1;
     st.ks.is_replica = true;
     st.stream.replica = true;

@@ -60,6 +60,7 @@ pub fn attach(
         pre_psync,
         ack_off,
         ack_time: Instant::now(),
+        fenced_off: 0,
         held: None,
         syncing: false,
     });

@@ -59,6 +59,7 @@ impl ReplicaInfo {
             pre_psync,
             ack_off: off,
             ack_time: Instant::now(),
+            fenced_off: 0,
             held: Some(Vec::new()),
             syncing: true,
         }

@@ -6,6 +6,7 @@
 pub mod aof;
 pub mod backlog;
 pub mod blocking;
+pub mod fencing;
 pub mod hot;
 pub mod latency;
 pub mod migrate;
@@ -92,6 +93,8 @@ pub struct NodeState {
     pub tracking: tracking::Tracking,
     /// MIGRATE's cached connections.
     pub migrate: migrate::MigrateSockets,
+    /// Fencing mode's lease (docs/fencing.md).
+    pub fencing: fencing::Fencing,
 }
 
 impl NodeState {
@@ -177,6 +180,8 @@ pub struct Session {
     /// Invalidation messages for this client produced while its command ran: they follow the
     /// command's reply, as in Redis.
     pub tracking_pending: Vec<u8>,
+    /// Fencing mode: write replies waiting for replica acknowledgements.
+    pub fence: Option<fencing::FenceHold>,
 }
 
 impl Session {
@@ -203,6 +208,7 @@ impl Session {
             last_command: Default::default(),
             in_script: false,
             tracking_pending: Vec::new(),
+            fence: None,
         }
     }
 }
@@ -248,6 +254,7 @@ impl Node {
             ))),
             tracking: Default::default(),
             migrate: Default::default(),
+            fencing: Default::default(),
         };
         Arc::new_cyclic(|me| Node {
             me: me.clone(),

@@ -99,6 +99,8 @@ pub struct ReplicaInfo {
     pub pre_psync: bool,
     pub ack_off: u64,
     pub ack_time: Instant,
+    /// The highest offset it acknowledged while eligible under the fencing lease.
+    pub fenced_off: u64,
     /// After a snapshot with an EOF mark, the stream is held here until the replica's first
     /// ACK (a real Redis replica looks for the mark only at the end of a read).
     pub held: Option<Vec<u8>>,

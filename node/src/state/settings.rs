@@ -10,6 +10,9 @@ pub struct Settings {
     pub replica_read_only: bool,
     pub min_replicas_to_write: i64,
     pub min_replicas_max_lag: i64,
+    /// `fencing` (docs/fencing.md) and `fencing-ack-timeout` in ms.
+    pub fencing: bool,
+    pub fencing_ack_timeout_ms: u64,
     pub aof_timestamp_enabled: bool,
     pub no_appendfsync_on_rewrite: bool,
     pub lazyfree_lazy_expire: bool,
@@ -40,6 +43,8 @@ impl Settings {
             replica_read_only: config.get_bool("replica-read-only"),
             min_replicas_to_write: config.get_i64("min-replicas-to-write"),
             min_replicas_max_lag: config.get_i64("min-replicas-max-lag"),
+            fencing: config.get_bool("fencing"),
+            fencing_ack_timeout_ms: config.get_i64("fencing-ack-timeout").max(1) as u64,
             aof_timestamp_enabled: config.get_bool("aof-timestamp-enabled"),
             no_appendfsync_on_rewrite: config.get_bool("no-appendfsync-on-rewrite"),
             lazyfree_lazy_expire: config.get_bool("lazyfree-lazy-expire"),
