@@ -142,6 +142,13 @@ fn apply_master_line(
                 m.failover_timeout = v as u64;
             }
         }
+        ("fencing", 3) => {
+            let acks = num(&a[2])?;
+            master_mut(core, &a[1])?.fencing = (acks > 0).then(|| crate::core::fencing::Fencing {
+                acks: acks as u32,
+                ..Default::default()
+            });
+        }
         ("parallel-syncs", 3) => {
             master_mut(core, &a[1])?.parallel_syncs = num(&a[2])?.max(0) as u32;
         }
@@ -559,6 +566,9 @@ fn render_master(out: &mut Rendered, name: &str, m: &crate::core::Master) {
             k("parallel-syncs"),
             format!("sentinel parallel-syncs {name} {}", m.parallel_syncs),
         ));
+    }
+    if let Some(f) = &m.fencing {
+        out.push((k("fencing"), format!("sentinel fencing {name} {}", f.acks)));
     }
     if let Some(s) = &m.notification_script {
         out.push((

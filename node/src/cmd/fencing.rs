@@ -71,15 +71,19 @@ pub fn on_ack(st: &mut NodeState, client: u64, off: u64) {
 /// needed.
 fn covered(st: &NodeState, off: u64) -> bool {
     let needed = st.fencing.acks_needed();
-    let have = st.repl.replicas.iter().filter(|r| r.fenced_off >= off).count();
+    let have = st
+        .repl
+        .replicas
+        .iter()
+        .filter(|r| r.fenced_off >= off)
+        .count();
     have >= needed
 }
 
 /// After a command ran: its reply (bytes `mark..` of `out`) waits for acknowledgements if it
 /// wrote on a fencing master for a normal client.
 pub fn after_command(st: &NodeState, sess: &mut Session, out: &Reply, mark: usize, dirty: u64) {
-    if !st.settings.fencing || sess.repl.is_master || sess.repl.is_replica || st.repl.is_replica()
-    {
+    if !st.settings.fencing || sess.repl.is_master || sess.repl.is_replica || st.repl.is_replica() {
         return;
     }
     // A change (not only what reached the stream: without replicas nothing is streamed).
@@ -125,7 +129,12 @@ pub fn hold(node: &Node, sess: &mut Session, out: &mut Reply) -> Option<(Arc<Not
 }
 
 /// The output with the replies of the unacknowledged writes replaced by [`NOT_ACKED`].
-fn replace_unacked(buf: &[u8], marks: &[(usize, usize, u64)], acked: &[bool], resp3: bool) -> Vec<u8> {
+fn replace_unacked(
+    buf: &[u8],
+    marks: &[(usize, usize, u64)],
+    acked: &[bool],
+    resp3: bool,
+) -> Vec<u8> {
     let mut err = Reply::new(resp3);
     err.error(NOT_ACKED);
     let mut rebuilt = Vec::with_capacity(buf.len());
@@ -164,16 +173,47 @@ mod tests {
 
     #[test]
     fn grants_parse_and_reject_bad_numbers() {
-        let argv = |v: &[&str]| v.iter().map(|s| Bytes::from(s.to_string())).collect::<Vec<_>>();
+        let argv = |v: &[&str]| {
+            v.iter()
+                .map(|s| Bytes::from(s.to_string()))
+                .collect::<Vec<_>>()
+        };
         let g = parse_grant(&argv(&[
-            "replconf", "fencing-lease", "s1", "3", "1000", "1", "7", "10.0.0.2:6380",
+            "replconf",
+            "fencing-lease",
+            "s1",
+            "3",
+            "1000",
+            "1",
+            "7",
+            "10.0.0.2:6380",
         ]))
         .unwrap();
-        assert_eq!((g.sentinels, g.lease_ms, g.acks, g.nonce), (3, 1000, 1, Some(7)));
+        assert_eq!(
+            (g.sentinels, g.lease_ms, g.acks, g.nonce),
+            (3, 1000, 1, Some(7))
+        );
         assert_eq!(g.replicas, vec!["10.0.0.2:6380".to_string()]);
-        let first = parse_grant(&argv(&["replconf", "fencing-lease", "s1", "3", "1000", "1", "-"]));
+        let first = parse_grant(&argv(&[
+            "replconf",
+            "fencing-lease",
+            "s1",
+            "3",
+            "1000",
+            "1",
+            "-",
+        ]));
         assert_eq!(first.unwrap().nonce, None);
-        assert!(parse_grant(&argv(&["replconf", "fencing-lease", "s1", "x", "1", "1", "-"])).is_none());
+        assert!(parse_grant(&argv(&[
+            "replconf",
+            "fencing-lease",
+            "s1",
+            "x",
+            "1",
+            "1",
+            "-"
+        ]))
+        .is_none());
         assert!(parse_grant(&argv(&["replconf", "fencing-lease", "s1"])).is_none());
     }
 }

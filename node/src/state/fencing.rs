@@ -203,7 +203,11 @@ mod tests {
         assert_eq!(f.lease(t0), None, "one of three is not a majority");
         assert!(f.grant(req("b", Some(n), &["r1"]), t0));
         let view = f.lease(t0).expect("two of three hold it");
-        assert_eq!(view.eligible, vec!["r1".to_string()], "r2 is named by one only");
+        assert_eq!(
+            view.eligible,
+            vec!["r1".to_string()],
+            "r2 is named by one only"
+        );
         assert_eq!(view.acks, 1);
         // D·(1−2ρ) = 980 ms after the nonce was issued.
         assert!(f.lease(t0 + Duration::from_millis(979)).is_some());

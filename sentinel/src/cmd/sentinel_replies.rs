@@ -145,6 +145,11 @@ pub fn master_map(m: &Master, ip: String, now: u64) -> Vec<(&'static str, String
     v.push(("quorum", m.quorum.to_string()));
     v.push(("failover-timeout", m.failover_timeout.to_string()));
     v.push(("parallel-syncs", m.parallel_syncs.to_string()));
+    if let Some(f) = &m.fencing {
+        v.push(("fencing-acks", f.acks.to_string()));
+        let blocked = f.blocked.clone().unwrap_or_default();
+        v.push(("fencing-blocked", blocked));
+    }
     if let Some(s) = &m.notification_script {
         v.push(("notification-script", s.clone()));
     }

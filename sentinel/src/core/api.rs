@@ -198,6 +198,18 @@ impl Sentinel {
                     }
                     _ => return Err(bad(&val)),
                 },
+                "fencing" => match num {
+                    Ok(0) => {
+                        x.fencing = None;
+                        val.clone()
+                    }
+                    Ok(n) if n > 0 => {
+                        let f = x.fencing.get_or_insert_with(Default::default);
+                        f.acks = n as u32;
+                        val.clone()
+                    }
+                    _ => return Err(bad(&val)),
+                },
                 "parallel-syncs" => match num {
                     Ok(n) if n > 0 => {
                         x.parallel_syncs = n as u32;

@@ -23,7 +23,9 @@ impl Sentinel {
         let Some(x) = self.masters.get(m) else {
             return (None, 0);
         };
-        if x.leader_epoch < req_epoch && current <= req_epoch {
+        // Fencing: no vote while the master may still hold a lease this sentinel granted.
+        let promised = self.fencing_promise(m, now);
+        if !promised && x.leader_epoch < req_epoch && current <= req_epoch {
             let jitter = self.rng.below(1000);
             let me = self.myid.clone();
             if let Some(x) = self.masters.get_mut(m) {
@@ -34,6 +36,7 @@ impl Sentinel {
                     x.failover_start_time = now + jitter;
                 }
             }
+            self.fencing_voted(m, now);
             self.persist();
             self.event_plain(
                 Level::Warning,

@@ -4,6 +4,9 @@
 use super::model::*;
 use super::{Level, Sentinel, Who};
 
+/// How long a fencing leader waits to reach enough replicas before it gives up this attempt.
+const REACH_WAIT_MS: u64 = 10_000;
+
 impl Sentinel {
     /// Starts a failover when the master is ODOWN and the back-off since the last attempt (or
     /// the last vote for another sentinel) has passed.
@@ -15,6 +18,9 @@ impl Sentinel {
             return false;
         }
         if now < x.failover_start_time + 2 * x.failover_timeout {
+            return false;
+        }
+        if self.fencing_promise(m, now) {
             return false;
         }
         self.start_failover(m, now);
@@ -102,27 +108,20 @@ impl Sentinel {
                     "",
                 );
             }
-            FailoverState::SelectSlave => match self.select_replica(m, now) {
-                None => {
+            FailoverState::SelectSlave => match self.choose_replica(m, change, now) {
+                Err(None) => {}
+                Err(Some(why)) => {
+                    self.fencing_blocked(m, why);
+                    self.abort_failover(m, now);
+                }
+                Ok(None) => {
                     self.abort_with(m, "-failover-abort-no-good-slave", now);
                 }
-                Some(k) => {
-                    let who = Who::Replica(k.clone());
-                    self.event(Level::Warning, "+selected-slave", m, &who, "");
-                    if let Some(x) = self.masters.get_mut(m) {
-                        x.promoted = Some(k.clone());
-                        if let Some(r) = x.replicas.get_mut(&k) {
-                            r.promoted = true;
-                        }
+                Ok(Some(k)) => {
+                    if let Some(f) = self.masters.get_mut(m).and_then(|x| x.fencing.as_mut()) {
+                        f.blocked = None;
                     }
-                    self.set_state(m, FailoverState::SendSlaveofNoOne, now);
-                    self.event(
-                        Level::Notice,
-                        "+failover-state-send-slaveof-noone",
-                        m,
-                        &who,
-                        "",
-                    );
+                    self.promote_selected(m, k, now);
                 }
             },
             FailoverState::SendSlaveofNoOne => {
@@ -250,6 +249,50 @@ impl Sentinel {
             .map(|r| r.repl_offset)
             .unwrap_or(0);
         offset >= target
+    }
+
+    /// The replica to promote: `Ok(None)` when there is none (plain Redis rules), `Err(None)`
+    /// while a fencing master's replicas are still being reached, `Err(Some(why))` when fencing
+    /// gives up (the failover timeout passed without enough of them).
+    fn choose_replica(
+        &self,
+        m: &str,
+        since: u64,
+        now: u64,
+    ) -> Result<Option<String>, Option<String>> {
+        let Some(x) = self.masters.get(m) else {
+            return Ok(None);
+        };
+        if x.fencing.is_none() {
+            return Ok(self.select_replica(m, now));
+        }
+        match self.select_fenced_replica(m, since) {
+            Ok(k) => Ok(Some(k)),
+            Err(_) if now.saturating_sub(since) <= x.failover_timeout.min(REACH_WAIT_MS) => {
+                Err(None)
+            }
+            Err(why) => Err(Some(why)),
+        }
+    }
+
+    /// Announces the selected replica and moves on to promoting it.
+    fn promote_selected(&mut self, m: &str, k: String, now: u64) {
+        let who = Who::Replica(k.clone());
+        self.event(Level::Warning, "+selected-slave", m, &who, "");
+        if let Some(x) = self.masters.get_mut(m) {
+            x.promoted = Some(k.clone());
+            if let Some(r) = x.replicas.get_mut(&k) {
+                r.promoted = true;
+            }
+        }
+        self.set_state(m, FailoverState::SendSlaveofNoOne, now);
+        self.event(
+            Level::Notice,
+            "+failover-state-send-slaveof-noone",
+            m,
+            &who,
+            "",
+        );
     }
 
     /// The best replica to promote, or none (§4.11).

@@ -13,6 +13,7 @@ pub mod api;
 pub mod detect;
 pub mod election;
 pub mod failover;
+pub mod fencing;
 pub mod frame;
 pub mod hello;
 pub mod info;
@@ -45,6 +46,8 @@ pub enum Tag {
     IsMasterDown,
     /// INFO of the old master during a coordinated failover (for master_repl_offset).
     CoordInfo,
+    /// A fencing lease grant (REPLCONF FENCING-LEASE); the reply is the next nonce.
+    Lease,
     Ignore,
 }
 
@@ -363,6 +366,7 @@ impl Sentinel {
             for p in peers {
                 self.handle_instance(m, &Who::Sentinel(p), now);
             }
+            self.fencing_tick(m, now);
         }
         for m in &names {
             if self

@@ -258,6 +258,8 @@ pub struct Master {
     pub promoted: Option<String>,
     pub replicas: BTreeMap<String, Replica>,
     pub sentinels: BTreeMap<String, Peer>,
+    /// Fencing mode (`sentinel fencing`, docs/fencing.md).
+    pub fencing: Option<super::fencing::Fencing>,
 }
 
 impl Master {
@@ -288,6 +290,7 @@ impl Master {
             promoted: None,
             replicas: BTreeMap::new(),
             sentinels: BTreeMap::new(),
+            fencing: None,
         }
     }
 

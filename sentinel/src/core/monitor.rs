@@ -335,6 +335,7 @@ impl Sentinel {
                     }
                 }
             }
+            Tag::Lease => self.on_lease_reply(m, &frame),
             Tag::Ignore => {}
         }
     }
