@@ -160,6 +160,25 @@ fn backlog_lines(l: &mut Vec<String>, st: &NodeState) {
             l.push("repl_backlog_histlen:0".to_string());
         }
     }
+    if st.settings.fencing {
+        fencing_lines(l, st);
+    }
+}
+
+/// Fencing mode's state (docs/fencing.md); only with `fencing yes`, so INFO stays Redis's.
+fn fencing_lines(l: &mut Vec<String>, st: &NodeState) {
+    let now = std::time::Instant::now();
+    let lease = st.fencing.lease(now);
+    l.push(format!(
+        "fencing_lease:{}",
+        if lease.is_some() { "held" } else { "none" }
+    ));
+    let left = st.fencing.lease_remaining(now).map_or(0, |d| d.as_millis());
+    l.push(format!("fencing_lease_remaining_ms:{left}"));
+    l.push(format!("fencing_grants:{}", st.fencing.grants()));
+    l.push(format!("fencing_acks_needed:{}", st.fencing.acks_needed()));
+    let eligible = lease.map(|v| v.eligible.join(",")).unwrap_or_default();
+    l.push(format!("fencing_eligible:{eligible}"));
 }
 
 /// ROLE.

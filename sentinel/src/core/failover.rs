@@ -530,6 +530,7 @@ impl Sentinel {
             }
         }
         self.close_links(m, &Who::Master);
+        self.fencing_new_master(m);
         let Some(x) = self.masters.get_mut(m) else {
             return;
         };

@@ -15,6 +15,8 @@ pub struct Fencing {
     pub nonce: Option<u64>,
     /// When the last grant was sent (ms, this sentinel's clock).
     pub last_grant: Option<u64>,
+    /// When the master last answered a grant.
+    pub last_answer: u64,
     /// When this sentinel last voted in a failover of this master.
     pub voted_at: Option<u64>,
     /// Why the last failover attempt did not promote, for SENTINEL MASTER.
@@ -40,7 +42,8 @@ impl Sentinel {
         let Some(f) = &x.fencing else { return };
         let lease = lease_ms(x);
         let voted_recently = f.voted_at.is_some_and(|v| now < v + 2 * x.failover_timeout);
-        let unresponsive = now.saturating_sub(x.inst.link.last_avail_time) > lease;
+        let answered = x.inst.link.last_avail_time.max(f.last_answer);
+        let unresponsive = now.saturating_sub(answered) > lease;
         let due = f.last_grant.is_none_or(|t| now >= t + lease / 4);
         if x.failover != FailoverState::None || voted_recently || unresponsive || !due {
             return;
@@ -67,12 +70,25 @@ impl Sentinel {
     }
 
     /// The master's answer to a grant: the nonce for the next one.
-    pub(crate) fn on_lease_reply(&mut self, m: &str, frame: &Frame) {
+    pub(crate) fn on_lease_reply(&mut self, m: &str, frame: &Frame, now: u64) {
         if let Some(f) = self.masters.get_mut(m).and_then(|x| x.fencing.as_mut()) {
             f.nonce = match frame {
                 Frame::Int(n) if *n > 0 => Some(*n as u64),
                 _ => None,
             };
+            if f.nonce.is_some() {
+                f.last_answer = now;
+            }
+        }
+    }
+
+    /// The master's address changed (a failover ended, or a newer configuration): the votes
+    /// and nonces were about the old one.
+    pub(crate) fn fencing_new_master(&mut self, m: &str) {
+        if let Some(f) = self.masters.get_mut(m).and_then(|x| x.fencing.as_mut()) {
+            f.nonce = None;
+            f.voted_at = None;
+            f.last_answer = 0;
         }
     }
 
@@ -216,12 +232,21 @@ mod tests {
     #[test]
     fn grants_go_every_quarter_lease_with_the_last_nonce() {
         let (mut s, link) = fenced();
+        replica(&mut s, 7002, 0, 0, 100);
         s.tick(B + 150);
         let first = grants(&s.take_actions());
         assert_eq!(first.len(), 1, "one grant");
         assert_eq!(
-            first[0][1..7],
-            ["FENCING-LEASE", &"a".repeat(40), "1", "500", "1", "-"]
+            first[0][1..],
+            [
+                "FENCING-LEASE",
+                &"a".repeat(40),
+                "1",
+                "500",
+                "1",
+                "-",
+                "127.0.0.1:7002"
+            ]
         );
         s.handle(
             Input::Reply {

@@ -335,7 +335,7 @@ impl Sentinel {
                     }
                 }
             }
-            Tag::Lease => self.on_lease_reply(m, &frame),
+            Tag::Lease => self.on_lease_reply(m, &frame, now),
             Tag::Ignore => {}
         }
     }

@@ -43,6 +43,9 @@ pub struct Group {
     pub down_after_ms: u64,
     pub nodes: Vec<u16>,
     pub sentinels: Vec<u16>,
+    /// Fencing mode's acknowledgements per write (docs/fencing.md); 0: off.
+    #[serde(default)]
+    pub fencing: u32,
 }
 
 /// A process of the group.
@@ -85,6 +88,7 @@ impl Group {
             down_after_ms,
             nodes: (0..nodes).map(|i| base + i).collect(),
             sentinels: (0..sentinels).map(|i| base + 100 + i).collect(),
+            fencing: 0,
         })
     }
 
@@ -169,6 +173,9 @@ impl Group {
         if self.kind == Kind::Picket {
             s.push_str(&format!("metrics-port {}\n", port + METRICS_OFFSET));
         }
+        if self.fencing > 0 {
+            s.push_str("fencing yes\n");
+        }
         s
     }
 
@@ -190,7 +197,11 @@ impl Group {
                 Kind::Picket => format!("metrics-port {}\n", port + METRICS_OFFSET),
                 Kind::Redis => String::new(),
             }
-        )
+        ) + &if self.fencing > 0 {
+            format!("sentinel fencing {name} {}\n", self.fencing)
+        } else {
+            String::new()
+        }
     }
 
     /// The status page of the first sentinel (Picket groups only).

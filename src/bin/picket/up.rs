@@ -35,6 +35,10 @@ pub struct UpArgs {
     /// Milliseconds without a valid reply before a sentinel thinks a node is down.
     #[arg(long, default_value_t = 5000)]
     down_after: u64,
+    /// Fencing mode (docs/fencing.md): a write is acknowledged once this many replicas have
+    /// it, and no acknowledged write is lost in a failover. `--fencing` alone means 1.
+    #[arg(long, num_args = 0..=1, default_missing_value = "1", value_name = "ACKS")]
+    fencing: Option<u32>,
     /// Run redis-server and redis-sentinel instead, to watch the two side by side.
     #[arg(long)]
     with_redis: bool,
@@ -64,10 +68,14 @@ pub async fn run(a: UpArgs) -> Result<(), Failure> {
             let base = a
                 .base_port
                 .unwrap_or(if kind == Kind::Redis { 8000 } else { 7000 });
-            (
-                Group::plan(kind, a.nodes, a.sentinels, base, a.down_after)?,
-                false,
-            )
+            let mut g = Group::plan(kind, a.nodes, a.sentinels, base, a.down_after)?;
+            g.fencing = a.fencing.unwrap_or(0);
+            if g.fencing > 0 && (kind == Kind::Redis || u32::from(a.nodes) <= g.fencing) {
+                return Err(Failure::usage(
+                    "--fencing needs Picket's programs (not --with-redis) and more nodes than ACKS (the master plus ACKS replicas)",
+                ));
+            }
+            (g, false)
         }
     };
     let bins = Binaries::find(group.kind)?;
