@@ -59,7 +59,7 @@ pub fn on_ack(st: &mut NodeState, client: u64, off: u64) {
     if let Some(view) = st.fencing.lease(Instant::now()) {
         if let Some(r) = st.repl.replicas.iter_mut().find(|r| r.client.id == client) {
             let addr = format!("{}:{}", r.ip, r.port);
-            if view.eligible.iter().any(|e| *e == addr) {
+            if view.eligible.contains(&addr) {
                 r.fenced_off = r.fenced_off.max(off);
             }
         }
