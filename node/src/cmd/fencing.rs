@@ -173,47 +173,20 @@ mod tests {
 
     #[test]
     fn grants_parse_and_reject_bad_numbers() {
-        let argv = |v: &[&str]| {
-            v.iter()
+        let argv = |line: &str| {
+            line.split(' ')
                 .map(|s| Bytes::from(s.to_string()))
                 .collect::<Vec<_>>()
         };
-        let g = parse_grant(&argv(&[
-            "replconf",
-            "fencing-lease",
-            "s1",
-            "3",
-            "1000",
-            "1",
-            "7",
-            "10.0.0.2:6380",
-        ]))
-        .unwrap();
+        let g = parse_grant(&argv("replconf fencing-lease s1 3 1000 1 7 127.0.0.2:6380")).unwrap();
         assert_eq!(
             (g.sentinels, g.lease_ms, g.acks, g.nonce),
             (3, 1000, 1, Some(7))
         );
-        assert_eq!(g.replicas, vec!["10.0.0.2:6380".to_string()]);
-        let first = parse_grant(&argv(&[
-            "replconf",
-            "fencing-lease",
-            "s1",
-            "3",
-            "1000",
-            "1",
-            "-",
-        ]));
-        assert_eq!(first.unwrap().nonce, None);
-        assert!(parse_grant(&argv(&[
-            "replconf",
-            "fencing-lease",
-            "s1",
-            "x",
-            "1",
-            "1",
-            "-"
-        ]))
-        .is_none());
-        assert!(parse_grant(&argv(&["replconf", "fencing-lease", "s1"])).is_none());
+        assert_eq!(g.replicas, vec!["127.0.0.2:6380".to_string()]);
+        let first = parse_grant(&argv("replconf fencing-lease s1 3 1000 1 -"));
+        assert_eq!(first.unwrap().nonce, None, "the first grant has no nonce");
+        assert!(parse_grant(&argv("replconf fencing-lease s1 x 1 1 -")).is_none());
+        assert!(parse_grant(&argv("replconf fencing-lease s1")).is_none());
     }
 }
