@@ -15,7 +15,7 @@ fn round(extra: &[&str]) -> Value {
     let bin_dir = node.parent().expect("binary directory");
     let out = Command::new("python3")
         .arg(root().join("tests/safety/partition.py"))
-        .args(["--kind", "picket", "--cut", "8", "--json", "--bin-dir"])
+        .args(["--kind", "picket", "--cut", "8", "--bin-dir"])
         .arg(bin_dir)
         .args(extra)
         .output()

@@ -11,9 +11,9 @@ master off together with one sentinel and one client, heal after --cut seconds, 
 settle, then read the final state from the master the sentinels agree on and count:
 acknowledged writes lost, INCR results above the final count, time without a writable master.
 
-    partition.py --kind picket|redis [--fencing] [--rounds N] [--cut SECONDS] [--json]
+    partition.py --kind picket|redis [--fencing | --mitigation] [--rounds N] [--cut SECONDS]
 
-Prints one JSON line per round and a summary line (with --json, only JSON).
+Prints one JSON line per round, then a summary line.
 """
 
 import argparse
@@ -306,7 +306,6 @@ def main():
     ap.add_argument("--mitigation", action="store_true", help="min-replicas-to-write 1, max-lag 10")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--cut", type=float, default=15)
-    ap.add_argument("--json", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--bin-dir", help="where picket-node and picket-sentinel are [target/release]")
     a = ap.parse_args()

@@ -98,9 +98,14 @@ pub fn after_batch(st: &mut NodeState, sess: &mut Session) {
     let Some(hold) = sess.fence.as_mut() else {
         return;
     };
-    if hold.deadline.is_none() {
-        hold.deadline =
-            Some(Instant::now() + Duration::from_millis(st.settings.fencing_ack_timeout_ms));
+    hold.deadline.get_or_insert_with(|| {
+        Instant::now() + Duration::from_millis(st.settings.fencing_ack_timeout_ms)
+    });
+    // Asked once per batch that added writes past what was asked already (a batch cut by the
+    // output limit runs again before the flush, with writes of its own).
+    let last = hold.marks.iter().map(|m| m.2).max().unwrap_or(0);
+    if last > hold.asked {
+        hold.asked = last;
         crate::propagate::feed_replicas_only(st, &[b"REPLCONF", b"GETACK", b"*"]);
         crate::propagate::flush(st);
     }

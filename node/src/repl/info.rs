@@ -175,7 +175,7 @@ fn fencing_lines(l: &mut Vec<String>, st: &NodeState) {
     ));
     let left = st.fencing.lease_remaining(now).map_or(0, |d| d.as_millis());
     l.push(format!("fencing_lease_remaining_ms:{left}"));
-    l.push(format!("fencing_grants:{}", st.fencing.grants()));
+    l.push(format!("fencing_grants:{}", st.fencing.grants(now)));
     l.push(format!("fencing_acks_needed:{}", st.fencing.acks_needed()));
     let eligible = lease.map(|v| v.eligible.join(",")).unwrap_or_default();
     l.push(format!("fencing_eligible:{eligible}"));

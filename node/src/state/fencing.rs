@@ -20,6 +20,8 @@ pub struct FenceHold {
     /// Each write's reply as a byte range of the output buffer, with its write offset.
     pub marks: Vec<(usize, usize, u64)>,
     pub deadline: Option<Instant>,
+    /// The write offset the replicas were last asked to acknowledge (REPLCONF GETACK).
+    pub asked: u64,
 }
 
 /// One sentinel's latest grant.
@@ -152,14 +154,10 @@ impl Fencing {
     /// When the lease held now ends (the instant the majority's grants run out), for INFO.
     pub fn lease_remaining(&self, now: Instant) -> Option<Duration> {
         self.lease(now)?;
-        let mut ends: Vec<Instant> = self
-            .grants
-            .values()
-            .filter(|g| g.expires > now)
-            .map(|g| g.expires)
-            .collect();
+        let valid: Vec<&Grant> = self.grants.values().filter(|g| g.expires > now).collect();
+        let mut ends: Vec<Instant> = valid.iter().map(|g| g.expires).collect();
         ends.sort_unstable_by(|a, b| b.cmp(a));
-        let sentinels = self.grants.values().map(|g| g.sentinels).max()?;
+        let sentinels = valid.iter().map(|g| g.sentinels).max()?;
         ends.get(sentinels / 2).map(|e| *e - now)
     }
 
@@ -173,8 +171,9 @@ impl Fencing {
         self.acks_needed
     }
 
-    pub fn grants(&self) -> usize {
-        self.grants.len()
+    /// Grants still valid at `now`.
+    pub fn grants(&self, now: Instant) -> usize {
+        self.grants.values().filter(|g| g.expires > now).count()
     }
 }
 
