@@ -408,9 +408,10 @@ fn check_reports_good_files_and_explains_bad_ones() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["ok"], true);
     assert_eq!(v[1]["ok"], false);
-    assert_eq!(v[1]["line"], 2);
-    assert_eq!(v[1]["text"], "apendonly yes");
-    assert_eq!(v[1]["hint"], "did you mean 'appendonly'?");
+    assert_eq!(v[1]["errors"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v[1]["errors"][0]["line"], 2);
+    assert_eq!(v[1]["errors"][0]["text"], "apendonly yes");
+    assert_eq!(v[1]["errors"][0]["hint"], "did you mean 'appendonly'?");
 
     let text = picket().arg("check").arg(&bad).output().unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
@@ -418,6 +419,28 @@ fn check_reports_good_files_and_explains_bad_ones() {
         text.contains("bad.conf:2: Bad directive or wrong number of arguments"),
         "{text}"
     );
+
+    // Every error of a file is reported, in line order, not only the first.
+    let many = t.path().join("many.conf");
+    std::fs::write(
+        &many,
+        "port 7000\nmaxmemmory 10mb\nappendonly maybe\nsave 900 x\nbind 127.0.0.1\n",
+    )
+    .unwrap();
+    let out = picket().arg("check").arg(&many).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let at: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("error "))
+        .map(|l| l.split(": ").next().unwrap_or(""))
+        .collect();
+    let want: Vec<String> = [2, 3, 4]
+        .iter()
+        .map(|n| format!("error {}:{n}", many.display()))
+        .collect();
+    assert_eq!(at, want, "{text}");
+    assert!(text.contains("hint: did you mean 'maxmemory'?"), "{text}");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! `picket check FILE...`: validates node and sentinel configuration files (TOML or
 //! redis.conf syntax) with the servers' own loaders (`picket-node --check-config`,
 //! `picket-sentinel --check-config`), so a file passes here exactly when the server would
-//! start with it; each error comes back with its file, line, the line itself, the reason, and
+//! start with it; every error in a file comes back (the loader runs again with each erroneous
+//! line set aside) with its file, line, the line itself, the reason, and
 //! what to write instead.
 
 use std::path::{Path, PathBuf};
@@ -35,18 +36,27 @@ pub enum FileKind {
     Sentinel,
 }
 
-/// The verdict on one file.
+/// The verdict on one file: every error the loader finds in it, in line order.
 #[derive(Debug, Serialize)]
 pub struct Verdict {
     pub file: String,
     pub kind: FileKind,
     pub ok: bool,
+    pub errors: Vec<ConfigError>,
+    pub warnings: Vec<String>,
+}
+
+/// One refusal of the loader: where, the line itself, why, and what to write instead.
+#[derive(Debug, Default, Serialize)]
+pub struct ConfigError {
     pub line: Option<usize>,
     pub text: Option<String>,
     pub reason: Option<String>,
     pub hint: Option<String>,
-    pub warnings: Vec<String>,
 }
+
+/// A file with more errors than this is reported up to here.
+const MAX_ERRORS: usize = 50;
 
 pub fn run(a: &CheckArgs) -> Result<(), Failure> {
     let bins = Binaries::find(Kind::Picket)?;
@@ -97,6 +107,9 @@ pub fn detect(text: &str) -> FileKind {
     }
 }
 
+/// Runs the server's loader on a copy of the file; after each error at a line, that line is
+/// commented out in the copy and the loader runs again, so one check reports every error
+/// (up to [`MAX_ERRORS`]). An error with no line, or at a line already reported, ends it.
 fn check_file(bin: &Path, file: &Path, kind: FileKind) -> Result<Verdict, Failure> {
     // The sentinel needs its file writable, as it would at start; a copy keeps the
     // original untouched whatever the loader does.
@@ -104,59 +117,79 @@ fn check_file(bin: &Path, file: &Path, kind: FileKind) -> Result<Verdict, Failur
     let abs = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("conf");
     let copy = dir.path().join(format!("checked.{ext}"));
-    std::fs::copy(&abs, &copy).map_err(|e| Failure::env(format!("{}: {e}", file.display())))?;
-    let out = Command::new(bin)
-        .arg(&copy)
-        .arg("--check-config")
-        .current_dir(abs.parent().unwrap_or(Path::new(".")))
-        .output()
-        .map_err(|e| Failure::env(format!("running {}: {e}", bin.display())))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut lines: Vec<String> = std::fs::read_to_string(&abs)
+        .map_err(|e| Failure::env(format!("{}: {e}", file.display())))?
+        .lines()
+        .map(String::from)
+        .collect();
     let mut v = Verdict {
         file: file.display().to_string(),
         kind,
-        ok: out.status.success(),
-        line: None,
-        text: None,
-        reason: None,
-        hint: None,
-        warnings: stdout
-            .lines()
-            .filter_map(|l| l.strip_prefix("warning: "))
-            .map(String::from)
-            .collect(),
+        ok: true,
+        errors: Vec::new(),
+        warnings: Vec::new(),
     };
-    if !v.ok {
-        parse_fatal(&stderr, &mut v);
-        v.hint = hint(
-            v.reason.as_deref().unwrap_or(""),
-            v.text.as_deref().unwrap_or(""),
+    loop {
+        std::fs::write(&copy, lines.join("\n") + "\n")
+            .map_err(|e| Failure::env(format!("{}: {e}", copy.display())))?;
+        let out = Command::new(bin)
+            .arg(&copy)
+            .arg("--check-config")
+            .current_dir(abs.parent().unwrap_or(Path::new(".")))
+            .output()
+            .map_err(|e| Failure::env(format!("running {}: {e}", bin.display())))?;
+        if v.errors.is_empty() {
+            v.warnings = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| l.strip_prefix("warning: "))
+                .map(String::from)
+                .collect();
+        }
+        if out.status.success() {
+            break;
+        }
+        v.ok = false;
+        let mut e = parse_fatal(&String::from_utf8_lossy(&out.stderr));
+        e.hint = hint(
+            e.reason.as_deref().unwrap_or(""),
+            e.text.as_deref().unwrap_or(""),
             kind,
         );
+        let next = e
+            .line
+            .filter(|l| (1..=lines.len()).contains(l))
+            .filter(|l| v.errors.iter().all(|seen| seen.line != Some(*l)));
+        v.errors.push(e);
+        match next {
+            Some(l) if v.errors.len() < MAX_ERRORS => lines[l - 1] = "#".into(),
+            _ => break,
+        }
     }
+    v.errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
     Ok(v)
 }
 
-/// Reads Redis's "FATAL CONFIG FILE ERROR" block (or any other refusal) into the verdict.
-fn parse_fatal(stderr: &str, v: &mut Verdict) {
+/// Reads Redis's "FATAL CONFIG FILE ERROR" block (or any other refusal) into an error.
+fn parse_fatal(stderr: &str) -> ConfigError {
+    let mut e = ConfigError::default();
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     for (i, l) in lines.iter().enumerate() {
         if let Some(rest) = l.split(", at line ").nth(1) {
-            v.line = rest.trim().parse().ok();
+            e.line = rest.trim().parse().ok();
         }
         if let Some(t) = l.strip_prefix(">>> '") {
-            v.text = Some(t.trim_end_matches('\'').to_string());
-            v.reason = lines.get(i + 1).map(|r| r.to_string());
+            e.text = Some(t.trim_end_matches('\'').to_string());
+            e.reason = lines.get(i + 1).map(|r| r.to_string());
         }
     }
-    if v.reason.is_none() {
-        v.reason = Some(
+    if e.reason.is_none() {
+        e.reason = Some(
             lines
                 .last()
                 .map_or("refused to start".into(), |l| l.to_string()),
         );
     }
+    e
 }
 
 /// What to write instead, for the errors people make most.
@@ -223,18 +256,19 @@ fn render(v: &Verdict, style: Style) -> String {
             style.green("ok"),
             v.file
         ));
-    } else {
-        let at = v.line.map_or(String::new(), |l| format!(":{l}"));
+    }
+    for e in &v.errors {
+        let at = e.line.map_or(String::new(), |l| format!(":{l}"));
         out.push_str(&format!(
             "{} {}{at}: {}\n",
             style.red("error"),
             v.file,
-            v.reason.as_deref().unwrap_or("")
+            e.reason.as_deref().unwrap_or("")
         ));
-        if let Some(t) = &v.text {
+        if let Some(t) = &e.text {
             out.push_str(&format!("    {} {t}\n", style.dim(">>>")));
         }
-        if let Some(h) = &v.hint {
+        if let Some(h) = &e.hint {
             out.push_str(&format!("    {} {h}\n", style.yellow("hint:")));
         }
     }
@@ -275,17 +309,7 @@ mod tests {
     #[test]
     fn the_fatal_block_is_read_into_line_text_and_reason() {
         let err = "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file x.conf, at line 3\n>>> 'apendonly yes'\nBad directive or wrong number of arguments\n";
-        let mut v = Verdict {
-            file: "x".into(),
-            kind: FileKind::Node,
-            ok: false,
-            line: None,
-            text: None,
-            reason: None,
-            hint: None,
-            warnings: vec![],
-        };
-        parse_fatal(err, &mut v);
+        let v = parse_fatal(err);
         assert_eq!(v.line, Some(3));
         assert_eq!(v.text.as_deref(), Some("apendonly yes"));
         assert_eq!(
