@@ -124,6 +124,10 @@ impl Sentinel {
         if self.select_replica(name, now).is_none() {
             return Err("NOGOODSLAVE No suitable replica to promote".into());
         }
+        // Fencing: no vote was taken, so the other sentinels may still be granting the old
+        // master its lease; only pausing its writes and waiting for the chosen replica to have
+        // them all (the coordinated switch) keeps every acknowledged write (docs/fencing.md).
+        let coordinated = coordinated || x.fencing.is_some();
         self.start_failover(name, now);
         if let Some(x) = self.masters.get_mut(name) {
             x.force_failover = true;

@@ -322,4 +322,27 @@ mod tests {
         replica(&mut s, 7002, 500, 2000, 1);
         assert_eq!(s.select_fenced_replica(M, 1000).unwrap(), "127.0.0.1:7002");
     }
+
+    #[test]
+    fn a_forced_failover_of_a_fencing_master_is_coordinated() {
+        let (mut s, _) = fenced();
+        replica(&mut s, 7002, 500, B + 90, 100);
+        for r in s.masters.get_mut(M).unwrap().replicas.values_mut() {
+            r.inst.link.cc_connected = true;
+            r.inst.link.pc_connected = true;
+            r.inst.link.last_avail_time = B + 90;
+        }
+        s.force_failover(M, B + 100, false).unwrap();
+        assert!(
+            s.masters[M].coordinated.is_some(),
+            "plain SENTINEL FAILOVER of a fencing master pauses it first"
+        );
+        s.abort_failover(M, B + 200);
+        s.masters.get_mut(M).unwrap().fencing = None;
+        s.force_failover(M, B + 300, false).unwrap();
+        assert!(
+            s.masters[M].coordinated.is_none(),
+            "without fencing: Redis's"
+        );
+    }
 }
