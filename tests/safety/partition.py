@@ -1,17 +1,27 @@
 #!/usr/bin/env python3
-"""Acknowledged writes through a network partition, for Picket and for real Redis.
+"""Acknowledged writes through faults, for Picket and for real Redis.
 
-Hosts are Linux network namespaces (3 nodes, 3 sentinels, 2 clients) joined by a bridge in a
-hub namespace, all created here with addresses of the documentation range 198.51.100.0/24
-used only inside them, and removed at the end whatever happens. Needs root and iproute2.
-
+Hosts are Linux network namespaces (tests/safety/lab.py: 3 nodes, 3 sentinels, 2 clients).
 One round: start the group, start a writing client on each client host (redis-py's Sentinel
-discovery; every acknowledged SET of a unique key and every INCR result is recorded), cut the
-master off together with one sentinel and one client, heal after --cut seconds, let the group
-settle, then read the final state from the master the sentinels agree on and count:
-acknowledged writes lost, INCR results above the final count, time without a writable master.
+discovery; every acknowledged SET of a unique key is recorded with the time it was sent, the
+time its reply came and the master that gave it, and every INCR result), inject the
+scenario's fault for --cut seconds, end it, let the group settle, then read the final state
+from the master the sentinels agree on and count: acknowledged writes lost, INCR results
+handed out twice or above the final count, the longest time without an acknowledged write
+(no writable master), and the most masters acknowledging writes at one instant.
 
-    partition.py --kind picket|redis [--fencing | --mitigation] [--rounds N] [--cut SECONDS]
+Scenarios (--scenario):
+  isolate-master         the master cut off with one sentinel and one client
+  master-from-sentinels  the master cut off from the sentinels only
+  isolate-replica        one replica cut off
+  sentinel-majority      two of the three sentinels cut off (each alone)
+  pause-master           the master stopped (SIGSTOP) for --cut seconds, then resumed
+  failovers              SENTINEL FAILOVER every 5 s for --cut seconds
+  kill-master            kill -9 of the master under load with appendfsync always,
+                         restarted after --cut seconds
+
+    partition.py --kind picket|redis [--fencing | --mitigation] [--scenario S]
+                 [--rounds N] [--cut SECONDS]
 
 Prints one JSON line per round, then a summary line.
 """
@@ -24,102 +34,26 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-NET = "198.51.100"
-NODES = {"n1": 11, "n2": 12, "n3": 13}
-SENTINELS = {"s1": 21, "s2": 22, "s3": 23}
-CLIENTS = {"c1": 31, "c2": 32}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from lab import CLIENTS, NET, NODES, SENTINELS, Lab
+
 NODE_PORT = 7000
 SENTINEL_PORT = 7100
 DOWN_AFTER = 2000
-
-
-def sh(*args, check=True):
-    return subprocess.run(args, check=check, capture_output=True, text=True)
-
-
-class Lab:
-    """The namespaces, the bridge, and the processes started in them."""
-
-    def __init__(self):
-        self.prefix = f"pk{os.getpid() % 100000}"
-        self.names = []
-        self.procs = []
-        self.hub = f"{self.prefix}hub"
-
-    def ns(self, host):
-        return f"{self.prefix}{host}"
-
-    def up(self):
-        sh("ip", "netns", "add", self.hub)
-        self.names.append(self.hub)
-        self.run_in(self.hub, "ip", "link", "add", "br0", "type", "bridge")
-        self.run_in(self.hub, "ip", "link", "set", "br0", "up")
-        for host, last in {**NODES, **SENTINELS, **CLIENTS}.items():
-            ns = self.ns(host)
-            sh("ip", "netns", "add", ns)
-            self.names.append(ns)
-            a, b = f"{self.prefix}{host}a", f"{self.prefix}{host}b"
-            sh("ip", "link", "add", a, "type", "veth", "peer", "name", b)
-            sh("ip", "link", "set", a, "netns", ns)
-            sh("ip", "link", "set", b, "netns", self.hub)
-            self.run_in(self.hub, "ip", "link", "set", b, "master", "br0")
-            self.run_in(self.hub, "ip", "link", "set", b, "up")
-            self.run_in(ns, "ip", "addr", "add", f"{NET}.{last}/24", "dev", a)
-            self.run_in(ns, "ip", "link", "set", a, "up")
-            self.run_in(ns, "ip", "link", "set", "lo", "up")
-
-    def run_in(self, ns, *args, check=True):
-        return sh("ip", "netns", "exec", ns, *args, check=check)
-
-    def spawn(self, host, args, log):
-        p = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns(host), *args],
-            stdout=open(log, "w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.procs.append(p)
-        return p
-
-    def cut(self, side):
-        """Cuts the hosts of `side` off from every other host (both directions)."""
-        everyone = {**NODES, **SENTINELS, **CLIENTS}
-        for host in everyone:
-            inside = host in side
-            for other, last in everyone.items():
-                if other != host and (other in side) != inside:
-                    self.run_in(self.ns(host), "ip", "route", "add", "blackhole", f"{NET}.{last}/32")
-
-    def heal(self):
-        for host in {**NODES, **SENTINELS, **CLIENTS}:
-            out = self.run_in(self.ns(host), "ip", "route", "show", "type", "blackhole").stdout
-            for line in out.splitlines():
-                dest = line.split()[1]
-                self.run_in(self.ns(host), "ip", "route", "del", "blackhole", dest, check=False)
-
-    def down(self):
-        for p in self.procs:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for p in self.procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-        for ns in self.names:
-            pids = sh("ip", "netns", "pids", ns, check=False).stdout.split()
-            for pid in pids:
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-            sh("ip", "netns", "del", ns, check=False)
-        self.names = []
+SCENARIOS = [
+    "isolate-master",
+    "master-from-sentinels",
+    "isolate-replica",
+    "sentinel-majority",
+    "pause-master",
+    "failovers",
+    "kill-master",
+]
+# Acknowledgements of one master less than this apart belong to one stretch of its accepting.
+RUN_GAP_S = 1.0
 
 
 def binaries(kind, bin_dir):
@@ -128,13 +62,14 @@ def binaries(kind, bin_dir):
     return os.path.join(bin_dir, "picket-node"), os.path.join(bin_dir, "picket-sentinel")
 
 
-def node_conf(host, master, fencing, mitigation):
+def node_conf(host, master, fencing, mitigation, durable):
     lines = [
         f"port {NODE_PORT}",
         f"bind {NET}.{NODES[host]}",
         "protected-mode no",
         'save ""',
-        "appendonly no",
+        "appendonly yes" if durable else "appendonly no",
+        "appendfsync always",
         "repl-diskless-sync-delay 0",
     ]
     if host != master:
@@ -162,17 +97,25 @@ def sentinel_conf(host, master, fencing):
 
 WRITER = r"""
 import json, sys, time
+import redis
 from redis.sentinel import Sentinel
 name, until, out = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 sentinels = [(a, int(p)) for a, p in (s.split(":") for s in sys.argv[4].split(","))]
 s = Sentinel(sentinels, socket_timeout=0.5, sentinel_kwargs={"socket_timeout": 0.5})
+clients = {}
 acked, incrs, errors, i = [], [], 0, 0
 while time.time() < until:
     i += 1
     try:
-        m = s.master_for("mymaster", socket_timeout=0.5, retry_on_timeout=False)
+        host, port = s.discover_master("mymaster")
+        addr = f"{host}:{port}"
+        m = clients.get(addr)
+        if m is None:
+            m = clients[addr] = redis.Redis(host=host, port=port, socket_timeout=0.5,
+                                            socket_connect_timeout=0.5)
+        sent = time.time()
         if m.set(f"{name}:{i}", i):
-            acked.append(f"{name}:{i}")
+            acked.append([f"{name}:{i}", sent, time.time(), addr])
         incrs.append(m.incr("counter"))
     except Exception:
         errors += 1
@@ -209,15 +152,19 @@ def agreed_master(lab):
     return addr
 
 
-def one_round(lab, kind, fencing, mitigation, cut_s, bin_dir, work):
+def start_group(lab, kind, fencing, mitigation, durable, bin_dir, work):
+    """Starts the nodes (n1 the master) and the sentinels; returns each node's command line
+    and log, once the group is healthy."""
     node_bin, sentinel_bin = binaries(kind, bin_dir)
     master = "n1"
+    nodes = {}
     for host in NODES:
         d = os.path.join(work, host)
         os.makedirs(d)
         conf = os.path.join(d, "node.conf")
-        open(conf, "w").write(node_conf(host, master, fencing, mitigation))
-        lab.spawn(host, [node_bin, conf, "--dir", d], os.path.join(d, "log"))
+        open(conf, "w").write(node_conf(host, master, fencing, mitigation, durable))
+        nodes[host] = ([node_bin, conf, "--dir", d], os.path.join(d, "log"))
+        nodes[host] = nodes[host] + (lab.spawn(host, *nodes[host]),)
     time.sleep(1.0)
     for host in SENTINELS:
         d = os.path.join(work, host)
@@ -235,10 +182,48 @@ def one_round(lab, kind, fencing, mitigation, cut_s, bin_dir, work):
         except (ValueError, IndexError):
             slaves = others = 0
         if slaves == 2 and others == 2 and agreed_master(lab):
-            break
+            return nodes
         time.sleep(0.2)
+    raise RuntimeError("the group did not become healthy in 30 s")
+
+
+def inject(lab, scenario, nodes, cut_s):
+    """The scenario's fault, for cut_s seconds, then its end."""
+    if scenario == "isolate-master":
+        lab.cut({"n1", "s1", "c1"})
+    elif scenario == "master-from-sentinels":
+        lab.cut({"n1"}, SENTINELS)
+    elif scenario == "isolate-replica":
+        lab.cut({"n2"})
+    elif scenario == "sentinel-majority":
+        lab.cut({"s2"})
+        lab.cut({"s3"})
+    elif scenario == "pause-master":
+        os.killpg(nodes["n1"][2].pid, signal.SIGSTOP)
+    elif scenario == "kill-master":
+        os.killpg(nodes["n1"][2].pid, signal.SIGKILL)
+    if scenario == "failovers":
+        end = time.time() + cut_s
+        n = 0
+        while time.time() < end:
+            host = list(SENTINELS)[n % 3]
+            ask(lab, host, f"{NET}.{SENTINELS[host]}", SENTINEL_PORT, "sentinel", "failover", "mymaster")
+            n += 1
+            time.sleep(min(5.0, max(0.0, end - time.time())))
+        return
+    time.sleep(cut_s)
+    if scenario == "pause-master":
+        os.killpg(nodes["n1"][2].pid, signal.SIGCONT)
+    elif scenario == "kill-master":
+        args, log, _ = nodes["n1"]
+        lab.spawn("n1", args, log + ".restarted")
     else:
-        raise RuntimeError("the group did not become healthy in 30 s")
+        lab.heal()
+
+
+def one_round(lab, scenario, kind, fencing, mitigation, cut_s, bin_dir, work):
+    durable = scenario == "kill-master"
+    nodes = start_group(lab, kind, fencing, mitigation, durable, bin_dir, work)
     write_for = cut_s + 10
     until = time.time() + write_for
     results = {}
@@ -248,10 +233,8 @@ def one_round(lab, kind, fencing, mitigation, cut_s, bin_dir, work):
         results[c] = out
         writers.append(lab.spawn(c, [sys.executable, "-c", WRITER, c, str(until), out, sentinel_addrs()], out + ".log"))
     time.sleep(3)
-    lab.cut({"n1", "s1", "c1"})
-    t_cut = time.time()
-    time.sleep(cut_s)
-    lab.heal()
+    t_fault = time.time()
+    inject(lab, scenario, nodes, cut_s)
     for w in writers:
         w.wait(timeout=write_for + 30)
     settle_deadline = time.time() + 60
@@ -260,7 +243,7 @@ def one_round(lab, kind, fencing, mitigation, cut_s, bin_dir, work):
         addr = agreed_master(lab)
         time.sleep(0.3)
     if addr is None:
-        raise RuntimeError("no agreed writable master 60 s after healing")
+        raise RuntimeError("no agreed writable master 60 s after the fault ended")
     # Let the replicas converge on the final master.
     time.sleep(2)
     acked, incrs, tried, errors = [], [], 0, 0
@@ -270,38 +253,82 @@ def one_round(lab, kind, fencing, mitigation, cut_s, bin_dir, work):
         incrs += r["incrs"]
         tried += r["tried"]
         errors += r["errors"]
-    present = set()
-    for i in range(0, len(acked), 500):
-        chunk = acked[i : i + 500]
-        vals = ask(lab, "c2", addr[0], addr[1], "mget", *chunk).split("\n")
-        present |= {k for k, v in zip(chunk, vals) if v != ""}
-    lost = [k for k in acked if k not in present]
-    count = int(ask(lab, "c2", addr[0], addr[1], "get", "counter") or 0)
-    incr_bad = sum(1 for v in incrs if v > count)
-    # Two clients handed the same INCR result: two masters acknowledged at once.
-    incr_dup = len(incrs) - len(set(incrs))
-    return {
+    r = check(lab, addr, acked, incrs)
+    r.update({
+        "scenario": scenario,
         "kind": kind,
         "fencing": fencing,
         "mitigation": mitigation,
         "cut_s": cut_s,
-        "acked": len(acked),
-        "lost": len(lost),
-        "lost_pct": round(100.0 * len(lost) / max(1, len(acked)), 1),
-        "incr_acked": len(incrs),
-        "incr_above_final": incr_bad,
-        "incr_duplicates": incr_dup,
-        "incr_missing": max(0, len(incrs) - count),
         "tried": tried,
         "errors": errors,
         "final_master": ":".join(addr),
-        "cut_at": round(t_cut, 3),
+        "fault_at": round(t_fault, 3),
+    })
+    return r
+
+
+def check(lab, addr, acked, incrs):
+    """Reads the final state from the agreed master and counts what went wrong."""
+    keys = [a[0] for a in acked]
+    present = set()
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        vals = ask(lab, "c2", addr[0], addr[1], "mget", *chunk).split("\n")
+        present |= {k for k, v in zip(chunk, vals) if v != ""}
+    lost = [k for k in keys if k not in present]
+    count = int(ask(lab, "c2", addr[0], addr[1], "get", "counter") or 0)
+    return {
+        "acked": len(keys),
+        "lost": len(lost),
+        "lost_pct": round(100.0 * len(lost) / max(1, len(keys)), 1),
+        "incr_acked": len(incrs),
+        "incr_above_final": sum(1 for v in incrs if v > count),
+        # Two clients handed the same INCR result: two masters acknowledged at once.
+        "incr_duplicates": len(incrs) - len(set(incrs)),
+        "incr_missing": max(0, len(incrs) - count),
+        "unwritable_s": longest_gap(acked),
+        "max_masters": most_masters_at_once(acked),
     }
+
+
+def longest_gap(acked):
+    """The longest time between two consecutive acknowledged writes (of any client): time
+    without a writable master."""
+    times = sorted(a[2] for a in acked)
+    return round(max((b - a for a, b in zip(times, times[1:])), default=0.0), 2)
+
+
+def most_masters_at_once(acked):
+    """The most masters acknowledging writes at one instant. Each master's acknowledgements
+    fall into stretches (less than RUN_GAP_S apart); a stretch surely covers from its first
+    reply to its last request, and the answer is the most stretches of different masters that
+    overlap."""
+    by_master = {}
+    for _, sent, got, addr in acked:
+        by_master.setdefault(addr, []).append((sent, got))
+    edges = []
+    for writes in by_master.values():
+        writes.sort(key=lambda w: w[1])
+        stretch = [writes[0]]
+        for w in writes[1:] + [None]:
+            if w is None or w[1] - stretch[-1][1] > RUN_GAP_S:
+                start = stretch[0][1]
+                edges += [(start, 1), (max(start, stretch[-1][0]), -1)]
+                stretch = []
+            if w is not None:
+                stretch.append(w)
+    best = cur = 0
+    for _, d in sorted(edges, key=lambda e: (e[0], -e[1])):
+        cur += d
+        best = max(best, cur)
+    return best
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kind", choices=["picket", "redis"], default="picket")
+    ap.add_argument("--scenario", choices=SCENARIOS, default="isolate-master")
     ap.add_argument("--fencing", action="store_true")
     ap.add_argument("--mitigation", action="store_true", help="min-replicas-to-write 1, max-lag 10")
     ap.add_argument("--rounds", type=int, default=1)
@@ -322,16 +349,17 @@ def main():
         signal.signal(signal.SIGTERM, lambda *_: (lab.down(), sys.exit(143)))
         try:
             lab.up()
-            r = one_round(lab, a.kind, a.fencing, a.mitigation, a.cut, bin_dir, work)
+            r = one_round(lab, a.scenario, a.kind, a.fencing, a.mitigation, a.cut, bin_dir, work)
             r["round"] = n + 1
             rounds.append(r)
             print(json.dumps(r), flush=True)
         except Exception as e:
             for host in list(NODES) + list(SENTINELS):
-                log = os.path.join(work, host, "log")
-                if os.path.exists(log):
-                    print(f"--- {host} log (tail)", file=sys.stderr)
-                    print("".join(open(log).readlines()[-15:]), file=sys.stderr)
+                for name in ("log", "log.restarted"):
+                    log = os.path.join(work, host, name)
+                    if os.path.exists(log):
+                        print(f"--- {host} {name} (tail)", file=sys.stderr)
+                        print("".join(open(log).readlines()[-15:]), file=sys.stderr)
             raise SystemExit(f"round {n + 1}: {e}")
         finally:
             lab.down()
@@ -341,6 +369,7 @@ def main():
     lost = sum(r["lost"] for r in rounds)
     summary = {
         "summary": True,
+        "scenario": a.scenario,
         "kind": a.kind,
         "fencing": a.fencing,
         "mitigation": a.mitigation,
@@ -352,6 +381,8 @@ def main():
         "incr_duplicates": sum(r["incr_duplicates"] for r in rounds),
         "incr_missing": sum(r["incr_missing"] for r in rounds),
         "errors": sum(r["errors"] for r in rounds),
+        "unwritable_s": max((r["unwritable_s"] for r in rounds), default=0.0),
+        "max_masters": max((r["max_masters"] for r in rounds), default=0),
     }
     print(json.dumps(summary), flush=True)
 
