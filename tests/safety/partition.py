@@ -163,8 +163,8 @@ def start_group(lab, kind, fencing, mitigation, durable, bin_dir, work):
         os.makedirs(d)
         conf = os.path.join(d, "node.conf")
         open(conf, "w").write(node_conf(host, master, fencing, mitigation, durable))
-        nodes[host] = ([node_bin, conf, "--dir", d], os.path.join(d, "log"))
-        nodes[host] = nodes[host] + (lab.spawn(host, *nodes[host]),)
+        args, log = [node_bin, conf, "--dir", d], os.path.join(d, "log")
+        nodes[host] = (args, log, lab.spawn(host, args, log))
     time.sleep(1.0)
     for host in SENTINELS:
         d = os.path.join(work, host)
