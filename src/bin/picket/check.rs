@@ -125,7 +125,7 @@ fn check_file(bin: &Path, file: &Path, kind: FileKind) -> Result<Verdict, Failur
     let mut v = Verdict {
         file: file.display().to_string(),
         kind,
-        ok: true,
+        ok: false,
         errors: Vec::new(),
         warnings: Vec::new(),
     };
@@ -148,7 +148,6 @@ fn check_file(bin: &Path, file: &Path, kind: FileKind) -> Result<Verdict, Failur
         if out.status.success() {
             break;
         }
-        v.ok = false;
         let mut e = parse_fatal(&String::from_utf8_lossy(&out.stderr));
         e.hint = hint(
             e.reason.as_deref().unwrap_or(""),
@@ -166,6 +165,7 @@ fn check_file(bin: &Path, file: &Path, kind: FileKind) -> Result<Verdict, Failur
         }
     }
     v.errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+    v.ok = v.errors.is_empty();
     Ok(v)
 }
 
