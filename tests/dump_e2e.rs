@@ -109,13 +109,17 @@ fn uncompressed_payloads_are_identical() {
     }
 }
 
-/// What RESTORE and GEOADD write to the AOF (the replication stream) is what redis-server
-/// writes: a relative TTL made absolute with ABSTTL, an already expired REPLACE as DEL, GEOADD
+/// What SET, GETEX, RESTORE and GEOADD write to the AOF (the replication stream) is what
+/// redis-server writes: every SET expiry as `PXAT` (in capitals, even when it came as `pxat`), a relative TTL made absolute with ABSTTL, an already expired REPLACE as DEL, GEOADD
 /// as ZADD, GEORADIUS STORE as itself.
 #[test]
 fn restore_and_geo_propagate_as_redis() {
     let script: &[&[&[u8]]] = &[
         &[b"SET", b"s", b"hello"],
+        &[b"SET", b"t", b"v", b"pxat", b"4102444800000"],
+        &[b"SET", b"t", b"v", b"NX", b"px", b"100000"],
+        &[b"SET", b"t", b"v", b"XX", b"GET", b"exat", b"4102444800"],
+        &[b"GETEX", b"t", b"pxat", b"4102444800000"],
         &[b"RESTORE", b"a", b"100000", PAYLOAD],
         &[b"RESTORE", b"b", b"0", PAYLOAD],
         &[b"RESTORE", b"b", b"1", PAYLOAD, b"ABSTTL", b"REPLACE"],

@@ -229,19 +229,16 @@ fn set_generic(
         ctx.notify(class::GENERIC, "expire", key);
     }
     ctx.dirty(1);
-    // Relative and second-based expiries travel as an absolute PXAT (Redis 7.0).
-    match exp {
-        ExpireOpt::Relative(..) | ExpireOpt::Absolute(_, ExpireUnit::Seconds) => {
-            let t = when.unwrap_or(0);
-            ctx.propagate(vec![
-                Bytes::from_static(b"SET"),
-                key.clone(),
-                val.clone(),
-                Bytes::from_static(b"PXAT"),
-                Bytes::from(t.to_string()),
-            ]);
-        }
-        _ => ctx.propagate_as_is(orig),
+    // Every expiry travels as `SET key value PXAT ms` (Redis 7.0 rewrites PXAT too, in capitals).
+    match when {
+        Some(t) => ctx.propagate(vec![
+            Bytes::from_static(b"SET"),
+            key.clone(),
+            val.clone(),
+            Bytes::from_static(b"PXAT"),
+            Bytes::from(t.to_string()),
+        ]),
+        None => ctx.propagate_as_is(orig),
     }
     if get {
         match old {
