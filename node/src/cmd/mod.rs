@@ -611,6 +611,10 @@ impl crate::state::replay::Replay for Executor {
     fn end_session(&self, node: &Node, sess: &mut Session) {
         close_session(node, sess);
     }
+
+    fn knows(&self, name: &[u8]) -> bool {
+        command_table().get(name).is_some()
+    }
 }
 
 picket::command_program!(

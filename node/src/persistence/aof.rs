@@ -14,12 +14,14 @@
 //! replica turns its AOF off and on again after a full resync, as Redis restarts it. Every
 //! change of files ends with the manifest replaced atomically.
 
+use super::aof_manifest::{
+    manifest_path, parse_manifest, upgrade_old_style, write_manifest, Listed,
+};
 use crate::state::aof::{Aof, Fsync};
 use crate::state::replay::{HeldState, InCommand, Replay};
 use crate::state::{Node, NodeState, Session};
 use picket::resp::{Reply, RequestParser};
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -44,88 +46,6 @@ pub(crate) fn aof_dir(st: &NodeState) -> PathBuf {
     PathBuf::from(st.config.get("dir")).join(st.config.get("appenddirname"))
 }
 
-fn manifest_path(dir: &Path, base_name: &str) -> PathBuf {
-    dir.join(format!("{base_name}.manifest"))
-}
-
-/// The files of a manifest: (name, seq, type).
-fn parse_manifest(text: &str) -> Result<Vec<(String, u64, char)>, String> {
-    let mut v = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let w = picket::resp::split_args(line.as_bytes())
-            .ok_or_else(|| format!("Invalid AOF manifest file format (line {})", n + 1))?;
-        if w.len() < 6 || w.len() % 2 == 1 {
-            return Err(format!("Invalid AOF manifest file format (line {})", n + 1));
-        }
-        let mut name = None;
-        let mut seq = None;
-        let mut typ = None;
-        for kv in w.chunks(2) {
-            match &kv[0][..] {
-                b"file" => name = Some(String::from_utf8_lossy(&kv[1]).into_owned()),
-                b"seq" => {
-                    seq = std::str::from_utf8(&kv[1])
-                        .ok()
-                        .and_then(|s| s.parse().ok())
-                }
-                b"type" => typ = kv[1].first().map(|c| *c as char),
-                _ => {}
-            }
-        }
-        match (name, seq, typ) {
-            (Some(a), Some(b), Some(c)) if matches!(c, 'b' | 'h' | 'i') => v.push((a, b, c)),
-            _ => return Err(format!("Invalid AOF manifest file format (line {})", n + 1)),
-        }
-    }
-    Ok(v)
-}
-
-/// The files the manifest in `dir` lists now (none when there is no readable manifest): what
-/// a first rewrite numbers after and removes once its own manifest replaces it.
-pub(crate) fn listed_on_disk(dir: &Path, base_name: &str) -> Vec<Listed> {
-    std::fs::read_to_string(manifest_path(dir, base_name))
-        .ok()
-        .and_then(|t| parse_manifest(&t).ok())
-        .map(|v| v.into_iter().map(|(n, s, _)| (n, s)).collect())
-        .unwrap_or_default()
-}
-
-/// The sequence for new files in `dir`: after the highest the manifest there lists, 1 when
-/// there is none.
-pub(crate) fn next_seq_on_disk(dir: &Path, base_name: &str) -> u64 {
-    listed_on_disk(dir, base_name)
-        .iter()
-        .map(|f| f.1)
-        .max()
-        .unwrap_or(0)
-        + 1
-}
-
-/// Writes the manifest (atomically): the base, then the incr files, oldest first.
-pub(crate) fn write_manifest(
-    dir: &Path,
-    base_name: &str,
-    base: Option<&(String, u64)>,
-    incrs: &[(String, u64)],
-) -> std::io::Result<()> {
-    let mut text = String::new();
-    if let Some((n, s)) = base {
-        text.push_str(&format!("file {n} seq {s} type b\n"));
-    }
-    for (n, s) in incrs {
-        text.push_str(&format!("file {n} seq {s} type i\n"));
-    }
-    picket::fsutil::atomic_write_with(
-        &manifest_path(dir, base_name),
-        &format!("temp-{base_name}.manifest"),
-        |f| f.write_all(text.as_bytes()),
-    )
-}
-
 pub(crate) fn open_incr(path: &Path) -> std::io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
@@ -137,9 +57,6 @@ pub(crate) fn base_ext(st: &NodeState) -> &'static str {
         "aof"
     }
 }
-
-/// A file the manifest lists: name and sequence number.
-pub(crate) type Listed = (String, u64);
 
 /// Writes a new base from the dataset as it is now (the caller holds the lock) and an empty
 /// incr file, both with sequence `seq`, then the manifest that lists just them.
@@ -316,8 +233,22 @@ fn replay<G: HeldState>(
     path: &Path,
     truncated_ok: bool,
 ) -> Result<(), String> {
-    let Ok(data) = std::fs::read(path) else {
-        return Ok(());
+    // A file the manifest lists and that is not there stops the load, as in Redis: loading
+    // the rest would serve a dataset with a hole in its history.
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!(
+                "The append log file {} doesn't exist: No such file or directory",
+                file_name(path)
+            ))
+        }
+        Err(e) => {
+            return Err(format!(
+                "Fatal error: can't open the append log file {} for reading: {e}",
+                file_name(path)
+            ))
+        }
     };
     let mut parser = RequestParser::new();
     let mut buf = bytes::BytesMut::from(&data[..]);
@@ -327,6 +258,8 @@ fn replay<G: HeldState>(
     };
     let mut out = Reply::new(false);
     let mut replayed = 0u64;
+    // Where the transaction still open began: a file ending inside it is cut back to there.
+    let mut multi_start: Option<usize> = None;
     let base = node
         .loading
         .loaded_bytes
@@ -342,6 +275,10 @@ fn replay<G: HeldState>(
                 None => break,
             }
         }
+        // Every entry is a multibulk request: anything else (an inline command) is garbage.
+        if buf.first().is_some_and(|c| *c != b'*') {
+            return Err(bad_format(path, data.len() - buf.len(), "not a RESP array"));
+        }
         let before = buf.len();
         match parser.parse(&mut buf, limits) {
             Ok(Some(r)) if r.empty_line => {}
@@ -349,7 +286,20 @@ fn replay<G: HeldState>(
                 if r.args.is_empty() {
                     continue;
                 }
+                if !runner.knows(&r.args[0]) {
+                    return Err(format!(
+                        "Unknown command '{}' reading the append only file {}",
+                        String::from_utf8_lossy(&r.args[0]),
+                        file_name(path)
+                    ));
+                }
+                let was_in_multi = sess.multi.is_some();
                 runner.run(node, st, sess, &r.args, &mut out, crate::clock::now_ms());
+                match (was_in_multi, sess.multi.is_some()) {
+                    (false, true) => multi_start = Some(data.len() - before),
+                    (_, false) => multi_start = None,
+                    _ => {}
+                }
                 out.buf.clear();
                 let _ = out.take_errors();
                 replayed += 1;
@@ -365,15 +315,25 @@ fn replay<G: HeldState>(
             Err(e) => return Err(bad_format(path, data.len() - before, &e.0)),
         }
     }
-    // The parser leaves an incomplete request in the buffer: everything before it is valid.
-    let valid = data.len() - buf.len();
-    if valid < data.len() {
+    // The parser leaves an incomplete request in the buffer: everything before it is valid,
+    // except a transaction it opened and never ended, which is dropped, never half applied. The
+    // file is cut back to what was applied, so what is appended next is not read as part of
+    // that transaction at the next load.
+    let mut valid = data.len() - buf.len();
+    let short = valid < data.len();
+    let unfinished_multi = sess.multi.take().is_some();
+    if let (true, Some(start)) = (unfinished_multi, multi_start) {
+        valid = start;
+    }
+    if short || unfinished_multi {
         if !truncated_ok {
-            return Err(bad_format(
-                path,
-                valid,
-                "unexpected end of file (aof-load-truncated is no)",
+            return Err(format!(
+                "Unexpected end of file reading the append only file {}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
+                file_name(path)
             ));
+        }
+        if unfinished_multi {
+            tracing::warn!("Revert incomplete MULTI/EXEC transaction in AOF file");
         }
         tracing::warn!(
             "!!! Warning: short read while loading the AOF file {}!!! AOF loaded anyway because aof-load-truncated is enabled; truncating it to {valid} bytes",
@@ -383,12 +343,14 @@ fn replay<G: HeldState>(
             let _ = f.set_len(valid as u64);
         }
     }
-    // A transaction cut off by the end of the file is dropped, never half applied.
-    if sess.multi.is_some() {
-        tracing::warn!("Revert incomplete MULTI/EXEC transaction in AOF file");
-        sess.multi = None;
-    }
     Ok(())
+}
+
+/// A file's name without its directory, as Redis names it in its log lines.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// [`load_at_startup`] on a blocking thread, with INFO's loading figures (the caller holds
@@ -421,7 +383,13 @@ pub fn load_at_startup(node: &Node, runner: &dyn Replay) -> Result<(), String> {
     let dir = aof_dir(&st);
     let base_name = st.config.get("appendfilename").to_string();
     let mpath = manifest_path(&dir, &base_name);
-    let Ok(text) = std::fs::read_to_string(&mpath) else {
+    let files = match std::fs::read_to_string(&mpath) {
+        Ok(text) => parse_manifest(&text)?,
+        Err(_) => Vec::new(),
+    };
+    let server_dir = PathBuf::from(st.config.get("dir"));
+    let files = upgrade_old_style(&server_dir, &dir, &base_name, files)?;
+    if files.is_empty() {
         start(&mut st).map_err(|e| {
             format!(
                 "Can't create the append only file in {}: {e}",
@@ -430,8 +398,7 @@ pub fn load_at_startup(node: &Node, runner: &dyn Replay) -> Result<(), String> {
         })?;
         tracing::info!("Creating AOF base file {base_name}.1.base.rdb on server start");
         return Ok(());
-    };
-    let files = parse_manifest(&text).map_err(|e| bad_format(&mpath, 0, &e))?;
+    }
     let started = Instant::now();
     let seq = load_files(node, runner, &mut st, &dir, &files)?;
     crate::propagate::expired_dels(&mut st);
@@ -470,7 +437,7 @@ pub fn reload_in_command(
     let Ok(text) = std::fs::read_to_string(&mpath) else {
         return Ok(());
     };
-    let files = parse_manifest(&text).map_err(|e| bad_format(&mpath, 0, &e))?;
+    let files = parse_manifest(&text)?;
     let enabled = std::mem::replace(&mut st.stream.enabled, false);
     let result = load_files(node, runner, &mut InCommand(st), &dir, &files);
     crate::propagate::expired_dels(st);

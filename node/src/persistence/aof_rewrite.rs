@@ -333,7 +333,7 @@ fn plan_base_only(st: &mut NodeState, new: &mut Option<Planned>) -> Result<BaseF
     let fmt = base_format(st)?;
     let dir = crate::persistence::aof::aof_dir(st);
     let base_name = st.config.get("appendfilename");
-    let seq = crate::persistence::aof::next_seq_on_disk(&dir, base_name);
+    let seq = crate::persistence::aof_manifest::next_seq_on_disk(&dir, base_name);
     let ext = crate::persistence::aof::base_ext(st);
     *new = Some(Planned {
         seq,
@@ -348,9 +348,14 @@ fn plan_base_only(st: &mut NodeState, new: &mut Option<Planned>) -> Result<BaseF
 fn install_base_only(st: &mut NodeState, seq: u64, base: &str) -> Result<(), String> {
     let dir = crate::persistence::aof::aof_dir(st);
     let base_name = st.config.get("appendfilename").to_string();
-    let old = crate::persistence::aof::listed_on_disk(&dir, &base_name);
-    crate::persistence::aof::write_manifest(&dir, &base_name, Some(&(base.to_string(), seq)), &[])
-        .map_err(|e| e.to_string())?;
+    let old = crate::persistence::aof_manifest::listed_on_disk(&dir, &base_name);
+    crate::persistence::aof_manifest::write_manifest(
+        &dir,
+        &base_name,
+        Some(&(base.to_string(), seq)),
+        &[],
+    )
+    .map_err(|e| e.to_string())?;
     let gone = old.into_iter().map(|f| f.0).filter(|n| n != base);
     crate::persistence::aof::remove_files(&dir, gone);
     st.persist.aof_rewrites += 1;
@@ -399,7 +404,7 @@ fn open_initial(st: &mut NodeState, new: &mut Option<Planned>) -> Result<BaseFor
             .open(dir.join(&tmp))
             .map_err(|e| e.to_string())?;
         tracing::info!("Creating AOF incr file {tmp} on background rewrite");
-        let seq = crate::persistence::aof::next_seq_on_disk(&dir, base_name);
+        let seq = crate::persistence::aof_manifest::next_seq_on_disk(&dir, base_name);
         let mut a = crate::state::aof::Aof::open(st, dir, seq, file);
         a.initial = Some(tmp);
         a
@@ -428,7 +433,7 @@ fn install_initial(st: &mut NodeState, seq: u64, base: &str) -> Result<(), Strin
         return Err("the AOF was replaced during the rewrite".into());
     };
     let name = format!("{}.{seq}.incr.aof", a.base_name);
-    let old = crate::persistence::aof::listed_on_disk(&a.dir, &a.base_name);
+    let old = crate::persistence::aof_manifest::listed_on_disk(&a.dir, &a.base_name);
     std::fs::rename(a.dir.join(&tmp), a.dir.join(&name)).map_err(|e| e.to_string())?;
     tracing::info!("Successfully renamed the temporary AOF incr file {tmp} into {name}");
     a.base = Some((base.to_string(), seq));

@@ -5,12 +5,15 @@
 //! - [`snapshot`]: the point-in-time capture written a slice at a time while clients write.
 //! - [`savepoints`]: BGSAVE, `save` points, MISCONF.
 //! - [`aof`]: the multi-part AOF (manifest, incr file, fsync, load at start-up).
+//! - [`aof_manifest`]: the manifest, read as strictly as Redis reads it, and the upgrade of an
+//!   old-style single AOF into the AOF directory.
 //! - [`aof_rewrite`]: BGREWRITEAOF, the automatic rewrite, `appendonly` turned on at runtime.
 //!
 //! The functions here are the facade the commands, the cron and `main` use: SAVE, BGSAVE,
 //! BGREWRITEAOF, `appendonly` on and off, the cron's work, and the load at start-up.
 
 pub mod aof;
+pub mod aof_manifest;
 pub mod aof_rewrite;
 pub mod rdb_file;
 pub mod savepoints;

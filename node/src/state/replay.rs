@@ -22,6 +22,9 @@ pub trait Replay: Send + Sync {
 
     /// A session that ran such commands ends (the replica link's master session).
     fn end_session(&self, node: &Node, sess: &mut Session);
+
+    /// Whether a command of this name exists (the AOF refuses a file naming one that does not).
+    fn knows(&self, name: &[u8]) -> bool;
 }
 
 /// The node's state as a loader holds it: at start-up the mutex's guard (let go now and then,
