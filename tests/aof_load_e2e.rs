@@ -170,3 +170,52 @@ fn an_old_style_aof_is_upgraded_as_redis_upgrades_it() {
         "*2\r\n$2\r\nv1\r\n$2\r\nv3\r\n"
     );
 }
+
+/// An old-style AOF of Redis 6 with an RDB preamble followed by commands: redis-server writes
+/// the preamble (its own BGREWRITEAOF base), commands are appended after it, and both servers
+/// load the whole of it (before, picket-node loaded the RDB part and dropped the commands).
+#[test]
+fn an_old_style_aof_with_an_rdb_preamble_and_commands_loads_whole() {
+    let made = test_dir();
+    let d = made.path().display().to_string();
+    let base = {
+        let args = ["--dir", d.as_str(), "--appendonly", "yes"];
+        let s = Server::redis(&[&args[..], &["--aof-use-rdb-preamble", "yes"]].concat());
+        let mut c = s.client();
+        assert_eq!(c.cmd_str(&["SET", "k1", "v1"]), "+OK\r\n");
+        assert!(c.cmd_str(&["BGREWRITEAOF"]).starts_with('+'));
+        let dir = made.path().join("appendonlydir");
+        let rdb_base = || {
+            std::fs::read_dir(&dir)
+                .ok()?
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| p.to_string_lossy().ends_with(".base.rdb"))
+        };
+        assert!(common::wait_until(
+            std::time::Duration::from_secs(10),
+            || { rdb_base().is_some() && c.field("aof_rewrite_in_progress") == "0" }
+        ));
+        std::fs::read(rdb_base().unwrap()).unwrap()
+    };
+    assert!(base.starts_with(b"REDIS"));
+    let tail = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nset\r\n$2\r\nk3\r\n$2\r\nv3\r\n";
+    for redis in [true, false] {
+        let dir = test_dir();
+        let d = dir.path().display().to_string();
+        std::fs::write(
+            dir.path().join("appendonly.aof"),
+            [&base[..], tail].concat(),
+        )
+        .unwrap();
+        let args = ["--dir", d.as_str(), "--appendonly", "yes"];
+        let s = if redis {
+            Server::redis(&args)
+        } else {
+            Server::picket(&args)
+        };
+        let mut c = s.client();
+        let want = "*2\r\n$2\r\nv1\r\n$2\r\nv3\r\n";
+        assert_eq!(c.cmd_str(&["MGET", "k1", "k3"]), want, "redis: {redis}");
+    }
+}

@@ -232,6 +232,7 @@ fn replay<G: HeldState>(
     sess: &mut Session,
     path: &Path,
     truncated_ok: bool,
+    skip: usize,
 ) -> Result<(), String> {
     // A file the manifest lists and that is not there stops the load, as in Redis: loading
     // the rest would serve a dataset with a hole in its history.
@@ -251,7 +252,7 @@ fn replay<G: HeldState>(
         }
     };
     let mut parser = RequestParser::new();
-    let mut buf = bytes::BytesMut::from(&data[..]);
+    let mut buf = bytes::BytesMut::from(&data[skip.min(data.len())..]);
     let limits = picket::resp::Limits {
         proto_max_bulk_len: i64::MAX,
         unauthenticated: false,
@@ -474,11 +475,13 @@ fn load_files<G: HeldState>(
             seq = seq.max(*s);
         }
         result = match t {
-            'b' if is_rdb(&path) => load_rdb_base(st, &path),
-            'b' => replay(node, runner, st, &mut sess, &path, false),
+            // An RDB preamble may be followed by commands (an old-style AOF of Redis 6).
+            'b' if is_rdb(&path) => load_rdb_base(st, &path)
+                .and_then(|rdb_len| replay(node, runner, st, &mut sess, &path, false, rdb_len)),
+            'b' => replay(node, runner, st, &mut sess, &path, false, 0),
             'i' => {
                 let last = last_incr.as_deref() == Some(name.as_str());
-                replay(node, runner, st, &mut sess, &path, truncated_ok && last)
+                replay(node, runner, st, &mut sess, &path, truncated_ok && last, 0)
             }
             _ => Ok(()),
         };
@@ -496,11 +499,13 @@ fn is_rdb(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// An RDB-preamble base: read without the lock, then installed.
-fn load_rdb_base<G: HeldState>(st: &mut G, path: &Path) -> Result<(), String> {
+/// An RDB-preamble base: read without the lock, then installed. Returns the RDB part's length.
+fn load_rdb_base<G: HeldState>(st: &mut G, path: &Path) -> Result<usize, String> {
     let (dbs, lru, lim) = (st.ks.dbs.len(), st.ks.lru.initial(), st.ks.enc);
+    let read_bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let progress = Some((read_bytes.clone(), Arc::default()));
     let read = st.unlocked(|| {
-        crate::persistence::rdb_file::read_rdb_file(path, dbs, &lim, lru, true, None, 0)
+        crate::persistence::rdb_file::read_rdb_file(path, dbs, &lim, lru, true, progress, 0)
     });
     match read {
         Ok(Some(l)) => crate::persistence::rdb_file::install(st, l),
@@ -512,7 +517,7 @@ fn load_rdb_base<G: HeldState>(st: &mut G, path: &Path) -> Result<(), String> {
             ))
         }
     }
-    Ok(())
+    Ok(read_bytes.load(Ordering::Relaxed) as usize)
 }
 
 /// Opens the last incr file for appending (a manifest without one gets a new one, and the
