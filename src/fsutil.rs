@@ -23,23 +23,48 @@ pub fn atomic_write_with(
     tmp_name: &str,
     fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(tmp_name);
+    let tmp = write_temp(path, tmp_name, fill)?;
+    commit_temp(&tmp, path)
+}
+
+/// The first half of [`atomic_write_with`]: the temp file written by `fill` and fsynced, its
+/// path returned (removed again when anything failed). Nothing replaces `path` until
+/// [`commit_temp`], so a caller can decide at the last moment whether to keep it.
+pub fn write_temp(
+    path: &Path,
+    tmp_name: &str,
+    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<std::path::PathBuf> {
+    let tmp = dir_of(path).join(tmp_name);
     let res = (|| {
         let mut w = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&tmp)?);
         fill(&mut w)?;
         let f = w.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
+        f.sync_all()
     })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    match res {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    res
+}
+
+/// The second half: the temp file renamed over `path` and the directory fsynced (the temp
+/// file removed if the rename fails).
+pub fn commit_temp(tmp: &Path, path: &Path) -> std::io::Result<()> {
+    if let Err(e) = std::fs::rename(tmp, path) {
+        let _ = std::fs::remove_file(tmp);
+        return Err(e);
+    }
+    std::fs::File::open(dir_of(path))?.sync_all()
+}
+
+fn dir_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// An I/O error as C's `strerror` words it (Redis's error texts embed it): the message

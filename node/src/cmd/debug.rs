@@ -148,6 +148,10 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
             }
         }
         ("protocol", 3) => protocol(ctx, &a[2]),
+        ("log", 3) => {
+            tracing::warn!("DEBUG LOG: {}", String::from_utf8_lossy(&a[2]));
+            ctx.out.ok();
+        }
         ("change-repl-id", 2) => {
             ctx.st.replid2 = std::mem::replace(&mut ctx.st.replid, picket::random_hex_id());
             ctx.out.ok();
@@ -176,6 +180,8 @@ const HELP: &[&str] = &[
     "    current node can be created in cluster mode.",
     "LOADAOF",
     "    Flush the AOF buffers on disk and reload the AOF in memory.",
+    "LOG <message>",
+    "    Write <message> to the server log.",
     "OBJECT <key>",
     "    Show low level info about the ziplist encoding of <key>.",
     "PROTOCOL <type>",

@@ -370,6 +370,7 @@ pub fn flushall(ctx: &mut Ctx, a: &[Bytes]) {
     super::tracking::flushed(ctx);
     crate::lazyfree::free_dbs(old, lazy);
     ctx.dirty(n + 1);
+    crate::persistence::savepoints::flushed_all(ctx.st);
     ctx.propagate_as_is(a);
     ctx.out.ok();
 }

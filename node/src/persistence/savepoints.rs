@@ -7,6 +7,7 @@
 
 use crate::clock::now_ms;
 use crate::state::{Node, NodeState};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,18 +57,38 @@ pub fn start(node: &Node, st: &mut NodeState) {
     };
     st.persist.bgsave_since = Some(Instant::now());
     st.persist.last_try = Some(Instant::now());
+    let cancel = Arc::new(AtomicBool::new(false));
+    st.persist.bgsave_cancel = Some(cancel.clone());
+    // The changes the save will cover are counted now, with the command that asked for it:
+    // the thread may start later, after more writes (a FLUSHALL, say) that it must not clear.
+    let dirty_before = st.dirty;
     tracing::info!("Background saving started (Picket: on a thread, no fork)");
-    std::thread::spawn(move || background_save(node));
+    std::thread::spawn(move || background_save(node, dirty_before, cancel));
 }
 
-/// The BGSAVE thread: the capture to a temp file, fsynced and renamed over `dbfilename`.
-fn background_save(node: Arc<Node>) {
+/// FLUSHALL, as Redis's: a running BGSAVE is abandoned (its file would bring the flushed keys
+/// back), and with save points the now empty dataset is saved at once, so a restart (even
+/// after a crash) does not load the old file. The change counter is left at 0 by the save.
+pub fn flushed_all(st: &mut NodeState) {
+    if let Some(cancel) = st.persist.bgsave_cancel.as_ref() {
+        cancel.store(true, Ordering::SeqCst);
+    }
+    if !points(st).is_empty() {
+        let saves = st.persist.saves;
+        if crate::persistence::rdb_file::save(st).is_ok() {
+            // Redis counts this save in no statistic but the change counter and LASTSAVE.
+            st.persist.saves = saves;
+        }
+    }
+}
+
+/// The BGSAVE thread: the capture to a temp file, fsynced, then (under the lock, so that a
+/// FLUSHALL in between is seen) renamed over `dbfilename` unless it was abandoned.
+fn background_save(node: Arc<Node>, dirty_before: u64, cancel: Arc<AtomicBool>) {
     let path = crate::persistence::rdb_file::rdb_path(&node.state.lock());
     let tmp = format!("temp-{}.rdb", std::process::id());
-    let mut dirty_before = 0;
-    let res = picket::fsutil::atomic_write_with(&path, &tmp, |f| {
+    let written = picket::fsutil::write_temp(&path, &tmp, |f| {
         let begin = |st: &mut NodeState| {
-            dirty_before = st.dirty;
             let repl = (st.replid.as_str(), st.repl.offset);
             let aux = crate::persistence::rdb_file::aux_fields(
                 false,
@@ -76,12 +97,28 @@ fn background_save(node: Arc<Node>) {
             );
             crate::persistence::snapshot::rdb_format(st, &aux)
         };
-        crate::persistence::snapshot::write_snapshot(&node, begin, &mut *f).map(|_| ())
+        let out = Cancellable {
+            w: f,
+            cancel: &cancel,
+        };
+        crate::persistence::snapshot::write_snapshot(&node, begin, out).map(|_| ())
     });
     let mut st = node.state.lock();
+    let cancelled = cancel.load(Ordering::SeqCst);
+    let res = match written {
+        Ok(t) if cancelled => {
+            let _ = std::fs::remove_file(t);
+            Err(std::io::Error::other("abandoned"))
+        }
+        Ok(t) => picket::fsutil::commit_temp(&t, &path),
+        Err(e) => Err(e),
+    };
+    st.persist.bgsave_cancel = None;
     let took = st.persist.bgsave_since.take().map(|t| t.elapsed());
     st.persist.last_bgsave_secs = took.map(|d| d.as_secs() as i64).unwrap_or(-1);
     match res {
+        // What Redis logs for the child it kills on FLUSHALL; the status stays as it was.
+        Err(_) if cancelled => tracing::warn!("Background saving terminated by signal 10"),
         Ok(()) => {
             st.dirty = st.dirty.saturating_sub(dirty_before);
             st.lastsave = now_ms() / 1000;
@@ -97,6 +134,25 @@ fn background_save(node: Arc<Node>) {
                 st.config.get("dir")
             );
         }
+    }
+}
+
+/// The temp file's writer, failing every write once the save is abandoned.
+struct Cancellable<'a, W> {
+    w: W,
+    cancel: &'a AtomicBool,
+}
+
+impl<W: std::io::Write> std::io::Write for Cancellable<'_, W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(std::io::Error::other("abandoned"));
+        }
+        self.w.write(b)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
     }
 }
 

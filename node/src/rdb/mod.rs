@@ -1,12 +1,13 @@
 //! The RDB format (version 10, what Redis 7.0 writes): a writer and a reader with no I/O of
 //! their own beyond the `Write`/`Read` they are given, the LZF and CRC-64 they need, and the
-//! listpack/intset blobs inside. Used by SAVE, start-up loading and (later) full resyncs.
+//! listpack/intset blobs inside (and, to read, the ziplists and zipmaps of Redis 6.2 and older). Used by SAVE, start-up loading and (later) full resyncs.
 
 pub mod crc64;
 pub mod listpack;
 pub mod lzf;
 pub mod read;
 pub mod write;
+pub mod ziplist;
 
 pub const RDB_VERSION: u32 = 10;
 
@@ -30,7 +31,13 @@ pub const T_ZSET: u8 = 3;
 pub const T_HASH: u8 = 4;
 pub const T_ZSET_2: u8 = 5;
 pub const T_MODULE_2: u8 = 7;
+/// Redis 6.2 and older; read, never written.
+pub const T_HASH_ZIPMAP: u8 = 9;
+pub const T_LIST_ZIPLIST: u8 = 10;
 pub const T_SET_INTSET: u8 = 11;
+pub const T_ZSET_ZIPLIST: u8 = 12;
+pub const T_HASH_ZIPLIST: u8 = 13;
+pub const T_LIST_QUICKLIST: u8 = 14;
 pub const T_HASH_LISTPACK: u8 = 16;
 pub const T_ZSET_LISTPACK: u8 = 17;
 pub const T_LIST_QUICKLIST_2: u8 = 18;

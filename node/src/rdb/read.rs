@@ -1,5 +1,5 @@
 //! Reads an RDB stream (versions 1–10): every opcode and string encoding, the types Redis 7.0
-//! writes (and the older plain list/zset forms), building values in Picket's own encodings
+//! writes (and the older plain list/zset forms, zipmaps, ziplists and ziplist quicklists), building values in Picket's own encodings
 //! with the local thresholds. Module aux data is skipped generically and function libraries
 //! are skipped with a log line; streams and module values are refused with a clear error.
 //! Every error carries the byte offset where it was found.
@@ -292,11 +292,14 @@ pub fn load<R: Read>(r: R, lim: &EncodingLimits, sink: &mut impl Sink) -> Res<u6
                             "RDB file was saved with checksum disabled: no check performed."
                         );
                     } else if stored != computed {
+                        // Redis's two lines: the sums (what it computed is "expected"), then
+                        // the error that names the CRC.
+                        tracing::warn!(
+                            "Wrong RDB checksum expected: ({computed:x}) but got ({stored:x}). Aborting now."
+                        );
                         return Err(RdbError {
                             offset: s.off - 8,
-                            reason: format!(
-                                "Wrong RDB checksum expected: ({stored:x}) got: ({computed:x})"
-                            ),
+                            reason: "RDB CRC error".into(),
                         });
                     }
                 }
@@ -338,6 +341,9 @@ fn read_value<R: Read>(
         T_HASH_LISTPACK => read_hash_listpack(s, lim)?,
         T_HASH => read_hash(s, lim)?,
         T_ZSET | T_ZSET_2 | T_ZSET_LISTPACK => read_zset(s, t, lim)?,
+        T_HASH_ZIPMAP | T_LIST_ZIPLIST | T_ZSET_ZIPLIST | T_HASH_ZIPLIST | T_LIST_QUICKLIST => {
+            read_legacy(s, t, lim)?
+        }
         _ => return unsupported(s, t, key),
     };
     Ok((v.elements() > 0).then_some(v))
@@ -449,15 +455,10 @@ fn read_zset<R: Read>(s: &mut Src<R>, t: u8, lim: &EncodingLimits) -> Res<Value>
             Err(e) => return s.err(e),
         };
         for i in 0..d.spans.len() / 2 {
-            let (m, sc) = (d.get(2 * i), d.get(2 * i + 1));
-            let score = match picket::numfmt::parse_i64(sc) {
-                Some(n) => n as f64,
-                None => match picket::numfmt::parse_double(sc) {
-                    Some(x) => x,
-                    None => return s.err("Bad score in a sorted-set listpack"),
-                },
-            };
-            items.push((score, m.to_vec()));
+            match packed_member(d.get(2 * i), d.get(2 * i + 1)) {
+                Some(item) => items.push(item),
+                None => return s.err("Bad score in a sorted-set listpack"),
+            }
         }
     } else {
         let n = s.count()?;
@@ -474,14 +475,73 @@ fn read_zset<R: Read>(s: &mut Src<R>, t: u8, lim: &EncodingLimits) -> Res<Value>
             items.push((sc, m));
         }
     }
+    Ok(zset_of(&items, lim))
+}
+
+/// A member and its score as text, as a listpack or ziplist holds them.
+fn packed_member(m: &[u8], score: &[u8]) -> Option<(f64, Vec<u8>)> {
+    let score = match picket::numfmt::parse_i64(score) {
+        Some(n) => n as f64,
+        None => picket::numfmt::parse_double(score)?,
+    };
+    Some((score, m.to_vec()))
+}
+
+fn zset_of(items: &[(f64, Vec<u8>)], lim: &EncodingLimits) -> Value {
     let max_len = items.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
     let mut z = ZSetVal::with_hint(items.len(), max_len, lim);
     let pairs: Vec<(f64, &[u8])> = items.iter().map(|(s, m)| (*s, &m[..])).collect();
     z.set_many(&pairs, lim);
-    Ok(Value::ZSet(z))
+    Value::ZSet(z)
 }
 
-/// The types Picket does not read: streams, modules, the encodings of Redis 6.2 and older.
+/// The encodings of Redis 6.2 and older (zipmap, ziplists, quicklists of ziplists), converted
+/// to this version's as Redis 7.0 converts them on load.
+fn read_legacy<R: Read>(s: &mut Src<R>, t: u8, lim: &EncodingLimits) -> Res<Value> {
+    let decoded = match t {
+        T_LIST_QUICKLIST => {
+            let nodes = s.count()?;
+            let mut all = Vec::new();
+            for _ in 0..nodes {
+                match ziplist::decode_ziplist(&s.string()?) {
+                    Ok(v) => all.extend(v),
+                    Err(e) => return s.err(e),
+                }
+            }
+            Ok(all)
+        }
+        T_HASH_ZIPMAP => ziplist::decode_zipmap(&s.string()?),
+        _ => ziplist::decode_ziplist(&s.string()?),
+    };
+    let flat = match decoded {
+        Ok(v) => v,
+        Err(e) => return s.err(e),
+    };
+    if matches!(t, T_LIST_ZIPLIST | T_LIST_QUICKLIST) {
+        return Ok(Value::List(Box::new(
+            flat.into_iter().map(SBytes::from_vec).collect(),
+        )));
+    }
+    if flat.len() % 2 != 0 {
+        return s.err("Odd number of entries in a ziplist of pairs");
+    }
+    if t == T_ZSET_ZIPLIST {
+        let mut items = Vec::with_capacity(flat.len() / 2);
+        for p in flat.chunks(2) {
+            match packed_member(&p[0], &p[1]) {
+                Some(item) => items.push(item),
+                None => return s.err("Bad score in a sorted-set ziplist"),
+            }
+        }
+        return Ok(zset_of(&items, lim));
+    }
+    let pairs: Vec<(&[u8], &[u8])> = pairs_of(&flat).collect();
+    let mut h = HashVal::new();
+    h.set_many(&pairs, lim);
+    Ok(Value::Hash(h))
+}
+
+/// The types Picket does not read: streams and modules.
 fn unsupported<R: Read>(s: &mut Src<R>, t: u8, key: &[u8]) -> Res<Option<Value>> {
     let key = String::from_utf8_lossy(key);
     match t {
@@ -490,9 +550,6 @@ fn unsupported<R: Read>(s: &mut Src<R>, t: u8, key: &[u8]) -> Res<Option<Value>>
         )),
         T_MODULE_2 | 6 => s.err(format!(
             "Key '{key}' holds a module value (RDB type {t}): no modules are loaded"
-        )),
-        9 | 10 | 12 | 13 | 14 => s.err(format!(
-            "Key '{key}' uses RDB type {t} (ziplist/zipmap, Redis <= 6.2), which this version of Picket does not read"
         )),
         _ => s.err(format!("Unknown RDB value type {t}")),
     }

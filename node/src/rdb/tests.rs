@@ -223,3 +223,63 @@ fn fuzz_regressions() {
         assert!(r.is_err());
     }
 }
+
+/// An RDB of Redis 6.2 with one key of each encoding Redis 7.0 no longer writes: each loads
+/// as the value it holds, in this version's encodings.
+#[test]
+fn the_ziplist_and_zipmap_types_of_redis_6_load() {
+    fn string(b: &[u8]) -> Vec<u8> {
+        [&[b.len() as u8][..], b].concat()
+    }
+    // A ziplist of one-byte-prevlen entries, each `0x0N` + N bytes of text.
+    fn ziplist(items: &[&[u8]]) -> Vec<u8> {
+        let mut body = Vec::new();
+        let mut prev = 0u8;
+        for i in items {
+            body.push(prev);
+            body.push(i.len() as u8);
+            body.extend_from_slice(i);
+            prev = i.len() as u8 + 2;
+        }
+        let total = (10 + body.len() + 1) as u32;
+        let mut z = total.to_le_bytes().to_vec();
+        z.extend_from_slice(&[0, 0, 0, 0]);
+        z.extend_from_slice(&(items.len() as u16).to_le_bytes());
+        z.extend_from_slice(&body);
+        z.push(0xff);
+        z
+    }
+    let mut f = b"REDIS0009\xfe\x00".to_vec();
+    let mut add = |t: u8, key: &[u8], value: Vec<u8>| {
+        f.push(t);
+        f.extend(string(key));
+        f.extend(value);
+    };
+    add(9, b"zipmap", string(b"\x01\x01f\x01\x00v\xff"));
+    add(10, b"list", string(&ziplist(&[b"a", b"b"])));
+    add(12, b"zset", string(&ziplist(&[b"m", b"1.5", b"n", b"2"])));
+    add(13, b"hash", string(&ziplist(&[b"f", b"v", b"g", b"w"])));
+    let quicklist = [
+        &[2u8][..],
+        &string(&ziplist(&[b"x"])),
+        &string(&ziplist(&[b"y"])),
+    ];
+    add(14, b"quicklist", quicklist.concat());
+    f.push(0xff);
+    f.extend_from_slice(&[0; 8]);
+    let mut c = Collect::default();
+    assert_eq!(load(&f[..], &EncodingLimits::default(), &mut c).unwrap(), 5);
+    let got: Vec<(String, Vec<Vec<u8>>)> = c.0.iter().map(|(_, _, v, _)| canon(v)).collect();
+    let hash = |p: &[&[u8]]| ("hash".to_string(), p.iter().map(|x| x.to_vec()).collect());
+    let list = |p: &[&[u8]]| ("list".to_string(), p.iter().map(|x| x.to_vec()).collect());
+    assert_eq!(got[0], hash(&[b"f=v"]));
+    assert_eq!(got[1], list(&[b"a", b"b"]));
+    let mut z = ZSetVal::with_hint(2, 1, &EncodingLimits::default());
+    z.set_many(
+        &[(1.5, &b"m"[..]), (2.0, &b"n"[..])],
+        &EncodingLimits::default(),
+    );
+    assert_eq!(got[2], canon(&Value::ZSet(z)));
+    assert_eq!(got[3], hash(&[b"f=v", b"g=w"]));
+    assert_eq!(got[4], list(&[b"x", b"y"]));
+}

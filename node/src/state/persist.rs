@@ -16,6 +16,8 @@ pub struct PersistStats {
     pub bgsave_since: Option<Instant>,
     /// BGSAVE SCHEDULE while an AOF rewrite runs: started when it is done.
     pub bgsave_scheduled: bool,
+    /// Set to abandon the running BGSAVE (FLUSHALL), which then keeps no file.
+    pub bgsave_cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// When the running AOF rewrite started (`aof_rewrite_in_progress`).
     pub aof_rewrite_since: Option<Instant>,
     /// BGREWRITEAOF while another snapshot runs: started when it is done.
@@ -42,6 +44,7 @@ impl Default for PersistStats {
             last_bgsave_secs: -1,
             bgsave_since: None,
             bgsave_scheduled: false,
+            bgsave_cancel: None,
             aof_rewrite_since: None,
             aof_rewrite_scheduled: false,
             aof_turning_on: false,
