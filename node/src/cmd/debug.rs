@@ -148,6 +148,11 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
             }
         }
         ("protocol", 3) => protocol(ctx, &a[2]),
+        ("replicate", 3..) => {
+            let argv: Vec<&[u8]> = a[2..].iter().map(|x| &x[..]).collect();
+            crate::propagate::feed_replicas_only(ctx.st, &argv);
+            ctx.out.ok();
+        }
         ("log", 3) => {
             tracing::warn!("DEBUG LOG: {}", String::from_utf8_lossy(&a[2]));
             ctx.out.ok();
@@ -180,6 +185,8 @@ const HELP: &[&str] = &[
     "    current node can be created in cluster mode.",
     "LOADAOF",
     "    Flush the AOF buffers on disk and reload the AOF in memory.",
+    "REPLICATE <command> [<arg> ...]",
+    "    Send a command to the replicas only, as if it were a write (to test how they react).",
     "LOG <message>",
     "    Write <message> to the server log.",
     "OBJECT <key>",

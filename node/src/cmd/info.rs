@@ -224,6 +224,13 @@ fn memory(b: &mut InfoBuilder, _node: &Node, st: &NodeState) {
 fn persistence(b: &mut InfoBuilder, node: &Node, st: &NodeState) {
     let loading = node.loading.is_loading();
     let ps = &st.persist;
+    // An RDB is being produced: a BGSAVE, or a full resync's snapshot (Redis's RDB child
+    // serves both); an AOF rewrite is the other kind of child.
+    let rdb_age = match ps.bgsave_since {
+        Some(t) => Some(t.elapsed()),
+        None if ps.aof_rewrite_since.is_none() => st.ks.capture_age(),
+        None => None,
+    };
     let mut fields = vec![
         ("loading", (loading as u8).to_string()),
         ("async_loading", "0".into()),
@@ -236,7 +243,7 @@ fn persistence(b: &mut InfoBuilder, node: &Node, st: &NodeState) {
         ("rdb_changes_since_last_save", st.dirty.to_string()),
         (
             "rdb_bgsave_in_progress",
-            (st.persist.bgsave_since.is_some() as u8).to_string(),
+            (rdb_age.is_some() as u8).to_string(),
         ),
         ("rdb_last_save_time", st.lastsave.to_string()),
         (
@@ -249,9 +256,8 @@ fn persistence(b: &mut InfoBuilder, node: &Node, st: &NodeState) {
         ),
         (
             "rdb_current_bgsave_time_sec",
-            st.persist
-                .bgsave_since
-                .map(|t| t.elapsed().as_secs() as i64)
+            rdb_age
+                .map(|t| t.as_secs() as i64)
                 .unwrap_or(-1)
                 .to_string(),
         ),

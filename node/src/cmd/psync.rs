@@ -133,7 +133,20 @@ pub fn replconf(ctx: &mut Ctx, a: &[Bytes]) {
                 }
                 return;
             }
-            "rdb-only" | "rdb-filter-only" => {}
+            "rdb-only" => {}
+            "rdb-filter-only" => {
+                let text = String::from_utf8_lossy(val);
+                let mut functions = false;
+                for f in text.split_whitespace() {
+                    if !f.eq_ignore_ascii_case("functions") {
+                        return ctx
+                            .out
+                            .error(&format!("ERR Unsupported rdb-filter-only option: {f}"));
+                    }
+                    functions = true;
+                }
+                ctx.sess.repl.rdb_filter = Some(crate::state::repl::RdbFilter { functions });
+            }
             _ => {
                 return ctx.out.error(&format!(
                     "ERR Unrecognized REPLCONF option: {}",

@@ -41,6 +41,7 @@ pub struct Capture {
     pub sizes: Vec<(usize, usize)>,
     /// Number of entries kept so far (logged at the end).
     pub kept: u64,
+    pub started: std::time::Instant,
 }
 
 impl Capture {
@@ -67,6 +68,7 @@ impl Keyspace {
                 .map(|d| (d.main.len(), d.expires.len()))
                 .collect(),
             kept: 0,
+            started: std::time::Instant::now(),
         }));
     }
 
@@ -77,6 +79,11 @@ impl Keyspace {
 
     pub fn capturing(&self) -> bool {
         self.capture.is_some()
+    }
+
+    /// How long the running capture has been going.
+    pub fn capture_age(&self) -> Option<std::time::Duration> {
+        self.capture.as_ref().map(|c| c.started.elapsed())
     }
 
     /// Called before `key` in `db` changes, loses its TTL or goes away: keeps its value for the

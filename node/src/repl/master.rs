@@ -108,10 +108,60 @@ pub fn full_resync(
     tracing::info!("Full resync requested by replica {ip}:{port}");
     sess.repl.is_replica = true;
     sess.client.set_kind(ClientKind::Replica);
+    if let Some(filter) = sess.repl.rdb_filter {
+        return send_filtered(st, sess, (ip, port), psync, filter);
+    }
     if psync && sess.repl.capa_eof && st.config.get_bool("repl-diskless-sync") {
         return super::diskless::queue(node, st, sess.client.clone(), ip, port);
     }
     super::disk_sync::queue(node, sess.client.clone(), ip, port, psync);
+}
+
+/// A snapshot without the keys (redis-cli --functions-rdb): the header, the functions when the
+/// filter keeps them, the end; small, so written at once, under the lock.
+fn send_filtered(
+    st: &mut NodeState,
+    sess: &mut Session,
+    (ip, port): (String, u16),
+    psync: bool,
+    filter: crate::state::repl::RdbFilter,
+) {
+    let offset = super::full_sync_offset(st);
+    let aux = crate::persistence::rdb_file::aux_fields(false, (&st.replid, offset), Some(0));
+    let rdb = if filter.functions {
+        crate::persistence::snapshot::rdb_format(st, &aux)
+    } else {
+        crate::rdb::write::Writer::new(Vec::new(), &aux, false, true).map_err(|e| e.to_string())
+    }
+    .and_then(|mut w| {
+        let mut rdb = w.take_bytes();
+        rdb.extend_from_slice(&w.finish().map_err(|e| e.to_string())?);
+        Ok(rdb)
+    });
+    let rdb = match rdb {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!("Can't write the snapshot for rdb-filter-only: {e}");
+            return sess.client.kill();
+        }
+    };
+    tracing::info!(
+        "Starting BGSAVE for SYNC with target: replicas sockets (rdb-filter-only: no keys)"
+    );
+    if psync {
+        let head = format!("+FULLRESYNC {} {offset}\r\n", st.replid);
+        sess.client.send_unlimited(Bytes::from(head));
+    }
+    sess.client
+        .send_unlimited(Bytes::from(format!("${}\r\n", rdb.len())));
+    sess.client.send_unlimited(Bytes::from(rdb));
+    // Online at once: the stream from `offset` follows the payload (redis-cli --replica).
+    st.stream.reset_select();
+    let mut r = ReplicaInfo::syncing(sess.client.clone(), ip, port, !psync, offset);
+    r.syncing = false;
+    r.held = None;
+    st.repl.replicas.push(r);
+    st.repl.sync_full += 1;
 }
 
 /// A replica acknowledged `off` (the caller wakes the WAITs it satisfies).

@@ -205,6 +205,12 @@ impl ReplState {
     }
 }
 
+/// What REPLCONF rdb-filter-only keeps of the snapshot (the keys never).
+#[derive(Debug, Clone, Copy)]
+pub struct RdbFilter {
+    pub functions: bool,
+}
+
 /// Per-session replication fields.
 #[derive(Debug, Default)]
 pub struct SessionRepl {
@@ -213,6 +219,9 @@ pub struct SessionRepl {
     pub ip_address: Option<String>,
     pub capa_psync2: bool,
     pub capa_eof: bool,
+    /// REPLCONF rdb-filter-only (redis-cli --functions-rdb): the snapshot leaves the keys out,
+    /// and the functions too unless `functions` was listed.
+    pub rdb_filter: Option<RdbFilter>,
     /// This connection is a replica attached with PSYNC/SYNC.
     pub is_replica: bool,
     /// This session applies the stream of this node's master.
