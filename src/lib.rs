@@ -6,6 +6,7 @@
 //! - [`config`]: the directive table, redis.conf/TOML/CLI loading, CONFIG REWRITE.
 //! - [`glob`]: Redis's glob matching. [`numfmt`]: Redis's number parsing and printing.
 //! - [`info`]: INFO section building. [`logging`]: tracing set-up in Redis's line format or JSON.
+//!   [`crash`]: the bug report (signal, stack trace) written to the log on a crash or a panic.
 //! - [`acl`]: ACL users, their passwords and command rules.
 //! - [`args`]: the argument cursor that produces Redis's exact errors.
 //! - [`keyspace_events`]: the classes of keyspace notifications and their flag string.
@@ -16,6 +17,7 @@ pub mod acl;
 pub mod args;
 pub mod command;
 pub mod config;
+pub mod crash;
 pub mod fsutil;
 pub mod glob;
 pub mod help;

@@ -99,6 +99,7 @@ pub fn level_of(loglevel: &str) -> Level {
 pub fn init(loglevel: &str, logfile: &str, json: bool) -> Result<(), String> {
     let level = level_of(loglevel);
     let writer: tracing_subscriber::fmt::writer::BoxMakeWriter = if logfile.is_empty() {
+        crate::crash::install(1);
         tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout)
     } else {
         let f = std::fs::OpenOptions::new()
@@ -106,6 +107,7 @@ pub fn init(loglevel: &str, logfile: &str, json: bool) -> Result<(), String> {
             .append(true)
             .open(logfile)
             .map_err(|e| format!("Can't open the log file: {e}"))?;
+        crate::crash::install(std::os::fd::AsRawFd::as_raw_fd(&f));
         tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::sync::Mutex::new(f))
     };
     let b = tracing_subscriber::fmt()

@@ -153,6 +153,10 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
             crate::propagate::feed_replicas_only(ctx.st, &argv);
             ctx.out.ok();
         }
+        ("segfault", 2) => {
+            // SAFETY: the crash DEBUG SEGFAULT asks for; the handler reports it and dies.
+            unsafe { libc::raise(libc::SIGSEGV) };
+        }
         ("log", 3) => {
             tracing::warn!("DEBUG LOG: {}", String::from_utf8_lossy(&a[2]));
             ctx.out.ok();
@@ -202,6 +206,8 @@ const HELP: &[&str] = &[
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
     "    default.",
+    "SEGFAULT",
+    "    Crash the server with sigsegv.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
     "PAUSE-CRON <0|1>",
