@@ -219,3 +219,36 @@ fn an_old_style_aof_with_an_rdb_preamble_and_commands_loads_whole() {
         assert_eq!(c.cmd_str(&["MGET", "k1", "k3"]), want, "redis: {redis}");
     }
 }
+
+/// No key expires while an AOF is replayed, as in Redis: a TTL already in the past is set,
+/// the next command finds the key, and the key is gone once loaded (before, picket-node
+/// deleted it at the PEXPIREAT, and the RPUSH after it made a new list that survived).
+#[test]
+fn keys_do_not_expire_while_the_aof_is_replayed() {
+    let cmd = |args: &[&str]| {
+        let mut s = format!("*{}\r\n", args.len());
+        for a in args {
+            s += &format!("${}\r\n{a}\r\n", a.len());
+        }
+        s
+    };
+    let incr = [
+        cmd(&["rpush", "list", "foo"]),
+        cmd(&["pexpireat", "list", "1000"]),
+        cmd(&["rpush", "list", "bar"]),
+    ]
+    .concat();
+    for redis in [true, false] {
+        let dir = test_dir();
+        let d = dir.path().display().to_string();
+        write_files(dir.path(), MANIFEST, Some(incr.as_bytes()));
+        let args = ["--dir", d.as_str(), "--appendonly", "yes"];
+        let s = if redis {
+            Server::redis(&args)
+        } else {
+            Server::picket(&args)
+        };
+        let mut c = s.client();
+        assert_eq!(c.cmd_str(&["LLEN", "list"]), ":0\r\n", "redis: {redis}");
+    }
+}

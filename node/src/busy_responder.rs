@@ -131,14 +131,19 @@ fn serve(node: &Node, running: u64, stop: &AtomicBool) {
                 progress |= match what {
                     Watched::Listener => accept(*fd, &mut adopted),
                     Watched::Client(c) => answer(node, *fd, c.resp3(), |reqs, out| {
-                        let control = busy_batch_of(&node.script_busy, c, reqs, out);
+                        let loading = node.loading.is_loading();
+                        let control = busy_batch_of(&node.script_busy, loading, c, reqs, out);
                         if matches!(control, Control::Close) {
                             c.kill();
                         }
                     }),
                     Watched::Adopted(i) => answer(node, *fd, false, |reqs, out| {
                         let tx = &mut adopted[*i].1;
-                        if matches!(busy_batch(&node.script_busy, tx, reqs, out), Control::Close) {
+                        let loading = node.loading.is_loading();
+                        if matches!(
+                            busy_batch(&node.script_busy, loading, tx, reqs, out),
+                            Control::Close
+                        ) {
                             closed.push(*i);
                         }
                     }),

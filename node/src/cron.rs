@@ -22,7 +22,7 @@ pub fn active_expire_cycle(
     if st.ks.is_replica && st.active_expire && !st.ks.expiry_paused {
         st.ks.expire_replica_local_keys(now_ms());
     }
-    if st.ks.is_replica || !st.active_expire || st.ks.expiry_paused {
+    if st.ks.is_replica || !st.active_expire || st.ks.expiry_paused || st.ks.loading_aof {
         return;
     }
     let start = Instant::now();

@@ -17,6 +17,9 @@ pub fn flush(st: &mut NodeState) {
     }
     let mut buf = std::mem::take(&mut st.stream.buffer);
     if st.aof.is_some() {
+        if st.aof_flush_sleep_us > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(st.aof_flush_sleep_us));
+        }
         let timestamps = st.settings.aof_timestamp_enabled;
         // `no-appendfsync-on-rewrite yes` while a snapshot runs: no fsync, as Redis skips it
         // while it has a child process.

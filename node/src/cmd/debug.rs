@@ -153,6 +153,13 @@ pub fn debug(ctx: &mut Ctx, a: &[Bytes]) {
             crate::propagate::feed_replicas_only(ctx.st, &argv);
             ctx.out.ok();
         }
+        ("aof-flush-sleep", 3) => match picket::args::int_arg(&a[2]) {
+            Ok(us) => {
+                ctx.st.aof_flush_sleep_us = us.max(0) as u64;
+                ctx.out.ok();
+            }
+            Err(_) => ctx.out.error(picket::args::ERR_NOT_INT),
+        },
         ("segfault", 2) => {
             // SAFETY: the crash DEBUG SEGFAULT asks for; the handler reports it and dies.
             unsafe { libc::raise(libc::SIGSEGV) };
@@ -191,6 +198,8 @@ const HELP: &[&str] = &[
     "    Flush the AOF buffers on disk and reload the AOF in memory.",
     "REPLICATE <command> [<arg> ...]",
     "    Send a command to the replicas only, as if it were a write (to test how they react).",
+    "AOF-FLUSH-SLEEP <microsec>",
+    "    Server will sleep before flushing the AOF, this is used for testing.",
     "LOG <message>",
     "    Write <message> to the server log.",
     "OBJECT <key>",

@@ -81,7 +81,7 @@ fn expire_generic(ctx: &mut Ctx, a: &[Bytes], seconds: bool, relative: bool) {
     if !cond.allow(cur, when) {
         return ctx.out.int(0);
     }
-    if when <= ctx.now && !ctx.st.ks.is_replica {
+    if when <= ctx.now && !ctx.st.ks.is_replica && !ctx.st.ks.loading_aof {
         ctx.st.ks.delete(db, &a[1]);
         ctx.notify(class::GENERIC, "del", &a[1]);
         let lazy = ctx.st.settings.lazyfree_lazy_expire;

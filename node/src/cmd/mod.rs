@@ -156,7 +156,8 @@ pub fn execute_batch(
     }
     out.limit = normal_output_limit(node, sess);
     if node.script_busy.is_busy() {
-        return scripting::busy_batch_of(&node.script_busy, &sess.client, reqs, out);
+        let loading = node.loading.is_loading();
+        return scripting::busy_batch_of(&node.script_busy, loading, &sess.client, reqs, out);
     }
     let mut st = node.state.lock();
     if sess.paused {

@@ -381,6 +381,7 @@ pub fn script_help(ctx: &mut Ctx, _a: &[Bytes]) {
 /// everything else gets -BUSY (and, inside MULTI, fails the transaction).
 pub fn busy_batch(
     busy: &crate::script::Busy,
+    loading: bool,
     tx: &mut BusyTransaction,
     reqs: &mut Vec<Request>,
     out: &mut Reply,
@@ -398,6 +399,16 @@ pub fn busy_batch(
     for req in reqs.drain(..) {
         let args = &req.args;
         if args.is_empty() || close {
+            continue;
+        }
+        // A script of the AOF being loaded (DEBUG LOADAOF, start-up): Redis's loading check
+        // comes before the busy one, so a command not allowed while loading gets -LOADING.
+        if loading
+            && !super::command_table()
+                .resolve(args)
+                .is_ok_and(|c| c.has(flags::LOADING))
+        {
+            out.error("LOADING Redis is loading the dataset in memory");
             continue;
         }
         let name = picket::args::lower(&args[0]);
@@ -472,6 +483,7 @@ pub fn busy_batch(
 /// handle for its session.
 pub fn busy_batch_of(
     busy: &crate::script::Busy,
+    loading: bool,
     client: &ClientHandle,
     reqs: &mut Vec<Request>,
     out: &mut Reply,
@@ -482,7 +494,7 @@ pub fn busy_batch_of(
         ..Default::default()
     });
     let mut tx = before;
-    let control = busy_batch(busy, &mut tx, reqs, out);
+    let control = busy_batch(busy, loading, &mut tx, reqs, out);
     if tx != before || meta.busy_tx.is_some() {
         // CLIENT LIST's `multi=` follows the transaction.
         if !tx.in_multi {

@@ -160,6 +160,9 @@ pub struct Keyspace {
     pub is_replica: bool,
     /// A replica is applying its master's stream: expired keys are still there for it.
     pub applying_master: bool,
+    /// An AOF is being replayed: no key expires (a TTL in the past is set, not applied), as
+    /// in Redis, so the commands after it find the key as they found it when written.
+    pub loading_aof: bool,
     /// On a writable replica, the keys its own clients gave a TTL: the replica expires those
     /// itself (its master knows nothing of them), as Redis's slaveKeysWithExpire.
     pub replica_local_expires: std::collections::HashSet<(usize, Bytes)>,
@@ -194,6 +197,7 @@ impl Keyspace {
             expired_pending: Vec::new(),
             is_replica: false,
             applying_master: false,
+            loading_aof: false,
             replica_local_expires: Default::default(),
             expiry_paused: false,
             lru: lru::AccessPolicy::default(),
@@ -220,7 +224,7 @@ impl Keyspace {
     /// Deletes `key` if it is logically expired; true if it was (or is hidden as) expired.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now_ms: i64) -> bool {
         let d = &self.dbs[db];
-        if !d.is_expired(key, now_ms) {
+        if self.loading_aof || !d.is_expired(key, now_ms) {
             return false;
         }
         if self.is_replica {

@@ -440,7 +440,11 @@ pub fn reload_in_command(
     };
     let files = parse_manifest(&text)?;
     let enabled = std::mem::replace(&mut st.stream.enabled, false);
+    // Loading, as Redis is during DEBUG LOADAOF: what answers while the lock is held (a
+    // script of the AOF past busy-reply-threshold) answers -LOADING.
+    node.loading.begin();
     let result = load_files(node, runner, &mut InCommand(st), &dir, &files);
+    node.loading.end();
     crate::propagate::expired_dels(st);
     st.stream.buffer.clear();
     st.stream.enabled = enabled;
@@ -469,6 +473,7 @@ fn load_files<G: HeldState>(
     let last_incr = files.iter().rfind(|f| f.2 == 'i').map(|f| f.0.clone());
     let mut seq = 1;
     let mut result = Ok(());
+    st.ks.loading_aof = true;
     for (name, s, t) in files {
         let path = dir.join(name);
         if matches!(t, 'b' | 'i') {
@@ -489,14 +494,17 @@ fn load_files<G: HeldState>(
             break;
         }
     }
+    st.ks.loading_aof = false;
     node.registry.unregister(client.id);
     result.map(|()| seq)
 }
 
 fn is_rdb(path: &Path) -> bool {
-    std::fs::read(path)
-        .map(|d| d.starts_with(b"REDIS"))
-        .unwrap_or(false)
+    let mut head = [0u8; 5];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok()
+        && &head == b"REDIS"
 }
 
 /// An RDB-preamble base: read without the lock, then installed. Returns the RDB part's length.

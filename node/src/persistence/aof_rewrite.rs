@@ -376,6 +376,11 @@ fn base_format(st: &NodeState) -> Result<BaseFormat, String> {
     } else {
         // The function libraries first, as FUNCTION LOAD commands (Redis writes them so).
         let mut f = CommandFormat::default();
+        // With aof-timestamp-enabled the base opens with the time of the rewrite, as Redis's.
+        if st.config.get_bool("aof-timestamp-enabled") {
+            let ts = format!("#TS:{}\r\n", crate::clock::now_ms() / 1000);
+            f.buf.extend_from_slice(ts.as_bytes());
+        }
         for code in st.functions.as_ref().map(|f| f.codes()).unwrap_or_default() {
             let argv = [
                 Bytes::from_static(b"FUNCTION"),

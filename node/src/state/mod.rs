@@ -68,6 +68,8 @@ pub struct NodeState {
     pub active_expire: bool,
     /// DEBUG PAUSE-CRON: the server's cron does nothing (a signal's shutdown waits too).
     pub cron_paused: bool,
+    /// DEBUG AOF-FLUSH-SLEEP: µs slept before each write of the stream to the AOF.
+    pub aof_flush_sleep_us: u64,
     /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may run the commands scripts may not.
     pub scripts_deny_disabled: bool,
     /// A SIGTERM/SIGINT shutdown is pending (SHUTDOWN ABORT cancels it).
@@ -238,6 +240,7 @@ impl Node {
             shutdown: None,
             active_expire: true,
             cron_paused: false,
+            aof_flush_sleep_us: 0,
             scripts_deny_disabled: false,
             signal_shutdown: false,
             blocking: Default::default(),
