@@ -87,3 +87,41 @@ impl WaitOutput for std::process::Child {
         s
     }
 }
+
+/// A connection that became a replica (SYNC) and then sends a command with a reply is
+/// dropped with Redis's log line, as redis-server does (before, the reply went into the link
+/// and corrupted what the replica read); a PSYNC with an offset that is not a number gets
+/// Redis's error and log line, and the server goes on.
+#[test]
+fn a_replica_that_would_get_a_reply_is_dropped() {
+    use std::io::{Read, Write};
+    for redis in [true, false] {
+        let s = if redis {
+            Server::redis(&[])
+        } else {
+            Server::picket(&[])
+        };
+        let mut link = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        link.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        link.write_all(b"SYNC\r\n").unwrap();
+        let mut c = s.client();
+        assert!(wait_until(Duration::from_secs(5), || {
+            c.info("replication").contains("slave0:")
+        }));
+        link.write_all(b"PING\r\n").unwrap();
+        let mut buf = [0u8; 65536];
+        let closed = wait_until(Duration::from_secs(5), || {
+            matches!(link.read(&mut buf), Ok(0) | Err(_))
+        });
+        assert!(closed, "redis: {redis}: the replica was kept");
+        let log = s.log_text();
+        let line = "Replica generated a reply to command 'ping', disconnecting it: id=";
+        assert!(log.contains(line), "redis: {redis}: {log}");
+        let err = c.cmd_str(&["PSYNC", "replicationid", "offset_str"]);
+        assert_eq!(err, "-ERR value is not an integer or out of range\r\n");
+        assert!(s
+            .log_text()
+            .contains("asks for synchronization but with a wrong offset"));
+        assert_eq!(c.cmd_str(&["PING"]), "+PONG\r\n");
+    }
+}

@@ -274,8 +274,20 @@ pub fn run_one(
 ) {
     let mark = out.buf.len();
     let dirty = st.dirty;
+    let was_replica = sess.repl.is_replica;
     sess.reply_skip = std::mem::take(&mut sess.reply_skip_next);
     run_checked(node, st, sess, args, out, now);
+    // A reply on a replica's link would corrupt its stream: Redis drops the replica instead.
+    if was_replica && out.buf.len() > mark {
+        out.buf.truncate(mark);
+        let name = lookup(args).map(|c| c.name).unwrap_or("<unknown>");
+        tracing::warn!(
+            "Replica generated a reply to command '{name}', disconnecting it: {}",
+            sess.client.info_line()
+        );
+        sess.client.kill();
+        return;
+    }
     if st.settings.fencing {
         fencing::after_command(st, sess, out, mark, dirty);
     }

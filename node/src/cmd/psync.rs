@@ -47,16 +47,21 @@ pub fn sync(ctx: &mut Ctx, a: &[Bytes]) {
             .out
             .error("NOMASTERLINK Can't SYNC while not connected with my master");
     }
+    let ip = replica_ip(ctx);
+    let port = ctx.sess.repl.listening_port;
     let wanted = if psync {
-        match ctx.parsed(Args::at(a, 2).int()) {
-            Some(n) => Some((a[1].clone(), n)),
-            None => return,
+        match Args::at(a, 2).int() {
+            Ok(n) => Some((a[1].clone(), n)),
+            Err(e) => {
+                tracing::warn!(
+                    "Replica {ip}:{port} asks for synchronization but with a wrong offset"
+                );
+                return ctx.out.error(&e);
+            }
         }
     } else {
         None
     };
-    let ip = replica_ip(ctx);
-    let port = ctx.sess.repl.listening_port;
     tracing::info!("Replica {ip}:{port} asks for synchronization");
     // What the batch wrote so far belongs before the snapshot's offset.
     crate::propagate::flush(ctx.st);
