@@ -117,6 +117,22 @@ fn a_replica_that_would_get_a_reply_is_dropped() {
         let log = s.log_text();
         let line = "Replica generated a reply to command 'ping', disconnecting it: id=";
         assert!(log.contains(line), "redis: {redis}: {log}");
+        // A keyspace command from a replica: refused, the error logged, the replica dropped.
+        let mut link = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        link.write_all(b"PSYNC ? -1\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        link.write_all(b"GET foo\r\n").unwrap();
+        let critical = "== CRITICAL == This master is sending an error to its replica: ";
+        assert!(
+            wait_until(Duration::from_secs(5), || {
+                let log = s.log_text();
+                log.contains(critical)
+                    && log.contains("Replica can't interact with the keyspace")
+                    && log.contains("Replica generated a reply to command 'get'")
+            }),
+            "redis: {redis}: {}",
+            s.log_text()
+        );
         let err = c.cmd_str(&["PSYNC", "replicationid", "offset_str"]);
         assert_eq!(err, "-ERR value is not an integer or out of range\r\n");
         assert!(s

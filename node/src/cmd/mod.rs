@@ -279,8 +279,15 @@ pub fn run_one(
     run_checked(node, st, sess, args, out, now);
     // A reply on a replica's link would corrupt its stream: Redis drops the replica instead.
     if was_replica && out.buf.len() > mark {
-        out.buf.truncate(mark);
         let name = lookup(args).map(|c| c.name).unwrap_or("<unknown>");
+        if out.buf[mark] == b'-' {
+            let text = String::from_utf8_lossy(&out.buf[mark + 1..]);
+            let text = text.trim_end();
+            tracing::warn!(
+                "== CRITICAL == This master is sending an error to its replica: '{text}' after processing the command '{name}'"
+            );
+        }
+        out.buf.truncate(mark);
         tracing::warn!(
             "Replica generated a reply to command '{name}', disconnecting it: {}",
             sess.client.info_line()
@@ -494,6 +501,11 @@ fn check(
         && !picket::pubsub::allowed_when_subscribed(cmd.name)
     {
         return Err(picket::pubsub::subscribed_context_error(name));
+    }
+    if sess.repl.is_replica
+        && cmd.flags & (flags::WRITE | flags::READONLY | flags::MAY_REPLICATE) != 0
+    {
+        return Err("ERR Replica can't interact with the keyspace".into());
     }
     let _ = args;
     // The master's stream is applied whatever the replica's own settings say.
