@@ -139,11 +139,7 @@ fn an_old_style_aof_is_upgraded_as_redis_upgrades_it() {
         let d = dir.path().display().to_string();
         std::fs::write(dir.path().join("appendonly.aof"), &old).unwrap();
         let args = ["--dir", d.as_str(), "--appendonly", "yes"];
-        let s = if redis {
-            Server::redis(&args)
-        } else {
-            Server::picket(&args)
-        };
+        let s = Server::either(redis, &args);
         let mut c = s.client();
         assert_eq!(c.cmd_str(&["GET", "k2"]), "$2\r\nv2\r\n");
         assert_eq!(c.cmd_str(&["SET", "k3", "v3"]), "+OK\r\n");
@@ -209,11 +205,7 @@ fn an_old_style_aof_with_an_rdb_preamble_and_commands_loads_whole() {
         )
         .unwrap();
         let args = ["--dir", d.as_str(), "--appendonly", "yes"];
-        let s = if redis {
-            Server::redis(&args)
-        } else {
-            Server::picket(&args)
-        };
+        let s = Server::either(redis, &args);
         let mut c = s.client();
         let want = "*2\r\n$2\r\nv1\r\n$2\r\nv3\r\n";
         assert_eq!(c.cmd_str(&["MGET", "k1", "k3"]), want, "redis: {redis}");
@@ -243,11 +235,7 @@ fn keys_do_not_expire_while_the_aof_is_replayed() {
         let d = dir.path().display().to_string();
         write_files(dir.path(), MANIFEST, Some(incr.as_bytes()));
         let args = ["--dir", d.as_str(), "--appendonly", "yes"];
-        let s = if redis {
-            Server::redis(&args)
-        } else {
-            Server::picket(&args)
-        };
+        let s = Server::either(redis, &args);
         let mut c = s.client();
         assert_eq!(c.cmd_str(&["LLEN", "list"]), ":0\r\n", "redis: {redis}");
     }

@@ -14,13 +14,7 @@ fn flushall_with_save_points_saves_the_empty_dataset_at_once() {
         let dir = test_dir();
         let d = dir.path().display().to_string();
         let args = ["--dir", d.as_str(), "--save", "3600 1"];
-        let start = || {
-            if redis {
-                Server::redis(&args)
-            } else {
-                Server::picket(&args)
-            }
-        };
+        let start = || Server::either(redis, &args);
         let mut s = start();
         let mut c = s.client();
         assert_eq!(c.cmd_str(&["SET", "k1", "v"]), "+OK\r\n");
@@ -45,11 +39,7 @@ fn flushall_abandons_a_running_bgsave() {
         let dir = test_dir();
         let d = dir.path().display().to_string();
         let args = ["--dir", d.as_str(), "--enable-debug-command", "yes"];
-        let s = if redis {
-            Server::redis(&args)
-        } else {
-            Server::picket(&args)
-        };
+        let s = Server::either(redis, &args);
         let mut c = s.client();
         assert_eq!(c.cmd_str(&["DEBUG", "POPULATE", "2000"]), "+OK\r\n");
         assert_eq!(c.cmd_str(&["SET", "x", "1"]), "+OK\r\n");

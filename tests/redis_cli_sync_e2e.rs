@@ -13,11 +13,7 @@ const LIB: &str = "#!lua name=lib1\nredis.register_function('func1', function() 
 #[test]
 fn functions_rdb_holds_the_libraries_and_no_keys() {
     for redis in [true, false] {
-        let s = if redis {
-            Server::redis(&[])
-        } else {
-            Server::picket(&[])
-        };
+        let s = Server::either(redis, &[]);
         let mut c = s.client();
         assert_eq!(c.cmd_str(&["SET", "k", "v"]), "+OK\r\n");
         assert_eq!(c.cmd_str(&["FUNCTION", "LOAD", LIB]), "$4\r\nlib1\r\n");
@@ -96,11 +92,7 @@ impl WaitOutput for std::process::Child {
 fn a_replica_that_would_get_a_reply_is_dropped() {
     use std::io::{Read, Write};
     for redis in [true, false] {
-        let s = if redis {
-            Server::redis(&[])
-        } else {
-            Server::picket(&[])
-        };
+        let s = Server::either(redis, &[]);
         let mut link = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
         link.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         link.write_all(b"SYNC\r\n").unwrap();

@@ -161,6 +161,15 @@ impl Server {
         Server::start(redis_server(), extra)
     }
 
+    /// redis-server when `redis`, else picket-node: the two sides of a differential test.
+    pub fn either(redis: bool, extra: &[&str]) -> Server {
+        if redis {
+            Server::redis(extra)
+        } else {
+            Server::picket(extra)
+        }
+    }
+
     pub fn client(&self) -> Client {
         Client::connect(self.port)
     }
